@@ -1,0 +1,67 @@
+//! Inputs shared by the commands: variables (`--vars`, `--var`) and `--context`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use courier::{Context, Value, Variables};
+
+use super::Failure;
+
+/// Where variables and the context come from.
+#[derive(Args, Debug, Default)]
+pub(crate) struct InputArgs {
+    /// A JSON object of variables (strings, or lists of strings).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vars: Option<PathBuf>,
+    /// A variable, NAME=VALUE; repeat for more. Overrides --vars.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub(crate) var: Vec<String>,
+    /// A JSON file with the context: clock, time zone, locale, customer, seed.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) context: Option<PathBuf>,
+}
+
+impl InputArgs {
+    /// The variables: `--vars`, then each `--var` over them.
+    pub(crate) fn variables(&self) -> Result<Variables, Failure> {
+        let mut variables = match &self.vars {
+            Some(path) => {
+                let json = read_json(path)?;
+                Variables::from_json(&json).map_err(|error| Failure::usage(format!("{}: {error}", path.display())))?
+            }
+            None => Variables::new(),
+        };
+        for assignment in &self.var {
+            let Some((name, value)) = assignment.split_once('=') else {
+                return Err(Failure::usage(format!("--var {assignment:?} must be NAME=VALUE")));
+            };
+            variables.set(name, Value::from(value));
+        }
+        Ok(variables)
+    }
+
+    /// The context, or the default one.
+    pub(crate) fn context(&self) -> Result<Context, Failure> {
+        let Some(path) = &self.context else {
+            return Ok(Context::default());
+        };
+        let text = read_text(path)?;
+        Context::from_json(&text).map_err(|error| Failure::usage(format!("{}: {error}", path.display())))
+    }
+}
+
+/// Reads a whole file, or stdin for `-`.
+pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|error| Failure::usage(format!("cannot read stdin: {error}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|error| Failure::usage(format!("cannot read {}: {error}", path.display())))
+}
+
+pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, Failure> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).map_err(|error| Failure::usage(format!("{}: invalid JSON: {error}", path.display())))
+}

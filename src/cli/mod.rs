@@ -1,0 +1,63 @@
+//! The command line: parses arguments with clap, loads inputs, calls the library,
+//! and maps outcomes to exit statuses (0 success, 1 an error in what was evaluated
+//! or sent, 2 bad usage). Results go to stdout, diagnostics to stderr.
+
+mod eval;
+mod inputs;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for an error in the template, expression, request or its outcome.
+const FAILURE: u8 = 1;
+/// Exit status for bad usage: unknown options, unreadable input files.
+const USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "courier", version, about = "Declarative API calls from chat flows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate an expression and print its typed result as JSON.
+    Eval(eval::EvalArgs),
+    /// Render a template file (or - for stdin) in a context.
+    Render(eval::RenderArgs),
+}
+
+/// A command's failure: the message for stderr and the exit status.
+pub(crate) struct Failure {
+    message: String,
+    status: u8,
+}
+
+impl Failure {
+    /// An error in what was evaluated (exit 1); the message is printed as it is.
+    pub(crate) fn error(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), status: FAILURE }
+    }
+
+    /// Bad usage (exit 2).
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Failure { message: format!("error: {}\n", message.into()), status: USAGE }
+    }
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => eval::eval(args),
+        Command::Render(args) => eval::render(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprint!("{}", failure.message);
+            ExitCode::from(failure.status)
+        }
+    }
+}

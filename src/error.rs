@@ -1,0 +1,151 @@
+//! The library's error: a kind, a message, and where in which source.
+
+use std::fmt::{self, Display, Formatter};
+use std::sync::Arc;
+
+use crate::diagnostics::Diagnostic;
+use crate::syntax::{Span, SyntaxError};
+
+/// What went wrong, broadly; the message says precisely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The source does not parse.
+    Syntax,
+    /// A call names no registered function.
+    UnknownFunction,
+    /// A call has too few or too many arguments.
+    Arity,
+    /// A constant argument can never work (a bad regex, an unknown time zone).
+    InvalidArgument,
+    /// Evaluation failed: a coercion, a function's error, division by zero.
+    Evaluation,
+    /// A safety limit was reached (depth, size, work).
+    Limit,
+    /// The rendered output is not allowed in its context (a CR in a header, NaN in JSON).
+    Render,
+}
+
+impl ErrorKind {
+    /// The stable code used in diagnostics.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "syntax",
+            ErrorKind::UnknownFunction => "unknown-function",
+            ErrorKind::Arity => "arity",
+            ErrorKind::InvalidArgument => "invalid-argument",
+            ErrorKind::Evaluation => "evaluation",
+            ErrorKind::Limit => "limit",
+            ErrorKind::Render => "render",
+        }
+    }
+}
+
+/// An error with its place: `line 3, column 14: cannot convert "abc" to a number
+/// (in: toInteger(consumption))`.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    span: Option<Span>,
+    source: Option<Arc<str>>,
+    suggestion: Option<String>,
+}
+
+impl Error {
+    /// A new error without a place.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), span: None, source: None, suggestion: None }
+    }
+
+    /// The same error placed at `span` of `source`.
+    pub(crate) fn at(mut self, span: Span, source: &Arc<str>) -> Self {
+        self.span = Some(span);
+        self.source = Some(source.clone());
+        self
+    }
+
+    pub(crate) fn with_suggestion(mut self, suggestion: Option<String>) -> Self {
+        self.suggestion = suggestion;
+        self
+    }
+
+    pub(crate) fn from_syntax(error: SyntaxError, source: &Arc<str>) -> Self {
+        Error::new(ErrorKind::Syntax, error.message).at(error.span, source)
+    }
+
+    pub(crate) fn from_diagnostic(diagnostic: &Diagnostic, kind: ErrorKind, source: &Arc<str>) -> Self {
+        Error::new(kind, diagnostic.message.clone())
+            .at(diagnostic.span, source)
+            .with_suggestion(diagnostic.suggestion.clone())
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message alone, without the place.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Where the error is, when it has a place.
+    pub fn span(&self) -> Option<Span> {
+        self.span
+    }
+
+    /// A suggestion for fixing it, if any.
+    pub fn suggestion(&self) -> Option<&str> {
+        self.suggestion.as_deref()
+    }
+
+    /// The error as a diagnostic, when it has a place.
+    pub fn to_diagnostic(&self) -> Option<Diagnostic> {
+        let mut diagnostic = Diagnostic::error(self.kind.code(), self.message.clone(), self.span?);
+        diagnostic.suggestion = self.suggestion.clone();
+        Some(diagnostic)
+    }
+
+    /// The full human form: the message with its place, the source line and a caret.
+    pub fn render(&self, file: Option<&str>) -> String {
+        match (self.to_diagnostic(), &self.source) {
+            (Some(mut diagnostic), Some(source)) => {
+                diagnostic.message = self.message_with_context();
+                diagnostic.render(file, source)
+            }
+            _ => format!("error[{}]: {}\n", self.kind.code(), self.message),
+        }
+    }
+
+    /// The message, followed by the source text it happened in for evaluation errors.
+    fn message_with_context(&self) -> String {
+        let in_text = matches!(self.kind, ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render);
+        match (&self.source, self.span) {
+            (Some(source), Some(span)) if in_text && span.end > span.start => {
+                let text = source.get(span.range()).unwrap_or_default();
+                let mut shown: String = text.chars().take(80).collect();
+                if shown.len() < text.len() {
+                    shown.push('…');
+                }
+                format!("{} (in: {shown})", self.message)
+            }
+            _ => self.message.clone(),
+        }
+    }
+}
+
+impl Display for Error {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if let Some(span) = self.span {
+            write!(f, "line {}, column {}: ", span.line, span.column)?;
+        }
+        f.write_str(&self.message_with_context())?;
+        if let Some(suggestion) = &self.suggestion {
+            write!(f, "; {suggestion}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}

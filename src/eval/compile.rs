@@ -1,0 +1,216 @@
+//! The compiler: from [`Expr`] to [`Node`], resolving functions and folding constants.
+//!
+//! It collects every problem rather than stopping at the first, so `courier check`
+//! can report them all; in lint mode it also warns about likely mistakes and turns
+//! constant sub-expressions that are certain to fail into errors.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::{Call, Node, Runtime, Shared};
+use crate::diagnostics::{Diagnostic, Severity, closest};
+use crate::error::{Error, ErrorKind};
+use crate::functions::Context;
+use crate::syntax::{BinaryOp, Expr, ExprKind, Literal, MemberKey, Span};
+use crate::value::{Value, parse_java_double};
+use crate::variables::NoVariables;
+
+/// What `check` looks for beyond hard errors.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CheckOptions {
+    /// When known, variables outside this set are reported as never defined.
+    pub(crate) known_variables: Option<HashSet<String>>,
+}
+
+pub(crate) struct Compiler<'a> {
+    shared: &'a Arc<Shared>,
+    source: &'a Arc<str>,
+    lint: Option<&'a CheckOptions>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Compiler<'a> {
+    pub(crate) fn new(shared: &'a Arc<Shared>, source: &'a Arc<str>, lint: Option<&'a CheckOptions>) -> Self {
+        Compiler { shared, source, lint, diagnostics: Vec::new() }
+    }
+
+    /// The first error, if any problem was an error.
+    pub(crate) fn finish(self) -> Result<(), Error> {
+        match self.diagnostics.iter().find(|diagnostic| diagnostic.severity == Severity::Error) {
+            Some(diagnostic) => Err(Error::from_diagnostic(diagnostic, kind_of(diagnostic.code), self.source)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem found, errors and warnings.
+    pub(crate) fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.diagnostics
+    }
+
+    pub(crate) fn compile(&mut self, expr: &Expr) -> Node {
+        match &expr.kind {
+            ExprKind::Literal(literal) => Node::Const(literal_value(literal)),
+            ExprKind::Variable(name) => {
+                self.lint_variable(name, expr.span);
+                Node::Variable(name.as_str().into())
+            }
+            ExprKind::Call { name, name_span, args } => self.compile_call(name, *name_span, args, expr.span),
+            ExprKind::Member { target, key } => {
+                let target = self.compile(target);
+                let key = match key {
+                    MemberKey::Name(name) => Node::Const(Value::from(name.as_str())),
+                    MemberKey::Index(index) => self.compile(index),
+                };
+                self.fold(Node::Member(Box::new((target, key)), expr.span))
+            }
+            ExprKind::Unary { op, operand } => {
+                let operand = self.compile(operand);
+                self.fold(Node::Unary(*op, Box::new(operand), expr.span))
+            }
+            ExprKind::Binary { op, left, right } => {
+                self.lint_binary(*op, left, right, expr.span);
+                let pair = (self.compile(left), self.compile(right));
+                self.fold(Node::Binary(*op, Box::new(pair), expr.span))
+            }
+            ExprKind::Conditional { condition, then, otherwise } => {
+                let parts = (self.compile(condition), self.compile(then), self.compile(otherwise));
+                self.fold(Node::Conditional(Box::new(parts), expr.span))
+            }
+        }
+    }
+
+    fn compile_call(&mut self, name: &str, name_span: Span, args: &[Expr], span: Span) -> Node {
+        let compiled: Vec<Node> = args.iter().map(|arg| self.compile(arg)).collect();
+        let Some(function) = self.shared.registry.get(name).cloned() else {
+            let mut diagnostic = Diagnostic::error("unknown-function", format!("unknown function {name}"), name_span);
+            if let Some(known) = closest(name, self.shared.registry.names()) {
+                diagnostic = diagnostic.with_suggestion(format!("did you mean {known}?"));
+            }
+            self.diagnostics.push(diagnostic);
+            return Node::Const(Value::Null);
+        };
+        if let Err(message) = function.check_arity(args.len()) {
+            self.diagnostics.push(Diagnostic::error("arity", message, span));
+            return Node::Const(Value::Null);
+        }
+        let constants: Vec<Option<&Value>> = compiled
+            .iter()
+            .map(|node| match node {
+                Node::Const(value) => Some(value),
+                _ => None,
+            })
+            .collect();
+        if let Err((position, message)) = function.validate_constants(&constants) {
+            let at = args.get(position).map_or(span, |arg| arg.span);
+            self.diagnostics.push(Diagnostic::error("invalid-argument", message, at));
+        }
+        let pure = function.is_pure();
+        let node = Node::Call(Box::new(Call { function, args: compiled.into_boxed_slice(), span }));
+        if pure { self.fold(node) } else { node }
+    }
+
+    /// Evaluates a node whose children are all constants; keeps it when that fails
+    /// (it may sit in a branch never taken), and in lint mode reports the failure.
+    fn fold(&mut self, node: Node) -> Node {
+        let constant_children = match &node {
+            Node::Call(call) => call.args.iter().all(is_const),
+            Node::Member(pair, _) | Node::Binary(_, pair, _) => is_const(&pair.0) && is_const(&pair.1),
+            Node::Unary(_, operand, _) => is_const(operand),
+            Node::Conditional(parts, _) => is_const(&parts.0) && is_const(&parts.1) && is_const(&parts.2),
+            Node::Const(_) | Node::Variable(_) => false,
+        };
+        if !constant_children {
+            return node;
+        }
+        let context = Context::default();
+        let runtime = Runtime::new(self.shared, self.source, &NoVariables, &context, 0);
+        match runtime.eval(&node) {
+            Ok(value) => Node::Const(value),
+            Err(error) => {
+                if self.lint.is_some()
+                    && let Some(span) = error.span()
+                {
+                    let message = format!("this always fails: {}", error.message());
+                    self.diagnostics.push(Diagnostic::error("certain-error", message, span));
+                }
+                node
+            }
+        }
+    }
+
+    fn lint_variable(&mut self, name: &str, span: Span) {
+        let Some(known) = self.lint.and_then(|options| options.known_variables.as_ref()) else {
+            return;
+        };
+        if known.contains(name) {
+            return;
+        }
+        let mut diagnostic =
+            Diagnostic::warning("undefined-variable", format!("variable {name} is never defined"), span);
+        if let Some(close) = closest(name, known.iter().map(String::as_str)) {
+            diagnostic = diagnostic.with_suggestion(format!("did you mean {close}?"));
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn lint_binary(&mut self, op: BinaryOp, left: &Expr, right: &Expr, span: Span) {
+        if self.lint.is_none() {
+            return;
+        }
+        let is_variable = |expr: &Expr| matches!(expr.kind, ExprKind::Variable(_));
+        let relational = matches!(op, BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge);
+        if relational && is_variable(left) && is_variable(right) {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    "text-comparison",
+                    format!("`{left} {} {right}` compares two variables as text, so \"18\" < \"9\"", op.symbol()),
+                    span,
+                )
+                .with_suggestion(format!("compare numbers: toInteger({left}) {} toInteger({right})", op.symbol())),
+            );
+        }
+        let arithmetic = matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem);
+        let non_numeric_text = |expr: &Expr| match &expr.kind {
+            ExprKind::Literal(Literal::String(text)) => {
+                !text.is_empty() && parse_java_double(text).is_none()
+            }
+            _ => false,
+        };
+        let both_constant = matches!(left.kind, ExprKind::Literal(_)) && matches!(right.kind, ExprKind::Literal(_));
+        if arithmetic && !both_constant && (non_numeric_text(left) || non_numeric_text(right)) {
+            let mut diagnostic = Diagnostic::warning(
+                "text-arithmetic",
+                format!("`{}` on text that is not a number fails when evaluated", op.symbol()),
+                span,
+            );
+            if op == BinaryOp::Add {
+                diagnostic = diagnostic.with_suggestion(format!("to join text, write {left} += {right}"));
+            }
+            self.diagnostics.push(diagnostic);
+        }
+    }
+}
+
+fn is_const(node: &Node) -> bool {
+    matches!(node, Node::Const(_))
+}
+
+fn literal_value(literal: &Literal) -> Value {
+    match literal {
+        Literal::Null => Value::Null,
+        Literal::Bool(value) => Value::Bool(*value),
+        Literal::Integer(value) => Value::Int(*value),
+        Literal::Float(value) => Value::Float(*value),
+        Literal::String(text) => Value::from(text.as_str()),
+    }
+}
+
+fn kind_of(code: &str) -> ErrorKind {
+    match code {
+        "unknown-function" => ErrorKind::UnknownFunction,
+        "arity" => ErrorKind::Arity,
+        "invalid-argument" => ErrorKind::InvalidArgument,
+        "syntax" => ErrorKind::Syntax,
+        _ => ErrorKind::Evaluation,
+    }
+}

@@ -1,0 +1,363 @@
+//! Evaluation: compiling an AST into a program once and evaluating it many times.
+//!
+//! [`Engine`] holds the function registry and the limits. Compiling resolves every
+//! call to its function and checks its arity, folds constant sub-expressions, and
+//! gives an immutable, `Send + Sync` [`Expression`]; evaluating walks that program
+//! against a [`VariableSource`] and a [`Context`], with short-circuiting, a step
+//! budget, and errors placed at the span that failed.
+
+mod compile;
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+pub(crate) use compile::{CheckOptions, Compiler};
+
+use crate::error::{Error, ErrorKind};
+use crate::functions::{CallContext, Context, Function, Registry};
+use crate::syntax::{BinaryOp, NestingLimits, Span, UnaryOp};
+use crate::value::ops::{self, Arithmetic, Relation};
+use crate::value::{Value, ValueError};
+use crate::variables::VariableSource;
+
+/// The bounds that keep one evaluation small, whatever the template and variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Nesting depth and source size.
+    pub nesting: NestingLimits,
+    /// Largest rendered output or string a function may build, in bytes.
+    pub max_output_bytes: usize,
+    /// Most elements a function may put in one list.
+    pub max_list_len: usize,
+    /// Most evaluation steps (nodes visited, plus function work) in one evaluation.
+    pub max_steps: u64,
+    /// Largest compiled regex, in bytes.
+    pub max_regex_bytes: usize,
+    /// How deep `interpolate` may nest templates.
+    pub max_interpolation_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            nesting: NestingLimits::default(),
+            max_output_bytes: 16 << 20,
+            max_list_len: 100_000,
+            max_steps: 1_000_000,
+            max_regex_bytes: 1 << 20,
+            max_interpolation_depth: 8,
+        }
+    }
+}
+
+/// What templates are compiled with: the functions they may call and the limits.
+///
+/// Cheap to clone; compiled expressions keep a reference to it.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) registry: Registry,
+    pub(crate) limits: Limits,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    /// An engine with every built-in function and the default limits.
+    pub fn new() -> Self {
+        Engine::with_registry(Registry::with_builtins())
+    }
+
+    /// An engine with the given functions.
+    pub fn with_registry(registry: Registry) -> Self {
+        Engine { shared: Arc::new(Shared { registry, limits: Limits::default() }) }
+    }
+
+    /// Adds a host function (before compiling what calls it).
+    pub fn register(&mut self, function: Function) {
+        Arc::make_mut(&mut self.shared).registry.register(function);
+    }
+
+    /// Replaces the limits.
+    pub fn set_limits(&mut self, limits: Limits) {
+        Arc::make_mut(&mut self.shared).limits = limits;
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// The registered functions.
+    pub fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+
+    /// Compiles one expression (without `${ }`).
+    ///
+    /// ```
+    /// use courier::{Context, Engine, Value, Variables};
+    ///
+    /// let engine = Engine::new();
+    /// let expression = engine.compile_expression("toInteger(x) + 1").unwrap();
+    /// for (x, expected) in [("41", 42), ("1", 2)] {
+    ///     let variables = Variables::from_strings([("x", x)]);
+    ///     let value = expression.evaluate(&variables, &Context::default()).unwrap();
+    ///     assert_eq!(value, Value::Int(expected));
+    /// }
+    /// ```
+    pub fn compile_expression(&self, source: &str) -> Result<Expression, Error> {
+        let source: Arc<str> = Arc::from(source);
+        let ast = crate::syntax::parse_expression_with(&source, &self.shared.limits.nesting)
+            .map_err(|error| Error::from_syntax(error, &source))?;
+        let mut compiler = Compiler::new(&self.shared, &source, None);
+        let root = compiler.compile(&ast);
+        compiler.finish()?;
+        Ok(Expression { source, root, shared: self.shared.clone() })
+    }
+}
+
+/// A node of a compiled program.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Const(Value),
+    Variable(Box<str>),
+    Call(Box<Call>),
+    Member(Box<(Node, Node)>, Span),
+    Unary(UnaryOp, Box<Node>, Span),
+    Binary(BinaryOp, Box<(Node, Node)>, Span),
+    Conditional(Box<(Node, Node, Node)>, Span),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) function: Arc<Function>,
+    pub(crate) args: Box<[Node]>,
+    pub(crate) span: Span,
+}
+
+/// A compiled expression: immutable, `Send + Sync`, evaluated any number of times.
+#[derive(Clone)]
+pub struct Expression {
+    source: Arc<str>,
+    root: Node,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expression").field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+impl Expression {
+    /// Evaluates to a typed value.
+    pub fn evaluate(&self, variables: &dyn VariableSource, context: &Context) -> Result<Value, Error> {
+        Runtime::new(&self.shared, &self.source, variables, context, 0).eval(&self.root)
+    }
+
+    /// Evaluates to the string form.
+    pub fn evaluate_text(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
+        self.evaluate(variables, context).map(|value| value.to_text())
+    }
+
+    /// The source it was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// The state of one evaluation.
+pub(crate) struct Runtime<'a> {
+    shared: &'a Arc<Shared>,
+    source: &'a Arc<str>,
+    pub(crate) variables: &'a dyn VariableSource,
+    pub(crate) context: &'a Context,
+    steps: Cell<u64>,
+    interpolation_depth: u32,
+}
+
+impl<'a> Runtime<'a> {
+    pub(crate) fn new(
+        shared: &'a Arc<Shared>,
+        source: &'a Arc<str>,
+        variables: &'a dyn VariableSource,
+        context: &'a Context,
+        interpolation_depth: u32,
+    ) -> Self {
+        Runtime { shared, source, variables, context, steps: Cell::new(0), interpolation_depth }
+    }
+
+    pub(crate) fn limits(&self) -> &'a Limits {
+        &self.shared.limits
+    }
+
+    fn fail(&self, error: ValueError, span: Span) -> Error {
+        Error::new(ErrorKind::Evaluation, error.0).at(span, self.source)
+    }
+
+    fn step(&self, span: Span) -> Result<(), Error> {
+        let steps = self.steps.get() + 1;
+        self.steps.set(steps);
+        if steps > self.shared.limits.max_steps {
+            let message = format!("the evaluation took more than {} steps", self.shared.limits.max_steps);
+            return Err(Error::new(ErrorKind::Limit, message).at(span, self.source));
+        }
+        Ok(())
+    }
+
+    /// Evaluates a node.
+    pub(crate) fn eval(&self, node: &Node) -> Result<Value, Error> {
+        match node {
+            Node::Const(value) => Ok(value.clone()),
+            Node::Variable(name) => Ok(self.variables.get(name).unwrap_or_default()),
+            Node::Call(call) => self.call(call),
+            Node::Member(pair, span) => {
+                self.step(*span)?;
+                let target = self.eval(&pair.0)?;
+                let key = self.eval(&pair.1)?;
+                ops::member(&target, &key).map_err(|error| self.fail(error, *span))
+            }
+            Node::Unary(op, operand, span) => {
+                let value = self.eval(operand)?;
+                match op {
+                    UnaryOp::Negate => ops::negate(&value),
+                    UnaryOp::Not => ops::to_boolean(&value).map(|truth| Value::Bool(!truth)),
+                    UnaryOp::Empty => Ok(Value::Bool(ops::is_empty(&value))),
+                }
+                .map_err(|error| self.fail(error, *span))
+            }
+            Node::Binary(op, pair, span) => self.binary(*op, &pair.0, &pair.1, *span),
+            Node::Conditional(parts, span) => {
+                let condition = self.eval(&parts.0)?;
+                let truth = ops::to_boolean(&condition).map_err(|error| self.fail(error, *span))?;
+                self.eval(if truth { &parts.1 } else { &parts.2 })
+            }
+        }
+    }
+
+    fn binary(&self, op: BinaryOp, left: &Node, right: &Node, span: Span) -> Result<Value, Error> {
+        self.step(span)?;
+        let truth = |value: &Value| ops::to_boolean(value).map_err(|error| self.fail(error, span));
+        match op {
+            BinaryOp::And => {
+                return Ok(Value::Bool(truth(&self.eval(left)?)? && truth(&self.eval(right)?)?));
+            }
+            BinaryOp::Or => {
+                return Ok(Value::Bool(truth(&self.eval(left)?)? || truth(&self.eval(right)?)?));
+            }
+            _ => {}
+        }
+        let a = self.eval(left)?;
+        let b = self.eval(right)?;
+        let result = match op {
+            BinaryOp::Add => ops::arithmetic(Arithmetic::Add, &a, &b),
+            BinaryOp::Sub => ops::arithmetic(Arithmetic::Sub, &a, &b),
+            BinaryOp::Mul => ops::arithmetic(Arithmetic::Mul, &a, &b),
+            BinaryOp::Rem => ops::arithmetic(Arithmetic::Rem, &a, &b),
+            BinaryOp::Div => ops::divide(&a, &b),
+            BinaryOp::Eq => ops::equals(&a, &b).map(Value::Bool),
+            BinaryOp::Ne => ops::equals(&a, &b).map(|equal| Value::Bool(!equal)),
+            BinaryOp::Lt => ops::relate(Relation::Less, &a, &b).map(Value::Bool),
+            BinaryOp::Gt => ops::relate(Relation::Greater, &a, &b).map(Value::Bool),
+            BinaryOp::Le => ops::relate(Relation::LessOrEqual, &a, &b).map(Value::Bool),
+            BinaryOp::Ge => ops::relate(Relation::GreaterOrEqual, &a, &b).map(Value::Bool),
+            BinaryOp::Concat => self.concat(&a, &b),
+            BinaryOp::And | BinaryOp::Or => unreachable!("short-circuit operators return above"),
+        };
+        result.map_err(|error| self.fail(error, span))
+    }
+
+    fn concat(&self, a: &Value, b: &Value) -> Result<Value, ValueError> {
+        let joined = ops::concat(a, b);
+        let length = joined.as_str().map_or(0, str::len);
+        if length > self.shared.limits.max_output_bytes {
+            return Err(ValueError(format!(
+                "the joined text would be {length} bytes, more than the limit of {}",
+                self.shared.limits.max_output_bytes
+            )));
+        }
+        Ok(joined)
+    }
+
+    fn call(&self, call: &Call) -> Result<Value, Error> {
+        self.step(call.span)?;
+        let mut args = Vec::with_capacity(call.args.len());
+        for arg in call.args.iter() {
+            args.push(self.eval(arg)?);
+        }
+        let cx = CallContext { runtime: self };
+        call.function.call(&mut args, &cx).map_err(|error| {
+            let kind = if error.0.contains("more than the limit") { ErrorKind::Limit } else { ErrorKind::Evaluation };
+            Error::new(kind, error.0).at(call.span, self.source)
+        })
+    }
+
+    /// Renders a text template from inside a function (`interpolate`), one level deeper.
+    pub(crate) fn render_nested(&self, source: &str) -> Result<String, Error> {
+        let depth = self.interpolation_depth + 1;
+        if depth > self.shared.limits.max_interpolation_depth {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("templates nest more than {} levels through interpolate", self.shared.limits.max_interpolation_depth),
+            ));
+        }
+        let engine = Engine { shared: self.shared.clone() };
+        let template = crate::template::Template::compile(&engine, source)?;
+        template.render_at_depth(self.variables, self.context, depth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variables::{NoVariables, Variables};
+
+    fn eval(source: &str) -> Result<Value, Error> {
+        Engine::new().compile_expression(source)?.evaluate(&NoVariables, &Context::default())
+    }
+
+    #[test]
+    fn compiled_expressions_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Expression>();
+        assert_send_sync::<Engine>();
+    }
+
+    #[test]
+    fn short_circuit_skips_failing_operands() {
+        assert_eq!(eval("false && toInteger('x') == 1").unwrap(), Value::Bool(false));
+        assert_eq!(eval("true || toInteger('x') == 1").unwrap(), Value::Bool(true));
+        assert_eq!(eval("true ? 1 : toInteger('x')").unwrap(), Value::Int(1));
+    }
+
+    #[test]
+    fn errors_name_value_and_place() {
+        let error = eval("1 +\n toInteger(\"abc\")").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Evaluation);
+        assert_eq!(error.to_string(), "line 2, column 2: cannot convert \"abc\" to an integer (in: toInteger(\"abc\"))");
+    }
+
+    #[test]
+    fn unknown_variables_are_null() {
+        let expression = Engine::new().compile_expression("missing == null").unwrap();
+        assert_eq!(expression.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Bool(true));
+    }
+
+    #[test]
+    fn the_step_budget_stops_long_work() {
+        let mut engine = Engine::new();
+        engine.set_limits(Limits { max_steps: 10, ..Limits::default() });
+        let expression = engine.compile_expression(&vec!["x"; 20].join(" + ")).unwrap();
+        let error = expression.evaluate(&NoVariables, &Context::default()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Limit);
+    }
+}

@@ -1,0 +1,372 @@
+//! Functions: the registry, typed parameters, and the built-in library.
+//!
+//! A [`Function`] declares its parameters with a kind each; the evaluator coerces
+//! arguments to those kinds before the body runs, and the compiler checks the
+//! number of arguments and resolves the function once, so no name is looked up
+//! while evaluating. Hosts register their own functions the same way.
+//!
+//! The built-ins live one file a family: conversion, strings (and lists), numbers,
+//! dates, and the chat runtime (functions that read the host's [`Context`]).
+
+mod context;
+mod conversion;
+mod dates;
+mod numbers;
+mod runtime;
+mod strings;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+pub use context::{Client, Consent, Context, SecretResolver};
+
+use crate::eval::{Limits, Runtime};
+use crate::value::{Value, ValueError};
+use crate::variables::VariableSource;
+
+/// An error raised by a function body; the evaluator adds the call's place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FunctionError(pub String);
+
+impl From<ValueError> for FunctionError {
+    fn from(error: ValueError) -> Self {
+        FunctionError(error.0)
+    }
+}
+
+impl From<String> for FunctionError {
+    fn from(message: String) -> Self {
+        FunctionError(message)
+    }
+}
+
+impl From<&str> for FunctionError {
+    fn from(message: &str) -> Self {
+        FunctionError(message.to_owned())
+    }
+}
+
+/// The kind a parameter takes; arguments are coerced to it before the body runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Any value, as it is.
+    Any,
+    /// The string form (null becomes `""`).
+    Text,
+    /// A number as arithmetic reads it: null and `""` are 0, strings are parsed.
+    Number,
+    /// A whole number (floats are truncated, strings read as integers).
+    Integer,
+    /// A boolean as `&&` reads it.
+    Boolean,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Any => "any value",
+            Kind::Text => "text",
+            Kind::Number => "a number",
+            Kind::Integer => "a whole number",
+            Kind::Boolean => "a boolean",
+        }
+    }
+}
+
+/// A declared parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// Its name, for messages and docs.
+    pub name: &'static str,
+    /// What it takes.
+    pub kind: Kind,
+    /// Whether it may be left out (only trailing parameters may).
+    pub optional: bool,
+}
+
+/// What a function body receives besides its arguments.
+pub struct CallContext<'a> {
+    pub(crate) runtime: &'a Runtime<'a>,
+}
+
+impl<'a> CallContext<'a> {
+    /// The host's context: clock, time zone, locale, customer, random source.
+    pub fn context(&self) -> &'a Context {
+        self.runtime.context
+    }
+
+    /// The current value of a variable.
+    pub fn variable(&self, name: &str) -> Option<Value> {
+        self.runtime.variables.get(name)
+    }
+
+    /// The variables of this evaluation.
+    pub fn variables(&self) -> &'a dyn VariableSource {
+        self.runtime.variables
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &'a Limits {
+        self.runtime.limits()
+    }
+
+    /// Refuses text longer than the output limit; call before building large strings.
+    pub fn check_size(&self, bytes: usize) -> Result<(), FunctionError> {
+        let limit = self.limits().max_output_bytes;
+        if bytes > limit {
+            return Err(FunctionError(format!("the result would be {bytes} bytes, more than the limit of {limit}")));
+        }
+        Ok(())
+    }
+
+    /// Evaluates a text template in the current variables and context (for `interpolate`).
+    pub fn render_text(&self, source: &str) -> Result<String, FunctionError> {
+        self.runtime.render_nested(source).map_err(|error| FunctionError(error.to_string()))
+    }
+}
+
+type Body = dyn Fn(&[Value], &CallContext<'_>) -> Result<Value, FunctionError> + Send + Sync;
+type Validator = dyn Fn(&[Option<&Value>]) -> Result<(), (usize, String)> + Send + Sync;
+
+/// A function of the language: its name, parameters and body.
+#[derive(Clone)]
+pub struct Function {
+    name: Arc<str>,
+    params: Vec<Param>,
+    variadic: bool,
+    pure: bool,
+    validator: Option<Arc<Validator>>,
+    body: Arc<Body>,
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Function({})", self.signature())
+    }
+}
+
+impl Function {
+    /// A function called `name` whose body takes the coerced arguments.
+    ///
+    /// ```
+    /// use courier::{Engine, Function, Kind, Value, Context, Variables};
+    ///
+    /// let mut engine = Engine::new();
+    /// engine.register(Function::new("shout", |args, _| Ok(Value::from(args[0].to_text().to_uppercase())))
+    ///     .param("text", Kind::Text));
+    /// let expression = engine.compile_expression("shout(name)").unwrap();
+    /// let variables = Variables::from_strings([("name", "anna")]);
+    /// let value = expression.evaluate(&variables, &Context::default()).unwrap();
+    /// assert_eq!(value, Value::from("ANNA"));
+    /// ```
+    pub fn new(
+        name: impl Into<Arc<str>>,
+        body: impl Fn(&[Value], &CallContext<'_>) -> Result<Value, FunctionError> + Send + Sync + 'static,
+    ) -> Self {
+        Function { name: name.into(), params: Vec::new(), variadic: false, pure: true, validator: None, body: Arc::new(body) }
+    }
+
+    /// Adds a required parameter.
+    pub fn param(mut self, name: &'static str, kind: Kind) -> Self {
+        self.params.push(Param { name, kind, optional: false });
+        self
+    }
+
+    /// Adds an optional parameter (after the required ones).
+    pub fn optional(mut self, name: &'static str, kind: Kind) -> Self {
+        self.params.push(Param { name, kind, optional: true });
+        self
+    }
+
+    /// Makes the last parameter repeat: one or more of it.
+    pub fn variadic(mut self) -> Self {
+        self.variadic = true;
+        self
+    }
+
+    /// Marks the function as reading the context or the variables, so that calls
+    /// with constant arguments are not folded at compile time.
+    pub fn reads_context(mut self) -> Self {
+        self.pure = false;
+        self
+    }
+
+    /// Adds a compile-time check of constant arguments (a literal regex, a time zone):
+    /// it gets each argument that is a constant, and names the argument it refuses.
+    pub fn validate(
+        mut self,
+        validator: impl Fn(&[Option<&Value>]) -> Result<(), (usize, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.validator = Some(Arc::new(validator));
+        self
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The declared parameters.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// True when the result depends only on the arguments.
+    pub fn is_pure(&self) -> bool {
+        self.pure
+    }
+
+    /// The fewest arguments it takes.
+    pub fn min_args(&self) -> usize {
+        self.params.iter().filter(|param| !param.optional).count()
+    }
+
+    /// The most arguments it takes, `None` when variadic.
+    pub fn max_args(&self) -> Option<usize> {
+        (!self.variadic).then_some(self.params.len())
+    }
+
+    /// `name(a, b?, c...)`, for messages.
+    pub fn signature(&self) -> String {
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .enumerate()
+            .map(|(position, param)| {
+                let suffix = if self.variadic && position + 1 == self.params.len() {
+                    "..."
+                } else if param.optional {
+                    "?"
+                } else {
+                    ""
+                };
+                format!("{}{suffix}", param.name)
+            })
+            .collect();
+        format!("{}({})", self.name, params.join(", "))
+    }
+
+    /// Checks an argument count, with a message that shows the signature.
+    pub(crate) fn check_arity(&self, count: usize) -> Result<(), String> {
+        let (min, max) = (self.min_args(), self.max_args());
+        if count >= min && max.is_none_or(|max| count <= max) {
+            return Ok(());
+        }
+        let expected = match max {
+            Some(max) if max == min => format!("{min}"),
+            Some(max) => format!("{min} to {max}"),
+            None => format!("at least {min}"),
+        };
+        let plural = if expected == "1" { "" } else { "s" };
+        Err(format!("{} takes {expected} argument{plural}, not {count}: {}", self.name, self.signature()))
+    }
+
+    pub(crate) fn validate_constants(&self, constants: &[Option<&Value>]) -> Result<(), (usize, String)> {
+        self.validator.as_ref().map_or(Ok(()), |validator| validator(constants))
+    }
+
+    /// The kind of the argument at `position`.
+    fn kind_at(&self, position: usize) -> Kind {
+        self.params.get(position).or(self.params.last()).map_or(Kind::Any, |param| param.kind)
+    }
+
+    /// Coerces the arguments to their kinds and runs the body.
+    pub(crate) fn call(&self, args: &mut [Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
+        for (position, arg) in args.iter_mut().enumerate() {
+            let kind = self.kind_at(position);
+            coerce_argument(arg, kind).map_err(|error| {
+                FunctionError(format!("argument {} of {} must be {}: {}", position + 1, self.name, kind.describe(), error))
+            })?;
+        }
+        (self.body)(args, cx)
+    }
+}
+
+fn coerce_argument(arg: &mut Value, kind: Kind) -> Result<(), ValueError> {
+    use crate::value::ops::{Domain, arithmetic_domain, to_boolean, to_number};
+    let coerced = match kind {
+        Kind::Any => return Ok(()),
+        Kind::Text if matches!(arg, Value::Str(_)) => return Ok(()),
+        Kind::Text => Value::from(arg.to_text()),
+        Kind::Number => to_number(arg, arithmetic_domain(arg, &Value::Null))?.into(),
+        Kind::Integer => to_number(arg, Domain::Int)?.into(),
+        Kind::Boolean => Value::Bool(to_boolean(arg)?),
+    };
+    *arg = coerced;
+    Ok(())
+}
+
+/// The functions a template can call, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    functions: HashMap<Arc<str>, Arc<Function>>,
+}
+
+impl Registry {
+    /// A registry with no functions.
+    pub fn empty() -> Self {
+        Registry::default()
+    }
+
+    /// A registry with every built-in function.
+    pub fn with_builtins() -> Self {
+        let mut registry = Registry::empty();
+        for function in conversion::functions()
+            .into_iter()
+            .chain(strings::functions())
+            .chain(numbers::functions())
+            .chain(dates::functions())
+            .chain(runtime::functions())
+        {
+            registry.register(function);
+        }
+        registry
+    }
+
+    /// Adds a function, replacing one of the same name.
+    pub fn register(&mut self, function: Function) {
+        self.functions.insert(function.name.clone(), Arc::new(function));
+    }
+
+    /// The function called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Function>> {
+        self.functions.get(name)
+    }
+
+    /// Every registered name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.functions.keys().map(|name| &**name)
+    }
+}
+
+/// Helpers shared by the built-in families.
+pub(crate) mod util {
+    use super::FunctionError;
+    use crate::value::Value;
+
+    /// The argument at `position`, or null when it was left out.
+    pub(crate) fn arg(args: &[Value], position: usize) -> &Value {
+        static NULL: Value = Value::Null;
+        args.get(position).unwrap_or(&NULL)
+    }
+
+    /// The text of an argument declared as [`super::Kind::Text`].
+    pub(crate) fn text(args: &[Value], position: usize) -> &str {
+        arg(args, position).as_str().unwrap_or("")
+    }
+
+    /// The integer of an argument declared as [`super::Kind::Integer`].
+    pub(crate) fn integer(args: &[Value], position: usize) -> i64 {
+        match arg(args, position) {
+            Value::Int(value) => *value,
+            _ => 0,
+        }
+    }
+
+    /// A message naming the function and what went wrong.
+    pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, FunctionError> {
+        Err(FunctionError(message.into()))
+    }
+}

@@ -1,0 +1,465 @@
+//! The pest binding: from source text to [`Expr`] and [`TemplateAst`].
+//!
+//! Binary operators come from the grammar as a flat list that pest's Pratt parser
+//! orders by precedence. Left-associative chains are folded in a loop by pest and
+//! prefix operators in a loop here, so building never recurses deeper than the
+//! source nests (which the pre-scan has bounded); the depth of the resulting tree
+//! is still counted, because evaluation walks it recursively.
+
+use std::sync::LazyLock;
+
+use pest::Parser;
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+
+use super::scan::{ScanMode, scan};
+use super::{
+    BinaryOp, Expr, ExprKind, Literal, MemberKey, NestingLimits, Segment, Span, SyntaxError, TemplateAst,
+    UnaryOp,
+};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/expression.pest"]
+#[grammar = "../grammar/template.pest"]
+#[grammar = "../grammar/json.pest"]
+pub(crate) struct SyntaxParser;
+
+/// The deepest expression tree that is built (evaluation recurses once per level).
+pub(crate) const MAX_TREE_DEPTH: u32 = 256;
+
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::or, Assoc::Left))
+        .op(Op::infix(Rule::and, Assoc::Left))
+        .op(Op::infix(Rule::eq, Assoc::Left) | Op::infix(Rule::ne, Assoc::Left))
+        .op(Op::infix(Rule::lt, Assoc::Left)
+            | Op::infix(Rule::gt, Assoc::Left)
+            | Op::infix(Rule::le, Assoc::Left)
+            | Op::infix(Rule::ge, Assoc::Left))
+        .op(Op::infix(Rule::concat, Assoc::Left))
+        .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
+        .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left) | Op::infix(Rule::rem, Assoc::Left))
+});
+
+/// Parses one expression (the text between `${` and `}`, or `courier eval`'s argument).
+pub fn parse_expression(source: &str) -> Result<Expr, SyntaxError> {
+    parse_expression_with(source, &NestingLimits::default())
+}
+
+/// Parses one expression within the given nesting limits.
+pub fn parse_expression_with(source: &str, limits: &NestingLimits) -> Result<Expr, SyntaxError> {
+    scan(source, ScanMode::Expression, limits)?;
+    let index = LineIndex::new(source);
+    let mut pairs =
+        SyntaxParser::parse(Rule::expression, source).map_err(|e| syntax_error_from_pest(&e, &index))?;
+    let expression = pairs.next().expect("grammar: expression");
+    let expr = expression.into_inner().next().expect("grammar: expression holds expr");
+    Ok(build_expr(expr, &index)?.expr)
+}
+
+/// Parses a text template into text and interpolations.
+pub fn parse_template(source: &str) -> Result<TemplateAst, SyntaxError> {
+    parse_template_with(source, &NestingLimits::default())
+}
+
+/// Parses a text template within the given nesting limits.
+pub fn parse_template_with(source: &str, limits: &NestingLimits) -> Result<TemplateAst, SyntaxError> {
+    scan(source, ScanMode::Template, limits)?;
+    let index = LineIndex::new(source);
+    let mut pairs = SyntaxParser::parse(Rule::template, source).map_err(|e| syntax_error_from_pest(&e, &index))?;
+    let template = pairs.next().expect("grammar: template");
+    let mut segments: Vec<Segment> = Vec::new();
+    for piece in template.into_inner() {
+        match piece.as_rule() {
+            Rule::text => push_text(&mut segments, piece.as_str()),
+            Rule::escaped_open => push_text(&mut segments, "${"),
+            Rule::interpolation => {
+                let span = index.span_of(&piece);
+                let expr = piece.into_inner().next().expect("grammar: interpolation holds expr");
+                segments.push(Segment::Interpolation(build_expr(expr, &index)?.expr, span));
+            }
+            _ => {}
+        }
+    }
+    Ok(TemplateAst { segments })
+}
+
+fn push_text(segments: &mut Vec<Segment>, text: &str) {
+    if let Some(Segment::Text(last)) = segments.last_mut() {
+        last.push_str(text);
+    } else {
+        segments.push(Segment::Text(text.to_owned()));
+    }
+}
+
+/// An expression and the depth of its tree.
+pub(crate) struct Built {
+    pub(crate) expr: Expr,
+    depth: u32,
+}
+
+type BuildResult = Result<Built, SyntaxError>;
+
+fn node(kind: ExprKind, span: Span, depth: u32, index: &LineIndex) -> BuildResult {
+    if depth > MAX_TREE_DEPTH {
+        return Err(SyntaxError {
+            message: format!(
+                "the expression is nested {depth} levels deep, more than the limit of {MAX_TREE_DEPTH}; \
+                 split it into smaller expressions"
+            ),
+            span: index.span(span.start, span.start + 1),
+        });
+    }
+    Ok(Built { expr: Expr { kind, span }, depth })
+}
+
+/// Builds an [`Expr`] from an `expr` pair.
+pub(crate) fn build_expr(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
+    let span = index.span_of(&pair);
+    let mut inner = pair.into_inner();
+    let condition = build_binary(inner.next().expect("grammar: expr starts with binary"), index)?;
+    if inner.next().is_none() {
+        return Ok(condition);
+    }
+    let then = build_expr(inner.next().expect("grammar: then branch"), index)?;
+    inner.next(); // `:`
+    let otherwise = build_expr(inner.next().expect("grammar: else branch"), index)?;
+    let depth = 1 + condition.depth.max(then.depth).max(otherwise.depth);
+    let kind = ExprKind::Conditional {
+        condition: Box::new(condition.expr),
+        then: Box::new(then.expr),
+        otherwise: Box::new(otherwise.expr),
+    };
+    node(kind, span, depth, index)
+}
+
+fn build_binary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
+    PRATT
+        .map_primary(|unary| build_unary(unary, index))
+        .map_infix(|left, op, right| {
+            let (left, right) = (left?, right?);
+            let op = binary_op(op.as_rule());
+            let span = index.span(left.expr.span.start, right.expr.span.end);
+            let depth = 1 + left.depth.max(right.depth);
+            let kind = ExprKind::Binary { op, left: Box::new(left.expr), right: Box::new(right.expr) };
+            node(kind, span, depth, index)
+        })
+        .parse(pair.into_inner())
+}
+
+fn binary_op(rule: Rule) -> BinaryOp {
+    match rule {
+        Rule::or => BinaryOp::Or,
+        Rule::and => BinaryOp::And,
+        Rule::eq => BinaryOp::Eq,
+        Rule::ne => BinaryOp::Ne,
+        Rule::lt => BinaryOp::Lt,
+        Rule::gt => BinaryOp::Gt,
+        Rule::le => BinaryOp::Le,
+        Rule::ge => BinaryOp::Ge,
+        Rule::concat => BinaryOp::Concat,
+        Rule::add => BinaryOp::Add,
+        Rule::sub => BinaryOp::Sub,
+        Rule::mul => BinaryOp::Mul,
+        Rule::div => BinaryOp::Div,
+        Rule::rem => BinaryOp::Rem,
+        other => unreachable!("grammar: {other:?} is not a binary operator"),
+    }
+}
+
+fn build_unary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
+    let mut operators = Vec::new();
+    let mut operand = None;
+    for part in pair.into_inner() {
+        match part.as_rule() {
+            Rule::neg => operators.push((UnaryOp::Negate, part.as_span().start())),
+            Rule::not => operators.push((UnaryOp::Not, part.as_span().start())),
+            Rule::empty => operators.push((UnaryOp::Empty, part.as_span().start())),
+            _ => operand = Some(build_postfix(part, index)?),
+        }
+    }
+    let mut built = operand.expect("grammar: unary ends with postfix");
+    for (op, start) in operators.into_iter().rev() {
+        let span = index.span(start as u32, built.expr.span.end);
+        let depth = built.depth + 1;
+        built = node(ExprKind::Unary { op, operand: Box::new(built.expr) }, span, depth, index)?;
+    }
+    Ok(built)
+}
+
+fn build_postfix(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
+    let mut parts = pair.into_inner();
+    let mut built = build_primary(parts.next().expect("grammar: postfix starts with primary"), index)?;
+    for access in parts {
+        let access_span = index.span_of(&access);
+        let key = match access.as_rule() {
+            Rule::member => MemberKey::Name(access.into_inner().as_str().to_owned()),
+            _ => {
+                let key = build_expr(access.into_inner().next().expect("grammar: index holds expr"), index)?;
+                built.depth = built.depth.max(key.depth);
+                MemberKey::Index(Box::new(key.expr))
+            }
+        };
+        let span = index.span(built.expr.span.start, access_span.end);
+        let depth = built.depth + 1;
+        built = node(ExprKind::Member { target: Box::new(built.expr), key }, span, depth, index)?;
+    }
+    Ok(built)
+}
+
+fn build_primary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
+    let span = index.span_of(&pair);
+    let literal = |literal| node(ExprKind::Literal(literal), span, 1, index);
+    match pair.as_rule() {
+        Rule::null => literal(Literal::Null),
+        Rule::boolean => literal(Literal::Bool(pair.as_str() == "true")),
+        Rule::integer => match pair.as_str().parse::<i64>() {
+            Ok(value) => literal(Literal::Integer(value)),
+            Err(_) => Err(SyntaxError {
+                message: format!("the integer {} does not fit in 64 bits", pair.as_str()),
+                span,
+            }),
+        },
+        Rule::float => match pair.as_str().parse::<f64>() {
+            Ok(value) if value.is_finite() => literal(Literal::Float(value)),
+            _ => Err(SyntaxError { message: format!("the number {} is too large", pair.as_str()), span }),
+        },
+        Rule::string => {
+            let text = pair.into_inner().next().expect("grammar: string holds text");
+            literal(Literal::String(unescape(text.as_str())))
+        }
+        Rule::variable => node(ExprKind::Variable(pair.as_str().to_owned()), span, 1, index),
+        Rule::group => build_expr(pair.into_inner().next().expect("grammar: group holds expr"), index),
+        Rule::call => build_call(pair, span, index),
+        other => unreachable!("grammar: {other:?} is not a primary"),
+    }
+}
+
+fn build_call(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResult {
+    let mut parts = pair.into_inner();
+    let name = parts.next().expect("grammar: call starts with name");
+    let mut depth = 1;
+    let mut args = Vec::new();
+    for part in parts.filter(|part| part.as_rule() == Rule::expr) {
+        let arg = build_expr(part, index)?;
+        depth = depth.max(arg.depth + 1);
+        args.push(arg.expr);
+    }
+    let kind = ExprKind::Call { name: name.as_str().to_owned(), name_span: index.span_of(&name), args };
+    node(kind, span, depth, index)
+}
+
+/// Resolves `\"`, `\'` and `\\`; a backslash before anything else stays as written.
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(escaped @ ('"' | '\'' | '\\')) => out.push(escaped),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Turns a pest error into a [`SyntaxError`] that names what was expected in words.
+pub(crate) fn syntax_error_from_pest(error: &pest::error::Error<Rule>, index: &LineIndex) -> SyntaxError {
+    let position = match error.location {
+        InputLocation::Pos(position) => position,
+        InputLocation::Span((start, _)) => start,
+    };
+    let message = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            format!("expected {}, found {}", describe_expected(positives), describe_found(index.source, position))
+        }
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let end = index.source[position..].chars().next().map_or(position, |c| position + c.len_utf8());
+    SyntaxError { message, span: index.span(position as u32, end as u32) }
+}
+
+fn describe_expected(positives: &[Rule]) -> String {
+    let mut words: Vec<&str> = Vec::new();
+    for rule in positives {
+        let word = match rule {
+            Rule::or
+            | Rule::and
+            | Rule::eq
+            | Rule::ne
+            | Rule::lt
+            | Rule::gt
+            | Rule::le
+            | Rule::ge
+            | Rule::concat
+            | Rule::add
+            | Rule::sub
+            | Rule::mul
+            | Rule::div
+            | Rule::rem
+            | Rule::question
+            | Rule::member
+            | Rule::index => "an operator",
+            Rule::colon => "`:`",
+            Rule::close_paren => "`)`",
+            Rule::close_bracket => "`]`",
+            Rule::close_brace => "`}`",
+            Rule::comma => "`,`",
+            Rule::name => "a name",
+            Rule::EOI => "the end",
+            Rule::json_comma => "`,`",
+            Rule::json_colon => "`:`",
+            Rule::json_close_object => "`}`",
+            Rule::json_close_array => "`]`",
+            Rule::json_key => "an object key (a string)",
+            Rule::json_value => "a JSON value",
+            _ => "an expression",
+        };
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    match words.as_slice() {
+        [] => "something else".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+fn describe_found(source: &str, position: usize) -> String {
+    let rest = &source[position..];
+    let Some(first) = rest.chars().next() else {
+        return "the end of the input".to_owned();
+    };
+    if first.is_alphanumeric() || first == '_' {
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(40).collect();
+        format!("`{word}`")
+    } else if first == '\n' {
+        "the end of the line".to_owned()
+    } else {
+        format!("`{}`", first.escape_default())
+    }
+}
+
+/// Maps byte offsets of one source to lines and columns.
+pub(crate) struct LineIndex<'a> {
+    source: &'a str,
+    line_starts: Vec<u32>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(source: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(at, _)| at as u32 + 1))
+            .collect();
+        LineIndex { source, line_starts }
+    }
+
+    /// The span of `start..end` with the line and column of `start`.
+    pub(crate) fn span(&self, start: u32, end: u32) -> Span {
+        let line = self.line_starts.partition_point(|&line_start| line_start <= start);
+        let line_start = self.line_starts[line - 1] as usize;
+        let column = self
+            .source
+            .get(line_start..start as usize)
+            .map_or(1, |before| before.chars().count() + 1);
+        Span { start, end, line: line as u32, column: column as u32 }
+    }
+
+    pub(crate) fn span_of(&self, pair: &Pair<'_, Rule>) -> Span {
+        let span = pair.as_span();
+        self.span(span.start() as u32, span.end() as u32)
+    }
+}
+
+/// Pairs are consumed by the JSON template compiler too.
+pub(crate) type RulePairs<'a> = Pairs<'a, Rule>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(source: &str) -> Expr {
+        parse_expression(source).unwrap_or_else(|e| panic!("{source}: {e}"))
+    }
+
+    fn shape(source: &str) -> String {
+        parse(source).to_string()
+    }
+
+    #[test]
+    fn precedence_follows_the_table() {
+        assert_eq!(shape("1 + 2 * 3"), "1 + 2 * 3");
+        assert_eq!(shape("(1 + 2) * 3"), "(1 + 2) * 3");
+        assert_eq!(shape("1 - 2 - 3"), "1 - 2 - 3");
+        assert_eq!(shape("1 - (2 - 3)"), "1 - (2 - 3)");
+        assert_eq!(shape("a += b + c"), "a += b + c");
+        assert_eq!(shape("a or b and c"), "a || b && c");
+        assert_eq!(shape("not a eq b"), "!a == b");
+        assert_eq!(shape("a ? b : c ? d : e"), "a ? b : c ? d : e");
+        assert_eq!(shape("(a ? b : c) ? d : e"), "(a ? b : c) ? d : e");
+        assert_eq!(shape("- - 5"), "--5");
+        assert_eq!(shape("empty x.y[0]"), "empty x.y[0]");
+    }
+
+    #[test]
+    fn spans_point_at_source() {
+        let expr = parse("a +\n  foo(1)");
+        let ExprKind::Binary { right, .. } = expr.kind else { panic!("not binary") };
+        assert_eq!((right.span.line, right.span.column, right.span.start, right.span.end), (2, 3, 6, 12));
+    }
+
+    #[test]
+    fn keywords_are_not_names() {
+        assert!(parse_expression("and").is_err());
+        assert_eq!(shape("android"), "android");
+        assert_eq!(shape("notes"), "notes");
+    }
+
+    #[test]
+    fn strings_keep_unknown_escapes() {
+        assert_eq!(parse(r#""\s+""#).kind, ExprKind::Literal(Literal::String(r"\s+".into())));
+        assert_eq!(parse(r#"'it\'s'"#).kind, ExprKind::Literal(Literal::String("it's".into())));
+    }
+
+    #[test]
+    fn errors_say_what_was_expected() {
+        let error = parse_expression("1 +").unwrap_err();
+        assert_eq!(error.message, "expected an expression, found the end of the input");
+        assert_eq!((error.span.line, error.span.column), (1, 4));
+        let error = parse_expression("f(1, 2").unwrap_err();
+        assert!(error.message.contains("`)`"), "{}", error.message);
+    }
+
+    #[test]
+    fn oversized_integers_are_refused() {
+        assert!(parse_expression("9223372036854775807").is_ok());
+        assert!(parse_expression("9223372036854775808").unwrap_err().message.contains("64 bits"));
+    }
+
+    #[test]
+    fn long_chains_are_bounded() {
+        let ok = vec!["1"; 200].join(" + ");
+        assert!(parse_expression(&ok).is_ok());
+        let deep = vec!["1"; 100_000].join(" + ");
+        assert!(parse_expression(&deep).unwrap_err().message.contains("nested"));
+        let bangs = "!".repeat(100_000) + "x";
+        assert!(parse_expression(&bangs).unwrap_err().message.contains("nested"));
+    }
+
+    #[test]
+    fn templates_split_text_and_interpolations() {
+        let ast = parse_template("Hi ${name}, \\${x} costs $5 ${ stringConcat(\"}\", a) }").unwrap();
+        assert_eq!(ast.segments.len(), 4);
+        assert_eq!(ast.segments[0], Segment::Text("Hi ".into()));
+        assert_eq!(ast.segments[2], Segment::Text(", ${x} costs $5 ".into()));
+    }
+}

@@ -1,0 +1,89 @@
+//! Printing an AST back to source, with the fewest parentheses that keep its shape.
+//!
+//! Parsing the printed text gives back an equal [`Expr`]; the property tests rely on it.
+
+use std::fmt::{self, Display, Formatter, Write};
+
+use super::{Expr, ExprKind, Literal, MemberKey, UnaryOp};
+
+/// Binding strength of a node, as the parser sees it.
+fn precedence(expr: &Expr) -> u8 {
+    match &expr.kind {
+        ExprKind::Conditional { .. } => 1,
+        ExprKind::Binary { op, .. } => op.precedence(),
+        ExprKind::Unary { .. } => 9,
+        _ => 10,
+    }
+}
+
+fn write_operand(f: &mut Formatter<'_>, expr: &Expr, parenthesize: bool) -> fmt::Result {
+    if parenthesize { write!(f, "({expr})") } else { write!(f, "{expr}") }
+}
+
+impl Display for Expr {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ExprKind::Literal(literal) => write!(f, "{literal}"),
+            ExprKind::Variable(name) => f.write_str(name),
+            ExprKind::Call { name, args, .. } => {
+                write!(f, "{name}(")?;
+                for (position, arg) in args.iter().enumerate() {
+                    if position > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{arg}")?;
+                }
+                f.write_char(')')
+            }
+            ExprKind::Member { target, key } => {
+                // `1.x` would lex as the float `1.`: numbers need parentheses too.
+                let number = matches!(target.kind, ExprKind::Literal(Literal::Integer(_) | Literal::Float(_)));
+                write_operand(f, target, precedence(target) < 10 || number)?;
+                match key {
+                    MemberKey::Name(name) => write!(f, ".{name}"),
+                    MemberKey::Index(index) => write!(f, "[{index}]"),
+                }
+            }
+            ExprKind::Unary { op, operand } => {
+                f.write_str(match op {
+                    UnaryOp::Negate => "-",
+                    UnaryOp::Not => "!",
+                    UnaryOp::Empty => "empty ",
+                })?;
+                write_operand(f, operand, precedence(operand) < 9)
+            }
+            ExprKind::Binary { op, left, right } => {
+                write_operand(f, left, precedence(left) < op.precedence())?;
+                write!(f, " {} ", op.symbol())?;
+                write_operand(f, right, precedence(right) <= op.precedence())
+            }
+            ExprKind::Conditional { condition, then, otherwise } => {
+                write_operand(f, condition, precedence(condition) == 1)?;
+                write!(f, " ? {then} : {otherwise}")
+            }
+        }
+    }
+}
+
+impl Display for Literal {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Null => f.write_str("null"),
+            Literal::Bool(value) => write!(f, "{value}"),
+            Literal::Integer(value) => write!(f, "{value}"),
+            // Debug formatting is the shortest text that reads back to the same f64,
+            // and always has a `.` or an exponent, so it reads back as a float.
+            Literal::Float(value) => write!(f, "{value:?}"),
+            Literal::String(text) => {
+                f.write_char('"')?;
+                for c in text.chars() {
+                    if matches!(c, '"' | '\\') {
+                        f.write_char('\\')?;
+                    }
+                    f.write_char(c)?;
+                }
+                f.write_char('"')
+            }
+        }
+    }
+}

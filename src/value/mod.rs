@@ -1,0 +1,236 @@
+//! Values: the typed [`Value`], EL's coercion rules, the string form and JSON.
+//!
+//! Chat variables arrive as strings; the operators in [`ops`] coerce them the way
+//! Jakarta EL does, so that `age >= 18` works when `age` is `"18"`. This module knows
+//! nothing of syntax or of where a value came from: its errors are plain messages
+//! that the evaluator places at a span.
+
+mod json;
+mod number;
+pub mod ops;
+
+use std::fmt::{self, Display, Formatter, Write};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+pub use rust_decimal::Decimal;
+
+pub use json::{from_json, write_json};
+pub use number::{format_java_double, parse_java_double, parse_java_long};
+
+/// A map value: string keys in insertion order.
+pub type Map = IndexMap<String, Value>;
+
+/// A value of the language.
+///
+/// Cloning is cheap: strings, lists and maps are shared behind [`Arc`], so handing a
+/// stored variable to an evaluation copies a pointer, not the text.
+#[derive(Debug, Clone, Default)]
+pub enum Value {
+    /// No value: an unknown variable, a missing key.
+    #[default]
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A 64-bit integer; arithmetic on it is checked.
+    Int(i64),
+    /// A 64-bit float, printed as Java prints a double.
+    Float(f64),
+    /// A decimal with a fixed scale, as `round(x, n)` makes (`2.00`).
+    Decimal(Decimal),
+    /// Text.
+    Str(Arc<str>),
+    /// A list (multiple-choice answers, `stringSplit`, JSON arrays).
+    List(Arc<Vec<Value>>),
+    /// A map (JSON objects).
+    Map(Arc<Map>),
+}
+
+/// A value that could not be used as an operation needed: the message says what and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+impl Value {
+    /// A string value.
+    pub fn string(text: impl Into<Arc<str>>) -> Value {
+        Value::Str(text.into())
+    }
+
+    /// A list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    /// A map value.
+    pub fn map(entries: Map) -> Value {
+        Value::Map(Arc::new(entries))
+    }
+
+    /// The name of this value's type, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "float",
+            Value::Decimal(_) => "decimal",
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+        }
+    }
+
+    /// True for null.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The text of a string value, without conversion.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The string form (section 3 of the language): what text rendering prints.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Str(text) => text.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Appends the string form to `out`, without an intermediate string for text.
+    pub fn write_text(&self, out: &mut String) {
+        match self {
+            Value::Str(text) => out.push_str(text),
+            other => {
+                let _ = write!(out, "{other}");
+            }
+        }
+    }
+
+    /// The value as it reads in messages: strings quoted, long ones cut short.
+    pub fn describe(&self) -> String {
+        const LONGEST: usize = 60;
+        match self {
+            Value::Str(text) => {
+                let mut shown: String = text.chars().take(LONGEST).collect();
+                if shown.len() < text.len() {
+                    shown.push('…');
+                }
+                format!("{shown:?}")
+            }
+            Value::List(_) | Value::Map(_) => self.type_name().to_owned(),
+            other => format!("{} {other}", other.type_name()),
+        }
+    }
+}
+
+/// The string form: null is empty, numbers as Java prints them, lists and maps as
+/// compact JSON.
+impl Display for Value {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => Ok(()),
+            Value::Bool(value) => write!(f, "{value}"),
+            Value::Int(value) => write!(f, "{value}"),
+            Value::Float(value) => f.write_str(&format_java_double(*value)),
+            Value::Decimal(value) => write!(f, "{value}"),
+            Value::Str(text) => f.write_str(text),
+            Value::List(_) | Value::Map(_) => {
+                let mut bytes = Vec::new();
+                json::write_json_lenient(self, &mut bytes);
+                f.write_str(&String::from_utf8_lossy(&bytes))
+            }
+        }
+    }
+}
+
+/// Structural equality for tests and hosts; the language's `==` is [`ops::equals`].
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            (Value::Decimal(a), Value::Decimal(b)) => a == b && a.scale() == b.scale(),
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Value::Str(text.into())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Self {
+        Value::Str(text.into())
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Self {
+        Value::Bool(value)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(value: i64) -> Self {
+        Value::Int(value)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(value: f64) -> Self {
+        Value::Float(value)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Self {
+        Value::list(items)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Value::Null, Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_stays_small() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
+
+    #[test]
+    fn string_forms() {
+        assert_eq!(Value::Null.to_text(), "");
+        assert_eq!(Value::Float(3.0).to_text(), "3.0");
+        assert_eq!(Value::Float(1e10).to_text(), "1.0E10");
+        assert_eq!(Value::Decimal(Decimal::new(200, 2)).to_text(), "2.00");
+        let list = Value::list(vec![Value::from("a\"b"), Value::Int(1), Value::Null, Value::Float(0.5)]);
+        assert_eq!(list.to_text(), r#"["a\"b",1,null,0.5]"#);
+    }
+
+    #[test]
+    fn descriptions_are_short() {
+        assert_eq!(Value::from("abc").describe(), "\"abc\"");
+        assert_eq!(Value::Bool(true).describe(), "boolean true");
+        assert!(Value::from("x".repeat(1000)).describe().len() < 80);
+    }
+}
