@@ -25,7 +25,9 @@
 pub mod diagnostics;
 mod error;
 pub mod eval;
+pub mod events;
 pub mod functions;
+pub mod request;
 pub mod syntax;
 pub mod template;
 pub mod value;

@@ -76,7 +76,7 @@ fn print_line(text: &str) -> Result<(), Failure> {
 }
 
 /// Writes to stdout; a closed pipe is not worth a panic.
-fn print(text: &str) -> Result<(), Failure> {
+pub(super) fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())

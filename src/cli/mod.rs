@@ -4,6 +4,7 @@
 
 mod eval;
 mod inputs;
+mod send;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Render a template file (or - for stdin) in a context.
     Render(eval::RenderArgs),
+    /// Run a request spec and print its outcome as one JSON object.
+    Send(send::SendArgs),
+    /// Print the event catalog, marking the events courier emits.
+    Events(send::EventsArgs),
 }
 
 /// A command's failure: the message for stderr and the exit status.
@@ -52,6 +57,8 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => eval::eval(args),
         Command::Render(args) => eval::render(args),
+        Command::Send(args) => send::send(args),
+        Command::Events(args) => send::events(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -133,6 +133,34 @@ impl Context {
         self
     }
 
+    /// A copy of this context whose `secret()` resolves through `resolver` (the
+    /// request executor wraps the host's resolver this way to learn which values to
+    /// redact). The random source starts afresh, from the same seed when one is set.
+    pub fn fork_with_secrets(&self, resolver: Arc<dyn SecretResolver>) -> Context {
+        Context {
+            now: self.now,
+            time_zone: self.time_zone,
+            locale: self.locale.clone(),
+            display_language: self.display_language.clone(),
+            params: self.params.clone(),
+            client: self.client.clone(),
+            tenant_name: self.tenant_name.clone(),
+            sender_id: self.sender_id.clone(),
+            sign_in_token: self.sign_in_token.clone(),
+            postback_payload_value: self.postback_payload_value.clone(),
+            authenticated: self.authenticated,
+            consent: self.consent.clone(),
+            newsletter_double_opt_in_url: self.newsletter_double_opt_in_url.clone(),
+            profiling_double_opt_in_url: self.profiling_double_opt_in_url.clone(),
+            num_participations: self.num_participations,
+            num_participations_bpmn_process: self.num_participations_bpmn_process,
+            translations: self.translations.clone(),
+            seed: self.seed,
+            rng: OnceLock::new(),
+            secrets: Some(resolver),
+        }
+    }
+
     /// The secret resolver, if the host gave one.
     pub fn secrets(&self) -> Option<&Arc<dyn SecretResolver>> {
         self.secrets.as_ref()

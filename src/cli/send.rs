@@ -1,0 +1,242 @@
+//! `courier send` (run a request spec, print its outcome, keep the session) and
+//! `courier events` (the event catalog).
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use courier::events::catalog;
+use courier::functions::SecretResolver;
+use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
+use courier::{Engine, Variables};
+
+use super::Failure;
+use super::inputs::{InputArgs, read_json};
+
+/// `courier send SPEC`
+#[derive(Args, Debug)]
+pub(crate) struct SendArgs {
+    /// The request spec (TOML, or JSON when it ends in .json).
+    spec: PathBuf,
+    /// A session file, {"variables": {...}, "cookies": {...}}: read first, written back.
+    #[arg(long, value_name = "FILE")]
+    session: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// A JSON object of secrets, NAME → value (the environment's COURIER_SECRET_NAME comes first).
+    #[arg(long, value_name = "FILE")]
+    secrets: Option<PathBuf>,
+    /// Keep payloads and responses in the log.
+    #[arg(long)]
+    debug: bool,
+    /// Print the request that would be sent, and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// How `courier events` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// One event a line; `*` marks those courier emits.
+    #[default]
+    Human,
+    /// A JSON array of {name, description, emitted}.
+    Json,
+}
+
+/// `courier events`
+#[derive(Args, Debug)]
+pub(crate) struct EventsArgs {
+    /// The output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// `secret("NAME")` for the command line: `COURIER_SECRET_NAME`, then the `--secrets` file.
+struct CliSecrets {
+    file: HashMap<String, String>,
+}
+
+impl SecretResolver for CliSecrets {
+    fn resolve(&self, name: &str) -> Option<String> {
+        std::env::var(format!("COURIER_SECRET_{name}"))
+            .ok()
+            .or_else(|| self.file.get(name).cloned())
+    }
+}
+
+/// A session file.
+struct Session {
+    variables: Variables,
+    cookies: Cookies,
+}
+
+fn read_session(path: &Path) -> Result<Session, Failure> {
+    if !path.exists() {
+        return Ok(Session {
+            variables: Variables::new(),
+            cookies: Cookies::new(),
+        });
+    }
+    let bad = |message: String| Failure::usage(format!("{}: {message}", path.display()));
+    let json = read_json(path)?;
+    let serde_json::Value::Object(mut session) = json else {
+        return Err(bad(
+            "a session is a JSON object {\"variables\": {...}, \"cookies\": {...}}".to_owned(),
+        ));
+    };
+    let variables = match session.remove("variables") {
+        Some(variables) => Variables::from_json(&variables).map_err(|error| bad(error.0))?,
+        None => Variables::new(),
+    };
+    let cookies = match session.remove("cookies") {
+        Some(cookies) => {
+            serde_json::from_value(cookies).map_err(|error| bad(format!("cookies: {error}")))?
+        }
+        None => Cookies::new(),
+    };
+    Ok(Session { variables, cookies })
+}
+
+/// Replaces `path` with `bytes` so that a reader (or a crash) sees either the old
+/// file or the new one, never half of one: a temporary file in the same folder,
+/// flushed to disk, renamed over the old one, and the folder flushed.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = folder.join(format!(
+        ".{name}.{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written?;
+    // Make the rename itself durable; not every platform can open a folder.
+    if let Ok(folder) = fs::File::open(folder) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
+pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
+    let engine = Engine::new();
+    let mut request = CompiledRequest::load(&engine, &args.spec)
+        .map_err(|error| Failure::error(format!("error: {error}\n")))?;
+    if args.debug {
+        request.set_debug(true);
+    }
+    let mut session = match &args.session {
+        Some(path) => read_session(path)?,
+        None => Session {
+            variables: Variables::new(),
+            cookies: Cookies::new(),
+        },
+    };
+    session.variables.extend(args.inputs.variables()?);
+    let secrets = match &args.secrets {
+        Some(path) => serde_json::from_value(read_json(path)?).map_err(|error| {
+            Failure::usage(format!(
+                "{}: secrets are a JSON object of strings: {error}",
+                path.display()
+            ))
+        })?,
+        None => HashMap::new(),
+    };
+    let context = args
+        .inputs
+        .context()?
+        .with_secrets(Arc::new(CliSecrets { file: secrets }));
+    let executor = Executor::with_options(ExecutorOptions {
+        allow_local_files: true,
+        ..ExecutorOptions::default()
+    });
+
+    if args.dry_run {
+        let dry_run = executor
+            .dry_run(&request, &session.variables, &context, &session.cookies)
+            .map_err(|message| Failure::error(format!("error: {message}; nothing was sent\n")))?;
+        return print_json(&serde_json::to_value(&dry_run).unwrap_or_default());
+    }
+    if request.is_queued() {
+        return Err(Failure::error(
+            "error: this spec has queue = true, and queued requests need the replay store, which this build does not have yet; nothing was sent\n",
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::error(format!("error: cannot start the runtime: {error}\n")))?;
+    let outcome = runtime.block_on(executor.execute(
+        &request,
+        &session.variables,
+        &context,
+        &mut session.cookies,
+    ));
+    let printed = print_json(&serde_json::to_value(&outcome).unwrap_or_default());
+
+    if let Some(path) = &args.session {
+        outcome.apply_to(&mut session.variables);
+        let json = serde_json::json!({ "variables": session.variables.to_json(), "cookies": session.cookies });
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+        write_atomically(path, text.as_bytes()).map_err(|error| {
+            Failure::error(format!(
+                "error: cannot write the session {}: {error}\n",
+                path.display()
+            ))
+        })?;
+    }
+    printed?;
+    match (&outcome.status, &outcome.error) {
+        (Some(_), _) => Ok(()),
+        (None, Some(error)) => Err(Failure::error(format!("error: {error}\n"))),
+        (None, None) => Err(Failure::error("error: no response came\n")),
+    }
+}
+
+pub(crate) fn events(args: EventsArgs) -> Result<(), Failure> {
+    let entries: Vec<_> = catalog().collect();
+    match args.format {
+        Format::Json => print_json(&serde_json::to_value(&entries).unwrap_or_default()),
+        Format::Human => {
+            let width = entries
+                .iter()
+                .map(|entry| entry.name.len())
+                .max()
+                .unwrap_or(0);
+            let mut text = String::from("# * = emitted by courier\n");
+            for entry in entries {
+                let mark = if entry.emitted { '*' } else { ' ' };
+                text.push_str(&format!(
+                    "{mark} {:width$}  {}\n",
+                    entry.name, entry.description
+                ));
+            }
+            super::eval::print(&text)
+        }
+    }
+}
+
+fn print_json(json: &serde_json::Value) -> Result<(), Failure> {
+    super::eval::print(&(serde_json::to_string_pretty(json).unwrap_or_default() + "\n"))
+}

@@ -1,0 +1,474 @@
+//! Authorization: Basic, Bearer and OAuth2 compiled from `[auth]`, rendered into an
+//! `Authorization` header, and the OAuth2 token cache — one token fetch shared by
+//! every concurrent request with the same endpoint, client, scope and user, kept
+//! until shortly before it expires, and fetched again once when a service answers 401.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use super::body::FieldError;
+use super::contexts::UrlTemplate;
+use super::execute::Failure;
+use super::spec::{AuthSpec, AuthType, ClientAuth, GrantType, Problems};
+use crate::eval::Engine;
+use crate::events::EventKind;
+use crate::functions::Context;
+use crate::template::Template;
+use crate::variables::VariableSource;
+
+/// Token slots kept before expired ones are dropped.
+const MAX_CACHED_TOKENS: usize = 1024;
+
+/// Compiled `[auth]`.
+#[derive(Debug, Clone)]
+pub(crate) enum CompiledAuth {
+    Basic {
+        username: Template,
+        password: Option<Template>,
+    },
+    Bearer {
+        token: Template,
+    },
+    OAuth2(Box<CompiledOAuth2>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledOAuth2 {
+    token_url: UrlTemplate,
+    grant_type: GrantType,
+    client_id: Template,
+    client_secret: Option<Template>,
+    username: Option<Template>,
+    password: Option<Template>,
+    scope: Option<Template>,
+    client_auth: ClientAuth,
+    header_prefix: String,
+}
+
+/// Compiles `[auth]`, recording problems against their fields.
+pub(crate) fn compile(
+    engine: &Engine,
+    spec: &AuthSpec,
+    problems: &mut Problems,
+) -> Option<CompiledAuth> {
+    let kind = spec.kind;
+    let kind_name = match kind {
+        AuthType::Basic => "basic",
+        AuthType::Bearer => "bearer",
+        AuthType::Oauth2 => "oauth2",
+    };
+    let present = [
+        ("username", spec.username.is_some()),
+        ("password", spec.password.is_some()),
+        ("token", spec.token.is_some()),
+        ("token_url", spec.token_url.is_some()),
+        ("grant_type", spec.grant_type.is_some()),
+        ("client_id", spec.client_id.is_some()),
+        ("client_secret", spec.client_secret.is_some()),
+        ("scope", spec.scope.is_some()),
+        ("client_auth", spec.client_auth.is_some()),
+        ("header_prefix", spec.header_prefix.is_some()),
+    ];
+    let allowed: &[&str] = match kind {
+        AuthType::Basic => &["username", "password"],
+        AuthType::Bearer => &["token"],
+        AuthType::Oauth2 => &[
+            "username",
+            "password",
+            "token_url",
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "scope",
+            "client_auth",
+            "header_prefix",
+        ],
+    };
+    for (field, is_present) in present {
+        if is_present && !allowed.contains(&field) {
+            problems.push(
+                format!("auth.{field}"),
+                format!("does not apply to {kind_name} auth"),
+            );
+        }
+    }
+    let mut template = |field: &str, source: &Option<String>, required: bool| -> Option<Template> {
+        match source {
+            Some(source) => {
+                problems.template(&format!("auth.{field}"), Template::compile(engine, source))
+            }
+            None => {
+                if required {
+                    problems.push(
+                        format!("auth.{field}"),
+                        format!("{kind_name} auth needs {field}"),
+                    );
+                }
+                None
+            }
+        }
+    };
+    match kind {
+        AuthType::Basic => {
+            let username = template("username", &spec.username, true);
+            let password = template("password", &spec.password, false);
+            Some(CompiledAuth::Basic {
+                username: username?,
+                password,
+            })
+        }
+        AuthType::Bearer => Some(CompiledAuth::Bearer {
+            token: template("token", &spec.token, true)?,
+        }),
+        AuthType::Oauth2 => {
+            let grant_type = spec.grant_type.unwrap_or(GrantType::ClientCredentials);
+            let password_grant = grant_type == GrantType::Password;
+            let client_id = template("client_id", &spec.client_id, true);
+            let client_secret = template("client_secret", &spec.client_secret, false);
+            let username = template("username", &spec.username, password_grant);
+            let password = template("password", &spec.password, password_grant);
+            let scope = template("scope", &spec.scope, false);
+            if !password_grant {
+                for (field, given) in [("username", &spec.username), ("password", &spec.password)] {
+                    if given.is_some() {
+                        problems.push(
+                            format!("auth.{field}"),
+                            "applies only to the password grant",
+                        );
+                    }
+                }
+            }
+            let header_prefix = spec
+                .header_prefix
+                .clone()
+                .unwrap_or_else(|| "Bearer".to_owned());
+            if header_prefix.contains(['\r', '\n', '\0']) {
+                problems.push("auth.header_prefix", "cannot hold a line break");
+            }
+            let token_url = match &spec.token_url {
+                Some(source) => {
+                    problems.template("auth.token_url", UrlTemplate::compile(engine, source))
+                }
+                None => {
+                    problems.push("auth.token_url", "oauth2 auth needs token_url");
+                    None
+                }
+            };
+            Some(CompiledAuth::OAuth2(Box::new(CompiledOAuth2 {
+                token_url: token_url?,
+                grant_type,
+                client_id: client_id?,
+                client_secret,
+                username,
+                password,
+                scope,
+                client_auth: spec.client_auth.unwrap_or_default(),
+                header_prefix,
+            })))
+        }
+    }
+}
+
+/// Rendered auth: a header ready to send, or a token to get first.
+#[derive(Debug, Clone)]
+pub(crate) enum AuthPlan {
+    Header(String),
+    OAuth2(TokenRequest),
+}
+
+/// Everything an OAuth2 token request needs, rendered.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRequest {
+    pub(crate) token_url: String,
+    grant_type: GrantType,
+    client_id: String,
+    client_secret: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    scope: Option<String>,
+    client_auth: ClientAuth,
+    pub(crate) header_prefix: String,
+}
+
+impl CompiledAuth {
+    /// Renders every template of the auth.
+    pub(crate) fn render(
+        &self,
+        variables: &dyn VariableSource,
+        context: &Context,
+    ) -> Result<AuthPlan, FieldError> {
+        let text = |field: &str, template: &Template| {
+            template
+                .render(variables, context)
+                .map_err(|error| (format!("auth.{field}"), error))
+        };
+        let optional = |field: &str, template: &Option<Template>| {
+            template
+                .as_ref()
+                .map(|template| text(field, template))
+                .transpose()
+        };
+        match self {
+            CompiledAuth::Basic { username, password } => {
+                let credentials = format!(
+                    "{}:{}",
+                    text("username", username)?,
+                    optional("password", password)?.unwrap_or_default()
+                );
+                Ok(AuthPlan::Header(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(credentials)
+                )))
+            }
+            CompiledAuth::Bearer { token } => Ok(AuthPlan::Header(format!(
+                "Bearer {}",
+                text("token", token)?
+            ))),
+            CompiledAuth::OAuth2(oauth) => Ok(AuthPlan::OAuth2(TokenRequest {
+                token_url: oauth
+                    .token_url
+                    .render(variables, context)
+                    .map_err(|error| ("auth.token_url".to_owned(), error))?,
+                grant_type: oauth.grant_type,
+                client_id: text("client_id", &oauth.client_id)?,
+                client_secret: optional("client_secret", &oauth.client_secret)?,
+                username: optional("username", &oauth.username)?,
+                password: optional("password", &oauth.password)?,
+                scope: optional("scope", &oauth.scope)?.filter(|scope| !scope.is_empty()),
+                client_auth: oauth.client_auth,
+                header_prefix: oauth.header_prefix.clone(),
+            })),
+        }
+    }
+}
+
+impl TokenRequest {
+    /// What identifies a token: endpoint, grant, client, scope and user, with the
+    /// credentials hashed so that a changed secret gets its own token.
+    fn key(&self) -> String {
+        let mut hasher = Sha256::new();
+        for part in [&self.client_secret, &self.password] {
+            hasher.update(part.as_deref().unwrap_or_default().as_bytes());
+            hasher.update([0]);
+        }
+        let credentials: String = hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let grant = match self.grant_type {
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+        };
+        [
+            self.token_url.as_str(),
+            grant,
+            &self.client_id,
+            self.scope.as_deref().unwrap_or_default(),
+            self.username.as_deref().unwrap_or_default(),
+            &credentials,
+        ]
+        .join("\u{0}")
+    }
+
+    /// Sends the token request and reads the token from the answer.
+    pub(crate) async fn fetch(
+        &self,
+        client: &reqwest::Client,
+        read_timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<(u16, FetchedToken), (Option<u16>, Failure)> {
+        let grant = match self.grant_type {
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+        };
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", grant);
+        if self.grant_type == GrantType::Password {
+            form.append_pair("username", self.username.as_deref().unwrap_or_default());
+            form.append_pair("password", self.password.as_deref().unwrap_or_default());
+        }
+        if let Some(scope) = &self.scope {
+            form.append_pair("scope", scope);
+        }
+        let mut request = client
+            .post(&self.token_url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json");
+        match self.client_auth {
+            ClientAuth::Body => {
+                form.append_pair("client_id", &self.client_id);
+                if let Some(secret) = &self.client_secret {
+                    form.append_pair("client_secret", secret);
+                }
+            }
+            ClientAuth::Header => {
+                // RFC 6749 2.3.1: both form-encoded before they are joined.
+                let encode = |text: &str| {
+                    url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+                };
+                let secret = self.client_secret.as_deref().unwrap_or_default();
+                let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
+                let header = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(credentials)
+                );
+                request = request.header(reqwest::header::AUTHORIZATION, header);
+            }
+        }
+        let response = request
+            .body(form.finish())
+            .send()
+            .await
+            .map_err(|error| (None, Failure::from_reqwest(&error)))?;
+        let status = response.status().as_u16();
+        let body = super::execute::read_body(response, read_timeout, max_bytes)
+            .await
+            .map_err(|failure| (Some(status), failure))?;
+        let fail = |message: String| {
+            (
+                Some(status),
+                Failure {
+                    kind: EventKind::Exception,
+                    message,
+                },
+            )
+        };
+        if !(200..300).contains(&status) {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            return Err(fail(format!(
+                "the token endpoint {} answered {status}: {shown}",
+                self.token_url
+            )));
+        }
+        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
+            fail(format!(
+                "the token endpoint {} did not answer JSON: {error}",
+                self.token_url
+            ))
+        })?;
+        let Some(access_token) = json.get("access_token").and_then(serde_json::Value::as_str)
+        else {
+            return Err(fail(format!(
+                "the token endpoint {} answered no access_token",
+                self.token_url
+            )));
+        };
+        let expires_in = match json.get("expires_in") {
+            Some(serde_json::Value::Number(number)) => number.as_f64(),
+            Some(serde_json::Value::String(text)) => text.parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+        .map(|seconds| Duration::from_secs_f64(seconds.min(1e9)));
+        Ok((
+            status,
+            FetchedToken {
+                access_token: access_token.to_owned(),
+                expires_in,
+            },
+        ))
+    }
+}
+
+/// A token as the endpoint gave it.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchedToken {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    access_token: String,
+    /// Used until then; `None` when the endpoint gave no lifetime (then until a 401).
+    fresh_until: Option<Instant>,
+}
+
+impl CachedToken {
+    fn new(token: FetchedToken) -> Self {
+        // Renewed shortly before it expires: 30 s early, or halfway for short lives.
+        let fresh_until = token.expires_in.map(|lifetime| {
+            let margin = (lifetime / 2).min(Duration::from_secs(30));
+            Instant::now() + (lifetime - margin)
+        });
+        CachedToken {
+            access_token: token.access_token,
+            fresh_until,
+        }
+    }
+
+    fn is_fresh(&self) -> bool {
+        self.fresh_until.is_none_or(|until| Instant::now() < until)
+    }
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+
+/// OAuth2 tokens by what identifies them, shared by every request of an executor.
+/// Each key has its own async lock, so concurrent requests wait for one fetch.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache").finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    fn slot(&self, key: String) -> Slot {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slots.len() >= MAX_CACHED_TOKENS && !slots.contains_key(&key) {
+            // Drop the slots nobody waits on whose token is gone or stale.
+            slots.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot.try_lock().map_or(true, |token| {
+                        token.as_ref().is_some_and(CachedToken::is_fresh)
+                    })
+            });
+        }
+        slots.entry(key).or_default().clone()
+    }
+
+    /// The token for `request`: the cached one unless it is stale or is `rejected`
+    /// (the token a service just answered 401 to); else `fetch` gets a new one, once
+    /// for all the requests waiting.
+    pub(crate) async fn token<F, Fut>(
+        &self,
+        request: &TokenRequest,
+        rejected: Option<&str>,
+        fetch: F,
+    ) -> Result<String, Failure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<FetchedToken, Failure>>,
+    {
+        let slot = self.slot(request.key());
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref()
+            && token.is_fresh()
+            && rejected != Some(token.access_token.as_str())
+        {
+            return Ok(token.access_token.clone());
+        }
+        *cached = None;
+        let token = CachedToken::new(fetch().await?);
+        let access_token = token.access_token.clone();
+        *cached = Some(token);
+        Ok(access_token)
+    }
+}

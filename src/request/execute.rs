@@ -1,0 +1,1027 @@
+//! The executor: renders a compiled request against a session's variables, sends
+//! it with reqwest under the three time limits, classifies what happened into the
+//! chat platform's events, and maps the response back into an [`Outcome`].
+//!
+//! One [`Executor`] serves a whole process: it is cheap to clone and holds the
+//! connection pools and the OAuth2 token cache that every request shares.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use indexmap::IndexMap;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+
+use super::auth::{AuthPlan, TokenCache};
+use super::body::{Body, BodyPlan, FieldError, FilePlan, FileSource};
+use super::cookies::{self, Cookies};
+use super::log::{Exchange, LogEntry, REDACTED, RecordingResolver, Redactor};
+use super::spec::{CompiledRequest, Timeouts};
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, EventKind, EventSink, NoEvents};
+use crate::functions::Context;
+use crate::variables::VariableSource;
+
+/// The header that carries a request's trace id.
+pub const TRACE_HEADER: &str = "X-B3-TraceId";
+
+/// Distinct (connect, read) time limits that get a pooled client of their own.
+const MAX_CLIENTS: usize = 32;
+
+/// What an executor allows; the defaults suit a server that runs specs it did not write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutorOptions {
+    /// Largest response body read, in bytes; a larger one is an error (default 10 MiB).
+    pub max_response_bytes: usize,
+    /// Largest file a file body sends, in bytes (default 10 MiB).
+    pub max_file_bytes: usize,
+    /// Whether a file body may read a local file. Off by default: a template such as
+    /// `file = "${upload}"` would otherwise let a chat's input name any file on the
+    /// host. The command line turns it on.
+    pub allow_local_files: bool,
+}
+
+impl Default for ExecutorOptions {
+    fn default() -> Self {
+        ExecutorOptions {
+            max_response_bytes: 10 << 20,
+            max_file_bytes: 10 << 20,
+            allow_local_files: false,
+        }
+    }
+}
+
+/// Runs compiled requests: `Clone + Send + Sync`, one per process, called from any
+/// number of tasks at once.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: ExecutorOptions,
+    clients: Mutex<HashMap<(Duration, Duration), reqwest::Client>>,
+    tokens: TokenCache,
+    sink: Arc<dyn EventSink>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Executor::new()
+    }
+}
+
+/// What one run produced: returned to the host, printed by `courier send`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The response status, when a whole response came.
+    pub status: Option<u16>,
+    /// Variables to set: `api_client_status_code`, `api_client_response_body`, and
+    /// each mapping's and response header's target.
+    pub variables: IndexMap<String, String>,
+    /// Cookies to save into the session (an empty value deletes one).
+    pub cookies: Cookies,
+    /// The events, in order.
+    pub events: Vec<Event>,
+    /// The log entries, in order.
+    pub log: Vec<LogEntry>,
+    /// What went wrong, when no response came or nothing was sent.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// Sets the outcome's variables into a session's.
+    pub fn apply_to(&self, variables: &mut crate::Variables) {
+        for (name, value) in &self.variables {
+            variables.set(name.clone(), crate::Value::from(value.as_str()));
+        }
+    }
+}
+
+/// The request a dry run would send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DryRun {
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The headers, credentials and secrets redacted.
+    pub headers: IndexMap<String, String>,
+    /// The body as text, when there is one and it could be built without the network.
+    pub body: Option<String>,
+    /// What a real run would do besides (fetch a token, a file).
+    pub notes: Vec<String>,
+}
+
+/// Why no response came: the event to emit and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) kind: EventKind,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    fn exception(message: impl Into<String>) -> Self {
+        Failure {
+            kind: EventKind::Exception,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies a reqwest error: a timeout while connecting, a timeout while
+    /// reading (reqwest's read timeout), or anything else.
+    pub(crate) fn from_reqwest(error: &reqwest::Error) -> Self {
+        let kind = match (error.is_timeout(), error.is_connect()) {
+            (true, true) => EventKind::ConnectTimeout,
+            (true, false) => EventKind::SocketTimeout,
+            _ => EventKind::Exception,
+        };
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Failure { kind, message }
+    }
+}
+
+/// A whole response.
+struct Response {
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A rendered request: every template evaluated, nothing fetched yet.
+struct Rendered {
+    url: String,
+    headers: HeaderMap,
+    body: Option<BodyPlan>,
+    auth: Option<AuthPlan>,
+}
+
+/// The log of one run, and the HTTP request in flight (which a timeout interrupts).
+struct Run {
+    debug: bool,
+    log: Vec<LogEntry>,
+    in_flight: Option<InFlight>,
+}
+
+struct InFlight {
+    method: String,
+    url: String,
+    trace_id: String,
+    started: Instant,
+    request: Option<Exchange>,
+}
+
+impl Run {
+    fn start(
+        &mut self,
+        method: &str,
+        url: &str,
+        trace_id: &str,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+    ) {
+        let request = self
+            .debug
+            .then(|| Exchange::new(header_pairs(headers), body));
+        self.in_flight = Some(InFlight {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            trace_id: trace_id.to_owned(),
+            started: Instant::now(),
+            request,
+        });
+    }
+
+    fn finish(&mut self, result: Result<&Response, &Failure>) {
+        let Some(flight) = self.in_flight.take() else {
+            return;
+        };
+        let elapsed = flight.started.elapsed();
+        let duration_ms = elapsed.as_millis() as u64;
+        let (message, status, response) = match result {
+            Ok(response) => (
+                format!(
+                    "{} {} → {} in {duration_ms} ms",
+                    flight.method, flight.url, response.status
+                ),
+                Some(response.status),
+                self.debug
+                    .then(|| Exchange::new(header_pairs(&response.headers), Some(&response.body))),
+            ),
+            Err(failure) => (
+                format!(
+                    "{} {} failed after {duration_ms} ms: {}",
+                    flight.method, flight.url, failure.message
+                ),
+                None,
+                None,
+            ),
+        };
+        self.log.push(LogEntry {
+            method: Some(flight.method),
+            url: Some(flight.url),
+            status,
+            duration_ms: Some(duration_ms),
+            trace_id: Some(flight.trace_id),
+            request: flight.request,
+            response,
+            ..LogEntry::note(message)
+        });
+    }
+
+    fn interrupt(&mut self, why: &str) {
+        let failure = Failure::exception(why);
+        self.finish(Err(&failure));
+    }
+}
+
+fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
+    headers.iter().map(|(name, value)| {
+        (
+            name.as_str(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    })
+}
+
+/// A fresh 128-bit trace id, as 32 lowercase hex digits.
+fn trace_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// The URL without its query and fragment, as events carry it.
+fn without_query(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url[..end].to_owned()
+}
+
+fn render_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Render, message)
+}
+
+impl Executor {
+    /// An executor with the default options and no event sink.
+    pub fn new() -> Self {
+        Executor::with_options(ExecutorOptions::default())
+    }
+
+    /// An executor with the given options.
+    pub fn with_options(options: ExecutorOptions) -> Self {
+        Executor {
+            inner: Arc::new(Inner {
+                options,
+                clients: Mutex::new(HashMap::new()),
+                tokens: TokenCache::default(),
+                sink: Arc::new(NoEvents),
+            }),
+        }
+    }
+
+    /// The same options, with events going to `sink` (a new executor: its pools and
+    /// token cache start empty).
+    pub fn with_sink(self, sink: Arc<dyn EventSink>) -> Self {
+        Executor {
+            inner: Arc::new(Inner {
+                options: self.inner.options.clone(),
+                clients: Mutex::new(HashMap::new()),
+                tokens: TokenCache::default(),
+                sink,
+            }),
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ExecutorOptions {
+        &self.inner.options
+    }
+
+    /// Runs a request: renders it against `variables` (nothing is sent when a
+    /// template fails), sends it, and maps the response. Session cookies of the
+    /// names the request lists are sent from `cookies`, and those the response sets
+    /// are saved into it. Events also go to the executor's sink.
+    pub async fn execute(
+        &self,
+        request: &CompiledRequest,
+        variables: &(dyn VariableSource + Sync),
+        context: &Context,
+        cookies: &mut Cookies,
+    ) -> Outcome {
+        let redactor = Arc::new(Redactor::default());
+        let mut outcome = Outcome::default();
+        let mut run = Run {
+            debug: request.debug,
+            log: Vec::new(),
+            in_flight: None,
+        };
+        let method = request.method.as_str();
+        match self.render(request, variables, context, cookies, &redactor) {
+            Err((field, error)) => {
+                let message = format!("{field}: {error}; nothing was sent");
+                fail(
+                    &mut outcome,
+                    Failure::exception(message),
+                    method,
+                    &without_query(&request.url_source),
+                );
+            }
+            Ok(rendered) => {
+                let url = rendered.url.clone();
+                let total = request.timeouts.total;
+                match tokio::time::timeout(total, self.send(request, rendered, &redactor, &mut run))
+                    .await
+                {
+                    Ok(Ok(response)) => receive(request, &response, &url, &mut outcome, &mut run),
+                    Ok(Err(failure)) => fail(&mut outcome, failure, method, &without_query(&url)),
+                    Err(_) => {
+                        let message = format!(
+                            "no response within the timeout of {}",
+                            humantime::format_duration(total)
+                        );
+                        run.interrupt(&message);
+                        let failure = Failure {
+                            kind: EventKind::Timeout,
+                            message,
+                        };
+                        fail(&mut outcome, failure, method, &without_query(&url));
+                    }
+                }
+            }
+        }
+        outcome.log = run.log;
+        redact_outcome(&redactor, &mut outcome);
+        for event in &outcome.events {
+            self.inner.sink.emit(event);
+        }
+        for (name, value) in &outcome.cookies {
+            if value.is_empty() {
+                cookies.shift_remove(name);
+            } else {
+                cookies.insert(name.clone(), value.clone());
+            }
+        }
+        outcome
+    }
+
+    /// Renders a request without sending anything: the method, URL, headers and
+    /// body a run would send, credentials and secrets redacted. A local file is
+    /// read; a token or a file on the web is not fetched (a note says so).
+    pub fn dry_run(
+        &self,
+        request: &CompiledRequest,
+        variables: &(dyn VariableSource + Sync),
+        context: &Context,
+        cookies: &Cookies,
+    ) -> Result<DryRun, String> {
+        let redactor = Arc::new(Redactor::default());
+        let rendered = self.render(request, variables, context, cookies, &redactor);
+        let redact = |text: &str| redactor.redact(text);
+        let mut rendered =
+            rendered.map_err(|(field, error)| redact(&format!("{field}: {error}")))?;
+        let mut notes = Vec::new();
+        let body = match rendered.body.take() {
+            None => None,
+            Some(BodyPlan::Ready(body)) => Some(body),
+            Some(BodyPlan::File(plan)) => match &plan.source {
+                FileSource::Local(path) => {
+                    let bytes = self
+                        .read_local_file_now(path)
+                        .map_err(|failure| redact(&failure.message))?;
+                    Some(plan.finish(bytes))
+                }
+                FileSource::Remote(url) => {
+                    notes.push(format!(
+                        "the body's file {url} is fetched when the request is sent"
+                    ));
+                    None
+                }
+            },
+        };
+        match &rendered.auth {
+            Some(AuthPlan::OAuth2(token)) => {
+                notes.push(format!(
+                    "an OAuth2 token is fetched from {} when the request is sent",
+                    token.token_url
+                ));
+                rendered.headers.insert(
+                    header::AUTHORIZATION,
+                    HeaderValue::from_static("[redacted]"),
+                );
+            }
+            Some(AuthPlan::Header(_)) => {
+                rendered.headers.insert(
+                    header::AUTHORIZATION,
+                    HeaderValue::from_static("[redacted]"),
+                );
+            }
+            None => {}
+        }
+        add_body_headers(&mut rendered.headers, body.as_ref());
+        if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
+            rendered
+                .headers
+                .insert(HeaderName::from_static("x-b3-traceid"), trace);
+        }
+        let mut headers = IndexMap::new();
+        for (name, value) in header_pairs(&rendered.headers) {
+            let value = if super::log::is_credential_header(name) {
+                REDACTED.to_owned()
+            } else {
+                redact(&value)
+            };
+            headers.insert(name.to_owned(), value);
+        }
+        Ok(DryRun {
+            method: request.method.as_str().to_owned(),
+            url: redact(&rendered.url),
+            headers,
+            body: body.map(|body| redact(&String::from_utf8_lossy(&body.bytes))),
+            notes: notes.iter().map(|note| redact(note)).collect(),
+        })
+    }
+
+    /// Renders every template, through a context whose secrets the redactor learns.
+    fn render(
+        &self,
+        request: &CompiledRequest,
+        variables: &dyn VariableSource,
+        context: &Context,
+        cookies: &Cookies,
+        redactor: &Arc<Redactor>,
+    ) -> Result<Rendered, FieldError> {
+        let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
+        let context = &context.fork_with_secrets(Arc::new(resolver));
+        let url = request
+            .url
+            .render(variables, context)
+            .map_err(|error| ("url".to_owned(), error))?;
+        let mut headers = HeaderMap::new();
+        for (name, template) in &request.headers {
+            let field = || format!("headers.{name}");
+            let text = template
+                .render(variables, context)
+                .map_err(|error| (field(), error))?;
+            let value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| {
+                (
+                    field(),
+                    render_error(format!("{text:?} is not a header value")),
+                )
+            })?;
+            headers.append(name.clone(), value);
+        }
+        if let Some(cookie) = cookies::request_header(&request.cookies, cookies)
+            && let Ok(value) = HeaderValue::from_str(&cookie)
+        {
+            headers.insert(header::COOKIE, value);
+        }
+        let body = request
+            .body
+            .as_ref()
+            .map(|body| body.render(variables, context, &request.base_dir))
+            .transpose()?;
+        let auth = request
+            .auth
+            .as_ref()
+            .map(|auth| auth.render(variables, context))
+            .transpose()?;
+        Ok(Rendered {
+            url,
+            headers,
+            body,
+            auth,
+        })
+    }
+
+    /// The pooled client for a request's connect and read limits.
+    fn client(&self, timeouts: &Timeouts) -> Result<reqwest::Client, Failure> {
+        let key = (timeouts.connect, timeouts.read);
+        let mut clients = self
+            .inner
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.read)
+            .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| {
+                Failure::exception(format!("cannot set up the HTTP client: {error}"))
+            })?;
+        if clients.len() < MAX_CLIENTS {
+            clients.insert(key, client.clone());
+        }
+        Ok(client)
+    }
+
+    /// Gets the token and the file, sends the request (again once, with a new
+    /// token, when an OAuth2-authorized request is answered 401), reads the answer.
+    async fn send(
+        &self,
+        request: &CompiledRequest,
+        rendered: Rendered,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let client = self.client(&request.timeouts)?;
+        let read_timeout = request.timeouts.read;
+        let mut headers = rendered.headers;
+        let body = match rendered.body {
+            None => None,
+            Some(BodyPlan::Ready(body)) => Some(body),
+            Some(BodyPlan::File(plan)) => {
+                Some(self.file_body(plan, &client, read_timeout, run).await?)
+            }
+        };
+        add_body_headers(&mut headers, body.as_ref());
+        let mut used_token = None;
+        match &rendered.auth {
+            None => {}
+            Some(AuthPlan::Header(value)) => set_authorization(&mut headers, value)?,
+            Some(AuthPlan::OAuth2(token_request)) => {
+                let token = self
+                    .token(token_request, None, &client, read_timeout, run)
+                    .await?;
+                redactor.add(&token);
+                set_authorization(
+                    &mut headers,
+                    &format!("{} {token}", token_request.header_prefix),
+                )?;
+                used_token = Some(token);
+            }
+        }
+        let method = request.method;
+        let bytes = body.map(|body| body.bytes);
+        let builder = || client.request(method.to_reqwest(), &rendered.url);
+        let (name, url) = (method.as_str(), rendered.url.as_str());
+        let response = self
+            .attempt(
+                builder(),
+                name,
+                url,
+                headers.clone(),
+                bytes.clone(),
+                read_timeout,
+                run,
+            )
+            .await?;
+        if response.status == 401
+            && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) =
+                (&rendered.auth, used_token)
+        {
+            run.log.push(LogEntry::note(
+                "the service answered 401: fetching a new OAuth2 token and sending again",
+            ));
+            let token = self
+                .token(token_request, Some(&rejected), &client, read_timeout, run)
+                .await?;
+            redactor.add(&token);
+            set_authorization(
+                &mut headers,
+                &format!("{} {token}", token_request.header_prefix),
+            )?;
+            return self
+                .attempt(builder(), name, url, headers, bytes, read_timeout, run)
+                .await;
+        }
+        Ok(response)
+    }
+
+    /// The OAuth2 token, from the cache or fetched once for all waiting requests.
+    async fn token(
+        &self,
+        request: &super::auth::TokenRequest,
+        rejected: Option<&str>,
+        client: &reqwest::Client,
+        read_timeout: Duration,
+        run: &mut Run,
+    ) -> Result<String, Failure> {
+        let max_bytes = self.inner.options.max_response_bytes;
+        let fetch = || async move {
+            run.start(
+                "POST",
+                &request.token_url,
+                &trace_id(),
+                &HeaderMap::new(),
+                None,
+            );
+            match request.fetch(client, read_timeout, max_bytes).await {
+                Ok((status, token)) => {
+                    let response = Response {
+                        status,
+                        headers: HeaderMap::new(),
+                        body: Vec::new(),
+                    };
+                    run.finish(Ok(&response));
+                    Ok(token)
+                }
+                Err((_, failure)) => {
+                    let failure = Failure {
+                        message: format!("getting an OAuth2 token: {}", failure.message),
+                        ..failure
+                    };
+                    run.finish(Err(&failure));
+                    Err(failure)
+                }
+            }
+        };
+        self.inner.tokens.token(request, rejected, fetch).await
+    }
+
+    /// Sends one HTTP request and reads the whole answer, logging it.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+        url: &str,
+        mut headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        read_timeout: Duration,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let trace = trace_id();
+        if let Ok(value) = HeaderValue::from_str(&trace) {
+            headers.insert(HeaderName::from_static("x-b3-traceid"), value);
+        }
+        run.start(method, url, &trace, &headers, body.as_deref());
+        let mut request = request.headers(headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let result = async {
+            let response = request
+                .send()
+                .await
+                .map_err(|error| Failure::from_reqwest(&error))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = read_body(
+                response,
+                read_timeout,
+                self.inner.options.max_response_bytes,
+            )
+            .await?;
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
+        }
+        .await;
+        run.finish(result.as_ref());
+        result
+    }
+
+    /// Reads a file body's file, from disk or the web.
+    async fn file_body(
+        &self,
+        plan: FilePlan,
+        client: &reqwest::Client,
+        read_timeout: Duration,
+        run: &mut Run,
+    ) -> Result<Body, Failure> {
+        let limit = self.inner.options.max_file_bytes;
+        let bytes = match &plan.source {
+            FileSource::Local(path) => {
+                let path = path.clone();
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || this.read_local_file_now(&path))
+                    .await
+                    .map_err(|error| {
+                        Failure::exception(format!("reading the file failed: {error}"))
+                    })??
+            }
+            FileSource::Remote(url) => {
+                let response = self
+                    .attempt(
+                        client.get(url.as_str()),
+                        "GET",
+                        url.as_str(),
+                        HeaderMap::new(),
+                        None,
+                        read_timeout,
+                        run,
+                    )
+                    .await
+                    .map_err(|failure| Failure {
+                        message: format!("fetching the file {url}: {}", failure.message),
+                        ..failure
+                    })?;
+                if !(200..300).contains(&response.status) {
+                    return Err(Failure::exception(format!(
+                        "fetching the file {url}: the server answered {}",
+                        response.status
+                    )));
+                }
+                if response.body.len() > limit {
+                    return Err(Failure::exception(format!(
+                        "the file {url} is larger than {limit} bytes"
+                    )));
+                }
+                response.body
+            }
+        };
+        Ok(plan.finish(bytes))
+    }
+
+    fn read_local_file_now(&self, path: &Path) -> Result<Vec<u8>, Failure> {
+        use std::io::Read;
+        if !self.inner.options.allow_local_files {
+            return Err(Failure::exception(format!(
+                "the body's file {} is a local path, and this host does not allow reading local files",
+                path.display()
+            )));
+        }
+        let limit = self.inner.options.max_file_bytes;
+        let cannot = |error: std::io::Error| {
+            Failure::exception(format!("cannot read the file {}: {error}", path.display()))
+        };
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let mut bytes = Vec::new();
+        file.take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        if bytes.len() > limit {
+            return Err(Failure::exception(format!(
+                "the file {} is larger than {limit} bytes",
+                path.display()
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+fn set_authorization(headers: &mut HeaderMap, value: &str) -> Result<(), Failure> {
+    let mut value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
+        Failure::exception("the Authorization header would hold a line break or control character")
+    })?;
+    value.set_sensitive(true);
+    headers.insert(header::AUTHORIZATION, value);
+    Ok(())
+}
+
+/// The body's Content-Type and Content-Disposition, unless the spec's headers set them.
+fn add_body_headers(headers: &mut HeaderMap, body: Option<&Body>) {
+    let Some(body) = body else { return };
+    let mut set = |name: HeaderName, value: &str| {
+        if !headers.contains_key(&name)
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
+            headers.insert(name, value);
+        }
+    };
+    set(header::CONTENT_TYPE, &body.content_type);
+    if let Some(disposition) = &body.disposition {
+        set(header::CONTENT_DISPOSITION, disposition);
+    }
+}
+
+/// Reads a response body chunk by chunk: at most `max_bytes`, and no chunk may take
+/// longer than `read_timeout` to come.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    read_timeout: Duration,
+    max_bytes: usize,
+) -> Result<Vec<u8>, Failure> {
+    let too_large = || {
+        Failure::exception(format!(
+            "the response body is larger than the limit of {max_bytes} bytes"
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > max_bytes as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout(read_timeout, response.chunk()).await {
+            Err(_) => {
+                let message = format!(
+                    "the response went silent for {} while reading",
+                    humantime::format_duration(read_timeout)
+                );
+                return Err(Failure {
+                    kind: EventKind::SocketTimeout,
+                    message,
+                });
+            }
+            Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
+            Ok(Ok(None)) => return Ok(body),
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > max_bytes {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// Records a run that got no response: its error and its event.
+fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &str) {
+    outcome.events.push(Event {
+        name: failure.kind,
+        time: Utc::now(),
+        method: method.to_owned(),
+        url: url.to_owned(),
+        status: None,
+        error: Some(failure.message.clone()),
+    });
+    outcome.error = Some(failure.message);
+}
+
+/// Maps a response into the outcome: status and body variables, the status's
+/// event, cookies, mappings and response headers.
+fn receive(
+    request: &CompiledRequest,
+    response: &Response,
+    url: &str,
+    outcome: &mut Outcome,
+    run: &mut Run,
+) {
+    let status = response.status;
+    outcome.status = Some(status);
+    let text = decode(&response.headers, &response.body);
+    outcome
+        .variables
+        .insert("api_client_status_code".to_owned(), status.to_string());
+    outcome
+        .variables
+        .insert("api_client_response_body".to_owned(), text);
+    if let Some(kind) = EventKind::for_status(status) {
+        outcome.events.push(Event {
+            name: kind,
+            time: Utc::now(),
+            method: request.method.as_str().to_owned(),
+            url: without_query(url),
+            status: Some(status),
+            error: None,
+        });
+    }
+    for value in response.headers.get_all(header::SET_COOKIE) {
+        if let Some((name, value)) =
+            cookies::saved(&request.cookies, &String::from_utf8_lossy(value.as_bytes()))
+        {
+            outcome.cookies.insert(name, value);
+        }
+    }
+    if !request.mappings.is_empty() {
+        match serde_json::from_slice::<serde_json::Value>(&response.body) {
+            Ok(json) => {
+                for mapping in &request.mappings {
+                    match mapping.read(&json) {
+                        Some(value) => {
+                            outcome.variables.insert(mapping.target.clone(), value);
+                        }
+                        None => run.log.push(LogEntry::note(format!(
+                            "mapping {:?} → {}: the response has no such field; {} is unchanged",
+                            mapping.source, mapping.target, mapping.target
+                        ))),
+                    }
+                }
+            }
+            Err(error) => {
+                for mapping in &request.mappings {
+                    run.log.push(LogEntry::note(format!(
+                        "mapping {:?} → {}: the response is not JSON ({error}); {} is unchanged",
+                        mapping.source, mapping.target, mapping.target
+                    )));
+                }
+            }
+        }
+    }
+    for (name, target) in &request.response_headers {
+        match response.headers.get(name) {
+            Some(value) => {
+                outcome.variables.insert(target.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned());
+            }
+            None => run.log.push(LogEntry::note(format!(
+                "response header {name} → {target}: the response has no such header; {target} is unchanged"
+            ))),
+        }
+    }
+}
+
+/// The body as text, decoded by the charset its Content-Type names (UTF-8 otherwise).
+fn decode(headers: &HeaderMap, body: &[u8]) -> String {
+    let charset = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value.split(';').skip(1).find_map(|parameter| {
+                let (key, value) = parameter.split_once('=')?;
+                key.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| value.trim().trim_matches('"').to_owned())
+            })
+        });
+    let encoding = charset
+        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8);
+    encoding.decode(body).0.into_owned()
+}
+
+/// Replaces every secret the run resolved (and the tokens it fetched) in
+/// everything the outcome hands back.
+fn redact_outcome(redactor: &Redactor, outcome: &mut Outcome) {
+    if redactor.is_empty() {
+        return;
+    }
+    for value in outcome
+        .variables
+        .values_mut()
+        .chain(outcome.cookies.values_mut())
+    {
+        redactor.redact_in_place(value);
+    }
+    for event in &mut outcome.events {
+        redactor.redact_in_place(&mut event.url);
+        if let Some(error) = &mut event.error {
+            redactor.redact_in_place(error);
+        }
+    }
+    for entry in &mut outcome.log {
+        redactor.redact_in_place(&mut entry.message);
+        for text in [&mut entry.url, &mut entry.method].into_iter().flatten() {
+            redactor.redact_in_place(text);
+        }
+        for exchange in [&mut entry.request, &mut entry.response]
+            .into_iter()
+            .flatten()
+        {
+            for value in exchange.headers.values_mut() {
+                redactor.redact_in_place(value);
+            }
+            if let Some(body) = &mut exchange.body {
+                redactor.redact_in_place(body);
+            }
+        }
+    }
+    if let Some(error) = &mut outcome.error {
+        redactor.redact_in_place(error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executors_are_shared_between_tasks() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+        assert_send_sync_clone::<Executor>();
+    }
+
+    #[test]
+    fn events_carry_the_url_without_its_query() {
+        assert_eq!(
+            without_query("https://x.org/a/b?key=1#top"),
+            "https://x.org/a/b"
+        );
+        assert_eq!(without_query("https://x.org/a"), "https://x.org/a");
+    }
+
+    #[test]
+    fn trace_ids_are_128_bit_hex() {
+        let (a, b) = (trace_id(), trace_id());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|byte| byte.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bodies_are_decoded_by_their_charset() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=ISO-8859-1"),
+        );
+        assert_eq!(decode(&headers, b"M\xfcnster"), "Münster");
+        assert_eq!(decode(&HeaderMap::new(), "Münster".as_bytes()), "Münster");
+    }
+}

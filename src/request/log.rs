@@ -1,0 +1,246 @@
+//! The request log and redaction: the entries a run writes (method, URL, status,
+//! duration; with `debug` also payloads, headers and bodies), and the [`Redactor`]
+//! that learns every secret a template resolves and replaces it with `[redacted]`
+//! in everything a run hands back.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+
+use crate::functions::SecretResolver;
+
+/// What replaces a secret.
+pub const REDACTED: &str = "[redacted]";
+
+/// Longest body kept in a debug log entry, in bytes.
+const MAX_LOGGED_BODY: usize = 64 << 10;
+
+/// One log entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogEntry {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// What happened, in words.
+    pub message: String,
+    /// The request's method, for entries about a request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The request's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The response status, when one came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// How long the request took, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The request's `X-B3-TraceId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// With `debug`: the request's headers and payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Exchange>,
+    /// With `debug`: the response's headers and body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Exchange>,
+}
+
+impl LogEntry {
+    /// An entry that is only a message.
+    pub fn note(message: impl Into<String>) -> Self {
+        LogEntry {
+            time: Utc::now(),
+            message: message.into(),
+            method: None,
+            url: None,
+            status: None,
+            duration_ms: None,
+            trace_id: None,
+            request: None,
+            response: None,
+        }
+    }
+}
+
+/// Headers and body of a request or response, as a debug log keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Exchange {
+    /// Header name → value (repeated headers joined with `, `); credentials redacted.
+    pub headers: IndexMap<String, String>,
+    /// The body as text (binary bytes replaced), cut at 64 KiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl Exchange {
+    /// Keeps headers (redacting credentials) and a body.
+    pub(crate) fn new<'a>(
+        headers: impl IntoIterator<Item = (&'a str, String)>,
+        body: Option<&[u8]>,
+    ) -> Self {
+        let mut kept: IndexMap<String, String> = IndexMap::new();
+        for (name, value) in headers {
+            let value = if is_credential_header(name) {
+                REDACTED.to_owned()
+            } else {
+                value
+            };
+            kept.entry(name.to_owned())
+                .and_modify(|existing| {
+                    existing.push_str(", ");
+                    existing.push_str(&value);
+                })
+                .or_insert(value);
+        }
+        Exchange {
+            headers: kept,
+            body: body.map(body_text),
+        }
+    }
+}
+
+/// Whether a header carries credentials, and is always redacted.
+pub(crate) fn is_credential_header(name: &str) -> bool {
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|credential| name.eq_ignore_ascii_case(credential))
+}
+
+fn body_text(bytes: &[u8]) -> String {
+    let kept = &bytes[..bytes.len().min(MAX_LOGGED_BODY)];
+    let mut text = String::from_utf8_lossy(kept).into_owned();
+    if kept.len() < bytes.len() {
+        text.push_str(&format!("… ({} more bytes)", bytes.len() - kept.len()));
+    }
+    text
+}
+
+/// Characters a secret may be written as when percent-encoded in a URL.
+const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The secrets of one run, in every form they may be written: as they are,
+/// JSON-escaped, percent-encoded and form-encoded.
+#[derive(Debug, Default)]
+pub(crate) struct Redactor {
+    forms: Mutex<Vec<String>>,
+}
+
+impl Redactor {
+    /// Learns a secret; an empty one redacts nothing.
+    pub(crate) fn add(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let json = serde_json::Value::String(secret.to_owned()).to_string();
+        let candidates = [
+            secret.to_owned(),
+            json[1..json.len() - 1].to_owned(),
+            utf8_percent_encode(secret, ENCODED).to_string(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+        ];
+        let mut forms = self
+            .forms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        forms.extend(candidates);
+        // The longest first, so that no shorter form leaves part of a longer one.
+        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        forms.dedup();
+    }
+
+    /// Whether any secret was learnt.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.forms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_empty()
+    }
+
+    /// `text` with every secret replaced.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let forms = self
+            .forms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut text = text.to_owned();
+        for form in forms.iter() {
+            if text.contains(form.as_str()) {
+                text = text.replace(form.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+
+    /// Redacts a string in place.
+    pub(crate) fn redact_in_place(&self, text: &mut String) {
+        let redacted = self.redact(text);
+        *text = redacted;
+    }
+}
+
+/// The host's secret resolver, wrapped to tell the [`Redactor`] every value it gives.
+pub(crate) struct RecordingResolver {
+    inner: Option<Arc<dyn SecretResolver>>,
+    redactor: Arc<Redactor>,
+}
+
+impl RecordingResolver {
+    pub(crate) fn new(inner: Option<Arc<dyn SecretResolver>>, redactor: Arc<Redactor>) -> Self {
+        RecordingResolver { inner, redactor }
+    }
+}
+
+impl SecretResolver for RecordingResolver {
+    fn resolve(&self, name: &str) -> Option<String> {
+        let value = self.inner.as_ref()?.resolve(name)?;
+        self.redactor.add(&value);
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_a_secret_is_redacted() {
+        let redactor = Redactor::default();
+        redactor.add("p@ss \"word\"");
+        assert_eq!(redactor.redact("a p@ss \"word\" b"), "a [redacted] b");
+        assert_eq!(
+            redactor.redact(r#"{"x":"p@ss \"word\""}"#),
+            r#"{"x":"[redacted]"}"#
+        );
+        assert_eq!(redactor.redact("?q=p%40ss%20%22word%22"), "?q=[redacted]");
+        assert_eq!(redactor.redact("q=p%40ss+%22word%22"), "q=[redacted]");
+        redactor.add("");
+        assert_eq!(redactor.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn credential_headers_are_redacted_in_the_log() {
+        let exchange = Exchange::new(
+            [
+                ("Authorization", "Bearer abc".to_owned()),
+                ("Set-Cookie", "a=b".to_owned()),
+                ("X-A", "1".to_owned()),
+            ],
+            Some(b"body"),
+        );
+        assert_eq!(exchange.headers["Authorization"], REDACTED);
+        assert_eq!(exchange.headers["Set-Cookie"], REDACTED);
+        assert_eq!(exchange.headers["X-A"], "1");
+    }
+}

@@ -1,0 +1,36 @@
+//! Requests: a declarative request spec run against a customer's web service.
+//!
+//! Data flows one way: a spec file ([`spec`]) is loaded into a [`CompiledRequest`]
+//! whose templates are compiled once; the [`Executor`] renders it against a
+//! session's variables (headers, [`body`], [`auth`]), sends it, and maps the
+//! response ([`mapping`], [`cookies`]) into an [`Outcome`] of variables, cookies,
+//! events and [`log`] entries, with every secret redacted.
+//!
+//! ```no_run
+//! use courier::request::{CompiledRequest, Cookies, Executor};
+//! use courier::{Context, Engine, Variables};
+//!
+//! # async fn run() {
+//! let request = CompiledRequest::load(&Engine::new(), "price-lookup/request.toml".as_ref()).unwrap();
+//! let executor = Executor::new(); // one per process: connection pools and token cache
+//! let variables = Variables::from_strings([("shop_url", "https://shop.example.org"), ("product_id", "123")]);
+//! let mut cookies = Cookies::new();
+//! let outcome = executor.execute(&request, &variables, &Context::default(), &mut cookies).await;
+//! println!("{:?} {:?}", outcome.status, outcome.variables.get("product_price"));
+//! # }
+//! ```
+
+pub mod auth;
+pub mod body;
+mod contexts;
+pub mod cookies;
+mod execute;
+pub mod log;
+pub mod mapping;
+pub mod spec;
+
+pub use body::Body;
+pub use cookies::Cookies;
+pub use execute::{DryRun, Executor, ExecutorOptions, Outcome, TRACE_HEADER};
+pub use log::{Exchange, LogEntry, REDACTED};
+pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, Timeouts};

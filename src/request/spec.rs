@@ -1,0 +1,659 @@
+//! The request spec: what a spec file says (serde structures read from TOML or
+//! JSON, with the field names of `docs/requests.md`), and loading it into a
+//! [`CompiledRequest`]: every field checked and every template compiled, each
+//! problem reported with the field it sits in.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use reqwest::header::HeaderName;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::auth::CompiledAuth;
+use super::body::CompiledBody;
+use super::contexts::HeaderTemplate;
+use super::contexts::UrlTemplate;
+use super::mapping::Mapping;
+use crate::error::Error;
+use crate::eval::Engine;
+
+/// Largest spec or payload file read, in bytes.
+const MAX_SPEC_BYTES: u64 = 4 << 20;
+
+/// A request spec as written: the serde form of a spec file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// `GET` (the default), `POST`, `PUT`, `PATCH` or `DELETE`.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The URL, a url-context template.
+    pub url: String,
+    /// The whole request's time limit (humantime: `500ms`, `20s`, `1m`); default 20 s.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// The time limit for opening the connection; default 5 s.
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
+    /// The longest silence while waiting for or reading the response; default 10 s.
+    #[serde(default)]
+    pub read_timeout: Option<String>,
+    /// Keep payloads and responses in the log.
+    #[serde(default)]
+    pub debug: bool,
+    /// Send in the background through the durable queue (no mappings then).
+    #[serde(default)]
+    pub queue: bool,
+    /// The names of the session cookies sent and saved.
+    #[serde(default)]
+    pub cookies: Vec<String>,
+    /// Request headers: name → header-context template.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// The body: a table, or the shorthand `body = "json"`.
+    #[serde(default)]
+    pub body: Option<BodySpec>,
+    /// The json payload of the shorthand `body = "json"`, inline.
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// The json payload of the shorthand `body = "json"`, in a file beside the spec.
+    #[serde(default)]
+    pub payload_file: Option<PathBuf>,
+    /// Authorization.
+    #[serde(default)]
+    pub auth: Option<AuthSpec>,
+    /// Response fields mapped into variables.
+    #[serde(default)]
+    pub mappings: Vec<MappingSpec>,
+    /// Response headers mapped into variables.
+    #[serde(default)]
+    pub response_headers: Vec<ResponseHeaderSpec>,
+}
+
+/// The body's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BodyType {
+    /// The payload, sent as `application/json`.
+    Json,
+    /// Form fields, `application/x-www-form-urlencoded`.
+    Form,
+    /// A file's bytes as Base64 text.
+    Base64,
+    /// The file as a `multipart/form-data` part, plus text fields.
+    Multipart,
+    /// The file's raw bytes, `application/octet-stream`.
+    OctetStream,
+}
+
+impl BodyType {
+    /// The name as written in a spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            BodyType::Json => "json",
+            BodyType::Form => "form",
+            BodyType::Base64 => "base64",
+            BodyType::Multipart => "multipart",
+            BodyType::OctetStream => "octet-stream",
+        }
+    }
+}
+
+/// `body`: the shorthand `body = "json"` or a `[body]` table.
+#[derive(Debug, Clone)]
+pub enum BodySpec {
+    /// `body = "json"`, with `payload` or `payload_file` at the top level.
+    Shorthand(BodyType),
+    /// A `[body]` table.
+    Table(BodyTable),
+}
+
+impl<'de> Deserialize<'de> for BodySpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BodyVisitor;
+        impl<'de> Visitor<'de> for BodyVisitor {
+            type Value = BodySpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a body type such as \"json\", or a [body] table")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<BodySpec, E> {
+                BodyType::deserialize(de::value::StrDeserializer::<E>::new(text))
+                    .map(BodySpec::Shorthand)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BodySpec, A::Error> {
+                BodyTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(BodySpec::Table)
+            }
+        }
+        deserializer.deserialize_any(BodyVisitor)
+    }
+}
+
+/// A `[body]` table; which fields apply depends on `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyTable {
+    /// The body's type.
+    #[serde(rename = "type")]
+    pub kind: BodyType,
+    /// json: the payload inline.
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// json: the payload in a file beside the spec.
+    #[serde(default)]
+    pub payload_file: Option<PathBuf>,
+    /// form: the fields; multipart: the text parts. Name → template.
+    #[serde(default)]
+    pub fields: IndexMap<String, String>,
+    /// File bodies: a template giving a local path or an http(s) URL.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// File bodies: the file's name.
+    #[serde(default)]
+    pub file_name: Option<String>,
+    /// File bodies: the file's media type.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// multipart: the file part's name (default `file`).
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+/// The kind of authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthType {
+    /// `Authorization: Basic base64(user:pass)`.
+    Basic,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// A token from an OAuth2 token endpoint.
+    Oauth2,
+}
+
+/// The OAuth2 grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// The client's own credentials.
+    ClientCredentials,
+    /// A user's name and password.
+    Password,
+}
+
+/// Where the OAuth2 client credentials go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// HTTP Basic on the token request.
+    #[default]
+    Header,
+    /// `client_id` and `client_secret` form fields.
+    Body,
+}
+
+/// `[auth]`; which fields apply depends on `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// basic, bearer or oauth2.
+    #[serde(rename = "type")]
+    pub kind: AuthType,
+    /// basic, oauth2 password grant: the user's name (template).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// basic, oauth2 password grant: the password (template).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// bearer: the token, without the prefix (template).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// oauth2: the token endpoint (url template).
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// oauth2: the grant (default client_credentials).
+    #[serde(default)]
+    pub grant_type: Option<GrantType>,
+    /// oauth2: the client id (template).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// oauth2: the client secret (template).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// oauth2: the scope (template).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// oauth2: where the client credentials go (default header).
+    #[serde(default)]
+    pub client_auth: Option<ClientAuth>,
+    /// oauth2: the Authorization header's prefix (default `Bearer`).
+    #[serde(default)]
+    pub header_prefix: Option<String>,
+}
+
+/// `[[mappings]]`: target variable ← source field of the JSON response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingSpec {
+    /// A dot path (`store_address.city`, `items.0.id`) or a JSON Pointer (`/a/b`).
+    pub source: String,
+    /// The variable to set.
+    pub target: String,
+}
+
+/// `[[response_headers]]`: target variable ← response header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseHeaderSpec {
+    /// The header's name.
+    pub header: String,
+    /// The variable to set.
+    pub target: String,
+}
+
+/// An HTTP method a request may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Method> {
+        [
+            Method::Get,
+            Method::Post,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+        ]
+        .into_iter()
+        .find(|method| method.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// Whether a body may go with it.
+    pub fn takes_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put | Method::Patch)
+    }
+
+    pub(crate) fn to_reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
+/// The three time limits of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The whole request.
+    pub total: Duration,
+    /// Opening the connection.
+    pub connect: Duration,
+    /// The longest silence while waiting for or reading the response.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            total: Duration::from_secs(20),
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One problem of a spec: the field it sits in and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The field, as a path: `url`, `headers.X-Shop`, `mappings[1].source`; empty
+    /// for a file that does not parse.
+    pub field: String,
+    /// What is wrong (with line and column inside a template or payload).
+    pub message: String,
+}
+
+/// A spec that cannot be used: every problem found, each with its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// The spec file, when it came from one.
+    pub file: Option<PathBuf>,
+    /// The problems, in the order of the fields.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (position, problem) in self.problems.iter().enumerate() {
+            if position > 0 {
+                f.write_str("\n")?;
+            }
+            if let Some(file) = &self.file {
+                write!(f, "{}: ", file.display())?;
+            }
+            if !problem.field.is_empty() {
+                write!(f, "{}: ", problem.field)?;
+            }
+            f.write_str(&problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// A request whose every template is compiled: immutable, `Send + Sync`, executed
+/// any number of times, from any number of tasks.
+#[derive(Debug, Clone)]
+pub struct CompiledRequest {
+    pub(crate) method: Method,
+    pub(crate) url: UrlTemplate,
+    pub(crate) url_source: String,
+    pub(crate) headers: Vec<(HeaderName, HeaderTemplate)>,
+    pub(crate) body: Option<CompiledBody>,
+    pub(crate) auth: Option<CompiledAuth>,
+    pub(crate) cookies: Vec<String>,
+    pub(crate) mappings: Vec<Mapping>,
+    pub(crate) response_headers: Vec<(HeaderName, String)>,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) debug: bool,
+    pub(crate) queue: bool,
+    pub(crate) base_dir: PathBuf,
+}
+
+impl CompiledRequest {
+    /// Reads and compiles a spec file: JSON when its name ends in `.json`, else TOML.
+    /// Relative paths in it (`payload_file`, a local `file`) are relative to its folder.
+    pub fn load(engine: &Engine, path: &Path) -> Result<CompiledRequest, SpecError> {
+        let with_file = |mut error: SpecError| {
+            error.file = Some(path.to_owned());
+            error
+        };
+        let text = read_limited(path).map_err(|message| with_file(single("", message)))?;
+        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let is_json = path
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
+        if is_json {
+            Self::from_json(engine, &text, &base_dir)
+        } else {
+            Self::from_toml(engine, &text, &base_dir)
+        }
+        .map_err(with_file)
+    }
+
+    /// Compiles a spec written in TOML; relative paths are relative to `base_dir`.
+    pub fn from_toml(
+        engine: &Engine,
+        text: &str,
+        base_dir: &Path,
+    ) -> Result<CompiledRequest, SpecError> {
+        let spec: RequestSpec =
+            toml::from_str(text).map_err(|error| single("", error.to_string().trim_end()))?;
+        Self::compile(engine, spec, base_dir)
+    }
+
+    /// Compiles a spec written in JSON; relative paths are relative to `base_dir`.
+    pub fn from_json(
+        engine: &Engine,
+        text: &str,
+        base_dir: &Path,
+    ) -> Result<CompiledRequest, SpecError> {
+        let spec: RequestSpec =
+            serde_json::from_str(text).map_err(|error| single("", error.to_string()))?;
+        Self::compile(engine, spec, base_dir)
+    }
+
+    /// Checks a spec and compiles its templates.
+    pub fn compile(
+        engine: &Engine,
+        spec: RequestSpec,
+        base_dir: &Path,
+    ) -> Result<CompiledRequest, SpecError> {
+        let mut problems = Problems::default();
+        let method = match &spec.method {
+            None => Method::Get,
+            Some(text) => Method::parse(text).unwrap_or_else(|| {
+                problems.push(
+                    "method",
+                    format!("{text:?} is not one of GET, POST, PUT, PATCH, DELETE"),
+                );
+                Method::Get
+            }),
+        };
+        let url = problems.template("url", UrlTemplate::compile(engine, &spec.url));
+        let timeouts = Timeouts {
+            total: problems.duration(
+                "timeout",
+                spec.timeout.as_deref(),
+                Timeouts::default().total,
+            ),
+            connect: problems.duration(
+                "connect_timeout",
+                spec.connect_timeout.as_deref(),
+                Timeouts::default().connect,
+            ),
+            read: problems.duration(
+                "read_timeout",
+                spec.read_timeout.as_deref(),
+                Timeouts::default().read,
+            ),
+        };
+        for (position, name) in spec.cookies.iter().enumerate() {
+            if !super::cookies::is_cookie_name(name) {
+                problems.push(
+                    format!("cookies[{position}]"),
+                    format!("{name:?} is not a cookie name"),
+                );
+            }
+        }
+        let mut headers = Vec::new();
+        for (name, source) in &spec.headers {
+            let field = format!("headers.{name}");
+            let Some(header) = problems.header_name(&field, name) else {
+                continue;
+            };
+            if let Some(template) =
+                problems.template(&field, HeaderTemplate::compile(engine, source))
+            {
+                headers.push((header, template));
+            }
+        }
+        let body = super::body::compile(engine, &spec, base_dir, &mut problems);
+        if body.is_some() && !method.takes_body() {
+            problems.push(
+                "body",
+                format!(
+                    "a {} request has no body; use POST, PUT or PATCH",
+                    method.as_str()
+                ),
+            );
+        }
+        let auth = spec
+            .auth
+            .as_ref()
+            .and_then(|auth| super::auth::compile(engine, auth, &mut problems));
+        let mut mappings = Vec::new();
+        for (position, mapping) in spec.mappings.iter().enumerate() {
+            let field = format!("mappings[{position}]");
+            if let Err(message) = check_target(&mapping.target) {
+                problems.push(format!("{field}.target"), message);
+            }
+            match Mapping::new(&mapping.source, &mapping.target) {
+                Ok(compiled) => mappings.push(compiled),
+                Err(message) => problems.push(format!("{field}.source"), message),
+            }
+        }
+        if spec.queue && !spec.mappings.is_empty() {
+            problems.push(
+                "mappings",
+                "a queued request is sent in the background: it has no mappings".to_owned(),
+            );
+        }
+        let mut response_headers = Vec::new();
+        for (position, mapping) in spec.response_headers.iter().enumerate() {
+            let field = format!("response_headers[{position}]");
+            if let Err(message) = check_target(&mapping.target) {
+                problems.push(format!("{field}.target"), message);
+            }
+            if let Some(header) = problems.header_name(&format!("{field}.header"), &mapping.header)
+            {
+                response_headers.push((header, mapping.target.clone()));
+            }
+        }
+        if !problems.0.is_empty() {
+            return Err(SpecError {
+                file: None,
+                problems: problems.0,
+            });
+        }
+        Ok(CompiledRequest {
+            method,
+            url: url.expect("a url without problems compiled"),
+            url_source: spec.url,
+            headers,
+            body,
+            auth,
+            cookies: spec.cookies,
+            mappings,
+            response_headers,
+            timeouts,
+            debug: spec.debug,
+            queue: spec.queue,
+            base_dir: base_dir.to_owned(),
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// Whether the spec asks to go through the durable queue.
+    pub fn is_queued(&self) -> bool {
+        self.queue
+    }
+
+    /// Whether payloads and responses are kept in the log.
+    pub fn debug(&self) -> bool {
+        self.debug
+    }
+
+    /// Turns debug logging on or off (the command line's `--debug`).
+    pub fn set_debug(&mut self, debug: bool) {
+        self.debug = debug;
+    }
+
+    /// The time limits.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+}
+
+fn check_target(target: &str) -> Result<(), String> {
+    if target.trim().is_empty() {
+        return Err("the target variable has no name".to_owned());
+    }
+    Ok(())
+}
+
+fn single(field: &str, message: impl Into<String>) -> SpecError {
+    SpecError {
+        file: None,
+        problems: vec![Problem {
+            field: field.to_owned(),
+            message: message.into(),
+        }],
+    }
+}
+
+/// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
+pub(crate) fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if text.len() as u64 > MAX_SPEC_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_SPEC_BYTES} bytes",
+            path.display()
+        ));
+    }
+    Ok(text)
+}
+
+/// The problems found while compiling a spec.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<Problem>);
+
+impl Problems {
+    pub(crate) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The compiled template, or `None` with the error recorded against `field`.
+    pub(crate) fn template<T>(&mut self, field: &str, compiled: Result<T, Error>) -> Option<T> {
+        compiled
+            .map_err(|error| self.push(field, error.to_string()))
+            .ok()
+    }
+
+    fn duration(&mut self, field: &str, text: Option<&str>, default: Duration) -> Duration {
+        let Some(text) = text else { return default };
+        match humantime::parse_duration(text) {
+            Ok(duration) if duration.is_zero() => {
+                self.push(field, "must be longer than zero");
+                default
+            }
+            Ok(duration) => duration,
+            Err(error) => {
+                self.push(
+                    field,
+                    format!(
+                        "{text:?} is not a duration such as \"500ms\", \"20s\" or \"1m\": {error}"
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn header_name(&mut self, field: &str, name: &str) -> Option<HeaderName> {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| self.push(field, format!("{name:?} is not a valid header name")))
+            .ok()
+    }
+}
