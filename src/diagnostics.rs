@@ -36,12 +36,24 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error diagnostic.
     pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic { severity: Severity::Error, code, message: message.into(), span, suggestion: None }
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span,
+            suggestion: None,
+        }
     }
 
     /// A warning diagnostic.
     pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic { severity: Severity::Warning, code, message: message.into(), span, suggestion: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            code,
+            message: message.into(),
+            span,
+            suggestion: None,
+        }
     }
 
     /// The same diagnostic with a suggestion.

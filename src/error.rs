@@ -55,7 +55,13 @@ pub struct Error {
 impl Error {
     /// A new error without a place.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), span: None, source: None, suggestion: None }
+        Error {
+            kind,
+            message: message.into(),
+            span: None,
+            source: None,
+            suggestion: None,
+        }
     }
 
     /// The same error placed at `span` of `source`.

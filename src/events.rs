@@ -176,10 +176,7 @@ mod tests {
         let entries: Vec<CatalogEntry> = catalog().collect();
         for kind in EventKind::ALL {
             assert_eq!(
-                entries
-                    .iter()
-                    .filter(|entry| entry.name == kind.name())
-                    .count(),
+                entries.iter().filter(|entry| entry.name == kind.name()).count(),
                 1,
                 "{}",
                 kind.name()

@@ -47,7 +47,9 @@ pub(crate) fn eval(args: EvalArgs) -> Result<(), Failure> {
     let expression = Engine::new()
         .compile_expression(&args.expression)
         .map_err(|error| Failure::error(error.render(None)))?;
-    let value = expression.evaluate(&variables, &context).map_err(|error| Failure::error(error.render(None)))?;
+    let value = expression
+        .evaluate(&variables, &context)
+        .map_err(|error| Failure::error(error.render(None)))?;
     let output = if args.text {
         value.to_text()
     } else {
@@ -66,7 +68,10 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Failure> {
     let file = args.file.display().to_string();
     let fail = |error: courier::Error| Failure::error(error.render(Some(&file)));
     let output = match args.context_kind {
-        RenderContext::Text => Template::compile(&Engine::new(), &source).map_err(fail)?.render(&variables, &context).map_err(fail)?,
+        RenderContext::Text => Template::compile(&Engine::new(), &source)
+            .map_err(fail)?
+            .render(&variables, &context)
+            .map_err(fail)?,
     };
     print(&output)
 }

@@ -93,9 +93,7 @@ fn read_session(path: &Path) -> Result<Session, Failure> {
         None => Variables::new(),
     };
     let cookies = match session.remove("cookies") {
-        Some(cookies) => {
-            serde_json::from_value(cookies).map_err(|error| bad(format!("cookies: {error}")))?
-        }
+        Some(cookies) => serde_json::from_value(cookies).map_err(|error| bad(format!("cookies: {error}")))?,
         None => Cookies::new(),
     };
     Ok(Session { variables, cookies })
@@ -119,10 +117,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         rand::random::<u64>()
     ));
     let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -141,8 +136,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let engine = Engine::new();
-    let mut request = CompiledRequest::load(&engine, &args.spec)
-        .map_err(|error| Failure::error(format!("error: {error}\n")))?;
+    let mut request =
+        CompiledRequest::load(&engine, &args.spec).map_err(|error| Failure::error(format!("error: {error}\n")))?;
     if args.debug {
         request.set_debug(true);
     }
@@ -187,12 +182,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|error| Failure::error(format!("error: cannot start the runtime: {error}\n")))?;
-    let outcome = runtime.block_on(executor.execute(
-        &request,
-        &session.variables,
-        &context,
-        &mut session.cookies,
-    ));
+    let outcome = runtime.block_on(executor.execute(&request, &session.variables, &context, &mut session.cookies));
     let printed = print_json(&serde_json::to_value(&outcome).unwrap_or_default());
 
     if let Some(path) = &args.session {
@@ -200,10 +190,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         let json = serde_json::json!({ "variables": session.variables.to_json(), "cookies": session.cookies });
         let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
         write_atomically(path, text.as_bytes()).map_err(|error| {
-            Failure::error(format!(
-                "error: cannot write the session {}: {error}\n",
-                path.display()
-            ))
+            Failure::error(format!("error: cannot write the session {}: {error}\n", path.display()))
         })?;
     }
     printed?;
@@ -219,18 +206,11 @@ pub(crate) fn events(args: EventsArgs) -> Result<(), Failure> {
     match args.format {
         Format::Json => print_json(&serde_json::to_value(&entries).unwrap_or_default()),
         Format::Human => {
-            let width = entries
-                .iter()
-                .map(|entry| entry.name.len())
-                .max()
-                .unwrap_or(0);
+            let width = entries.iter().map(|entry| entry.name.len()).max().unwrap_or(0);
             let mut text = String::from("# * = emitted by courier\n");
             for entry in entries {
                 let mark = if entry.emitted { '*' } else { ' ' };
-                text.push_str(&format!(
-                    "{mark} {:width$}  {}\n",
-                    entry.name, entry.description
-                ));
+                text.push_str(&format!("{mark} {:width$}  {}\n", entry.name, entry.description));
             }
             super::eval::print(&text)
         }

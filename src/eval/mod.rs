@@ -78,7 +78,12 @@ impl Engine {
 
     /// An engine with the given functions.
     pub fn with_registry(registry: Registry) -> Self {
-        Engine { shared: Arc::new(Shared { registry, limits: Limits::default() }) }
+        Engine {
+            shared: Arc::new(Shared {
+                registry,
+                limits: Limits::default(),
+            }),
+        }
     }
 
     /// Adds a host function (before compiling what calls it).
@@ -121,7 +126,11 @@ impl Engine {
         let mut compiler = Compiler::new(&self.shared, &source, None);
         let root = compiler.compile(&ast);
         compiler.finish()?;
-        Ok(Expression { source, root, shared: self.shared.clone() })
+        Ok(Expression {
+            source,
+            root,
+            shared: self.shared.clone(),
+        })
     }
 }
 
@@ -154,7 +163,9 @@ pub struct Expression {
 
 impl std::fmt::Debug for Expression {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Expression").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("Expression")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -193,7 +204,14 @@ impl<'a> Runtime<'a> {
         context: &'a Context,
         interpolation_depth: u32,
     ) -> Self {
-        Runtime { shared, source, variables, context, steps: Cell::new(0), interpolation_depth }
+        Runtime {
+            shared,
+            source,
+            variables,
+            context,
+            steps: Cell::new(0),
+            interpolation_depth,
+        }
     }
 
     pub(crate) fn limits(&self) -> &'a Limits {
@@ -296,7 +314,11 @@ impl<'a> Runtime<'a> {
         }
         let cx = CallContext { runtime: self };
         call.function.call(&mut args, &cx).map_err(|error| {
-            let kind = if error.0.contains("more than the limit") { ErrorKind::Limit } else { ErrorKind::Evaluation };
+            let kind = if error.0.contains("more than the limit") {
+                ErrorKind::Limit
+            } else {
+                ErrorKind::Evaluation
+            };
             Error::new(kind, error.0).at(call.span, self.source)
         })
     }
@@ -307,10 +329,15 @@ impl<'a> Runtime<'a> {
         if depth > self.shared.limits.max_interpolation_depth {
             return Err(Error::new(
                 ErrorKind::Limit,
-                format!("templates nest more than {} levels through interpolate", self.shared.limits.max_interpolation_depth),
+                format!(
+                    "templates nest more than {} levels through interpolate",
+                    self.shared.limits.max_interpolation_depth
+                ),
             ));
         }
-        let engine = Engine { shared: self.shared.clone() };
+        let engine = Engine {
+            shared: self.shared.clone(),
+        };
         let template = crate::template::Template::compile(&engine, source)?;
         template.render_at_depth(self.variables, self.context, depth)
     }
@@ -322,7 +349,9 @@ mod tests {
     use crate::variables::{NoVariables, Variables};
 
     fn eval(source: &str) -> Result<Value, Error> {
-        Engine::new().compile_expression(source)?.evaluate(&NoVariables, &Context::default())
+        Engine::new()
+            .compile_expression(source)?
+            .evaluate(&NoVariables, &Context::default())
     }
 
     #[test]
@@ -343,19 +372,28 @@ mod tests {
     fn errors_name_value_and_place() {
         let error = eval("1 +\n toInteger(\"abc\")").unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Evaluation);
-        assert_eq!(error.to_string(), "line 2, column 2: cannot convert \"abc\" to an integer (in: toInteger(\"abc\"))");
+        assert_eq!(
+            error.to_string(),
+            "line 2, column 2: cannot convert \"abc\" to an integer (in: toInteger(\"abc\"))"
+        );
     }
 
     #[test]
     fn unknown_variables_are_null() {
         let expression = Engine::new().compile_expression("missing == null").unwrap();
-        assert_eq!(expression.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Bool(true));
+        assert_eq!(
+            expression.evaluate(&Variables::new(), &Context::default()).unwrap(),
+            Value::Bool(true)
+        );
     }
 
     #[test]
     fn the_step_budget_stops_long_work() {
         let mut engine = Engine::new();
-        engine.set_limits(Limits { max_steps: 10, ..Limits::default() });
+        engine.set_limits(Limits {
+            max_steps: 10,
+            ..Limits::default()
+        });
         let expression = engine.compile_expression(&vec!["x"; 20].join(" + ")).unwrap();
         let error = expression.evaluate(&NoVariables, &Context::default()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Limit);

@@ -116,14 +116,18 @@ impl<'a> CallContext<'a> {
     pub fn check_size(&self, bytes: usize) -> Result<(), FunctionError> {
         let limit = self.limits().max_output_bytes;
         if bytes > limit {
-            return Err(FunctionError(format!("the result would be {bytes} bytes, more than the limit of {limit}")));
+            return Err(FunctionError(format!(
+                "the result would be {bytes} bytes, more than the limit of {limit}"
+            )));
         }
         Ok(())
     }
 
     /// Evaluates a text template in the current variables and context (for `interpolate`).
     pub fn render_text(&self, source: &str) -> Result<String, FunctionError> {
-        self.runtime.render_nested(source).map_err(|error| FunctionError(error.to_string()))
+        self.runtime
+            .render_nested(source)
+            .map_err(|error| FunctionError(error.to_string()))
     }
 }
 
@@ -165,18 +169,33 @@ impl Function {
         name: impl Into<Arc<str>>,
         body: impl Fn(&[Value], &CallContext<'_>) -> Result<Value, FunctionError> + Send + Sync + 'static,
     ) -> Self {
-        Function { name: name.into(), params: Vec::new(), variadic: false, pure: true, validator: None, body: Arc::new(body) }
+        Function {
+            name: name.into(),
+            params: Vec::new(),
+            variadic: false,
+            pure: true,
+            validator: None,
+            body: Arc::new(body),
+        }
     }
 
     /// Adds a required parameter.
     pub fn param(mut self, name: &'static str, kind: Kind) -> Self {
-        self.params.push(Param { name, kind, optional: false });
+        self.params.push(Param {
+            name,
+            kind,
+            optional: false,
+        });
         self
     }
 
     /// Adds an optional parameter (after the required ones).
     pub fn optional(mut self, name: &'static str, kind: Kind) -> Self {
-        self.params.push(Param { name, kind, optional: true });
+        self.params.push(Param {
+            name,
+            kind,
+            optional: true,
+        });
         self
     }
 
@@ -260,7 +279,11 @@ impl Function {
             None => format!("at least {min}"),
         };
         let plural = if expected == "1" { "" } else { "s" };
-        Err(format!("{} takes {expected} argument{plural}, not {count}: {}", self.name, self.signature()))
+        Err(format!(
+            "{} takes {expected} argument{plural}, not {count}: {}",
+            self.name,
+            self.signature()
+        ))
     }
 
     pub(crate) fn validate_constants(&self, constants: &[Option<&Value>]) -> Result<(), (usize, String)> {
@@ -269,7 +292,10 @@ impl Function {
 
     /// The kind of the argument at `position`.
     fn kind_at(&self, position: usize) -> Kind {
-        self.params.get(position).or(self.params.last()).map_or(Kind::Any, |param| param.kind)
+        self.params
+            .get(position)
+            .or(self.params.last())
+            .map_or(Kind::Any, |param| param.kind)
     }
 
     /// Coerces the arguments to their kinds and runs the body.
@@ -277,7 +303,13 @@ impl Function {
         for (position, arg) in args.iter_mut().enumerate() {
             let kind = self.kind_at(position);
             coerce_argument(arg, kind).map_err(|error| {
-                FunctionError(format!("argument {} of {} must be {}: {}", position + 1, self.name, kind.describe(), error))
+                FunctionError(format!(
+                    "argument {} of {} must be {}: {}",
+                    position + 1,
+                    self.name,
+                    kind.describe(),
+                    error
+                ))
             })?;
         }
         (self.body)(args, cx)

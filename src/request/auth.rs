@@ -51,11 +51,7 @@ pub(crate) struct CompiledOAuth2 {
 }
 
 /// Compiles `[auth]`, recording problems against their fields.
-pub(crate) fn compile(
-    engine: &Engine,
-    spec: &AuthSpec,
-    problems: &mut Problems,
-) -> Option<CompiledAuth> {
+pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems) -> Option<CompiledAuth> {
     let kind = spec.kind;
     let kind_name = match kind {
         AuthType::Basic => "basic",
@@ -91,23 +87,15 @@ pub(crate) fn compile(
     };
     for (field, is_present) in present {
         if is_present && !allowed.contains(&field) {
-            problems.push(
-                format!("auth.{field}"),
-                format!("does not apply to {kind_name} auth"),
-            );
+            problems.push(format!("auth.{field}"), format!("does not apply to {kind_name} auth"));
         }
     }
     let mut template = |field: &str, source: &Option<String>, required: bool| -> Option<Template> {
         match source {
-            Some(source) => {
-                problems.template(&format!("auth.{field}"), Template::compile(engine, source))
-            }
+            Some(source) => problems.template(&format!("auth.{field}"), Template::compile(engine, source)),
             None => {
                 if required {
-                    problems.push(
-                        format!("auth.{field}"),
-                        format!("{kind_name} auth needs {field}"),
-                    );
+                    problems.push(format!("auth.{field}"), format!("{kind_name} auth needs {field}"));
                 }
                 None
             }
@@ -136,24 +124,16 @@ pub(crate) fn compile(
             if !password_grant {
                 for (field, given) in [("username", &spec.username), ("password", &spec.password)] {
                     if given.is_some() {
-                        problems.push(
-                            format!("auth.{field}"),
-                            "applies only to the password grant",
-                        );
+                        problems.push(format!("auth.{field}"), "applies only to the password grant");
                     }
                 }
             }
-            let header_prefix = spec
-                .header_prefix
-                .clone()
-                .unwrap_or_else(|| "Bearer".to_owned());
+            let header_prefix = spec.header_prefix.clone().unwrap_or_else(|| "Bearer".to_owned());
             if header_prefix.contains(['\r', '\n', '\0']) {
                 problems.push("auth.header_prefix", "cannot hold a line break");
             }
             let token_url = match &spec.token_url {
-                Some(source) => {
-                    problems.template("auth.token_url", UrlTemplate::compile(engine, source))
-                }
+                Some(source) => problems.template("auth.token_url", UrlTemplate::compile(engine, source)),
                 None => {
                     problems.push("auth.token_url", "oauth2 auth needs token_url");
                     None
@@ -197,21 +177,14 @@ pub(crate) struct TokenRequest {
 
 impl CompiledAuth {
     /// Renders every template of the auth.
-    pub(crate) fn render(
-        &self,
-        variables: &dyn VariableSource,
-        context: &Context,
-    ) -> Result<AuthPlan, FieldError> {
+    pub(crate) fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<AuthPlan, FieldError> {
         let text = |field: &str, template: &Template| {
             template
                 .render(variables, context)
                 .map_err(|error| (format!("auth.{field}"), error))
         };
         let optional = |field: &str, template: &Option<Template>| {
-            template
-                .as_ref()
-                .map(|template| text(field, template))
-                .transpose()
+            template.as_ref().map(|template| text(field, template)).transpose()
         };
         match self {
             CompiledAuth::Basic { username, password } => {
@@ -225,10 +198,7 @@ impl CompiledAuth {
                     base64::engine::general_purpose::STANDARD.encode(credentials)
                 )))
             }
-            CompiledAuth::Bearer { token } => Ok(AuthPlan::Header(format!(
-                "Bearer {}",
-                text("token", token)?
-            ))),
+            CompiledAuth::Bearer { token } => Ok(AuthPlan::Header(format!("Bearer {}", text("token", token)?))),
             CompiledAuth::OAuth2(oauth) => Ok(AuthPlan::OAuth2(TokenRequest {
                 token_url: oauth
                     .token_url
@@ -256,11 +226,7 @@ impl TokenRequest {
             hasher.update(part.as_deref().unwrap_or_default().as_bytes());
             hasher.update([0]);
         }
-        let credentials: String = hasher
-            .finalize()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let credentials: String = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
         let grant = match self.grant_type {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::Password => "password",
@@ -298,10 +264,7 @@ impl TokenRequest {
         }
         let mut request = client
             .post(&self.token_url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(reqwest::header::ACCEPT, "application/json");
         match self.client_auth {
             ClientAuth::Body => {
@@ -312,9 +275,7 @@ impl TokenRequest {
             }
             ClientAuth::Header => {
                 // RFC 6749 2.3.1: both form-encoded before they are joined.
-                let encode = |text: &str| {
-                    url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
-                };
+                let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
                 let secret = self.client_secret.as_deref().unwrap_or_default();
                 let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
                 let header = format!(
@@ -355,8 +316,7 @@ impl TokenRequest {
                 self.token_url
             ))
         })?;
-        let Some(access_token) = json.get("access_token").and_then(serde_json::Value::as_str)
-        else {
+        let Some(access_token) = json.get("access_token").and_then(serde_json::Value::as_str) else {
             return Err(fail(format!(
                 "the token endpoint {} answered no access_token",
                 self.token_url
@@ -428,17 +388,14 @@ impl std::fmt::Debug for TokenCache {
 
 impl TokenCache {
     fn slot(&self, key: String) -> Slot {
-        let mut slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if slots.len() >= MAX_CACHED_TOKENS && !slots.contains_key(&key) {
             // Drop the slots nobody waits on whose token is gone or stale.
             slots.retain(|_, slot| {
                 Arc::strong_count(slot) > 1
-                    || slot.try_lock().map_or(true, |token| {
-                        token.as_ref().is_some_and(CachedToken::is_fresh)
-                    })
+                    || slot
+                        .try_lock()
+                        .map_or(true, |token| token.as_ref().is_some_and(CachedToken::is_fresh))
             });
         }
         slots.entry(key).or_default().clone()

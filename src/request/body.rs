@@ -109,9 +109,7 @@ pub(crate) fn compile(
             let kind = kind.name();
             problems.push(
                 "body",
-                format!(
-                    "the shorthand is only for json; write a [body] table with type = {kind:?}"
-                ),
+                format!("the shorthand is only for json; write a [body] table with type = {kind:?}"),
             );
             return None;
         }
@@ -148,8 +146,7 @@ pub(crate) fn compile(
             let mut fields = Vec::new();
             for (name, source) in &table.fields {
                 let compiled = FormTemplate::compile(engine, source);
-                if let Some(template) = problems.template(&format!("body.fields.{name}"), compiled)
-                {
+                if let Some(template) = problems.template(&format!("body.fields.{name}"), compiled) {
                     fields.push((name.clone(), template));
                 }
             }
@@ -164,27 +161,23 @@ pub(crate) fn compile(
             let Some(file) = &table.file else {
                 problems.push(
                     "body.file",
-                    format!(
-                        "a {} body needs a file (a local path or an http(s) URL)",
-                        kind.name()
-                    ),
+                    format!("a {} body needs a file (a local path or an http(s) URL)", kind.name()),
                 );
                 return None;
             };
             let file = problems.template("body.file", Template::compile(engine, file));
             let mut optional = |field: &str, source: &Option<String>| {
-                source.as_ref().and_then(|source| {
-                    problems.template(&format!("body.{field}"), Template::compile(engine, source))
-                })
+                source
+                    .as_ref()
+                    .and_then(|source| problems.template(&format!("body.{field}"), Template::compile(engine, source)))
             };
             let file_name = optional("file_name", &table.file_name);
             let content_type = optional("content_type", &table.content_type);
             let mut fields = Vec::new();
             for (name, source) in &table.fields {
-                if let Some(template) = problems.template(
-                    &format!("body.fields.{name}"),
-                    Template::compile(engine, source),
-                ) {
+                if let Some(template) =
+                    problems.template(&format!("body.fields.{name}"), Template::compile(engine, source))
+                {
                     fields.push((name.clone(), template));
                 }
             }
@@ -223,24 +216,15 @@ fn compile_json(
 ) -> Option<CompiledBody> {
     match (payload, payload_file) {
         (Some(_), Some(_)) => {
-            problems.push(
-                format!("{prefix}payload"),
-                "give payload or payload_file, not both",
-            );
+            problems.push(format!("{prefix}payload"), "give payload or payload_file, not both");
             None
         }
         (None, None) => {
-            problems.push(
-                format!("{prefix}payload"),
-                "a json body needs payload or payload_file",
-            );
+            problems.push(format!("{prefix}payload"), "a json body needs payload or payload_file");
             None
         }
         (Some(source), None) => problems
-            .template(
-                &format!("{prefix}payload"),
-                JsonTemplate::compile(engine, source),
-            )
+            .template(&format!("{prefix}payload"), JsonTemplate::compile(engine, source))
             .map(CompiledBody::Json),
         (None, Some(file)) => {
             let field = format!("{prefix}payload_file ({})", file.display());
@@ -297,9 +281,7 @@ impl CompiledBody {
                     bytes: text.into_bytes(),
                 }))
             }
-            CompiledBody::File(body) => body
-                .render(variables, context, base_dir)
-                .map(BodyPlan::File),
+            CompiledBody::File(body) => body.render(variables, context, base_dir).map(BodyPlan::File),
         }
     }
 }
@@ -317,12 +299,8 @@ impl FileBody {
                 .map_err(|error| (format!("body.{field}"), error))
         };
         let location = text("file", &self.file)?;
-        let source = file_source(location.trim(), base_dir).map_err(|message| {
-            (
-                "body.file".to_owned(),
-                Error::new(crate::ErrorKind::Render, message),
-            )
-        })?;
+        let source = file_source(location.trim(), base_dir)
+            .map_err(|message| ("body.file".to_owned(), Error::new(crate::ErrorKind::Render, message)))?;
         let file_name = self
             .file_name
             .as_ref()
@@ -336,10 +314,7 @@ impl FileBody {
         if let Some(content_type) = &content_type
             && content_type.contains(['\r', '\n', '\0'])
         {
-            let error = Error::new(
-                crate::ErrorKind::Render,
-                "a content type cannot hold a line break",
-            );
+            let error = Error::new(crate::ErrorKind::Render, "a content type cannot hold a line break");
             return Err(("body.content_type".to_owned(), error));
         }
         let mut fields = Vec::new();
@@ -362,12 +337,9 @@ fn file_source(location: &str, base_dir: &Path) -> Result<FileSource, String> {
         return Err("the file is empty: give a local path or an http(s) URL".to_owned());
     }
     if location.contains("://") {
-        let url = url::Url::parse(location)
-            .map_err(|error| format!("{location:?} is not a URL: {error}"))?;
+        let url = url::Url::parse(location).map_err(|error| format!("{location:?} is not a URL: {error}"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "{location:?}: a file is a local path or an http(s) URL"
-            ));
+            return Err(format!("{location:?}: a file is a local path or an http(s) URL"));
         }
         return Ok(FileSource::Remote(url));
     }
@@ -385,9 +357,7 @@ impl FilePlan {
             BodyType::Base64 => Body {
                 content_type: self.content_type.unwrap_or_else(|| "text/plain".to_owned()),
                 disposition,
-                bytes: base64::engine::general_purpose::STANDARD
-                    .encode(file)
-                    .into_bytes(),
+                bytes: base64::engine::general_purpose::STANDARD.encode(file).into_bytes(),
             },
             BodyType::Multipart => {
                 let boundary = format!("courier-{:032x}", rand::random::<u128>());
@@ -420,9 +390,7 @@ impl FilePlan {
 /// A name inside a quoted header parameter: quotes and line breaks escaped as
 /// browsers do.
 fn quote(name: &str) -> String {
-    name.replace('"', "%22")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    name.replace('"', "%22").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// A `multipart/form-data` body: the text fields, then the file part.
@@ -443,10 +411,7 @@ fn multipart(boundary: &str, plan: &FilePlan, file_name: Option<&str>, file: Vec
     if let Some(file_name) = file_name {
         let _ = write!(head, "; filename=\"{}\"", quote(file_name));
     }
-    let content_type = plan
-        .content_type
-        .as_deref()
-        .unwrap_or("application/octet-stream");
+    let content_type = plan.content_type.as_deref().unwrap_or("application/octet-stream");
     let _ = write!(head, "\r\nContent-Type: {content_type}\r\n\r\n");
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(&file);

@@ -13,18 +13,8 @@ use crate::template::{Part, Template};
 use crate::value::write_json;
 use crate::variables::VariableSource;
 
-fn runtime<'a>(
-    template: &'a Template,
-    variables: &'a dyn VariableSource,
-    context: &'a Context,
-) -> Runtime<'a> {
-    Runtime::new(
-        template.shared(),
-        template.source_arc(),
-        variables,
-        context,
-        0,
-    )
+fn runtime<'a>(template: &'a Template, variables: &'a dyn VariableSource, context: &'a Context) -> Runtime<'a> {
+    Runtime::new(template.shared(), template.source_arc(), variables, context, 0)
 }
 
 fn render_error(message: impl Into<String>) -> Error {
@@ -64,9 +54,8 @@ impl JsonTemplate {
                 }
                 Part::Hole(node, span) => {
                     let value = runtime.eval(node)?;
-                    let placed = |error: crate::value::ValueError| {
-                        render_error(error.0).at(*span, self.template.source_arc())
-                    };
+                    let placed =
+                        |error: crate::value::ValueError| render_error(error.0).at(*span, self.template.source_arc());
                     if in_string {
                         let quoted = serde_json::Value::String(value.to_text()).to_string();
                         out.extend_from_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
@@ -129,18 +118,11 @@ fn check_json_shape(template: &Template) -> Result<(), Error> {
         Ok(_) => Ok(()),
         Err(error) => {
             let message = error.to_string();
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
             let offset = offset_of(source, error.line(), error.column());
             let index = crate::syntax::LineIndex::new(source);
             let span = index.span(offset as u32, offset as u32);
-            Err(
-                Error::new(ErrorKind::Syntax, format!("invalid JSON: {message}"))
-                    .at(span, template.source_arc()),
-            )
+            Err(Error::new(ErrorKind::Syntax, format!("invalid JSON: {message}")).at(span, template.source_arc()))
         }
     }
 }
@@ -160,11 +142,7 @@ fn offset_of(source: &str, line: usize, column: usize) -> usize {
 }
 
 /// Characters kept as they are in a path segment: RFC 3986 unreserved.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 /// A query or fragment component: the same, so `&`, `=`, `+`, `#` and space are escaped.
 const COMPONENT: &AsciiSet = PATH_SEGMENT;
 
@@ -185,11 +163,7 @@ impl UrlTemplate {
     }
 
     /// Renders and validates the URL.
-    pub fn render(
-        &self,
-        variables: &dyn VariableSource,
-        context: &Context,
-    ) -> Result<String, Error> {
+    pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
         let runtime = runtime(&self.template, variables, context);
         let mut out = String::new();
         self.template.render_with(
@@ -206,8 +180,7 @@ impl UrlTemplate {
             },
             &mut out,
         )?;
-        let url = url::Url::parse(&out)
-            .map_err(|error| render_error(format!("{out:?} is not a URL: {error}")))?;
+        let url = url::Url::parse(&out).map_err(|error| render_error(format!("{out:?} is not a URL: {error}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(render_error(format!("{out:?} is not an http or https URL")));
         }
@@ -246,16 +219,10 @@ impl HeaderTemplate {
     }
 
     /// Renders the value.
-    pub fn render(
-        &self,
-        variables: &dyn VariableSource,
-        context: &Context,
-    ) -> Result<String, Error> {
+    pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
         let text = self.template.render(variables, context)?;
         if text.contains(['\r', '\n', '\0']) {
-            return Err(render_error(
-                "a header value cannot hold a line break or NUL",
-            ));
+            return Err(render_error("a header value cannot hold a line break or NUL"));
         }
         Ok(text)
     }
@@ -276,11 +243,7 @@ impl FormTemplate {
     }
 
     /// Renders the form-encoded value.
-    pub fn render(
-        &self,
-        variables: &dyn VariableSource,
-        context: &Context,
-    ) -> Result<String, Error> {
+    pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
         let text = self.template.render(variables, context)?;
         Ok(url::form_urlencoded::byte_serialize(text.as_bytes()).collect())
     }

@@ -20,12 +20,7 @@ pub(crate) fn request_header(names: &[String], jar: &Cookies) -> Option<String> 
     let pairs: Vec<String> = names
         .iter()
         .filter_map(|name| jar.get(name).map(|value| (name, value)))
-        .filter(|(_, value)| {
-            !value.is_empty()
-                && value
-                    .bytes()
-                    .all(|byte| byte.is_ascii_graphic() && byte != b';')
-        })
+        .filter(|(_, value)| !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_graphic() && byte != b';'))
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
     (!pairs.is_empty()).then(|| pairs.join("; "))
@@ -43,17 +38,9 @@ pub(crate) fn saved(names: &[String], set_cookie: &str) -> Option<(String, Strin
     let value = value.trim().trim_matches('"');
     let deleted = attributes.any(|attribute| {
         let (key, number) = attribute.split_once('=').unwrap_or((attribute, ""));
-        key.trim().eq_ignore_ascii_case("max-age")
-            && number.trim().parse::<i64>().is_ok_and(|age| age <= 0)
+        key.trim().eq_ignore_ascii_case("max-age") && number.trim().parse::<i64>().is_ok_and(|age| age <= 0)
     });
-    Some((
-        name.to_owned(),
-        if deleted {
-            String::new()
-        } else {
-            value.to_owned()
-        },
-    ))
+    Some((name.to_owned(), if deleted { String::new() } else { value.to_owned() }))
 }
 
 #[cfg(test)]

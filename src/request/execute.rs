@@ -192,17 +192,8 @@ struct InFlight {
 }
 
 impl Run {
-    fn start(
-        &mut self,
-        method: &str,
-        url: &str,
-        trace_id: &str,
-        headers: &HeaderMap,
-        body: Option<&[u8]>,
-    ) {
-        let request = self
-            .debug
-            .then(|| Exchange::new(header_pairs(headers), body));
+    fn start(&mut self, method: &str, url: &str, trace_id: &str, headers: &HeaderMap, body: Option<&[u8]>) {
+        let request = self.debug.then(|| Exchange::new(header_pairs(headers), body));
         self.in_flight = Some(InFlight {
             method: method.to_owned(),
             url: url.to_owned(),
@@ -256,12 +247,9 @@ impl Run {
 }
 
 fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
-    headers.iter().map(|(name, value)| {
-        (
-            name.as_str(),
-            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        )
-    })
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
 }
 
 /// A fresh 128-bit trace id, as 32 lowercase hex digits.
@@ -347,9 +335,7 @@ impl Executor {
             Ok(rendered) => {
                 let url = rendered.url.clone();
                 let total = request.timeouts.total;
-                match tokio::time::timeout(total, self.send(request, rendered, &redactor, &mut run))
-                    .await
-                {
+                match tokio::time::timeout(total, self.send(request, rendered, &redactor, &mut run)).await {
                     Ok(Ok(response)) => receive(request, &response, &url, &mut outcome, &mut run),
                     Ok(Err(failure)) => fail(&mut outcome, failure, method, &without_query(&url)),
                     Err(_) => {
@@ -395,8 +381,7 @@ impl Executor {
         let redactor = Arc::new(Redactor::default());
         let rendered = self.render(request, variables, context, cookies, &redactor);
         let redact = |text: &str| redactor.redact(text);
-        let mut rendered =
-            rendered.map_err(|(field, error)| redact(&format!("{field}: {error}")))?;
+        let mut rendered = rendered.map_err(|(field, error)| redact(&format!("{field}: {error}")))?;
         let mut notes = Vec::new();
         let body = match rendered.body.take() {
             None => None,
@@ -409,9 +394,7 @@ impl Executor {
                     Some(plan.finish(bytes))
                 }
                 FileSource::Remote(url) => {
-                    notes.push(format!(
-                        "the body's file {url} is fetched when the request is sent"
-                    ));
+                    notes.push(format!("the body's file {url} is fetched when the request is sent"));
                     None
                 }
             },
@@ -422,24 +405,20 @@ impl Executor {
                     "an OAuth2 token is fetched from {} when the request is sent",
                     token.token_url
                 ));
-                rendered.headers.insert(
-                    header::AUTHORIZATION,
-                    HeaderValue::from_static("[redacted]"),
-                );
+                rendered
+                    .headers
+                    .insert(header::AUTHORIZATION, HeaderValue::from_static("[redacted]"));
             }
             Some(AuthPlan::Header(_)) => {
-                rendered.headers.insert(
-                    header::AUTHORIZATION,
-                    HeaderValue::from_static("[redacted]"),
-                );
+                rendered
+                    .headers
+                    .insert(header::AUTHORIZATION, HeaderValue::from_static("[redacted]"));
             }
             None => {}
         }
         add_body_headers(&mut rendered.headers, body.as_ref());
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
-            rendered
-                .headers
-                .insert(HeaderName::from_static("x-b3-traceid"), trace);
+            rendered.headers.insert(HeaderName::from_static("x-b3-traceid"), trace);
         }
         let mut headers = IndexMap::new();
         for (name, value) in header_pairs(&rendered.headers) {
@@ -477,15 +456,9 @@ impl Executor {
         let mut headers = HeaderMap::new();
         for (name, template) in &request.headers {
             let field = || format!("headers.{name}");
-            let text = template
-                .render(variables, context)
-                .map_err(|error| (field(), error))?;
-            let value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| {
-                (
-                    field(),
-                    render_error(format!("{text:?} is not a header value")),
-                )
-            })?;
+            let text = template.render(variables, context).map_err(|error| (field(), error))?;
+            let value = HeaderValue::from_bytes(text.as_bytes())
+                .map_err(|_| (field(), render_error(format!("{text:?} is not a header value"))))?;
             headers.append(name.clone(), value);
         }
         if let Some(cookie) = cookies::request_header(&request.cookies, cookies)
@@ -527,9 +500,7 @@ impl Executor {
             .read_timeout(timeouts.read)
             .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| {
-                Failure::exception(format!("cannot set up the HTTP client: {error}"))
-            })?;
+            .map_err(|error| Failure::exception(format!("cannot set up the HTTP client: {error}")))?;
         if clients.len() < MAX_CLIENTS {
             clients.insert(key, client.clone());
         }
@@ -551,9 +522,7 @@ impl Executor {
         let body = match rendered.body {
             None => None,
             Some(BodyPlan::Ready(body)) => Some(body),
-            Some(BodyPlan::File(plan)) => {
-                Some(self.file_body(plan, &client, read_timeout, run).await?)
-            }
+            Some(BodyPlan::File(plan)) => Some(self.file_body(plan, &client, read_timeout, run).await?),
         };
         add_body_headers(&mut headers, body.as_ref());
         let mut used_token = None;
@@ -561,14 +530,9 @@ impl Executor {
             None => {}
             Some(AuthPlan::Header(value)) => set_authorization(&mut headers, value)?,
             Some(AuthPlan::OAuth2(token_request)) => {
-                let token = self
-                    .token(token_request, None, &client, read_timeout, run)
-                    .await?;
+                let token = self.token(token_request, None, &client, read_timeout, run).await?;
                 redactor.add(&token);
-                set_authorization(
-                    &mut headers,
-                    &format!("{} {token}", token_request.header_prefix),
-                )?;
+                set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
                 used_token = Some(token);
             }
         }
@@ -577,19 +541,10 @@ impl Executor {
         let builder = || client.request(method.to_reqwest(), &rendered.url);
         let (name, url) = (method.as_str(), rendered.url.as_str());
         let response = self
-            .attempt(
-                builder(),
-                name,
-                url,
-                headers.clone(),
-                bytes.clone(),
-                read_timeout,
-                run,
-            )
+            .attempt(builder(), name, url, headers.clone(), bytes.clone(), read_timeout, run)
             .await?;
         if response.status == 401
-            && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) =
-                (&rendered.auth, used_token)
+            && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (&rendered.auth, used_token)
         {
             run.log.push(LogEntry::note(
                 "the service answered 401: fetching a new OAuth2 token and sending again",
@@ -598,10 +553,7 @@ impl Executor {
                 .token(token_request, Some(&rejected), &client, read_timeout, run)
                 .await?;
             redactor.add(&token);
-            set_authorization(
-                &mut headers,
-                &format!("{} {token}", token_request.header_prefix),
-            )?;
+            set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
             return self
                 .attempt(builder(), name, url, headers, bytes, read_timeout, run)
                 .await;
@@ -620,13 +572,7 @@ impl Executor {
     ) -> Result<String, Failure> {
         let max_bytes = self.inner.options.max_response_bytes;
         let fetch = || async move {
-            run.start(
-                "POST",
-                &request.token_url,
-                &trace_id(),
-                &HeaderMap::new(),
-                None,
-            );
+            run.start("POST", &request.token_url, &trace_id(), &HeaderMap::new(), None);
             match request.fetch(client, read_timeout, max_bytes).await {
                 Ok((status, token)) => {
                     let response = Response {
@@ -672,23 +618,11 @@ impl Executor {
             request = request.body(body);
         }
         let result = async {
-            let response = request
-                .send()
-                .await
-                .map_err(|error| Failure::from_reqwest(&error))?;
+            let response = request.send().await.map_err(|error| Failure::from_reqwest(&error))?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = read_body(
-                response,
-                read_timeout,
-                self.inner.options.max_response_bytes,
-            )
-            .await?;
-            Ok(Response {
-                status,
-                headers,
-                body,
-            })
+            let body = read_body(response, read_timeout, self.inner.options.max_response_bytes).await?;
+            Ok(Response { status, headers, body })
         }
         .await;
         run.finish(result.as_ref());
@@ -710,9 +644,7 @@ impl Executor {
                 let this = self.clone();
                 tokio::task::spawn_blocking(move || this.read_local_file_now(&path))
                     .await
-                    .map_err(|error| {
-                        Failure::exception(format!("reading the file failed: {error}"))
-                    })??
+                    .map_err(|error| Failure::exception(format!("reading the file failed: {error}")))??
             }
             FileSource::Remote(url) => {
                 let response = self
@@ -756,14 +688,11 @@ impl Executor {
             )));
         }
         let limit = self.inner.options.max_file_bytes;
-        let cannot = |error: std::io::Error| {
-            Failure::exception(format!("cannot read the file {}: {error}", path.display()))
-        };
+        let cannot =
+            |error: std::io::Error| Failure::exception(format!("cannot read the file {}: {error}", path.display()));
         let file = std::fs::File::open(path).map_err(cannot)?;
         let mut bytes = Vec::new();
-        file.take(limit as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(cannot)?;
+        file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(cannot)?;
         if bytes.len() > limit {
             return Err(Failure::exception(format!(
                 "the file {} is larger than {limit} bytes",
@@ -775,9 +704,8 @@ impl Executor {
 }
 
 fn set_authorization(headers: &mut HeaderMap, value: &str) -> Result<(), Failure> {
-    let mut value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
-        Failure::exception("the Authorization header would hold a line break or control character")
-    })?;
+    let mut value = HeaderValue::from_bytes(value.as_bytes())
+        .map_err(|_| Failure::exception("the Authorization header would hold a line break or control character"))?;
     value.set_sensitive(true);
     headers.insert(header::AUTHORIZATION, value);
     Ok(())
@@ -857,22 +785,14 @@ fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &str) {
 
 /// Maps a response into the outcome: status and body variables, the status's
 /// event, cookies, mappings and response headers.
-fn receive(
-    request: &CompiledRequest,
-    response: &Response,
-    url: &str,
-    outcome: &mut Outcome,
-    run: &mut Run,
-) {
+fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &mut Outcome, run: &mut Run) {
     let status = response.status;
     outcome.status = Some(status);
     let text = decode(&response.headers, &response.body);
     outcome
         .variables
         .insert("api_client_status_code".to_owned(), status.to_string());
-    outcome
-        .variables
-        .insert("api_client_response_body".to_owned(), text);
+    outcome.variables.insert("api_client_response_body".to_owned(), text);
     if let Some(kind) = EventKind::for_status(status) {
         outcome.events.push(Event {
             name: kind,
@@ -884,9 +804,7 @@ fn receive(
         });
     }
     for value in response.headers.get_all(header::SET_COOKIE) {
-        if let Some((name, value)) =
-            cookies::saved(&request.cookies, &String::from_utf8_lossy(value.as_bytes()))
-        {
+        if let Some((name, value)) = cookies::saved(&request.cookies, &String::from_utf8_lossy(value.as_bytes())) {
             outcome.cookies.insert(name, value);
         }
     }
@@ -918,7 +836,9 @@ fn receive(
     for (name, target) in &request.response_headers {
         match response.headers.get(name) {
             Some(value) => {
-                outcome.variables.insert(target.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned());
+                outcome
+                    .variables
+                    .insert(target.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned());
             }
             None => run.log.push(LogEntry::note(format!(
                 "response header {name} → {target}: the response has no such header; {target} is unchanged"
@@ -952,11 +872,7 @@ fn redact_outcome(redactor: &Redactor, outcome: &mut Outcome) {
     if redactor.is_empty() {
         return;
     }
-    for value in outcome
-        .variables
-        .values_mut()
-        .chain(outcome.cookies.values_mut())
-    {
+    for value in outcome.variables.values_mut().chain(outcome.cookies.values_mut()) {
         redactor.redact_in_place(value);
     }
     for event in &mut outcome.events {
@@ -970,10 +886,7 @@ fn redact_outcome(redactor: &Redactor, outcome: &mut Outcome) {
         for text in [&mut entry.url, &mut entry.method].into_iter().flatten() {
             redactor.redact_in_place(text);
         }
-        for exchange in [&mut entry.request, &mut entry.response]
-            .into_iter()
-            .flatten()
-        {
+        for exchange in [&mut entry.request, &mut entry.response].into_iter().flatten() {
             for value in exchange.headers.values_mut() {
                 redactor.redact_in_place(value);
             }
@@ -999,10 +912,7 @@ mod tests {
 
     #[test]
     fn events_carry_the_url_without_its_query() {
-        assert_eq!(
-            without_query("https://x.org/a/b?key=1#top"),
-            "https://x.org/a/b"
-        );
+        assert_eq!(without_query("https://x.org/a/b?key=1#top"), "https://x.org/a/b");
         assert_eq!(without_query("https://x.org/a"), "https://x.org/a");
     }
 

@@ -77,10 +77,7 @@ pub struct Exchange {
 
 impl Exchange {
     /// Keeps headers (redacting credentials) and a body.
-    pub(crate) fn new<'a>(
-        headers: impl IntoIterator<Item = (&'a str, String)>,
-        body: Option<&[u8]>,
-    ) -> Self {
+    pub(crate) fn new<'a>(headers: impl IntoIterator<Item = (&'a str, String)>, body: Option<&[u8]>) -> Self {
         let mut kept: IndexMap<String, String> = IndexMap::new();
         for (name, value) in headers {
             let value = if is_credential_header(name) {
@@ -104,14 +101,9 @@ impl Exchange {
 
 /// Whether a header carries credentials, and is always redacted.
 pub(crate) fn is_credential_header(name: &str) -> bool {
-    [
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-    ]
-    .iter()
-    .any(|credential| name.eq_ignore_ascii_case(credential))
+    ["authorization", "proxy-authorization", "cookie", "set-cookie"]
+        .iter()
+        .any(|credential| name.eq_ignore_ascii_case(credential))
 }
 
 fn body_text(bytes: &[u8]) -> String {
@@ -124,11 +116,7 @@ fn body_text(bytes: &[u8]) -> String {
 }
 
 /// Characters a secret may be written as when percent-encoded in a URL.
-const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const ENCODED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// The secrets of one run, in every form they may be written: as they are,
 /// JSON-escaped, percent-encoded and form-encoded.
@@ -150,10 +138,7 @@ impl Redactor {
             utf8_percent_encode(secret, ENCODED).to_string(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
         ];
-        let mut forms = self
-            .forms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         forms.extend(candidates);
         // The longest first, so that no shorter form leaves part of a longer one.
         forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
@@ -170,10 +155,7 @@ impl Redactor {
 
     /// `text` with every secret replaced.
     pub(crate) fn redact(&self, text: &str) -> String {
-        let forms = self
-            .forms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut text = text.to_owned();
         for form in forms.iter() {
             if text.contains(form.as_str()) {
@@ -219,10 +201,7 @@ mod tests {
         let redactor = Redactor::default();
         redactor.add("p@ss \"word\"");
         assert_eq!(redactor.redact("a p@ss \"word\" b"), "a [redacted] b");
-        assert_eq!(
-            redactor.redact(r#"{"x":"p@ss \"word\""}"#),
-            r#"{"x":"[redacted]"}"#
-        );
+        assert_eq!(redactor.redact(r#"{"x":"p@ss \"word\""}"#), r#"{"x":"[redacted]"}"#);
         assert_eq!(redactor.redact("?q=p%40ss%20%22word%22"), "?q=[redacted]");
         assert_eq!(redactor.redact("q=p%40ss+%22word%22"), "q=[redacted]");
         redactor.add("");

@@ -44,17 +44,11 @@ impl Mapping {
     pub(crate) fn read(&self, response: &serde_json::Value) -> Option<String> {
         let field = match &self.path {
             Path::Pointer(pointer) => response.pointer(pointer)?,
-            Path::Dots(segments) => {
-                segments
-                    .iter()
-                    .try_fold(response, |value, segment| match value {
-                        serde_json::Value::Object(entries) => entries.get(segment),
-                        serde_json::Value::Array(items) => {
-                            items.get(segment.parse::<usize>().ok()?)
-                        }
-                        _ => None,
-                    })?
-            }
+            Path::Dots(segments) => segments.iter().try_fold(response, |value, segment| match value {
+                serde_json::Value::Object(entries) => entries.get(segment),
+                serde_json::Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+                _ => None,
+            })?,
         };
         Some(string_form(field))
     }
@@ -81,8 +75,7 @@ mod tests {
 
     #[test]
     fn dot_paths_and_pointers_reach_nested_fields() {
-        let response =
-            json!({"a": {"b": "x", "n": 12.50, "list": [{"id": 7}, {"id": 8}]}, "a/b": 1});
+        let response = json!({"a": {"b": "x", "n": 12.50, "list": [{"id": 7}, {"id": 8}]}, "a/b": 1});
         assert_eq!(read("a.b", &response).as_deref(), Some("x"));
         assert_eq!(read("/a/b", &response).as_deref(), Some("x"));
         assert_eq!(read("a.list.1.id", &response).as_deref(), Some("8"));

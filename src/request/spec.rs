@@ -120,12 +120,10 @@ impl<'de> Deserialize<'de> for BodySpec {
                 f.write_str("a body type such as \"json\", or a [body] table")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<BodySpec, E> {
-                BodyType::deserialize(de::value::StrDeserializer::<E>::new(text))
-                    .map(BodySpec::Shorthand)
+                BodyType::deserialize(de::value::StrDeserializer::<E>::new(text)).map(BodySpec::Shorthand)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BodySpec, A::Error> {
-                BodyTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(BodySpec::Table)
+                BodyTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(BodySpec::Table)
             }
         }
         deserializer.deserialize_any(BodyVisitor)
@@ -282,15 +280,9 @@ impl Method {
     }
 
     fn parse(text: &str) -> Option<Method> {
-        [
-            Method::Get,
-            Method::Post,
-            Method::Put,
-            Method::Patch,
-            Method::Delete,
-        ]
-        .into_iter()
-        .find(|method| method.as_str().eq_ignore_ascii_case(text))
+        [Method::Get, Method::Post, Method::Put, Method::Patch, Method::Delete]
+            .into_iter()
+            .find(|method| method.as_str().eq_ignore_ascii_case(text))
     }
 
     /// Whether a body may go with it.
@@ -410,33 +402,19 @@ impl CompiledRequest {
     }
 
     /// Compiles a spec written in TOML; relative paths are relative to `base_dir`.
-    pub fn from_toml(
-        engine: &Engine,
-        text: &str,
-        base_dir: &Path,
-    ) -> Result<CompiledRequest, SpecError> {
-        let spec: RequestSpec =
-            toml::from_str(text).map_err(|error| single("", error.to_string().trim_end()))?;
+    pub fn from_toml(engine: &Engine, text: &str, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
+        let spec: RequestSpec = toml::from_str(text).map_err(|error| single("", error.to_string().trim_end()))?;
         Self::compile(engine, spec, base_dir)
     }
 
     /// Compiles a spec written in JSON; relative paths are relative to `base_dir`.
-    pub fn from_json(
-        engine: &Engine,
-        text: &str,
-        base_dir: &Path,
-    ) -> Result<CompiledRequest, SpecError> {
-        let spec: RequestSpec =
-            serde_json::from_str(text).map_err(|error| single("", error.to_string()))?;
+    pub fn from_json(engine: &Engine, text: &str, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
+        let spec: RequestSpec = serde_json::from_str(text).map_err(|error| single("", error.to_string()))?;
         Self::compile(engine, spec, base_dir)
     }
 
     /// Checks a spec and compiles its templates.
-    pub fn compile(
-        engine: &Engine,
-        spec: RequestSpec,
-        base_dir: &Path,
-    ) -> Result<CompiledRequest, SpecError> {
+    pub fn compile(engine: &Engine, spec: RequestSpec, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
         let mut problems = Problems::default();
         let method = match &spec.method {
             None => Method::Get,
@@ -450,28 +428,17 @@ impl CompiledRequest {
         };
         let url = problems.template("url", UrlTemplate::compile(engine, &spec.url));
         let timeouts = Timeouts {
-            total: problems.duration(
-                "timeout",
-                spec.timeout.as_deref(),
-                Timeouts::default().total,
-            ),
+            total: problems.duration("timeout", spec.timeout.as_deref(), Timeouts::default().total),
             connect: problems.duration(
                 "connect_timeout",
                 spec.connect_timeout.as_deref(),
                 Timeouts::default().connect,
             ),
-            read: problems.duration(
-                "read_timeout",
-                spec.read_timeout.as_deref(),
-                Timeouts::default().read,
-            ),
+            read: problems.duration("read_timeout", spec.read_timeout.as_deref(), Timeouts::default().read),
         };
         for (position, name) in spec.cookies.iter().enumerate() {
             if !super::cookies::is_cookie_name(name) {
-                problems.push(
-                    format!("cookies[{position}]"),
-                    format!("{name:?} is not a cookie name"),
-                );
+                problems.push(format!("cookies[{position}]"), format!("{name:?} is not a cookie name"));
             }
         }
         let mut headers = Vec::new();
@@ -480,9 +447,7 @@ impl CompiledRequest {
             let Some(header) = problems.header_name(&field, name) else {
                 continue;
             };
-            if let Some(template) =
-                problems.template(&field, HeaderTemplate::compile(engine, source))
-            {
+            if let Some(template) = problems.template(&field, HeaderTemplate::compile(engine, source)) {
                 headers.push((header, template));
             }
         }
@@ -490,10 +455,7 @@ impl CompiledRequest {
         if body.is_some() && !method.takes_body() {
             problems.push(
                 "body",
-                format!(
-                    "a {} request has no body; use POST, PUT or PATCH",
-                    method.as_str()
-                ),
+                format!("a {} request has no body; use POST, PUT or PATCH", method.as_str()),
             );
         }
         let auth = spec
@@ -523,8 +485,7 @@ impl CompiledRequest {
             if let Err(message) = check_target(&mapping.target) {
                 problems.push(format!("{field}.target"), message);
             }
-            if let Some(header) = problems.header_name(&format!("{field}.header"), &mapping.header)
-            {
+            if let Some(header) = problems.header_name(&format!("{field}.header"), &mapping.header) {
                 response_headers.push((header, mapping.target.clone()));
             }
         }
@@ -597,17 +558,13 @@ fn single(field: &str, message: impl Into<String>) -> SpecError {
 /// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
 pub(crate) fn read_limited(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let mut text = String::new();
     file.take(MAX_SPEC_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     if text.len() as u64 > MAX_SPEC_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_SPEC_BYTES} bytes",
-            path.display()
-        ));
+        return Err(format!("{} is larger than {MAX_SPEC_BYTES} bytes", path.display()));
     }
     Ok(text)
 }
@@ -626,9 +583,7 @@ impl Problems {
 
     /// The compiled template, or `None` with the error recorded against `field`.
     pub(crate) fn template<T>(&mut self, field: &str, compiled: Result<T, Error>) -> Option<T> {
-        compiled
-            .map_err(|error| self.push(field, error.to_string()))
-            .ok()
+        compiled.map_err(|error| self.push(field, error.to_string())).ok()
     }
 
     fn duration(&mut self, field: &str, text: Option<&str>, default: Duration) -> Duration {
@@ -642,9 +597,7 @@ impl Problems {
             Err(error) => {
                 self.push(
                     field,
-                    format!(
-                        "{text:?} is not a duration such as \"500ms\", \"20s\" or \"1m\": {error}"
-                    ),
+                    format!("{text:?} is not a duration such as \"500ms\", \"20s\" or \"1m\": {error}"),
                 );
                 default
             }

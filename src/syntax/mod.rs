@@ -8,8 +8,8 @@ mod parser;
 mod printer;
 pub(crate) mod scan;
 
-pub use parser::{parse_expression, parse_expression_with, parse_template, parse_template_with};
 pub(crate) use parser::{LineIndex, Rule, SyntaxParser, build_expr, syntax_error_from_pest};
+pub use parser::{parse_expression, parse_expression_with, parse_template, parse_template_with};
 pub use scan::{NestingLimits, check_nesting};
 
 use std::fmt;
@@ -33,11 +33,6 @@ impl Span {
     /// The byte range, for slicing the source.
     pub fn range(&self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
-    }
-
-    /// The same span moved `offset` bytes (and lines/columns) into a larger source.
-    pub(crate) fn shifted(self, offset: u32, line_index: &LineIndex) -> Span {
-        line_index.span(self.start + offset, self.end + offset)
     }
 }
 
@@ -68,10 +63,8 @@ pub enum ExprKind {
     Variable(String),
     /// `name(arg, ...)`.
     Call {
-        /// The function's name.
-        name: String,
-        /// Where the name was written (for "unknown function" errors).
-        name_span: Span,
+        /// The function's name, and where it was written (for "unknown function").
+        name: Name,
         /// The arguments in order.
         args: Vec<Expr>,
     },
@@ -107,6 +100,21 @@ pub enum ExprKind {
         /// Evaluated when it is false.
         otherwise: Box<Expr>,
     },
+}
+
+/// A name as written; equality compares the text only.
+#[derive(Debug, Clone)]
+pub struct Name {
+    /// The name.
+    pub text: String,
+    /// Where it was written.
+    pub span: Span,
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
 }
 
 /// The key of a member access.
@@ -239,7 +247,11 @@ pub struct SyntaxError {
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.span.line, self.span.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.span.line, self.span.column, self.message
+        )
     }
 }
 

@@ -10,13 +10,12 @@ use std::sync::LazyLock;
 
 use pest::Parser;
 use pest::error::{ErrorVariant, InputLocation};
-use pest::iterators::{Pair, Pairs};
+use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::scan::{ScanMode, scan};
 use super::{
-    BinaryOp, Expr, ExprKind, Literal, MemberKey, NestingLimits, Segment, Span, SyntaxError, TemplateAst,
-    UnaryOp,
+    BinaryOp, Expr, ExprKind, Literal, MemberKey, Name, NestingLimits, Segment, Span, SyntaxError, TemplateAst, UnaryOp,
 };
 
 #[derive(pest_derive::Parser)]
@@ -51,8 +50,7 @@ pub fn parse_expression(source: &str) -> Result<Expr, SyntaxError> {
 pub fn parse_expression_with(source: &str, limits: &NestingLimits) -> Result<Expr, SyntaxError> {
     scan(source, ScanMode::Expression, limits)?;
     let index = LineIndex::new(source);
-    let mut pairs =
-        SyntaxParser::parse(Rule::expression, source).map_err(|e| syntax_error_from_pest(&e, &index))?;
+    let mut pairs = SyntaxParser::parse(Rule::expression, source).map_err(|e| syntax_error_from_pest(&e, &index))?;
     let expression = pairs.next().expect("grammar: expression");
     let expr = expression.into_inner().next().expect("grammar: expression holds expr");
     Ok(build_expr(expr, &index)?.expr)
@@ -111,7 +109,10 @@ fn node(kind: ExprKind, span: Span, depth: u32, index: &LineIndex) -> BuildResul
             span: index.span(span.start, span.start + 1),
         });
     }
-    Ok(Built { expr: Expr { kind, span }, depth })
+    Ok(Built {
+        expr: Expr { kind, span },
+        depth,
+    })
 }
 
 /// Builds an [`Expr`] from an `expr` pair.
@@ -142,7 +143,11 @@ fn build_binary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
             let op = binary_op(op.as_rule());
             let span = index.span(left.expr.span.start, right.expr.span.end);
             let depth = 1 + left.depth.max(right.depth);
-            let kind = ExprKind::Binary { op, left: Box::new(left.expr), right: Box::new(right.expr) };
+            let kind = ExprKind::Binary {
+                op,
+                left: Box::new(left.expr),
+                right: Box::new(right.expr),
+            };
             node(kind, span, depth, index)
         })
         .parse(pair.into_inner())
@@ -183,7 +188,15 @@ fn build_unary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
     for (op, start) in operators.into_iter().rev() {
         let span = index.span(start as u32, built.expr.span.end);
         let depth = built.depth + 1;
-        built = node(ExprKind::Unary { op, operand: Box::new(built.expr) }, span, depth, index)?;
+        built = node(
+            ExprKind::Unary {
+                op,
+                operand: Box::new(built.expr),
+            },
+            span,
+            depth,
+            index,
+        )?;
     }
     Ok(built)
 }
@@ -203,7 +216,15 @@ fn build_postfix(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         };
         let span = index.span(built.expr.span.start, access_span.end);
         let depth = built.depth + 1;
-        built = node(ExprKind::Member { target: Box::new(built.expr), key }, span, depth, index)?;
+        built = node(
+            ExprKind::Member {
+                target: Box::new(built.expr),
+                key,
+            },
+            span,
+            depth,
+            index,
+        )?;
     }
     Ok(built)
 }
@@ -223,7 +244,10 @@ fn build_primary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         },
         Rule::float => match pair.as_str().parse::<f64>() {
             Ok(value) if value.is_finite() => literal(Literal::Float(value)),
-            _ => Err(SyntaxError { message: format!("the number {} is too large", pair.as_str()), span }),
+            _ => Err(SyntaxError {
+                message: format!("the number {} is too large", pair.as_str()),
+                span,
+            }),
         },
         Rule::string => {
             let text = pair.into_inner().next().expect("grammar: string holds text");
@@ -246,7 +270,11 @@ fn build_call(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResul
         depth = depth.max(arg.depth + 1);
         args.push(arg.expr);
     }
-    let kind = ExprKind::Call { name: name.as_str().to_owned(), name_span: index.span_of(&name), args };
+    let name = Name {
+        text: name.as_str().to_owned(),
+        span: index.span_of(&name),
+    };
+    let kind = ExprKind::Call { name, args };
     node(kind, span, depth, index)
 }
 
@@ -279,12 +307,22 @@ pub(crate) fn syntax_error_from_pest(error: &pest::error::Error<Rule>, index: &L
     };
     let message = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            format!("expected {}, found {}", describe_expected(positives), describe_found(index.source, position))
+            format!(
+                "expected {}, found {}",
+                describe_expected(positives),
+                describe_found(index.source, position)
+            )
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let end = index.source[position..].chars().next().map_or(position, |c| position + c.len_utf8());
-    SyntaxError { message, span: index.span(position as u32, end as u32) }
+    let end = index.source[position..]
+        .chars()
+        .next()
+        .map_or(position, |c| position + c.len_utf8());
+    SyntaxError {
+        message,
+        span: index.span(position as u32, end as u32),
+    }
 }
 
 fn describe_expected(positives: &[Rule]) -> String {
@@ -340,7 +378,11 @@ fn describe_found(source: &str, position: usize) -> String {
         return "the end of the input".to_owned();
     };
     if first.is_alphanumeric() || first == '_' {
-        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(40).collect();
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
         format!("`{word}`")
     } else if first == '\n' {
         "the end of the line".to_owned()
@@ -371,7 +413,12 @@ impl<'a> LineIndex<'a> {
             .source
             .get(line_start..start as usize)
             .map_or(1, |before| before.chars().count() + 1);
-        Span { start, end, line: line as u32, column: column as u32 }
+        Span {
+            start,
+            end,
+            line: line as u32,
+            column: column as u32,
+        }
     }
 
     pub(crate) fn span_of(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -379,9 +426,6 @@ impl<'a> LineIndex<'a> {
         self.span(span.start() as u32, span.end() as u32)
     }
 }
-
-/// Pairs are consumed by the JSON template compiler too.
-pub(crate) type RulePairs<'a> = Pairs<'a, Rule>;
 
 #[cfg(test)]
 mod tests {
@@ -413,8 +457,13 @@ mod tests {
     #[test]
     fn spans_point_at_source() {
         let expr = parse("a +\n  foo(1)");
-        let ExprKind::Binary { right, .. } = expr.kind else { panic!("not binary") };
-        assert_eq!((right.span.line, right.span.column, right.span.start, right.span.end), (2, 3, 6, 12));
+        let ExprKind::Binary { right, .. } = expr.kind else {
+            panic!("not binary")
+        };
+        assert_eq!(
+            (right.span.line, right.span.column, right.span.start, right.span.end),
+            (2, 3, 6, 12)
+        );
     }
 
     #[test]
@@ -426,8 +475,14 @@ mod tests {
 
     #[test]
     fn strings_keep_unknown_escapes() {
-        assert_eq!(parse(r#""\s+""#).kind, ExprKind::Literal(Literal::String(r"\s+".into())));
-        assert_eq!(parse(r#"'it\'s'"#).kind, ExprKind::Literal(Literal::String("it's".into())));
+        assert_eq!(
+            parse(r#""\s+""#).kind,
+            ExprKind::Literal(Literal::String(r"\s+".into()))
+        );
+        assert_eq!(
+            parse(r#"'it\'s'"#).kind,
+            ExprKind::Literal(Literal::String("it's".into()))
+        );
     }
 
     #[test]
@@ -442,7 +497,12 @@ mod tests {
     #[test]
     fn oversized_integers_are_refused() {
         assert!(parse_expression("9223372036854775807").is_ok());
-        assert!(parse_expression("9223372036854775808").unwrap_err().message.contains("64 bits"));
+        assert!(
+            parse_expression("9223372036854775808")
+                .unwrap_err()
+                .message
+                .contains("64 bits")
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ fn precedence(expr: &Expr) -> u8 {
 }
 
 fn write_operand(f: &mut Formatter<'_>, expr: &Expr, parenthesize: bool) -> fmt::Result {
-    if parenthesize { write!(f, "({expr})") } else { write!(f, "{expr}") }
+    if parenthesize {
+        write!(f, "({expr})")
+    } else {
+        write!(f, "{expr}")
+    }
 }
 
 impl Display for Expr {
@@ -25,8 +29,8 @@ impl Display for Expr {
         match &self.kind {
             ExprKind::Literal(literal) => write!(f, "{literal}"),
             ExprKind::Variable(name) => f.write_str(name),
-            ExprKind::Call { name, args, .. } => {
-                write!(f, "{name}(")?;
+            ExprKind::Call { name, args } => {
+                write!(f, "{}(", name.text)?;
                 for (position, arg) in args.iter().enumerate() {
                     if position > 0 {
                         f.write_str(", ")?;
@@ -57,7 +61,11 @@ impl Display for Expr {
                 write!(f, " {} ", op.symbol())?;
                 write_operand(f, right, precedence(right) <= op.precedence())
             }
-            ExprKind::Conditional { condition, then, otherwise } => {
+            ExprKind::Conditional {
+                condition,
+                then,
+                otherwise,
+            } => {
                 write_operand(f, condition, precedence(condition) == 1)?;
                 write!(f, " ? {then} : {otherwise}")
             }

@@ -29,7 +29,9 @@ pub(crate) enum Part {
 
 impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("Template")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +51,11 @@ impl Template {
             })
             .collect();
         compiler.finish()?;
-        Ok(Template { source, parts, shared: engine.shared.clone() })
+        Ok(Template {
+            source,
+            parts,
+            shared: engine.shared.clone(),
+        })
     }
 
     /// The source it was compiled from.
@@ -71,13 +77,22 @@ impl Template {
     }
 
     /// Renders into `out`, which is cleared first; reuse one buffer across renders.
-    pub fn render_into(&self, variables: &dyn VariableSource, context: &Context, out: &mut String) -> Result<(), Error> {
+    pub fn render_into(
+        &self,
+        variables: &dyn VariableSource,
+        context: &Context,
+        out: &mut String,
+    ) -> Result<(), Error> {
         out.clear();
         let runtime = Runtime::new(&self.shared, &self.source, variables, context, 0);
-        self.render_with(&runtime, |value, _, out| {
-            value.write_text(out);
-            Ok(())
-        }, out)
+        self.render_with(
+            &runtime,
+            |value, _, out| {
+                value.write_text(out);
+                Ok(())
+            },
+            out,
+        )
     }
 
     pub(crate) fn render_at_depth(
@@ -88,10 +103,14 @@ impl Template {
     ) -> Result<String, Error> {
         let runtime = Runtime::new(&self.shared, &self.source, variables, context, depth);
         let mut out = String::new();
-        self.render_with(&runtime, |value, _, out| {
-            value.write_text(out);
-            Ok(())
-        }, &mut out)?;
+        self.render_with(
+            &runtime,
+            |value, _, out| {
+                value.write_text(out);
+                Ok(())
+            },
+            &mut out,
+        )?;
         Ok(out)
     }
 
@@ -145,16 +164,25 @@ mod tests {
     #[test]
     fn text_and_holes() {
         let variables = Variables::from_strings([("firstname", "Anna")]);
-        assert_eq!(render("Hi ${firstname}! \\${x} costs $5", &variables).unwrap(), "Hi Anna! ${x} costs $5");
+        assert_eq!(
+            render("Hi ${firstname}! \\${x} costs $5", &variables).unwrap(),
+            "Hi Anna! ${x} costs $5"
+        );
         assert_eq!(render("${1.5 * 2} ${null}|", &variables).unwrap(), "3.0 |");
     }
 
     #[test]
     fn a_single_hole_keeps_its_type() {
         let template = Template::compile(&Engine::new(), "${1 + 1}").unwrap();
-        assert_eq!(template.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Int(2));
+        assert_eq!(
+            template.evaluate(&Variables::new(), &Context::default()).unwrap(),
+            Value::Int(2)
+        );
         let template = Template::compile(&Engine::new(), " ${1 + 1}").unwrap();
-        assert_eq!(template.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::from(" 2"));
+        assert_eq!(
+            template.evaluate(&Variables::new(), &Context::default()).unwrap(),
+            Value::from(" 2")
+        );
     }
 
     #[test]
