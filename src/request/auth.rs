@@ -242,13 +242,9 @@ impl TokenRequest {
         .join("\u{0}")
     }
 
-    /// Sends the token request and reads the token from the answer.
-    pub(crate) async fn fetch(
-        &self,
-        client: &reqwest::Client,
-        read_timeout: Duration,
-        max_bytes: usize,
-    ) -> Result<(u16, FetchedToken), (Option<u16>, Failure)> {
+    /// The token request: a form POST with the grant, the scope, and the client's
+    /// credentials in the body or as HTTP Basic.
+    fn build(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
         let grant = match self.grant_type {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::Password => "password",
@@ -285,8 +281,18 @@ impl TokenRequest {
                 request = request.header(reqwest::header::AUTHORIZATION, header);
             }
         }
+        request.body(form.finish())
+    }
+
+    /// Sends the token request and reads the token from the answer.
+    pub(crate) async fn fetch(
+        &self,
+        client: &reqwest::Client,
+        read_timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<(u16, FetchedToken), (Option<u16>, Failure)> {
+        let request = self.build(client);
         let response = request
-            .body(form.finish())
             .send()
             .await
             .map_err(|error| (None, Failure::from_reqwest(&error)))?;

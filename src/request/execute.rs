@@ -454,8 +454,8 @@ impl Executor {
             .render(variables, context)
             .map_err(|error| ("url".to_owned(), error))?;
         let mut headers = HeaderMap::new();
-        for (name, template) in &request.headers {
-            let field = || format!("headers.{name}");
+        for (name, written, template) in &request.headers {
+            let field = || format!("headers.{written}");
             let text = template.render(variables, context).map_err(|error| (field(), error))?;
             let value = HeaderValue::from_bytes(text.as_bytes())
                 .map_err(|_| (field(), render_error(format!("{text:?} is not a header value"))))?;
@@ -908,6 +908,19 @@ mod tests {
     fn executors_are_shared_between_tasks() {
         fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
         assert_send_sync_clone::<Executor>();
+    }
+
+    #[test]
+    fn runs_can_be_spawned_onto_other_threads() {
+        fn assert_send<T: Send>(_: &T) {}
+        let request =
+            CompiledRequest::from_toml(&crate::Engine::new(), "url = \"http://127.0.0.1:9/\"", Path::new("."))
+                .expect("the spec compiles");
+        let executor = Executor::new();
+        let variables = crate::Variables::new();
+        let context = Context::default();
+        let mut cookies = Cookies::new();
+        assert_send(&executor.execute(&request, &variables, &context, &mut cookies));
     }
 
     #[test]

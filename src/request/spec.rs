@@ -368,7 +368,8 @@ pub struct CompiledRequest {
     pub(crate) method: Method,
     pub(crate) url: UrlTemplate,
     pub(crate) url_source: String,
-    pub(crate) headers: Vec<(HeaderName, HeaderTemplate)>,
+    /// Name, the name as written (for messages), template.
+    pub(crate) headers: Vec<(HeaderName, String, HeaderTemplate)>,
     pub(crate) body: Option<CompiledBody>,
     pub(crate) auth: Option<CompiledAuth>,
     pub(crate) cookies: Vec<String>,
@@ -448,7 +449,7 @@ impl CompiledRequest {
                 continue;
             };
             if let Some(template) = problems.template(&field, HeaderTemplate::compile(engine, source)) {
-                headers.push((header, template));
+                headers.push((header, name.clone(), template));
             }
         }
         let body = super::body::compile(engine, &spec, base_dir, &mut problems);
