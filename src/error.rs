@@ -43,8 +43,13 @@ impl ErrorKind {
 
 /// An error with its place: `line 3, column 14: cannot convert "abc" to a number
 /// (in: toInteger(consumption))`.
+///
+/// Boxed, so that a `Result<Value, Error>` stays as small as a value on the hot path.
 #[derive(Debug, Clone)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug, Clone)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     span: Option<Span>,
@@ -55,24 +60,24 @@ pub struct Error {
 impl Error {
     /// A new error without a place.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
             span: None,
             source: None,
             suggestion: None,
-        }
+        }))
     }
 
     /// The same error placed at `span` of `source`.
     pub(crate) fn at(mut self, span: Span, source: &Arc<str>) -> Self {
-        self.span = Some(span);
-        self.source = Some(source.clone());
+        self.0.span = Some(span);
+        self.0.source = Some(source.clone());
         self
     }
 
     pub(crate) fn with_suggestion(mut self, suggestion: Option<String>) -> Self {
-        self.suggestion = suggestion;
+        self.0.suggestion = suggestion;
         self
     }
 
@@ -88,66 +93,69 @@ impl Error {
 
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The message alone, without the place.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Where the error is, when it has a place.
     pub fn span(&self) -> Option<Span> {
-        self.span
+        self.0.span
     }
 
     /// A suggestion for fixing it, if any.
     pub fn suggestion(&self) -> Option<&str> {
-        self.suggestion.as_deref()
+        self.0.suggestion.as_deref()
     }
 
     /// The error as a diagnostic, when it has a place.
     pub fn to_diagnostic(&self) -> Option<Diagnostic> {
-        let mut diagnostic = Diagnostic::error(self.kind.code(), self.message.clone(), self.span?);
-        diagnostic.suggestion = self.suggestion.clone();
+        let mut diagnostic = Diagnostic::error(self.0.kind.code(), self.0.message.clone(), self.0.span?);
+        diagnostic.suggestion = self.0.suggestion.clone();
         Some(diagnostic)
     }
 
     /// The full human form: the message with its place, the source line and a caret.
     pub fn render(&self, file: Option<&str>) -> String {
-        match (self.to_diagnostic(), &self.source) {
+        match (self.to_diagnostic(), &self.0.source) {
             (Some(mut diagnostic), Some(source)) => {
                 diagnostic.message = self.message_with_context();
                 diagnostic.render(file, source)
             }
-            _ => format!("error[{}]: {}\n", self.kind.code(), self.message),
+            _ => format!("error[{}]: {}\n", self.0.kind.code(), self.0.message),
         }
     }
 
     /// The message, followed by the source text it happened in for evaluation errors.
     fn message_with_context(&self) -> String {
-        let in_text = matches!(self.kind, ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render);
-        match (&self.source, self.span) {
+        let in_text = matches!(
+            self.0.kind,
+            ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render
+        );
+        match (&self.0.source, self.0.span) {
             (Some(source), Some(span)) if in_text && span.end > span.start => {
                 let text = source.get(span.range()).unwrap_or_default();
                 let mut shown: String = text.chars().take(80).collect();
                 if shown.len() < text.len() {
                     shown.push('…');
                 }
-                format!("{} (in: {shown})", self.message)
+                format!("{} (in: {shown})", self.0.message)
             }
-            _ => self.message.clone(),
+            _ => self.0.message.clone(),
         }
     }
 }
 
 impl Display for Error {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        if let Some(span) = self.span {
+        if let Some(span) = self.0.span {
             write!(f, "line {}, column {}: ", span.line, span.column)?;
         }
         f.write_str(&self.message_with_context())?;
-        if let Some(suggestion) = &self.suggestion {
+        if let Some(suggestion) = &self.0.suggestion {
             write!(f, "; {suggestion}")?;
         }
         Ok(())

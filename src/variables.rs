@@ -56,9 +56,12 @@ impl VariableSource for NoVariables {
 
 /// A session's variables in insertion order: strings, or lists of strings for
 /// multiple-choice answers (any [`Value`] may be stored).
+///
+/// Names are hashed with FxHash: they are short, chosen by template authors rather
+/// than by customers, and looked up on every use.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Variables {
-    values: IndexMap<String, Value>,
+    values: IndexMap<String, Value, rustc_hash::FxBuildHasher>,
 }
 
 /// A `--vars` file or session that is not an object of strings and lists of strings.

@@ -11,6 +11,8 @@ mod compile;
 use std::cell::Cell;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 pub(crate) use compile::{CheckOptions, Compiler};
 
 use crate::error::{Error, ErrorKind};
@@ -308,7 +310,8 @@ impl<'a> Runtime<'a> {
 
     fn call(&self, call: &Call) -> Result<Value, Error> {
         self.step(call.span)?;
-        let mut args = Vec::with_capacity(call.args.len());
+        // Most calls take a few arguments: keep them on the stack.
+        let mut args: SmallVec<[Value; 4]> = SmallVec::with_capacity(call.args.len());
         for arg in call.args.iter() {
             args.push(self.eval(arg)?);
         }

@@ -337,8 +337,10 @@ pub fn relate(relation: Relation, a: &Value, b: &Value) -> Result<bool, ValueErr
         (Value::Null, _) | (_, Value::Null) => return Ok(false),
         _ => {}
     }
-    // EL asks `equals` first, so its coercion errors surface here too.
-    if equals(a, b)? {
+    // EL asks `equals` before ordering; only for booleans can that answer differ from
+    // the ordering (`true <= "TRUE"` is equal as booleans, greater as text).
+    let is_bool = |value: &Value| matches!(value, Value::Bool(_));
+    if (is_bool(a) || is_bool(b)) && equals(a, b)? {
         return Ok(inclusive);
     }
     let ordering = compare(a, b)?;
