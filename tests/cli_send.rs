@@ -1,0 +1,362 @@
+//! `courier send` and `courier events` from a shell's point of view, against a real
+//! server on loopback: the outcome JSON, exit statuses, the session file (written
+//! atomically, even when the process is killed), dry runs, and secrets that appear
+//! nowhere.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use serde_json::{Value as Json, json};
+use wiremock::matchers::{any, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn courier(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("courier runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn outcome(output: &Output) -> Json {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}{}", stdout(output), stderr(output)))
+}
+
+/// A tokio runtime kept alive beside a wiremock server for a synchronous test.
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    server: MockServer,
+}
+
+impl Server {
+    fn start() -> Server {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(MockServer::start());
+        Server { runtime, server }
+    }
+
+    fn mount(&self, mock: Mock) {
+        self.runtime.block_on(mock.mount(&self.server));
+    }
+
+    fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    fn received(&self) -> Vec<wiremock::Request> {
+        self.runtime.block_on(self.server.received_requests()).unwrap()
+    }
+}
+
+fn write_spec(folder: &Path, text: &str) -> PathBuf {
+    let spec = folder.join("request.toml");
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
+
+#[test]
+fn the_event_catalog_lists_every_name_once_and_marks_ours() {
+    let output = courier(&["events", "--format", "json"], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    let entries = outcome(&output);
+    let entries = entries.as_array().unwrap();
+    assert!(entries.len() > 200);
+    let emitted: Vec<&str> = entries
+        .iter()
+        .filter(|entry| entry["emitted"] == true)
+        .map(|entry| entry["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(emitted.len(), 9);
+    assert!(emitted.contains(&"api_socket_timeout_exception"));
+    let human = stdout(&courier(&["events"], &[]));
+    assert!(human.contains("* api_http_status_code_404"));
+    assert!(human.contains("  welcome_sent "));
+}
+
+#[test]
+fn a_dry_run_of_the_price_lookup_example_sends_nothing() {
+    let output = courier(
+        &[
+            "send",
+            "examples/price-lookup/request.toml",
+            "--vars",
+            "examples/price-lookup/vars.json",
+            "--var",
+            "shop_url=https://shop.example.org",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let request = outcome(&output);
+    let expected =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/price-lookup/expected-url.txt"))
+            .unwrap();
+    assert_eq!(request["method"], "GET");
+    assert_eq!(request["url"], expected.trim());
+    assert_eq!(request["body"], Json::Null);
+    assert_eq!(request["headers"]["x-b3-traceid"].as_str().unwrap().len(), 32);
+}
+
+#[test]
+fn send_prints_the_outcome_and_keeps_the_session() {
+    let server = Server::start();
+    server.mount(
+        Mock::given(path("/login")).respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"user": {"name": "Anna"}}))
+                .append_header("Set-Cookie", "SESSIONID=s-1; Path=/"),
+        ),
+    );
+    server.mount(Mock::given(path("/cart")).respond_with(ResponseTemplate::new(404).set_body_string("empty")));
+    let folder = tempfile::tempdir().unwrap();
+    let session = folder.path().join("session.json");
+    std::fs::write(
+        &session,
+        r#"{"variables": {"greeting": "hi", "user_name": "old"}, "cookies": {}}"#,
+    )
+    .unwrap();
+    let login = write_spec(
+        folder.path(),
+        &format!(
+            "url = \"{}/login\"\ncookies = [\"SESSIONID\"]\n[[mappings]]\nsource = \"user.name\"\ntarget = \"user_name\"\n",
+            server.uri()
+        ),
+    );
+    let session_arg = session.to_str().unwrap();
+    let output = courier(
+        &[
+            "send",
+            login.to_str().unwrap(),
+            "--session",
+            session_arg,
+            "--var",
+            "x=1",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let first = outcome(&output);
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["variables"]["user_name"], "Anna");
+    assert_eq!(first["variables"]["api_client_status_code"], "200");
+    assert_eq!(first["cookies"]["SESSIONID"], "s-1");
+    assert_eq!(first["error"], Json::Null);
+    assert_eq!(first["events"], json!([]));
+    assert_eq!(first["log"][0]["status"], 200);
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
+    assert_eq!(saved["variables"]["greeting"], "hi", "old variables stay");
+    assert_eq!(saved["variables"]["x"], "1", "--var is kept");
+    assert_eq!(saved["variables"]["user_name"], "Anna", "the outcome overrides");
+    assert_eq!(saved["cookies"]["SESSIONID"], "s-1");
+
+    // The next request of the session sends the cookie; a 404 is still a response.
+    let cart = write_spec(
+        folder.path(),
+        &format!("url = \"{}/cart\"\ncookies = [\"SESSIONID\"]\n", server.uri()),
+    );
+    let output = courier(&["send", cart.to_str().unwrap(), "--session", session_arg], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    let second = outcome(&output);
+    assert_eq!(second["status"], 404);
+    assert_eq!(second["events"][0]["name"], "api_http_status_code_404");
+    assert_eq!(second["events"][0]["status"], 404);
+    let cookie = server.received()[1]
+        .headers
+        .get("cookie")
+        .map(|value| value.to_str().unwrap().to_owned());
+    assert_eq!(cookie.as_deref(), Some("SESSIONID=s-1"));
+}
+
+#[test]
+fn no_response_exits_1_with_the_error_in_the_outcome() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let folder = tempfile::tempdir().unwrap();
+    let spec = write_spec(folder.path(), &format!("url = \"http://127.0.0.1:{port}/\"\n"));
+    let output = courier(&["send", spec.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let result = outcome(&output);
+    assert_eq!(result["status"], Json::Null);
+    assert_eq!(result["events"][0]["name"], "api_exception");
+    assert!(result["error"].as_str().unwrap().to_lowercase().contains("refused"));
+    assert!(stderr(&output).contains("error:"));
+}
+
+#[test]
+fn a_spec_that_does_not_compile_is_refused_before_anything_runs() {
+    let folder = tempfile::tempdir().unwrap();
+    let spec = write_spec(folder.path(), "url = \"http://127.0.0.1:9/${toInterger(x)}\"\n");
+    let output = courier(&["send", spec.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    let message = stderr(&output);
+    assert!(
+        message.contains("request.toml: url: line 1") && message.contains("toInterger"),
+        "{message}"
+    );
+}
+
+const SECRET: &str = "Sup3r$ecret/Value";
+
+#[test]
+fn a_secret_appears_nowhere() {
+    let server = Server::start();
+    // The service echoes the secret in its body and in a header.
+    server.mount(
+        Mock::given(any()).respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"echo": SECRET}))
+                .insert_header("X-Echo", SECRET),
+        ),
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        folder.path(),
+        &format!(
+            r#"
+            method = "POST"
+            url = '{}/hook?key=${{secret("API_KEY")}}'
+            body = "json"
+            payload = '{{"key": ${{secret("API_KEY")}}}}'
+            [headers]
+            X-Api-Key = '${{secret("API_KEY")}}'
+            [auth]
+            type = "basic"
+            username = "bot"
+            password = '${{secret("API_KEY")}}'
+            [[mappings]]
+            source = "echo"
+            target = "echoed"
+            [[response_headers]]
+            header = "X-Echo"
+            target = "echo_header"
+            "#,
+            server.uri()
+        ),
+    );
+    let session = folder.path().join("session.json");
+    let (spec, session) = (spec.to_str().unwrap(), session.to_str().unwrap());
+    let env = [("COURIER_SECRET_API_KEY", SECRET)];
+    let sent = courier(&["send", spec, "--session", session, "--debug"], &env);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    assert_eq!(
+        server.received()[0].headers.get("x-api-key").unwrap(),
+        SECRET,
+        "the secret was used"
+    );
+    let dry = courier(&["send", spec, "--dry-run"], &env);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+
+    // A secret read from a --secrets file, in a template that fails with the value in its message.
+    let secrets = folder.path().join("secrets.json");
+    std::fs::write(&secrets, json!({"API_KEY": SECRET}).to_string()).unwrap();
+    let failing = folder.path().join("failing.toml");
+    std::fs::write(
+        &failing,
+        format!("url = '{}/x?n=${{toInteger(secret(\"API_KEY\"))}}'\n", server.uri()),
+    )
+    .unwrap();
+    let failed = courier(
+        &[
+            "send",
+            failing.to_str().unwrap(),
+            "--secrets",
+            secrets.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        outcome(&failed)["error"].as_str().unwrap().contains("[redacted]"),
+        "{}",
+        stdout(&failed)
+    );
+
+    let session_text = std::fs::read_to_string(session).unwrap();
+    let encoded = "Sup3r%24ecret%2FValue";
+    for (what, text) in [
+        ("stdout", stdout(&sent)),
+        ("stderr", stderr(&sent)),
+        ("session", session_text),
+        ("dry-run stdout", stdout(&dry)),
+        ("dry-run stderr", stderr(&dry)),
+        ("failed stdout", stdout(&failed)),
+        ("failed stderr", stderr(&failed)),
+    ] {
+        assert!(
+            !text.contains(SECRET) && !text.contains(encoded),
+            "the secret is in {what}: {text}"
+        );
+    }
+    assert_eq!(outcome(&sent)["variables"]["echoed"], "[redacted]");
+}
+
+/// Kills `courier send` at moments spread over its run, again and again: the
+/// session file must always be whole JSON, the old content or the new.
+#[test]
+fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
+    let server = Server::start();
+    server.mount(Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_string("ok")));
+    let folder = tempfile::tempdir().unwrap();
+    let spec = write_spec(folder.path(), &format!("url = \"{}/\"\n", server.uri()));
+    let session = folder.path().join("session.json");
+    // A large session, so that writing it takes a while.
+    let filler = "x".repeat(100);
+    let variables: serde_json::Map<String, Json> = (0..40_000)
+        .map(|index| (format!("v{index}"), Json::from(filler.as_str())))
+        .collect();
+    let mut current = json!({"variables": variables, "cookies": {}});
+    std::fs::write(&session, serde_json::to_string(&current).unwrap()).unwrap();
+
+    let run = |round: usize| {
+        Command::new(env!("CARGO_BIN_EXE_courier"))
+            .args(["send", spec.to_str().unwrap(), "--session", session.to_str().unwrap()])
+            .args(["--var", &format!("round={round}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let started = Instant::now();
+    assert!(run(0).wait().unwrap().success());
+    let full_run = started.elapsed();
+    current = serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
+
+    let rounds = 16;
+    let mut killed = 0;
+    for round in 1..=rounds {
+        let mut child = run(round);
+        std::thread::sleep(full_run.mul_f64(round as f64 / rounds as f64));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&session).unwrap();
+        let now: Json = serde_json::from_str(&text).unwrap_or_else(|error| panic!("round {round}: not JSON: {error}"));
+        let round_written = now["variables"]["round"].as_str().unwrap();
+        if round_written == round.to_string() {
+            assert_eq!(now["variables"]["v39999"], filler.as_str());
+            current = now;
+        } else {
+            assert_eq!(now, current, "round {round}: neither the old session nor the new");
+        }
+    }
+    assert!(killed > 0, "no run was killed while it ran ({full_run:?})");
+    eprintln!("{killed} of {rounds} runs killed while running; a whole run takes {full_run:?}");
+}
