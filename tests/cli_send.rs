@@ -306,8 +306,9 @@ fn a_secret_appears_nowhere() {
     assert_eq!(outcome(&sent)["variables"]["echoed"], "[redacted]");
 }
 
-/// Kills `courier send` at moments spread over its run, again and again: the
-/// session file must always be whole JSON, the old content or the new.
+/// Kills `courier send` while it writes the session (the moment the session folder
+/// changes, or a few milliseconds later) and at moments spread over its run, again
+/// and again: the session file must always be whole JSON, the old content or the new.
 #[test]
 fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
     let server = Server::start();
@@ -317,7 +318,7 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
     let session = folder.path().join("session.json");
     // A large session, so that writing it takes a while.
     let filler = "x".repeat(100);
-    let variables: serde_json::Map<String, Json> = (0..40_000)
+    let variables: serde_json::Map<String, Json> = (0..20_000)
         .map(|index| (format!("v{index}"), Json::from(filler.as_str())))
         .collect();
     let mut current = json!({"variables": variables, "cookies": {}});
@@ -337,21 +338,44 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
     let full_run = started.elapsed();
     current = serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
 
-    let rounds = 16;
+    let rounds = 24;
     let mut killed = 0;
     for round in 1..=rounds {
+        let before = folder_state(folder.path());
         let mut child = run(round);
-        std::thread::sleep(full_run.mul_f64(round as f64 / rounds as f64));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            killed += 1;
+        let spawned = Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            let kill_now = match round % 3 {
+                // The moment the write begins (a temporary file appears, or the file changes).
+                0 => folder_state(folder.path()) != before,
+                // A little later: during the write, the flush or the rename.
+                1 => {
+                    folder_state(folder.path()) != before && {
+                        std::thread::sleep(std::time::Duration::from_millis(round as u64 / 3));
+                        true
+                    }
+                }
+                // Anywhere in the run.
+                _ => spawned.elapsed() >= full_run.mul_f64(round as f64 / rounds as f64),
+            };
+            if kill_now {
+                if child.try_wait().unwrap().is_none() {
+                    child.kill().unwrap(); // SIGKILL
+                    killed += 1;
+                }
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
         }
         child.wait().unwrap();
         let text = std::fs::read_to_string(&session).unwrap();
         let now: Json = serde_json::from_str(&text).unwrap_or_else(|error| panic!("round {round}: not JSON: {error}"));
         let round_written = now["variables"]["round"].as_str().unwrap();
         if round_written == round.to_string() {
-            assert_eq!(now["variables"]["v39999"], filler.as_str());
+            assert_eq!(now["variables"]["v19999"], filler.as_str());
             current = now;
         } else {
             assert_eq!(now, current, "round {round}: neither the old session nor the new");
@@ -359,4 +383,18 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
     }
     assert!(killed > 0, "no run was killed while it ran ({full_run:?})");
     eprintln!("{killed} of {rounds} runs killed while running; a whole run takes {full_run:?}");
+}
+
+/// What a folder holds: each file's name, size and modification time.
+fn folder_state(folder: &Path) -> Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> {
+    let mut state: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let metadata = entry.metadata().ok()?;
+            Some((entry.file_name(), metadata.len(), metadata.modified().ok()))
+        })
+        .collect();
+    state.sort();
+    state
 }
