@@ -338,7 +338,7 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
     let full_run = started.elapsed();
     current = serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
 
-    let rounds = 24;
+    let rounds = 23; // the last one, 23 % 4 == 3, runs to its end
     let mut killed = 0;
     for round in 1..=rounds {
         let before = folder_state(folder.path());
@@ -348,7 +348,7 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
             if child.try_wait().unwrap().is_some() {
                 break;
             }
-            let kill_now = match round % 3 {
+            let kill_now = match round % 4 {
                 // The moment the write begins (a temporary file appears, or the file changes).
                 0 => folder_state(folder.path()) != before,
                 // A little later: during the write, the flush or the rename.
@@ -359,7 +359,9 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
                     }
                 }
                 // Anywhere in the run.
-                _ => spawned.elapsed() >= full_run.mul_f64(round as f64 / rounds as f64),
+                2 => spawned.elapsed() >= full_run.mul_f64(round as f64 / rounds as f64),
+                // Not at all: the new session is written.
+                _ => false,
             };
             if kill_now {
                 if child.try_wait().unwrap().is_none() {
@@ -382,6 +384,11 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
         }
     }
     assert!(killed > 0, "no run was killed while it ran ({full_run:?})");
+    assert_eq!(
+        current["variables"]["round"],
+        rounds.to_string(),
+        "the last run, not killed, wrote its session"
+    );
     eprintln!("{killed} of {rounds} runs killed while running; a whole run takes {full_run:?}");
 }
 
