@@ -71,7 +71,7 @@ impl EventKind {
             403 => Some(EventKind::Status403),
             404 => Some(EventKind::Status404),
             500 => Some(EventKind::Status500),
-            400.. => Some(EventKind::Status),
+            _ if status >= 400 => Some(EventKind::Status),
             _ => None,
         }
     }

@@ -108,7 +108,7 @@ pub enum BodySpec {
     /// `body = "json"`, with `payload` or `payload_file` at the top level.
     Shorthand(BodyType),
     /// A `[body]` table.
-    Table(BodyTable),
+    Table(Box<BodyTable>),
 }
 
 impl<'de> Deserialize<'de> for BodySpec {
@@ -123,7 +123,8 @@ impl<'de> Deserialize<'de> for BodySpec {
                 BodyType::deserialize(de::value::StrDeserializer::<E>::new(text)).map(BodySpec::Shorthand)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BodySpec, A::Error> {
-                BodyTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(BodySpec::Table)
+                BodyTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|table| BodySpec::Table(Box::new(table)))
             }
         }
         deserializer.deserialize_any(BodyVisitor)
