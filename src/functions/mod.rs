@@ -365,6 +365,21 @@ pub(crate) mod util {
         }
     }
 
+    /// Coerces an argument declared as [`super::Kind::Any`] (because null there means
+    /// "left out") to `kind`, with the message a declared kind gives; `position` is 0-based.
+    pub(crate) fn coerce(
+        value: &Value,
+        kind: super::Kind,
+        position: usize,
+        function: &str,
+    ) -> Result<Value, FunctionError> {
+        let mut value = value.clone();
+        super::coerce_argument(&mut value, kind).map_err(|error| {
+            FunctionError(format!("argument {} of {function} must be {}: {error}", position + 1, kind.describe()))
+        })?;
+        Ok(value)
+    }
+
     /// A message naming the function and what went wrong.
     pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, FunctionError> {
         Err(FunctionError(message.into()))
