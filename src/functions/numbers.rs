@@ -77,9 +77,9 @@ fn abs(x: &Value) -> Result<Value, FunctionError> {
 
 /// A float as an integer when it is whole and within the 64-bit range.
 fn float_to_int(float: f64) -> Option<i64> {
-    // 2^63 is exact as a float; every float below it and at least -2^63 fits.
-    (float.is_finite() && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float))
-        .then_some(float as i64)
+    // -2^63 is exact as a float; every float from it up to (not including) 2^63 fits.
+    let low = i64::MIN as f64;
+    (float.is_finite() && (low..-low).contains(&float)).then_some(float as i64)
 }
 
 /// `floor`, `ceil` and one-argument `round`: an integer by `strategy`.
@@ -192,8 +192,9 @@ mod tests {
 
     #[test]
     fn whole_numbers_stay_in_range() {
-        assert_eq!(float_to_int(-9.223372036854775808e18), Some(i64::MIN));
-        assert_eq!(float_to_int(9.223372036854775808e18), None);
+        assert_eq!(float_to_int(-(2f64.powi(63))), Some(i64::MIN));
+        assert_eq!(float_to_int(2f64.powi(63)), None);
+        assert_eq!(float_to_int(2f64.powi(63) - 1024.0), Some(i64::MAX - 1023));
         assert_eq!(float_to_int(f64::NAN), None);
     }
 }

@@ -296,9 +296,13 @@ fn replace_all(regexes: &RegexCache, args: &[Value], cx: &CallContext<'_>) -> Re
     let pieces = parse_replacement(text(args, 2), Some(&regex))?;
     each_text(arg(args, 0), |text, used| {
         let mut out = String::new();
-        let mut last = 0;
-        for captures in regex.captures_iter(text) {
-            let Some(whole) = captures.get(0) else { continue };
+        let (mut last, mut from) = (0, 0);
+        // Java's `Matcher.find`: the next search starts where the last match ended, one
+        // character later after an empty match. (The regex crate's iterator would also
+        // skip an empty match right after a non-empty one: "abc", "b*" gives "-a--c-".)
+        while from <= text.len() {
+            let Some(captures) = regex.captures_at(text, from) else { break };
+            let Some(whole) = captures.get(0) else { break };
             out.push_str(&text[last..whole.start()]);
             for piece in &pieces {
                 match piece {
@@ -306,8 +310,13 @@ fn replace_all(regexes: &RegexCache, args: &[Value], cx: &CallContext<'_>) -> Re
                     Piece::Group(group) => out.push_str(captures.get(*group).map_or("", |found| found.as_str())),
                 }
             }
-            last = whole.end();
             cx.check_size(used.saturating_add(out.len()))?;
+            last = whole.end();
+            from = match text[last..].chars().next() {
+                Some(next) if whole.is_empty() => last + next.len_utf8(),
+                None if whole.is_empty() => break,
+                _ => last,
+            };
         }
         out.push_str(&text[last..]);
         cx.check_size(used.saturating_add(out.len()))?;
