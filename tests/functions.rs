@@ -300,6 +300,7 @@ fn substring() {
     assert_eq!(eval("substring(null, 0, 2)"), Value::from(""));
     assert_eq!(eval("substring(\"Hello\", null, 2)"), Value::from("He"));
     assert_eq!(eval("substring(\"Hello\", 1, null)"), Value::from("ello"));
+    assert_eq!(eval("substring(\"Hello\", 1, \"\")"), Value::from("ello"));
     assert_eq!(eval("substring(\"Hello\", \"1\", \"2\")"), Value::from("e"));
     assert_eq!(
         error("substring(\"Hello\", \"one\")"),
@@ -489,6 +490,10 @@ fn base64() {
     );
     // URL-safe base64 is another alphabet.
     assert!(error("base64Decode(\"-_8=\")").contains("is not a base64 character"));
+    assert_eq!(
+        error("base64Decode(\"ab€=\")"),
+        "cannot decode \"ab€=\" as base64: '€' at offset 2 is not a base64 character"
+    );
     assert_eq!(error("base64Decode(\"/w==\")"), "base64 \"/w==\" decodes to bytes that are not UTF-8 text");
 }
 
@@ -662,7 +667,9 @@ fn round_to_digits() {
     assert_eq!(text("round(2.5, 0)"), "3");
     assert_eq!(text("round(null, 2)"), "0.00");
     assert_eq!(text("round(\"\", 1)"), "0.0");
-    assert_eq!(text("round(2.6666, null)"), "3");
+    // Digits that are null or empty are left out: an integer.
+    assert_eq!(eval("round(2.6666, null)"), Value::Int(3));
+    assert_eq!(eval("round(2.6666, \"\")"), Value::Int(3));
     assert_eq!(error("round(1, 29)"), "round can keep 0 to 28 digits, not 29");
     assert_eq!(error("round(1, -1)"), "round can keep 0 to 28 digits, not -1");
     assert_eq!(error("round(1e30, 2)"), "round(1.0E30, 2) does not fit in a decimal");
@@ -990,6 +997,8 @@ fn translations() {
     assert_eq!(eval("i18nTranslate(null)"), Value::Null);
     let english = context_with(r#"{"locale": "en-GB"}"#);
     assert_eq!(eval_in("i18nTranslate(\"greeting\")", &english), Value::from("Hello ${firstname}!"));
+    let swiss = context_with(r#"{"locale": "de-CH", "display_language": "de-CH"}"#);
+    assert_eq!(eval_in("i18nTranslate(\"greeting\")", &swiss), Value::from("Hallo ${firstname}!"));
     let french = context_with(r#"{"display_language": "fr"}"#);
     assert_eq!(eval_in("i18nTranslate(\"greeting\")", &french), Value::Null);
 }

@@ -365,6 +365,16 @@ pub(crate) mod util {
         }
     }
 
+    /// An optional argument, `None` when it was left out or is null or `""`: for an
+    /// optional parameter all three mean "not given".
+    pub(crate) fn given(args: &[Value], position: usize) -> Option<&Value> {
+        match args.get(position)? {
+            Value::Null => None,
+            Value::Str(text) if text.is_empty() => None,
+            value => Some(value),
+        }
+    }
+
     /// Coerces an argument declared as [`super::Kind::Any`] (because null there means
     /// "left out") to `kind`, with the message a declared kind gives; `position` is 0-based.
     pub(crate) fn coerce(

@@ -8,7 +8,7 @@ use rand::Rng;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::util::{arg, coerce, fail, integer};
+use super::util::{arg, coerce, fail, given, integer};
 use super::{CallContext, Function, FunctionError, Kind};
 use crate::value::Value;
 use crate::value::ops::{self, Arithmetic, Number, arithmetic_domain, to_number};
@@ -23,17 +23,16 @@ pub(super) fn functions() -> Vec<Function> {
             .param("x", Kind::Number),
         Function::new("ceil", |args, _| whole("ceil", arg(args, 0), RoundingStrategy::ToPositiveInfinity))
             .param("x", Kind::Number),
-        Function::new("round", round).param("x", Kind::Number).optional("digits", Kind::Integer),
+        Function::new("round", round).param("x", Kind::Number).optional("digits", Kind::Any),
         Function::new("randomInt", random_int).param("lo", Kind::Integer).param("hi", Kind::Integer).reads_context(),
     ]
 }
 
 /// `n + by`; `by` left out, null or `""` is 1.
 fn increment(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError> {
-    let by = match arg(args, 1) {
-        Value::Null => Value::Int(1),
-        Value::Str(text) if text.is_empty() => Value::Int(1),
-        by => coerce(by, Kind::Number, 1, "increment")?,
+    let by = match given(args, 1) {
+        None => Value::Int(1),
+        Some(by) => coerce(by, Kind::Number, 1, "increment")?,
     };
     Ok(ops::arithmetic(Arithmetic::Add, arg(args, 0), &by)?)
 }
@@ -102,13 +101,13 @@ fn whole(name: &str, x: &Value, strategy: RoundingStrategy) -> Result<Value, Fun
 }
 
 /// `round(x)`: the nearest integer, halves away from zero; `round(x, digits)`: a decimal
-/// with exactly `digits` places, half up.
+/// with exactly `digits` places, half up. Digits that are null or `""` are left out.
 fn round(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError> {
     let x = arg(args, 0);
-    if args.len() < 2 {
+    let Some(digits) = given(args, 1) else {
         return whole("round", x, RoundingStrategy::MidpointAwayFromZero);
-    }
-    let digits = integer(args, 1);
+    };
+    let Value::Int(digits) = coerce(digits, Kind::Integer, 1, "round")? else { unreachable!("coerced to an integer") };
     let Some(digits) = u32::try_from(digits).ok().filter(|digits| *digits <= Decimal::MAX_SCALE) else {
         return fail(format!("round can keep 0 to {} digits, not {digits}", Decimal::MAX_SCALE));
     };

@@ -104,10 +104,16 @@ fn url_host_and_path(url: &str) -> Option<(&str, &str)> {
     Some((host, path))
 }
 
-/// The translation of `key` in the context's language.
+/// The translation of `key` in the context's language (`de-CH`), else in its primary
+/// language (`de`).
 fn translation<'a>(cx: &CallContext<'a>, key: &str) -> Option<&'a str> {
     let context = cx.context();
-    context.translations.get(context.language())?.get(key).map(String::as_str)
+    let language = context.language();
+    let primary = language.split(['-', '_']).next().unwrap_or(language);
+    [language, primary]
+        .into_iter()
+        .find_map(|language| context.translations.get(language)?.get(key))
+        .map(String::as_str)
 }
 
 /// Without a tag (or with null or `""`), the general consent; with one, whether that

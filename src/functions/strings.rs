@@ -15,7 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use regex::{Regex, RegexBuilder};
 use sha2::{Digest, Sha256};
 
-use super::util::{arg, coerce, fail, integer, text};
+use super::util::{arg, coerce, fail, given, integer, text};
 use super::{CallContext, Function, FunctionError, Kind};
 use crate::eval::Limits;
 use crate::value::Value;
@@ -125,9 +125,9 @@ fn substring(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError
     let text = text(args, 0);
     let length = char_count(text);
     let start = integer(args, 1).clamp(0, length);
-    let end = match arg(args, 2) {
-        Value::Null => length,
-        end => match coerce(end, Kind::Integer, 2, "substring")? {
+    let end = match given(args, 2) {
+        None => length,
+        Some(end) => match coerce(end, Kind::Integer, 2, "substring")? {
             Value::Int(end) => end.clamp(start, length),
             _ => start,
         },
@@ -178,36 +178,40 @@ const CACHED_REGEXES: usize = 64;
 
 impl RegexCache {
     /// The pattern compiled with a size limit of `limit` bytes.
-    fn get(&self, pattern: &str, limit: usize) -> Result<Regex, FunctionError> {
-        let mut cache = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((cached_limit, regex)) = cache.get(pattern)
-            && *cached_limit == limit
-        {
-            return Ok(regex.clone());
+    fn get(&self, pattern: &str, limit: usize) -> Result<Regex, regex::Error> {
+        let cached =
+            self.lock().get(pattern).filter(|(cached_limit, _)| *cached_limit == limit).map(|(_, regex)| regex.clone());
+        if let Some(regex) = cached {
+            return Ok(regex);
         }
-        let regex = compile_regex(pattern, limit)?;
+        // Compiled without holding the lock: other evaluations need not wait for it.
+        let regex = RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build()?;
+        let mut cache = self.lock();
         if cache.len() >= CACHED_REGEXES {
             cache.clear();
         }
         cache.insert(pattern.to_owned(), (limit, regex.clone()));
         Ok(regex)
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Regex)>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
-fn compile_regex(pattern: &str, limit: usize) -> Result<Regex, FunctionError> {
-    RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build().map_err(|error| {
-        let shown = Value::from(pattern).describe();
-        FunctionError(match error {
-            regex::Error::CompiledTooBig(_) => {
-                format!("the regular expression {shown} compiles to more than the limit of {limit} bytes")
-            }
-            regex::Error::Syntax(message) => {
-                // The message draws the pattern with a caret; its last line says what is wrong.
-                let reason = message.lines().rev().find_map(|line| line.strip_prefix("error: ")).unwrap_or(&message);
-                format!("invalid regular expression {shown}: {reason}")
-            }
-            other => format!("invalid regular expression {shown}: {other}"),
-        })
+/// The message for a pattern that did not compile.
+fn regex_error(pattern: &str, error: regex::Error, limit: usize) -> FunctionError {
+    let shown = Value::from(pattern).describe();
+    FunctionError(match error {
+        regex::Error::CompiledTooBig(_) => {
+            format!("the regular expression {shown} compiles to more than the limit of {limit} bytes")
+        }
+        regex::Error::Syntax(message) => {
+            // The message draws the pattern with a caret; its last line says what is wrong.
+            let reason = message.lines().rev().find_map(|line| line.strip_prefix("error: ")).unwrap_or(&message);
+            format!("invalid regular expression {shown}: {reason}")
+        }
+        other => format!("invalid regular expression {shown}: {other}"),
     })
 }
 
@@ -292,7 +296,8 @@ fn parse_replacement(replacement: &str, regex: Option<&Regex>) -> Result<Vec<Pie
 }
 
 fn replace_all(regexes: &RegexCache, args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
-    let regex = regexes.get(text(args, 1), cx.limits().max_regex_bytes)?;
+    let (pattern, limit) = (text(args, 1), cx.limits().max_regex_bytes);
+    let regex = regexes.get(pattern, limit).map_err(|error| regex_error(pattern, error, limit))?;
     let pieces = parse_replacement(text(args, 2), Some(&regex))?;
     each_text(arg(args, 0), |text, used| {
         let mut out = String::new();
@@ -329,11 +334,11 @@ fn replace_all(regexes: &RegexCache, args: &[Value], cx: &CallContext<'_>) -> Re
 fn validate_replace_all(regexes: &RegexCache, constants: &[Option<&Value>]) -> Result<(), (usize, String)> {
     let mut regex = None;
     if let Some(pattern) = constants.get(1).copied().flatten() {
-        let pattern = pattern.to_text();
-        match regexes.get(&pattern, Limits::default().max_regex_bytes) {
+        let (pattern, limit) = (pattern.to_text(), Limits::default().max_regex_bytes);
+        match regexes.get(&pattern, limit) {
             Ok(compiled) => regex = Some(compiled),
-            Err(error) if error.0.contains("more than the limit") => {}
-            Err(error) => return Err((1, error.0)),
+            Err(regex::Error::CompiledTooBig(_)) => {}
+            Err(error) => return Err((1, regex_error(&pattern, error, limit).0)),
         }
     }
     if let Some(replacement) = constants.get(2).copied().flatten() {
@@ -408,11 +413,14 @@ fn base64_decode(encoded: &str) -> Result<Value, FunctionError> {
         let why = match error {
             DecodeError::InvalidByte(offset, b'=') => format!("misplaced padding = at offset {offset}"),
             DecodeError::InvalidByte(offset, byte) => {
-                format!("{:?} at offset {offset} is not a base64 character", char::from(byte))
+                format!("{} at offset {offset} is not a base64 character", shown_char(encoded, offset, byte))
             }
             DecodeError::InvalidLength(_) => "its length is not that of base64 text".to_owned(),
             DecodeError::InvalidLastSymbol(offset, byte) => {
-                format!("its last character {:?} (offset {offset}) is not a possible ending", char::from(byte))
+                format!(
+                    "its last character {} (offset {offset}) is not a possible ending",
+                    shown_char(encoded, offset, byte)
+                )
             }
             DecodeError::InvalidPadding => {
                 "its padding is missing or wrong (standard base64 ends with = or ==)".to_owned()
@@ -423,6 +431,14 @@ fn base64_decode(encoded: &str) -> Result<Value, FunctionError> {
     String::from_utf8(bytes)
         .map(Value::from)
         .map_err(|_| FunctionError(format!("base64 {} decodes to bytes that are not UTF-8 text", shown())))
+}
+
+/// The character at a byte offset, quoted; the byte in hex inside a multi-byte one.
+fn shown_char(text: &str, offset: usize, byte: u8) -> String {
+    match text.get(offset..).and_then(|rest| rest.chars().next()) {
+        Some(c) => format!("{c:?}"),
+        None => format!("byte 0x{byte:02x}"),
+    }
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -461,7 +477,7 @@ mod tests {
     use super::*;
 
     fn regex(pattern: &str) -> Regex {
-        compile_regex(pattern, 1 << 20).unwrap()
+        RegexCache::default().get(pattern, 1 << 20).unwrap()
     }
 
     #[test]
@@ -492,10 +508,15 @@ mod tests {
 
     #[test]
     fn regex_errors_say_what_is_wrong_on_one_line() {
-        let error = compile_regex("(", 1 << 20).unwrap_err();
-        assert_eq!(error.0, "invalid regular expression \"(\": unclosed group");
-        let error = compile_regex("a{1000}{1000}", 1 << 10).unwrap_err();
-        assert!(error.0.contains("more than the limit of 1024 bytes"), "{error}");
+        let compile = |pattern: &str, limit: usize| {
+            let error = RegexCache::default().get(pattern, limit).unwrap_err();
+            regex_error(pattern, error, limit).0
+        };
+        assert_eq!(compile("(", 1 << 20), "invalid regular expression \"(\": unclosed group");
+        assert_eq!(
+            compile("a{1000}{1000}", 1 << 10),
+            "the regular expression \"a{1000}{1000}\" compiles to more than the limit of 1024 bytes"
+        );
     }
 
     #[test]
@@ -504,7 +525,7 @@ mod tests {
         for n in 0..200 {
             cache.get(&format!("a{{{n}}}"), 1 << 20).unwrap();
         }
-        assert!(cache.0.lock().unwrap().len() <= CACHED_REGEXES);
+        assert!(cache.lock().len() <= CACHED_REGEXES);
         // A different limit recompiles rather than reusing a regex built under another.
         assert!(cache.get("a{1000}{1000}", 1 << 30).is_ok());
         assert!(cache.get("a{1000}{1000}", 1 << 10).is_err());
