@@ -445,6 +445,8 @@ fn pad_zeroes() {
     assert_eq!(eval("padZeroes(\"12345\", 3)"), Value::from("12345"));
     assert_eq!(eval("padZeroes(\"ä\", 2)"), Value::from("0ä"));
     assert_eq!(eval("padZeroes(\"5\", -1)"), Value::from("5"));
+    // The string form is padded; a sign is just a character.
+    assert_eq!(eval("padZeroes(-5, 3)"), Value::from("0-5"));
     assert_eq!(eval("padZeroes(null, 3)"), Value::from("000"));
     assert_eq!(eval("padZeroes(\"\", 2)"), Value::from("00"));
     assert_eq!(eval("padZeroes(\"12\", null)"), Value::from("12"));
@@ -890,6 +892,10 @@ fn date_patterns_and_zones_are_checked_when_compiling() {
         compile_error("convertTimestampMsToDateTime(x, \"yyyy\", \"Europe/Nowhere\")").kind(),
         ErrorKind::InvalidArgument
     );
+    // IANA names only: a fixed offset is not a zone here (Java's ZoneId.of would take it).
+    assert_eq!(compile_error("formatDate(x, \"HH\", \"+01:00\")").message(), "unknown time zone \"+01:00\"");
+    assert_eq!(compile_error("formatDate(x, \"HH\", \"europe/berlin\")").kind(), ErrorKind::InvalidArgument);
+    assert_eq!(eval("formatDate(\"2026-11-21T10:00Z\", \"HH:mm XXX\", \"Etc/GMT-1\")"), Value::from("11:00 +01:00"));
     assert_eq!(
         compile_error("formatDate(x, \"ddd\")").message(),
         "the date pattern \"ddd\" has too many letters 'd': ddd"
