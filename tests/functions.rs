@@ -881,6 +881,18 @@ fn format_date() {
 }
 
 #[test]
+fn dates_at_the_ends_of_the_range_fail_cleanly() {
+    let range = "the date is outside the supported range of dates (the years -262143 to 262142)";
+    // The largest instant chrono holds, 14 hours ahead, is past the last date it holds.
+    assert_eq!(error("convertTimestampMsToDateTime(8210266876799999, \"yyyy-MM-dd\", \"Pacific/Kiritimati\")"), range);
+    assert_eq!(eval("convertTimestampMsToDateTime(8210266876799999, \"yyyy\", \"UTC\")"), Value::from("+262142"));
+    assert_eq!(error("formatDate(\"-262143-01-01T00:00\", \"yyyy\", \"Etc/GMT-14\")"), range);
+    let first_day = context_with(r#"{"now": "-262143-01-01T00:00:00Z", "time_zone": "Etc/GMT+12"}"#);
+    let expression = Engine::new().compile_expression("localDate()").unwrap();
+    assert_eq!(expression.evaluate(&Variables::new(), &first_day).unwrap_err().message(), range);
+}
+
+#[test]
 fn date_patterns_and_zones_are_checked_when_compiling() {
     let error = compile_error("formatDate(x, \"yyyy-MM-dd\", \"Mars/Base\")");
     assert_eq!(error.kind(), ErrorKind::InvalidArgument);

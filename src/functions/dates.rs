@@ -19,25 +19,25 @@ use crate::value::{Value, parse_java_long};
 
 pub(super) fn functions() -> Vec<Function> {
     let date = |name: &'static str, body: fn(NaiveDate) -> Value| {
-        Function::new(name, move |_, cx| Ok(body(today(cx)))).reads_context()
+        Function::new(name, move |_, cx| Ok(body(today(cx)?))).reads_context()
     };
     vec![
         Function::new("customerAgeYears", |_, cx| Ok(customer_age_years(cx).into())).reads_context(),
         date("localDate", |today| Value::from(today.format("%Y-%m-%d").to_string())),
         date("isoLocalDate", |today| Value::from(today.format("%Y-%m-%d").to_string())),
         Function::new("isoLocalDateTime", |_, cx| {
-            Ok(Value::from(local_now(cx).format("%Y-%m-%dT%H:%M:%S%.3f").to_string()))
+            Ok(Value::from(local_now(cx)?.time.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()))
         })
         .reads_context(),
         date("localDateYear", |today| Value::Int(today.year().into())),
         date("localDateDayOfMonth", |today| Value::Int(today.day().into())),
         date("localDateDayOfYear", |today| Value::Int(today.ordinal().into())),
         date("localDateDayOfWeek", |today| Value::Int(today.weekday().number_from_monday().into())),
-        Function::new("formattedDateToday", |_, cx| Ok(short_date(today(cx), cx))).reads_context(),
+        Function::new("formattedDateToday", |_, cx| short_date(today(cx)?, cx)).reads_context(),
         Function::new("formattedDateTomorrow", |_, cx| {
-            let today = today(cx);
+            let today = today(cx)?;
             match today.checked_add_days(Days::new(1)) {
-                Some(tomorrow) => Ok(short_date(tomorrow, cx)),
+                Some(tomorrow) => short_date(tomorrow, cx),
                 None => fail(format!("there is no date after {today}")),
             }
         })
@@ -58,12 +58,35 @@ pub(super) fn functions() -> Vec<Function> {
     ]
 }
 
-fn local_now(cx: &CallContext<'_>) -> DateTime<Tz> {
-    cx.context().now().with_timezone(&cx.context().time_zone())
+/// A wall-clock time with its offset and zone: what a pattern formats.
+struct Wall {
+    time: NaiveDateTime,
+    offset: FixedOffset,
+    zone: Tz,
 }
 
-fn today(cx: &CallContext<'_>) -> NaiveDate {
-    local_now(cx).date_naive()
+impl Wall {
+    /// `at` on the wall clock of its zone; an error when that falls outside chrono's
+    /// dates (an instant at the end of the range that the offset pushes over).
+    fn of(at: &DateTime<Tz>) -> Result<Wall, FunctionError> {
+        let offset = at.offset().fix();
+        match at.naive_utc().checked_add_offset(offset) {
+            Some(time) => Ok(Wall { time, offset, zone: at.timezone() }),
+            None => Err(out_of_range()),
+        }
+    }
+}
+
+fn out_of_range() -> FunctionError {
+    FunctionError("the date is outside the supported range of dates (the years -262143 to 262142)".to_owned())
+}
+
+fn local_now(cx: &CallContext<'_>) -> Result<Wall, FunctionError> {
+    Wall::of(&cx.context().now().with_timezone(&cx.context().time_zone()))
+}
+
+fn today(cx: &CallContext<'_>) -> Result<NaiveDate, FunctionError> {
+    Ok(local_now(cx)?.time.date())
 }
 
 /// Whole years from the variable `birthdate` to today, as Java's `Period` counts them
@@ -72,7 +95,7 @@ fn today(cx: &CallContext<'_>) -> NaiveDate {
 fn customer_age_years(cx: &CallContext<'_>) -> Option<i64> {
     let birthdate = cx.variable("birthdate")?;
     let birth = parse_birthdate(birthdate.to_text().trim())?;
-    let today = today(cx);
+    let today = today(cx).ok()?;
     if birth > today {
         return None;
     }
@@ -129,21 +152,22 @@ fn short_date_pattern(locale: &str) -> &'static str {
     }
 }
 
-fn short_date(date: NaiveDate, cx: &CallContext<'_>) -> Value {
-    let items = parse_pattern(short_date_pattern(cx.context().locale())).expect("the short date patterns are valid");
-    let midnight = localize(date.and_time(NaiveTime::MIN), cx.context().time_zone());
-    Value::from(format(&items, &midnight, cx.context().locale()))
+fn short_date(date: NaiveDate, cx: &CallContext<'_>) -> Result<Value, FunctionError> {
+    let items = parse_pattern(short_date_pattern(cx.context().locale()))?;
+    let midnight = localize(date.and_time(NaiveTime::MIN), cx.context().time_zone()).ok_or_else(out_of_range)?;
+    Ok(Value::from(format(&items, &Wall::of(&midnight)?, cx.context().locale())))
 }
 
 /// A local date-time in `zone` as java.time's `ZonedDateTime.of` places it: in an
-/// overlap the earlier offset, in a gap shifted later by the gap's length.
-fn localize(local: NaiveDateTime, zone: Tz) -> DateTime<Tz> {
+/// overlap the earlier offset, in a gap shifted later by the gap's length. `None` at the
+/// ends of chrono's range, where the time has no instant.
+fn localize(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Tz>> {
     match zone.from_local_datetime(&local) {
-        LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at,
+        LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => Some(at),
         LocalResult::None => {
             // The offset before the gap, read a day earlier, moves the time past it.
-            let before = zone.offset_from_utc_datetime(&(local - TimeDelta::days(1))).fix();
-            zone.from_utc_datetime(&(local - TimeDelta::seconds(before.local_minus_utc().into())))
+            let before = zone.offset_from_utc_datetime(&local.checked_sub_signed(TimeDelta::days(1))?).fix();
+            Some(zone.from_utc_datetime(&local.checked_sub_offset(before)?))
         }
     }
 }
@@ -179,7 +203,7 @@ fn convert_timestamp(args: &[Value], cx: &CallContext<'_>) -> Result<Value, Func
     let items = parse_pattern(text(args, 1))?;
     let zone = zone_or_context(text(args, 2), cx)?;
     let at = instant_from_ms(integer(args, 0))?.with_timezone(&zone);
-    let formatted = format(&items, &at, cx.context().locale());
+    let formatted = format(&items, &Wall::of(&at)?, cx.context().locale());
     cx.check_size(formatted.len())?;
     Ok(Value::from(formatted))
 }
@@ -190,9 +214,9 @@ fn format_date(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionEr
     let at = match read_moment(arg(args, 0))? {
         None => return Ok(Value::Null),
         Some(Moment::Instant(instant)) => instant.with_timezone(&zone),
-        Some(Moment::Local(local)) => localize(local, zone),
+        Some(Moment::Local(local)) => localize(local, zone).ok_or_else(out_of_range)?,
     };
-    let formatted = format(&items, &at, cx.context().locale());
+    let formatted = format(&items, &Wall::of(&at)?, cx.context().locale());
     cx.check_size(formatted.len())?;
     Ok(Value::from(formatted))
 }
@@ -419,7 +443,7 @@ fn names(locale: &str) -> &'static Names {
     if language.eq_ignore_ascii_case("de") { &GERMAN } else { &ENGLISH }
 }
 
-fn format(items: &[Item], at: &DateTime<Tz>, locale: &str) -> String {
+fn format(items: &[Item], at: &Wall, locale: &str) -> String {
     let names = names(locale);
     let mut out = String::new();
     for item in items {
@@ -431,7 +455,8 @@ fn format(items: &[Item], at: &DateTime<Tz>, locale: &str) -> String {
     out
 }
 
-fn write_field(out: &mut String, letter: char, count: usize, at: &DateTime<Tz>, names: &Names) {
+fn write_field(out: &mut String, letter: char, count: usize, wall: &Wall, names: &Names) {
+    let at = &wall.time;
     let month = at.month0() as usize;
     let weekday = at.weekday().num_days_from_monday() as usize;
     let number = |out: &mut String, value: u32| {
@@ -462,8 +487,8 @@ fn write_field(out: &mut String, letter: char, count: usize, at: &DateTime<Tz>, 
         's' => number(out, at.second()),
         // A fraction is cut, not rounded: `SSS` of 0.9999 s is 999.
         'S' => out.push_str(&format!("{:09}", at.nanosecond() % 1_000_000_000)[..count]),
-        'X' | 'x' | 'Z' => write_offset(out, letter, count, at.offset().fix().local_minus_utc()),
-        _ => out.push_str(at.timezone().name()),
+        'X' | 'x' | 'Z' => write_offset(out, letter, count, wall.offset.local_minus_utc()),
+        _ => out.push_str(wall.zone.name()),
     }
 }
 
@@ -504,11 +529,12 @@ fn write_offset(out: &mut String, letter: char, count: usize, seconds: i32) {
 mod tests {
     use super::*;
 
-    fn at(text: &str, zone: Tz) -> DateTime<Tz> {
-        match parse_iso(text).unwrap() {
+    fn at(text: &str, zone: Tz) -> Wall {
+        let at = match parse_iso(text).unwrap() {
             Moment::Instant(instant) => instant.with_timezone(&zone),
-            Moment::Local(local) => localize(local, zone),
-        }
+            Moment::Local(local) => localize(local, zone).unwrap(),
+        };
+        Wall::of(&at).unwrap()
     }
 
     fn formatted(pattern: &str, text: &str, zone: Tz, locale: &str) -> String {
