@@ -142,6 +142,51 @@ fn every_builtin_is_exercised_here() {
     assert_eq!(names.len(), 81, "{names:?}");
 }
 
+/// Text that looks like what the functions read: numbers, dates, patterns, zones, regexes.
+fn interesting_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<String>(),
+        "-?[0-9]{1,20}(\\.[0-9]{0,4})?(E-?[0-9]{1,3})?",
+        "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\\.[0-9]{0,10})?)?(Z|[+-][0-9:]{1,5})?)?",
+        "[yuMdDEaHkKhmsSXxZV' .:/-]{0,12}",
+        "[a-zA-Z_/+-]{0,20}",
+        "[()\\[\\]{}$\\\\.*+?|^a-c0-9<>=!-]{0,12}",
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Every built-in, given any text in its arguments, returns a value or an
+    /// evaluation error: it never panics, and never fails in any other way.
+    #[test]
+    fn no_builtin_panics_on_any_text(a in interesting_text(), b in interesting_text(), c in interesting_text()) {
+        let engine = engine_with(Limits { max_output_bytes: 1 << 16, max_list_len: 1000, ..Limits::default() });
+        let mut variables = vars(&[("a", &a), ("b", &b), ("c", &c), ("birthdate", &a)]);
+        variables.set("l", list(&[&a, &b]));
+        let context = context();
+        let mut names: Vec<&str> = engine.registry().names().collect();
+        names.sort_unstable();
+        for name in names {
+            let function = engine.registry().get(name).unwrap();
+            let most = function.max_args().unwrap_or(3).min(3);
+            for count in function.min_args()..=most {
+                for first in ["a", "l"] {
+                    let args = [first, "b", "c"][..count].join(", ");
+                    let source = format!("{name}({args})");
+                    if let Err(error) = run(&engine, &source, &variables, &context) {
+                        proptest::prop_assert!(
+                            matches!(error.kind(), ErrorKind::Evaluation | ErrorKind::Limit),
+                            "{source} with {a:?}, {b:?}, {c:?}: {error}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_wrong_number_of_arguments_is_a_compile_error() {
     for source in ["stringConcat()", "round(1, 2, 3)", "localDate(1)", "substring(\"a\")", "secret()"] {
