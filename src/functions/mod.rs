@@ -397,6 +397,31 @@ pub(crate) mod util {
         }
     }
 
+    /// An optional argument, `None` when it was left out or is null or `""`: for an
+    /// optional parameter all three mean "not given".
+    pub(crate) fn given(args: &[Value], position: usize) -> Option<&Value> {
+        match args.get(position)? {
+            Value::Null => None,
+            Value::Str(text) if text.is_empty() => None,
+            value => Some(value),
+        }
+    }
+
+    /// Coerces an argument declared as [`super::Kind::Any`] (because null there means
+    /// "left out") to `kind`, with the message a declared kind gives; `position` is 0-based.
+    pub(crate) fn coerce(
+        value: &Value,
+        kind: super::Kind,
+        position: usize,
+        function: &str,
+    ) -> Result<Value, FunctionError> {
+        let mut value = value.clone();
+        super::coerce_argument(&mut value, kind).map_err(|error| {
+            FunctionError(format!("argument {} of {function} must be {}: {error}", position + 1, kind.describe()))
+        })?;
+        Ok(value)
+    }
+
     /// A message naming the function and what went wrong.
     pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, FunctionError> {
         Err(FunctionError(message.into()))
