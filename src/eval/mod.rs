@@ -317,12 +317,12 @@ impl<'a> Runtime<'a> {
         }
         let cx = CallContext { runtime: self };
         call.function.call(&mut args, &cx).map_err(|error| {
-            let kind = if error.0.contains("more than the limit") {
+            let kind = if error.is_limit() {
                 ErrorKind::Limit
             } else {
                 ErrorKind::Evaluation
             };
-            Error::new(kind, error.0).at(call.span, self.source)
+            Error::new(kind, error.message()).at(call.span, self.source)
         })
     }
 

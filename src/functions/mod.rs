@@ -27,24 +27,55 @@ use crate::variables::VariableSource;
 
 /// An error raised by a function body; the evaluator adds the call's place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct FunctionError(pub String);
+#[error("{message}")]
+pub struct FunctionError {
+    message: String,
+    limit: bool,
+}
+
+impl FunctionError {
+    /// An error with its message.
+    pub fn new(message: impl Into<String>) -> Self {
+        FunctionError {
+            message: message.into(),
+            limit: false,
+        }
+    }
+
+    /// A safety limit was reached (a result too large, too many pieces).
+    pub fn limit(message: impl Into<String>) -> Self {
+        FunctionError {
+            message: message.into(),
+            limit: true,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether a safety limit was reached.
+    pub fn is_limit(&self) -> bool {
+        self.limit
+    }
+}
 
 impl From<ValueError> for FunctionError {
     fn from(error: ValueError) -> Self {
-        FunctionError(error.0)
+        FunctionError::new(error.0)
     }
 }
 
 impl From<String> for FunctionError {
     fn from(message: String) -> Self {
-        FunctionError(message)
+        FunctionError::new(message)
     }
 }
 
 impl From<&str> for FunctionError {
     fn from(message: &str) -> Self {
-        FunctionError(message.to_owned())
+        FunctionError::new(message.to_owned())
     }
 }
 
@@ -116,7 +147,7 @@ impl<'a> CallContext<'a> {
     pub fn check_size(&self, bytes: usize) -> Result<(), FunctionError> {
         let limit = self.limits().max_output_bytes;
         if bytes > limit {
-            return Err(FunctionError(format!(
+            return Err(FunctionError::limit(format!(
                 "the result would be {bytes} bytes, more than the limit of {limit}"
             )));
         }
@@ -127,7 +158,7 @@ impl<'a> CallContext<'a> {
     pub fn render_text(&self, source: &str) -> Result<String, FunctionError> {
         self.runtime
             .render_nested(source)
-            .map_err(|error| FunctionError(error.to_string()))
+            .map_err(|error| FunctionError::new(error.to_string()))
     }
 }
 
@@ -303,7 +334,7 @@ impl Function {
         for (position, arg) in args.iter_mut().enumerate() {
             let kind = self.kind_at(position);
             coerce_argument(arg, kind).map_err(|error| {
-                FunctionError(format!(
+                FunctionError::new(format!(
                     "argument {} of {} must be {}: {}",
                     position + 1,
                     self.name,
@@ -397,8 +428,37 @@ pub(crate) mod util {
         }
     }
 
+    /// An optional argument, `None` when it was left out or is null or `""`: for an
+    /// optional parameter all three mean "not given".
+    pub(crate) fn given(args: &[Value], position: usize) -> Option<&Value> {
+        match args.get(position)? {
+            Value::Null => None,
+            Value::Str(text) if text.is_empty() => None,
+            value => Some(value),
+        }
+    }
+
+    /// Coerces an argument declared as [`super::Kind::Any`] (because null there means
+    /// "left out") to `kind`, with the message a declared kind gives; `position` is 0-based.
+    pub(crate) fn coerce(
+        value: &Value,
+        kind: super::Kind,
+        position: usize,
+        function: &str,
+    ) -> Result<Value, FunctionError> {
+        let mut value = value.clone();
+        super::coerce_argument(&mut value, kind).map_err(|error| {
+            FunctionError::new(format!(
+                "argument {} of {function} must be {}: {error}",
+                position + 1,
+                kind.describe()
+            ))
+        })?;
+        Ok(value)
+    }
+
     /// A message naming the function and what went wrong.
     pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, FunctionError> {
-        Err(FunctionError(message.into()))
+        Err(FunctionError::new(message.into()))
     }
 }

@@ -1,7 +1,208 @@
-//! (being written)
+//! The chat runtime: facts the host supplies through the [`Context`] (parameters, the
+//! client and the page it runs in, the tenant, the customer's consent, translations)
+//! and `secret(name)`.
+//!
+//! Every function here reads the context or the variables, so none is folded at
+//! compile time. A fact the context does not hold is null (or false, or 0).
+//!
+//! [`Context`]: super::Context
 
-use super::Function;
+use super::util::{fail, text};
+use super::{CallContext, Context, Function, FunctionError, Kind};
+use crate::value::Value;
+use crate::value::ops::is_empty;
 
 pub(super) fn functions() -> Vec<Function> {
-    Vec::new()
+    let fact = |name: &'static str, read: fn(&Context) -> Value| {
+        Function::new(name, move |_, cx| Ok(read(cx.context()))).reads_context()
+    };
+    let text_fact = |name: &'static str, read: fn(&Context) -> Option<&str>| {
+        Function::new(name, move |_, cx| Ok(read(cx.context()).into())).reads_context()
+    };
+    vec![
+        Function::new("getParam", |args, cx| {
+            Ok(cx.context().params.get(text(args, 0)).map(String::as_str).into())
+        })
+        .param("name", Kind::Text)
+        .reads_context(),
+        text_fact("clientLocale", |context| Some(context.locale())),
+        text_fact("displayLanguage", |context| Some(context.language())),
+        text_fact("tenantName", |context| context.tenant_name.as_deref()),
+        text_fact("ipAddress", |context| context.client.ip_address.as_deref()),
+        text_fact("userAgent", |context| context.client.user_agent.as_deref()),
+        fact("isMobile", |context| Value::Bool(context.client.is_mobile)),
+        text_fact("locationHrefHost", |context| href(context).map(|(host, _)| host)),
+        text_fact("locationHrefPath", |context| href(context).map(|(_, path)| path)),
+        fact("locationHrefHostLowerCase", |context| {
+            href(context).map(|(host, _)| host.to_lowercase()).into()
+        }),
+        fact("locationHrefPathLowerCase", |context| {
+            href(context).map(|(_, path)| path.to_lowercase()).into()
+        }),
+        text_fact("senderId", |context| context.sender_id.as_deref()),
+        text_fact("signInToken", |context| context.sign_in_token.as_deref()),
+        text_fact("postbackPayloadValue", |context| {
+            context.postback_payload_value.as_deref()
+        }),
+        Function::new("hasBpmnProcessVariable", |args, cx| {
+            Ok(Value::Bool(
+                cx.variable(text(args, 0)).is_some_and(|value| !is_empty(&value)),
+            ))
+        })
+        .param("name", Kind::Text)
+        .reads_context(),
+        Function::new("i18nTranslate", |args, cx| Ok(translation(cx, text(args, 0)).into()))
+            .param("key", Kind::Text)
+            .reads_context(),
+        Function::new("interpolate", |args, cx| match translation(cx, text(args, 0)) {
+            Some(template) => cx.render_text(template).map(Value::from),
+            None => Ok(Value::Null),
+        })
+        .param("key", Kind::Text)
+        .reads_context(),
+        fact("isAuthenticated", |context| Value::Bool(context.authenticated)),
+        fact("hasDeniedAnySingleOptIn", |context| {
+            Value::Bool(context.consent.denied_any_single_opt_in)
+        }),
+        Function::new("newsletterSingleOptIn", |args, cx| {
+            let consent = &cx.context().consent;
+            Ok(Value::Bool(opt_in(
+                consent.newsletter_single_opt_in,
+                &consent.newsletter_single_opt_in_tags,
+                args,
+            )))
+        })
+        .optional("tag", Kind::Text)
+        .reads_context(),
+        Function::new("newsletterDoubleOptIn", |args, cx| {
+            let consent = &cx.context().consent;
+            Ok(Value::Bool(opt_in(
+                consent.newsletter_double_opt_in,
+                &consent.newsletter_double_opt_in_tags,
+                args,
+            )))
+        })
+        .optional("tag", Kind::Text)
+        .reads_context(),
+        fact("profilingSingleOptIn", |context| {
+            Value::Bool(context.consent.profiling_single_opt_in)
+        }),
+        fact("profilingDoubleOptIn", |context| {
+            Value::Bool(context.consent.profiling_double_opt_in)
+        }),
+        fact("reminderSingleOptIn", |context| {
+            Value::Bool(context.consent.reminder_single_opt_in)
+        }),
+        fact("smsSingleOptIn", |context| {
+            Value::Bool(context.consent.sms_single_opt_in)
+        }),
+        fact("smsDoubleOptIn", |context| {
+            Value::Bool(context.consent.sms_double_opt_in)
+        }),
+        fact("webPushSingleOptIn", |context| {
+            Value::Bool(context.consent.web_push_single_opt_in)
+        }),
+        fact("webPushDoubleOptIn", |context| {
+            Value::Bool(context.consent.web_push_double_opt_in)
+        }),
+        text_fact("newsletterDoubleOptInUrl", |context| {
+            context.newsletter_double_opt_in_url.as_deref()
+        }),
+        text_fact("profilingDoubleOptInUrl", |context| {
+            context.profiling_double_opt_in_url.as_deref()
+        }),
+        fact("numParticipations", |context| Value::Int(context.num_participations)),
+        fact("numParticipationsBpmnProcess", |context| {
+            Value::Int(context.num_participations_bpmn_process)
+        }),
+        Function::new("secret", |args, cx| secret(cx, text(args, 0)))
+            .param("name", Kind::Text)
+            .reads_context(),
+    ]
+}
+
+/// The host and path of the page the chat is embedded in.
+fn href(context: &Context) -> Option<(&str, &str)> {
+    url_host_and_path(context.client.location_href.as_deref()?)
+}
+
+/// The host and path of an absolute URL as `java.net.URL` gives them: the host as
+/// written (without user info and port; an IPv6 host keeps its brackets), the path
+/// without query and fragment (`""` when there is none).
+fn url_host_and_path(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return None;
+    }
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host_and_port.find(']') {
+        Some(end) if host_and_port.starts_with('[') => &host_and_port[..=end],
+        _ => host_and_port.split(':').next().unwrap_or_default(),
+    };
+    let path = &tail[..tail.find(['?', '#']).unwrap_or(tail.len())];
+    Some((host, path))
+}
+
+/// The translation of `key` in the context's language (`de-CH`), else in its primary
+/// language (`de`).
+fn translation<'a>(cx: &CallContext<'a>, key: &str) -> Option<&'a str> {
+    let context = cx.context();
+    let language = context.language();
+    let primary = language.split(['-', '_']).next().unwrap_or(language);
+    [language, primary]
+        .into_iter()
+        .find_map(|language| context.translations.get(language)?.get(key))
+        .map(String::as_str)
+}
+
+/// Without a tag (or with null or `""`), the general consent; with one, whether that
+/// tag is among the consented tags.
+fn opt_in(general: bool, tags: &[String], args: &[Value]) -> bool {
+    match text(args, 0) {
+        "" => general,
+        tag => tags.iter().any(|consented| consented == tag),
+    }
+}
+
+/// The host's secret called `name`; an error names the secret, never a value.
+fn secret(cx: &CallContext<'_>, name: &str) -> Result<Value, FunctionError> {
+    let shown = Value::from(name).describe();
+    let Some(resolver) = cx.context().secrets() else {
+        return fail(format!(
+            "secret {shown} is not available: the host gave no secret resolver"
+        ));
+    };
+    match resolver.resolve(name) {
+        Some(value) => Ok(Value::from(value)),
+        None => fail(format!("unknown secret {shown}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_as_java_net_url_does() {
+        let cases = [
+            (
+                "https://Shop.Example.org/Products/1?x=1#top",
+                Some(("Shop.Example.org", "/Products/1")),
+            ),
+            ("https://user:pw@example.org:8443/a/b", Some(("example.org", "/a/b"))),
+            ("http://[::1]:8080/x", Some(("[::1]", "/x"))),
+            ("https://example.org", Some(("example.org", ""))),
+            ("https://example.org?q=/a", Some(("example.org", ""))),
+            ("example.org/path", None),
+            ("1http://example.org/", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(url_host_and_path(url), expected, "{url}");
+        }
+    }
 }
