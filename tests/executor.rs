@@ -514,6 +514,33 @@ async fn the_price_lookup_example_maps_its_response() {
 }
 
 #[tokio::test]
+async fn the_newsletter_example_posts_its_typed_payload_and_maps_the_answer() {
+    let answer = json!({"status": "success", "subscriberId": "9cc2d7a1-888f-49bd-a169-5d196c900ced"});
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/newsletter/subscribe"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&server)
+        .await;
+    let request = CompiledRequest::load(&common::engine(), Path::new("examples/newsletter/request.toml")).unwrap();
+    let mut variables = Variables::from_json(&read_json("examples/newsletter/vars.json")).unwrap();
+    variables.set("shop_url", courier::Value::from(server.uri().as_str()));
+    let outcome = executor()
+        .execute(&request, &variables, &Context::default(), &mut Cookies::new())
+        .await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    let requests = received(&server).await;
+    assert_eq!(header_of(&requests[0], "content-type"), "application/json");
+    let sent: Json = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(sent, read_json("examples/newsletter/expected.json"));
+    assert_eq!(outcome.variables["subscription_status"], "success");
+    assert_eq!(
+        outcome.variables["subscriber_id"],
+        "9cc2d7a1-888f-49bd-a169-5d196c900ced"
+    );
+}
+
+#[tokio::test]
 async fn the_consultant_example_maps_a_flat_and_a_nested_field() {
     let server =
         server_answering(ResponseTemplate::new(200).set_body_json(read_json("examples/consultant/response.json")))

@@ -9,28 +9,11 @@ use std::sync::Arc;
 
 use courier::functions::SecretResolver;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions, Outcome};
-use courier::{Context, Engine, Function, FunctionError, Kind, Value, Variables};
+use courier::{Context, Engine, Variables};
 
 /// The engine the tests compile with.
 pub fn engine() -> Engine {
-    let mut engine = Engine::new();
-    // Bridge until the functions branch (which brings the built-in `secret`) is on
-    // main: the same contract, resolved through the context's secrets.
-    if engine.registry().get("secret").is_none() {
-        engine.register(
-            Function::new("secret", |args, call| {
-                let name = args[0].as_str().unwrap_or_default();
-                call.context()
-                    .secrets()
-                    .and_then(|secrets| secrets.resolve(name))
-                    .map(|value| Value::from(value.as_str()))
-                    .ok_or_else(|| FunctionError(format!("unknown secret {name:?}")))
-            })
-            .param("name", Kind::Text)
-            .reads_context(),
-        );
-    }
-    engine
+    Engine::new()
 }
 
 /// Compiles a spec written in TOML; relative paths are relative to the crate.
