@@ -214,3 +214,39 @@ async fn an_oversized_response_is_refused() {
     assert_eq!(event_names(&outcome), ["api_exception"]);
     assert!(outcome.error.unwrap().contains("larger than the limit of 1024 bytes"));
 }
+
+#[tokio::test]
+async fn a_file_that_cannot_be_read_sends_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::path("/gone.jpg"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    for (file, expected) in [
+        (
+            "/does/not/exist.bin".to_owned(),
+            "cannot read the file /does/not/exist.bin",
+        ),
+        (format!("{}/gone.jpg", server.uri()), "the server answered 404"),
+    ] {
+        let spec = format!(
+            "method = \"POST\"\nurl = \"{}/upload\"\n[body]\ntype = \"octet-stream\"\nfile = \"{file}\"\n",
+            server.uri()
+        );
+        let outcome = run(&compile(&spec), &[]).await;
+        assert_eq!(event_names(&outcome), ["api_exception"]);
+        assert!(outcome.error.as_deref().unwrap().contains(expected), "{outcome:?}");
+    }
+    let posts = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|request| request.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 0, "nothing is sent");
+}
