@@ -36,24 +36,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error diagnostic.
     pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            span,
-            suggestion: None,
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), span, suggestion: None }
     }
 
     /// A warning diagnostic.
     pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            code,
-            message: message.into(),
-            span,
-            suggestion: None,
-        }
+        Diagnostic { severity: Severity::Warning, code, message: message.into(), span, suggestion: None }
     }
 
     /// The same diagnostic with a suggestion.
@@ -119,11 +107,7 @@ pub fn excerpt(source: &str, span: Span) -> String {
     let gutter = span.line.to_string();
     let pad = " ".repeat(gutter.len());
     let shown: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-    format!(
-        "{pad} |\n{gutter} | {shown}\n{pad} | {}{}\n",
-        " ".repeat(column),
-        "^".repeat(width)
-    )
+    format!("{pad} |\n{gutter} | {shown}\n{pad} | {}{}\n", " ".repeat(column), "^".repeat(width))
 }
 
 /// The known name closest to `name`, when it is close enough to be a likely typo.

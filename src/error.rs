@@ -60,13 +60,7 @@ struct Inner {
 impl Error {
     /// A new error without a place.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error(Box::new(Inner {
-            kind,
-            message: message.into(),
-            span: None,
-            source: None,
-            suggestion: None,
-        }))
+        Error(Box::new(Inner { kind, message: message.into(), span: None, source: None, suggestion: None }))
     }
 
     /// The same error placed at `span` of `source`.
@@ -131,10 +125,7 @@ impl Error {
 
     /// The message, followed by the source text it happened in for evaluation errors.
     fn message_with_context(&self) -> String {
-        let in_text = matches!(
-            self.0.kind,
-            ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render
-        );
+        let in_text = matches!(self.0.kind, ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render);
         match (&self.0.source, self.0.span) {
             (Some(source), Some(span)) if in_text && span.end > span.start => {
                 let text = source.get(span.range()).unwrap_or_default();

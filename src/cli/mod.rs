@@ -38,18 +38,12 @@ pub(crate) struct Failure {
 impl Failure {
     /// An error in what was evaluated (exit 1); the message is printed as it is.
     pub(crate) fn error(message: impl Into<String>) -> Self {
-        Failure {
-            message: message.into(),
-            status: FAILURE,
-        }
+        Failure { message: message.into(), status: FAILURE }
     }
 
     /// Bad usage (exit 2).
     pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            message: format!("error: {}\n", message.into()),
-            status: USAGE,
-        }
+        Failure { message: format!("error: {}\n", message.into()), status: USAGE }
     }
 }
 

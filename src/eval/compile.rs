@@ -31,26 +31,13 @@ pub(crate) struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(shared: &'a Arc<Shared>, source: &'a Arc<str>, lint: Option<&'a CheckOptions>) -> Self {
-        Compiler {
-            shared,
-            source,
-            lint,
-            diagnostics: Vec::new(),
-        }
+        Compiler { shared, source, lint, diagnostics: Vec::new() }
     }
 
     /// The first error, if any problem was an error.
     pub(crate) fn finish(self) -> Result<(), Error> {
-        match self
-            .diagnostics
-            .iter()
-            .find(|diagnostic| diagnostic.severity == Severity::Error)
-        {
-            Some(diagnostic) => Err(Error::from_diagnostic(
-                diagnostic,
-                kind_of(diagnostic.code),
-                self.source,
-            )),
+        match self.diagnostics.iter().find(|diagnostic| diagnostic.severity == Severity::Error) {
+            Some(diagnostic) => Err(Error::from_diagnostic(diagnostic, kind_of(diagnostic.code), self.source)),
             None => Ok(()),
         }
     }
@@ -85,11 +72,7 @@ impl<'a> Compiler<'a> {
                 let pair = (self.compile(left), self.compile(right));
                 self.fold(Node::Binary(*op, Box::new(pair), expr.span))
             }
-            ExprKind::Conditional {
-                condition,
-                then,
-                otherwise,
-            } => {
+            ExprKind::Conditional { condition, then, otherwise } => {
                 let parts = (self.compile(condition), self.compile(then), self.compile(otherwise));
                 self.fold(Node::Conditional(Box::new(parts), expr.span))
             }
@@ -119,15 +102,10 @@ impl<'a> Compiler<'a> {
             .collect();
         if let Err((position, message)) = function.validate_constants(&constants) {
             let at = args.get(position).map_or(span, |arg| arg.span);
-            self.diagnostics
-                .push(Diagnostic::error("invalid-argument", message, at));
+            self.diagnostics.push(Diagnostic::error("invalid-argument", message, at));
         }
         let pure = function.is_pure();
-        let node = Node::Call(Box::new(Call {
-            function,
-            args: compiled.into_boxed_slice(),
-            span,
-        }));
+        let node = Node::Call(Box::new(Call { function, args: compiled.into_boxed_slice(), span }));
         if pure { self.fold(node) } else { node }
     }
 
@@ -185,22 +163,13 @@ impl<'a> Compiler<'a> {
             self.diagnostics.push(
                 Diagnostic::warning(
                     "text-comparison",
-                    format!(
-                        "`{left} {} {right}` compares two variables as text, so \"18\" < \"9\"",
-                        op.symbol()
-                    ),
+                    format!("`{left} {} {right}` compares two variables as text, so \"18\" < \"9\"", op.symbol()),
                     span,
                 )
-                .with_suggestion(format!(
-                    "compare numbers: toInteger({left}) {} toInteger({right})",
-                    op.symbol()
-                )),
+                .with_suggestion(format!("compare numbers: toInteger({left}) {} toInteger({right})", op.symbol())),
             );
         }
-        let arithmetic = matches!(
-            op,
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem
-        );
+        let arithmetic = matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem);
         let non_numeric_text = |expr: &Expr| match &expr.kind {
             ExprKind::Literal(Literal::String(text)) => !text.is_empty() && parse_java_double(text).is_none(),
             _ => false,

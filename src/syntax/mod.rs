@@ -247,11 +247,7 @@ pub struct SyntaxError {
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {}, column {}: {}",
-            self.span.line, self.span.column, self.message
-        )
+        write!(f, "line {}, column {}: {}", self.span.line, self.span.column, self.message)
     }
 }
 

@@ -109,10 +109,7 @@ fn node(kind: ExprKind, span: Span, depth: u32, index: &LineIndex) -> BuildResul
             span: index.span(span.start, span.start + 1),
         });
     }
-    Ok(Built {
-        expr: Expr { kind, span },
-        depth,
-    })
+    Ok(Built { expr: Expr { kind, span }, depth })
 }
 
 /// Builds an [`Expr`] from an `expr` pair.
@@ -143,11 +140,7 @@ fn build_binary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
             let op = binary_op(op.as_rule());
             let span = index.span(left.expr.span.start, right.expr.span.end);
             let depth = 1 + left.depth.max(right.depth);
-            let kind = ExprKind::Binary {
-                op,
-                left: Box::new(left.expr),
-                right: Box::new(right.expr),
-            };
+            let kind = ExprKind::Binary { op, left: Box::new(left.expr), right: Box::new(right.expr) };
             node(kind, span, depth, index)
         })
         .parse(pair.into_inner())
@@ -188,15 +181,7 @@ fn build_unary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
     for (op, start) in operators.into_iter().rev() {
         let span = index.span(start as u32, built.expr.span.end);
         let depth = built.depth + 1;
-        built = node(
-            ExprKind::Unary {
-                op,
-                operand: Box::new(built.expr),
-            },
-            span,
-            depth,
-            index,
-        )?;
+        built = node(ExprKind::Unary { op, operand: Box::new(built.expr) }, span, depth, index)?;
     }
     Ok(built)
 }
@@ -216,15 +201,7 @@ fn build_postfix(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         };
         let span = index.span(built.expr.span.start, access_span.end);
         let depth = built.depth + 1;
-        built = node(
-            ExprKind::Member {
-                target: Box::new(built.expr),
-                key,
-            },
-            span,
-            depth,
-            index,
-        )?;
+        built = node(ExprKind::Member { target: Box::new(built.expr), key }, span, depth, index)?;
     }
     Ok(built)
 }
@@ -237,17 +214,13 @@ fn build_primary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         Rule::boolean => literal(Literal::Bool(pair.as_str() == "true")),
         Rule::integer => match pair.as_str().parse::<i64>() {
             Ok(value) => literal(Literal::Integer(value)),
-            Err(_) => Err(SyntaxError {
-                message: format!("the integer {} does not fit in 64 bits", pair.as_str()),
-                span,
-            }),
+            Err(_) => {
+                Err(SyntaxError { message: format!("the integer {} does not fit in 64 bits", pair.as_str()), span })
+            }
         },
         Rule::float => match pair.as_str().parse::<f64>() {
             Ok(value) if value.is_finite() => literal(Literal::Float(value)),
-            _ => Err(SyntaxError {
-                message: format!("the number {} is too large", pair.as_str()),
-                span,
-            }),
+            _ => Err(SyntaxError { message: format!("the number {} is too large", pair.as_str()), span }),
         },
         Rule::string => {
             let text = pair.into_inner().next().expect("grammar: string holds text");
@@ -270,10 +243,7 @@ fn build_call(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResul
         depth = depth.max(arg.depth + 1);
         args.push(arg.expr);
     }
-    let name = Name {
-        text: name.as_str().to_owned(),
-        span: index.span_of(&name),
-    };
+    let name = Name { text: name.as_str().to_owned(), span: index.span_of(&name) };
     let kind = ExprKind::Call { name, args };
     node(kind, span, depth, index)
 }
@@ -307,22 +277,12 @@ pub(crate) fn syntax_error_from_pest(error: &pest::error::Error<Rule>, index: &L
     };
     let message = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            format!(
-                "expected {}, found {}",
-                describe_expected(positives),
-                describe_found(index.source, position)
-            )
+            format!("expected {}, found {}", describe_expected(positives), describe_found(index.source, position))
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let end = index.source[position..]
-        .chars()
-        .next()
-        .map_or(position, |c| position + c.len_utf8());
-    SyntaxError {
-        message,
-        span: index.span(position as u32, end as u32),
-    }
+    let end = index.source[position..].chars().next().map_or(position, |c| position + c.len_utf8());
+    SyntaxError { message, span: index.span(position as u32, end as u32) }
 }
 
 fn describe_expected(positives: &[Rule]) -> String {
@@ -378,11 +338,7 @@ fn describe_found(source: &str, position: usize) -> String {
         return "the end of the input".to_owned();
     };
     if first.is_alphanumeric() || first == '_' {
-        let word: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .take(40)
-            .collect();
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(40).collect();
         format!("`{word}`")
     } else if first == '\n' {
         "the end of the line".to_owned()
@@ -399,9 +355,7 @@ pub(crate) struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(source: &'a str) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(source.match_indices('\n').map(|(at, _)| at as u32 + 1))
-            .collect();
+        let line_starts = std::iter::once(0).chain(source.match_indices('\n').map(|(at, _)| at as u32 + 1)).collect();
         LineIndex { source, line_starts }
     }
 
@@ -409,16 +363,8 @@ impl<'a> LineIndex<'a> {
     pub(crate) fn span(&self, start: u32, end: u32) -> Span {
         let line = self.line_starts.partition_point(|&line_start| line_start <= start);
         let line_start = self.line_starts[line - 1] as usize;
-        let column = self
-            .source
-            .get(line_start..start as usize)
-            .map_or(1, |before| before.chars().count() + 1);
-        Span {
-            start,
-            end,
-            line: line as u32,
-            column: column as u32,
-        }
+        let column = self.source.get(line_start..start as usize).map_or(1, |before| before.chars().count() + 1);
+        Span { start, end, line: line as u32, column: column as u32 }
     }
 
     pub(crate) fn span_of(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -457,13 +403,8 @@ mod tests {
     #[test]
     fn spans_point_at_source() {
         let expr = parse("a +\n  foo(1)");
-        let ExprKind::Binary { right, .. } = expr.kind else {
-            panic!("not binary")
-        };
-        assert_eq!(
-            (right.span.line, right.span.column, right.span.start, right.span.end),
-            (2, 3, 6, 12)
-        );
+        let ExprKind::Binary { right, .. } = expr.kind else { panic!("not binary") };
+        assert_eq!((right.span.line, right.span.column, right.span.start, right.span.end), (2, 3, 6, 12));
     }
 
     #[test]
@@ -475,14 +416,8 @@ mod tests {
 
     #[test]
     fn strings_keep_unknown_escapes() {
-        assert_eq!(
-            parse(r#""\s+""#).kind,
-            ExprKind::Literal(Literal::String(r"\s+".into()))
-        );
-        assert_eq!(
-            parse(r#"'it\'s'"#).kind,
-            ExprKind::Literal(Literal::String("it's".into()))
-        );
+        assert_eq!(parse(r#""\s+""#).kind, ExprKind::Literal(Literal::String(r"\s+".into())));
+        assert_eq!(parse(r#"'it\'s'"#).kind, ExprKind::Literal(Literal::String("it's".into())));
     }
 
     #[test]
@@ -497,12 +432,7 @@ mod tests {
     #[test]
     fn oversized_integers_are_refused() {
         assert!(parse_expression("9223372036854775807").is_ok());
-        assert!(
-            parse_expression("9223372036854775808")
-                .unwrap_err()
-                .message
-                .contains("64 bits")
-        );
+        assert!(parse_expression("9223372036854775808").unwrap_err().message.contains("64 bits"));
     }
 
     #[test]

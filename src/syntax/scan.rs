@@ -20,10 +20,7 @@ pub struct NestingLimits {
 
 impl Default for NestingLimits {
     fn default() -> Self {
-        NestingLimits {
-            max_nesting: 100,
-            max_source_bytes: 1 << 20,
-        }
+        NestingLimits { max_nesting: 100, max_source_bytes: 1 << 20 }
     }
 }
 
@@ -42,21 +39,9 @@ pub(crate) enum ScanMode {
 enum State {
     Text,
     Json,
-    JsonString {
-        opened: usize,
-    },
-    Expr {
-        opened: usize,
-        depth: usize,
-        in_json_string: bool,
-    },
-    ExprString {
-        quote: u8,
-        opened: usize,
-        depth: usize,
-        interpolation: usize,
-        in_json_string: bool,
-    },
+    JsonString { opened: usize },
+    Expr { opened: usize, depth: usize, in_json_string: bool },
+    ExprString { quote: u8, opened: usize, depth: usize, interpolation: usize, in_json_string: bool },
 }
 
 /// Checks that `source` nests no deeper than `limits` allow and that every
@@ -84,11 +69,7 @@ pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Resu
     };
     let mut json_depth = 0usize;
     let mut state = match mode {
-        ScanMode::Expression => State::Expr {
-            opened: usize::MAX,
-            depth: 0,
-            in_json_string: false,
-        },
+        ScanMode::Expression => State::Expr { opened: usize::MAX, depth: 0, in_json_string: false },
         ScanMode::Template => State::Text,
         ScanMode::Json => State::Json,
     };
@@ -103,11 +84,7 @@ pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Resu
                     continue;
                 }
                 if b == b'$' && next == Some(b'{') {
-                    state = State::Expr {
-                        opened: i,
-                        depth: 0,
-                        in_json_string: false,
-                    };
+                    state = State::Expr { opened: i, depth: 0, in_json_string: false };
                     i += 2;
                     continue;
                 }
@@ -122,11 +99,7 @@ pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Resu
                 }
                 b']' | b'}' => json_depth = json_depth.saturating_sub(1),
                 b'$' if next == Some(b'{') => {
-                    state = State::Expr {
-                        opened: i,
-                        depth: 0,
-                        in_json_string: false,
-                    };
+                    state = State::Expr { opened: i, depth: 0, in_json_string: false };
                     i += 2;
                     continue;
                 }
@@ -139,48 +112,24 @@ pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Resu
                 }
                 b'"' => state = State::Json,
                 b'$' if next == Some(b'{') => {
-                    state = State::Expr {
-                        opened: i,
-                        depth: 0,
-                        in_json_string: true,
-                    };
+                    state = State::Expr { opened: i, depth: 0, in_json_string: true };
                     i += 2;
                     continue;
                 }
                 _ => {}
             },
-            State::Expr {
-                opened,
-                depth,
-                in_json_string,
-            } => match b {
+            State::Expr { opened, depth, in_json_string } => match b {
                 b'"' | b'\'' => {
-                    state = State::ExprString {
-                        quote: b,
-                        opened: i,
-                        depth,
-                        interpolation: opened,
-                        in_json_string,
-                    }
+                    state = State::ExprString { quote: b, opened: i, depth, interpolation: opened, in_json_string }
                 }
                 b'(' | b'[' | b'?' => {
                     if json_depth + depth + 1 > limits.max_nesting {
                         return Err(too_deep(i));
                     }
-                    state = State::Expr {
-                        opened,
-                        depth: depth + 1,
-                        in_json_string,
-                    };
+                    state = State::Expr { opened, depth: depth + 1, in_json_string };
                 }
                 // `?` never closes, so a chain of conditionals counts as deep as it is long.
-                b')' | b']' => {
-                    state = State::Expr {
-                        opened,
-                        depth: depth.saturating_sub(1),
-                        in_json_string,
-                    }
-                }
+                b')' | b']' => state = State::Expr { opened, depth: depth.saturating_sub(1), in_json_string },
                 b'}' if mode != ScanMode::Expression => {
                     state = match (mode, in_json_string) {
                         (ScanMode::Json, true) => State::JsonString { opened },
@@ -190,23 +139,13 @@ pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Resu
                 }
                 _ => {}
             },
-            State::ExprString {
-                quote,
-                depth,
-                interpolation,
-                in_json_string,
-                ..
-            } => {
+            State::ExprString { quote, depth, interpolation, in_json_string, .. } => {
                 if b == b'\\' {
                     i += 2;
                     continue;
                 }
                 if b == quote {
-                    state = State::Expr {
-                        opened: interpolation,
-                        depth,
-                        in_json_string,
-                    };
+                    state = State::Expr { opened: interpolation, depth, in_json_string };
                 }
             }
         }
@@ -218,10 +157,7 @@ pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Resu
             span: index.span(opened as u32, opened as u32 + 2),
         }),
         State::ExprString { quote, opened, .. } => Err(SyntaxError {
-            message: format!(
-                "unterminated string: the {} opened here is never closed",
-                quote_name(quote)
-            ),
+            message: format!("unterminated string: the {} opened here is never closed", quote_name(quote)),
             span: index.span(opened as u32, opened as u32 + 1),
         }),
         State::JsonString { opened } => Err(SyntaxError {
@@ -281,12 +217,7 @@ mod tests {
     #[test]
     fn deep_json_is_refused() {
         let source = "[".repeat(100_000);
-        assert!(
-            scan(&source, ScanMode::Json, &limits())
-                .unwrap_err()
-                .message
-                .contains("nesting")
-        );
+        assert!(scan(&source, ScanMode::Json, &limits()).unwrap_err().message.contains("nesting"));
     }
 
     #[test]
@@ -296,15 +227,7 @@ mod tests {
 
     #[test]
     fn oversized_source_is_refused() {
-        let small = NestingLimits {
-            max_nesting: 10,
-            max_source_bytes: 4,
-        };
-        assert!(
-            scan("12345", ScanMode::Expression, &small)
-                .unwrap_err()
-                .message
-                .contains("5 bytes")
-        );
+        let small = NestingLimits { max_nesting: 10, max_source_bytes: 4 };
+        assert!(scan("12345", ScanMode::Expression, &small).unwrap_err().message.contains("5 bytes"));
     }
 }

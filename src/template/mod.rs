@@ -29,9 +29,7 @@ pub(crate) enum Part {
 
 impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        f.debug_struct("Template").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
@@ -51,11 +49,7 @@ impl Template {
             })
             .collect();
         compiler.finish()?;
-        Ok(Template {
-            source,
-            parts,
-            shared: engine.shared.clone(),
-        })
+        Ok(Template { source, parts, shared: engine.shared.clone() })
     }
 
     /// The source it was compiled from.
@@ -164,25 +158,16 @@ mod tests {
     #[test]
     fn text_and_holes() {
         let variables = Variables::from_strings([("firstname", "Anna")]);
-        assert_eq!(
-            render("Hi ${firstname}! \\${x} costs $5", &variables).unwrap(),
-            "Hi Anna! ${x} costs $5"
-        );
+        assert_eq!(render("Hi ${firstname}! \\${x} costs $5", &variables).unwrap(), "Hi Anna! ${x} costs $5");
         assert_eq!(render("${1.5 * 2} ${null}|", &variables).unwrap(), "3.0 |");
     }
 
     #[test]
     fn a_single_hole_keeps_its_type() {
         let template = Template::compile(&Engine::new(), "${1 + 1}").unwrap();
-        assert_eq!(
-            template.evaluate(&Variables::new(), &Context::default()).unwrap(),
-            Value::Int(2)
-        );
+        assert_eq!(template.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Int(2));
         let template = Template::compile(&Engine::new(), " ${1 + 1}").unwrap();
-        assert_eq!(
-            template.evaluate(&Variables::new(), &Context::default()).unwrap(),
-            Value::from(" 2")
-        );
+        assert_eq!(template.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::from(" 2"));
     }
 
     #[test]

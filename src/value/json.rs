@@ -16,20 +16,14 @@ pub fn from_json(json: &serde_json::Value) -> Value {
         },
         serde_json::Value::String(text) => Value::from(text.as_str()),
         serde_json::Value::Array(items) => Value::list(items.iter().map(from_json).collect()),
-        serde_json::Value::Object(entries) => Value::map(
-            entries
-                .iter()
-                .map(|(key, value)| (key.clone(), from_json(value)))
-                .collect(),
-        ),
+        serde_json::Value::Object(entries) => {
+            Value::map(entries.iter().map(|(key, value)| (key.clone(), from_json(value))).collect())
+        }
     }
 }
 
 fn non_finite(value: f64) -> ValueError {
-    ValueError(format!(
-        "{} cannot be written as JSON: JSON has no such number",
-        format_java_double(value)
-    ))
+    ValueError(format!("{} cannot be written as JSON: JSON has no such number", format_java_double(value)))
 }
 
 /// Writes a value as compact JSON; a float that is not finite is an error.
@@ -109,10 +103,7 @@ impl Value {
             Value::Str(text) => serde_json::Value::String(text.to_string()),
             Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect::<Result<_, _>>()?),
             Value::Map(entries) => serde_json::Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, item)| Ok((key.clone(), item.to_json()?)))
-                    .collect::<Result<_, _>>()?,
+                entries.iter().map(|(key, item)| Ok((key.clone(), item.to_json()?))).collect::<Result<_, _>>()?,
             ),
         })
     }
@@ -138,9 +129,7 @@ mod tests {
 
     #[test]
     fn decimals_and_floats_keep_their_text() {
-        let json = Value::list(vec![Value::Decimal(Decimal::new(200, 2)), Value::Float(3.0)])
-            .to_json()
-            .unwrap();
+        let json = Value::list(vec![Value::Decimal(Decimal::new(200, 2)), Value::Float(3.0)]).to_json().unwrap();
         assert_eq!(json.to_string(), "[2.00,3.0]");
     }
 
