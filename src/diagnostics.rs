@@ -107,11 +107,7 @@ pub fn excerpt(source: &str, span: Span) -> String {
     let gutter = span.line.to_string();
     let pad = " ".repeat(gutter.len());
     let shown: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-    format!(
-        "{pad} |\n{gutter} | {shown}\n{pad} | {}{}\n",
-        " ".repeat(column),
-        "^".repeat(width)
-    )
+    format!("{pad} |\n{gutter} | {shown}\n{pad} | {}{}\n", " ".repeat(column), "^".repeat(width))
 }
 
 /// The known name closest to `name`, when it is close enough to be a likely typo.

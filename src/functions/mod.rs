@@ -165,7 +165,14 @@ impl Function {
         name: impl Into<Arc<str>>,
         body: impl Fn(&[Value], &CallContext<'_>) -> Result<Value, FunctionError> + Send + Sync + 'static,
     ) -> Self {
-        Function { name: name.into(), params: Vec::new(), variadic: false, pure: true, validator: None, body: Arc::new(body) }
+        Function {
+            name: name.into(),
+            params: Vec::new(),
+            variadic: false,
+            pure: true,
+            validator: None,
+            body: Arc::new(body),
+        }
     }
 
     /// Adds a required parameter.
@@ -277,7 +284,13 @@ impl Function {
         for (position, arg) in args.iter_mut().enumerate() {
             let kind = self.kind_at(position);
             coerce_argument(arg, kind).map_err(|error| {
-                FunctionError(format!("argument {} of {} must be {}: {}", position + 1, self.name, kind.describe(), error))
+                FunctionError(format!(
+                    "argument {} of {} must be {}: {}",
+                    position + 1,
+                    self.name,
+                    kind.describe(),
+                    error
+                ))
             })?;
         }
         (self.body)(args, cx)

@@ -220,7 +220,9 @@ pub fn negate(a: &Value) -> Result<Value, ValueError> {
     };
     Ok(match number {
         Number::Int(value) => Value::Int(
-            value.checked_neg().ok_or_else(|| ValueError(format!("integer overflow: -({value}) does not fit in 64 bits")))?,
+            value
+                .checked_neg()
+                .ok_or_else(|| ValueError(format!("integer overflow: -({value}) does not fit in 64 bits")))?,
         ),
         Number::Float(value) => Value::Float(-value),
         Number::Decimal(value) => Value::Decimal(-value),
