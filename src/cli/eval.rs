@@ -44,9 +44,8 @@ pub(crate) struct RenderArgs {
 pub(crate) fn eval(args: EvalArgs) -> Result<(), Failure> {
     let variables = args.inputs.variables()?;
     let context = args.inputs.context()?;
-    let expression = Engine::new()
-        .compile_expression(&args.expression)
-        .map_err(|error| Failure::error(error.render(None)))?;
+    let expression =
+        Engine::new().compile_expression(&args.expression).map_err(|error| Failure::error(error.render(None)))?;
     let value = expression.evaluate(&variables, &context).map_err(|error| Failure::error(error.render(None)))?;
     let output = if args.text {
         value.to_text()
@@ -66,7 +65,9 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Failure> {
     let file = args.file.display().to_string();
     let fail = |error: courier::Error| Failure::error(error.render(Some(&file)));
     let output = match args.context_kind {
-        RenderContext::Text => Template::compile(&Engine::new(), &source).map_err(fail)?.render(&variables, &context).map_err(fail)?,
+        RenderContext::Text => {
+            Template::compile(&Engine::new(), &source).map_err(fail)?.render(&variables, &context).map_err(fail)?
+        }
     };
     print(&output)
 }

@@ -15,11 +15,12 @@ use crate::syntax::{BinaryOp, Expr, ExprKind, Literal, MemberKey, Span};
 use crate::value::{Value, parse_java_double};
 use crate::variables::NoVariables;
 
-/// What `check` looks for beyond hard errors.
+/// What [`check`](crate::template::check) looks for beyond hard errors.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct CheckOptions {
-    /// When known, variables outside this set are reported as never defined.
-    pub(crate) known_variables: Option<HashSet<String>>,
+pub struct CheckOptions {
+    /// When known (the variables of a `--vars` file), a variable outside this set is
+    /// reported as never defined.
+    pub known_variables: Option<HashSet<String>>,
 }
 
 pub(crate) struct Compiler<'a> {
@@ -171,9 +172,7 @@ impl<'a> Compiler<'a> {
         }
         let arithmetic = matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem);
         let non_numeric_text = |expr: &Expr| match &expr.kind {
-            ExprKind::Literal(Literal::String(text)) => {
-                !text.is_empty() && parse_java_double(text).is_none()
-            }
+            ExprKind::Literal(Literal::String(text)) => !text.is_empty() && parse_java_double(text).is_none(),
             _ => false,
         };
         let both_constant = matches!(left.kind, ExprKind::Literal(_)) && matches!(right.kind, ExprKind::Literal(_));

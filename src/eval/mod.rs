@@ -11,7 +11,8 @@ mod compile;
 use std::cell::Cell;
 use std::sync::Arc;
 
-pub(crate) use compile::{CheckOptions, Compiler};
+pub use compile::CheckOptions;
+pub(crate) use compile::Compiler;
 
 use crate::error::{Error, ErrorKind};
 use crate::functions::{CallContext, Context, Function, Registry};
@@ -307,7 +308,10 @@ impl<'a> Runtime<'a> {
         if depth > self.shared.limits.max_interpolation_depth {
             return Err(Error::new(
                 ErrorKind::Limit,
-                format!("templates nest more than {} levels through interpolate", self.shared.limits.max_interpolation_depth),
+                format!(
+                    "templates nest more than {} levels through interpolate",
+                    self.shared.limits.max_interpolation_depth
+                ),
             ));
         }
         let engine = Engine { shared: self.shared.clone() };
@@ -343,7 +347,10 @@ mod tests {
     fn errors_name_value_and_place() {
         let error = eval("1 +\n toInteger(\"abc\")").unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Evaluation);
-        assert_eq!(error.to_string(), "line 2, column 2: cannot convert \"abc\" to an integer (in: toInteger(\"abc\"))");
+        assert_eq!(
+            error.to_string(),
+            "line 2, column 2: cannot convert \"abc\" to an integer (in: toInteger(\"abc\"))"
+        );
     }
 
     #[test]

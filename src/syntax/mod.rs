@@ -4,12 +4,15 @@
 //! [`Expr`] tree (or a [`TemplateAst`] of text and interpolations) in which every node
 //! carries the [`Span`] it came from, and prints an AST back to source.
 
+mod json;
 mod parser;
 mod printer;
 pub(crate) mod scan;
 
+pub(crate) use json::check_json_structure;
+pub use json::{JsonKey, JsonMember, JsonNode, StringPart, parse_json_template_with};
+pub(crate) use parser::{LineIndex, parse_hole};
 pub use parser::{parse_expression, parse_expression_with, parse_template, parse_template_with};
-pub(crate) use parser::{LineIndex, Rule, SyntaxParser, build_expr, syntax_error_from_pest};
 pub use scan::{NestingLimits, check_nesting};
 
 use std::fmt;
@@ -33,11 +36,6 @@ impl Span {
     /// The byte range, for slicing the source.
     pub fn range(&self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
-    }
-
-    /// The same span moved `offset` bytes (and lines/columns) into a larger source.
-    pub(crate) fn shifted(self, offset: u32, line_index: &LineIndex) -> Span {
-        line_index.span(self.start + offset, self.end + offset)
     }
 }
 

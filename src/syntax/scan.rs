@@ -7,7 +7,9 @@
 //! deep the grammar would have to go, and refuses what is too deep. It also finds
 //! unterminated interpolations and strings, which it can point at precisely.
 
-use super::{LineIndex, Span, SyntaxError};
+use std::ops::Range;
+
+use super::{LineIndex, SyntaxError};
 
 /// Bounds on the shape of source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,10 +22,7 @@ pub struct NestingLimits {
 
 impl Default for NestingLimits {
     fn default() -> Self {
-        NestingLimits {
-            max_nesting: 100,
-            max_source_bytes: 1 << 20,
-        }
+        NestingLimits { max_nesting: 100, max_source_bytes: 1 << 20 }
     }
 }
 
@@ -54,6 +53,32 @@ pub fn check_nesting(source: &str, limits: &NestingLimits) -> Result<(), SyntaxE
 }
 
 pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Result<(), SyntaxError> {
+    scan_holes(source, mode, limits).error.map_or(Ok(()), Err)
+}
+
+/// What the pre-scan found: the interpolations, and the first problem if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// The byte range of each complete `${...}`, in order (those before an error).
+    pub(crate) holes: Vec<Range<usize>>,
+    /// An unterminated construct or a bound exceeded; scanning stopped there.
+    pub(crate) error: Option<SyntaxError>,
+}
+
+/// Scans `source`, recording where each interpolation starts and ends, so that each
+/// can be parsed on its own.
+pub(crate) fn scan_holes(source: &str, mode: ScanMode, limits: &NestingLimits) -> Scan {
+    let mut holes = Vec::new();
+    let error = scan_into(source, mode, limits, &mut holes).err();
+    Scan { holes, error }
+}
+
+fn scan_into(
+    source: &str,
+    mode: ScanMode,
+    limits: &NestingLimits,
+    holes: &mut Vec<Range<usize>>,
+) -> Result<(), SyntaxError> {
     let index = LineIndex::new(source);
     if source.len() > limits.max_source_bytes {
         return Err(SyntaxError {
@@ -134,6 +159,7 @@ pub(crate) fn scan(source: &str, mode: ScanMode, limits: &NestingLimits) -> Resu
                 // `?` never closes, so a chain of conditionals counts as deep as it is long.
                 b')' | b']' => state = State::Expr { opened, depth: depth.saturating_sub(1), in_json_string },
                 b'}' if mode != ScanMode::Expression => {
+                    holes.push(opened..i + 1);
                     state = match (mode, in_json_string) {
                         (ScanMode::Json, true) => State::JsonString { opened },
                         (ScanMode::Json, false) => State::Json,
@@ -221,6 +247,20 @@ mod tests {
     fn deep_json_is_refused() {
         let source = "[".repeat(100_000);
         assert!(scan(&source, ScanMode::Json, &limits()).unwrap_err().message.contains("nesting"));
+    }
+
+    #[test]
+    fn holes_are_recorded_in_order() {
+        let source = "a ${x} \\${y} ${f(\"}\")}";
+        let scan = scan_holes(source, ScanMode::Template, &limits());
+        assert_eq!(scan.error, None);
+        let holes: Vec<&str> = scan.holes.iter().map(|range| &source[range.clone()]).collect();
+        assert_eq!(holes, ["${x}", "${f(\"}\")}"]);
+        let json = "{\"a ${k}\": ${v}, \"b\\${c}\": 1, \"u\": ${w";
+        let scan = scan_holes(json, ScanMode::Json, &limits());
+        let holes: Vec<&str> = scan.holes.iter().map(|range| &json[range.clone()]).collect();
+        assert_eq!(holes, ["${k}", "${v}"]);
+        assert!(scan.error.unwrap().message.contains("unterminated `${`"));
     }
 
     #[test]
