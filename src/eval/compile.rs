@@ -28,11 +28,14 @@ pub(crate) struct Compiler<'a> {
     source: &'a Arc<str>,
     lint: Option<&'a CheckOptions>,
     diagnostics: Vec<Diagnostic>,
+    /// How many branches that may not be taken (`?:`, the right of `&&` and `||`)
+    /// enclose the node being compiled.
+    guarded: u32,
 }
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(shared: &'a Arc<Shared>, source: &'a Arc<str>, lint: Option<&'a CheckOptions>) -> Self {
-        Compiler { shared, source, lint, diagnostics: Vec::new() }
+        Compiler { shared, source, lint, diagnostics: Vec::new(), guarded: 0 }
     }
 
     /// The first error, if any problem was an error.
@@ -70,12 +73,16 @@ impl<'a> Compiler<'a> {
             }
             ExprKind::Binary { op, left, right } => {
                 self.lint_binary(*op, left, right, expr.span);
-                let pair = (self.compile(left), self.compile(right));
-                self.fold(Node::Binary(*op, Box::new(pair), expr.span))
+                let left = self.compile(left);
+                let short_circuit = matches!(op, BinaryOp::And | BinaryOp::Or);
+                let right = self.guarded_if(short_circuit, |compiler| compiler.compile(right));
+                self.fold(Node::Binary(*op, Box::new((left, right)), expr.span))
             }
             ExprKind::Conditional { condition, then, otherwise } => {
-                let parts = (self.compile(condition), self.compile(then), self.compile(otherwise));
-                self.fold(Node::Conditional(Box::new(parts), expr.span))
+                let condition = self.compile(condition);
+                let (then, otherwise) =
+                    self.guarded_if(true, |compiler| (compiler.compile(then), compiler.compile(otherwise)));
+                self.fold(Node::Conditional(Box::new((condition, then, otherwise)), expr.span))
             }
         }
     }
@@ -110,6 +117,13 @@ impl<'a> Compiler<'a> {
         if pure { self.fold(node) } else { node }
     }
 
+    fn guarded_if<T>(&mut self, guarded: bool, compile: impl FnOnce(&mut Self) -> T) -> T {
+        self.guarded += u32::from(guarded);
+        let result = compile(self);
+        self.guarded -= u32::from(guarded);
+        result
+    }
+
     /// Evaluates a node whose children are all constants; keeps it when that fails
     /// (it may sit in a branch never taken), and in lint mode reports the failure.
     fn fold(&mut self, node: Node) -> Node {
@@ -131,8 +145,14 @@ impl<'a> Compiler<'a> {
                 if self.lint.is_some()
                     && let Some(span) = error.span()
                 {
-                    let message = format!("this always fails: {}", error.message());
-                    self.diagnostics.push(Diagnostic::error("certain-error", message, span));
+                    // In a branch that may not be taken, it is a likely mistake, not a certain one.
+                    let diagnostic = if self.guarded == 0 {
+                        Diagnostic::error("certain-error", format!("this always fails: {}", error.message()), span)
+                    } else {
+                        let message = format!("this fails whenever this branch is taken: {}", error.message());
+                        Diagnostic::warning("certain-error", message, span)
+                    };
+                    self.diagnostics.push(diagnostic);
                 }
                 node
             }

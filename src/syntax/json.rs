@@ -236,6 +236,8 @@ mod tests {
         let (line, column, message) = error("{\"a\": \"x\ny\"}");
         assert_eq!((line, column), (1, 9), "{message}");
         assert!(message.contains("line break"), "{message}");
+        assert!(error("[\"a\", \"b\n").2.contains("line break"));
+        assert!(error("[\"a\", \"b").2.contains("unterminated JSON string"));
         let (_, column, message) = error(r#"{"a": "x\qy"}"#);
         assert_eq!(column, 9);
         assert!(message.contains("invalid escape"), "{message}");

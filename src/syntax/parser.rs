@@ -14,7 +14,7 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
-use super::scan::{ScanMode, scan};
+use super::scan::{ScanMode, json_string_problem, scan};
 use super::{
     BinaryOp, Expr, ExprKind, Literal, MemberKey, NestingLimits, Segment, Span, SyntaxError, TemplateAst, UnaryOp,
 };
@@ -319,31 +319,6 @@ fn pest_error(error: &pest::error::Error<Rule>, index: &LineIndex, end_word: &st
     SyntaxError { message, span: index.span(position as u32, end as u32) }
 }
 
-/// Inside a JSON string, the two ways to go wrong: a raw control character and an
-/// escape JSON does not know.
-fn json_string_problem(source: &str, position: usize) -> Option<String> {
-    let mut rest = source[position..].chars();
-    match rest.next()? {
-        '\n' | '\r' => Some("a JSON string cannot hold a raw line break; write it as \\n (or \\r)".into()),
-        '\t' => Some("a JSON string cannot hold a raw tab; write it as \\t".into()),
-        control if control < ' ' => Some(format!(
-            "a JSON string cannot hold the control character U+{:04X}; write it as \\u{:04x}",
-            control as u32, control as u32
-        )),
-        '\\' => Some(match rest.next() {
-            Some('u') => "invalid escape `\\u`: it takes four hex digits, and a surrogate \\uD800-\\uDBFF must be \
-                          followed by a low surrogate \\uDC00-\\uDFFF"
-                .into(),
-            escape => format!(
-                "invalid escape `\\{}` in a JSON string: JSON knows \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, \
-                 and `\\${{` is a literal `${{`",
-                escape.map(|c| c.escape_default().to_string()).unwrap_or_default()
-            ),
-        }),
-        _ => None,
-    }
-}
-
 fn describe_expected(positives: &[Rule], end_word: &str) -> String {
     let mut words: Vec<&str> = Vec::new();
     // The end comes last, as it does when the end is a `}` in a whole template.
@@ -450,6 +425,11 @@ impl<'a> LineIndex<'a> {
     /// `base`, spans come out in the whole source.
     pub(crate) fn offset_by(&self, base: u32) -> LineIndex<'_> {
         LineIndex { source: self.source, line_starts: Cow::Borrowed(&self.line_starts), base: self.base + base }
+    }
+
+    /// The whole source.
+    pub(crate) fn source(&self) -> &'a str {
+        self.source
     }
 
     /// The span of `start..end` (offsets in the whole source) with the line and column of `start`.

@@ -48,15 +48,17 @@ pub fn check(engine: &Engine, source: &str, kind: TemplateKind, options: &CheckO
         }
     }
     diagnostics.extend(compiler.into_diagnostics());
+    diagnostics.extend(scan.string_problems.into_iter().map(syntax));
     match scan.error {
         // The layout after an unterminated construct is unknown: report it alone.
         Some(error) => diagnostics.push(syntax(error)),
         None => match kind {
             TemplateKind::Json => {
                 if let Err(error) = check_json_structure(source, &scan.holes) {
-                    // An error inside a hole is that hole's own (`${}`), reported above.
+                    // An error inside a hole is that hole's own (`${}`), reported above;
+                    // one at its `$` is the JSON's: no value may stand there.
                     let at = error.span.start as usize;
-                    if !scan.holes.iter().any(|hole| hole.contains(&at)) {
+                    if !scan.holes.iter().any(|hole| hole.start < at && at < hole.end) {
                         diagnostics.push(syntax(error));
                     }
                 }
@@ -125,6 +127,14 @@ mod tests {
     }
 
     #[test]
+    fn every_bad_json_string_is_reported_and_holes_after_them_too() {
+        let source = "{\n  \"a\": \"tab\there\",\n  \"b\": \"\\q\",\n  \"c\": \"open,\n  \"d\": ${nope()}\n}";
+        let places: Vec<(u32, u32, &str)> =
+            found(source, TemplateKind::Json).into_iter().map(|(line, column, code, _)| (line, column, code)).collect();
+        assert_eq!(places, [(2, 12, "syntax"), (3, 9, "syntax"), (4, 14, "syntax"), (5, 10, "unknown-function")]);
+    }
+
+    #[test]
     fn an_unterminated_hole_is_reported_after_the_holes_before_it() {
         let found = found("${nope(1)} ${x", TemplateKind::Text);
         assert_eq!(found.len(), 2, "{found:?}");
@@ -177,6 +187,10 @@ mod tests {
             "[\"\\ud800\"]",
             "{${k}: [${v}, \"${w}\"]}",
             "{\"a\": ${}}",
+            "{\"a\": \"x\ny\", \"b\": \"\\q\", \"c\": ${nope()}}",
+            "[\"a ${x} b",
+            "1${}",
+            "{\"a\": 1 ${x}}",
             "https://x.org/${x}?q=${y}",
             "${base}/a b",
             "x.org",
