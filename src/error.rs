@@ -50,12 +50,16 @@ pub struct Error {
     span: Option<Span>,
     source: Option<Arc<str>>,
     suggestion: Option<String>,
+    /// Whether messages quote the source at the span (`(in: toInteger(x))`): for
+    /// errors found while evaluating, not for compile-time diagnostics, whose message
+    /// already says what is wrong with the text.
+    quote_source: bool,
 }
 
 impl Error {
     /// A new error without a place.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), span: None, source: None, suggestion: None }
+        Error { kind, message: message.into(), span: None, source: None, suggestion: None, quote_source: true }
     }
 
     /// The same error placed at `span` of `source`.
@@ -75,9 +79,11 @@ impl Error {
     }
 
     pub(crate) fn from_diagnostic(diagnostic: &Diagnostic, kind: ErrorKind, source: &Arc<str>) -> Self {
-        Error::new(kind, diagnostic.message.clone())
+        let mut error = Error::new(kind, diagnostic.message.clone())
             .at(diagnostic.span, source)
-            .with_suggestion(diagnostic.suggestion.clone())
+            .with_suggestion(diagnostic.suggestion.clone());
+        error.quote_source = false;
+        error
     }
 
     /// What kind of error this is.
@@ -120,7 +126,8 @@ impl Error {
 
     /// The message, followed by the source text it happened in for evaluation errors.
     fn message_with_context(&self) -> String {
-        let in_text = matches!(self.kind, ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render);
+        let in_text =
+            self.quote_source && matches!(self.kind, ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render);
         match (&self.source, self.span) {
             (Some(source), Some(span)) if in_text && span.end > span.start => {
                 let text = source.get(span.range()).unwrap_or_default();

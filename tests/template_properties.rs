@@ -97,15 +97,23 @@ proptest! {
     }
 
     #[test]
-    fn check_finds_an_error_exactly_when_compile_fails(source in template_source()) {
+    fn check_finds_an_error_exactly_when_compile_fails(source in template_source(), x in hostile()) {
         let engine = Engine::new();
+        let variables = Variables::from_strings([("x", x.as_str()), ("y", "https://x.org")]);
+        let context = Context::default();
         for kind in TemplateKind::ALL {
+            // What compiles renders to a value or an error, never a panic.
             let compiled = match kind {
-                TemplateKind::Text => Template::compile(&engine, &source).map(drop),
-                TemplateKind::Json => JsonTemplate::compile(&engine, &source).map(drop),
-                TemplateKind::Url => UrlTemplate::compile(&engine, &source).map(drop),
-                TemplateKind::Header => HeaderTemplate::compile(&engine, &source).map(drop),
-                TemplateKind::Form => FormTemplate::compile(&engine, &source).map(drop),
+                TemplateKind::Text => Template::compile(&engine, &source).map(|t| drop(t.render(&variables, &context))),
+                TemplateKind::Json => JsonTemplate::compile(&engine, &source).map(|t| {
+                    drop(t.render_to_bytes(&variables, &context, &mut Vec::new()));
+                    drop(t.render_to_value(&variables, &context));
+                }),
+                TemplateKind::Url => UrlTemplate::compile(&engine, &source).map(|t| drop(t.render(&variables, &context))),
+                TemplateKind::Header => {
+                    HeaderTemplate::compile(&engine, &source).map(|t| drop(t.render(&variables, &context)))
+                }
+                TemplateKind::Form => FormTemplate::compile(&engine, &source).map(|t| drop(t.render(&variables, &context))),
             };
             let diagnostics = check(&engine, &source, kind, &CheckOptions::default());
             // `certain-error` is check's own: compiling keeps such a constant, which

@@ -92,23 +92,23 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Failure> {
     // Everything is rendered before anything is printed: a failed render prints nothing.
     let output = match kind {
         TemplateKind::Text => {
-            Template::compile(&engine, &source).map_err(fail)?.render(&variables, &context).map_err(fail)?.into_bytes()
+            Template::compile(&engine, source).map_err(fail)?.render(&variables, &context).map_err(fail)?.into_bytes()
         }
         TemplateKind::Json => {
             let mut out = Vec::new();
-            let template = JsonTemplate::compile(&engine, &source).map_err(fail)?;
+            let template = JsonTemplate::compile(&engine, source).map_err(fail)?;
             template.render_to_bytes(&variables, &context, &mut out).map_err(fail)?;
             out
         }
         // One-line values: printed with a line break, which none of them can hold.
         TemplateKind::Url => {
-            line(UrlTemplate::compile(&engine, &source).map_err(fail)?.render(&variables, &context).map_err(fail)?)
+            line(UrlTemplate::compile(&engine, source).map_err(fail)?.render(&variables, &context).map_err(fail)?)
         }
         TemplateKind::Header => {
-            line(HeaderTemplate::compile(&engine, &source).map_err(fail)?.render(&variables, &context).map_err(fail)?)
+            line(HeaderTemplate::compile(&engine, source).map_err(fail)?.render(&variables, &context).map_err(fail)?)
         }
         TemplateKind::Form => {
-            line(FormTemplate::compile(&engine, &source).map_err(fail)?.render(&variables, &context).map_err(fail)?)
+            line(FormTemplate::compile(&engine, source).map_err(fail)?.render(&variables, &context).map_err(fail)?)
         }
     };
     print(&output)

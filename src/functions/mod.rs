@@ -355,6 +355,9 @@ impl Registry {
 }
 
 /// Helpers shared by the built-in families.
+// `text` and `integer` serve the string and number families, written on their own
+// branch; until they land here nothing calls them.
+#[allow(dead_code)]
 pub(crate) mod util {
     use super::FunctionError;
     use crate::value::Value;

@@ -34,13 +34,13 @@ pub struct HeaderTemplate {
 }
 
 impl HeaderTemplate {
-    /// Compiles a header-context template; literal text with a forbidden character is
-    /// an error here.
+    /// Compiles a header-context template. Literal text with a forbidden character is
+    /// an error of kind [`ErrorKind::Render`] here, before any variable is known.
     pub fn compile(engine: &Engine, source: &str) -> Result<HeaderTemplate, Error> {
         let template = Template::compile(engine, source)?;
         let holes: Vec<_> = template.hole_spans().map(|span| span.range()).collect();
         if let Some(diagnostic) = literal_problems(source, &holes).into_iter().next() {
-            return Err(Error::from_diagnostic(&diagnostic, ErrorKind::Syntax, template.source_arc()));
+            return Err(Error::from_diagnostic(&diagnostic, ErrorKind::Render, template.source_arc()));
         }
         Ok(HeaderTemplate { template })
     }
@@ -98,7 +98,7 @@ pub(crate) fn literal_problems(source: &str, holes: &[Range<usize>]) -> Vec<Diag
         if let Some(&(at, c)) = piece.chars.iter().find(|(_, c)| forbidden(*c).is_some()) {
             let what = forbidden(c).unwrap_or_default();
             let message = format!("a header value cannot hold {what}");
-            diagnostics.push(Diagnostic::error("syntax", message, index.span(at as u32, (at + c.len_utf8()) as u32)));
+            diagnostics.push(Diagnostic::error("render", message, index.span(at as u32, (at + c.len_utf8()) as u32)));
         }
     }
     diagnostics
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn literal_line_breaks_are_compile_errors() {
         let error = HeaderTemplate::compile(&Engine::new(), "a ${v}\r\nX-Other: 1").unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::Syntax);
+        assert_eq!(error.kind(), ErrorKind::Render);
         assert_eq!(error.to_string(), "line 1, column 7: a header value cannot hold a carriage return (CR)");
     }
 }

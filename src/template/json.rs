@@ -156,7 +156,7 @@ impl JsonTemplate {
         let runtime = Runtime::new(&self.shared, &self.source, variables, context, 0);
         let limit = self.shared.limits.max_output_bytes;
         let bytes = self.source.as_bytes();
-        let mut span = Span::default();
+        let mut span = START;
         for op in self.program.iter() {
             match *op {
                 Op::Copy(from, to) => out.extend_from_slice(&bytes[from as usize..to as usize]),
@@ -199,7 +199,7 @@ impl JsonTemplate {
         let mut render = ValueRender {
             template: self,
             runtime: &runtime,
-            remaining: limit.checked_sub(self.static_bytes).ok_or_else(|| self.too_large(Span::default()))?,
+            remaining: limit.checked_sub(self.static_bytes).ok_or_else(|| self.too_large(START))?,
         };
         render.tree(&self.tree)
     }
@@ -210,6 +210,9 @@ impl JsonTemplate {
         Error::new(ErrorKind::Limit, message).at(span, &self.source)
     }
 }
+
+/// Where an error about the whole template is placed.
+const START: Span = Span { start: 0, end: 0, line: 1, column: 1 };
 
 /// The string form of a value, escaped for the inside of a JSON string.
 fn write_text_escaped(value: &Value, out: &mut Vec<u8>) {
@@ -550,6 +553,22 @@ mod tests {
         assert!(out.is_empty());
         let error = template.render_to_value(&big, &Context::default()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Limit);
+    }
+
+    #[test]
+    fn a_byte_program_step_stays_small() {
+        assert_eq!(std::mem::size_of::<Op>(), 12);
+    }
+
+    #[test]
+    fn a_limit_below_the_literal_text_is_placed_at_the_start() {
+        let mut engine = Engine::new();
+        engine.set_limits(Limits { max_output_bytes: 4, ..Limits::default() });
+        let template = JsonTemplate::compile(&engine, r#"{"long literal": 1}"#).unwrap();
+        let error = template.render_to_value(&Variables::new(), &Context::default()).unwrap_err();
+        assert_eq!((error.kind(), error.span().map(|span| (span.line, span.column))), (ErrorKind::Limit, Some((1, 1))));
+        let error = template.render_to_bytes(&Variables::new(), &Context::default(), &mut Vec::new()).unwrap_err();
+        assert_eq!((error.kind(), error.span().map(|span| (span.line, span.column))), (ErrorKind::Limit, Some((1, 1))));
     }
 
     #[test]

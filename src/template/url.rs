@@ -67,13 +67,14 @@ pub struct UrlTemplate {
 impl UrlTemplate {
     /// Compiles a url-context template. The literal text must be valid in a URL (no
     /// space, no stray `%`), and must start with `http://` or `https://` unless a hole
-    /// starts the template.
+    /// starts the template; what breaks these rules is an error of kind
+    /// [`ErrorKind::Render`] here, before any variable is known.
     pub fn compile(engine: &Engine, source: &str) -> Result<UrlTemplate, Error> {
         let template = Template::compile(engine, source)?;
         let holes: Vec<Range<usize>> = template.hole_spans().map(|span| span.range()).collect();
         let layout = analyze(source, &holes);
         if let Some(diagnostic) = layout.diagnostics.iter().find(|d| d.severity == Severity::Error) {
-            return Err(Error::from_diagnostic(diagnostic, ErrorKind::Syntax, template.source_arc()));
+            return Err(Error::from_diagnostic(diagnostic, ErrorKind::Render, template.source_arc()));
         }
         Ok(UrlTemplate { template, positions: layout.positions.into_boxed_slice() })
     }
@@ -150,7 +151,7 @@ pub(crate) fn analyze(source: &str, holes: &[Range<usize>]) -> UrlLayout {
                 None => {
                     let message = "a URL template must start with http:// or https://, or with a hole that gives \
                                    the base URL (${base_url}/...)";
-                    diagnostics.push(Diagnostic::error("syntax", message, index.span(0, piece.range.end as u32)));
+                    diagnostics.push(Diagnostic::error("render", message, index.span(0, piece.range.end as u32)));
                 }
             }
         }
@@ -158,7 +159,7 @@ pub(crate) fn analyze(source: &str, holes: &[Range<usize>]) -> UrlLayout {
         for (i, &(at, c)) in piece.chars.iter().enumerate().skip(skip) {
             if !reported && let Some(message) = invalid_literal(c, &piece.chars[i + 1..]) {
                 let end = at + c.len_utf8();
-                diagnostics.push(Diagnostic::error("syntax", message, index.span(at as u32, end as u32)));
+                diagnostics.push(Diagnostic::error("render", message, index.span(at as u32, end as u32)));
                 reported = true;
             }
             state = match (state, c) {
@@ -182,7 +183,7 @@ pub(crate) fn analyze(source: &str, holes: &[Range<usize>]) -> UrlLayout {
             }
         }
         if let Err(problem) = validate(&sample) {
-            diagnostics.push(Diagnostic::error("syntax", problem.message, index.span(0, source.len() as u32)));
+            diagnostics.push(Diagnostic::error("render", problem.message, index.span(0, source.len() as u32)));
         }
     }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.span.start, diagnostic.span.end));
