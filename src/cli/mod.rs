@@ -2,6 +2,7 @@
 //! and maps outcomes to exit statuses (0 success, 1 an error in what was evaluated
 //! or sent, 2 bad usage). Results go to stdout, diagnostics to stderr.
 
+mod check;
 mod eval;
 mod inputs;
 
@@ -27,6 +28,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Render a template file (or - for stdin) in a context.
     Render(eval::RenderArgs),
+    /// Report every problem in template files: syntax, JSON structure, unknown
+    /// functions, argument counts, certain errors, likely mistakes.
+    Check(check::CheckArgs),
 }
 
 /// A command's failure: the message for stderr and the exit status.
@@ -45,6 +49,16 @@ impl Failure {
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure { message: format!("error: {}\n", message.into()), status: USAGE }
     }
+
+    /// An error already reported (exit 1, nothing more to print).
+    pub(crate) fn silent() -> Self {
+        Failure { message: String::new(), status: FAILURE }
+    }
+
+    /// Both failures: the messages joined, the worse status.
+    pub(crate) fn and(self, other: Failure) -> Self {
+        Failure { message: self.message + &other.message, status: self.status.max(other.status) }
+    }
 }
 
 pub(crate) fn main() -> ExitCode {
@@ -52,6 +66,7 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => eval::eval(args),
         Command::Render(args) => eval::render(args),
+        Command::Check(args) => check::check(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,11 +15,12 @@ use crate::syntax::{BinaryOp, Expr, ExprKind, Literal, MemberKey, Span};
 use crate::value::{Value, parse_java_double};
 use crate::variables::NoVariables;
 
-/// What `check` looks for beyond hard errors.
+/// What [`check`](crate::template::check) looks for beyond hard errors.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct CheckOptions {
-    /// When known, variables outside this set are reported as never defined.
-    pub(crate) known_variables: Option<HashSet<String>>,
+pub struct CheckOptions {
+    /// When known (the variables of a `--vars` file), a variable outside this set is
+    /// reported as never defined.
+    pub known_variables: Option<HashSet<String>>,
 }
 
 pub(crate) struct Compiler<'a> {
@@ -27,11 +28,14 @@ pub(crate) struct Compiler<'a> {
     source: &'a Arc<str>,
     lint: Option<&'a CheckOptions>,
     diagnostics: Vec<Diagnostic>,
+    /// How many branches that may not be taken (`?:`, the right of `&&` and `||`)
+    /// enclose the node being compiled.
+    guarded: u32,
 }
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(shared: &'a Arc<Shared>, source: &'a Arc<str>, lint: Option<&'a CheckOptions>) -> Self {
-        Compiler { shared, source, lint, diagnostics: Vec::new() }
+        Compiler { shared, source, lint, diagnostics: Vec::new(), guarded: 0 }
     }
 
     /// The first error, if any problem was an error.
@@ -69,12 +73,16 @@ impl<'a> Compiler<'a> {
             }
             ExprKind::Binary { op, left, right } => {
                 self.lint_binary(*op, left, right, expr.span);
-                let pair = (self.compile(left), self.compile(right));
-                self.fold(Node::Binary(*op, Box::new(pair), expr.span))
+                let left = self.compile(left);
+                let short_circuit = matches!(op, BinaryOp::And | BinaryOp::Or);
+                let right = self.guarded_if(short_circuit, |compiler| compiler.compile(right));
+                self.fold(Node::Binary(*op, Box::new((left, right)), expr.span))
             }
             ExprKind::Conditional { condition, then, otherwise } => {
-                let parts = (self.compile(condition), self.compile(then), self.compile(otherwise));
-                self.fold(Node::Conditional(Box::new(parts), expr.span))
+                let condition = self.compile(condition);
+                let (then, otherwise) =
+                    self.guarded_if(true, |compiler| (compiler.compile(then), compiler.compile(otherwise)));
+                self.fold(Node::Conditional(Box::new((condition, then, otherwise)), expr.span))
             }
         }
     }
@@ -109,6 +117,13 @@ impl<'a> Compiler<'a> {
         if pure { self.fold(node) } else { node }
     }
 
+    fn guarded_if<T>(&mut self, guarded: bool, compile: impl FnOnce(&mut Self) -> T) -> T {
+        self.guarded += u32::from(guarded);
+        let result = compile(self);
+        self.guarded -= u32::from(guarded);
+        result
+    }
+
     /// Evaluates a node whose children are all constants; keeps it when that fails
     /// (it may sit in a branch never taken), and in lint mode reports the failure.
     fn fold(&mut self, node: Node) -> Node {
@@ -130,8 +145,14 @@ impl<'a> Compiler<'a> {
                 if self.lint.is_some()
                     && let Some(span) = error.span()
                 {
-                    let message = format!("this always fails: {}", error.message());
-                    self.diagnostics.push(Diagnostic::error("certain-error", message, span));
+                    // In a branch that may not be taken, it is a likely mistake, not a certain one.
+                    let diagnostic = if self.guarded == 0 {
+                        Diagnostic::error("certain-error", format!("this always fails: {}", error.message()), span)
+                    } else {
+                        let message = format!("this fails whenever this branch is taken: {}", error.message());
+                        Diagnostic::warning("certain-error", message, span)
+                    };
+                    self.diagnostics.push(diagnostic);
                 }
                 node
             }

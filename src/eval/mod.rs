@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-pub(crate) use compile::{CheckOptions, Compiler};
+pub use compile::CheckOptions;
+pub(crate) use compile::Compiler;
 
 use crate::error::{Error, ErrorKind};
 use crate::functions::{CallContext, Context, Function, Registry};

@@ -15,7 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use regex::{Regex, RegexBuilder};
 use sha2::{Digest, Sha256};
 
-use super::util::{arg, coerce, fail, given, integer, text};
+use super::util::{arg, coerce, given, integer, text};
 use super::{CallContext, Function, FunctionError, Kind};
 use crate::eval::Limits;
 use crate::value::Value;
