@@ -64,5 +64,106 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evaluate, compile);
+/// The newsletter payload as MiniJinja writes it: `|tojson` where courier has a bare hole.
+const MINIJINJA_NEWSLETTER: &str = r#"{
+  "email": {{ email|tojson }},
+  "firstName": {{ firstname|tojson }},
+  "lastName": {{ lastname|tojson }},
+  "birthdate": {{ birthdate|tojson }},
+  "marketingOptIn": {{ toBoolean(consent_single_opt_in_newsletter)|tojson }},
+  "consumption": {{ toInteger(consumption)|tojson }},
+  "key": {{ (lastname ~ ", " ~ birthdate)|tojson }}
+}"#;
+
+/// The same for handlebars, with the helpers it needs.
+const HANDLEBARS_NEWSLETTER: &str = r#"{
+  "email": {{{json email}}},
+  "firstName": {{{json firstname}}},
+  "lastName": {{{json lastname}}},
+  "birthdate": {{{json birthdate}}},
+  "marketingOptIn": {{{toBoolean consent_single_opt_in_newsletter}}},
+  "consumption": {{{toInteger consumption}}},
+  "key": {{{json (concat lastname ", " birthdate)}}}
+}"#;
+
+fn newsletter() -> (String, Variables, std::collections::BTreeMap<String, String>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/newsletter");
+    let payload = std::fs::read_to_string(root.join("payload.json")).unwrap();
+    let vars: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("vars.json")).unwrap()).unwrap();
+    let plain = vars.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect();
+    (payload, Variables::from_json(&vars).unwrap(), plain)
+}
+
+fn minijinja_environment() -> minijinja::Environment<'static> {
+    let mut environment = minijinja::Environment::new();
+    environment.add_function("toBoolean", |text: String| text.trim().eq_ignore_ascii_case("true"));
+    environment.add_function("toInteger", |text: String| text.trim().parse::<i64>().unwrap_or(0));
+    environment
+}
+
+fn handlebars_registry() -> handlebars::Handlebars<'static> {
+    use handlebars::handlebars_helper;
+    handlebars_helper!(json: |value: Json| serde_json::to_string(value).unwrap());
+    handlebars_helper!(to_boolean: |text: str| text.trim().eq_ignore_ascii_case("true"));
+    handlebars_helper!(to_integer: |text: str| text.trim().parse::<i64>().unwrap_or(0));
+    handlebars_helper!(concat: |*args| args.iter().map(|a| a.as_str().unwrap_or_default()).collect::<String>());
+    let mut registry = handlebars::Handlebars::new();
+    registry.register_escape_fn(handlebars::no_escape);
+    registry.register_helper("json", Box::new(json));
+    registry.register_helper("toBoolean", Box::new(to_boolean));
+    registry.register_helper("toInteger", Box::new(to_integer));
+    registry.register_helper("concat", Box::new(concat));
+    registry.register_template_string("newsletter", HANDLEBARS_NEWSLETTER).unwrap();
+    registry
+}
+
+fn render(c: &mut Criterion) {
+    let (payload, variables, plain) = newsletter();
+    let engine = Engine::new();
+    let context = Context::default();
+    let template = courier::template::JsonTemplate::compile(&engine, &payload).unwrap();
+    let expected = template.render_to_value(&variables, &context).unwrap();
+
+    let environment = minijinja_environment();
+    let jinja = environment.template_from_str(MINIJINJA_NEWSLETTER).unwrap();
+    let jinja_context = minijinja::Value::from(plain.clone());
+    let jinja_output = jinja.render(&jinja_context).unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&jinja_output).unwrap(), expected);
+
+    let handlebars = handlebars_registry();
+    let handlebars_output = handlebars.render("newsletter", &plain).unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&handlebars_output).unwrap(), expected);
+
+    let mut group = c.benchmark_group("render");
+    let mut buffer = Vec::with_capacity(512);
+    group.bench_function("courier-bytes", |b| {
+        b.iter(|| {
+            buffer.clear();
+            template.render_to_bytes(black_box(&variables), &context, &mut buffer).unwrap();
+        })
+    });
+    group.bench_function("minijinja-string", |b| b.iter(|| jinja.render(black_box(&jinja_context)).unwrap()));
+    group.bench_function("handlebars-string", |b| {
+        b.iter(|| handlebars.render("newsletter", black_box(&plain)).unwrap())
+    });
+    group.bench_function("courier-value", |b| {
+        b.iter(|| template.render_to_value(black_box(&variables), &context).unwrap())
+    });
+    group.bench_function("minijinja-string+parse", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(&jinja.render(black_box(&jinja_context)).unwrap()).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("compile");
+    group.bench_function("courier-newsletter", |b| {
+        b.iter(|| courier::template::JsonTemplate::compile(&engine, black_box(&payload)).unwrap())
+    });
+    group.bench_function("minijinja-newsletter", |b| {
+        b.iter(|| environment.template_from_str(black_box(MINIJINJA_NEWSLETTER)).unwrap().name().len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, evaluate, compile, render);
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 //! A host lends its own store by implementing [`VariableSource`]; nothing is copied
 //! into courier. [`Variables`] is the store the command line and tests use.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
@@ -18,11 +19,22 @@ use crate::value::Value;
 pub trait VariableSource {
     /// The value of `name`, or `None` when it is not set (it then evaluates to null).
     fn get(&self, name: &str) -> Option<Value>;
+
+    /// The value of `name`, borrowed when the store holds it as a [`Value`]: the
+    /// evaluator reads variables through this, so a store that lends its values
+    /// saves a reference count per use. The default clones through [`get`](Self::get).
+    fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
+        self.get(name).map(Cow::Owned)
+    }
 }
 
 impl<T: VariableSource + ?Sized> VariableSource for &T {
     fn get(&self, name: &str) -> Option<Value> {
         (**self).get(name)
+    }
+
+    fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
+        (**self).lookup(name)
     }
 }
 
@@ -30,17 +42,29 @@ impl<S: BuildHasher> VariableSource for HashMap<String, Value, S> {
     fn get(&self, name: &str) -> Option<Value> {
         HashMap::get(self, name).cloned()
     }
+
+    fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
+        HashMap::get(self, name).map(Cow::Borrowed)
+    }
 }
 
 impl VariableSource for BTreeMap<String, Value> {
     fn get(&self, name: &str) -> Option<Value> {
         BTreeMap::get(self, name).cloned()
     }
+
+    fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
+        BTreeMap::get(self, name).map(Cow::Borrowed)
+    }
 }
 
-impl VariableSource for IndexMap<String, Value> {
+impl<S: BuildHasher> VariableSource for IndexMap<String, Value, S> {
     fn get(&self, name: &str) -> Option<Value> {
         IndexMap::get(self, name).cloned()
+    }
+
+    fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
+        IndexMap::get(self, name).map(Cow::Borrowed)
     }
 }
 
@@ -157,6 +181,10 @@ fn variable_value(name: &str, json: &serde_json::Value) -> Result<Value, Variabl
 impl VariableSource for Variables {
     fn get(&self, name: &str) -> Option<Value> {
         self.values.get(name).cloned()
+    }
+
+    fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
+        self.values.get(name).map(Cow::Borrowed)
     }
 }
 

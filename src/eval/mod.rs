@@ -8,6 +8,7 @@
 
 mod compile;
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -217,34 +218,42 @@ impl<'a> Runtime<'a> {
         Ok(())
     }
 
-    /// Evaluates a node.
+    /// Evaluates a node to an owned value.
     pub(crate) fn eval(&self, node: &Node) -> Result<Value, Error> {
-        match node {
-            Node::Const(value) => Ok(value.clone()),
-            Node::Variable(name) => Ok(self.variables.get(name).unwrap_or_default()),
-            Node::Call(call) => self.call(call),
+        self.eval_ref(node).map(Cow::into_owned)
+    }
+
+    /// Evaluates a node, borrowing constants and stored variables instead of
+    /// cloning them: reading a value that is already there costs nothing.
+    pub(crate) fn eval_ref<'x>(&'x self, node: &'x Node) -> Result<Cow<'x, Value>, Error> {
+        Ok(match node {
+            Node::Const(value) => Cow::Borrowed(value),
+            Node::Variable(name) => self.variables.lookup(name).unwrap_or(Cow::Owned(Value::Null)),
+            Node::Call(call) => Cow::Owned(self.call(call)?),
             Node::Member(pair, span) => {
                 self.step(*span)?;
-                let target = self.eval(&pair.0)?;
-                let key = self.eval(&pair.1)?;
-                ops::member(&target, &key).map_err(|error| self.fail(error, *span))
+                let target = self.eval_ref(&pair.0)?;
+                let key = self.eval_ref(&pair.1)?;
+                Cow::Owned(ops::member(&target, &key).map_err(|error| self.fail(error, *span))?)
             }
             Node::Unary(op, operand, span) => {
-                let value = self.eval(operand)?;
-                match op {
-                    UnaryOp::Negate => ops::negate(&value),
-                    UnaryOp::Not => ops::to_boolean(&value).map(|truth| Value::Bool(!truth)),
-                    UnaryOp::Empty => Ok(Value::Bool(ops::is_empty(&value))),
-                }
-                .map_err(|error| self.fail(error, *span))
+                let value = self.eval_ref(operand)?;
+                Cow::Owned(
+                    match op {
+                        UnaryOp::Negate => ops::negate(&value),
+                        UnaryOp::Not => ops::to_boolean(&value).map(|truth| Value::Bool(!truth)),
+                        UnaryOp::Empty => Ok(Value::Bool(ops::is_empty(&value))),
+                    }
+                    .map_err(|error| self.fail(error, *span))?,
+                )
             }
-            Node::Binary(op, pair, span) => self.binary(*op, &pair.0, &pair.1, *span),
+            Node::Binary(op, pair, span) => Cow::Owned(self.binary(*op, &pair.0, &pair.1, *span)?),
             Node::Conditional(parts, span) => {
-                let condition = self.eval(&parts.0)?;
+                let condition = self.eval_ref(&parts.0)?;
                 let truth = ops::to_boolean(&condition).map_err(|error| self.fail(error, *span))?;
-                self.eval(if truth { &parts.1 } else { &parts.2 })
+                self.eval_ref(if truth { &parts.1 } else { &parts.2 })?
             }
-        }
+        })
     }
 
     fn binary(&self, op: BinaryOp, left: &Node, right: &Node, span: Span) -> Result<Value, Error> {
@@ -252,15 +261,15 @@ impl<'a> Runtime<'a> {
         let truth = |value: &Value| ops::to_boolean(value).map_err(|error| self.fail(error, span));
         match op {
             BinaryOp::And => {
-                return Ok(Value::Bool(truth(&self.eval(left)?)? && truth(&self.eval(right)?)?));
+                return Ok(Value::Bool(truth(&*self.eval_ref(left)?)? && truth(&*self.eval_ref(right)?)?));
             }
             BinaryOp::Or => {
-                return Ok(Value::Bool(truth(&self.eval(left)?)? || truth(&self.eval(right)?)?));
+                return Ok(Value::Bool(truth(&*self.eval_ref(left)?)? || truth(&*self.eval_ref(right)?)?));
             }
             _ => {}
         }
-        let a = self.eval(left)?;
-        let b = self.eval(right)?;
+        let a = self.eval_ref(left)?;
+        let b = self.eval_ref(right)?;
         let result = match op {
             BinaryOp::Add => ops::arithmetic(Arithmetic::Add, &a, &b),
             BinaryOp::Sub => ops::arithmetic(Arithmetic::Sub, &a, &b),

@@ -206,7 +206,10 @@ fn build_postfix(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
     for access in parts {
         let access_span = index.span_of(&access);
         let key = match access.as_rule() {
-            Rule::member => MemberKey::Name(access.into_inner().as_str().to_owned()),
+            Rule::member => {
+                let name = access.into_inner().next().expect("grammar: member holds a name");
+                MemberKey::Name(unreserved(&name, index)?)
+            }
             _ => {
                 let key = build_expr(access.into_inner().next().expect("grammar: index holds expr"), index)?;
                 built.depth = built.depth.max(key.depth);
@@ -240,7 +243,7 @@ fn build_primary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
             let text = pair.into_inner().next().expect("grammar: string holds text");
             literal(Literal::String(unescape(text.as_str())))
         }
-        Rule::variable => node(ExprKind::Variable(pair.as_str().to_owned()), span, 1, index),
+        Rule::variable => node(ExprKind::Variable(unreserved(&pair, index)?), span, 1, index),
         Rule::group => build_expr(pair.into_inner().next().expect("grammar: group holds expr"), index),
         Rule::call => build_call(pair, span, index),
         other => unreachable!("grammar: {other:?} is not a primary"),
@@ -257,9 +260,41 @@ fn build_call(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResul
         depth = depth.max(arg.depth + 1);
         args.push(arg.expr);
     }
-    let name = Name { text: name.as_str().to_owned(), span: index.span_of(&name) };
+    let name = Name { text: unreserved(&name, index)?, span: index.span_of(&name) };
     let kind = ExprKind::Call { name, args };
     node(kind, span, depth, index)
+}
+
+/// The words of the language, which cannot name a variable, function or member.
+const RESERVED: [&str; 16] = [
+    "and",
+    "or",
+    "not",
+    "eq",
+    "ne",
+    "lt",
+    "gt",
+    "le",
+    "ge",
+    "div",
+    "mod",
+    "empty",
+    "true",
+    "false",
+    "null",
+    "instanceof",
+];
+
+/// The text of a name, refusing reserved words.
+fn unreserved(pair: &Pair<'_, Rule>, index: &LineIndex) -> Result<String, SyntaxError> {
+    let text = pair.as_str();
+    if RESERVED.contains(&text) {
+        return Err(SyntaxError {
+            message: format!("`{text}` is a reserved word: it cannot name a variable, function or member"),
+            span: index.span_of(pair),
+        });
+    }
+    Ok(text.to_owned())
 }
 
 /// Resolves `\"`, `\'` and `\\`; a backslash before anything else stays as written.

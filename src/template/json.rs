@@ -163,19 +163,19 @@ impl JsonTemplate {
                 Op::Value(index) => {
                     let hole = &self.holes[index as usize];
                     span = hole.span;
-                    let value = runtime.eval(&hole.node)?;
+                    let value = runtime.eval_ref(&hole.node)?;
                     write_json(&value, out)
                         .map_err(|error| Error::new(ErrorKind::Render, error.0).at(hole.span, &self.source))?;
                 }
                 Op::Text(index) => {
                     let hole = &self.holes[index as usize];
                     span = hole.span;
-                    write_text_escaped(&runtime.eval(&hole.node)?, out);
+                    write_text_escaped(&*runtime.eval_ref(&hole.node)?, out);
                 }
                 Op::Key(index) => {
                     let hole = &self.holes[index as usize];
                     span = hole.span;
-                    let value = runtime.eval(&hole.node)?;
+                    let value = runtime.eval_ref(&hole.node)?;
                     out.push(b'"');
                     write_text_escaped(&value, out);
                     out.push(b'"');

@@ -148,7 +148,7 @@ impl Template {
             match part {
                 Part::Text(text) => out.push_str(text),
                 Part::Hole(node, span) => {
-                    let value = runtime.eval(node)?;
+                    let value = runtime.eval_ref(node)?;
                     write_hole(&value, *span, out)?;
                     if out.len() > limit {
                         let message = format!("the output is larger than the limit of {limit} bytes");

@@ -102,6 +102,14 @@ impl Value {
         }
     }
 
+    /// The string form, borrowed when the value is text.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Value::Str(text) => std::borrow::Cow::Borrowed(text),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        }
+    }
+
     /// Appends the string form to `out`, without an intermediate string for text.
     pub fn write_text(&self, out: &mut String) {
         match self {

@@ -293,7 +293,7 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, ValueError> {
         });
     }
     match (a, b) {
-        (Value::Str(_), _) | (_, Value::Str(_)) => Ok(java_compare_strings(&a.to_text(), &b.to_text())),
+        (Value::Str(_), _) | (_, Value::Str(_)) => Ok(java_compare_strings(&a.text(), &b.text())),
         (Value::Bool(x), Value::Bool(y)) => Ok(x.cmp(y)),
         _ => Err(ValueError(format!("cannot compare {} with {}", a.describe(), b.describe()))),
     }
@@ -350,7 +350,7 @@ pub fn equals(a: &Value, b: &Value) -> Result<bool, ValueError> {
     if matches!(a, Value::Bool(_)) || matches!(b, Value::Bool(_)) {
         return Ok(to_boolean_for_equality(a)? == to_boolean_for_equality(b)?);
     }
-    Ok(a.to_text() == b.to_text())
+    Ok(a.text() == b.text())
 }
 
 fn to_boolean_for_equality(value: &Value) -> Result<bool, ValueError> {
@@ -361,7 +361,7 @@ fn to_boolean_for_equality(value: &Value) -> Result<bool, ValueError> {
 pub fn member(target: &Value, key: &Value) -> Result<Value, ValueError> {
     match target {
         Value::Null => Ok(Value::Null),
-        Value::Map(entries) => Ok(entries.get(key.to_text().as_str()).cloned().unwrap_or_default()),
+        Value::Map(entries) => Ok(entries.get(&*key.text()).cloned().unwrap_or_default()),
         Value::List(items) => {
             let Number::Int(position) = to_number(key, Domain::Int)
                 .map_err(|_| ValueError(format!("a list index must be a number, not {}", key.describe())))?
