@@ -4,6 +4,7 @@
 
 mod eval;
 mod inputs;
+mod replay;
 mod send;
 
 use std::process::ExitCode;
@@ -32,6 +33,10 @@ enum Command {
     Send(send::SendArgs),
     /// Print the event catalog, marking the events courier emits.
     Events(send::EventsArgs),
+    /// List, replay or drop the requests kept in the replay store.
+    Replay(replay::ReplayArgs),
+    /// Send the queued requests that are due.
+    Worker(replay::WorkerArgs),
 }
 
 /// A command's failure: the message for stderr and the exit status.
@@ -65,6 +70,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Render(args) => eval::render(args),
         Command::Send(args) => send::send(args),
         Command::Events(args) => send::events(args),
+        Command::Replay(args) => replay::replay(args),
+        Command::Worker(args) => replay::worker(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
