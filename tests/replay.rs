@@ -399,3 +399,98 @@ password = '${{secret("PW")}}'
         }
     }
 }
+
+/// The library as a host uses it: an executor with a store queues, and the worker
+/// runs as a task of the host's runtime until the host aborts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
+    use std::sync::Arc;
+
+    use courier::replay::{ReplayStore, SpecSource, SqliteStore, State, Worker};
+    use courier::request::{CompiledRequest, Cookies, Executor};
+    use courier::{Context, Engine, Variables};
+
+    struct NoSpecs;
+    impl SpecSource for NoSpecs {
+        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+            Err(format!("no spec {name}: these requests have no credentials"))
+        }
+    }
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
+    let executor = Executor::new().with_store(store.clone());
+    let mut request =
+        CompiledRequest::from_toml(&Engine::new(), &order_spec(&server.url("/orders"), true), folder.path()).unwrap();
+    request.set_name("orders");
+    for order in 0..20 {
+        let variables = Variables::from_strings([("order", order.to_string().as_str())]);
+        let outcome = executor
+            .execute(&request, &variables, &Context::default(), &mut Cookies::new())
+            .await;
+        assert_eq!(
+            outcome.replay.map(|kept| kept.state),
+            Some(State::Pending),
+            "{:?}",
+            outcome.error
+        );
+    }
+    assert!(server.seen().is_empty());
+    assert_eq!(store.list().unwrap().len(), 20);
+
+    let worker = Worker::new(store.clone(), Executor::new(), Arc::new(NoSpecs), Context::default());
+    let task = tokio::spawn(async move { worker.run().await });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !store.list().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker did not drain the queue"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert_eq!(server.keys().len(), 20);
+    assert!(server.keys().values().all(|count| *count == 1));
+}
+
+#[test]
+fn credentials_are_not_applied_from_a_spec_that_changed_since_the_request_was_saved() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let spec = format!(
+        "method = \"POST\"\nurl = \"{}\"\nqueue = true\n\n[auth]\ntype = \"bearer\"\ntoken = '${{secret(\"TOKEN\")}}'\n",
+        server.url("/orders")
+    );
+    write_spec(folder.path(), "queued.toml", &spec);
+    let with_token = |args: &[&str]| {
+        replay_support::courier(folder.path())
+            .args(args)
+            .env("COURIER_SECRET_TOKEN", "t0ken")
+            .output()
+            .unwrap()
+    };
+    assert!(with_token(&["send", "queued.toml", "--store", STORE]).status.success());
+    // The spec now points its credentials elsewhere; the waiting request keeps its URL.
+    write_spec(folder.path(), "queued.toml", &spec.replace("/orders", "/elsewhere"));
+    let worked = with_token(&["worker", "--store", STORE, "--until-empty"]);
+    assert_eq!(stdout(&worked).trim(), r#"{"delivered":0,"retried":1,"dead":0}"#);
+    assert!(
+        server.seen().is_empty(),
+        "nothing is sent with another version's credentials"
+    );
+    let records = list(folder.path(), STORE);
+    assert!(
+        records[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("changed since it was saved"),
+        "{records:?}"
+    );
+
+    // Put back, it applies again.
+    write_spec(folder.path(), "queued.toml", &spec);
+    let replayed = with_token(&["replay", "run", "1", "--store", STORE]);
+    assert!(replayed.status.success(), "{}", stdout(&replayed));
+    assert_eq!(server.seen()[0].header("authorization"), Some("Bearer t0ken"));
+}

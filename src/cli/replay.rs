@@ -145,13 +145,16 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
                 .map_err(failed)?;
             let text: String = replayed.iter().map(|replayed| said(replayed) + "\n").collect();
             super::eval::print(&text)?;
-            if replayed
+            let undelivered = replayed
                 .iter()
-                .all(|replayed| matches!(replayed.verdict, Some(Verdict::Delivered { .. })))
-            {
-                Ok(())
-            } else {
-                Err(Failure::error(""))
+                .filter(|replayed| !matches!(replayed.verdict, Some(Verdict::Delivered { .. })))
+                .count();
+            match undelivered {
+                0 => Ok(()),
+                _ => Err(Failure::error(format!(
+                    "error: {undelivered} of {} requests were not delivered\n",
+                    replayed.len()
+                ))),
             }
         }
     }

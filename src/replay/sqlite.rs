@@ -328,3 +328,159 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    fn pending(key: &str) -> NewRecord {
+        NewRecord {
+            state: State::Pending,
+            saved: Saved {
+                request: Prepared {
+                    method: Method::Put,
+                    url: "http://127.0.0.1:9/x".to_owned(),
+                    headers: vec![("idempotency-key".to_owned(), key.to_owned())],
+                    body: Some(vec![0, 159, 146, 150]),
+                    timeouts: Timeouts::default(),
+                },
+                idempotency_key: key.to_owned(),
+                spec_name: Some("/specs/x.toml".to_owned()),
+                spec_sha256: Some("ab".repeat(32)),
+                credentials: Some(KeptCredentials {
+                    headers: vec!["x-api-key".to_owned()],
+                    variables: serde_json::json!({"user": "anna", "n": 3}).as_object().unwrap().clone(),
+                }),
+            },
+            attempts: 0,
+            last_error: None,
+        }
+    }
+
+    fn claim(store: &SqliteStore, owner: &str, now: DateTime<Utc>, selection: Selection) -> Vec<Record> {
+        store
+            .claim(&Claim {
+                owner,
+                now,
+                until: now + TimeDelta::seconds(10),
+                limit: 10,
+                selection,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn records_come_back_as_they_were_written() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        let new = pending("k1");
+        let ids = store.insert(std::slice::from_ref(&new)).unwrap();
+        let records = store.list().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].id, ids[0]);
+        assert_eq!(records[0].saved, new.saved);
+        assert_eq!(
+            (records[0].state, records[0].attempts, records[0].lease.clone()),
+            (State::Pending, 0, None)
+        );
+    }
+
+    #[test]
+    fn a_new_file_is_private_in_wal_mode_with_the_schema_and_a_newer_schema_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("r.db");
+        SqliteStore::open(&path).unwrap();
+        SqliteStore::open(&path).unwrap();
+        let connection = Connection::open(&path).unwrap();
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        let error = SqliteStore::open(&path).unwrap_err();
+        assert!(error.0.contains("newer courier"), "{error}");
+    }
+
+    #[test]
+    fn a_lease_keeps_a_record_from_another_claimer_until_it_lapses() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("r.db");
+        let (first, second) = (SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap());
+        let id = first.insert(&[pending("k1")]).unwrap()[0];
+        let now = Utc::now();
+
+        let taken = claim(&first, "a", now, Selection::Due);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].attempts, 1, "a claim counts an attempt");
+        assert_eq!(taken[0].lease.as_ref().map(|lease| lease.owner.as_str()), Some("a"));
+        assert!(claim(&second, "b", now, Selection::Due).is_empty());
+        assert!(claim(&second, "b", now, Selection::One(id)).is_empty());
+
+        // a crashed: its lease lapses, and b takes the record.
+        let later = now + TimeDelta::seconds(11);
+        let retaken = claim(&second, "b", later, Selection::Due);
+        assert_eq!((retaken.len(), retaken[0].attempts), (1, 2));
+
+        // a comes back too late: its failure changes nothing.
+        let failed = Finish::Failed {
+            state: State::Dead,
+            error: "late".to_owned(),
+            next_attempt_at: later,
+        };
+        first.finish(id, "a", &failed, later).unwrap();
+        let record = &first.list().unwrap()[0];
+        assert_eq!((record.state, record.last_error.as_deref()), (State::Pending, None));
+        assert_eq!(record.lease.as_ref().map(|lease| lease.owner.as_str()), Some("b"));
+
+        // b's failure frees the lease and schedules the record.
+        let next = later + TimeDelta::seconds(30);
+        let retry = Finish::Failed {
+            state: State::Pending,
+            error: "503".to_owned(),
+            next_attempt_at: next,
+        };
+        second.finish(id, "b", &retry, later).unwrap();
+        let record = &first.list().unwrap()[0];
+        assert_eq!(
+            (record.lease.clone(), record.last_error.as_deref()),
+            (None, Some("503"))
+        );
+        assert!(claim(&first, "a", later, Selection::Due).is_empty(), "not due yet");
+        assert_eq!(claim(&first, "a", next, Selection::Due).len(), 1);
+        // Delivered deletes the record, whoever holds it.
+        second.finish(id, "b", &Finish::Delivered, next).unwrap();
+        assert!(first.list().unwrap().is_empty());
+        assert!(!first.remove(id).unwrap());
+    }
+
+    #[test]
+    fn the_worker_claims_only_due_pending_records_earliest_first() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        let failed = NewRecord {
+            state: State::Failed,
+            attempts: 1,
+            last_error: Some("refused".to_owned()),
+            ..pending("k0")
+        };
+        let ids = store.insert(&[failed, pending("k1"), pending("k2")]).unwrap();
+        let now = Utc::now() + TimeDelta::seconds(1);
+        let claimed: Vec<i64> = claim(&store, "w", now, Selection::Due).iter().map(|r| r.id).collect();
+        assert_eq!(claimed, ids[1..]);
+        // By hand, any record may be claimed.
+        assert_eq!(claim(&store, "h", now, Selection::One(ids[0]))[0].state, State::Failed);
+        assert!(store.remove(ids[0]).unwrap());
+    }
+}
