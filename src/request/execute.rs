@@ -530,6 +530,7 @@ impl Executor {
             None => {}
         }
         add_body_headers(&mut rendered.headers, body.as_ref());
+        self.add_idempotency_key(&mut rendered.headers);
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
             rendered.headers.insert(HeaderName::from_static("x-b3-traceid"), trace);
         }
@@ -719,12 +720,7 @@ impl Executor {
             Some(BodyPlan::File(plan)) => Some(self.file_body(plan, &client, read_timeout, run).await?),
         };
         add_body_headers(&mut headers, body.as_ref());
-        if self.inner.store.is_some()
-            && !headers.contains_key(IDEMPOTENCY_HEADER)
-            && let Ok(key) = HeaderValue::from_str(&idempotency_key())
-        {
-            headers.insert(HeaderName::from_static("idempotency-key"), key);
-        }
+        self.add_idempotency_key(&mut headers);
         let prepared = Prepared {
             method: request.method,
             url: rendered.url,
@@ -735,6 +731,17 @@ impl Executor {
             timeouts: request.timeouts,
         };
         Ok((prepared, rendered.auth))
+    }
+
+    /// A fresh `Idempotency-Key`, when the executor has a replay store and the spec
+    /// sets none: one key for the request, its retries and its replays.
+    fn add_idempotency_key(&self, headers: &mut HeaderMap) {
+        if self.inner.store.is_some()
+            && !headers.contains_key(IDEMPOTENCY_HEADER)
+            && let Ok(key) = HeaderValue::from_str(&idempotency_key())
+        {
+            headers.insert(HeaderName::from_static("idempotency-key"), key);
+        }
     }
 
     /// Gets the token, sends the request (again once, with a new token, when an
