@@ -14,21 +14,11 @@ fn compile_and_evaluate(c: &mut Criterion) {
     let context = Context::default();
     let variables = Variables::from_strings([("x", "41"), ("flag", "true")]);
     let mut group = c.benchmark_group("expression");
-    group.bench_function("compile", |b| {
-        b.iter(|| engine.compile_expression(black_box(EXPRESSION)).unwrap())
-    });
+    group.bench_function("compile", |b| b.iter(|| engine.compile_expression(black_box(EXPRESSION)).unwrap()));
     let compiled = engine.compile_expression(EXPRESSION).unwrap();
-    group.bench_function("evaluate", |b| {
-        b.iter(|| compiled.evaluate(black_box(&variables), &context).unwrap())
-    });
+    group.bench_function("evaluate", |b| b.iter(|| compiled.evaluate(black_box(&variables), &context).unwrap()));
     group.bench_function("compile+evaluate", |b| {
-        b.iter(|| {
-            engine
-                .compile_expression(black_box(EXPRESSION))
-                .unwrap()
-                .evaluate(&variables, &context)
-                .unwrap()
-        })
+        b.iter(|| engine.compile_expression(black_box(EXPRESSION)).unwrap().evaluate(&variables, &context).unwrap())
     });
     group.finish();
 }

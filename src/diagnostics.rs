@@ -36,24 +36,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error diagnostic.
     pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            span,
-            suggestion: None,
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), span, suggestion: None }
     }
 
     /// A warning diagnostic.
     pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            code,
-            message: message.into(),
-            span,
-            suggestion: None,
-        }
+        Diagnostic { severity: Severity::Warning, code, message: message.into(), span, suggestion: None }
     }
 
     /// The same diagnostic with a suggestion.
@@ -107,23 +95,36 @@ impl Diagnostic {
     }
 }
 
-/// The source line of `span` with a caret line under it (the span's first line only).
+/// The widest excerpt shown, in characters; a longer line is cut around the span.
+const WIDEST_EXCERPT: usize = 100;
+
+/// The source line of `span` with a caret line under it (the span's first line only;
+/// a long line is shown in a window around the span, cut ends marked `…`).
 pub fn excerpt(source: &str, span: Span) -> String {
-    let start = (span.start as usize).min(source.len());
+    let mut start = (span.start as usize).min(source.len());
+    while !source.is_char_boundary(start) {
+        start -= 1;
+    }
     let line_start = source[..start].rfind('\n').map_or(0, |at| at + 1);
     let line_end = source[start..].find('\n').map_or(source.len(), |at| start + at);
-    let line = source[line_start..line_end].trim_end_matches('\r');
+    let line: Vec<char> = source[line_start..line_end].trim_end_matches('\r').chars().collect();
     let column = source[line_start..start].chars().count();
-    let end = (span.end as usize).clamp(start, line_end);
+    let mut end = (span.end as usize).clamp(start, line_end);
+    while !source.is_char_boundary(end) {
+        end -= 1;
+    }
     let width = source[start..end].chars().count().max(1);
+    // The window: the whole line when it fits, else from a little before the span.
+    let first = if line.len() <= WIDEST_EXCERPT { 0 } else { column.saturating_sub(WIDEST_EXCERPT / 4) };
+    let last = (first + WIDEST_EXCERPT).min(line.len());
+    let before = if first > 0 { "…" } else { "" };
+    let after = if last < line.len() { "…" } else { "" };
+    let shown: String = line[first.min(last)..last].iter().map(|c| if *c == '\t' { ' ' } else { *c }).collect();
+    let caret_at = column - first + before.chars().count();
+    let caret_width = width.min((last + 1).saturating_sub(column)).max(1);
     let gutter = span.line.to_string();
     let pad = " ".repeat(gutter.len());
-    let shown: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-    format!(
-        "{pad} |\n{gutter} | {shown}\n{pad} | {}{}\n",
-        " ".repeat(column),
-        "^".repeat(width)
-    )
+    format!("{pad} |\n{gutter} | {before}{shown}{after}\n{pad} | {}{}\n", " ".repeat(caret_at), "^".repeat(caret_width))
 }
 
 /// The known name closest to `name`, when it is close enough to be a likely typo.
@@ -132,7 +133,7 @@ pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
     known
         .into_iter()
         .map(|candidate| (edit_distance(&lowered, &candidate.to_lowercase()), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
@@ -169,6 +170,22 @@ mod tests {
             text,
             "error[unknown-function]: p.json:2:10: unknown function toInterger\n  |\n2 |   \"x\": ${toInterger(y)}\n  |          ^^^^^^^^^^\n  = help: did you mean toInteger?\n"
         );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_span() {
+        let source = format!("{}${{x y}}{}", "a".repeat(500), "b".repeat(500));
+        let at = 500 + 4;
+        let span = LineIndex::new(&source).span(at as u32, at as u32 + 1);
+        let text = excerpt(&source, span);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("1 | …aaaa") && lines[1].ends_with("bbb…"), "{text}");
+        assert!(lines[1].chars().count() < 110, "{text}");
+        let caret = lines[2].chars().position(|c| c == '^').unwrap();
+        assert_eq!(lines[1].chars().nth(caret), Some('y'), "{text}");
+        // Short lines are shown whole, a span reaching past the line is cut at its end.
+        let text = excerpt("ab\ncd", Span { start: 1, end: 5, line: 1, column: 2 });
+        assert_eq!(text, "  |\n1 | ab\n  |  ^\n");
     }
 
     #[test]

@@ -55,6 +55,10 @@ struct Inner {
     span: Option<Span>,
     source: Option<Arc<str>>,
     suggestion: Option<String>,
+    /// Whether messages quote the source at the span (`(in: toInteger(x))`): for
+    /// errors found while evaluating, not for compile-time diagnostics, whose message
+    /// already says what is wrong with the text.
+    quote_source: bool,
 }
 
 impl Error {
@@ -66,6 +70,7 @@ impl Error {
             span: None,
             source: None,
             suggestion: None,
+            quote_source: true,
         }))
     }
 
@@ -86,9 +91,11 @@ impl Error {
     }
 
     pub(crate) fn from_diagnostic(diagnostic: &Diagnostic, kind: ErrorKind, source: &Arc<str>) -> Self {
-        Error::new(kind, diagnostic.message.clone())
+        let mut error = Error::new(kind, diagnostic.message.clone())
             .at(diagnostic.span, source)
-            .with_suggestion(diagnostic.suggestion.clone())
+            .with_suggestion(diagnostic.suggestion.clone());
+        error.0.quote_source = false;
+        error
     }
 
     /// What kind of error this is.
@@ -131,10 +138,8 @@ impl Error {
 
     /// The message, followed by the source text it happened in for evaluation errors.
     fn message_with_context(&self) -> String {
-        let in_text = matches!(
-            self.0.kind,
-            ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render
-        );
+        let in_text =
+            self.0.quote_source && matches!(self.0.kind, ErrorKind::Evaluation | ErrorKind::Limit | ErrorKind::Render);
         match (&self.0.source, self.0.span) {
             (Some(source), Some(span)) if in_text && span.end > span.start => {
                 let text = source.get(span.range()).unwrap_or_default();

@@ -127,19 +127,13 @@ pub struct CollectEvents {
 impl CollectEvents {
     /// The events received so far.
     pub fn events(&self) -> Vec<Event> {
-        self.events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 }
 
 impl EventSink for CollectEvents {
     fn emit(&self, event: &Event) {
-        self.events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(event.clone());
+        self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(event.clone());
     }
 }
 
@@ -159,11 +153,7 @@ pub fn catalog() -> impl Iterator<Item = CatalogEntry> {
     CATALOG.lines().filter_map(|line| {
         let (name, description) = line.split_once('\t')?;
         let emitted = EventKind::ALL.iter().any(|kind| kind.name() == name);
-        Some(CatalogEntry {
-            name,
-            description,
-            emitted,
-        })
+        Some(CatalogEntry { name, description, emitted })
     })
 }
 
@@ -175,17 +165,9 @@ mod tests {
     fn every_emitted_event_is_in_the_catalog_once() {
         let entries: Vec<CatalogEntry> = catalog().collect();
         for kind in EventKind::ALL {
-            assert_eq!(
-                entries.iter().filter(|entry| entry.name == kind.name()).count(),
-                1,
-                "{}",
-                kind.name()
-            );
+            assert_eq!(entries.iter().filter(|entry| entry.name == kind.name()).count(), 1, "{}", kind.name());
         }
-        assert_eq!(
-            entries.iter().filter(|entry| entry.emitted).count(),
-            EventKind::ALL.len()
-        );
+        assert_eq!(entries.iter().filter(|entry| entry.emitted).count(), EventKind::ALL.len());
         let mut names: Vec<&str> = entries.iter().map(|entry| entry.name).collect();
         names.sort_unstable();
         names.dedup();

@@ -144,9 +144,7 @@ fn variable_value(name: &str, json: &serde_json::Value) -> Result<Value, Variabl
             .iter()
             .map(|item| match item {
                 serde_json::Value::String(text) => Ok(Value::from(text.as_str())),
-                other => Err(VariablesError(format!(
-                    "variable {name:?}: a list may hold only strings, not {other}"
-                ))),
+                other => Err(VariablesError(format!("variable {name:?}: a list may hold only strings, not {other}"))),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Value::list),

@@ -3,10 +3,7 @@
 use std::process::{Command, Output};
 
 fn courier(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_courier"))
-        .args(args)
-        .output()
-        .expect("courier runs")
+    Command::new(env!("CARGO_BIN_EXE_courier")).args(args).output().expect("courier runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -69,12 +66,7 @@ fn a_syntax_error_shows_line_column_and_caret() {
 fn bad_usage_exits_2() {
     assert_eq!(courier(&["eval", "--nonsense", "1"]).status.code(), Some(2));
     assert_eq!(courier(&["eval", "--var", "novalue", "--", "1"]).status.code(), Some(2));
-    assert_eq!(
-        courier(&["eval", "--vars", "/nonexistent/vars.json", "--", "1"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(courier(&["eval", "--vars", "/nonexistent/vars.json", "--", "1"]).status.code(), Some(2));
 }
 
 #[test]
@@ -84,31 +76,12 @@ fn reads_variables_and_context_from_files() {
     std::fs::write(&vars, r#"{"a": "2", "b": "40", "answers": ["x", "y"]}"#).unwrap();
     let output = courier(&["eval", "--vars", vars.to_str().unwrap(), "--var", "b=5", "--", "a * b"]);
     assert_eq!(stdout(&output), "10\n");
-    assert_eq!(
-        stdout(&courier(&[
-            "eval",
-            "--vars",
-            vars.to_str().unwrap(),
-            "--",
-            "answers[1]"
-        ])),
-        "\"y\"\n"
-    );
+    assert_eq!(stdout(&courier(&["eval", "--vars", vars.to_str().unwrap(), "--", "answers[1]"])), "\"y\"\n");
     let context = dir.path().join("context.json");
     std::fs::write(&context, r#"{"locale": "de", "seed": 7}"#).unwrap();
-    assert_eq!(
-        courier(&["eval", "--context", context.to_str().unwrap(), "--", "1"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(courier(&["eval", "--context", context.to_str().unwrap(), "--", "1"]).status.code(), Some(0));
     std::fs::write(&context, r#"{"unknown_field": 1}"#).unwrap();
-    assert_eq!(
-        courier(&["eval", "--context", context.to_str().unwrap(), "--", "1"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(courier(&["eval", "--context", context.to_str().unwrap(), "--", "1"]).status.code(), Some(2));
 }
 
 #[test]
@@ -116,16 +89,8 @@ fn renders_text_templates() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("greeting.txt");
     std::fs::write(&file, "Hello ${firstname}, you are ${toInteger(age) + 1} next year.").unwrap();
-    let output = courier(&[
-        "render",
-        file.to_str().unwrap(),
-        "--as",
-        "text",
-        "--var",
-        "firstname=Anna",
-        "--var",
-        "age=41",
-    ]);
+    let output =
+        courier(&["render", file.to_str().unwrap(), "--as", "text", "--var", "firstname=Anna", "--var", "age=41"]);
     assert_eq!(stdout(&output), "Hello Anna, you are 42 next year.");
     std::fs::write(&file, "Hello ${firstname").unwrap();
     let output = courier(&["render", file.to_str().unwrap()]);

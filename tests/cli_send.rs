@@ -72,11 +72,8 @@ fn the_event_catalog_lists_every_name_once_and_marks_ours() {
     let entries = outcome(&output);
     let entries = entries.as_array().unwrap();
     assert!(entries.len() > 200);
-    let emitted: Vec<&str> = entries
-        .iter()
-        .filter(|entry| entry["emitted"] == true)
-        .map(|entry| entry["name"].as_str().unwrap())
-        .collect();
+    let emitted: Vec<&str> =
+        entries.iter().filter(|entry| entry["emitted"] == true).map(|entry| entry["name"].as_str().unwrap()).collect();
     assert_eq!(emitted.len(), 9);
     assert!(emitted.contains(&"api_socket_timeout_exception"));
     let human = stdout(&courier(&["events"], &[]));
@@ -122,11 +119,7 @@ fn send_prints_the_outcome_and_keeps_the_session() {
     server.mount(Mock::given(path("/cart")).respond_with(ResponseTemplate::new(404).set_body_string("empty")));
     let folder = tempfile::tempdir().unwrap();
     let session = folder.path().join("session.json");
-    std::fs::write(
-        &session,
-        r#"{"variables": {"greeting": "hi", "user_name": "old"}, "cookies": {}}"#,
-    )
-    .unwrap();
+    std::fs::write(&session, r#"{"variables": {"greeting": "hi", "user_name": "old"}, "cookies": {}}"#).unwrap();
     let login = write_spec(
         folder.path(),
         &format!(
@@ -135,17 +128,7 @@ fn send_prints_the_outcome_and_keeps_the_session() {
         ),
     );
     let session_arg = session.to_str().unwrap();
-    let output = courier(
-        &[
-            "send",
-            login.to_str().unwrap(),
-            "--session",
-            session_arg,
-            "--var",
-            "x=1",
-        ],
-        &[],
-    );
+    let output = courier(&["send", login.to_str().unwrap(), "--session", session_arg, "--var", "x=1"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let first = outcome(&output);
     assert_eq!(first["status"], 200);
@@ -162,30 +145,20 @@ fn send_prints_the_outcome_and_keeps_the_session() {
     assert_eq!(saved["cookies"]["SESSIONID"], "s-1");
 
     // The next request of the session sends the cookie; a 404 is still a response.
-    let cart = write_spec(
-        folder.path(),
-        &format!("url = \"{}/cart\"\ncookies = [\"SESSIONID\"]\n", server.uri()),
-    );
+    let cart = write_spec(folder.path(), &format!("url = \"{}/cart\"\ncookies = [\"SESSIONID\"]\n", server.uri()));
     let output = courier(&["send", cart.to_str().unwrap(), "--session", session_arg], &[]);
     assert_eq!(output.status.code(), Some(0));
     let second = outcome(&output);
     assert_eq!(second["status"], 404);
     assert_eq!(second["events"][0]["name"], "api_http_status_code_404");
     assert_eq!(second["events"][0]["status"], 404);
-    let cookie = server.received()[1]
-        .headers
-        .get("cookie")
-        .map(|value| value.to_str().unwrap().to_owned());
+    let cookie = server.received()[1].headers.get("cookie").map(|value| value.to_str().unwrap().to_owned());
     assert_eq!(cookie.as_deref(), Some("SESSIONID=s-1"));
 }
 
 #[test]
 fn no_response_exits_1_with_the_error_in_the_outcome() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let folder = tempfile::tempdir().unwrap();
     let spec = write_spec(folder.path(), &format!("url = \"http://127.0.0.1:{port}/\"\n"));
     let output = courier(&["send", spec.to_str().unwrap()], &[]);
@@ -205,10 +178,7 @@ fn a_spec_that_does_not_compile_is_refused_before_anything_runs() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stdout(&output), "");
     let message = stderr(&output);
-    assert!(
-        message.contains("request.toml: url: line 1") && message.contains("toInterger"),
-        "{message}"
-    );
+    assert!(message.contains("request.toml: url: line 1") && message.contains("toInterger"), "{message}");
 }
 
 const SECRET: &str = "Sup3r$ecret/Value";
@@ -217,13 +187,9 @@ const SECRET: &str = "Sup3r$ecret/Value";
 fn a_secret_appears_nowhere() {
     let server = Server::start();
     // The service echoes the secret in its body and in a header.
-    server.mount(
-        Mock::given(any()).respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"echo": SECRET}))
-                .insert_header("X-Echo", SECRET),
-        ),
-    );
+    server.mount(Mock::given(any()).respond_with(
+        ResponseTemplate::new(200).set_body_json(json!({"echo": SECRET})).insert_header("X-Echo", SECRET),
+    ));
     let folder = tempfile::tempdir().unwrap();
     let spec = write_spec(
         folder.path(),
@@ -254,11 +220,7 @@ fn a_secret_appears_nowhere() {
     let env = [("COURIER_SECRET_API_KEY", SECRET)];
     let sent = courier(&["send", spec, "--session", session, "--debug"], &env);
     assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
-    assert_eq!(
-        server.received()[0].headers.get("x-api-key").unwrap(),
-        SECRET,
-        "the secret was used"
-    );
+    assert_eq!(server.received()[0].headers.get("x-api-key").unwrap(), SECRET, "the secret was used");
     let dry = courier(&["send", spec, "--dry-run"], &env);
     assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
 
@@ -266,26 +228,10 @@ fn a_secret_appears_nowhere() {
     let secrets = folder.path().join("secrets.json");
     std::fs::write(&secrets, json!({"API_KEY": SECRET}).to_string()).unwrap();
     let failing = folder.path().join("failing.toml");
-    std::fs::write(
-        &failing,
-        format!("url = '{}/x?n=${{toInteger(secret(\"API_KEY\"))}}'\n", server.uri()),
-    )
-    .unwrap();
-    let failed = courier(
-        &[
-            "send",
-            failing.to_str().unwrap(),
-            "--secrets",
-            secrets.to_str().unwrap(),
-        ],
-        &[],
-    );
+    std::fs::write(&failing, format!("url = '{}/x?n=${{toInteger(secret(\"API_KEY\"))}}'\n", server.uri())).unwrap();
+    let failed = courier(&["send", failing.to_str().unwrap(), "--secrets", secrets.to_str().unwrap()], &[]);
     assert_eq!(failed.status.code(), Some(1));
-    assert!(
-        outcome(&failed)["error"].as_str().unwrap().contains("[redacted]"),
-        "{}",
-        stdout(&failed)
-    );
+    assert!(outcome(&failed)["error"].as_str().unwrap().contains("[redacted]"), "{}", stdout(&failed));
 
     let session_text = std::fs::read_to_string(session).unwrap();
     let encoded = "Sup3r%24ecret%2FValue";
@@ -298,10 +244,7 @@ fn a_secret_appears_nowhere() {
         ("failed stdout", stdout(&failed)),
         ("failed stderr", stderr(&failed)),
     ] {
-        assert!(
-            !text.contains(SECRET) && !text.contains(encoded),
-            "the secret is in {what}: {text}"
-        );
+        assert!(!text.contains(SECRET) && !text.contains(encoded), "the secret is in {what}: {text}");
     }
     assert_eq!(outcome(&sent)["variables"]["echoed"], "[redacted]");
 }
@@ -318,9 +261,8 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
     let session = folder.path().join("session.json");
     // A large session, so that writing it takes a while.
     let filler = "x".repeat(100);
-    let variables: serde_json::Map<String, Json> = (0..20_000)
-        .map(|index| (format!("v{index}"), Json::from(filler.as_str())))
-        .collect();
+    let variables: serde_json::Map<String, Json> =
+        (0..20_000).map(|index| (format!("v{index}"), Json::from(filler.as_str()))).collect();
     let mut current = json!({"variables": variables, "cookies": {}});
     std::fs::write(&session, serde_json::to_string(&current).unwrap()).unwrap();
 
@@ -384,11 +326,7 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
         }
     }
     assert!(killed > 0, "no run was killed while it ran ({full_run:?})");
-    assert_eq!(
-        current["variables"]["round"],
-        rounds.to_string(),
-        "the last run, not killed, wrote its session"
-    );
+    assert_eq!(current["variables"]["round"], rounds.to_string(), "the last run, not killed, wrote its session");
     eprintln!("{killed} of {rounds} runs killed while running; a whole run takes {full_run:?}");
 }
 

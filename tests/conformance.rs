@@ -46,9 +46,7 @@ fn run_case(engine: &Engine, case: &Json) -> Result<(), String> {
         };
     }
     let expression = compiled.map_err(|error| format!("did not compile: {error}"))?;
-    let value = expression
-        .evaluate(&variables, &Context::default())
-        .map_err(|error| format!("failed: {error}"))?;
+    let value = expression.evaluate(&variables, &Context::default()).map_err(|error| format!("failed: {error}"))?;
     let expected = expected_value(expect);
     if value != expected {
         return Err(format!("expected {expected:?}, got {value:?}"));
@@ -69,19 +67,9 @@ fn every_conformance_case_passes() {
         let case: Json = serde_json::from_str(line).expect("each line is JSON");
         count += 1;
         if let Err(why) = run_case(&engine, &case) {
-            failures.push(format!(
-                "{} `{}` {}: {why}",
-                case["id"].as_str().unwrap_or("?"),
-                case["expr"],
-                case["vars"]
-            ));
+            failures.push(format!("{} `{}` {}: {why}", case["id"].as_str().unwrap_or("?"), case["expr"], case["vars"]));
         }
     }
     assert_eq!(count, 411, "the case file is complete");
-    assert!(
-        failures.is_empty(),
-        "{} of {count} cases fail:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {count} cases fail:\n{}", failures.len(), failures.join("\n"));
 }

@@ -31,20 +31,13 @@ async fn error_statuses_have_their_events() {
         (503, "api_http_status_code"),
     ] {
         let server = server_answering(ResponseTemplate::new(status).set_body_string("nope")).await;
-        let request = compile(&format!(
-            "method = \"DELETE\"\nurl = \"{}/items/1?token=abc\"\n",
-            server.uri()
-        ));
+        let request = compile(&format!("method = \"DELETE\"\nurl = \"{}/items/1?token=abc\"\n", server.uri()));
         let outcome = run(&request, &[]).await;
         assert_eq!(outcome.status, Some(status));
         assert_eq!(event_names(&outcome), [expected], "{status}");
         let event = &outcome.events[0];
         assert_eq!(event.method, "DELETE");
-        assert_eq!(
-            event.url,
-            format!("{}/items/1", server.uri()),
-            "the URL without its query"
-        );
+        assert_eq!(event.url, format!("{}/items/1", server.uri()), "the URL without its query");
         assert_eq!(event.status, Some(status));
         assert_eq!(event.error, None);
         assert_eq!(outcome.variables["api_client_status_code"], status.to_string());
@@ -67,9 +60,7 @@ async fn events_go_to_the_hosts_sink() {
     let sink = Arc::new(CollectEvents::default());
     let executor = Executor::new().with_sink(sink.clone() as Arc<dyn EventSink>);
     let request = compile(&format!("url = \"{}/missing\"\n", server.uri()));
-    let outcome = executor
-        .execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new())
-        .await;
+    let outcome = executor.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(sink.events(), outcome.events);
     assert_eq!(sink.events()[0].name.name(), "api_http_status_code_404");
 }
@@ -97,11 +88,7 @@ async fn a_connection_that_cannot_be_opened_in_time_is_a_connect_timeout() {
     let request = compile(&format!("url = \"http://{address}/x\"\nconnect_timeout = \"300ms\"\n"));
     let started = Instant::now();
     let outcome = run(&request, &[]).await;
-    assert_eq!(
-        event_names(&outcome),
-        ["api_http_connect_timeout_exception"],
-        "{outcome:?}"
-    );
+    assert_eq!(event_names(&outcome), ["api_http_connect_timeout_exception"], "{outcome:?}");
     assert_eq!(outcome.status, None);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
@@ -118,10 +105,7 @@ async fn a_request_that_runs_out_of_time_is_a_timeout() {
     assert!(outcome.error.as_deref().unwrap().contains("300ms"));
     let entry = &outcome.log[0];
     assert_eq!(entry.status, None);
-    assert!(
-        entry.message.contains("/slow"),
-        "the interrupted request is logged: {entry:?}"
-    );
+    assert!(entry.message.contains("/slow"), "the interrupted request is logged: {entry:?}");
 }
 
 /// A server that reads the request and then says `prefix` (perhaps nothing) and
@@ -145,9 +129,7 @@ async fn silent_server(prefix: &'static [u8]) -> std::net::SocketAddr {
 #[tokio::test]
 async fn a_server_silent_before_answering_is_a_socket_timeout() {
     let address = silent_server(b"").await;
-    let request = compile(&format!(
-        "url = \"http://{address}/x\"\nread_timeout = \"300ms\"\ntimeout = \"10s\"\n"
-    ));
+    let request = compile(&format!("url = \"http://{address}/x\"\nread_timeout = \"300ms\"\ntimeout = \"10s\"\n"));
     let started = Instant::now();
     let outcome = run(&request, &[]).await;
     assert_eq!(event_names(&outcome), ["api_socket_timeout_exception"], "{outcome:?}");
@@ -157,9 +139,7 @@ async fn a_server_silent_before_answering_is_a_socket_timeout() {
 #[tokio::test]
 async fn a_server_silent_in_the_middle_of_its_body_is_a_socket_timeout() {
     let address = silent_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly the first bytes").await;
-    let request = compile(&format!(
-        "url = \"http://{address}/x\"\nread_timeout = \"300ms\"\ntimeout = \"10s\"\n"
-    ));
+    let request = compile(&format!("url = \"http://{address}/x\"\nread_timeout = \"300ms\"\ntimeout = \"10s\"\n"));
     let outcome = run(&request, &[]).await;
     assert_eq!(event_names(&outcome), ["api_socket_timeout_exception"], "{outcome:?}");
     assert_eq!(outcome.status, None, "half a response is no response");
@@ -175,10 +155,7 @@ async fn a_refused_connection_is_an_api_exception() {
     assert_eq!(event_names(&outcome), ["api_exception"]);
     let event = &outcome.events[0];
     assert_eq!(event.url, format!("http://127.0.0.1:{port}/x"));
-    assert!(
-        event.error.as_deref().unwrap().to_lowercase().contains("refused"),
-        "{event:?}"
-    );
+    assert!(event.error.as_deref().unwrap().to_lowercase().contains("refused"), "{event:?}");
     assert_eq!(outcome.status, None);
 }
 
@@ -192,10 +169,7 @@ async fn a_failing_template_sends_nothing() {
     let outcome = run(&compile(&spec), &[("consumption", "lots")]).await;
     assert_eq!(event_names(&outcome), ["api_exception"]);
     let error = outcome.error.unwrap();
-    assert!(
-        error.contains("body.payload") && error.contains("line 1") && error.contains("\"lots\""),
-        "{error}"
-    );
+    assert!(error.contains("body.payload") && error.contains("line 1") && error.contains("\"lots\""), "{error}");
     assert!(error.contains("nothing was sent"));
     assert!(server.received_requests().await.unwrap().is_empty());
 }
@@ -203,14 +177,31 @@ async fn a_failing_template_sends_nothing() {
 #[tokio::test]
 async fn an_oversized_response_is_refused() {
     let server = server_answering(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096])).await;
-    let executor = Executor::with_options(ExecutorOptions {
-        max_response_bytes: 1024,
-        ..ExecutorOptions::default()
-    });
+    let executor = Executor::with_options(ExecutorOptions { max_response_bytes: 1024, ..ExecutorOptions::default() });
     let request = compile(&format!("url = \"{}/big\"\n", server.uri()));
-    let outcome = executor
-        .execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new())
-        .await;
+    let outcome = executor.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(event_names(&outcome), ["api_exception"]);
     assert!(outcome.error.unwrap().contains("larger than the limit of 1024 bytes"));
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_read_sends_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::path("/gone.jpg")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    Mock::given(wiremock::matchers::method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    for (file, expected) in [
+        ("/does/not/exist.bin".to_owned(), "cannot read the file /does/not/exist.bin"),
+        (format!("{}/gone.jpg", server.uri()), "the server answered 404"),
+    ] {
+        let spec = format!(
+            "method = \"POST\"\nurl = \"{}/upload\"\n[body]\ntype = \"octet-stream\"\nfile = \"{file}\"\n",
+            server.uri()
+        );
+        let outcome = run(&compile(&spec), &[]).await;
+        assert_eq!(event_names(&outcome), ["api_exception"]);
+        assert!(outcome.error.as_deref().unwrap().contains(expected), "{outcome:?}");
+    }
+    let posts =
+        server.received_requests().await.unwrap().iter().filter(|request| request.method.as_str() == "POST").count();
+    assert_eq!(posts, 0, "nothing is sent");
 }

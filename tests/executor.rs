@@ -28,11 +28,7 @@ async fn received(server: &MockServer) -> Vec<Request> {
 }
 
 fn header_of<'a>(request: &'a Request, name: &str) -> &'a str {
-    request
-        .headers
-        .get(name)
-        .map(|value| value.to_str().expect("ASCII header"))
-        .unwrap_or("")
+    request.headers.get(name).map(|value| value.to_str().expect("ASCII header")).unwrap_or("")
 }
 
 fn read_json(path: &str) -> Json {
@@ -53,11 +49,7 @@ async fn json_bodies_are_sent_as_typed_json() {
         "#,
         server.uri()
     );
-    let outcome = run(
-        &compile(&spec),
-        &[("email", "a@b.org"), ("n", "3"), ("name", "An\"na"), ("ok", "true")],
-    )
-    .await;
+    let outcome = run(&compile(&spec), &[("email", "a@b.org"), ("n", "3"), ("name", "An\"na"), ("ok", "true")]).await;
     assert_eq!(outcome.status, Some(201), "{outcome:?}");
     let requests = received(&server).await;
     assert_eq!(requests.len(), 1);
@@ -73,10 +65,8 @@ async fn the_json_shorthand_reads_the_payload_file_beside_the_spec() {
     let server = server_answering(ResponseTemplate::new(200)).await;
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(folder.path().join("payload.json"), r#"{"id": ${id}}"#).unwrap();
-    let spec = format!(
-        "method = \"PUT\"\nurl = \"{}/x\"\nbody = \"json\"\npayload_file = \"payload.json\"\n",
-        server.uri()
-    );
+    let spec =
+        format!("method = \"PUT\"\nurl = \"{}/x\"\nbody = \"json\"\npayload_file = \"payload.json\"\n", server.uri());
     let request = CompiledRequest::from_toml(&common::engine(), &spec, folder.path()).unwrap();
     let outcome = run(&request, &[("id", "7")]).await;
     assert_eq!(outcome.status, Some(200));
@@ -94,14 +84,8 @@ async fn form_bodies_are_url_encoded() {
     );
     run(&compile(&spec), &[("name", "Anna Muster")]).await;
     let requests = received(&server).await;
-    assert_eq!(
-        header_of(&requests[0], "content-type"),
-        "application/x-www-form-urlencoded"
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&requests[0].body),
-        "name=Anna+Muster&odd+key=a%26b%3Dc+%C3%BC"
-    );
+    assert_eq!(header_of(&requests[0], "content-type"), "application/x-www-form-urlencoded");
+    assert_eq!(String::from_utf8_lossy(&requests[0].body), "name=Anna+Muster&odd+key=a%26b%3Dc+%C3%BC");
 }
 
 #[tokio::test]
@@ -119,10 +103,7 @@ async fn base64_bodies_send_a_local_file_as_base64_text() {
     let requests = received(&server).await;
     assert_eq!(requests[0].body, b"AAFoZWxsb/8=");
     assert_eq!(header_of(&requests[0], "content-type"), "text/plain");
-    assert_eq!(
-        header_of(&requests[0], "content-disposition"),
-        "attachment; filename=\"receipt.bin\""
-    );
+    assert_eq!(header_of(&requests[0], "content-disposition"), "attachment; filename=\"receipt.bin\"");
 }
 
 #[tokio::test]
@@ -141,10 +122,7 @@ async fn octet_stream_bodies_send_the_raw_bytes() {
     let requests = received(&server).await;
     assert_eq!(requests[0].body, bytes);
     assert_eq!(header_of(&requests[0], "content-type"), "application/octet-stream");
-    assert_eq!(
-        header_of(&requests[0], "content-disposition"),
-        "attachment; filename=\"data.bin\""
-    );
+    assert_eq!(header_of(&requests[0], "content-disposition"), "attachment; filename=\"data.bin\"");
 }
 
 #[tokio::test]
@@ -156,10 +134,7 @@ async fn multipart_bodies_send_a_file_fetched_from_a_url_and_text_fields() {
         .respond_with(ResponseTemplate::new(200).set_body_bytes(image.clone()))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
     let spec = format!(
         r#"
         method = "POST"
@@ -179,15 +154,10 @@ async fn multipart_bodies_send_a_file_fetched_from_a_url_and_text_fields() {
     let outcome = run(&compile(&spec), &[("customer_id", "42"), ("upload_url", &upload_url)]).await;
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
     let requests = received(&server).await;
-    let post = requests
-        .iter()
-        .find(|request| request.method.as_str() == "POST")
-        .unwrap();
+    let post = requests.iter().find(|request| request.method.as_str() == "POST").unwrap();
     assert_eq!(post.url.path(), "/customers/42/files");
     let content_type = header_of(post, "content-type");
-    let boundary = content_type
-        .strip_prefix("multipart/form-data; boundary=")
-        .expect("a multipart content type");
+    let boundary = content_type.strip_prefix("multipart/form-data; boundary=").expect("a multipart content type");
     let mut expected = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"customer\"\r\n\r\n42\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"receipt.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
     )
@@ -204,24 +174,11 @@ async fn local_files_need_the_hosts_permission() {
         "method = \"POST\"\nurl = \"{}/raw\"\n[body]\ntype = \"octet-stream\"\nfile = \"Cargo.toml\"\n",
         server.uri()
     );
-    let outcome = Executor::new()
-        .execute(
-            &compile(&spec),
-            &Variables::new(),
-            &Context::default(),
-            &mut Cookies::new(),
-        )
-        .await;
+    let outcome =
+        Executor::new().execute(&compile(&spec), &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(outcome.status, None);
     assert_eq!(event_names(&outcome), ["api_exception"]);
-    assert!(
-        outcome
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("does not allow reading local files"),
-        "{outcome:?}"
-    );
+    assert!(outcome.error.as_deref().unwrap().contains("does not allow reading local files"), "{outcome:?}");
     assert!(received(&server).await.is_empty(), "nothing is sent");
 }
 
@@ -234,24 +191,15 @@ async fn basic_auth_sends_the_encoded_credentials() {
     );
     run(&compile(&spec), &[("user", "anna")]).await;
     // base64("anna:pa:ss")
-    assert_eq!(
-        header_of(&received(&server).await[0], "authorization"),
-        "Basic YW5uYTpwYTpzcw=="
-    );
+    assert_eq!(header_of(&received(&server).await[0], "authorization"), "Basic YW5uYTpwYTpzcw==");
 }
 
 #[tokio::test]
 async fn bearer_auth_adds_the_prefix() {
     let server = server_answering(ResponseTemplate::new(200)).await;
-    let spec = format!(
-        "url = \"{}/\"\n[auth]\ntype = \"bearer\"\ntoken = \"${{token}}\"\n",
-        server.uri()
-    );
+    let spec = format!("url = \"{}/\"\n[auth]\ntype = \"bearer\"\ntoken = \"${{token}}\"\n", server.uri());
     run(&compile(&spec), &[("token", "abc.def")]).await;
-    assert_eq!(
-        header_of(&received(&server).await[0], "authorization"),
-        "Bearer abc.def"
-    );
+    assert_eq!(header_of(&received(&server).await[0], "authorization"), "Bearer abc.def");
 }
 
 /// A token endpoint answering tokens `t1`, `t2`, ... in turn, counting its calls.
@@ -279,42 +227,28 @@ async fn token_endpoint(server: &MockServer) -> Arc<AtomicUsize> {
 }
 
 fn oauth_spec(server: &MockServer, auth: &str) -> String {
-    format!(
-        "url = \"{0}/api/me\"\n[auth]\ntype = \"oauth2\"\ntoken_url = \"{0}/oauth/token\"\n{auth}",
-        server.uri()
-    )
+    format!("url = \"{0}/api/me\"\n[auth]\ntype = \"oauth2\"\ntoken_url = \"{0}/oauth/token\"\n{auth}", server.uri())
 }
 
 #[tokio::test]
 async fn oauth2_client_credentials_in_the_header() {
     let server = MockServer::start().await;
     let calls = token_endpoint(&server).await;
-    Mock::given(path("/api/me"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    Mock::given(path("/api/me")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
     let spec = oauth_spec(
         &server,
         "client_id = \"chat-bot\"\nclient_secret = \"${secret(\\\"CLIENT_SECRET\\\")}\"\nscope = \"customers:write\"\nclient_auth = \"header\"\n",
     );
     let context = context_with_secrets(&[("CLIENT_SECRET", "s3cret")]);
-    let outcome = executor()
-        .execute(&compile(&spec), &Variables::new(), &context, &mut Cookies::new())
-        .await;
+    let outcome = executor().execute(&compile(&spec), &Variables::new(), &context, &mut Cookies::new()).await;
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let requests = received(&server).await;
     let token_request = &requests[0];
     // base64("chat-bot:s3cret")
     assert_eq!(header_of(token_request, "authorization"), "Basic Y2hhdC1ib3Q6czNjcmV0");
-    assert_eq!(
-        header_of(token_request, "content-type"),
-        "application/x-www-form-urlencoded"
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&token_request.body),
-        "grant_type=client_credentials&scope=customers%3Awrite"
-    );
+    assert_eq!(header_of(token_request, "content-type"), "application/x-www-form-urlencoded");
+    assert_eq!(String::from_utf8_lossy(&token_request.body), "grant_type=client_credentials&scope=customers%3Awrite");
     assert_eq!(header_of(&requests[1], "authorization"), "Bearer t1");
 }
 
@@ -322,10 +256,7 @@ async fn oauth2_client_credentials_in_the_header() {
 async fn oauth2_password_grant_with_credentials_in_the_body_and_a_prefix() {
     let server = MockServer::start().await;
     token_endpoint(&server).await;
-    Mock::given(path("/api/me"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    Mock::given(path("/api/me")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
     let spec = oauth_spec(
         &server,
         "grant_type = \"password\"\nclient_id = \"bot\"\nclient_secret = \"cs\"\nusername = \"${user}\"\npassword = \"p w\"\nclient_auth = \"body\"\nheader_prefix = \"Token\"\n",
@@ -350,18 +281,13 @@ async fn fifty_concurrent_requests_share_one_token_fetch() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let request = Arc::new(compile(&oauth_spec(
-        &server,
-        "client_id = \"bot\"\nclient_secret = \"cs\"\n",
-    )));
+    let request = Arc::new(compile(&oauth_spec(&server, "client_id = \"bot\"\nclient_secret = \"cs\"\n")));
     let executor = executor();
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (executor, request) = (executor.clone(), request.clone());
             tokio::spawn(async move {
-                executor
-                    .execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new())
-                    .await
+                executor.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await
             })
         })
         .collect();
@@ -371,9 +297,7 @@ async fn fifty_concurrent_requests_share_one_token_fetch() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "one token fetch for 50 requests");
     // A later request still uses the cached token.
-    let outcome = executor
-        .execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new())
-        .await;
+    let outcome = executor.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(outcome.status, Some(200));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -387,10 +311,7 @@ async fn a_401_fetches_a_new_token_once_and_sends_again_once() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    Mock::given(path("/api/me"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
+    Mock::given(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
     let request = compile(&oauth_spec(&server, "client_id = \"bot\"\n"));
     let outcome = run(&request, &[]).await;
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
@@ -409,19 +330,12 @@ async fn a_401_fetches_a_new_token_once_and_sends_again_once() {
 async fn a_second_401_is_the_answer() {
     let server = MockServer::start().await;
     let calls = token_endpoint(&server).await;
-    Mock::given(path("/api/me"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
+    Mock::given(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
     let outcome = run(&compile(&oauth_spec(&server, "client_id = \"bot\"\n")), &[]).await;
     assert_eq!(outcome.status, Some(401));
     assert_eq!(event_names(&outcome), ["api_http_status_code"]);
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one refetch");
-    let api_calls = received(&server)
-        .await
-        .iter()
-        .filter(|request| request.url.path() == "/api/me")
-        .count();
+    let api_calls = received(&server).await.iter().filter(|request| request.url.path() == "/api/me").count();
     assert_eq!(api_calls, 2, "one retry");
 }
 
@@ -435,16 +349,8 @@ async fn a_failing_token_endpoint_is_an_api_exception_and_nothing_is_sent() {
     let outcome = run(&compile(&oauth_spec(&server, "client_id = \"bot\"\n")), &[]).await;
     assert_eq!(outcome.status, None);
     assert_eq!(event_names(&outcome), ["api_exception"]);
-    assert!(
-        outcome.error.as_deref().unwrap().contains("invalid_client"),
-        "{outcome:?}"
-    );
-    assert!(
-        received(&server)
-            .await
-            .iter()
-            .all(|request| request.url.path() == "/oauth/token")
-    );
+    assert!(outcome.error.as_deref().unwrap().contains("invalid_client"), "{outcome:?}");
+    assert!(received(&server).await.iter().all(|request| request.url.path() == "/oauth/token"));
 }
 
 #[tokio::test]
@@ -458,26 +364,16 @@ async fn cookies_set_by_one_response_are_sent_by_the_next_request() {
         )
         .mount(&server)
         .await;
-    Mock::given(path("/cart"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    let login = compile(&format!(
-        "url = \"{}/login\"\ncookies = [\"SESSIONID\"]\n",
-        server.uri()
-    ));
+    Mock::given(path("/cart")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let login = compile(&format!("url = \"{}/login\"\ncookies = [\"SESSIONID\"]\n", server.uri()));
     let cart = compile(&format!("url = \"{}/cart\"\ncookies = [\"SESSIONID\"]\n", server.uri()));
     let executor = executor();
     let mut session = Cookies::new();
-    let first = executor
-        .execute(&login, &Variables::new(), &Context::default(), &mut session)
-        .await;
+    let first = executor.execute(&login, &Variables::new(), &Context::default(), &mut session).await;
     assert_eq!(first.cookies.get("SESSIONID").map(String::as_str), Some("abc123"));
     assert!(!first.cookies.contains_key("tracking"), "only listed cookies are saved");
     assert_eq!(session.get("SESSIONID").map(String::as_str), Some("abc123"));
-    executor
-        .execute(&cart, &Variables::new(), &Context::default(), &mut session)
-        .await;
+    executor.execute(&cart, &Variables::new(), &Context::default(), &mut session).await;
     let requests = received(&server).await;
     assert_eq!(header_of(&requests[0], "cookie"), "");
     assert_eq!(header_of(&requests[1], "cookie"), "SESSIONID=abc123");
@@ -491,26 +387,39 @@ async fn the_price_lookup_example_maps_its_response() {
     let request = CompiledRequest::load(&common::engine(), Path::new("examples/price-lookup/request.toml")).unwrap();
     let mut variables = Variables::from_json(&read_json("examples/price-lookup/vars.json")).unwrap();
     variables.set("shop_url", courier::Value::from(server.uri().as_str()));
-    let outcome = executor()
-        .execute(&request, &variables, &Context::default(), &mut Cookies::new())
-        .await;
+    let outcome = executor().execute(&request, &variables, &Context::default(), &mut Cookies::new()).await;
     let requests = received(&server).await;
     assert_eq!(requests[0].url.path(), "/products/123%20abc%2Fx/price");
     assert_eq!(requests[0].url.query(), Some("currency=EUR%20%26%20more"));
-    for (name, value) in read_json("examples/price-lookup/expected-variables.json")
-        .as_object()
-        .unwrap()
-    {
-        assert_eq!(
-            outcome.variables.get(name).map(String::as_str),
-            value.as_str(),
-            "{name}"
-        );
+    for (name, value) in read_json("examples/price-lookup/expected-variables.json").as_object().unwrap() {
+        assert_eq!(outcome.variables.get(name).map(String::as_str), value.as_str(), "{name}");
     }
     assert_eq!(
         serde_json::from_str::<Json>(&outcome.variables["api_client_response_body"]).unwrap(),
         read_json("examples/price-lookup/response.json")
     );
+}
+
+#[tokio::test]
+async fn the_newsletter_example_posts_its_typed_payload_and_maps_the_answer() {
+    let answer = json!({"status": "success", "subscriberId": "9cc2d7a1-888f-49bd-a169-5d196c900ced"});
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/newsletter/subscribe"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&server)
+        .await;
+    let request = CompiledRequest::load(&common::engine(), Path::new("examples/newsletter/request.toml")).unwrap();
+    let mut variables = Variables::from_json(&read_json("examples/newsletter/vars.json")).unwrap();
+    variables.set("shop_url", courier::Value::from(server.uri().as_str()));
+    let outcome = executor().execute(&request, &variables, &Context::default(), &mut Cookies::new()).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    let requests = received(&server).await;
+    assert_eq!(header_of(&requests[0], "content-type"), "application/json");
+    let sent: Json = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(sent, read_json("examples/newsletter/expected.json"));
+    assert_eq!(outcome.variables["subscription_status"], "success");
+    assert_eq!(outcome.variables["subscriber_id"], "9cc2d7a1-888f-49bd-a169-5d196c900ced");
 }
 
 #[tokio::test]
@@ -521,27 +430,16 @@ async fn the_consultant_example_maps_a_flat_and_a_nested_field() {
     let mappings = std::fs::read_to_string("examples/consultant/mappings.toml").unwrap();
     let spec = format!("method = \"GET\"\nurl = \"{}/consultant\"\n{mappings}", server.uri());
     let outcome = run(&compile(&spec), &[]).await;
-    for (name, value) in read_json("examples/consultant/expected-variables.json")
-        .as_object()
-        .unwrap()
-    {
-        assert_eq!(
-            outcome.variables.get(name).map(String::as_str),
-            value.as_str(),
-            "{name}"
-        );
+    for (name, value) in read_json("examples/consultant/expected-variables.json").as_object().unwrap() {
+        assert_eq!(outcome.variables.get(name).map(String::as_str), value.as_str(), "{name}");
     }
 }
 
 #[tokio::test]
 async fn a_missing_field_leaves_its_target_alone_and_is_logged() {
     let body = json!({"items": [{"id": 7, "tags": ["a"]}], "empty": null});
-    let server = server_answering(
-        ResponseTemplate::new(200)
-            .set_body_json(body)
-            .insert_header("X-Request-Id", "r-1"),
-    )
-    .await;
+    let server =
+        server_answering(ResponseTemplate::new(200).set_body_json(body).insert_header("X-Request-Id", "r-1")).await;
     let spec = format!(
         r#"
         url = "{}/items"
@@ -571,15 +469,11 @@ async fn a_missing_field_leaves_its_target_alone_and_is_logged() {
     assert!(!outcome.variables.contains_key("missing_header"));
     let messages: Vec<&str> = outcome.log.iter().map(|entry| entry.message.as_str()).collect();
     assert!(
-        messages
-            .iter()
-            .any(|message| message.contains("\"items.3.id\"") && message.contains("fourth_id")),
+        messages.iter().any(|message| message.contains("\"items.3.id\"") && message.contains("fourth_id")),
         "{messages:?}"
     );
     assert!(
-        messages
-            .iter()
-            .any(|message| message.contains("x-missing") && message.contains("missing_header")),
+        messages.iter().any(|message| message.contains("x-missing") && message.contains("missing_header")),
         "{messages:?}"
     );
     assert_eq!(outcome.error, None, "a missing field is not an error");
@@ -592,15 +486,8 @@ async fn every_request_carries_a_fresh_trace_id_also_in_the_log() {
     let first = run(&request, &[]).await;
     let second = run(&request, &[]).await;
     let requests = received(&server).await;
-    let ids: Vec<&str> = requests
-        .iter()
-        .map(|request| header_of(request, "x-b3-traceid"))
-        .collect();
-    assert!(
-        ids.iter()
-            .all(|id| id.len() == 32 && id.bytes().all(|byte| byte.is_ascii_hexdigit())),
-        "{ids:?}"
-    );
+    let ids: Vec<&str> = requests.iter().map(|request| header_of(request, "x-b3-traceid")).collect();
+    assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|byte| byte.is_ascii_hexdigit())), "{ids:?}");
     assert_ne!(ids[0], ids[1]);
     assert_eq!(first.log[0].trace_id.as_deref(), Some(ids[0]));
     assert_eq!(second.log[0].trace_id.as_deref(), Some(ids[1]));
@@ -624,9 +511,7 @@ async fn the_log_keeps_bodies_only_with_debug_and_never_credentials() {
 
     let variables = Variables::new();
     let mut cookies: Cookies = [("S".to_owned(), "cookie-value".to_owned())].into_iter().collect();
-    let loud = executor()
-        .execute(&compile(&spec(true)), &variables, &Context::default(), &mut cookies)
-        .await;
+    let loud = executor().execute(&compile(&spec(true)), &variables, &Context::default(), &mut cookies).await;
     let entry = &loud.log[0];
     let request = entry.request.as_ref().unwrap();
     assert_eq!(request.body.as_deref(), Some(r#"{"a": 1}"#));
@@ -667,9 +552,7 @@ async fn secrets_are_redacted_everywhere_in_the_outcome() {
         server.uri()
     );
     let context = context_with_secrets(&[("API_KEY", secret)]);
-    let outcome = executor()
-        .execute(&compile(&spec), &Variables::new(), &context, &mut Cookies::new())
-        .await;
+    let outcome = executor().execute(&compile(&spec), &Variables::new(), &context, &mut Cookies::new()).await;
     assert_eq!(outcome.status, Some(500));
     // It was sent...
     let requests = received(&server).await;
@@ -686,14 +569,9 @@ async fn secrets_are_redacted_everywhere_in_the_outcome() {
 #[tokio::test]
 async fn an_unknown_secret_is_named_and_nothing_is_sent() {
     let server = server_answering(ResponseTemplate::new(200)).await;
-    let spec = format!(
-        "url = \"{}/\"\n[headers]\nX-Key = \"${{secret(\\\"NOPE\\\")}}\"\n",
-        server.uri()
-    );
+    let spec = format!("url = \"{}/\"\n[headers]\nX-Key = \"${{secret(\\\"NOPE\\\")}}\"\n", server.uri());
     let context = context_with_secrets(&[("OTHER", "x")]);
-    let outcome = executor()
-        .execute(&compile(&spec), &Variables::new(), &context, &mut Cookies::new())
-        .await;
+    let outcome = executor().execute(&compile(&spec), &Variables::new(), &context, &mut Cookies::new()).await;
     assert_eq!(event_names(&outcome), ["api_exception"]);
     let error = outcome.error.unwrap();
     assert!(error.contains("NOPE") && error.contains("headers.X-Key"), "{error}");

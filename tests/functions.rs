@@ -103,16 +103,11 @@ fn error(source: &str) -> String {
 }
 
 fn error_with(engine: &Engine, source: &str, variables: &Variables) -> String {
-    let expression = engine
-        .compile_expression(source)
-        .unwrap_or_else(|error| panic!("{source} compiles: {error}"));
+    let expression = engine.compile_expression(source).unwrap_or_else(|error| panic!("{source} compiles: {error}"));
     match expression.evaluate(variables, &context()) {
         Ok(value) => panic!("{source} should fail, but gave {value:?}"),
         Err(error) => {
-            assert!(
-                matches!(error.kind(), ErrorKind::Evaluation | ErrorKind::Limit),
-                "{source}: {error}"
-            );
+            assert!(matches!(error.kind(), ErrorKind::Evaluation | ErrorKind::Limit), "{source}: {error}");
             error.message().to_owned()
         }
     }
@@ -142,11 +137,7 @@ fn every_builtin_is_exercised_here() {
     let engine = Engine::new();
     let mut names: Vec<&str> = engine.registry().names().collect();
     names.sort_unstable();
-    let missing: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|name| !source.contains(&format!("{name}(")))
-        .collect();
+    let missing: Vec<&str> = names.iter().copied().filter(|name| !source.contains(&format!("{name}("))).collect();
     assert!(missing.is_empty(), "not tested: {missing:?}");
     assert_eq!(names.len(), 81, "{names:?}");
 }
@@ -198,19 +189,10 @@ proptest::proptest! {
 
 #[test]
 fn a_wrong_number_of_arguments_is_a_compile_error() {
-    for source in [
-        "stringConcat()",
-        "round(1, 2, 3)",
-        "localDate(1)",
-        "substring(\"a\")",
-        "secret()",
-    ] {
+    for source in ["stringConcat()", "round(1, 2, 3)", "localDate(1)", "substring(\"a\")", "secret()"] {
         assert_eq!(compile_error(source).kind(), ErrorKind::Arity, "{source}");
     }
-    assert_eq!(
-        compile_error("padZeroes(1)").message(),
-        "padZeroes takes 2 arguments, not 1: padZeroes(value, width)"
-    );
+    assert_eq!(compile_error("padZeroes(1)").message(), "padZeroes takes 2 arguments, not 1: padZeroes(value, width)");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -226,10 +208,7 @@ fn to_boolean() {
     assert_eq!(eval("toBoolean(true)"), Value::Bool(true));
     assert_eq!(eval("toBoolean(null)"), Value::Bool(false));
     assert_eq!(eval("toBoolean(\"\")"), Value::Bool(false));
-    assert_eq!(
-        error("toBoolean(\"yes\")"),
-        "cannot convert \"yes\" to a boolean (expected true, false, 1 or 0)"
-    );
+    assert_eq!(error("toBoolean(\"yes\")"), "cannot convert \"yes\" to a boolean (expected true, false, 1 or 0)");
     assert_eq!(error("toBoolean(2)"), "cannot convert integer 2 to a boolean");
 }
 
@@ -242,10 +221,7 @@ fn to_integer() {
     assert_eq!(eval("toInteger(null)"), Value::Int(0));
     assert_eq!(eval("toInteger(\"\")"), Value::Int(0));
     assert_eq!(error("toInteger(\"abc\")"), "cannot convert \"abc\" to an integer");
-    assert_eq!(
-        error("toInteger(1e30)"),
-        "cannot convert float 1.0E30 to an integer (it is out of range)"
-    );
+    assert_eq!(error("toInteger(1e30)"), "cannot convert float 1.0E30 to an integer (it is out of range)");
 }
 
 #[test]
@@ -265,10 +241,7 @@ fn to_string() {
     assert_eq!(eval("toString(null)"), Value::from(""));
     assert_eq!(eval("toString(\"\")"), Value::from(""));
     assert_eq!(
-        eval_vars(
-            "toString(answers)",
-            &Variables::from_json(&serde_json::json!({"answers": ["a", "b"]})).unwrap()
-        ),
+        eval_vars("toString(answers)", &Variables::from_json(&serde_json::json!({"answers": ["a", "b"]})).unwrap()),
         Value::from(r#"["a","b"]"#)
     );
 }
@@ -276,17 +249,11 @@ fn to_string() {
 #[test]
 fn to_json() {
     assert_eq!(eval("toJson(\"a\\\"b\")"), Value::from(r#""a\"b""#));
-    assert_eq!(
-        eval("toJson(parseJson('{\"a\":[1,2.5,null]}'))"),
-        Value::from(r#"{"a":[1,2.5,null]}"#)
-    );
+    assert_eq!(eval("toJson(parseJson('{\"a\":[1,2.5,null]}'))"), Value::from(r#"{"a":[1,2.5,null]}"#));
     assert_eq!(eval("toJson(round(2, 2))"), Value::from("2.00"));
     assert_eq!(eval("toJson(null)"), Value::from("null"));
     assert_eq!(eval("toJson(\"\")"), Value::from("\"\""));
-    assert_eq!(
-        error("toJson(0.0 / 0)"),
-        "NaN cannot be written as JSON: JSON has no such number"
-    );
+    assert_eq!(error("toJson(0.0 / 0)"), "NaN cannot be written as JSON: JSON has no such number");
 }
 
 #[test]
@@ -306,17 +273,11 @@ fn parse_json() {
 #[test]
 fn string_concat() {
     let variables = vars(&[("lastname", "Muster"), ("birthdate", "1990-05-17")]);
-    assert_eq!(
-        eval_vars("stringConcat(lastname, \", \", birthdate)", &variables),
-        Value::from("Muster, 1990-05-17")
-    );
+    assert_eq!(eval_vars("stringConcat(lastname, \", \", birthdate)", &variables), Value::from("Muster, 1990-05-17"));
     assert_eq!(eval("stringConcat(\"only\")"), Value::from("only"));
     assert_eq!(eval("stringConcat(1, 2.0, true, null, \"\")"), Value::from("12.0true"));
     assert_eq!(eval("stringConcat(\"}\", \"x\")"), Value::from("}x"));
-    let small = engine_with(Limits {
-        max_output_bytes: 5,
-        ..Limits::default()
-    });
+    let small = engine_with(Limits { max_output_bytes: 5, ..Limits::default() });
     assert_eq!(
         error_with(&small, "stringConcat(a, b)", &vars(&[("a", "abc"), ("b", "def")])),
         "the result would be 6 bytes, more than the limit of 5"
@@ -328,14 +289,8 @@ fn string_contains() {
     assert_eq!(eval("stringContains(\"Hello world\", \"o w\")"), Value::Bool(true));
     assert_eq!(eval("stringContains(\"Hello\", \"x\")"), Value::Bool(false));
     let variables = Variables::from_json(&serde_json::json!({"answers": ["red apple", "pear"]})).unwrap();
-    assert_eq!(
-        eval_vars("stringContains(answers, \"apple\")", &variables),
-        Value::Bool(true)
-    );
-    assert_eq!(
-        eval_vars("stringContains(answers, \"plum\")", &variables),
-        Value::Bool(false)
-    );
+    assert_eq!(eval_vars("stringContains(answers, \"apple\")", &variables), Value::Bool(true));
+    assert_eq!(eval_vars("stringContains(answers, \"plum\")", &variables), Value::Bool(false));
     assert_eq!(eval("stringContains(12345, 34)"), Value::Bool(true));
     assert_eq!(eval("stringContains(null, \"\")"), Value::Bool(true));
     assert_eq!(eval("stringContains(null, \"a\")"), Value::Bool(false));
@@ -407,23 +362,14 @@ fn string_replace() {
     assert_eq!(eval("stringReplace(\"a.b.c\", \".\", \"-\")"), Value::from("a-b-c"));
     assert_eq!(eval("stringReplace(\"aaa\", \"aa\", \"b\")"), Value::from("ba"));
     // The target is literal text, not a pattern.
-    assert_eq!(
-        eval("stringReplace(\"a+b\", \"+\", \" plus \")"),
-        Value::from("a plus b")
-    );
+    assert_eq!(eval("stringReplace(\"a+b\", \"+\", \" plus \")"), Value::from("a plus b"));
     // As Java: the empty target matches between all characters.
     assert_eq!(eval("stringReplace(\"ab\", \"\", \"-\")"), Value::from("-a-b-"));
     let variables = Variables::from_json(&serde_json::json!({"answers": ["a-1", "b-2"]})).unwrap();
-    assert_eq!(
-        eval_vars("stringReplace(answers, \"-\", \"\")", &variables),
-        list(&["a1", "b2"])
-    );
+    assert_eq!(eval_vars("stringReplace(answers, \"-\", \"\")", &variables), list(&["a1", "b2"]));
     assert_eq!(eval("stringReplace(null, \"x\", \"y\")"), Value::from(""));
     assert_eq!(eval("stringReplace(\"a-b\", \"-\", null)"), Value::from("ab"));
-    let small = engine_with(Limits {
-        max_output_bytes: 10,
-        ..Limits::default()
-    });
+    let small = engine_with(Limits { max_output_bytes: 10, ..Limits::default() });
     assert_eq!(
         error_with(&small, "stringReplace(x, \"a\", \"aaaa\")", &vars(&[("x", "aaaa")])),
         "the result would be 16 bytes, more than the limit of 10"
@@ -432,25 +378,13 @@ fn string_replace() {
 
 #[test]
 fn string_replace_all() {
-    assert_eq!(
-        eval(r#"stringReplaceAll("2026-11-21", "(\d+)-(\d+)-(\d+)", "$3.$2.$1")"#),
-        Value::from("21.11.2026")
-    );
-    assert_eq!(
-        eval(r##"stringReplaceAll("a1b22c333", "\d+", "#")"##),
-        Value::from("a#b#c#")
-    );
-    assert_eq!(
-        eval(r#"stringReplaceAll("2026-11", "(?<y>\d{4})-(?<m>\d\d)", "${m}/${y}")"#),
-        Value::from("11/2026")
-    );
+    assert_eq!(eval(r#"stringReplaceAll("2026-11-21", "(\d+)-(\d+)-(\d+)", "$3.$2.$1")"#), Value::from("21.11.2026"));
+    assert_eq!(eval(r##"stringReplaceAll("a1b22c333", "\d+", "#")"##), Value::from("a#b#c#"));
+    assert_eq!(eval(r#"stringReplaceAll("2026-11", "(?<y>\d{4})-(?<m>\d\d)", "${m}/${y}")"#), Value::from("11/2026"));
     // `$12` with two groups is group 1, then the digit 2 (Java's rule).
     assert_eq!(eval(r#"stringReplaceAll("ab", "(a)(b)", "$12")"#), Value::from("a2"));
     // `\$` is a dollar sign; a group that did not take part is empty.
-    assert_eq!(
-        eval(r#"stringReplaceAll("5", "(\d)(x)?", "\$$1$2")"#),
-        Value::from("$5")
-    );
+    assert_eq!(eval(r#"stringReplaceAll("5", "(\d)(x)?", "\$$1$2")"#), Value::from("$5"));
     // Empty matches as in Java.
     assert_eq!(eval(r#"stringReplaceAll("abc", "x*", "-")"#), Value::from("-a-b-c-"));
     assert_eq!(eval(r#"stringReplaceAll("abc", "b*", "-")"#), Value::from("-a--c-"));
@@ -458,10 +392,7 @@ fn string_replace_all() {
     assert_eq!(eval(r#"stringReplaceAll("aaa", "a*?", "-")"#), Value::from("-a-a-a-"));
     assert_eq!(eval(r#"stringReplaceAll("xaax", "^x|x$", "")"#), Value::from("aa"));
     let variables = Variables::from_json(&serde_json::json!({"answers": ["a 1", "b  2"], "pattern": "("})).unwrap();
-    assert_eq!(
-        eval_vars(r#"stringReplaceAll(answers, "\s+", "_")"#, &variables),
-        list(&["a_1", "b_2"])
-    );
+    assert_eq!(eval_vars(r#"stringReplaceAll(answers, "\s+", "_")"#, &variables), list(&["a_1", "b_2"]));
     assert_eq!(eval(r#"stringReplaceAll(null, "^$", "empty")"#), Value::from("empty"));
     assert_eq!(eval(r#"stringReplaceAll("a-b", "-", null)"#), Value::from("ab"));
     // A pattern from a variable fails when evaluated.
@@ -470,11 +401,7 @@ fn string_replace_all() {
         "invalid regular expression \"(\": unclosed group"
     );
     assert_eq!(
-        error_with(
-            &Engine::new(),
-            "stringReplaceAll(\"abc\", pattern, \"$2\")",
-            &vars(&[("pattern", "(b)")])
-        ),
+        error_with(&Engine::new(), "stringReplaceAll(\"abc\", pattern, \"$2\")", &vars(&[("pattern", "(b)")])),
         "invalid replacement \"$2\": there is no group 2: the pattern has 1"
     );
 }
@@ -486,58 +413,31 @@ fn string_replace_all_checks_literals_when_compiling() {
     assert_eq!(error.message(), "invalid regular expression \"(\": unclosed group");
     assert!(error.to_string().starts_with("line 1, column 21: "), "{error}");
     // Look-around is not in the regex crate's language.
-    assert!(
-        compile_error(r#"stringReplaceAll(x, "a(?=b)", "")"#)
-            .message()
-            .contains("look-around")
-    );
+    assert!(compile_error(r#"stringReplaceAll(x, "a(?=b)", "")"#).message().contains("look-around"));
     let error = compile_error("stringReplaceAll(x, \"a\", \"$\")");
     assert_eq!(error.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         error.message(),
         "invalid replacement \"$\": a $ must be followed by a group number or {name}; write \\$ for a dollar sign"
     );
-    assert_eq!(
-        compile_error("stringReplaceAll(x, \"(a)\", \"$2\")").kind(),
-        ErrorKind::InvalidArgument
-    );
-    assert_eq!(
-        compile_error("stringReplaceAll(x, \"(?<a>.)\", \"${b}\")").kind(),
-        ErrorKind::InvalidArgument
-    );
-    assert_eq!(
-        compile_error("stringReplaceAll(x, y, \"a\\\\\")").kind(),
-        ErrorKind::InvalidArgument
-    );
+    assert_eq!(compile_error("stringReplaceAll(x, \"(a)\", \"$2\")").kind(), ErrorKind::InvalidArgument);
+    assert_eq!(compile_error("stringReplaceAll(x, \"(?<a>.)\", \"${b}\")").kind(), ErrorKind::InvalidArgument);
+    assert_eq!(compile_error("stringReplaceAll(x, y, \"a\\\\\")").kind(), ErrorKind::InvalidArgument);
     // A variable pattern with a literal replacement compiles; so does a good literal.
-    assert!(
-        Engine::new()
-            .compile_expression("stringReplaceAll(x, y, \"$1\")")
-            .is_ok()
-    );
-    assert!(
-        Engine::new()
-            .compile_expression(r#"stringReplaceAll(x, "(\d)", "[$1]")"#)
-            .is_ok()
-    );
+    assert!(Engine::new().compile_expression("stringReplaceAll(x, y, \"$1\")").is_ok());
+    assert!(Engine::new().compile_expression(r#"stringReplaceAll(x, "(\d)", "[$1]")"#).is_ok());
 }
 
 #[test]
 fn string_replace_all_is_bounded() {
-    let limits = Limits {
-        max_regex_bytes: 1000,
-        max_output_bytes: 20,
-        ..Limits::default()
-    };
+    let limits = Limits { max_regex_bytes: 1000, max_output_bytes: 20, ..Limits::default() };
     let engine = engine_with(limits);
     let variables = vars(&[("x", "aaaaaaaaaa"), ("big", "a{1000}{1000}")]);
     assert_eq!(
         error_with(&engine, "stringReplaceAll(x, big, \"\")", &variables),
         "the regular expression \"a{1000}{1000}\" compiles to more than the limit of 1000 bytes"
     );
-    let expression = engine
-        .compile_expression("stringReplaceAll(x, \"a\", \"bbb\")")
-        .unwrap();
+    let expression = engine.compile_expression("stringReplaceAll(x, \"a\", \"bbb\")").unwrap();
     let error = expression.evaluate(&variables, &context()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit);
     assert!(error.message().contains("more than the limit of 20"), "{error}");
@@ -555,10 +455,7 @@ fn string_split() {
     assert_eq!(eval("stringSplit(null, \",\")"), list(&[]));
     assert_eq!(eval("stringSplit(\"\", \",\")"), list(&[]));
     assert_eq!(eval("arrayLength(stringSplit(\"a b c\", \" \"))"), Value::Int(3));
-    let engine = engine_with(Limits {
-        max_list_len: 3,
-        ..Limits::default()
-    });
+    let engine = engine_with(Limits { max_list_len: 3, ..Limits::default() });
     assert_eq!(
         run(&engine, "stringSplit(\"a,b,c\", \",\")", &Variables::new(), &context()).unwrap(),
         list(&["a", "b", "c"])
@@ -566,35 +463,20 @@ fn string_split() {
     let expression = engine.compile_expression("stringSplit(x, \",\")").unwrap();
     let error = expression.evaluate(&vars(&[("x", "a,b,c,d")]), &context()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit);
-    assert_eq!(
-        error.message(),
-        "stringSplit would make more than the limit of 3 pieces"
-    );
-    assert_eq!(
-        error_with(&engine, "stringSplit(x, \"\")", &vars(&[("x", "abcd")])),
-        error.message()
-    );
+    assert_eq!(error.message(), "stringSplit would make more than the limit of 3 pieces");
+    assert_eq!(error_with(&engine, "stringSplit(x, \"\")", &vars(&[("x", "abcd")])), error.message());
 }
 
 #[test]
 fn string_join() {
     let variables = Variables::from_json(&serde_json::json!({"answers": ["red", "green", "blue"]})).unwrap();
-    assert_eq!(
-        eval_vars("stringJoin(answers, \", \")", &variables),
-        Value::from("red, green, blue")
-    );
-    assert_eq!(
-        eval("stringJoin(parseJson('[1, 2.5, null, true]'), \"|\")"),
-        Value::from("1|2.5||true")
-    );
+    assert_eq!(eval_vars("stringJoin(answers, \", \")", &variables), Value::from("red, green, blue"));
+    assert_eq!(eval("stringJoin(parseJson('[1, 2.5, null, true]'), \"|\")"), Value::from("1|2.5||true"));
     assert_eq!(eval("stringJoin(stringSplit(\"a-b\", \"-\"), null)"), Value::from("ab"));
     assert_eq!(eval("stringJoin(null, \",\")"), Value::from(""));
     assert_eq!(eval("stringJoin(\"\", \",\")"), Value::from(""));
     assert_eq!(eval("stringJoin(\"single\", \",\")"), Value::from("single"));
-    let small = engine_with(Limits {
-        max_output_bytes: 8,
-        ..Limits::default()
-    });
+    let small = engine_with(Limits { max_output_bytes: 8, ..Limits::default() });
     assert_eq!(
         error_with(&small, "stringJoin(answers, \", \")", &variables),
         "the result would be 10 bytes, more than the limit of 8"
@@ -634,14 +516,8 @@ fn url_encode() {
 
 #[test]
 fn base64() {
-    assert_eq!(
-        eval("base64Encode(\"Hello, Wörld\")"),
-        Value::from("SGVsbG8sIFfDtnJsZA==")
-    );
-    assert_eq!(
-        eval("base64Decode(\"SGVsbG8sIFfDtnJsZA==\")"),
-        Value::from("Hello, Wörld")
-    );
+    assert_eq!(eval("base64Encode(\"Hello, Wörld\")"), Value::from("SGVsbG8sIFfDtnJsZA=="));
+    assert_eq!(eval("base64Decode(\"SGVsbG8sIFfDtnJsZA==\")"), Value::from("Hello, Wörld"));
     assert_eq!(eval("base64Decode(base64Encode(\"a\"))"), Value::from("a"));
     assert_eq!(eval("base64Encode(null)"), Value::from(""));
     assert_eq!(eval("base64Encode(\"\")"), Value::from(""));
@@ -665,10 +541,7 @@ fn base64() {
         error("base64Decode(\"ab€=\")"),
         "cannot decode \"ab€=\" as base64: '€' at offset 2 is not a base64 character"
     );
-    assert_eq!(
-        error("base64Decode(\"/w==\")"),
-        "base64 \"/w==\" decodes to bytes that are not UTF-8 text"
-    );
+    assert_eq!(error("base64Decode(\"/w==\")"), "base64 \"/w==\" decodes to bytes that are not UTF-8 text");
 }
 
 #[test]
@@ -703,14 +576,8 @@ fn push_literal() {
     assert_eq!(eval("pushLiteral(null, \"a\")"), list(&["a"]));
     assert_eq!(eval("pushLiteral(\"x\", \"y\")"), list(&["x", "y"]));
     assert_eq!(eval("pushLiteral(\"\", \"y\")"), list(&["", "y"]));
-    assert_eq!(
-        eval("pushLiteral(pushLiteral(null, null), \"\")"),
-        Value::list(vec![Value::Null, Value::from("")])
-    );
-    let engine = engine_with(Limits {
-        max_list_len: 2,
-        ..Limits::default()
-    });
+    assert_eq!(eval("pushLiteral(pushLiteral(null, null), \"\")"), Value::list(vec![Value::Null, Value::from("")]));
+    let engine = engine_with(Limits { max_list_len: 2, ..Limits::default() });
     assert_eq!(
         error_with(&engine, "pushLiteral(cart, \"plum\")", &variables),
         "pushLiteral would make a list of more than the limit of 2 elements"
@@ -720,29 +587,18 @@ fn push_literal() {
 #[test]
 fn push_variable() {
     let mut variables = Variables::from_json(&serde_json::json!({"cart": ["apple"], "item": "pear"})).unwrap();
-    assert_eq!(
-        eval_vars("pushVariable(cart, \"item\")", &variables),
-        list(&["apple", "pear"])
-    );
+    assert_eq!(eval_vars("pushVariable(cart, \"item\")", &variables), list(&["apple", "pear"]));
     assert_eq!(eval_vars("pushVariable(null, \"item\")", &variables), list(&["pear"]));
     assert_eq!(
         eval_vars("pushVariable(cart, \"missing\")", &variables),
         Value::list(vec![Value::from("apple"), Value::Null])
     );
-    assert_eq!(
-        eval_vars("pushVariable(cart, null)", &variables),
-        Value::list(vec![Value::from("apple"), Value::Null])
-    );
+    assert_eq!(eval_vars("pushVariable(cart, null)", &variables), Value::list(vec![Value::from("apple"), Value::Null]));
     // It reads the variable when evaluated, even with constant arguments.
-    let expression = Engine::new()
-        .compile_expression("pushVariable(null, \"item\")")
-        .unwrap();
+    let expression = Engine::new().compile_expression("pushVariable(null, \"item\")").unwrap();
     variables.set("item", Value::from("plum"));
     assert_eq!(expression.evaluate(&variables, &context()).unwrap(), list(&["plum"]));
-    let engine = engine_with(Limits {
-        max_list_len: 1,
-        ..Limits::default()
-    });
+    let engine = engine_with(Limits { max_list_len: 1, ..Limits::default() });
     assert_eq!(
         error_with(&engine, "pushVariable(cart, \"item\")", &variables),
         "pushVariable would make a list of more than the limit of 1 elements"
@@ -796,14 +652,8 @@ fn max_and_min() {
     assert_eq!(eval("max(round(1, 2), 1)"), eval("round(1, 2)"));
     assert_eq!(eval("min(null, 5)"), Value::Int(0));
     assert_eq!(eval("max(\"\", -5)"), Value::Int(0));
-    assert_eq!(
-        error("max(\"a\", 1)"),
-        "argument 1 of max must be a number: cannot convert \"a\" to a number"
-    );
-    assert_eq!(
-        error("min(1, \"b\")"),
-        "argument 2 of min must be a number: cannot convert \"b\" to a number"
-    );
+    assert_eq!(error("max(\"a\", 1)"), "argument 1 of max must be a number: cannot convert \"a\" to a number");
+    assert_eq!(error("min(1, \"b\")"), "argument 2 of min must be a number: cannot convert \"b\" to a number");
 }
 
 #[test]
@@ -813,14 +663,8 @@ fn abs() {
     assert_eq!(eval("abs(round(-1.5, 1))").to_text(), "1.5");
     assert_eq!(eval("abs(null)"), Value::Int(0));
     assert_eq!(eval("abs(\"\")"), Value::Int(0));
-    assert_eq!(
-        error("abs(-9223372036854775807 - 1)"),
-        "abs(-9223372036854775808) does not fit in a 64-bit integer"
-    );
-    assert_eq!(
-        error("abs(\"minus\")"),
-        "argument 1 of abs must be a number: cannot convert \"minus\" to a number"
-    );
+    assert_eq!(error("abs(-9223372036854775807 - 1)"), "abs(-9223372036854775808) does not fit in a 64-bit integer");
+    assert_eq!(error("abs(\"minus\")"), "argument 1 of abs must be a number: cannot convert \"minus\" to a number");
 }
 
 #[test]
@@ -835,14 +679,8 @@ fn floor_and_ceil() {
     assert_eq!(eval("floor(null)"), Value::Int(0));
     assert_eq!(eval("ceil(\"\")"), Value::Int(0));
     assert_eq!(error("floor(1e30)"), "floor(1.0E30) does not fit in a 64-bit integer");
-    assert_eq!(
-        error("ceil(1.0 / 0)"),
-        "ceil(Infinity) does not fit in a 64-bit integer"
-    );
-    assert_eq!(
-        error("floor(\"x\")"),
-        "argument 1 of floor must be a number: cannot convert \"x\" to a number"
-    );
+    assert_eq!(error("ceil(1.0 / 0)"), "ceil(Infinity) does not fit in a 64-bit integer");
+    assert_eq!(error("floor(\"x\")"), "argument 1 of floor must be a number: cannot convert \"x\" to a number");
 }
 
 #[test]
@@ -855,10 +693,7 @@ fn round_to_an_integer() {
     assert_eq!(eval("round(41)"), Value::Int(41));
     assert_eq!(eval("round(\"\")"), Value::Int(0));
     assert_eq!(error("round(0.0 / 0)"), "round(NaN) does not fit in a 64-bit integer");
-    assert_eq!(
-        error("round(\"x\")"),
-        "argument 1 of round must be a number: cannot convert \"x\" to a number"
-    );
+    assert_eq!(error("round(\"x\")"), "argument 1 of round must be a number: cannot convert \"x\" to a number");
 }
 
 #[test]
@@ -885,10 +720,7 @@ fn round_to_digits() {
     assert_eq!(error("round(1, 29)"), "round can keep 0 to 28 digits, not 29");
     assert_eq!(error("round(1, -1)"), "round can keep 0 to 28 digits, not -1");
     assert_eq!(error("round(1e30, 2)"), "round(1.0E30, 2) does not fit in a decimal");
-    assert_eq!(
-        error("round(10000000000, 28)"),
-        "round(10000000000, 28) does not fit in a decimal"
-    );
+    assert_eq!(error("round(10000000000, 28)"), "round(10000000000, 28) does not fit in a decimal");
     assert_eq!(error("round(1.0 / 0, 2)"), "cannot round Infinity to a decimal");
     assert_eq!(
         error("round(1, \"two\")"),
@@ -914,16 +746,10 @@ fn random_int_is_seeded_and_in_range() {
     assert!(first.contains(&1) && first.contains(&6), "{first:?}");
     assert_ne!(first, draw(&context_with(r#"{"seed": 7}"#)));
     assert_eq!(eval("randomInt(5, 5)"), Value::Int(5));
-    assert_eq!(
-        eval("randomInt(-9223372036854775807 - 1, -9223372036854775807 - 1)"),
-        Value::Int(i64::MIN)
-    );
+    assert_eq!(eval("randomInt(-9223372036854775807 - 1, -9223372036854775807 - 1)"), Value::Int(i64::MIN));
     assert!(matches!(eval("randomInt(\"-3\", \"3\")"), Value::Int(-3..=3)));
     assert_eq!(eval("randomInt(null, \"\")"), Value::Int(0));
-    assert_eq!(
-        error("randomInt(3, 1)"),
-        "randomInt(3, 1): the lower bound 3 is greater than the upper bound 1"
-    );
+    assert_eq!(error("randomInt(3, 1)"), "randomInt(3, 1): the lower bound 3 is greater than the upper bound 1");
     assert_eq!(
         error("randomInt(\"a\", 1)"),
         "argument 1 of randomInt must be a whole number: cannot convert \"a\" to a number"
@@ -950,19 +776,13 @@ fn today_is_in_the_context_time_zone() {
     let late = r#"{"now": "2026-11-21T23:30:00Z"}"#;
     assert_eq!(eval_in("localDate()", &context_with(late)), Value::from("2026-11-22"));
     assert_eq!(eval_in("localDateDayOfWeek()", &context_with(late)), Value::Int(7));
-    assert_eq!(
-        eval_in("isoLocalDateTime()", &context_with(late)),
-        Value::from("2026-11-22T00:30:00.000")
-    );
+    assert_eq!(eval_in("isoLocalDateTime()", &context_with(late)), Value::from("2026-11-22T00:30:00.000"));
     let utc = context_with(r#"{"now": "2026-11-21T23:30:00Z", "time_zone": "UTC"}"#);
     assert_eq!(eval_in("localDate()", &utc), Value::from("2026-11-21"));
     assert_eq!(eval_in("localDateDayOfYear()", &utc), Value::Int(325));
     // Without a zone the context is in UTC.
     let bare = Context::from_json(r#"{"now": "2026-12-31T23:59:59.999Z"}"#).unwrap();
-    assert_eq!(
-        eval_in("isoLocalDateTime()", &bare),
-        Value::from("2026-12-31T23:59:59.999")
-    );
+    assert_eq!(eval_in("isoLocalDateTime()", &bare), Value::from("2026-12-31T23:59:59.999"));
     assert_eq!(eval_in("localDateDayOfYear()", &bare), Value::Int(365));
     assert_eq!(eval_in("now()", &bare), Value::Int(1_798_761_599_999));
 }
@@ -970,15 +790,9 @@ fn today_is_in_the_context_time_zone() {
 #[test]
 fn date_functions_are_not_folded_at_compile_time() {
     let expression = Engine::new().compile_expression("localDate()").unwrap();
-    assert_eq!(
-        expression.evaluate(&Variables::new(), &context()).unwrap(),
-        Value::from("2026-11-21")
-    );
+    assert_eq!(expression.evaluate(&Variables::new(), &context()).unwrap(), Value::from("2026-11-21"));
     let later = context_with(r#"{"now": "2027-01-02T12:00:00Z"}"#);
-    assert_eq!(
-        expression.evaluate(&Variables::new(), &later).unwrap(),
-        Value::from("2027-01-02")
-    );
+    assert_eq!(expression.evaluate(&Variables::new(), &later).unwrap(), Value::from("2027-01-02"));
 }
 
 #[test]
@@ -1000,11 +814,7 @@ fn formatted_dates() {
     ];
     for (locale, expected) in cases {
         let context = context_with(&format!(r#"{{"locale": "{locale}"}}"#));
-        assert_eq!(
-            eval_in("formattedDateToday()", &context),
-            Value::from(expected),
-            "{locale}"
-        );
+        assert_eq!(eval_in("formattedDateToday()", &context), Value::from(expected), "{locale}");
     }
 }
 
@@ -1054,30 +864,16 @@ fn convert_timestamp_ms_to_date_time() {
         eval("convertTimestampMsToDateTime(null, \"yyyy-MM-dd HH:mm\", \"UTC\")"),
         Value::from("1970-01-01 00:00")
     );
-    assert_eq!(
-        eval("convertTimestampMsToDateTime(0, \"HH:mm VV\", null)"),
-        Value::from("01:00 Europe/Berlin")
-    );
-    assert_eq!(
-        eval("convertTimestampMsToDateTime(0, \"HH:mm\", \"\")"),
-        Value::from("01:00")
-    );
+    assert_eq!(eval("convertTimestampMsToDateTime(0, \"HH:mm VV\", null)"), Value::from("01:00 Europe/Berlin"));
+    assert_eq!(eval("convertTimestampMsToDateTime(0, \"HH:mm\", \"\")"), Value::from("01:00"));
     assert_eq!(eval("convertTimestampMsToDateTime(0, null, \"UTC\")"), Value::from(""));
     let variables = vars(&[("zone", "Mars/Base"), ("pattern", "yyyy-MM-ddTHH")]);
     assert_eq!(
-        error_with(
-            &Engine::new(),
-            "convertTimestampMsToDateTime(0, \"yyyy\", zone)",
-            &variables
-        ),
+        error_with(&Engine::new(), "convertTimestampMsToDateTime(0, \"yyyy\", zone)", &variables),
         "unknown time zone \"Mars/Base\""
     );
     assert_eq!(
-        error_with(
-            &Engine::new(),
-            "convertTimestampMsToDateTime(0, pattern, \"UTC\")",
-            &variables
-        ),
+        error_with(&Engine::new(), "convertTimestampMsToDateTime(0, pattern, \"UTC\")", &variables),
         "unknown date pattern letter 'T' in \"yyyy-MM-ddTHH\"; to write it as text, quote it: 'T'"
     );
     assert_eq!(
@@ -1092,51 +888,24 @@ fn convert_timestamp_ms_to_date_time() {
 
 #[test]
 fn format_date() {
-    assert_eq!(
-        eval("formatDate(\"2026-11-21\", \"dd.MM.yyyy\")"),
-        Value::from("21.11.2026")
-    );
-    assert_eq!(
-        eval("formatDate(\"2026-03-21\", \"EEEE, d. MMMM yyyy\")"),
-        Value::from("Samstag, 21. März 2026")
-    );
+    assert_eq!(eval("formatDate(\"2026-11-21\", \"dd.MM.yyyy\")"), Value::from("21.11.2026"));
+    assert_eq!(eval("formatDate(\"2026-03-21\", \"EEEE, d. MMMM yyyy\")"), Value::from("Samstag, 21. März 2026"));
     let english = context_with(r#"{"locale": "en"}"#);
-    assert_eq!(
-        eval_in("formatDate(\"2026-03-21\", \"EEE, MMM d, yyyy\")", &english),
-        Value::from("Sat, Mar 21, 2026")
-    );
+    assert_eq!(eval_in("formatDate(\"2026-03-21\", \"EEE, MMM d, yyyy\")", &english), Value::from("Sat, Mar 21, 2026"));
     // An instant (epoch milliseconds, or a date-time with Z or an offset) is shown in the zone...
     assert_eq!(
         eval("formatDate(1700000000000, \"yyyy-MM-dd'T'HH:mm:ssXXX\", \"UTC\")"),
         Value::from("2023-11-14T22:13:20Z")
     );
     assert_eq!(eval("formatDate(\"1700000000000\", \"HH:mm\")"), Value::from("23:13"));
-    assert_eq!(
-        eval("formatDate(\"2026-11-21T10:15:30Z\", \"HH:mm\", \"America/New_York\")"),
-        Value::from("05:15")
-    );
-    assert_eq!(
-        eval("formatDate(\"2026-11-21T10:15:30+05:30\", \"HH:mm:ss\", \"UTC\")"),
-        Value::from("04:45:30")
-    );
+    assert_eq!(eval("formatDate(\"2026-11-21T10:15:30Z\", \"HH:mm\", \"America/New_York\")"), Value::from("05:15"));
+    assert_eq!(eval("formatDate(\"2026-11-21T10:15:30+05:30\", \"HH:mm:ss\", \"UTC\")"), Value::from("04:45:30"));
     // ...a date-time without an offset keeps its wall-clock time, placed in the zone.
-    assert_eq!(
-        eval("formatDate(\"2026-11-21T10:15:30.5\", \"HH:mm:ss.SSS XXX\")"),
-        Value::from("10:15:30.500 +01:00")
-    );
-    assert_eq!(
-        eval("formatDate(\"2026-07-01 08:00\", \"HH:mm Z\", \"Europe/Berlin\")"),
-        Value::from("08:00 +0200")
-    );
-    assert_eq!(
-        eval("formatDate(\"2026-11-21\", \"yyyy-MM-dd HH:mm\")"),
-        Value::from("2026-11-21 00:00")
-    );
+    assert_eq!(eval("formatDate(\"2026-11-21T10:15:30.5\", \"HH:mm:ss.SSS XXX\")"), Value::from("10:15:30.500 +01:00"));
+    assert_eq!(eval("formatDate(\"2026-07-01 08:00\", \"HH:mm Z\", \"Europe/Berlin\")"), Value::from("08:00 +0200"));
+    assert_eq!(eval("formatDate(\"2026-11-21\", \"yyyy-MM-dd HH:mm\")"), Value::from("2026-11-21 00:00"));
     // Quoted text and quotes.
-    assert_eq!(
-        eval("formatDate(\"2026-11-21T09:05\", \"'um' H 'Uhr' mm, ''yy\")"),
-        Value::from("um 9 Uhr 05, '26")
-    );
+    assert_eq!(eval("formatDate(\"2026-11-21T09:05\", \"'um' H 'Uhr' mm, ''yy\")"), Value::from("um 9 Uhr 05, '26"));
     // Null and empty text are no date: the result is null.
     assert_eq!(eval("formatDate(null, \"dd.MM.yyyy\")"), Value::Null);
     assert_eq!(eval("formatDate(\"\", \"dd.MM.yyyy\")"), Value::Null);
@@ -1147,19 +916,11 @@ fn format_date() {
     );
     assert!(error("formatDate(true, \"yyyy\")").starts_with("cannot read boolean true as a date"));
     assert_eq!(
-        error_with(
-            &Engine::new(),
-            "formatDate(\"2026-11-21\", \"yyyy\", zone)",
-            &vars(&[("zone", "Europe/Berlín")])
-        ),
+        error_with(&Engine::new(), "formatDate(\"2026-11-21\", \"yyyy\", zone)", &vars(&[("zone", "Europe/Berlín")])),
         "unknown time zone \"Europe/Berlín\""
     );
     assert_eq!(
-        error_with(
-            &Engine::new(),
-            "formatDate(\"2026-11-21\", pattern)",
-            &vars(&[("pattern", "dd.MM.yyyy G")])
-        ),
+        error_with(&Engine::new(), "formatDate(\"2026-11-21\", pattern)", &vars(&[("pattern", "dd.MM.yyyy G")])),
         "the date pattern letter 'G' (in \"dd.MM.yyyy G\") is not supported"
     );
 }
@@ -1168,27 +929,12 @@ fn format_date() {
 fn dates_at_the_ends_of_the_range_fail_cleanly() {
     let range = "the date is outside the supported range of dates (the years -262143 to 262142)";
     // The largest instant chrono holds, 14 hours ahead, is past the last date it holds.
-    assert_eq!(
-        error("convertTimestampMsToDateTime(8210266876799999, \"yyyy-MM-dd\", \"Pacific/Kiritimati\")"),
-        range
-    );
-    assert_eq!(
-        eval("convertTimestampMsToDateTime(8210266876799999, \"yyyy\", \"UTC\")"),
-        Value::from("+262142")
-    );
-    assert_eq!(
-        error("formatDate(\"-262143-01-01T00:00\", \"yyyy\", \"Etc/GMT-14\")"),
-        range
-    );
+    assert_eq!(error("convertTimestampMsToDateTime(8210266876799999, \"yyyy-MM-dd\", \"Pacific/Kiritimati\")"), range);
+    assert_eq!(eval("convertTimestampMsToDateTime(8210266876799999, \"yyyy\", \"UTC\")"), Value::from("+262142"));
+    assert_eq!(error("formatDate(\"-262143-01-01T00:00\", \"yyyy\", \"Etc/GMT-14\")"), range);
     let first_day = context_with(r#"{"now": "-262143-01-01T00:00:00Z", "time_zone": "Etc/GMT+12"}"#);
     let expression = Engine::new().compile_expression("localDate()").unwrap();
-    assert_eq!(
-        expression
-            .evaluate(&Variables::new(), &first_day)
-            .unwrap_err()
-            .message(),
-        range
-    );
+    assert_eq!(expression.evaluate(&Variables::new(), &first_day).unwrap_err().message(), range);
 }
 
 #[test]
@@ -1204,18 +950,9 @@ fn date_patterns_and_zones_are_checked_when_compiling() {
         ErrorKind::InvalidArgument
     );
     // IANA names only: a fixed offset is not a zone here (Java's ZoneId.of would take it).
-    assert_eq!(
-        compile_error("formatDate(x, \"HH\", \"+01:00\")").message(),
-        "unknown time zone \"+01:00\""
-    );
-    assert_eq!(
-        compile_error("formatDate(x, \"HH\", \"europe/berlin\")").kind(),
-        ErrorKind::InvalidArgument
-    );
-    assert_eq!(
-        eval("formatDate(\"2026-11-21T10:00Z\", \"HH:mm XXX\", \"Etc/GMT-1\")"),
-        Value::from("11:00 +01:00")
-    );
+    assert_eq!(compile_error("formatDate(x, \"HH\", \"+01:00\")").message(), "unknown time zone \"+01:00\"");
+    assert_eq!(compile_error("formatDate(x, \"HH\", \"europe/berlin\")").kind(), ErrorKind::InvalidArgument);
+    assert_eq!(eval("formatDate(\"2026-11-21T10:00Z\", \"HH:mm XXX\", \"Etc/GMT-1\")"), Value::from("11:00 +01:00"));
     assert_eq!(
         compile_error("formatDate(x, \"ddd\")").message(),
         "the date pattern \"ddd\" has too many letters 'd': ddd"
@@ -1224,10 +961,7 @@ fn date_patterns_and_zones_are_checked_when_compiling() {
         compile_error("formatDate(x, \"'open\")").message(),
         "the date pattern \"'open\" has a quote that is not closed"
     );
-    assert_eq!(
-        compile_error("formatDate(x, \"yyyy[-MM]\")").kind(),
-        ErrorKind::InvalidArgument
-    );
+    assert_eq!(compile_error("formatDate(x, \"yyyy[-MM]\")").kind(), ErrorKind::InvalidArgument);
     // Good literals, and patterns or zones from variables, compile.
     for source in [
         "formatDate(x, \"yyyy-MM-dd'T'HH:mm:ss.SSSXXX\", \"Asia/Kolkata\")",
@@ -1290,12 +1024,9 @@ fn client_and_page() {
     assert_eq!(eval_in("locationHrefPath()", &bare), Value::from(""));
     let empty = Context::default();
     assert_eq!(eval_in("isMobile()", &empty), Value::Bool(false));
-    for source in [
-        "locationHrefHost()",
-        "locationHrefPath()",
-        "locationHrefHostLowerCase()",
-        "locationHrefPathLowerCase()",
-    ] {
+    for source in
+        ["locationHrefHost()", "locationHrefPath()", "locationHrefHostLowerCase()", "locationHrefPathLowerCase()"]
+    {
         assert_eq!(eval_in(source, &empty), Value::Null, "{source}");
     }
     let unreadable = context_with(r#"{"client": {"location_href": "not a url"}}"#);
@@ -1305,45 +1036,21 @@ fn client_and_page() {
 #[test]
 fn runtime_functions_read_the_context_when_evaluated() {
     let expression = Engine::new().compile_expression("getParam(\"campaign\")").unwrap();
-    assert_eq!(
-        expression.evaluate(&Variables::new(), &context()).unwrap(),
-        Value::from("winter")
-    );
+    assert_eq!(expression.evaluate(&Variables::new(), &context()).unwrap(), Value::from("winter"));
     let other = context_with(r#"{"params": {"campaign": "summer"}}"#);
-    assert_eq!(
-        expression.evaluate(&Variables::new(), &other).unwrap(),
-        Value::from("summer")
-    );
+    assert_eq!(expression.evaluate(&Variables::new(), &other).unwrap(), Value::from("summer"));
 }
 
 #[test]
 fn has_bpmn_process_variable() {
     let mut variables = vars(&[("order_id", "A-1"), ("blank", ""), ("space", " ")]);
     variables.set("none", Value::list(Vec::new()));
-    assert_eq!(
-        eval_vars("hasBpmnProcessVariable(\"order_id\")", &variables),
-        Value::Bool(true)
-    );
-    assert_eq!(
-        eval_vars("hasBpmnProcessVariable(\"space\")", &variables),
-        Value::Bool(true)
-    );
-    assert_eq!(
-        eval_vars("hasBpmnProcessVariable(\"blank\")", &variables),
-        Value::Bool(false)
-    );
-    assert_eq!(
-        eval_vars("hasBpmnProcessVariable(\"none\")", &variables),
-        Value::Bool(false)
-    );
-    assert_eq!(
-        eval_vars("hasBpmnProcessVariable(\"missing\")", &variables),
-        Value::Bool(false)
-    );
-    assert_eq!(
-        eval_vars("hasBpmnProcessVariable(null)", &variables),
-        Value::Bool(false)
-    );
+    assert_eq!(eval_vars("hasBpmnProcessVariable(\"order_id\")", &variables), Value::Bool(true));
+    assert_eq!(eval_vars("hasBpmnProcessVariable(\"space\")", &variables), Value::Bool(true));
+    assert_eq!(eval_vars("hasBpmnProcessVariable(\"blank\")", &variables), Value::Bool(false));
+    assert_eq!(eval_vars("hasBpmnProcessVariable(\"none\")", &variables), Value::Bool(false));
+    assert_eq!(eval_vars("hasBpmnProcessVariable(\"missing\")", &variables), Value::Bool(false));
+    assert_eq!(eval_vars("hasBpmnProcessVariable(null)", &variables), Value::Bool(false));
 }
 
 #[test]
@@ -1352,15 +1059,9 @@ fn translations() {
     assert_eq!(eval("i18nTranslate(\"missing\")"), Value::Null);
     assert_eq!(eval("i18nTranslate(null)"), Value::Null);
     let english = context_with(r#"{"locale": "en-GB"}"#);
-    assert_eq!(
-        eval_in("i18nTranslate(\"greeting\")", &english),
-        Value::from("Hello ${firstname}!")
-    );
+    assert_eq!(eval_in("i18nTranslate(\"greeting\")", &english), Value::from("Hello ${firstname}!"));
     let swiss = context_with(r#"{"locale": "de-CH", "display_language": "de-CH"}"#);
-    assert_eq!(
-        eval_in("i18nTranslate(\"greeting\")", &swiss),
-        Value::from("Hallo ${firstname}!")
-    );
+    assert_eq!(eval_in("i18nTranslate(\"greeting\")", &swiss), Value::from("Hallo ${firstname}!"));
     let french = context_with(r#"{"display_language": "fr"}"#);
     assert_eq!(eval_in("i18nTranslate(\"greeting\")", &french), Value::Null);
 }
@@ -1368,10 +1069,7 @@ fn translations() {
 #[test]
 fn interpolate() {
     let variables = vars(&[("firstname", "Anna")]);
-    assert_eq!(
-        eval_vars("interpolate(\"greeting\")", &variables),
-        Value::from("Hallo Anna!")
-    );
+    assert_eq!(eval_vars("interpolate(\"greeting\")", &variables), Value::from("Hallo Anna!"));
     assert_eq!(eval("interpolate(\"greeting\")"), Value::from("Hallo !"));
     assert_eq!(eval("interpolate(\"missing\")"), Value::Null);
     assert_eq!(eval("interpolate(\"\")"), Value::Null);
@@ -1408,11 +1106,7 @@ fn customer_state_and_consent() {
     ];
     for (source, expected) in cases {
         assert_eq!(eval(source), Value::Bool(expected), "{source}");
-        assert_eq!(
-            eval_in(source, &Context::default()),
-            Value::Bool(false),
-            "{source} without consent"
-        );
+        assert_eq!(eval_in(source, &Context::default()), Value::Bool(false), "{source} without consent");
     }
 }
 
@@ -1421,10 +1115,7 @@ fn participations() {
     assert_eq!(eval("numParticipations()"), Value::Int(3));
     assert_eq!(eval("numParticipationsBpmnProcess()"), Value::Int(1));
     assert_eq!(eval_in("numParticipations()", &Context::default()), Value::Int(0));
-    assert_eq!(
-        eval_in("numParticipationsBpmnProcess()", &Context::default()),
-        Value::Int(0)
-    );
+    assert_eq!(eval_in("numParticipationsBpmnProcess()", &Context::default()), Value::Int(0));
 }
 
 struct Vault(HashMap<&'static str, &'static str>);
@@ -1448,12 +1139,6 @@ fn secrets() {
     let unknown = expression.evaluate(&Variables::new(), &with_vault).unwrap_err();
     assert_eq!(unknown.message(), "unknown secret \"NOPE\"");
     assert!(!unknown.to_string().contains("s3cr3t"), "{unknown}");
-    assert_eq!(
-        error("secret(\"API_KEY\")"),
-        "secret \"API_KEY\" is not available: the host gave no secret resolver"
-    );
-    assert_eq!(
-        error("secret(null)"),
-        "secret \"\" is not available: the host gave no secret resolver"
-    );
+    assert_eq!(error("secret(\"API_KEY\")"), "secret \"API_KEY\" is not available: the host gave no secret resolver");
+    assert_eq!(error("secret(null)"), "secret \"\" is not available: the host gave no secret resolver");
 }

@@ -9,10 +9,7 @@ use courier::{Context, Engine, Template, Value, Variables};
 use proptest::prelude::*;
 
 fn expr(kind: ExprKind) -> Expr {
-    Expr {
-        kind,
-        span: Span::default(),
-    }
+    Expr { kind, span: Span::default() }
 }
 
 fn name() -> impl Strategy<Value = String> {
@@ -78,26 +75,15 @@ fn arbitrary_expr() -> impl Strategy<Value = Expr> {
                 left: Box::new(left),
                 right: Box::new(right)
             })),
-            (
-                prop_oneof![Just(UnaryOp::Negate), Just(UnaryOp::Not), Just(UnaryOp::Empty)],
-                inner.clone()
-            )
-                .prop_map(|(op, operand)| expr(ExprKind::Unary {
-                    op,
-                    operand: Box::new(operand)
-                })),
+            (prop_oneof![Just(UnaryOp::Negate), Just(UnaryOp::Not), Just(UnaryOp::Empty)], inner.clone())
+                .prop_map(|(op, operand)| expr(ExprKind::Unary { op, operand: Box::new(operand) })),
             (inner.clone(), inner.clone(), inner.clone()).prop_map(|(c, t, o)| expr(ExprKind::Conditional {
                 condition: Box::new(c),
                 then: Box::new(t),
                 otherwise: Box::new(o)
             })),
-            (name(), prop::collection::vec(inner.clone(), 0..3)).prop_map(|(text, args)| expr(ExprKind::Call {
-                name: Name {
-                    text,
-                    span: Span::default()
-                },
-                args
-            })),
+            (name(), prop::collection::vec(inner.clone(), 0..3))
+                .prop_map(|(text, args)| expr(ExprKind::Call { name: Name { text, span: Span::default() }, args })),
             (inner.clone(), name()).prop_map(|(target, key)| expr(ExprKind::Member {
                 target: Box::new(target),
                 key: MemberKey::Name(key)

@@ -91,22 +91,9 @@ fn workers_killed_at_random_points_lose_nothing() {
     let mut restarts = 0;
     while remaining(folder.path()) > 0 {
         restarts += 1;
-        assert!(
-            restarts <= 15,
-            "the queue does not drain: {} left",
-            remaining(folder.path())
-        );
+        assert!(restarts <= 15, "the queue does not drain: {} left", remaining(folder.path()));
         let output = courier(folder.path())
-            .args([
-                "worker",
-                "--store",
-                STORE,
-                "--lease",
-                "1s",
-                "--until-empty",
-                "--concurrency",
-                "8",
-            ])
+            .args(["worker", "--store", STORE, "--lease", "1s", "--until-empty", "--concurrency", "8"])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
@@ -117,11 +104,7 @@ fn workers_killed_at_random_points_lose_nothing() {
 
     let seen = server.keys();
     let missing: Vec<_> = keys.iter().filter(|key| !seen.contains_key(*key)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} requests never reached the server: {missing:?}",
-        missing.len()
-    );
+    assert!(missing.is_empty(), "{} requests never reached the server: {missing:?}", missing.len());
     assert_eq!(seen.len(), REQUESTS, "no key the test did not queue");
     let deliveries: usize = seen.values().sum();
     let duplicates = deliveries - REQUESTS;
@@ -132,10 +115,7 @@ fn workers_killed_at_random_points_lose_nothing() {
          kills took {kills_done:.1?}, all {:.1?}",
         started.elapsed()
     );
-    assert!(
-        killed_mid_drain >= ROUNDS / 2,
-        "only {killed_mid_drain} kills landed while draining"
-    );
+    assert!(killed_mid_drain >= ROUNDS / 2, "only {killed_mid_drain} kills landed while draining");
     // At least once, and not wildly more: a kill can only repeat what was in flight.
     assert!(duplicates <= ROUNDS * 8, "{duplicates} duplicates");
 }
@@ -169,10 +149,7 @@ fn two_workers_drain_ten_thousand_requests_and_send_each_once() {
         .collect();
     let drained_in = drain_started.elapsed();
 
-    let delivered: Vec<u64> = reports
-        .iter()
-        .map(|report| report["delivered"].as_u64().unwrap())
-        .collect();
+    let delivered: Vec<u64> = reports.iter().map(|report| report["delivered"].as_u64().unwrap()).collect();
     println!(
         "two workers: {REQUESTS} requests queued in {queued_in:.1?} (one transaction), drained in {drained_in:.1?}; \
          delivered {delivered:?}"

@@ -34,15 +34,9 @@ fn a_request_answered_503_is_kept_listed_and_replayed_once_the_server_is_back() 
     server.answer_with(503);
     write_spec(folder.path(), "order.toml", &order_spec(&server.url("/orders"), false));
 
-    let sent = run(
-        folder.path(),
-        &["send", "order.toml", "--var", "order=42", "--store", STORE],
-    );
+    let sent = run(folder.path(), &["send", "order.toml", "--var", "order=42", "--store", STORE]);
     assert!(sent.status.success(), "a response came: {}", stderr(&sent));
-    assert_eq!(
-        outcome(&sent)["replay"],
-        serde_json::json!({"id": 1, "state": "failed"})
-    );
+    assert_eq!(outcome(&sent)["replay"], serde_json::json!({"id": 1, "state": "failed"}));
 
     let records = list(folder.path(), STORE);
     assert_eq!(records.len(), 1, "{records:?}");
@@ -56,19 +50,12 @@ fn a_request_answered_503_is_kept_listed_and_replayed_once_the_server_is_back() 
 
     let table = stdout(&run(folder.path(), &["replay", "list", "--store", STORE]));
     assert!(table.starts_with("ID"), "{table}");
-    assert!(
-        table.contains(&server.url("/orders")) && table.contains("failed"),
-        "{table}"
-    );
+    assert!(table.contains(&server.url("/orders")) && table.contains("failed"), "{table}");
 
     // Still failing: the attempt counts, the record stays.
     let replayed = run(folder.path(), &["replay", "run", "1", "--store", STORE]);
     assert_eq!(replayed.status.code(), Some(1), "{}", stdout(&replayed));
-    assert!(
-        stdout(&replayed).contains("failed: the service answered 503"),
-        "{}",
-        stdout(&replayed)
-    );
+    assert!(stdout(&replayed).contains("failed: the service answered 503"), "{}", stdout(&replayed));
     let records = list(folder.path(), STORE);
     assert_eq!(records[0]["attempts"], 2);
     assert_eq!(records[0]["state"], "failed");
@@ -76,11 +63,7 @@ fn a_request_answered_503_is_kept_listed_and_replayed_once_the_server_is_back() 
     server.answer_with(200);
     let replayed = run(folder.path(), &["replay", "run", "--all", "--store", STORE]);
     assert!(replayed.status.success(), "{}{}", stdout(&replayed), stderr(&replayed));
-    assert!(
-        stdout(&replayed).contains("delivered (200), removed"),
-        "{}",
-        stdout(&replayed)
-    );
+    assert!(stdout(&replayed).contains("delivered (200), removed"), "{}", stdout(&replayed));
     assert!(list(folder.path(), STORE).is_empty());
 
     // The same request each time, with the same idempotency key.
@@ -98,10 +81,7 @@ fn a_request_to_a_server_that_is_down_is_kept_until_the_server_is_back() {
     let url = format!("http://127.0.0.1:{port}/orders");
     write_spec(folder.path(), "order.toml", &order_spec(&url, false));
 
-    let sent = run(
-        folder.path(),
-        &["send", "order.toml", "--var", "order=7", "--store", STORE],
-    );
+    let sent = run(folder.path(), &["send", "order.toml", "--var", "order=7", "--store", STORE]);
     assert_eq!(sent.status.code(), Some(1), "no response came");
     assert_eq!(outcome(&sent)["replay"]["state"], "failed");
     let records = list(folder.path(), STORE);
@@ -130,11 +110,7 @@ fn the_store_defaults_to_the_working_directory_or_courier_store() {
     server.answer_with(500);
     write_spec(folder.path(), "order.toml", &order_spec(&server.url("/orders"), false));
 
-    assert!(
-        run(folder.path(), &["send", "order.toml", "--var", "order=1"])
-            .status
-            .success()
-    );
+    assert!(run(folder.path(), &["send", "order.toml", "--var", "order=1"]).status.success());
     assert!(folder.path().join("courier-replay.db").exists());
     let output = replay_support::courier(folder.path())
         .args(["send", "order.toml", "--var", "order=2"])
@@ -149,11 +125,7 @@ fn the_store_defaults_to_the_working_directory_or_courier_store() {
     let clean = tempfile::tempdir().unwrap();
     server.answer_with(200);
     write_spec(clean.path(), "order.toml", &order_spec(&server.url("/orders"), false));
-    assert!(
-        run(clean.path(), &["send", "order.toml", "--var", "order=3"])
-            .status
-            .success()
-    );
+    assert!(run(clean.path(), &["send", "order.toml", "--var", "order=3"]).status.success());
     assert!(!clean.path().join("courier-replay.db").exists());
 }
 
@@ -163,15 +135,9 @@ fn a_queued_request_is_saved_before_anything_is_sent_and_the_worker_sends_it() {
     let server = Server::start();
     write_spec(folder.path(), "order.toml", &order_spec(&server.url("/orders"), true));
 
-    let sent = run(
-        folder.path(),
-        &["send", "order.toml", "--var", "order=5", "--store", STORE],
-    );
+    let sent = run(folder.path(), &["send", "order.toml", "--var", "order=5", "--store", STORE]);
     assert!(sent.status.success(), "{}", stderr(&sent));
-    assert_eq!(
-        outcome(&sent)["replay"],
-        serde_json::json!({"id": 1, "state": "pending"})
-    );
+    assert_eq!(outcome(&sent)["replay"], serde_json::json!({"id": 1, "state": "pending"}));
     assert_eq!(outcome(&sent)["status"], serde_json::Value::Null);
     assert!(server.seen().is_empty(), "nothing is sent by `send`");
     let records = list(folder.path(), STORE);
@@ -198,24 +164,13 @@ fn refused_and_exhausted_requests_go_dead_and_can_be_dropped() {
 
     // A 4xx other than 429 is an answer: no retry, the record goes dead at once.
     server.answer_with(422);
-    assert!(
-        run(
-            folder.path(),
-            &["send", "order.toml", "--var", "order=1", "--store", STORE]
-        )
-        .status
-        .success()
-    );
+    assert!(run(folder.path(), &["send", "order.toml", "--var", "order=1", "--store", STORE]).status.success());
     let worked = run(folder.path(), &["worker", "--store", STORE, "--until-empty"]);
     assert_eq!(stdout(&worked).trim(), r#"{"delivered":0,"retried":0,"dead":1}"#);
     let records = list(folder.path(), STORE);
     assert_eq!(records[0]["state"], "dead");
     assert!(records[0]["last_error"].as_str().unwrap().contains("422"));
-    assert!(
-        run(folder.path(), &["replay", "drop", "1", "--store", STORE])
-            .status
-            .success()
-    );
+    assert!(run(folder.path(), &["replay", "drop", "1", "--store", STORE]).status.success());
     assert!(list(folder.path(), STORE).is_empty());
     let again = run(folder.path(), &["replay", "drop", "1", "--store", STORE]);
     assert_eq!(again.status.code(), Some(1));
@@ -223,35 +178,19 @@ fn refused_and_exhausted_requests_go_dead_and_can_be_dropped() {
 
     // 503 twice with at most two attempts: retried after a backoff, then dead.
     server.answer_with(503);
-    assert!(
-        run(
-            folder.path(),
-            &["send", "order.toml", "--var", "order=2", "--store", STORE]
-        )
-        .status
-        .success()
-    );
+    assert!(run(folder.path(), &["send", "order.toml", "--var", "order=2", "--store", STORE]).status.success());
     let worker = ["worker", "--store", STORE, "--until-empty", "--max-attempts", "2"];
     let first = run(folder.path(), &worker);
     assert_eq!(stdout(&first).trim(), r#"{"delivered":0,"retried":1,"dead":0}"#);
     let records = list(folder.path(), STORE);
-    assert_eq!(
-        (records[0]["state"].as_str(), records[0]["attempts"].as_u64()),
-        (Some("pending"), Some(1))
-    );
+    assert_eq!((records[0]["state"].as_str(), records[0]["attempts"].as_u64()), (Some("pending"), Some(1)));
     // Not due yet: the backoff after one attempt is between 0.5 s and 1 s.
-    assert_eq!(
-        stdout(&run(folder.path(), &worker)).trim(),
-        r#"{"delivered":0,"retried":0,"dead":0}"#
-    );
+    assert_eq!(stdout(&run(folder.path(), &worker)).trim(), r#"{"delivered":0,"retried":0,"dead":0}"#);
     std::thread::sleep(Duration::from_millis(1100));
     let second = run(folder.path(), &worker);
     assert_eq!(stdout(&second).trim(), r#"{"delivered":0,"retried":0,"dead":1}"#);
     let records = list(folder.path(), STORE);
-    assert_eq!(
-        (records[0]["state"].as_str(), records[0]["attempts"].as_u64()),
-        (Some("dead"), Some(2))
-    );
+    assert_eq!((records[0]["state"].as_str(), records[0]["attempts"].as_u64()), (Some("dead"), Some(2)));
 
     // A dead record can still be replayed by hand.
     server.answer_with(201);
@@ -317,57 +256,29 @@ password = '${{secret("PW")}}'
     // Hold the store open, so that what the commands write stays in the WAL too.
     let store = courier::replay::SqliteStore::open(folder.path().join(STORE)).unwrap();
 
-    let failed = with_secrets(&[
-        "send",
-        "failing.toml",
-        "--var",
-        "order=1",
-        "--var",
-        "shop_user=shop-7",
-        "--store",
-        STORE,
-    ]);
+    let failed =
+        with_secrets(&["send", "failing.toml", "--var", "order=1", "--var", "shop_user=shop-7", "--store", STORE]);
     assert_eq!(outcome(&failed)["replay"]["state"], "failed", "{}", stdout(&failed));
-    let queued = with_secrets(&[
-        "send",
-        "queued.toml",
-        "--var",
-        "order=2",
-        "--var",
-        "shop_user=shop-7",
-        "--store",
-        STORE,
-    ]);
+    let queued =
+        with_secrets(&["send", "queued.toml", "--var", "order=2", "--var", "shop_user=shop-7", "--store", STORE]);
     assert_eq!(outcome(&queued)["replay"]["state"], "pending", "{}", stdout(&queued));
 
     // A secret in the URL cannot be kept: the queued request is refused, nothing sent.
     write_spec(
         folder.path(),
         "in-url.toml",
-        &format!(
-            "url = '{}?key=${{secret(\"KEY\")}}'\nqueue = true\n",
-            server.url("/orders")
-        ),
+        &format!("url = '{}?key=${{secret(\"KEY\")}}'\nqueue = true\n", server.url("/orders")),
     );
     let refused = with_secrets(&["send", "in-url.toml", "--store", STORE]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        stdout(&refused).contains("its URL reads a secret; nothing was sent"),
-        "{}",
-        stdout(&refused)
-    );
+    assert!(stdout(&refused).contains("its URL reads a secret; nothing was sent"), "{}", stdout(&refused));
     assert!(!stdout(&refused).contains(API_KEY));
 
     use courier::replay::ReplayStore;
     assert_eq!(store.list().unwrap().len(), 2);
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("shop-7:{PASSWORD}"));
     let files = store_bytes(folder.path());
-    assert!(
-        files
-            .iter()
-            .any(|(name, bytes)| name.ends_with("-wal") && !bytes.is_empty()),
-        "the WAL is searched too"
-    );
+    assert!(files.iter().any(|(name, bytes)| name.ends_with("-wal") && !bytes.is_empty()), "the WAL is searched too");
     for (name, bytes) in &files {
         for secret in [PASSWORD, API_KEY, &basic] {
             assert!(!contains(bytes, secret.as_bytes()), "{secret} is in {name}");
@@ -378,12 +289,7 @@ password = '${{secret("PW")}}'
     // auth read, the credentials are back.
     server.answer_with(200);
     let worked = with_secrets(&["worker", "--store", STORE, "--until-empty"]);
-    assert_eq!(
-        stdout(&worked).trim(),
-        r#"{"delivered":1,"retried":0,"dead":0}"#,
-        "{}",
-        stderr(&worked)
-    );
+    assert_eq!(stdout(&worked).trim(), r#"{"delivered":1,"retried":0,"dead":0}"#, "{}", stderr(&worked));
     let replayed = with_secrets(&["replay", "run", "--all", "--store", STORE]);
     assert!(replayed.status.success(), "{}", stdout(&replayed));
     let seen = server.seen();
@@ -426,15 +332,8 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     request.set_name("orders");
     for order in 0..20 {
         let variables = Variables::from_strings([("order", order.to_string().as_str())]);
-        let outcome = executor
-            .execute(&request, &variables, &Context::default(), &mut Cookies::new())
-            .await;
-        assert_eq!(
-            outcome.replay.map(|kept| kept.state),
-            Some(State::Pending),
-            "{:?}",
-            outcome.error
-        );
+        let outcome = executor.execute(&request, &variables, &Context::default(), &mut Cookies::new()).await;
+        assert_eq!(outcome.replay.map(|kept| kept.state), Some(State::Pending), "{:?}", outcome.error);
     }
     assert!(server.seen().is_empty());
     assert_eq!(store.list().unwrap().len(), 20);
@@ -443,10 +342,7 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     let task = tokio::spawn(async move { worker.run().await });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !store.list().unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the worker did not drain the queue"
-        );
+        assert!(std::time::Instant::now() < deadline, "the worker did not drain the queue");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     task.abort();
@@ -464,29 +360,16 @@ fn credentials_are_not_applied_from_a_spec_that_changed_since_the_request_was_sa
     );
     write_spec(folder.path(), "queued.toml", &spec);
     let with_token = |args: &[&str]| {
-        replay_support::courier(folder.path())
-            .args(args)
-            .env("COURIER_SECRET_TOKEN", "t0ken")
-            .output()
-            .unwrap()
+        replay_support::courier(folder.path()).args(args).env("COURIER_SECRET_TOKEN", "t0ken").output().unwrap()
     };
     assert!(with_token(&["send", "queued.toml", "--store", STORE]).status.success());
     // The spec now points its credentials elsewhere; the waiting request keeps its URL.
     write_spec(folder.path(), "queued.toml", &spec.replace("/orders", "/elsewhere"));
     let worked = with_token(&["worker", "--store", STORE, "--until-empty"]);
     assert_eq!(stdout(&worked).trim(), r#"{"delivered":0,"retried":1,"dead":0}"#);
-    assert!(
-        server.seen().is_empty(),
-        "nothing is sent with another version's credentials"
-    );
+    assert!(server.seen().is_empty(), "nothing is sent with another version's credentials");
     let records = list(folder.path(), STORE);
-    assert!(
-        records[0]["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("changed since it was saved"),
-        "{records:?}"
-    );
+    assert!(records[0]["last_error"].as_str().unwrap().contains("changed since it was saved"), "{records:?}");
 
     // Put back, it applies again.
     write_spec(folder.path(), "queued.toml", &spec);

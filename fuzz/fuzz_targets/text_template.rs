@@ -5,11 +5,13 @@
 use courier::{Context, Engine, Template, Variables};
 use libfuzzer_sys::fuzz_target;
 
+static ENGINE: std::sync::LazyLock<Engine> = std::sync::LazyLock::new(Engine::new);
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (source, x) = text.split_once('\0').unwrap_or((text, "value"));
-    let engine = Engine::new();
-    let Ok(template) = Template::compile(&engine, source) else { return };
+    let engine = &*ENGINE;
+    let Ok(template) = Template::compile(engine, source) else { return };
     let variables = Variables::from_strings([("x", x)]);
     if let Ok(output) = template.render(&variables, &Context::default()) {
         assert!(output.len() <= engine.limits().max_output_bytes);

@@ -2,6 +2,7 @@
 //! and maps outcomes to exit statuses (0 success, 1 an error in what was evaluated
 //! or sent, 2 bad usage). Results go to stdout, diagnostics to stderr.
 
+mod check;
 mod eval;
 mod inputs;
 mod replay;
@@ -29,6 +30,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Render a template file (or - for stdin) in a context.
     Render(eval::RenderArgs),
+    /// Report every problem in template files: syntax, JSON structure, unknown
+    /// functions, argument counts, certain errors, likely mistakes.
+    Check(check::CheckArgs),
     /// Run a request spec and print its outcome as one JSON object.
     Send(send::SendArgs),
     /// Print the event catalog, marking the events courier emits.
@@ -48,18 +52,22 @@ pub(crate) struct Failure {
 impl Failure {
     /// An error in what was evaluated (exit 1); the message is printed as it is.
     pub(crate) fn error(message: impl Into<String>) -> Self {
-        Failure {
-            message: message.into(),
-            status: FAILURE,
-        }
+        Failure { message: message.into(), status: FAILURE }
     }
 
     /// Bad usage (exit 2).
     pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            message: format!("error: {}\n", message.into()),
-            status: USAGE,
-        }
+        Failure { message: format!("error: {}\n", message.into()), status: USAGE }
+    }
+
+    /// An error already reported (exit 1, nothing more to print).
+    pub(crate) fn silent() -> Self {
+        Failure { message: String::new(), status: FAILURE }
+    }
+
+    /// Both failures: the messages joined, the worse status.
+    pub(crate) fn and(self, other: Failure) -> Self {
+        Failure { message: self.message + &other.message, status: self.status.max(other.status) }
     }
 }
 
@@ -68,6 +76,7 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => eval::eval(args),
         Command::Render(args) => eval::render(args),
+        Command::Check(args) => check::check(args),
         Command::Send(args) => send::send(args),
         Command::Events(args) => send::events(args),
         Command::Replay(args) => replay::replay(args),

@@ -88,11 +88,7 @@ pub(crate) struct WorkerArgs {
 /// The store's file: `--store`, else `COURIER_STORE`, else `courier-replay.db`.
 pub(crate) fn store_path(store: Option<PathBuf>) -> PathBuf {
     store
-        .or_else(|| {
-            std::env::var_os("COURIER_STORE")
-                .filter(|value| !value.is_empty())
-                .map(PathBuf::from)
-        })
+        .or_else(|| std::env::var_os("COURIER_STORE").filter(|value| !value.is_empty()).map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))
 }
 
@@ -104,17 +100,13 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
     let failed = |error: courier::replay::StoreError| Failure::error(format!("error: {error}\n"));
     match args.command {
         ReplayCommand::List { format } => {
-            let records = if exists {
-                store.list().map_err(failed)?
-            } else {
-                Vec::new()
-            };
+            let records = if exists { store.list().map_err(failed)? } else { Vec::new() };
             match format {
                 Format::Json => {
                     let json: Vec<_> = records.iter().map(listed).collect();
-                    super::eval::print(&(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"))
+                    super::eval::print((serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())
                 }
-                Format::Human => super::eval::print(&table(&records)),
+                Format::Human => super::eval::print(table(&records).as_bytes()),
             }
         }
         ReplayCommand::Drop { id } => {
@@ -135,20 +127,12 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
             let executor = Executor::new();
             let specs = SpecFiles::new(Engine::new());
             let replayed = runtime()?
-                .block_on(courier::replay::replay(
-                    store,
-                    &executor,
-                    &specs,
-                    &context,
-                    id.map(|id| vec![id]),
-                ))
+                .block_on(courier::replay::replay(store, &executor, &specs, &context, id.map(|id| vec![id])))
                 .map_err(failed)?;
             let text: String = replayed.iter().map(|replayed| said(replayed) + "\n").collect();
-            super::eval::print(&text)?;
-            let undelivered = replayed
-                .iter()
-                .filter(|replayed| !matches!(replayed.verdict, Some(Verdict::Delivered { .. })))
-                .count();
+            super::eval::print(text.as_bytes())?;
+            let undelivered =
+                replayed.iter().filter(|replayed| !matches!(replayed.verdict, Some(Verdict::Delivered { .. }))).count();
             match undelivered {
                 0 => Ok(()),
                 _ => Err(Failure::error(format!(
@@ -173,9 +157,8 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
     } else {
         let store = Arc::new(SqliteStore::new(path));
         let specs = Arc::new(SpecFiles::new(Engine::new()));
-        let worker = Worker::new(store, Executor::new(), specs, context(&args.secrets)?)
-            .with_options(options)
-            .observe(|record, verdict| {
+        let worker = Worker::new(store, Executor::new(), specs, context(&args.secrets)?).with_options(options).observe(
+            |record, verdict| {
                 let request = &record.saved.request;
                 eprintln!(
                     "{} {} {} (attempt {}): {}",
@@ -185,16 +168,14 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
                     record.attempts,
                     verdict_text(verdict)
                 );
-            });
+            },
+        );
         let runtime = runtime()?;
-        let drained = if args.until_empty {
-            runtime.block_on(worker.run_until_empty())
-        } else {
-            runtime.block_on(worker.run())
-        };
+        let drained =
+            if args.until_empty { runtime.block_on(worker.run_until_empty()) } else { runtime.block_on(worker.run()) };
         drained.map_err(|error| Failure::error(format!("error: {error}\n")))?
     };
-    super::eval::print(&(serde_json::to_string(&report).unwrap_or_default() + "\n"))
+    super::eval::print((serde_json::to_string(&report).unwrap_or_default() + "\n").as_bytes())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -208,10 +189,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn context(secrets: &SecretsArg) -> Result<Context, Failure> {
     let file: HashMap<String, String> = match &secrets.secrets {
         Some(path) => serde_json::from_value(read_json(path)?).map_err(|error| {
-            Failure::usage(format!(
-                "{}: secrets are a JSON object of strings: {error}",
-                path.display()
-            ))
+            Failure::usage(format!("{}: secrets are a JSON object of strings: {error}", path.display()))
         })?,
         None => HashMap::new(),
     };
@@ -256,9 +234,8 @@ fn table(records: &[Record]) -> String {
             record.last_error.clone().unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..7).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
     let mut text = String::new();
     for row in &rows {
         let mut line = String::new();

@@ -67,9 +67,7 @@ pub(crate) struct CliSecrets {
 
 impl SecretResolver for CliSecrets {
     fn resolve(&self, name: &str) -> Option<String> {
-        std::env::var(format!("COURIER_SECRET_{name}"))
-            .ok()
-            .or_else(|| self.file.get(name).cloned())
+        std::env::var(format!("COURIER_SECRET_{name}")).ok().or_else(|| self.file.get(name).cloned())
     }
 }
 
@@ -81,17 +79,12 @@ struct Session {
 
 fn read_session(path: &Path) -> Result<Session, Failure> {
     if !path.exists() {
-        return Ok(Session {
-            variables: Variables::new(),
-            cookies: Cookies::new(),
-        });
+        return Ok(Session { variables: Variables::new(), cookies: Cookies::new() });
     }
     let bad = |message: String| Failure::usage(format!("{}: {message}", path.display()));
     let json = read_json(path)?;
     let serde_json::Value::Object(mut session) = json else {
-        return Err(bad(
-            "a session is a JSON object {\"variables\": {...}, \"cookies\": {...}}".to_owned(),
-        ));
+        return Err(bad("a session is a JSON object {\"variables\": {...}, \"cookies\": {...}}".to_owned()));
     };
     let variables = match session.remove("variables") {
         Some(variables) => Variables::from_json(&variables).map_err(|error| bad(error.0))?,
@@ -108,19 +101,9 @@ fn read_session(path: &Path) -> Result<Session, Failure> {
 /// file or the new one, never half of one: a temporary file in the same folder,
 /// flushed to disk, renamed over the old one, and the folder flushed.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = path
-        .parent()
-        .filter(|folder| !folder.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = folder.join(format!(
-        ".{name}.{}.{:016x}.tmp",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
+    let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = folder.join(format!(".{name}.{}.{:016x}.tmp", std::process::id(), rand::random::<u64>()));
     let written = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&temporary)?;
         file.write_all(bytes)?;
@@ -148,30 +131,18 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     }
     let mut session = match &args.session {
         Some(path) => read_session(path)?,
-        None => Session {
-            variables: Variables::new(),
-            cookies: Cookies::new(),
-        },
+        None => Session { variables: Variables::new(), cookies: Cookies::new() },
     };
     session.variables.extend(args.inputs.variables()?);
     let secrets = match &args.secrets {
         Some(path) => serde_json::from_value(read_json(path)?).map_err(|error| {
-            Failure::usage(format!(
-                "{}: secrets are a JSON object of strings: {error}",
-                path.display()
-            ))
+            Failure::usage(format!("{}: secrets are a JSON object of strings: {error}", path.display()))
         })?,
         None => HashMap::new(),
     };
-    let context = args
-        .inputs
-        .context()?
-        .with_secrets(Arc::new(CliSecrets { file: secrets }));
-    let executor = Executor::with_options(ExecutorOptions {
-        allow_local_files: true,
-        ..ExecutorOptions::default()
-    })
-    .with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
+    let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
+    let executor = Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
+        .with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
 
     if args.dry_run {
         let dry_run = executor
@@ -214,11 +185,11 @@ pub(crate) fn events(args: EventsArgs) -> Result<(), Failure> {
                 let mark = if entry.emitted { '*' } else { ' ' };
                 text.push_str(&format!("{mark} {:width$}  {}\n", entry.name, entry.description));
             }
-            super::eval::print(&text)
+            super::eval::print(text.as_bytes())
         }
     }
 }
 
 fn print_json(json: &serde_json::Value) -> Result<(), Failure> {
-    super::eval::print(&(serde_json::to_string_pretty(json).unwrap_or_default() + "\n"))
+    super::eval::print((serde_json::to_string_pretty(json).unwrap_or_default() + "\n").as_bytes())
 }

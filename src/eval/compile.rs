@@ -15,11 +15,12 @@ use crate::syntax::{BinaryOp, Expr, ExprKind, Literal, MemberKey, Span};
 use crate::value::{Value, parse_java_double};
 use crate::variables::NoVariables;
 
-/// What `check` looks for beyond hard errors.
+/// What [`check`](crate::template::check) looks for beyond hard errors.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct CheckOptions {
-    /// When known, variables outside this set are reported as never defined.
-    pub(crate) known_variables: Option<HashSet<String>>,
+pub struct CheckOptions {
+    /// When known (the variables of a `--vars` file), a variable outside this set is
+    /// reported as never defined.
+    pub known_variables: Option<HashSet<String>>,
 }
 
 pub(crate) struct Compiler<'a> {
@@ -27,30 +28,20 @@ pub(crate) struct Compiler<'a> {
     source: &'a Arc<str>,
     lint: Option<&'a CheckOptions>,
     diagnostics: Vec<Diagnostic>,
+    /// How many branches that may not be taken (`?:`, the right of `&&` and `||`)
+    /// enclose the node being compiled.
+    guarded: u32,
 }
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(shared: &'a Arc<Shared>, source: &'a Arc<str>, lint: Option<&'a CheckOptions>) -> Self {
-        Compiler {
-            shared,
-            source,
-            lint,
-            diagnostics: Vec::new(),
-        }
+        Compiler { shared, source, lint, diagnostics: Vec::new(), guarded: 0 }
     }
 
     /// The first error, if any problem was an error.
     pub(crate) fn finish(self) -> Result<(), Error> {
-        match self
-            .diagnostics
-            .iter()
-            .find(|diagnostic| diagnostic.severity == Severity::Error)
-        {
-            Some(diagnostic) => Err(Error::from_diagnostic(
-                diagnostic,
-                kind_of(diagnostic.code),
-                self.source,
-            )),
+        match self.diagnostics.iter().find(|diagnostic| diagnostic.severity == Severity::Error) {
+            Some(diagnostic) => Err(Error::from_diagnostic(diagnostic, kind_of(diagnostic.code), self.source)),
             None => Ok(()),
         }
     }
@@ -82,16 +73,16 @@ impl<'a> Compiler<'a> {
             }
             ExprKind::Binary { op, left, right } => {
                 self.lint_binary(*op, left, right, expr.span);
-                let pair = (self.compile(left), self.compile(right));
-                self.fold(Node::Binary(*op, Box::new(pair), expr.span))
+                let left = self.compile(left);
+                let short_circuit = matches!(op, BinaryOp::And | BinaryOp::Or);
+                let right = self.guarded_if(short_circuit, |compiler| compiler.compile(right));
+                self.fold(Node::Binary(*op, Box::new((left, right)), expr.span))
             }
-            ExprKind::Conditional {
-                condition,
-                then,
-                otherwise,
-            } => {
-                let parts = (self.compile(condition), self.compile(then), self.compile(otherwise));
-                self.fold(Node::Conditional(Box::new(parts), expr.span))
+            ExprKind::Conditional { condition, then, otherwise } => {
+                let condition = self.compile(condition);
+                let (then, otherwise) =
+                    self.guarded_if(true, |compiler| (compiler.compile(then), compiler.compile(otherwise)));
+                self.fold(Node::Conditional(Box::new((condition, then, otherwise)), expr.span))
             }
         }
     }
@@ -119,16 +110,18 @@ impl<'a> Compiler<'a> {
             .collect();
         if let Err((position, message)) = function.validate_constants(&constants) {
             let at = args.get(position).map_or(span, |arg| arg.span);
-            self.diagnostics
-                .push(Diagnostic::error("invalid-argument", message, at));
+            self.diagnostics.push(Diagnostic::error("invalid-argument", message, at));
         }
         let pure = function.is_pure();
-        let node = Node::Call(Box::new(Call {
-            function,
-            args: compiled.into_boxed_slice(),
-            span,
-        }));
+        let node = Node::Call(Box::new(Call { function, args: compiled.into_boxed_slice(), span }));
         if pure { self.fold(node) } else { node }
+    }
+
+    fn guarded_if<T>(&mut self, guarded: bool, compile: impl FnOnce(&mut Self) -> T) -> T {
+        self.guarded += u32::from(guarded);
+        let result = compile(self);
+        self.guarded -= u32::from(guarded);
+        result
     }
 
     /// Evaluates a node whose children are all constants; keeps it when that fails
@@ -152,8 +145,14 @@ impl<'a> Compiler<'a> {
                 if self.lint.is_some()
                     && let Some(span) = error.span()
                 {
-                    let message = format!("this always fails: {}", error.message());
-                    self.diagnostics.push(Diagnostic::error("certain-error", message, span));
+                    // In a branch that may not be taken, it is a likely mistake, not a certain one.
+                    let diagnostic = if self.guarded == 0 {
+                        Diagnostic::error("certain-error", format!("this always fails: {}", error.message()), span)
+                    } else {
+                        let message = format!("this fails whenever this branch is taken: {}", error.message());
+                        Diagnostic::warning("certain-error", message, span)
+                    };
+                    self.diagnostics.push(diagnostic);
                 }
                 node
             }
@@ -185,22 +184,13 @@ impl<'a> Compiler<'a> {
             self.diagnostics.push(
                 Diagnostic::warning(
                     "text-comparison",
-                    format!(
-                        "`{left} {} {right}` compares two variables as text, so \"18\" < \"9\"",
-                        op.symbol()
-                    ),
+                    format!("`{left} {} {right}` compares two variables as text, so \"18\" < \"9\"", op.symbol()),
                     span,
                 )
-                .with_suggestion(format!(
-                    "compare numbers: toInteger({left}) {} toInteger({right})",
-                    op.symbol()
-                )),
+                .with_suggestion(format!("compare numbers: toInteger({left}) {} toInteger({right})", op.symbol())),
             );
         }
-        let arithmetic = matches!(
-            op,
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem
-        );
+        let arithmetic = matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem);
         let non_numeric_text = |expr: &Expr| match &expr.kind {
             ExprKind::Literal(Literal::String(text)) => !text.is_empty() && parse_java_double(text).is_none(),
             _ => false,

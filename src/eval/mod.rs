@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-pub(crate) use compile::{CheckOptions, Compiler};
+pub use compile::CheckOptions;
+pub(crate) use compile::Compiler;
 
 use crate::error::{Error, ErrorKind};
 use crate::functions::{CallContext, Context, Function, Registry};
@@ -80,12 +81,7 @@ impl Engine {
 
     /// An engine with the given functions.
     pub fn with_registry(registry: Registry) -> Self {
-        Engine {
-            shared: Arc::new(Shared {
-                registry,
-                limits: Limits::default(),
-            }),
-        }
+        Engine { shared: Arc::new(Shared { registry, limits: Limits::default() }) }
     }
 
     /// Adds a host function (before compiling what calls it).
@@ -128,11 +124,7 @@ impl Engine {
         let mut compiler = Compiler::new(&self.shared, &source, None);
         let root = compiler.compile(&ast);
         compiler.finish()?;
-        Ok(Expression {
-            source,
-            root,
-            shared: self.shared.clone(),
-        })
+        Ok(Expression { source, root, shared: self.shared.clone() })
     }
 }
 
@@ -165,9 +157,7 @@ pub struct Expression {
 
 impl std::fmt::Debug for Expression {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Expression")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        f.debug_struct("Expression").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
@@ -206,14 +196,7 @@ impl<'a> Runtime<'a> {
         context: &'a Context,
         interpolation_depth: u32,
     ) -> Self {
-        Runtime {
-            shared,
-            source,
-            variables,
-            context,
-            steps: Cell::new(0),
-            interpolation_depth,
-        }
+        Runtime { shared, source, variables, context, steps: Cell::new(0), interpolation_depth }
     }
 
     pub(crate) fn limits(&self) -> &'a Limits {
@@ -317,11 +300,7 @@ impl<'a> Runtime<'a> {
         }
         let cx = CallContext { runtime: self };
         call.function.call(&mut args, &cx).map_err(|error| {
-            let kind = if error.is_limit() {
-                ErrorKind::Limit
-            } else {
-                ErrorKind::Evaluation
-            };
+            let kind = if error.is_limit() { ErrorKind::Limit } else { ErrorKind::Evaluation };
             Error::new(kind, error.message()).at(call.span, self.source)
         })
     }
@@ -338,9 +317,7 @@ impl<'a> Runtime<'a> {
                 ),
             ));
         }
-        let engine = Engine {
-            shared: self.shared.clone(),
-        };
+        let engine = Engine { shared: self.shared.clone() };
         let template = crate::template::Template::compile(&engine, source)?;
         template.render_at_depth(self.variables, self.context, depth)
     }
@@ -352,9 +329,7 @@ mod tests {
     use crate::variables::{NoVariables, Variables};
 
     fn eval(source: &str) -> Result<Value, Error> {
-        Engine::new()
-            .compile_expression(source)?
-            .evaluate(&NoVariables, &Context::default())
+        Engine::new().compile_expression(source)?.evaluate(&NoVariables, &Context::default())
     }
 
     #[test]
@@ -384,19 +359,13 @@ mod tests {
     #[test]
     fn unknown_variables_are_null() {
         let expression = Engine::new().compile_expression("missing == null").unwrap();
-        assert_eq!(
-            expression.evaluate(&Variables::new(), &Context::default()).unwrap(),
-            Value::Bool(true)
-        );
+        assert_eq!(expression.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Bool(true));
     }
 
     #[test]
     fn the_step_budget_stops_long_work() {
         let mut engine = Engine::new();
-        engine.set_limits(Limits {
-            max_steps: 10,
-            ..Limits::default()
-        });
+        engine.set_limits(Limits { max_steps: 10, ..Limits::default() });
         let expression = engine.compile_expression(&vec!["x"; 20].join(" + ")).unwrap();
         let error = expression.evaluate(&NoVariables, &Context::default()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Limit);

@@ -183,9 +183,7 @@ impl Context {
 
     /// The language of translations: the display language, else the locale's language.
     pub fn language(&self) -> &str {
-        self.display_language
-            .as_deref()
-            .unwrap_or_else(|| self.locale().split(['-', '_']).next().unwrap_or("en"))
+        self.display_language.as_deref().unwrap_or_else(|| self.locale().split(['-', '_']).next().unwrap_or("en"))
     }
 
     /// Runs `f` with the random source (seeded when `seed` is set).

@@ -48,9 +48,9 @@ fn read_number(value: &Value, target: &str) -> Result<Read, FunctionError> {
         Value::Null => Ok(Read::Whole(0)),
         Value::Int(int) => Ok(Read::Whole(*int)),
         Value::Float(float) => Ok(Read::Fraction(*float)),
-        Value::Decimal(decimal) => Ok(Read::Fraction(
-            rust_decimal::prelude::ToPrimitive::to_f64(decimal).unwrap_or(f64::NAN),
-        )),
+        Value::Decimal(decimal) => {
+            Ok(Read::Fraction(rust_decimal::prelude::ToPrimitive::to_f64(decimal).unwrap_or(f64::NAN)))
+        }
         Value::Str(text) => {
             let trimmed = text.trim();
             if trimmed.is_empty() {

@@ -24,21 +24,15 @@ pub(super) fn functions() -> Vec<Function> {
     vec![
         Function::new("customerAgeYears", |_, cx| Ok(customer_age_years(cx).into())).reads_context(),
         date("localDate", |today| Value::from(today.format("%Y-%m-%d").to_string())),
-        date("isoLocalDate", |today| {
-            Value::from(today.format("%Y-%m-%d").to_string())
-        }),
+        date("isoLocalDate", |today| Value::from(today.format("%Y-%m-%d").to_string())),
         Function::new("isoLocalDateTime", |_, cx| {
-            Ok(Value::from(
-                local_now(cx)?.time.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
-            ))
+            Ok(Value::from(local_now(cx)?.time.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()))
         })
         .reads_context(),
         date("localDateYear", |today| Value::Int(today.year().into())),
         date("localDateDayOfMonth", |today| Value::Int(today.day().into())),
         date("localDateDayOfYear", |today| Value::Int(today.ordinal().into())),
-        date("localDateDayOfWeek", |today| {
-            Value::Int(today.weekday().number_from_monday().into())
-        }),
+        date("localDateDayOfWeek", |today| Value::Int(today.weekday().number_from_monday().into())),
         Function::new("formattedDateToday", |_, cx| short_date(today(cx)?, cx)).reads_context(),
         Function::new("formattedDateTomorrow", |_, cx| {
             let today = today(cx)?;
@@ -77,11 +71,7 @@ impl Wall {
     fn of(at: &DateTime<Tz>) -> Result<Wall, FunctionError> {
         let offset = at.offset().fix();
         match at.naive_utc().checked_add_offset(offset) {
-            Some(time) => Ok(Wall {
-                time,
-                offset,
-                zone: at.timezone(),
-            }),
+            Some(time) => Ok(Wall { time, offset, zone: at.timezone() }),
             None => Err(out_of_range()),
         }
     }
@@ -165,11 +155,7 @@ fn short_date_pattern(locale: &str) -> &'static str {
 fn short_date(date: NaiveDate, cx: &CallContext<'_>) -> Result<Value, FunctionError> {
     let items = parse_pattern(short_date_pattern(cx.context().locale()))?;
     let midnight = localize(date.and_time(NaiveTime::MIN), cx.context().time_zone()).ok_or_else(out_of_range)?;
-    Ok(Value::from(format(
-        &items,
-        &Wall::of(&midnight)?,
-        cx.context().locale(),
-    )))
+    Ok(Value::from(format(&items, &Wall::of(&midnight)?, cx.context().locale())))
 }
 
 /// A local date-time in `zone` as java.time's `ZonedDateTime.of` places it: in an
@@ -180,9 +166,7 @@ fn localize(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Tz>> {
         LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => Some(at),
         LocalResult::None => {
             // The offset before the gap, read a day earlier, moves the time past it.
-            let before = zone
-                .offset_from_utc_datetime(&local.checked_sub_signed(TimeDelta::days(1))?)
-                .fix();
+            let before = zone.offset_from_utc_datetime(&local.checked_sub_signed(TimeDelta::days(1))?).fix();
             Some(zone.from_utc_datetime(&local.checked_sub_offset(before)?))
         }
     }
@@ -192,9 +176,7 @@ fn parse_zone(name: &str) -> Result<Option<Tz>, String> {
     if name.is_empty() {
         return Ok(None);
     }
-    name.parse()
-        .map(Some)
-        .map_err(|_| format!("unknown time zone {}", Value::from(name).describe()))
+    name.parse().map(Some).map_err(|_| format!("unknown time zone {}", Value::from(name).describe()))
 }
 
 /// The named zone; null and `""` mean the context's.
@@ -379,10 +361,7 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Item>, String> {
                     'a' => 1,
                     'G' | 'L' | 'Q' | 'q' | 'Y' | 'w' | 'W' | 'e' | 'c' | 'F' | 'B' | 'A' | 'n' | 'N' | 'O' | 'z'
                     | 'v' | 'g' => {
-                        return Err(format!(
-                            "the date pattern letter {letter:?} (in {}) is not supported",
-                            shown()
-                        ));
+                        return Err(format!("the date pattern letter {letter:?} (in {}) is not supported", shown()));
                     }
                     _ => {
                         return Err(format!(
@@ -393,10 +372,7 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Item>, String> {
                 };
                 if count > most || (letter == 'V' && count != 2) {
                     let letters = letter.to_string().repeat(count);
-                    return Err(format!(
-                        "the date pattern {} has too many letters {letter:?}: {letters}",
-                        shown()
-                    ));
+                    return Err(format!("the date pattern {} has too many letters {letter:?}: {letters}", shown()));
                 }
                 if !literal.is_empty() {
                     items.push(Item::Literal(std::mem::take(&mut literal)));
@@ -435,18 +411,8 @@ const ENGLISH: Names = Names {
         "November",
         "December",
     ],
-    short_months: [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ],
-    weekdays: [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ],
+    short_months: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    weekdays: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
     short_weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
 };
 
@@ -466,29 +432,15 @@ const GERMAN: Names = Names {
         "November",
         "Dezember",
     ],
-    short_months: [
-        "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez.",
-    ],
-    weekdays: [
-        "Montag",
-        "Dienstag",
-        "Mittwoch",
-        "Donnerstag",
-        "Freitag",
-        "Samstag",
-        "Sonntag",
-    ],
+    short_months: ["Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."],
+    weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
     short_weekdays: ["Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So."],
 };
 
 /// German for `de` locales, English for every other.
 fn names(locale: &str) -> &'static Names {
     let language = locale.split(['-', '_']).next().unwrap_or_default();
-    if language.eq_ignore_ascii_case("de") {
-        &GERMAN
-    } else {
-        &ENGLISH
-    }
+    if language.eq_ignore_ascii_case("de") { &GERMAN } else { &ENGLISH }
 }
 
 fn format(items: &[Item], at: &Wall, locale: &str) -> String {
@@ -593,22 +545,14 @@ mod tests {
     fn patterns_format_as_java_does() {
         let berlin = chrono_tz::Europe::Berlin;
         let cases = [
-            (
-                "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
-                "2026-11-21T10:15:30.123456Z",
-                "2026-11-21T11:15:30.123+01:00",
-            ),
+            ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "2026-11-21T10:15:30.123456Z", "2026-11-21T11:15:30.123+01:00"),
             ("d.M.yy H:m:s", "2026-01-05T03:04:05Z", "5.1.26 4:4:5"),
             ("EEEE, d. MMMM yyyy", "2026-11-21", "Saturday, 21. November 2026"),
             ("EEE MMM MMMMM E", "2026-09-01", "Tue Sep S Tue"),
             ("hh:mm a, K k", "2026-11-21T00:30", "12:30 AM, 0 24"),
             ("hh a", "2026-11-21T13:00", "01 PM"),
             ("DDD D", "2026-02-01", "032 32"),
-            (
-                "X XX XXX x Z VV",
-                "2026-07-01T12:00Z",
-                "+02 +0200 +02:00 +02 +0200 Europe/Berlin",
-            ),
+            ("X XX XXX x Z VV", "2026-07-01T12:00Z", "+02 +0200 +02:00 +02 +0200 Europe/Berlin"),
             ("'It''s' ''HH'' 'o''clock'", "2026-11-21T09:00", "It's '09' o'clock"),
             ("S SS SSSSSSSSS", "2026-11-21T09:00:00.987654321", "9 98 987654321"),
             ("y yyy yyyyy", "2026-11-21", "2026 2026 02026"),
@@ -618,14 +562,8 @@ mod tests {
         }
         assert_eq!(formatted("X", "2026-11-21T10:00Z", Tz::UTC, "en"), "Z");
         assert_eq!(formatted("x", "2026-11-21T10:00Z", Tz::UTC, "en"), "+00");
-        assert_eq!(
-            formatted("X", "2026-11-21T10:00Z", chrono_tz::Asia::Kolkata, "en"),
-            "+0530"
-        );
-        assert_eq!(
-            formatted("XXX", "2026-11-21T10:00Z", chrono_tz::America::New_York, "en"),
-            "-05:00"
-        );
+        assert_eq!(formatted("X", "2026-11-21T10:00Z", chrono_tz::Asia::Kolkata, "en"), "+0530");
+        assert_eq!(formatted("XXX", "2026-11-21T10:00Z", chrono_tz::America::New_York, "en"), "-05:00");
         assert_eq!(
             formatted("EEEE, d. MMMM yyyy (EEE, MMM)", "2026-03-21", berlin, "de-CH"),
             "Samstag, 21. März 2026 (Sa., März)"
@@ -654,21 +592,11 @@ mod tests {
 
     #[test]
     fn iso_text_reads() {
-        for text in [
-            "2026-11-21T10:15",
-            "2026-11-21 10:15:30",
-            "2026-11-21T10:15:30.5+01:00",
-            "2026-11-21T10:15-0130",
-        ] {
+        for text in ["2026-11-21T10:15", "2026-11-21 10:15:30", "2026-11-21T10:15:30.5+01:00", "2026-11-21T10:15-0130"]
+        {
             assert!(parse_iso(text).is_some(), "{text}");
         }
-        for text in [
-            "2026-11-21T25:00",
-            "21.11.2026",
-            "2026-11-21T10:15+1",
-            "2026-11-21T23:59:60",
-            "2026-02-30",
-        ] {
+        for text in ["2026-11-21T25:00", "21.11.2026", "2026-11-21T10:15+1", "2026-11-21T23:59:60", "2026-02-30"] {
             assert!(parse_iso(text).is_none(), "{text}");
         }
     }
@@ -691,16 +619,9 @@ mod tests {
         assert_eq!(parse_birthdate("17.05.1990"), date(1990, 5, 17));
         assert_eq!(parse_birthdate("7.5.1990"), date(1990, 5, 7));
         assert_eq!(parse_birthdate("17/05/1990"), date(1990, 5, 17));
-        for bad in [
-            "",
-            "1990-5-17",
-            "17.05.90",
-            "31.02.1990",
-            "17-05-1990",
-            "1990/05/17",
-            "17.05.1990.1",
-            "+1990-05-17",
-        ] {
+        for bad in
+            ["", "1990-5-17", "17.05.90", "31.02.1990", "17-05-1990", "1990/05/17", "17.05.1990.1", "+1990-05-17"]
+        {
             assert_eq!(parse_birthdate(bad), None, "{bad}");
         }
     }

@@ -36,18 +36,12 @@ pub struct FunctionError {
 impl FunctionError {
     /// An error with its message.
     pub fn new(message: impl Into<String>) -> Self {
-        FunctionError {
-            message: message.into(),
-            limit: false,
-        }
+        FunctionError { message: message.into(), limit: false }
     }
 
     /// A safety limit was reached (a result too large, too many pieces).
     pub fn limit(message: impl Into<String>) -> Self {
-        FunctionError {
-            message: message.into(),
-            limit: true,
-        }
+        FunctionError { message: message.into(), limit: true }
     }
 
     /// The message.
@@ -156,9 +150,7 @@ impl<'a> CallContext<'a> {
 
     /// Evaluates a text template in the current variables and context (for `interpolate`).
     pub fn render_text(&self, source: &str) -> Result<String, FunctionError> {
-        self.runtime
-            .render_nested(source)
-            .map_err(|error| FunctionError::new(error.to_string()))
+        self.runtime.render_nested(source).map_err(|error| FunctionError::new(error.to_string()))
     }
 }
 
@@ -212,21 +204,13 @@ impl Function {
 
     /// Adds a required parameter.
     pub fn param(mut self, name: &'static str, kind: Kind) -> Self {
-        self.params.push(Param {
-            name,
-            kind,
-            optional: false,
-        });
+        self.params.push(Param { name, kind, optional: false });
         self
     }
 
     /// Adds an optional parameter (after the required ones).
     pub fn optional(mut self, name: &'static str, kind: Kind) -> Self {
-        self.params.push(Param {
-            name,
-            kind,
-            optional: true,
-        });
+        self.params.push(Param { name, kind, optional: true });
         self
     }
 
@@ -310,11 +294,7 @@ impl Function {
             None => format!("at least {min}"),
         };
         let plural = if expected == "1" { "" } else { "s" };
-        Err(format!(
-            "{} takes {expected} argument{plural}, not {count}: {}",
-            self.name,
-            self.signature()
-        ))
+        Err(format!("{} takes {expected} argument{plural}, not {count}: {}", self.name, self.signature()))
     }
 
     pub(crate) fn validate_constants(&self, constants: &[Option<&Value>]) -> Result<(), (usize, String)> {
@@ -323,10 +303,7 @@ impl Function {
 
     /// The kind of the argument at `position`.
     fn kind_at(&self, position: usize) -> Kind {
-        self.params
-            .get(position)
-            .or(self.params.last())
-            .map_or(Kind::Any, |param| param.kind)
+        self.params.get(position).or(self.params.last()).map_or(Kind::Any, |param| param.kind)
     }
 
     /// Coerces the arguments to their kinds and runs the body.
@@ -448,11 +425,7 @@ pub(crate) mod util {
     ) -> Result<Value, FunctionError> {
         let mut value = value.clone();
         super::coerce_argument(&mut value, kind).map_err(|error| {
-            FunctionError::new(format!(
-                "argument {} of {function} must be {}: {error}",
-                position + 1,
-                kind.describe()
-            ))
+            FunctionError::new(format!("argument {} of {function} must be {}: {error}", position + 1, kind.describe()))
         })?;
         Ok(value)
     }

@@ -15,31 +15,16 @@ use crate::value::ops::{self, Arithmetic, Number, arithmetic_domain, to_number};
 
 pub(super) fn functions() -> Vec<Function> {
     vec![
-        Function::new("increment", increment)
-            .param("n", Kind::Number)
-            .optional("by", Kind::Any),
-        Function::new("max", |args, _| extreme(args, true))
-            .param("a", Kind::Number)
-            .param("b", Kind::Number),
-        Function::new("min", |args, _| extreme(args, false))
-            .param("a", Kind::Number)
-            .param("b", Kind::Number),
+        Function::new("increment", increment).param("n", Kind::Number).optional("by", Kind::Any),
+        Function::new("max", |args, _| extreme(args, true)).param("a", Kind::Number).param("b", Kind::Number),
+        Function::new("min", |args, _| extreme(args, false)).param("a", Kind::Number).param("b", Kind::Number),
         Function::new("abs", |args, _| abs(arg(args, 0))).param("x", Kind::Number),
-        Function::new("floor", |args, _| {
-            whole("floor", arg(args, 0), RoundingStrategy::ToNegativeInfinity)
-        })
-        .param("x", Kind::Number),
-        Function::new("ceil", |args, _| {
-            whole("ceil", arg(args, 0), RoundingStrategy::ToPositiveInfinity)
-        })
-        .param("x", Kind::Number),
-        Function::new("round", round)
-            .param("x", Kind::Number)
-            .optional("digits", Kind::Any),
-        Function::new("randomInt", random_int)
-            .param("lo", Kind::Integer)
-            .param("hi", Kind::Integer)
-            .reads_context(),
+        Function::new("floor", |args, _| whole("floor", arg(args, 0), RoundingStrategy::ToNegativeInfinity))
+            .param("x", Kind::Number),
+        Function::new("ceil", |args, _| whole("ceil", arg(args, 0), RoundingStrategy::ToPositiveInfinity))
+            .param("x", Kind::Number),
+        Function::new("round", round).param("x", Kind::Number).optional("digits", Kind::Any),
+        Function::new("randomInt", random_int).param("lo", Kind::Integer).param("hi", Kind::Integer).reads_context(),
     ]
 }
 
@@ -59,19 +44,13 @@ fn extreme(args: &[Value], greater: bool) -> Result<Value, FunctionError> {
     let domain = arithmetic_domain(a, b);
     Ok(match (to_number(a, domain)?, to_number(b, domain)?) {
         (Number::Int(x), Number::Int(y)) => Value::Int(if greater { x.max(y) } else { x.min(y) }),
-        (Number::Decimal(x), Number::Decimal(y)) => Value::Decimal(if (greater && y > x) || (!greater && y < x) {
-            y
-        } else {
-            x
-        }),
+        (Number::Decimal(x), Number::Decimal(y)) => {
+            Value::Decimal(if (greater && y > x) || (!greater && y < x) { y } else { x })
+        }
         (x, y) => {
             let (x, y) = (x.as_f64(), y.as_f64());
             // `total_cmp` puts -0.0 below 0.0, as Java's `Math.max` and `Math.min` do.
-            let wanted = if greater {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Less
-            };
+            let wanted = if greater { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less };
             Value::Float(if x.is_nan() || y.is_nan() {
                 f64::NAN
             } else if y.total_cmp(&x) == wanted {
@@ -128,25 +107,16 @@ fn round(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError> {
     let Some(digits) = given(args, 1) else {
         return whole("round", x, RoundingStrategy::MidpointAwayFromZero);
     };
-    let Value::Int(digits) = coerce(digits, Kind::Integer, 1, "round")? else {
-        unreachable!("coerced to an integer")
-    };
-    let Some(digits) = u32::try_from(digits)
-        .ok()
-        .filter(|digits| *digits <= Decimal::MAX_SCALE)
-    else {
-        return fail(format!(
-            "round can keep 0 to {} digits, not {digits}",
-            Decimal::MAX_SCALE
-        ));
+    let Value::Int(digits) = coerce(digits, Kind::Integer, 1, "round")? else { unreachable!("coerced to an integer") };
+    let Some(digits) = u32::try_from(digits).ok().filter(|digits| *digits <= Decimal::MAX_SCALE) else {
+        return fail(format!("round can keep 0 to {} digits, not {digits}", Decimal::MAX_SCALE));
     };
     let too_large = || FunctionError::new(format!("round({}, {digits}) does not fit in a decimal", x.to_text()));
     let rounded = match x {
         Value::Int(int) => with_scale(Decimal::from(*int), digits),
-        Value::Decimal(decimal) => with_scale(
-            decimal.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero),
-            digits,
-        ),
+        Value::Decimal(decimal) => {
+            with_scale(decimal.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero), digits)
+        }
         Value::Float(float) if !float.is_finite() => {
             return fail(format!("cannot round {} to a decimal", x.to_text()));
         }
@@ -167,12 +137,8 @@ fn round_float(float: f64, digits: u32) -> Option<Decimal> {
     let places = digits as usize;
     let kept = &fraction[..fraction.len().min(places)];
     let round_up = fraction.as_bytes().get(places).is_some_and(|digit| *digit >= b'5');
-    let mut decimal = Decimal::from_str_exact(&if kept.is_empty() {
-        whole.to_owned()
-    } else {
-        format!("{whole}.{kept}")
-    })
-    .ok()?;
+    let mut decimal =
+        Decimal::from_str_exact(&if kept.is_empty() { whole.to_owned() } else { format!("{whole}.{kept}") }).ok()?;
     if round_up {
         decimal = decimal.checked_add(Decimal::new(1, digits))?;
     }
@@ -195,9 +161,7 @@ fn with_scale(mut decimal: Decimal, digits: u32) -> Option<Decimal> {
 fn random_int(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
     let (lo, hi) = (integer(args, 0), integer(args, 1));
     if lo > hi {
-        return fail(format!(
-            "randomInt({lo}, {hi}): the lower bound {lo} is greater than the upper bound {hi}"
-        ));
+        return fail(format!("randomInt({lo}, {hi}): the lower bound {lo} is greater than the upper bound {hi}"));
     }
     Ok(Value::Int(cx.context().with_rng(|rng| rng.random_range(lo..=hi))))
 }
@@ -220,11 +184,7 @@ mod tests {
             (123456789.0, 1, "123456789.0"),
         ];
         for (float, digits, expected) in cases {
-            assert_eq!(
-                round_float(float, digits).unwrap().to_string(),
-                expected,
-                "{float} to {digits}"
-            );
+            assert_eq!(round_float(float, digits).unwrap().to_string(), expected, "{float} to {digits}");
         }
         assert_eq!(round_float(1e300, 2), None);
     }

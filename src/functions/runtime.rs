@@ -20,11 +20,9 @@ pub(super) fn functions() -> Vec<Function> {
         Function::new(name, move |_, cx| Ok(read(cx.context()).into())).reads_context()
     };
     vec![
-        Function::new("getParam", |args, cx| {
-            Ok(cx.context().params.get(text(args, 0)).map(String::as_str).into())
-        })
-        .param("name", Kind::Text)
-        .reads_context(),
+        Function::new("getParam", |args, cx| Ok(cx.context().params.get(text(args, 0)).map(String::as_str).into()))
+            .param("name", Kind::Text)
+            .reads_context(),
         text_fact("clientLocale", |context| Some(context.locale())),
         text_fact("displayLanguage", |context| Some(context.language())),
         text_fact("tenantName", |context| context.tenant_name.as_deref()),
@@ -33,21 +31,13 @@ pub(super) fn functions() -> Vec<Function> {
         fact("isMobile", |context| Value::Bool(context.client.is_mobile)),
         text_fact("locationHrefHost", |context| href(context).map(|(host, _)| host)),
         text_fact("locationHrefPath", |context| href(context).map(|(_, path)| path)),
-        fact("locationHrefHostLowerCase", |context| {
-            href(context).map(|(host, _)| host.to_lowercase()).into()
-        }),
-        fact("locationHrefPathLowerCase", |context| {
-            href(context).map(|(_, path)| path.to_lowercase()).into()
-        }),
+        fact("locationHrefHostLowerCase", |context| href(context).map(|(host, _)| host.to_lowercase()).into()),
+        fact("locationHrefPathLowerCase", |context| href(context).map(|(_, path)| path.to_lowercase()).into()),
         text_fact("senderId", |context| context.sender_id.as_deref()),
         text_fact("signInToken", |context| context.sign_in_token.as_deref()),
-        text_fact("postbackPayloadValue", |context| {
-            context.postback_payload_value.as_deref()
-        }),
+        text_fact("postbackPayloadValue", |context| context.postback_payload_value.as_deref()),
         Function::new("hasBpmnProcessVariable", |args, cx| {
-            Ok(Value::Bool(
-                cx.variable(text(args, 0)).is_some_and(|value| !is_empty(&value)),
-            ))
+            Ok(Value::Bool(cx.variable(text(args, 0)).is_some_and(|value| !is_empty(&value))))
         })
         .param("name", Kind::Text)
         .reads_context(),
@@ -61,63 +51,31 @@ pub(super) fn functions() -> Vec<Function> {
         .param("key", Kind::Text)
         .reads_context(),
         fact("isAuthenticated", |context| Value::Bool(context.authenticated)),
-        fact("hasDeniedAnySingleOptIn", |context| {
-            Value::Bool(context.consent.denied_any_single_opt_in)
-        }),
+        fact("hasDeniedAnySingleOptIn", |context| Value::Bool(context.consent.denied_any_single_opt_in)),
         Function::new("newsletterSingleOptIn", |args, cx| {
             let consent = &cx.context().consent;
-            Ok(Value::Bool(opt_in(
-                consent.newsletter_single_opt_in,
-                &consent.newsletter_single_opt_in_tags,
-                args,
-            )))
+            Ok(Value::Bool(opt_in(consent.newsletter_single_opt_in, &consent.newsletter_single_opt_in_tags, args)))
         })
         .optional("tag", Kind::Text)
         .reads_context(),
         Function::new("newsletterDoubleOptIn", |args, cx| {
             let consent = &cx.context().consent;
-            Ok(Value::Bool(opt_in(
-                consent.newsletter_double_opt_in,
-                &consent.newsletter_double_opt_in_tags,
-                args,
-            )))
+            Ok(Value::Bool(opt_in(consent.newsletter_double_opt_in, &consent.newsletter_double_opt_in_tags, args)))
         })
         .optional("tag", Kind::Text)
         .reads_context(),
-        fact("profilingSingleOptIn", |context| {
-            Value::Bool(context.consent.profiling_single_opt_in)
-        }),
-        fact("profilingDoubleOptIn", |context| {
-            Value::Bool(context.consent.profiling_double_opt_in)
-        }),
-        fact("reminderSingleOptIn", |context| {
-            Value::Bool(context.consent.reminder_single_opt_in)
-        }),
-        fact("smsSingleOptIn", |context| {
-            Value::Bool(context.consent.sms_single_opt_in)
-        }),
-        fact("smsDoubleOptIn", |context| {
-            Value::Bool(context.consent.sms_double_opt_in)
-        }),
-        fact("webPushSingleOptIn", |context| {
-            Value::Bool(context.consent.web_push_single_opt_in)
-        }),
-        fact("webPushDoubleOptIn", |context| {
-            Value::Bool(context.consent.web_push_double_opt_in)
-        }),
-        text_fact("newsletterDoubleOptInUrl", |context| {
-            context.newsletter_double_opt_in_url.as_deref()
-        }),
-        text_fact("profilingDoubleOptInUrl", |context| {
-            context.profiling_double_opt_in_url.as_deref()
-        }),
+        fact("profilingSingleOptIn", |context| Value::Bool(context.consent.profiling_single_opt_in)),
+        fact("profilingDoubleOptIn", |context| Value::Bool(context.consent.profiling_double_opt_in)),
+        fact("reminderSingleOptIn", |context| Value::Bool(context.consent.reminder_single_opt_in)),
+        fact("smsSingleOptIn", |context| Value::Bool(context.consent.sms_single_opt_in)),
+        fact("smsDoubleOptIn", |context| Value::Bool(context.consent.sms_double_opt_in)),
+        fact("webPushSingleOptIn", |context| Value::Bool(context.consent.web_push_single_opt_in)),
+        fact("webPushDoubleOptIn", |context| Value::Bool(context.consent.web_push_double_opt_in)),
+        text_fact("newsletterDoubleOptInUrl", |context| context.newsletter_double_opt_in_url.as_deref()),
+        text_fact("profilingDoubleOptInUrl", |context| context.profiling_double_opt_in_url.as_deref()),
         fact("numParticipations", |context| Value::Int(context.num_participations)),
-        fact("numParticipationsBpmnProcess", |context| {
-            Value::Int(context.num_participations_bpmn_process)
-        }),
-        Function::new("secret", |args, cx| secret(cx, text(args, 0)))
-            .param("name", Kind::Text)
-            .reads_context(),
+        fact("numParticipationsBpmnProcess", |context| Value::Int(context.num_participations_bpmn_process)),
+        Function::new("secret", |args, cx| secret(cx, text(args, 0))).param("name", Kind::Text).reads_context(),
     ]
 }
 
@@ -132,9 +90,7 @@ fn href(context: &Context) -> Option<(&str, &str)> {
 fn url_host_and_path(url: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !scheme_ok {
         return None;
     }
@@ -173,9 +129,7 @@ fn opt_in(general: bool, tags: &[String], args: &[Value]) -> bool {
 fn secret(cx: &CallContext<'_>, name: &str) -> Result<Value, FunctionError> {
     let shown = Value::from(name).describe();
     let Some(resolver) = cx.context().secrets() else {
-        return fail(format!(
-            "secret {shown} is not available: the host gave no secret resolver"
-        ));
+        return fail(format!("secret {shown} is not available: the host gave no secret resolver"));
     };
     match resolver.resolve(name) {
         Some(value) => Ok(Value::from(value)),
@@ -190,10 +144,7 @@ mod tests {
     #[test]
     fn urls_split_as_java_net_url_does() {
         let cases = [
-            (
-                "https://Shop.Example.org/Products/1?x=1#top",
-                Some(("Shop.Example.org", "/Products/1")),
-            ),
+            ("https://Shop.Example.org/Products/1?x=1#top", Some(("Shop.Example.org", "/Products/1"))),
             ("https://user:pw@example.org:8443/a/b", Some(("example.org", "/a/b"))),
             ("http://[::1]:8080/x", Some(("[::1]", "/x"))),
             ("https://example.org", Some(("example.org", ""))),

@@ -15,7 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use regex::{Regex, RegexBuilder};
 use sha2::{Digest, Sha256};
 
-use super::util::{arg, coerce, fail, given, integer, text};
+use super::util::{arg, coerce, given, integer, text};
 use super::{CallContext, Function, FunctionError, Kind};
 use crate::eval::Limits;
 use crate::value::Value;
@@ -24,24 +24,16 @@ pub(super) fn functions() -> Vec<Function> {
     let regexes = RegexCache::default();
     let validation_regexes = regexes.clone();
     vec![
-        Function::new("stringConcat", concat)
-            .param("value", Kind::Text)
-            .variadic(),
-        Function::new("stringContains", |args, _| {
-            Ok(Value::Bool(contains(arg(args, 0), text(args, 1))))
-        })
-        .param("text", Kind::Any)
-        .param("part", Kind::Text),
-        Function::new("stringStartsWith", |args, _| {
-            Ok(Value::Bool(text(args, 0).starts_with(text(args, 1))))
-        })
-        .param("text", Kind::Text)
-        .param("prefix", Kind::Text),
-        Function::new("stringEndsWith", |args, _| {
-            Ok(Value::Bool(text(args, 0).ends_with(text(args, 1))))
-        })
-        .param("text", Kind::Text)
-        .param("suffix", Kind::Text),
+        Function::new("stringConcat", concat).param("value", Kind::Text).variadic(),
+        Function::new("stringContains", |args, _| Ok(Value::Bool(contains(arg(args, 0), text(args, 1)))))
+            .param("text", Kind::Any)
+            .param("part", Kind::Text),
+        Function::new("stringStartsWith", |args, _| Ok(Value::Bool(text(args, 0).starts_with(text(args, 1)))))
+            .param("text", Kind::Text)
+            .param("prefix", Kind::Text),
+        Function::new("stringEndsWith", |args, _| Ok(Value::Bool(text(args, 0).ends_with(text(args, 1)))))
+            .param("text", Kind::Text)
+            .param("suffix", Kind::Text),
         Function::new("stringLength", |args, _| Ok(Value::Int(char_count(text(args, 0))))).param("text", Kind::Text),
         Function::new("stringToLowerCase", |args, cx| sized(text(args, 0).to_lowercase(), cx))
             .param("text", Kind::Text),
@@ -61,15 +53,9 @@ pub(super) fn functions() -> Vec<Function> {
             .param("regex", Kind::Text)
             .param("replacement", Kind::Text)
             .validate(move |constants| validate_replace_all(&validation_regexes, constants)),
-        Function::new("stringSplit", split)
-            .param("text", Kind::Text)
-            .param("separator", Kind::Text),
-        Function::new("stringJoin", join)
-            .param("list", Kind::Any)
-            .param("separator", Kind::Text),
-        Function::new("padZeroes", pad_zeroes)
-            .param("value", Kind::Text)
-            .param("width", Kind::Integer),
+        Function::new("stringSplit", split).param("text", Kind::Text).param("separator", Kind::Text),
+        Function::new("stringJoin", join).param("list", Kind::Any).param("separator", Kind::Text),
+        Function::new("padZeroes", pad_zeroes).param("value", Kind::Text).param("width", Kind::Integer),
         Function::new("urlEncode", |args, cx| {
             sized(utf8_percent_encode(text(args, 0), QUERY_COMPONENT).to_string(), cx)
         })
@@ -78,18 +64,11 @@ pub(super) fn functions() -> Vec<Function> {
         Function::new("base64Decode", |args, _| base64_decode(text(args, 0))).param("text", Kind::Text),
         Function::new("sha256", |args, _| Ok(Value::from(sha256_hex(text(args, 0))))).param("text", Kind::Text),
         Function::new("arrayLength", |args, _| Ok(Value::Int(array_length(arg(args, 0))))).param("value", Kind::Any),
-        Function::new("pushLiteral", |args, cx| {
-            push("pushLiteral", arg(args, 0), arg(args, 1).clone(), cx)
-        })
-        .param("list", Kind::Any)
-        .param("value", Kind::Any),
+        Function::new("pushLiteral", |args, cx| push("pushLiteral", arg(args, 0), arg(args, 1).clone(), cx))
+            .param("list", Kind::Any)
+            .param("value", Kind::Any),
         Function::new("pushVariable", |args, cx| {
-            push(
-                "pushVariable",
-                arg(args, 0),
-                cx.variable(text(args, 1)).unwrap_or_default(),
-                cx,
-            )
+            push("pushVariable", arg(args, 0), cx.variable(text(args, 1)).unwrap_or_default(), cx)
         })
         .param("list", Kind::Any)
         .param("name", Kind::Text)
@@ -120,10 +99,7 @@ fn sized(text: String, cx: &CallContext<'_>) -> Result<Value, FunctionError> {
 }
 
 fn concat(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
-    let length = args
-        .iter()
-        .map(|value| value.as_str().map_or(0, str::len))
-        .fold(0, usize::saturating_add);
+    let length = args.iter().map(|value| value.as_str().map_or(0, str::len)).fold(0, usize::saturating_add);
     cx.check_size(length)?;
     let mut joined = String::with_capacity(length);
     for value in args {
@@ -158,9 +134,7 @@ fn substring(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError
     };
     // Both are within 0..=length, so they fit in usize.
     let (start, end) = (start as usize, end as usize);
-    Ok(Value::from(
-        text.chars().skip(start).take(end - start).collect::<String>(),
-    ))
+    Ok(Value::from(text.chars().skip(start).take(end - start).collect::<String>()))
 }
 
 /// Applies `edit` to the string form of `value`, or to each element's when it is a
@@ -205,19 +179,13 @@ const CACHED_REGEXES: usize = 64;
 impl RegexCache {
     /// The pattern compiled with a size limit of `limit` bytes.
     fn get(&self, pattern: &str, limit: usize) -> Result<Regex, regex::Error> {
-        let cached = self
-            .lock()
-            .get(pattern)
-            .filter(|(cached_limit, _)| *cached_limit == limit)
-            .map(|(_, regex)| regex.clone());
+        let cached =
+            self.lock().get(pattern).filter(|(cached_limit, _)| *cached_limit == limit).map(|(_, regex)| regex.clone());
         if let Some(regex) = cached {
             return Ok(regex);
         }
         // Compiled without holding the lock: other evaluations need not wait for it.
-        let regex = RegexBuilder::new(pattern)
-            .size_limit(limit)
-            .dfa_size_limit(limit)
-            .build()?;
+        let regex = RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build()?;
         let mut cache = self.lock();
         if cache.len() >= CACHED_REGEXES {
             cache.clear();
@@ -242,11 +210,7 @@ fn regex_error(pattern: &str, error: regex::Error, limit: usize) -> FunctionErro
         }
         regex::Error::Syntax(message) => {
             // The message draws the pattern with a caret; its last line says what is wrong.
-            let reason = message
-                .lines()
-                .rev()
-                .find_map(|line| line.strip_prefix("error: "))
-                .unwrap_or(&message);
+            let reason = message.lines().rev().find_map(|line| line.strip_prefix("error: ")).unwrap_or(&message);
             format!("invalid regular expression {shown}: {reason}")
         }
         other => format!("invalid regular expression {shown}: {other}"),
@@ -289,9 +253,7 @@ fn parse_replacement(replacement: &str, regex: Option<&Regex>) -> Result<Vec<Pie
                             || name.is_empty()
                             || name.starts_with(|c: char| c.is_ascii_digit())
                         {
-                            return Err(invalid(
-                                "${ must hold a group name (letters and digits) and a closing }",
-                            ));
+                            return Err(invalid("${ must hold a group name (letters and digits) and a closing }"));
                         }
                         match regex {
                             None => 0,
@@ -337,9 +299,7 @@ fn parse_replacement(replacement: &str, regex: Option<&Regex>) -> Result<Vec<Pie
 
 fn replace_all(regexes: &RegexCache, args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
     let (pattern, limit) = (text(args, 1), cx.limits().max_regex_bytes);
-    let regex = regexes
-        .get(pattern, limit)
-        .map_err(|error| regex_error(pattern, error, limit))?;
+    let regex = regexes.get(pattern, limit).map_err(|error| regex_error(pattern, error, limit))?;
     let pieces = parse_replacement(text(args, 2), Some(&regex))?;
     each_text(arg(args, 0), |text, used| {
         let mut out = String::new();
@@ -405,9 +365,7 @@ fn split(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
         text.matches(separator).take(max).count() + 1
     };
     if count > max {
-        return Err(FunctionError::limit(format!(
-            "stringSplit would make more than the limit of {max} pieces"
-        )));
+        return Err(FunctionError::limit(format!("stringSplit would make more than the limit of {max} pieces")));
     }
     let pieces = if separator.is_empty() {
         text.chars().map(|c| Value::from(c.to_string())).collect()
@@ -459,10 +417,7 @@ fn base64_decode(encoded: &str) -> Result<Value, FunctionError> {
         let why = match error {
             DecodeError::InvalidByte(offset, b'=') => format!("misplaced padding = at offset {offset}"),
             DecodeError::InvalidByte(offset, byte) => {
-                format!(
-                    "{} at offset {offset} is not a base64 character",
-                    shown_char(encoded, offset, byte)
-                )
+                format!("{} at offset {offset} is not a base64 character", shown_char(encoded, offset, byte))
             }
             DecodeError::InvalidLength(_) => "its length is not that of base64 text".to_owned(),
             DecodeError::InvalidLastSymbol(offset, byte) => {
@@ -492,12 +447,10 @@ fn shown_char(text: &str, offset: usize, byte: u8) -> String {
 
 fn sha256_hex(text: &str) -> String {
     use std::fmt::Write;
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    Sha256::digest(text.as_bytes()).iter().fold(String::with_capacity(64), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }
 
 fn array_length(value: &Value) -> i64 {
@@ -517,9 +470,7 @@ fn push(name: &str, list: &Value, value: Value, cx: &CallContext<'_>) -> Result<
     };
     let max = cx.limits().max_list_len;
     if items.len() >= max {
-        return Err(FunctionError::limit(format!(
-            "{name} would make a list of more than the limit of {max} elements"
-        )));
+        return Err(FunctionError::limit(format!("{name} would make a list of more than the limit of {max} elements")));
     }
     items.push(value);
     Ok(Value::list(items))
@@ -536,34 +487,20 @@ mod tests {
     #[test]
     fn replacements_read_as_java_reads_them() {
         let two_groups = regex("(a)(b)");
-        assert_eq!(
-            parse_replacement("x", Some(&two_groups)).unwrap(),
-            vec![Piece::Text("x".into())]
-        );
+        assert_eq!(parse_replacement("x", Some(&two_groups)).unwrap(), vec![Piece::Text("x".into())]);
         // `$12` with two groups is group 1 and the digit 2.
         assert_eq!(
             parse_replacement("$12", Some(&two_groups)).unwrap(),
             vec![Piece::Group(1), Piece::Text("2".into())]
         );
-        assert_eq!(
-            parse_replacement(r"\$1\\", Some(&two_groups)).unwrap(),
-            vec![Piece::Text("$1\\".into())]
-        );
+        assert_eq!(parse_replacement(r"\$1\\", Some(&two_groups)).unwrap(), vec![Piece::Text("$1\\".into())]);
         let named = regex("(?<year>\\d{4})");
         assert_eq!(
             parse_replacement("${year}!", Some(&named)).unwrap(),
             vec![Piece::Group(1), Piece::Text("!".into())]
         );
-        assert!(
-            parse_replacement("$3", Some(&two_groups))
-                .unwrap_err()
-                .contains("no group 3")
-        );
-        assert!(
-            parse_replacement("${month}", Some(&named))
-                .unwrap_err()
-                .contains("no group named month")
-        );
+        assert!(parse_replacement("$3", Some(&two_groups)).unwrap_err().contains("no group 3"));
+        assert!(parse_replacement("${month}", Some(&named)).unwrap_err().contains("no group named month"));
         assert!(parse_replacement("$x", None).is_err());
         assert!(parse_replacement("$", None).is_err());
         assert!(parse_replacement("a\\", None).is_err());
@@ -579,10 +516,7 @@ mod tests {
             let error = RegexCache::default().get(pattern, limit).unwrap_err();
             regex_error(pattern, error, limit).message().to_owned()
         };
-        assert_eq!(
-            compile("(", 1 << 20),
-            "invalid regular expression \"(\": unclosed group"
-        );
+        assert_eq!(compile("(", 1 << 20), "invalid regular expression \"(\": unclosed group");
         assert_eq!(
             compile("a{1000}{1000}", 1 << 10),
             "the regular expression \"a{1000}{1000}\" compiles to more than the limit of 1024 bytes"

@@ -58,10 +58,7 @@ pub(crate) fn failure_text(outcome: &Outcome) -> String {
                 .unwrap_or_default();
             let mut text = format!("the service answered {status}");
             if !body.is_empty() {
-                let end = (0..=QUOTED_BODY.min(body.len()))
-                    .rev()
-                    .find(|end| body.is_char_boundary(*end))
-                    .unwrap_or(0);
+                let end = (0..=QUOTED_BODY.min(body.len())).rev().find(|end| body.is_char_boundary(*end)).unwrap_or(0);
                 text.push_str(": ");
                 text.push_str(&body[..end]);
                 if end < body.len() {
@@ -91,12 +88,7 @@ pub(crate) async fn keep(
     } else {
         (State::Failed, 1, Some(redactor.redact(&failure_text(outcome))))
     };
-    let record = NewRecord {
-        state,
-        saved,
-        attempts,
-        last_error,
-    };
+    let record = NewRecord { state, saved, attempts, last_error };
     let store = store.clone();
     let ids = tokio::task::spawn_blocking(move || store.insert(std::slice::from_ref(&record)))
         .await
@@ -120,9 +112,7 @@ fn without_credentials(
         return Err("its URL reads a secret".to_owned());
     }
     if let Some(body) = &request.body
-        && reads_secret(context, |context| {
-            body.render(variables, context, &request.base_dir).is_ok()
-        })
+        && reads_secret(context, |context| body.render(variables, context, &request.base_dir).is_ok())
     {
         return Err("its body reads a secret".to_owned());
     }
@@ -141,38 +131,23 @@ fn without_credentials(
         .map(|(_, value)| value.clone())
         .ok_or("it has no Idempotency-Key")?;
     prepared.headers.retain(|(name, _)| {
-        !is_credential_header(name)
-            && !credential_headers
-                .iter()
-                .any(|header| header.eq_ignore_ascii_case(name))
+        !is_credential_header(name) && !credential_headers.iter().any(|header| header.eq_ignore_ascii_case(name))
     });
     let credentials = if request.auth.is_some() || !credential_headers.is_empty() {
         if request.name.is_none() {
             return Err("it has credentials, and its spec has no name to find them again by".to_owned());
         }
-        let recorder = Recorder {
-            inner: variables,
-            read: Mutex::new(serde_json::Map::new()),
-        };
+        let recorder = Recorder { inner: variables, read: Mutex::new(serde_json::Map::new()) };
         for (name, written, template) in &request.headers {
             if credential_headers.iter().any(|header| header == name.as_str()) {
-                template
-                    .render(&recorder, context)
-                    .map_err(|error| format!("headers.{written}: {error}"))?;
+                template.render(&recorder, context).map_err(|error| format!("headers.{written}: {error}"))?;
             }
         }
         if let Some(auth) = &request.auth {
-            auth.render(&recorder, context)
-                .map_err(|(field, error)| format!("{field}: {error}"))?;
+            auth.render(&recorder, context).map_err(|(field, error)| format!("{field}: {error}"))?;
         }
-        let variables = recorder
-            .read
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Some(KeptCredentials {
-            headers: credential_headers,
-            variables,
-        })
+        let variables = recorder.read.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Some(KeptCredentials { headers: credential_headers, variables })
     } else {
         None
     };
@@ -189,16 +164,11 @@ fn without_credentials(
     let request = &saved.request;
     if holds_secret(&request.url)
         || request.headers.iter().any(|(_, value)| holds_secret(value))
-        || request
-            .body
+        || request.body.as_ref().is_some_and(|body| holds_secret(&String::from_utf8_lossy(body)))
+        || saved
+            .credentials
             .as_ref()
-            .is_some_and(|body| holds_secret(&String::from_utf8_lossy(body)))
-        || saved.credentials.as_ref().is_some_and(|credentials| {
-            credentials
-                .variables
-                .values()
-                .any(|value| holds_secret(&value.to_string()))
-        })
+            .is_some_and(|credentials| credentials.variables.values().any(|value| holds_secret(&value.to_string())))
     {
         return Err("it would hold a secret's value".to_owned());
     }
@@ -207,10 +177,7 @@ fn without_credentials(
 
 /// Whether rendering through `render` calls `secret()`.
 fn reads_secret(context: &Context, render: impl FnOnce(&Context) -> bool) -> bool {
-    let watch = Arc::new(Watch {
-        inner: context.secrets().cloned(),
-        used: AtomicBool::new(false),
-    });
+    let watch = Arc::new(Watch { inner: context.secrets().cloned(), used: AtomicBool::new(false) });
     render(&context.fork_with_secrets(watch.clone()));
     watch.used.load(Ordering::Relaxed)
 }
@@ -238,10 +205,7 @@ impl VariableSource for Recorder<'_> {
     fn get(&self, name: &str) -> Option<Value> {
         let value = self.inner.get(name)?;
         let json = value.to_json().unwrap_or_else(|_| value.to_text().into());
-        self.read
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_owned(), json);
+        self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(name.to_owned(), json);
         Some(value)
     }
 }
@@ -251,11 +215,7 @@ mod tests {
     use super::*;
 
     fn outcome(status: Option<u16>, error: Option<&str>) -> Outcome {
-        Outcome {
-            status,
-            error: error.map(str::to_owned),
-            ..Outcome::default()
-        }
+        Outcome { status, error: error.map(str::to_owned), ..Outcome::default() }
     }
 
     #[test]
@@ -271,9 +231,7 @@ mod tests {
     #[test]
     fn a_failure_reads_as_one_line_with_the_start_of_the_body() {
         let mut answered = outcome(Some(400), None);
-        answered
-            .variables
-            .insert("api_client_response_body".into(), "bad\n  email ".repeat(100));
+        answered.variables.insert("api_client_response_body".into(), "bad\n  email ".repeat(100));
         let text = failure_text(&answered);
         assert!(text.starts_with("the service answered 400: bad email bad"), "{text}");
         assert!(text.ends_with('…') && !text.contains('\n'), "{text}");

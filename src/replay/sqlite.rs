@@ -64,10 +64,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// A store in the file at `path`, opened when first used.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SqliteStore {
-            path: path.into(),
-            connection: Mutex::new(None),
-        }
+        SqliteStore { path: path.into(), connection: Mutex::new(None) }
     }
 
     /// A store in the file at `path`, opened (created and migrated) now.
@@ -99,18 +96,13 @@ fn connect(path: &Path) -> Result<Connection, String> {
     {
         use std::os::unix::fs::OpenOptionsExt;
         // SQLite gives the -wal and -shm files the permissions of the database file.
-        let _ = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path);
+        let _ = std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path);
     }
     let sql = |error: rusqlite::Error| error.to_string();
     let mut connection = Connection::open(path).map_err(sql)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
-    let mode: String = connection
-        .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
-        .map_err(sql)?;
+    let mode: String =
+        connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0)).map_err(sql)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(format!("the journal mode is {mode}, not WAL"));
     }
@@ -124,12 +116,8 @@ fn connect(path: &Path) -> Result<Connection, String> {
 /// Applies the migrations the file has not had, in one transaction.
 fn migrate(connection: &mut Connection) -> Result<(), String> {
     let sql = |error: rusqlite::Error| error.to_string();
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql)?;
-    let version: i64 = transaction
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(sql)?;
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let version: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(sql)?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > MIGRATIONS.len() {
         return Err(format!(
@@ -139,9 +127,7 @@ fn migrate(connection: &mut Connection) -> Result<(), String> {
     }
     for (applied, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         transaction.execute_batch(migration).map_err(sql)?;
-        transaction
-            .pragma_update(None, "user_version", applied as i64 + 1)
-            .map_err(sql)?;
+        transaction.pragma_update(None, "user_version", applied as i64 + 1).map_err(sql)?;
     }
     transaction.commit().map_err(sql)
 }
@@ -199,11 +185,7 @@ impl ReplayStore for SqliteStore {
         self.with(|connection| {
             match finish {
                 Finish::Delivered => connection.execute("DELETE FROM requests WHERE id = ?1", [id])?,
-                Finish::Failed {
-                    state,
-                    error,
-                    next_attempt_at,
-                } => connection.execute(
+                Finish::Failed { state, error, next_attempt_at } => connection.execute(
                     "UPDATE requests SET state = ?1, last_error = ?2, next_attempt_at = ?3, updated_at = ?4,
                             lease_owner = NULL, lease_expires_at = NULL
                      WHERE id = ?5 AND lease_owner = ?6",
@@ -282,9 +264,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
     let headers: String = row.get(4)?;
     let credentials: Option<String> = row.get(12)?;
     let duration = |index: usize| -> rusqlite::Result<Duration> {
-        Ok(Duration::from_millis(
-            u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0),
-        ))
+        Ok(Duration::from_millis(u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0)))
     };
     let lease_owner: Option<String> = row.get(18)?;
     let lease_expires_at: Option<i64> = row.get(19)?;
@@ -300,11 +280,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
                 url: row.get(3)?,
                 headers: serde_json::from_str(&headers).map_err(|error| bad(4, error.to_string()))?,
                 body: row.get(5)?,
-                timeouts: Timeouts {
-                    total: duration(6)?,
-                    connect: duration(7)?,
-                    read: duration(8)?,
-                },
+                timeouts: Timeouts { total: duration(6)?, connect: duration(7)?, read: duration(8)? },
             },
             idempotency_key: row.get(9)?,
             spec_name: row.get(10)?,
@@ -320,10 +296,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
         updated_at: time(16, row.get(16)?)?,
         next_attempt_at: time(17, row.get(17)?)?,
         lease: match (lease_owner, lease_expires_at) {
-            (Some(owner), Some(expires_at)) => Some(Lease {
-                owner,
-                expires_at: time(19, expires_at)?,
-            }),
+            (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at: time(19, expires_at)? }),
             _ => None,
         },
     })
@@ -360,15 +333,7 @@ mod tests {
     }
 
     fn claim(store: &SqliteStore, owner: &str, now: DateTime<Utc>, selection: Selection) -> Vec<Record> {
-        store
-            .claim(&Claim {
-                owner,
-                now,
-                until: now + TimeDelta::seconds(10),
-                limit: 10,
-                selection,
-            })
-            .unwrap()
+        store.claim(&Claim { owner, now, until: now + TimeDelta::seconds(10), limit: 10, selection }).unwrap()
     }
 
     #[test]
@@ -381,10 +346,7 @@ mod tests {
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].id, ids[0]);
         assert_eq!(records[0].saved, new.saved);
-        assert_eq!(
-            (records[0].state, records[0].attempts, records[0].lease.clone()),
-            (State::Pending, 0, None)
-        );
+        assert_eq!((records[0].state, records[0].attempts, records[0].lease.clone()), (State::Pending, 0, None));
     }
 
     #[test]
@@ -394,13 +356,9 @@ mod tests {
         SqliteStore::open(&path).unwrap();
         SqliteStore::open(&path).unwrap();
         let connection = Connection::open(&path).unwrap();
-        let version: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .unwrap();
+        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        let mode: String = connection
-            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-            .unwrap();
+        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
         assert_eq!(mode, "wal");
         #[cfg(unix)]
         {
@@ -434,11 +392,7 @@ mod tests {
         assert_eq!((retaken.len(), retaken[0].attempts), (1, 2));
 
         // a comes back too late: its failure changes nothing.
-        let failed = Finish::Failed {
-            state: State::Dead,
-            error: "late".to_owned(),
-            next_attempt_at: later,
-        };
+        let failed = Finish::Failed { state: State::Dead, error: "late".to_owned(), next_attempt_at: later };
         first.finish(id, "a", &failed, later).unwrap();
         let record = &first.list().unwrap()[0];
         assert_eq!((record.state, record.last_error.as_deref()), (State::Pending, None));
@@ -446,17 +400,10 @@ mod tests {
 
         // b's failure frees the lease and schedules the record.
         let next = later + TimeDelta::seconds(30);
-        let retry = Finish::Failed {
-            state: State::Pending,
-            error: "503".to_owned(),
-            next_attempt_at: next,
-        };
+        let retry = Finish::Failed { state: State::Pending, error: "503".to_owned(), next_attempt_at: next };
         second.finish(id, "b", &retry, later).unwrap();
         let record = &first.list().unwrap()[0];
-        assert_eq!(
-            (record.lease.clone(), record.last_error.as_deref()),
-            (None, Some("503"))
-        );
+        assert_eq!((record.lease.clone(), record.last_error.as_deref()), (None, Some("503")));
         assert!(claim(&first, "a", later, Selection::Due).is_empty(), "not due yet");
         assert_eq!(claim(&first, "a", next, Selection::Due).len(), 1);
         // Delivered deletes the record, whoever holds it.
@@ -469,12 +416,8 @@ mod tests {
     fn the_worker_claims_only_due_pending_records_earliest_first() {
         let folder = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
-        let failed = NewRecord {
-            state: State::Failed,
-            attempts: 1,
-            last_error: Some("refused".to_owned()),
-            ..pending("k0")
-        };
+        let failed =
+            NewRecord { state: State::Failed, attempts: 1, last_error: Some("refused".to_owned()), ..pending("k0") };
         let ids = store.insert(&[failed, pending("k1"), pending("k2")]).unwrap();
         let now = Utc::now() + TimeDelta::seconds(1);
         let claimed: Vec<i64> = claim(&store, "w", now, Selection::Due).iter().map(|r| r.id).collect();

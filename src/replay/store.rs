@@ -31,9 +31,7 @@ impl State {
 
     /// The state of a name.
     pub fn parse(name: &str) -> Option<State> {
-        [State::Pending, State::Failed, State::Dead]
-            .into_iter()
-            .find(|state| state.as_str() == name)
+        [State::Pending, State::Failed, State::Dead].into_iter().find(|state| state.as_str() == name)
     }
 }
 

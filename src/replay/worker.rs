@@ -114,15 +114,9 @@ impl Verdict {
     fn of(outcome: &Outcome) -> Verdict {
         match outcome.status {
             Some(status) if status < 400 => Verdict::Delivered { status },
-            Some(status) if status >= 500 || status == 429 => Verdict::Failed {
-                error: failure_text(outcome),
-            },
-            Some(_) => Verdict::Refused {
-                error: failure_text(outcome),
-            },
-            None => Verdict::Failed {
-                error: failure_text(outcome),
-            },
+            Some(status) if status >= 500 || status == 429 => Verdict::Failed { error: failure_text(outcome) },
+            Some(_) => Verdict::Refused { error: failure_text(outcome) },
+            None => Verdict::Failed { error: failure_text(outcome) },
         }
     }
 }
@@ -157,14 +151,7 @@ pub struct Worker {
 impl Worker {
     /// A worker with the default options.
     pub fn new(store: Arc<dyn ReplayStore>, executor: Executor, specs: Arc<dyn SpecSource>, context: Context) -> Self {
-        Worker {
-            store,
-            executor,
-            specs,
-            context: Arc::new(context),
-            options: WorkerOptions::default(),
-            observer: None,
-        }
+        Worker { store, executor, specs, context: Arc::new(context), options: WorkerOptions::default(), observer: None }
     }
 
     /// The same worker with other options.
@@ -224,12 +211,9 @@ impl Worker {
                     let (executor, specs, context) = (self.executor.clone(), self.specs.clone(), self.context.clone());
                     sending.spawn(async move {
                         let attempt = attempt(&executor, specs.as_ref(), &context, &record);
-                        let verdict =
-                            tokio::time::timeout_at(deadline, attempt)
-                                .await
-                                .unwrap_or_else(|_| Verdict::Failed {
-                                    error: "no answer before the worker's lease ran out".to_owned(),
-                                });
+                        let verdict = tokio::time::timeout_at(deadline, attempt).await.unwrap_or_else(|_| {
+                            Verdict::Failed { error: "no answer before the worker's lease ran out".to_owned() }
+                        });
                         (record, verdict)
                     });
                 }
@@ -270,16 +254,11 @@ impl Worker {
             }
             Verdict::Failed { error } | Verdict::Refused { error } => {
                 report.dead += 1;
-                Finish::Failed {
-                    state: State::Dead,
-                    error,
-                    next_attempt_at: now,
-                }
+                Finish::Failed { state: State::Dead, error, next_attempt_at: now }
             }
         };
         let owner = self.options.owner.clone();
-        self.blocking(move |store| store.finish(record.id, &owner, &finish, now))
-            .await
+        self.blocking(move |store| store.finish(record.id, &owner, &finish, now)).await
     }
 
     async fn blocking<T: Send + 'static>(
@@ -338,13 +317,7 @@ pub async fn replay(
         let owner = options.owner.clone();
         let until = now + delta(options.lease);
         let claimed = blocking(&store, move |store| {
-            store.claim(&Claim {
-                owner: &owner,
-                now,
-                until,
-                limit: 1,
-                selection: Selection::One(id),
-            })
+            store.claim(&Claim { owner: &owner, now, until, limit: 1, selection: Selection::One(id) })
         })
         .await?;
         let Some(record) = claimed.into_iter().next() else {
@@ -363,11 +336,9 @@ pub async fn replay(
         let now = Utc::now();
         let finish = match &verdict {
             Verdict::Delivered { .. } => Finish::Delivered,
-            Verdict::Refused { error } => Finish::Failed {
-                state: State::Dead,
-                error: error.clone(),
-                next_attempt_at: now,
-            },
+            Verdict::Refused { error } => {
+                Finish::Failed { state: State::Dead, error: error.clone(), next_attempt_at: now }
+            }
             Verdict::Failed { error } => Finish::Failed {
                 state: record.state,
                 error: error.clone(),
@@ -409,16 +380,9 @@ async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context,
             "its spec {name} changed since it was saved; its credentials are not applied to a request rendered from another version"
         ));
     }
-    let variables: IndexMap<String, Value> = kept
-        .variables
-        .iter()
-        .map(|(name, value)| (name.clone(), from_json(value)))
-        .collect();
-    let credentials = Credentials {
-        request: &spec,
-        headers: &kept.headers,
-        variables: &variables,
-    };
+    let variables: IndexMap<String, Value> =
+        kept.variables.iter().map(|(name, value)| (name.clone(), from_json(value))).collect();
+    let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables };
     Verdict::of(&executor.send_prepared(&saved.request, Some(credentials), context).await)
 }
 
@@ -458,23 +422,12 @@ mod tests {
 
     #[test]
     fn statuses_are_judged() {
-        let status = |status| Outcome {
-            status: Some(status),
-            ..Outcome::default()
-        };
+        let status = |status| Outcome { status: Some(status), ..Outcome::default() };
         assert_eq!(Verdict::of(&status(201)), Verdict::Delivered { status: 201 });
         assert!(matches!(Verdict::of(&status(503)), Verdict::Failed { .. }));
         assert!(matches!(Verdict::of(&status(429)), Verdict::Failed { .. }));
         assert!(matches!(Verdict::of(&status(404)), Verdict::Refused { .. }));
-        let none = Outcome {
-            error: Some("connection refused".into()),
-            ..Outcome::default()
-        };
-        assert_eq!(
-            Verdict::of(&none),
-            Verdict::Failed {
-                error: "connection refused".into()
-            }
-        );
+        let none = Outcome { error: Some("connection refused".into()), ..Outcome::default() };
+        assert_eq!(Verdict::of(&none), Verdict::Failed { error: "connection refused".into() });
     }
 }

@@ -12,13 +12,12 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::body::FieldError;
-use super::contexts::UrlTemplate;
 use super::execute::Failure;
 use super::spec::{AuthSpec, AuthType, ClientAuth, GrantType, Problems};
 use crate::eval::Engine;
 use crate::events::EventKind;
 use crate::functions::Context;
-use crate::template::Template;
+use crate::template::{Template, UrlTemplate};
 use crate::variables::VariableSource;
 
 /// Token slots kept before expired ones are dropped.
@@ -27,13 +26,8 @@ const MAX_CACHED_TOKENS: usize = 1024;
 /// Compiled `[auth]`.
 #[derive(Debug, Clone)]
 pub(crate) enum CompiledAuth {
-    Basic {
-        username: Template,
-        password: Option<Template>,
-    },
-    Bearer {
-        token: Template,
-    },
+    Basic { username: Template, password: Option<Template> },
+    Bearer { token: Template },
     OAuth2(Box<CompiledOAuth2>),
 }
 
@@ -105,14 +99,9 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
         AuthType::Basic => {
             let username = template("username", &spec.username, true);
             let password = template("password", &spec.password, false);
-            Some(CompiledAuth::Basic {
-                username: username?,
-                password,
-            })
+            Some(CompiledAuth::Basic { username: username?, password })
         }
-        AuthType::Bearer => Some(CompiledAuth::Bearer {
-            token: template("token", &spec.token, true)?,
-        }),
+        AuthType::Bearer => Some(CompiledAuth::Bearer { token: template("token", &spec.token, true)? }),
         AuthType::Oauth2 => {
             let grant_type = spec.grant_type.unwrap_or(GrantType::ClientCredentials);
             let password_grant = grant_type == GrantType::Password;
@@ -179,24 +168,16 @@ impl CompiledAuth {
     /// Renders every template of the auth.
     pub(crate) fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<AuthPlan, FieldError> {
         let text = |field: &str, template: &Template| {
-            template
-                .render(variables, context)
-                .map_err(|error| (format!("auth.{field}"), error))
+            template.render(variables, context).map_err(|error| (format!("auth.{field}"), error))
         };
         let optional = |field: &str, template: &Option<Template>| {
             template.as_ref().map(|template| text(field, template)).transpose()
         };
         match self {
             CompiledAuth::Basic { username, password } => {
-                let credentials = format!(
-                    "{}:{}",
-                    text("username", username)?,
-                    optional("password", password)?.unwrap_or_default()
-                );
-                Ok(AuthPlan::Header(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(credentials)
-                )))
+                let credentials =
+                    format!("{}:{}", text("username", username)?, optional("password", password)?.unwrap_or_default());
+                Ok(AuthPlan::Header(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))))
             }
             CompiledAuth::Bearer { token } => Ok(AuthPlan::Header(format!("Bearer {}", text("token", token)?))),
             CompiledAuth::OAuth2(oauth) => Ok(AuthPlan::OAuth2(TokenRequest {
@@ -274,10 +255,7 @@ impl TokenRequest {
                 let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
                 let secret = self.client_secret.as_deref().unwrap_or_default();
                 let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
-                let header = format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(credentials)
-                );
+                let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
                 request = request.header(reqwest::header::AUTHORIZATION, header);
             }
         }
@@ -292,41 +270,20 @@ impl TokenRequest {
         max_bytes: usize,
     ) -> Result<(u16, FetchedToken), (Option<u16>, Failure)> {
         let request = self.build(client);
-        let response = request
-            .send()
-            .await
-            .map_err(|error| (None, Failure::from_reqwest(&error)))?;
+        let response = request.send().await.map_err(|error| (None, Failure::from_reqwest(&error)))?;
         let status = response.status().as_u16();
         let body = super::execute::read_body(response, read_timeout, max_bytes)
             .await
             .map_err(|failure| (Some(status), failure))?;
-        let fail = |message: String| {
-            (
-                Some(status),
-                Failure {
-                    kind: EventKind::Exception,
-                    message,
-                },
-            )
-        };
+        let fail = |message: String| (Some(status), Failure { kind: EventKind::Exception, message });
         if !(200..300).contains(&status) {
             let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-            return Err(fail(format!(
-                "the token endpoint {} answered {status}: {shown}",
-                self.token_url
-            )));
+            return Err(fail(format!("the token endpoint {} answered {status}: {shown}", self.token_url)));
         }
-        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
-            fail(format!(
-                "the token endpoint {} did not answer JSON: {error}",
-                self.token_url
-            ))
-        })?;
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|error| fail(format!("the token endpoint {} did not answer JSON: {error}", self.token_url)))?;
         let Some(access_token) = json.get("access_token").and_then(serde_json::Value::as_str) else {
-            return Err(fail(format!(
-                "the token endpoint {} answered no access_token",
-                self.token_url
-            )));
+            return Err(fail(format!("the token endpoint {} answered no access_token", self.token_url)));
         };
         let expires_in = match json.get("expires_in") {
             Some(serde_json::Value::Number(number)) => number.as_f64(),
@@ -335,13 +292,7 @@ impl TokenRequest {
         }
         .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
         .map(|seconds| Duration::from_secs_f64(seconds.min(1e9)));
-        Ok((
-            status,
-            FetchedToken {
-                access_token: access_token.to_owned(),
-                expires_in,
-            },
-        ))
+        Ok((status, FetchedToken { access_token: access_token.to_owned(), expires_in }))
     }
 }
 
@@ -366,10 +317,7 @@ impl CachedToken {
             let margin = (lifetime / 2).min(Duration::from_secs(30));
             Instant::now() + (lifetime - margin)
         });
-        CachedToken {
-            access_token: token.access_token,
-            fresh_until,
-        }
+        CachedToken { access_token: token.access_token, fresh_until }
     }
 
     fn is_fresh(&self) -> bool {
@@ -399,9 +347,7 @@ impl TokenCache {
             // Drop the slots nobody waits on whose token is gone or stale.
             slots.retain(|_, slot| {
                 Arc::strong_count(slot) > 1
-                    || slot
-                        .try_lock()
-                        .map_or(true, |token| token.as_ref().is_some_and(CachedToken::is_fresh))
+                    || slot.try_lock().map_or(true, |token| token.as_ref().is_some_and(CachedToken::is_fresh))
             });
         }
         slots.entry(key).or_default().clone()

@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use super::contexts::{FormTemplate, JsonTemplate};
 use super::spec::{BodySpec, BodyTable, BodyType, Problems, RequestSpec, read_limited};
 use crate::error::Error;
 use crate::eval::Engine;
 use crate::functions::Context;
-use crate::template::Template;
+use crate::template::{FormTemplate, JsonTemplate, Template};
 use crate::variables::VariableSource;
 
 /// A compiled body.
@@ -96,21 +95,11 @@ pub(crate) fn compile(
             return None;
         }
         Some(BodySpec::Shorthand(BodyType::Json)) => {
-            return compile_json(
-                engine,
-                spec.payload.as_deref(),
-                spec.payload_file.as_deref(),
-                "",
-                base_dir,
-                problems,
-            );
+            return compile_json(engine, spec.payload.as_deref(), spec.payload_file.as_deref(), "", base_dir, problems);
         }
         Some(BodySpec::Shorthand(kind)) => {
             let kind = kind.name();
-            problems.push(
-                "body",
-                format!("the shorthand is only for json; write a [body] table with type = {kind:?}"),
-            );
+            problems.push("body", format!("the shorthand is only for json; write a [body] table with type = {kind:?}"));
             return None;
         }
         Some(BodySpec::Table(table)) => table,
@@ -121,24 +110,14 @@ pub(crate) fn compile(
     let kind = table.kind;
     let mut refuse = |field: &str, present: bool| {
         if present {
-            problems.push(
-                format!("body.{field}"),
-                format!("does not apply to a {} body", kind.name()),
-            );
+            problems.push(format!("body.{field}"), format!("does not apply to a {} body", kind.name()));
         }
     };
     match kind {
         BodyType::Json => {
             refuse("fields", !table.fields.is_empty());
             refuse_file_fields(table, &mut refuse);
-            compile_json(
-                engine,
-                table.payload.as_deref(),
-                table.payload_file.as_deref(),
-                "body.",
-                base_dir,
-                problems,
-            )
+            compile_json(engine, table.payload.as_deref(), table.payload_file.as_deref(), "body.", base_dir, problems)
         }
         BodyType::Form => {
             refuse_file_fields(table, &mut refuse);
@@ -159,10 +138,8 @@ pub(crate) fn compile(
                 refuse("field", table.field.is_some());
             }
             let Some(file) = &table.file else {
-                problems.push(
-                    "body.file",
-                    format!("a {} body needs a file (a local path or an http(s) URL)", kind.name()),
-                );
+                problems
+                    .push("body.file", format!("a {} body needs a file (a local path or an http(s) URL)", kind.name()));
                 return None;
             };
             let file = problems.template("body.file", Template::compile(engine, file));
@@ -182,14 +159,7 @@ pub(crate) fn compile(
                 }
             }
             let field = table.field.clone().unwrap_or_else(|| "file".to_owned());
-            Some(CompiledBody::File(FileBody {
-                kind,
-                file: file?,
-                file_name,
-                content_type,
-                field,
-                fields,
-            }))
+            Some(CompiledBody::File(FileBody { kind, file: file?, file_name, content_type, field, fields }))
         }
     }
 }
@@ -228,12 +198,8 @@ fn compile_json(
             .map(CompiledBody::Json),
         (None, Some(file)) => {
             let field = format!("{prefix}payload_file ({})", file.display());
-            let source = read_limited(&base_dir.join(file))
-                .map_err(|message| problems.push(&field, message))
-                .ok()?;
-            problems
-                .template(&field, JsonTemplate::compile(engine, &source))
-                .map(CompiledBody::Json)
+            let source = read_limited(&base_dir.join(file)).map_err(|message| problems.push(&field, message)).ok()?;
+            problems.template(&field, JsonTemplate::compile(engine, &source)).map(CompiledBody::Json)
         }
     }
 }
@@ -255,18 +221,13 @@ impl CompiledBody {
                 template
                     .render_to_bytes(variables, context, &mut bytes)
                     .map_err(|error| ("body.payload".to_owned(), error))?;
-                Ok(BodyPlan::Ready(Body {
-                    content_type: "application/json".to_owned(),
-                    disposition: None,
-                    bytes,
-                }))
+                Ok(BodyPlan::Ready(Body { content_type: "application/json".to_owned(), disposition: None, bytes }))
             }
             CompiledBody::Form(fields) => {
                 let mut text = String::new();
                 for (name, template) in fields {
-                    let value = template
-                        .render(variables, context)
-                        .map_err(|error| (format!("body.fields.{name}"), error))?;
+                    let value =
+                        template.render(variables, context).map_err(|error| (format!("body.fields.{name}"), error))?;
                     if !text.is_empty() {
                         text.push('&');
                     }
@@ -275,11 +236,7 @@ impl CompiledBody {
                     text.push_str(&value);
                 }
                 let content_type = "application/x-www-form-urlencoded".to_owned();
-                Ok(BodyPlan::Ready(Body {
-                    content_type,
-                    disposition: None,
-                    bytes: text.into_bytes(),
-                }))
+                Ok(BodyPlan::Ready(Body { content_type, disposition: None, bytes: text.into_bytes() }))
             }
             CompiledBody::File(body) => body.render(variables, context, base_dir).map(BodyPlan::File),
         }
@@ -294,23 +251,13 @@ impl FileBody {
         base_dir: &Path,
     ) -> Result<FilePlan, FieldError> {
         let text = |field: &str, template: &Template| {
-            template
-                .render(variables, context)
-                .map_err(|error| (format!("body.{field}"), error))
+            template.render(variables, context).map_err(|error| (format!("body.{field}"), error))
         };
         let location = text("file", &self.file)?;
         let source = file_source(location.trim(), base_dir)
             .map_err(|message| ("body.file".to_owned(), Error::new(crate::ErrorKind::Render, message)))?;
-        let file_name = self
-            .file_name
-            .as_ref()
-            .map(|template| text("file_name", template))
-            .transpose()?;
-        let content_type = self
-            .content_type
-            .as_ref()
-            .map(|template| text("content_type", template))
-            .transpose()?;
+        let file_name = self.file_name.as_ref().map(|template| text("file_name", template)).transpose()?;
+        let content_type = self.content_type.as_ref().map(|template| text("content_type", template)).transpose()?;
         if let Some(content_type) = &content_type
             && content_type.contains(['\r', '\n', '\0'])
         {
@@ -321,14 +268,7 @@ impl FileBody {
         for (name, template) in &self.fields {
             fields.push((name.clone(), text(&format!("fields.{name}"), template)?));
         }
-        Ok(FilePlan {
-            kind: self.kind,
-            source,
-            file_name,
-            content_type,
-            field: self.field.clone(),
-            fields,
-        })
+        Ok(FilePlan { kind: self.kind, source, file_name, content_type, field: self.field.clone(), fields })
     }
 }
 
@@ -350,9 +290,7 @@ impl FilePlan {
     /// The body, given the file's bytes.
     pub(crate) fn finish(self, file: Vec<u8>) -> Body {
         let file_name = self.file_name.clone().or_else(|| self.default_file_name());
-        let disposition = file_name
-            .as_ref()
-            .map(|name| format!("attachment; filename=\"{}\"", quote(name)));
+        let disposition = file_name.as_ref().map(|name| format!("attachment; filename=\"{}\"", quote(name)));
         match self.kind {
             BodyType::Base64 => Body {
                 content_type: self.content_type.unwrap_or_else(|| "text/plain".to_owned()),
@@ -362,16 +300,10 @@ impl FilePlan {
             BodyType::Multipart => {
                 let boundary = format!("courier-{:032x}", rand::random::<u128>());
                 let bytes = multipart(&boundary, &self, file_name.as_deref(), file);
-                Body {
-                    content_type: format!("multipart/form-data; boundary={boundary}"),
-                    disposition: None,
-                    bytes,
-                }
+                Body { content_type: format!("multipart/form-data; boundary={boundary}"), disposition: None, bytes }
             }
             _ => Body {
-                content_type: self
-                    .content_type
-                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                content_type: self.content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
                 disposition,
                 bytes: file,
             },
@@ -397,17 +329,10 @@ fn quote(name: &str) -> String {
 fn multipart(boundary: &str, plan: &FilePlan, file_name: Option<&str>, file: Vec<u8>) -> Vec<u8> {
     let mut head = String::new();
     for (name, value) in &plan.fields {
-        let _ = write!(
-            head,
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
-            quote(name)
-        );
+        let _ =
+            write!(head, "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n", quote(name));
     }
-    let _ = write!(
-        head,
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
-        quote(&plan.field)
-    );
+    let _ = write!(head, "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", quote(&plan.field));
     if let Some(file_name) = file_name {
         let _ = write!(head, "; filename=\"{}\"", quote(file_name));
     }
@@ -437,10 +362,7 @@ mod tests {
     #[test]
     fn multipart_bodies_hold_fields_then_the_file() {
         let body = plan(BodyType::Multipart).finish(b"\xff\xd8".to_vec());
-        let boundary = body
-            .content_type
-            .strip_prefix("multipart/form-data; boundary=")
-            .unwrap();
+        let boundary = body.content_type.strip_prefix("multipart/form-data; boundary=").unwrap();
         let mut expected = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"customer\"\r\n\r\n42\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"receipt.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
         )
@@ -457,27 +379,15 @@ mod tests {
         let body = plan.finish(b"hello".to_vec());
         assert_eq!(body.bytes, b"aGVsbG8=");
         assert_eq!(body.content_type, "text/plain");
-        assert_eq!(
-            body.disposition.as_deref(),
-            Some("attachment; filename=\"receipt.jpg\"")
-        );
+        assert_eq!(body.disposition.as_deref(), Some("attachment; filename=\"receipt.jpg\""));
     }
 
     #[test]
     fn files_are_paths_or_web_addresses() {
         let base = Path::new("/specs");
-        assert_eq!(
-            file_source("a.pdf", base),
-            Ok(FileSource::Local(PathBuf::from("/specs/a.pdf")))
-        );
-        assert_eq!(
-            file_source("/abs/a.pdf", base),
-            Ok(FileSource::Local(PathBuf::from("/abs/a.pdf")))
-        );
-        assert!(matches!(
-            file_source("https://x.org/a.pdf", base),
-            Ok(FileSource::Remote(_))
-        ));
+        assert_eq!(file_source("a.pdf", base), Ok(FileSource::Local(PathBuf::from("/specs/a.pdf"))));
+        assert_eq!(file_source("/abs/a.pdf", base), Ok(FileSource::Local(PathBuf::from("/abs/a.pdf"))));
+        assert!(matches!(file_source("https://x.org/a.pdf", base), Ok(FileSource::Remote(_))));
         assert!(file_source("ftp://x.org/a.pdf", base).is_err());
         assert!(file_source("", base).is_err());
     }

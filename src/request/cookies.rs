@@ -9,10 +9,7 @@ pub type Cookies = IndexMap<String, String>;
 
 /// Whether `name` is a cookie name (an RFC 6265 token).
 pub(crate) fn is_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&byte))
+    !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&byte))
 }
 
 /// The `Cookie` header: the session's cookies whose names are listed.
@@ -57,24 +54,15 @@ mod tests {
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect();
-        assert_eq!(
-            request_header(&names(), &jar).as_deref(),
-            Some("SESSIONID=abc; lang=de")
-        );
+        assert_eq!(request_header(&names(), &jar).as_deref(), Some("SESSIONID=abc; lang=de"));
         assert_eq!(request_header(&[], &jar), None);
     }
 
     #[test]
     fn only_listed_cookies_are_saved() {
-        assert_eq!(
-            saved(&names(), "SESSIONID=xyz; Path=/; HttpOnly"),
-            Some(("SESSIONID".into(), "xyz".into()))
-        );
+        assert_eq!(saved(&names(), "SESSIONID=xyz; Path=/; HttpOnly"), Some(("SESSIONID".into(), "xyz".into())));
         assert_eq!(saved(&names(), "tracking=1; Path=/"), None);
-        assert_eq!(
-            saved(&names(), "lang=de; Max-Age=0"),
-            Some(("lang".into(), String::new()))
-        );
+        assert_eq!(saved(&names(), "lang=de; Max-Age=0"), Some(("lang".into(), String::new())));
         assert_eq!(saved(&names(), "garbage"), None);
     }
 

@@ -50,11 +50,7 @@ pub struct ExecutorOptions {
 
 impl Default for ExecutorOptions {
     fn default() -> Self {
-        ExecutorOptions {
-            max_response_bytes: 10 << 20,
-            max_file_bytes: 10 << 20,
-            allow_local_files: false,
-        }
+        ExecutorOptions { max_response_bytes: 10 << 20, max_file_bytes: 10 << 20, allow_local_files: false }
     }
 }
 
@@ -75,9 +71,7 @@ struct Inner {
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executor")
-            .field("options", &self.inner.options)
-            .finish_non_exhaustive()
+        f.debug_struct("Executor").field("options", &self.inner.options).finish_non_exhaustive()
     }
 }
 
@@ -173,10 +167,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     fn exception(message: impl Into<String>) -> Self {
-        Failure {
-            kind: EventKind::Exception,
-            message: message.into(),
-        }
+        Failure { kind: EventKind::Exception, message: message.into() }
     }
 
     /// Classifies a reqwest error: a timeout while connecting, a timeout while
@@ -251,19 +242,12 @@ impl Run {
         let duration_ms = elapsed.as_millis() as u64;
         let (message, status, response) = match result {
             Ok(response) => (
-                format!(
-                    "{} {} → {} in {duration_ms} ms",
-                    flight.method, flight.url, response.status
-                ),
+                format!("{} {} → {} in {duration_ms} ms", flight.method, flight.url, response.status),
                 Some(response.status),
-                self.debug
-                    .then(|| Exchange::new(header_pairs(&response.headers), Some(&response.body))),
+                self.debug.then(|| Exchange::new(header_pairs(&response.headers), Some(&response.body))),
             ),
             Err(failure) => (
-                format!(
-                    "{} {} failed after {duration_ms} ms: {}",
-                    flight.method, flight.url, failure.message
-                ),
+                format!("{} {} failed after {duration_ms} ms: {}", flight.method, flight.url, failure.message),
                 None,
                 None,
             ),
@@ -287,37 +271,22 @@ impl Run {
 }
 
 fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+    headers.iter().map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
 }
 
 /// A fresh idempotency key: a random UUID (version 4).
 fn idempotency_key() -> String {
     let bits = rand::random::<u128>() & !(0xf000 << 64) & !(0xc << 60) | (0x4000 << 64) | (0x8 << 60);
     let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
 /// The failure of a request that ran out of its whole time limit; the HTTP request
 /// in flight is logged as interrupted.
 fn timed_out(total: Duration, run: &mut Run) -> Failure {
-    let message = format!(
-        "no response within the timeout of {}",
-        humantime::format_duration(total)
-    );
+    let message = format!("no response within the timeout of {}", humantime::format_duration(total));
     run.interrupt(&message);
-    Failure {
-        kind: EventKind::Timeout,
-        message,
-    }
+    Failure { kind: EventKind::Timeout, message }
 }
 
 /// A fresh 128-bit trace id, as 32 lowercase hex digits.
@@ -402,21 +371,12 @@ impl Executor {
     ) -> Outcome {
         let redactor = Arc::new(Redactor::default());
         let mut outcome = Outcome::default();
-        let mut run = Run {
-            debug: request.debug,
-            log: Vec::new(),
-            in_flight: None,
-        };
+        let mut run = Run { debug: request.debug, log: Vec::new(), in_flight: None };
         let method = request.method.as_str();
         match self.render(request, variables, context, cookies, &redactor) {
             Err((field, error)) => {
                 let message = format!("{field}: {error}; nothing was sent");
-                fail(
-                    &mut outcome,
-                    Failure::exception(message),
-                    method,
-                    &without_query(&request.url_source),
-                );
+                fail(&mut outcome, Failure::exception(message), method, &without_query(&request.url_source));
             }
             Ok(rendered) => {
                 let url = rendered.url.clone();
@@ -501,9 +461,7 @@ impl Executor {
             Some(BodyPlan::Ready(body)) => Some(body),
             Some(BodyPlan::File(plan)) => match &plan.source {
                 FileSource::Local(path) => {
-                    let bytes = self
-                        .read_local_file_now(path)
-                        .map_err(|failure| redact(&failure.message))?;
+                    let bytes = self.read_local_file_now(path).map_err(|failure| redact(&failure.message))?;
                     Some(plan.finish(bytes))
                 }
                 FileSource::Remote(url) => {
@@ -514,18 +472,11 @@ impl Executor {
         };
         match &rendered.auth {
             Some(AuthPlan::OAuth2(token)) => {
-                notes.push(format!(
-                    "an OAuth2 token is fetched from {} when the request is sent",
-                    token.token_url
-                ));
-                rendered
-                    .headers
-                    .insert(header::AUTHORIZATION, HeaderValue::from_static("[redacted]"));
+                notes.push(format!("an OAuth2 token is fetched from {} when the request is sent", token.token_url));
+                rendered.headers.insert(header::AUTHORIZATION, HeaderValue::from_static("[redacted]"));
             }
             Some(AuthPlan::Header(_)) => {
-                rendered
-                    .headers
-                    .insert(header::AUTHORIZATION, HeaderValue::from_static("[redacted]"));
+                rendered.headers.insert(header::AUTHORIZATION, HeaderValue::from_static("[redacted]"));
             }
             None => {}
         }
@@ -536,11 +487,7 @@ impl Executor {
         }
         let mut headers = IndexMap::new();
         for (name, value) in header_pairs(&rendered.headers) {
-            let value = if super::log::is_credential_header(name) {
-                REDACTED.to_owned()
-            } else {
-                redact(&value)
-            };
+            let value = if super::log::is_credential_header(name) { REDACTED.to_owned() } else { redact(&value) };
             headers.insert(name.to_owned(), value);
         }
         Ok(DryRun {
@@ -563,10 +510,7 @@ impl Executor {
     ) -> Result<Rendered, FieldError> {
         let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
         let context = &context.fork_with_secrets(Arc::new(resolver));
-        let url = request
-            .url
-            .render(variables, context)
-            .map_err(|error| ("url".to_owned(), error))?;
+        let url = request.url.render(variables, context).map_err(|error| ("url".to_owned(), error))?;
         let mut headers = HeaderMap::new();
         for (name, written, template) in &request.headers {
             let field = || format!("headers.{written}");
@@ -580,32 +524,15 @@ impl Executor {
         {
             headers.insert(header::COOKIE, value);
         }
-        let body = request
-            .body
-            .as_ref()
-            .map(|body| body.render(variables, context, &request.base_dir))
-            .transpose()?;
-        let auth = request
-            .auth
-            .as_ref()
-            .map(|auth| auth.render(variables, context))
-            .transpose()?;
-        Ok(Rendered {
-            url,
-            headers,
-            body,
-            auth,
-        })
+        let body = request.body.as_ref().map(|body| body.render(variables, context, &request.base_dir)).transpose()?;
+        let auth = request.auth.as_ref().map(|auth| auth.render(variables, context)).transpose()?;
+        Ok(Rendered { url, headers, body, auth })
     }
 
     /// The pooled client for a request's connect and read limits.
     fn client(&self, timeouts: &Timeouts) -> Result<reqwest::Client, Failure> {
         let key = (timeouts.connect, timeouts.read);
-        let mut clients = self
-            .inner
-            .clients
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut clients = self.inner.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
@@ -633,11 +560,7 @@ impl Executor {
     ) -> Outcome {
         let redactor = Arc::new(Redactor::default());
         let mut outcome = Outcome::default();
-        let mut run = Run {
-            debug: false,
-            log: Vec::new(),
-            in_flight: None,
-        };
+        let mut run = Run { debug: false, log: Vec::new(), in_flight: None };
         let (method, url) = (prepared.method, without_query(&prepared.url));
         let ready = match credentials {
             None => Ok((None, None)),
@@ -683,23 +606,15 @@ impl Executor {
         let context = &context.fork_with_secrets(Arc::new(resolver));
         let mut ready = prepared.clone();
         for (name, written, template) in &credentials.request.headers {
-            if credentials
-                .headers
-                .iter()
-                .any(|wanted| name.as_str().eq_ignore_ascii_case(wanted))
-            {
+            if credentials.headers.iter().any(|wanted| name.as_str().eq_ignore_ascii_case(wanted)) {
                 let text = template
                     .render(credentials.variables, context)
                     .map_err(|error| (format!("headers.{written}"), error))?;
                 ready.headers.push((name.as_str().to_owned(), text));
             }
         }
-        let auth = credentials
-            .request
-            .auth
-            .as_ref()
-            .map(|auth| auth.render(credentials.variables, context))
-            .transpose()?;
+        let auth =
+            credentials.request.auth.as_ref().map(|auth| auth.render(credentials.variables, context)).transpose()?;
         Ok((ready, auth))
     }
 
@@ -724,9 +639,7 @@ impl Executor {
         let prepared = Prepared {
             method: request.method,
             url: rendered.url,
-            headers: header_pairs(&headers)
-                .map(|(name, value)| (name.to_owned(), value))
-                .collect(),
+            headers: header_pairs(&headers).map(|(name, value)| (name.to_owned(), value)).collect(),
             body: body.map(|body| body.bytes),
             timeouts: request.timeouts,
         };
@@ -776,23 +689,15 @@ impl Executor {
         let bytes = prepared.body.clone();
         let builder = || client.request(method.to_reqwest(), &prepared.url);
         let (name, url) = (method.as_str(), prepared.url.as_str());
-        let response = self
-            .attempt(builder(), name, url, headers.clone(), bytes.clone(), read_timeout, run)
-            .await?;
+        let response = self.attempt(builder(), name, url, headers.clone(), bytes.clone(), read_timeout, run).await?;
         if response.status == 401
             && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (auth, used_token)
         {
-            run.log.push(LogEntry::note(
-                "the service answered 401: fetching a new OAuth2 token and sending again",
-            ));
-            let token = self
-                .token(token_request, Some(&rejected), &client, read_timeout, run)
-                .await?;
+            run.log.push(LogEntry::note("the service answered 401: fetching a new OAuth2 token and sending again"));
+            let token = self.token(token_request, Some(&rejected), &client, read_timeout, run).await?;
             redactor.add(&token);
             set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
-            return self
-                .attempt(builder(), name, url, headers, bytes, read_timeout, run)
-                .await;
+            return self.attempt(builder(), name, url, headers, bytes, read_timeout, run).await;
         }
         Ok(response)
     }
@@ -811,19 +716,13 @@ impl Executor {
             run.start("POST", &request.token_url, &trace_id(), &HeaderMap::new(), None);
             match request.fetch(client, read_timeout, max_bytes).await {
                 Ok((status, token)) => {
-                    let response = Response {
-                        status,
-                        headers: HeaderMap::new(),
-                        body: Vec::new(),
-                    };
+                    let response = Response { status, headers: HeaderMap::new(), body: Vec::new() };
                     run.finish(Ok(&response));
                     Ok(token)
                 }
                 Err((_, failure)) => {
-                    let failure = Failure {
-                        message: format!("getting an OAuth2 token: {}", failure.message),
-                        ..failure
-                    };
+                    let failure =
+                        Failure { message: format!("getting an OAuth2 token: {}", failure.message), ..failure };
                     run.finish(Err(&failure));
                     Err(failure)
                 }
@@ -884,15 +783,7 @@ impl Executor {
             }
             FileSource::Remote(url) => {
                 let response = self
-                    .attempt(
-                        client.get(url.as_str()),
-                        "GET",
-                        url.as_str(),
-                        HeaderMap::new(),
-                        None,
-                        read_timeout,
-                        run,
-                    )
+                    .attempt(client.get(url.as_str()), "GET", url.as_str(), HeaderMap::new(), None, read_timeout, run)
                     .await
                     .map_err(|failure| Failure {
                         message: format!("fetching the file {url}: {}", failure.message),
@@ -905,9 +796,7 @@ impl Executor {
                     )));
                 }
                 if response.body.len() > limit {
-                    return Err(Failure::exception(format!(
-                        "the file {url} is larger than {limit} bytes"
-                    )));
+                    return Err(Failure::exception(format!("the file {url} is larger than {limit} bytes")));
                 }
                 response.body
             }
@@ -930,10 +819,7 @@ impl Executor {
         let mut bytes = Vec::new();
         file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(cannot)?;
         if bytes.len() > limit {
-            return Err(Failure::exception(format!(
-                "the file {} is larger than {limit} bytes",
-                path.display()
-            )));
+            return Err(Failure::exception(format!("the file {} is larger than {limit} bytes", path.display())));
         }
         Ok(bytes)
     }
@@ -970,29 +856,17 @@ pub(crate) async fn read_body(
     read_timeout: Duration,
     max_bytes: usize,
 ) -> Result<Vec<u8>, Failure> {
-    let too_large = || {
-        Failure::exception(format!(
-            "the response body is larger than the limit of {max_bytes} bytes"
-        ))
-    };
-    if response
-        .content_length()
-        .is_some_and(|length| length > max_bytes as u64)
-    {
+    let too_large = || Failure::exception(format!("the response body is larger than the limit of {max_bytes} bytes"));
+    if response.content_length().is_some_and(|length| length > max_bytes as u64) {
         return Err(too_large());
     }
     let mut body = Vec::new();
     loop {
         match tokio::time::timeout(read_timeout, response.chunk()).await {
             Err(_) => {
-                let message = format!(
-                    "the response went silent for {} while reading",
-                    humantime::format_duration(read_timeout)
-                );
-                return Err(Failure {
-                    kind: EventKind::SocketTimeout,
-                    message,
-                });
+                let message =
+                    format!("the response went silent for {} while reading", humantime::format_duration(read_timeout));
+                return Err(Failure { kind: EventKind::SocketTimeout, message });
             }
             Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
             Ok(Ok(None)) => return Ok(body),
@@ -1056,9 +930,7 @@ fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &
     for (name, target) in &request.response_headers {
         match response.headers.get(name) {
             Some(value) => {
-                outcome
-                    .variables
-                    .insert(target.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned());
+                outcome.variables.insert(target.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned());
             }
             None => run.log.push(LogEntry::note(format!(
                 "response header {name} → {target}: the response has no such header; {target} is unchanged"
@@ -1072,9 +944,7 @@ fn receive_status(method: Method, response: &Response, url: &str, outcome: &mut 
     let status = response.status;
     outcome.status = Some(status);
     let text = decode(&response.headers, &response.body);
-    outcome
-        .variables
-        .insert("api_client_status_code".to_owned(), status.to_string());
+    outcome.variables.insert("api_client_status_code".to_owned(), status.to_string());
     outcome.variables.insert("api_client_response_body".to_owned(), text);
     if let Some(kind) = EventKind::for_status(status) {
         outcome.events.push(Event {
@@ -1090,20 +960,14 @@ fn receive_status(method: Method, response: &Response, url: &str, outcome: &mut 
 
 /// The body as text, decoded by the charset its Content-Type names (UTF-8 otherwise).
 fn decode(headers: &HeaderMap, body: &[u8]) -> String {
-    let charset = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value.split(';').skip(1).find_map(|parameter| {
-                let (key, value) = parameter.split_once('=')?;
-                key.trim()
-                    .eq_ignore_ascii_case("charset")
-                    .then(|| value.trim().trim_matches('"').to_owned())
-            })
-        });
-    let encoding = charset
-        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()))
-        .unwrap_or(encoding_rs::UTF_8);
+    let charset = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).and_then(|value| {
+        value.split(';').skip(1).find_map(|parameter| {
+            let (key, value) = parameter.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_owned())
+        })
+    });
+    let encoding =
+        charset.and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes())).unwrap_or(encoding_rs::UTF_8);
     encoding.decode(body).0.into_owned()
 }
 
@@ -1181,10 +1045,7 @@ mod tests {
     #[test]
     fn bodies_are_decoded_by_their_charset() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=ISO-8859-1"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=ISO-8859-1"));
         assert_eq!(decode(&headers, b"M\xfcnster"), "Münster");
         assert_eq!(decode(&HeaderMap::new(), "Münster".as_bytes()), "Münster");
     }

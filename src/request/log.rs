@@ -80,11 +80,7 @@ impl Exchange {
     pub(crate) fn new<'a>(headers: impl IntoIterator<Item = (&'a str, String)>, body: Option<&[u8]>) -> Self {
         let mut kept: IndexMap<String, String> = IndexMap::new();
         for (name, value) in headers {
-            let value = if is_credential_header(name) {
-                REDACTED.to_owned()
-            } else {
-                value
-            };
+            let value = if is_credential_header(name) { REDACTED.to_owned() } else { value };
             kept.entry(name.to_owned())
                 .and_modify(|existing| {
                     existing.push_str(", ");
@@ -92,10 +88,7 @@ impl Exchange {
                 })
                 .or_insert(value);
         }
-        Exchange {
-            headers: kept,
-            body: body.map(body_text),
-        }
+        Exchange { headers: kept, body: body.map(body_text) }
     }
 }
 
@@ -147,10 +140,7 @@ impl Redactor {
 
     /// Whether any secret was learnt.
     pub(crate) fn is_empty(&self) -> bool {
-        self.forms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_empty()
+        self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_empty()
     }
 
     /// `text` with every secret replaced.
@@ -211,11 +201,7 @@ mod tests {
     #[test]
     fn credential_headers_are_redacted_in_the_log() {
         let exchange = Exchange::new(
-            [
-                ("Authorization", "Bearer abc".to_owned()),
-                ("Set-Cookie", "a=b".to_owned()),
-                ("X-A", "1".to_owned()),
-            ],
+            [("Authorization", "Bearer abc".to_owned()), ("Set-Cookie", "a=b".to_owned()), ("X-A", "1".to_owned())],
             Some(b"body"),
         );
         assert_eq!(exchange.headers["Authorization"], REDACTED);

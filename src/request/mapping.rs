@@ -33,11 +33,7 @@ impl Mapping {
             }
             Path::Dots(segments)
         };
-        Ok(Mapping {
-            source: source.to_owned(),
-            target: target.to_owned(),
-            path,
-        })
+        Ok(Mapping { source: source.to_owned(), target: target.to_owned(), path })
     }
 
     /// The field's string form in `response`, when the field is there.

@@ -22,7 +22,6 @@
 
 pub mod auth;
 pub mod body;
-mod contexts;
 pub mod cookies;
 mod execute;
 pub mod log;

@@ -14,11 +14,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::auth::CompiledAuth;
 use super::body::CompiledBody;
-use super::contexts::HeaderTemplate;
-use super::contexts::UrlTemplate;
 use super::mapping::Mapping;
 use crate::error::Error;
 use crate::eval::Engine;
+use crate::template::{HeaderTemplate, UrlTemplate};
 
 /// Largest spec or payload file read, in bytes.
 const MAX_SPEC_BYTES: u64 = 4 << 20;
@@ -315,11 +314,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            total: Duration::from_secs(20),
-            connect: Duration::from_secs(5),
-            read: Duration::from_secs(10),
-        }
+        Timeouts { total: Duration::from_secs(20), connect: Duration::from_secs(5), read: Duration::from_secs(10) }
     }
 }
 
@@ -396,15 +391,10 @@ impl CompiledRequest {
         };
         let text = read_limited(path).map_err(|message| with_file(single("", message)))?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        let is_json = path
-            .extension()
-            .is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
-        let mut request = if is_json {
-            Self::from_json(engine, &text, &base_dir)
-        } else {
-            Self::from_toml(engine, &text, &base_dir)
-        }
-        .map_err(with_file)?;
+        let is_json = path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
+        let mut request =
+            if is_json { Self::from_json(engine, &text, &base_dir) } else { Self::from_toml(engine, &text, &base_dir) }
+                .map_err(with_file)?;
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         request.name = Some(absolute.to_string_lossy().into_owned());
         Ok(request)
@@ -428,21 +418,14 @@ impl CompiledRequest {
         let method = match &spec.method {
             None => Method::Get,
             Some(text) => Method::parse(text).unwrap_or_else(|| {
-                problems.push(
-                    "method",
-                    format!("{text:?} is not one of GET, POST, PUT, PATCH, DELETE"),
-                );
+                problems.push("method", format!("{text:?} is not one of GET, POST, PUT, PATCH, DELETE"));
                 Method::Get
             }),
         };
         let url = problems.template("url", UrlTemplate::compile(engine, &spec.url));
         let timeouts = Timeouts {
             total: problems.duration("timeout", spec.timeout.as_deref(), Timeouts::default().total),
-            connect: problems.duration(
-                "connect_timeout",
-                spec.connect_timeout.as_deref(),
-                Timeouts::default().connect,
-            ),
+            connect: problems.duration("connect_timeout", spec.connect_timeout.as_deref(), Timeouts::default().connect),
             read: problems.duration("read_timeout", spec.read_timeout.as_deref(), Timeouts::default().read),
         };
         for (position, name) in spec.cookies.iter().enumerate() {
@@ -462,15 +445,9 @@ impl CompiledRequest {
         }
         let body = super::body::compile(engine, &spec, base_dir, &mut problems);
         if body.is_some() && !method.takes_body() {
-            problems.push(
-                "body",
-                format!("a {} request has no body; use POST, PUT or PATCH", method.as_str()),
-            );
+            problems.push("body", format!("a {} request has no body; use POST, PUT or PATCH", method.as_str()));
         }
-        let auth = spec
-            .auth
-            .as_ref()
-            .and_then(|auth| super::auth::compile(engine, auth, &mut problems));
+        let auth = spec.auth.as_ref().and_then(|auth| super::auth::compile(engine, auth, &mut problems));
         let mut mappings = Vec::new();
         for (position, mapping) in spec.mappings.iter().enumerate() {
             let field = format!("mappings[{position}]");
@@ -483,10 +460,7 @@ impl CompiledRequest {
             }
         }
         if spec.queue && !spec.mappings.is_empty() {
-            problems.push(
-                "mappings",
-                "a queued request is sent in the background: it has no mappings".to_owned(),
-            );
+            problems.push("mappings", "a queued request is sent in the background: it has no mappings".to_owned());
         }
         let mut response_headers = Vec::new();
         for (position, mapping) in spec.response_headers.iter().enumerate() {
@@ -499,10 +473,7 @@ impl CompiledRequest {
             }
         }
         if !problems.0.is_empty() {
-            return Err(SpecError {
-                file: None,
-                problems: problems.0,
-            });
+            return Err(SpecError { file: None, problems: problems.0 });
         }
         Ok(CompiledRequest {
             method,
@@ -581,13 +552,7 @@ fn check_target(target: &str) -> Result<(), String> {
 }
 
 fn single(field: &str, message: impl Into<String>) -> SpecError {
-    SpecError {
-        file: None,
-        problems: vec![Problem {
-            field: field.to_owned(),
-            message: message.into(),
-        }],
-    }
+    SpecError { file: None, problems: vec![Problem { field: field.to_owned(), message: message.into() }] }
 }
 
 /// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
@@ -610,10 +575,7 @@ pub(crate) struct Problems(Vec<Problem>);
 
 impl Problems {
     pub(crate) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.0.push(Problem { field: field.into(), message: message.into() });
     }
 
     /// The compiled template, or `None` with the error recorded against `field`.
@@ -630,10 +592,7 @@ impl Problems {
             }
             Ok(duration) => duration,
             Err(error) => {
-                self.push(
-                    field,
-                    format!("{text:?} is not a duration such as \"500ms\", \"20s\" or \"1m\": {error}"),
-                );
+                self.push(field, format!("{text:?} is not a duration such as \"500ms\", \"20s\" or \"1m\": {error}"));
                 default
             }
         }
@@ -656,11 +615,7 @@ mod tests {
 
     fn problems(toml: &str) -> Vec<(String, String)> {
         let error = load(toml).expect_err("the spec is refused");
-        error
-            .problems
-            .into_iter()
-            .map(|problem| (problem.field, problem.message))
-            .collect()
+        error.problems.into_iter().map(|problem| (problem.field, problem.message)).collect()
     }
 
     fn has(problems: &[(String, String)], field: &str, text: &str) -> bool {
@@ -730,10 +685,7 @@ mod tests {
     #[test]
     fn unknown_fields_and_a_missing_url_are_refused_with_their_place() {
         let found = problems("url = \"https://x.org\"\nmethd = \"GET\"");
-        assert!(
-            found[0].1.contains("unknown field `methd`") && found[0].1.contains("line 2"),
-            "{found:?}"
-        );
+        assert!(found[0].1.contains("unknown field `methd`") && found[0].1.contains("line 2"), "{found:?}");
         let found = problems("method = \"GET\"");
         assert!(found[0].1.contains("missing field `url`"), "{found:?}");
         let found = problems("url = \"https://x.org\"\n[auth]\ntype = \"basic\"\nusername = \"a\"\npasword = \"b\"");
@@ -748,10 +700,7 @@ mod tests {
         assert!(has(&found, "body", "a GET request has no body"), "{found:?}");
         let found = problems("method = \"FETCH\"\nurl = \"https://x.org\"");
         assert!(has(&found, "method", "\"FETCH\""), "{found:?}");
-        assert_eq!(
-            load("method = \"patch\"\nurl = \"https://x.org\"").unwrap().method(),
-            Method::Patch
-        );
+        assert_eq!(load("method = \"patch\"\nurl = \"https://x.org\"").unwrap().method(), Method::Patch);
     }
 
     #[test]
@@ -763,10 +712,7 @@ mod tests {
         let found = problems(
             "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload_file = \"does-not-exist.json\"",
         );
-        assert!(
-            has(&found, "payload_file (does-not-exist.json)", "cannot read"),
-            "{found:?}"
-        );
+        assert!(has(&found, "payload_file (does-not-exist.json)", "cannot read"), "{found:?}");
     }
 
     #[test]
@@ -786,10 +732,7 @@ mod tests {
         );
         assert!(has(&found, "body.file", "does not apply to a json body"), "{found:?}");
         let found = problems("url = \"https://x.org\"\n[auth]\ntype = \"bearer\"\ntoken = \"t\"\nusername = \"u\"");
-        assert!(
-            has(&found, "auth.username", "does not apply to bearer auth"),
-            "{found:?}"
-        );
+        assert!(has(&found, "auth.username", "does not apply to bearer auth"), "{found:?}");
         let found = problems("url = \"https://x.org\"\n[auth]\ntype = \"oauth2\"\nclient_id = \"c\"");
         assert!(has(&found, "auth.token_url", "needs token_url"), "{found:?}");
         let found = problems(

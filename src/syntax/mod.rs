@@ -4,11 +4,14 @@
 //! [`Expr`] tree (or a [`TemplateAst`] of text and interpolations) in which every node
 //! carries the [`Span`] it came from, and prints an AST back to source.
 
+mod json;
 mod parser;
 mod printer;
 pub(crate) mod scan;
 
-pub(crate) use parser::{LineIndex, Rule, SyntaxParser, build_expr, syntax_error_from_pest};
+pub(crate) use json::check_json_structure;
+pub use json::{JsonKey, JsonMember, JsonNode, StringPart, parse_json_template_with};
+pub(crate) use parser::{LineIndex, parse_hole};
 pub use parser::{parse_expression, parse_expression_with, parse_template, parse_template_with};
 pub use scan::{NestingLimits, check_nesting};
 
@@ -247,11 +250,7 @@ pub struct SyntaxError {
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {}, column {}: {}",
-            self.span.line, self.span.column, self.message
-        )
+        write!(f, "line {}, column {}: {}", self.span.line, self.span.column, self.message)
     }
 }
 

@@ -6,6 +6,7 @@
 //! source nests (which the pre-scan has bounded); the depth of the resulting tree
 //! is still counted, because evaluation walks it recursively.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use pest::Parser;
@@ -13,7 +14,7 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
-use super::scan::{ScanMode, scan};
+use super::scan::{ScanMode, json_string_problem, scan};
 use super::{
     BinaryOp, Expr, ExprKind, Literal, MemberKey, Name, NestingLimits, Segment, Span, SyntaxError, TemplateAst, UnaryOp,
 };
@@ -83,6 +84,19 @@ pub fn parse_template_with(source: &str, limits: &NestingLimits) -> Result<Templ
     Ok(TemplateAst { segments })
 }
 
+/// Parses the expression of one interpolation on its own: `start..end` is the
+/// `${...}` in the source of `index` (as the pre-scan found it). Spans in the result
+/// and in the error are positions in the whole source, so that `courier check` can
+/// parse every hole and report the errors of each.
+pub(crate) fn parse_hole(index: &LineIndex, start: usize, end: usize) -> Result<Expr, SyntaxError> {
+    let inner = &index.source[start + 2..end - 1];
+    let view = index.offset_by(start as u32 + 2);
+    let mut pairs = SyntaxParser::parse(Rule::expression, inner).map_err(|e| hole_error_from_pest(&e, &view))?;
+    let expression = pairs.next().expect("grammar: expression");
+    let expr = expression.into_inner().next().expect("grammar: expression holds expr");
+    Ok(build_expr(expr, &view)?.expr)
+}
+
 fn push_text(segments: &mut Vec<Segment>, text: &str) {
     if let Some(Segment::Text(last)) = segments.last_mut() {
         last.push_str(text);
@@ -109,10 +123,7 @@ fn node(kind: ExprKind, span: Span, depth: u32, index: &LineIndex) -> BuildResul
             span: index.span(span.start, span.start + 1),
         });
     }
-    Ok(Built {
-        expr: Expr { kind, span },
-        depth,
-    })
+    Ok(Built { expr: Expr { kind, span }, depth })
 }
 
 /// Builds an [`Expr`] from an `expr` pair.
@@ -143,11 +154,7 @@ fn build_binary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
             let op = binary_op(op.as_rule());
             let span = index.span(left.expr.span.start, right.expr.span.end);
             let depth = 1 + left.depth.max(right.depth);
-            let kind = ExprKind::Binary {
-                op,
-                left: Box::new(left.expr),
-                right: Box::new(right.expr),
-            };
+            let kind = ExprKind::Binary { op, left: Box::new(left.expr), right: Box::new(right.expr) };
             node(kind, span, depth, index)
         })
         .parse(pair.into_inner())
@@ -186,17 +193,9 @@ fn build_unary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
     }
     let mut built = operand.expect("grammar: unary ends with postfix");
     for (op, start) in operators.into_iter().rev() {
-        let span = index.span(start as u32, built.expr.span.end);
+        let span = index.span(index.local(start, start).start, built.expr.span.end);
         let depth = built.depth + 1;
-        built = node(
-            ExprKind::Unary {
-                op,
-                operand: Box::new(built.expr),
-            },
-            span,
-            depth,
-            index,
-        )?;
+        built = node(ExprKind::Unary { op, operand: Box::new(built.expr) }, span, depth, index)?;
     }
     Ok(built)
 }
@@ -216,15 +215,7 @@ fn build_postfix(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         };
         let span = index.span(built.expr.span.start, access_span.end);
         let depth = built.depth + 1;
-        built = node(
-            ExprKind::Member {
-                target: Box::new(built.expr),
-                key,
-            },
-            span,
-            depth,
-            index,
-        )?;
+        built = node(ExprKind::Member { target: Box::new(built.expr), key }, span, depth, index)?;
     }
     Ok(built)
 }
@@ -237,17 +228,13 @@ fn build_primary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         Rule::boolean => literal(Literal::Bool(pair.as_str() == "true")),
         Rule::integer => match pair.as_str().parse::<i64>() {
             Ok(value) => literal(Literal::Integer(value)),
-            Err(_) => Err(SyntaxError {
-                message: format!("the integer {} does not fit in 64 bits", pair.as_str()),
-                span,
-            }),
+            Err(_) => {
+                Err(SyntaxError { message: format!("the integer {} does not fit in 64 bits", pair.as_str()), span })
+            }
         },
         Rule::float => match pair.as_str().parse::<f64>() {
             Ok(value) if value.is_finite() => literal(Literal::Float(value)),
-            _ => Err(SyntaxError {
-                message: format!("the number {} is too large", pair.as_str()),
-                span,
-            }),
+            _ => Err(SyntaxError { message: format!("the number {} is too large", pair.as_str()), span }),
         },
         Rule::string => {
             let text = pair.into_inner().next().expect("grammar: string holds text");
@@ -270,10 +257,7 @@ fn build_call(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResul
         depth = depth.max(arg.depth + 1);
         args.push(arg.expr);
     }
-    let name = Name {
-        text: name.as_str().to_owned(),
-        span: index.span_of(&name),
-    };
+    let name = Name { text: name.as_str().to_owned(), span: index.span_of(&name) };
     let kind = ExprKind::Call { name, args };
     node(kind, span, depth, index)
 }
@@ -301,33 +285,46 @@ fn unescape(raw: &str) -> String {
 
 /// Turns a pest error into a [`SyntaxError`] that names what was expected in words.
 pub(crate) fn syntax_error_from_pest(error: &pest::error::Error<Rule>, index: &LineIndex) -> SyntaxError {
-    let position = match error.location {
+    pest_error(error, index, "the end")
+}
+
+/// The same for the inside of one `${...}` parsed on its own: its end is the `}`.
+fn hole_error_from_pest(error: &pest::error::Error<Rule>, index: &LineIndex) -> SyntaxError {
+    pest_error(error, index, "`}`")
+}
+
+fn pest_error(error: &pest::error::Error<Rule>, index: &LineIndex, end_word: &str) -> SyntaxError {
+    let local = match error.location {
         InputLocation::Pos(position) => position,
         InputLocation::Span((start, _)) => start,
     };
+    let position = (index.base as usize + local).min(index.source.len());
     let message = match &error.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            format!(
-                "expected {}, found {}",
-                describe_expected(positives),
-                describe_found(index.source, position)
-            )
+        ErrorVariant::ParsingError { positives, .. } if positives.contains(&Rule::json_close_string) => {
+            json_string_problem(index.source, position).unwrap_or_else(|| {
+                format!(
+                    "expected {}, found {}",
+                    describe_expected(positives, end_word),
+                    describe_found(index.source, position)
+                )
+            })
         }
+        ErrorVariant::ParsingError { positives, .. } => format!(
+            "expected {}, found {}",
+            describe_expected(positives, end_word),
+            describe_found(index.source, position)
+        ),
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let end = index.source[position..]
-        .chars()
-        .next()
-        .map_or(position, |c| position + c.len_utf8());
-    SyntaxError {
-        message,
-        span: index.span(position as u32, end as u32),
-    }
+    let end = index.source[position..].chars().next().map_or(position, |c| position + c.len_utf8());
+    SyntaxError { message, span: index.span(position as u32, end as u32) }
 }
 
-fn describe_expected(positives: &[Rule]) -> String {
+fn describe_expected(positives: &[Rule], end_word: &str) -> String {
     let mut words: Vec<&str> = Vec::new();
-    for rule in positives {
+    // The end comes last, as it does when the end is a `}` in a whole template.
+    let (ends, others): (Vec<&Rule>, Vec<&Rule>) = positives.iter().partition(|rule| **rule == Rule::EOI);
+    for rule in others.into_iter().chain(ends) {
         let word = match rule {
             Rule::or
             | Rule::and
@@ -345,20 +342,39 @@ fn describe_expected(positives: &[Rule]) -> String {
             | Rule::rem
             | Rule::question
             | Rule::member
-            | Rule::index => "an operator",
+            | Rule::index
+            | Rule::kw_and
+            | Rule::kw_or
+            | Rule::kw_eq
+            | Rule::kw_ne
+            | Rule::kw_lt
+            | Rule::kw_gt
+            | Rule::kw_le
+            | Rule::kw_ge
+            | Rule::kw_div
+            | Rule::kw_mod => "an operator",
             Rule::colon => "`:`",
             Rule::close_paren => "`)`",
             Rule::close_bracket => "`]`",
             Rule::close_brace => "`}`",
             Rule::comma => "`,`",
             Rule::name => "a name",
-            Rule::EOI => "the end",
+            Rule::EOI => end_word,
             Rule::json_comma => "`,`",
             Rule::json_colon => "`:`",
             Rule::json_close_object => "`}`",
             Rule::json_close_array => "`]`",
             Rule::json_key => "an object key (a string)",
-            Rule::json_value => "a JSON value",
+            Rule::json_value
+            | Rule::json_object
+            | Rule::json_array
+            | Rule::json_number
+            | Rule::json_true
+            | Rule::json_false
+            | Rule::json_null => "a JSON value",
+            Rule::json_string | Rule::json_close_string => "`\"`",
+            Rule::json_chars | Rule::json_escape | Rule::escaped_open => "more string text",
+            Rule::interpolation => "`${`",
             _ => "an expression",
         };
         if !words.contains(&word) {
@@ -378,52 +394,61 @@ fn describe_found(source: &str, position: usize) -> String {
         return "the end of the input".to_owned();
     };
     if first.is_alphanumeric() || first == '_' {
-        let word: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .take(40)
-            .collect();
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(40).collect();
         format!("`{word}`")
     } else if first == '\n' {
         "the end of the line".to_owned()
-    } else {
+    } else if first.is_control() {
         format!("`{}`", first.escape_default())
+    } else {
+        format!("`{first}`")
     }
 }
 
 /// Maps byte offsets of one source to lines and columns.
+///
+/// A view made with [`LineIndex::offset_by`] maps the positions of a parser that
+/// ran on a slice of the source (one `${...}`) back to positions in the whole source.
 pub(crate) struct LineIndex<'a> {
     source: &'a str,
-    line_starts: Vec<u32>,
+    line_starts: Cow<'a, [u32]>,
+    base: u32,
 }
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(source: &'a str) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(source.match_indices('\n').map(|(at, _)| at as u32 + 1))
-            .collect();
-        LineIndex { source, line_starts }
+        let line_starts =
+            std::iter::once(0).chain(source.match_indices('\n').map(|(at, _)| at as u32 + 1)).collect::<Vec<u32>>();
+        LineIndex { source, line_starts: Cow::Owned(line_starts), base: 0 }
     }
 
-    /// The span of `start..end` with the line and column of `start`.
+    /// A view for parsing `source[base..]` on its own: pest positions are relative to
+    /// `base`, spans come out in the whole source.
+    pub(crate) fn offset_by(&self, base: u32) -> LineIndex<'_> {
+        LineIndex { source: self.source, line_starts: Cow::Borrowed(&self.line_starts), base: self.base + base }
+    }
+
+    /// The whole source.
+    pub(crate) fn source(&self) -> &'a str {
+        self.source
+    }
+
+    /// The span of `start..end` (offsets in the whole source) with the line and column of `start`.
     pub(crate) fn span(&self, start: u32, end: u32) -> Span {
         let line = self.line_starts.partition_point(|&line_start| line_start <= start);
         let line_start = self.line_starts[line - 1] as usize;
-        let column = self
-            .source
-            .get(line_start..start as usize)
-            .map_or(1, |before| before.chars().count() + 1);
-        Span {
-            start,
-            end,
-            line: line as u32,
-            column: column as u32,
-        }
+        let column = self.source.get(line_start..start as usize).map_or(1, |before| before.chars().count() + 1);
+        Span { start, end, line: line as u32, column: column as u32 }
+    }
+
+    /// The span of a parser's `start..end`, relative to this view's base.
+    pub(crate) fn local(&self, start: usize, end: usize) -> Span {
+        self.span(self.base + start as u32, self.base + end as u32)
     }
 
     pub(crate) fn span_of(&self, pair: &Pair<'_, Rule>) -> Span {
         let span = pair.as_span();
-        self.span(span.start() as u32, span.end() as u32)
+        self.local(span.start(), span.end())
     }
 }
 
@@ -457,13 +482,8 @@ mod tests {
     #[test]
     fn spans_point_at_source() {
         let expr = parse("a +\n  foo(1)");
-        let ExprKind::Binary { right, .. } = expr.kind else {
-            panic!("not binary")
-        };
-        assert_eq!(
-            (right.span.line, right.span.column, right.span.start, right.span.end),
-            (2, 3, 6, 12)
-        );
+        let ExprKind::Binary { right, .. } = expr.kind else { panic!("not binary") };
+        assert_eq!((right.span.line, right.span.column, right.span.start, right.span.end), (2, 3, 6, 12));
     }
 
     #[test]
@@ -475,14 +495,8 @@ mod tests {
 
     #[test]
     fn strings_keep_unknown_escapes() {
-        assert_eq!(
-            parse(r#""\s+""#).kind,
-            ExprKind::Literal(Literal::String(r"\s+".into()))
-        );
-        assert_eq!(
-            parse(r#"'it\'s'"#).kind,
-            ExprKind::Literal(Literal::String("it's".into()))
-        );
+        assert_eq!(parse(r#""\s+""#).kind, ExprKind::Literal(Literal::String(r"\s+".into())));
+        assert_eq!(parse(r#"'it\'s'"#).kind, ExprKind::Literal(Literal::String("it's".into())));
     }
 
     #[test]
@@ -497,12 +511,7 @@ mod tests {
     #[test]
     fn oversized_integers_are_refused() {
         assert!(parse_expression("9223372036854775807").is_ok());
-        assert!(
-            parse_expression("9223372036854775808")
-                .unwrap_err()
-                .message
-                .contains("64 bits")
-        );
+        assert!(parse_expression("9223372036854775808").unwrap_err().message.contains("64 bits"));
     }
 
     #[test]

@@ -17,11 +17,7 @@ fn precedence(expr: &Expr) -> u8 {
 }
 
 fn write_operand(f: &mut Formatter<'_>, expr: &Expr, parenthesize: bool) -> fmt::Result {
-    if parenthesize {
-        write!(f, "({expr})")
-    } else {
-        write!(f, "{expr}")
-    }
+    if parenthesize { write!(f, "({expr})") } else { write!(f, "{expr}") }
 }
 
 impl Display for Expr {
@@ -61,11 +57,7 @@ impl Display for Expr {
                 write!(f, " {} ", op.symbol())?;
                 write_operand(f, right, precedence(right) <= op.precedence())
             }
-            ExprKind::Conditional {
-                condition,
-                then,
-                otherwise,
-            } => {
+            ExprKind::Conditional { condition, then, otherwise } => {
                 write_operand(f, condition, precedence(condition) == 1)?;
                 write!(f, " ? {then} : {otherwise}")
             }

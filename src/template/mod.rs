@@ -1,10 +1,37 @@
 //! Templates: literal text with `${ expression }` holes, rendered by context.
 //!
-//! A [`Template`] is compiled once; its holes are compiled expressions. A template
-//! that is exactly one hole evaluates to that hole's typed value; any other
-//! evaluates to text.
+//! Each context has its compiled template type, compiled once and rendered many
+//! times, immutable and `Send + Sync`:
+//!
+//! | context | type | a hole becomes |
+//! |---|---|---|
+//! | text | [`Template`] | its string form |
+//! | json | [`JsonTemplate`] | typed JSON as a value; escaped string form in a string or key |
+//! | url | [`UrlTemplate`] | percent-encoded by position; the base URL as it is |
+//! | header | [`HeaderTemplate`] | its string form; CR, LF or NUL is an error |
+//! | form | [`FormTemplate`] | form-encoded, as the whole value is |
+//!
+//! A text [`Template`] that is exactly one hole evaluates to that hole's typed value;
+//! any other evaluates to text. [`check`] reports every problem of a template, for
+//! `courier check` and editors.
 
+mod check;
+mod form;
+mod header;
+mod json;
+mod url;
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
+
+pub use crate::eval::CheckOptions;
+pub use check::check;
+pub use form::FormTemplate;
+pub use header::HeaderTemplate;
+pub use json::JsonTemplate;
+pub use url::UrlTemplate;
 
 use crate::error::{Error, ErrorKind};
 use crate::eval::{Compiler, Engine, Node, Runtime, Shared};
@@ -29,9 +56,7 @@ pub(crate) enum Part {
 
 impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        f.debug_struct("Template").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
@@ -51,11 +76,7 @@ impl Template {
             })
             .collect();
         compiler.finish()?;
-        Ok(Template {
-            source,
-            parts,
-            shared: engine.shared.clone(),
-        })
+        Ok(Template { source, parts, shared: engine.shared.clone() })
     }
 
     /// The source it was compiled from.
@@ -139,8 +160,12 @@ impl Template {
         Ok(())
     }
 
-    pub(crate) fn parts(&self) -> &[Part] {
-        &self.parts
+    /// The spans of the holes, in order.
+    pub(crate) fn hole_spans(&self) -> impl Iterator<Item = Span> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Hole(_, span) => Some(*span),
+            Part::Text(_) => None,
+        })
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -150,6 +175,84 @@ impl Template {
     pub(crate) fn source_arc(&self) -> &Arc<str> {
         &self.source
     }
+}
+
+/// The contexts a template is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TemplateKind {
+    /// Chat messages, e-mail text: [`Template`].
+    Text,
+    /// Request payloads: [`JsonTemplate`].
+    Json,
+    /// Request URLs: [`UrlTemplate`].
+    Url,
+    /// Request header values: [`HeaderTemplate`].
+    Header,
+    /// Form field values: [`FormTemplate`].
+    Form,
+}
+
+impl TemplateKind {
+    /// Every kind, in the order of the table.
+    pub const ALL: [TemplateKind; 5] =
+        [TemplateKind::Text, TemplateKind::Json, TemplateKind::Url, TemplateKind::Header, TemplateKind::Form];
+
+    /// The name used on the command line: `text`, `json`, `url`, `header`, `form`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TemplateKind::Text => "text",
+            TemplateKind::Json => "json",
+            TemplateKind::Url => "url",
+            TemplateKind::Header => "header",
+            TemplateKind::Form => "form",
+        }
+    }
+
+    /// The kind of that name.
+    pub fn from_name(name: &str) -> Option<TemplateKind> {
+        TemplateKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The kind a file's name implies: `.json` (any letter case) is json, anything
+    /// else text.
+    pub fn for_path(path: &Path) -> TemplateKind {
+        match path.extension() {
+            Some(extension) if extension.eq_ignore_ascii_case("json") => TemplateKind::Json,
+            _ => TemplateKind::Text,
+        }
+    }
+}
+
+impl fmt::Display for TemplateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The literal text between holes, `\${` read as `${`.
+pub(crate) struct LiteralPiece {
+    /// The source range, between two holes (or the ends).
+    pub(crate) range: Range<usize>,
+    /// The characters with their offsets in the source.
+    pub(crate) chars: Vec<(usize, char)>,
+}
+
+/// The literal pieces around `holes` (ranges of `${...}` in order): one before each
+/// hole and one after the last, some of them empty.
+pub(crate) fn literal_pieces<'a>(
+    source: &'a str,
+    holes: &'a [Range<usize>],
+) -> impl Iterator<Item = LiteralPiece> + 'a {
+    let starts = std::iter::once(0).chain(holes.iter().map(|hole| hole.end));
+    let ends = holes.iter().map(|hole| hole.start).chain(std::iter::once(source.len()));
+    starts.zip(ends).map(move |(start, end)| {
+        let chars = source[start..end]
+            .char_indices()
+            .map(|(at, c)| (start + at, c))
+            .filter(|&(at, c)| !(c == '\\' && source[at..].starts_with("\\${")))
+            .collect();
+        LiteralPiece { range: start..end, chars }
+    })
 }
 
 #[cfg(test)]
@@ -164,25 +267,47 @@ mod tests {
     #[test]
     fn text_and_holes() {
         let variables = Variables::from_strings([("firstname", "Anna")]);
-        assert_eq!(
-            render("Hi ${firstname}! \\${x} costs $5", &variables).unwrap(),
-            "Hi Anna! ${x} costs $5"
-        );
+        assert_eq!(render("Hi ${firstname}! \\${x} costs $5", &variables).unwrap(), "Hi Anna! ${x} costs $5");
         assert_eq!(render("${1.5 * 2} ${null}|", &variables).unwrap(), "3.0 |");
     }
 
     #[test]
     fn a_single_hole_keeps_its_type() {
         let template = Template::compile(&Engine::new(), "${1 + 1}").unwrap();
-        assert_eq!(
-            template.evaluate(&Variables::new(), &Context::default()).unwrap(),
-            Value::Int(2)
-        );
+        assert_eq!(template.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Int(2));
         let template = Template::compile(&Engine::new(), " ${1 + 1}").unwrap();
-        assert_eq!(
-            template.evaluate(&Variables::new(), &Context::default()).unwrap(),
-            Value::from(" 2")
-        );
+        assert_eq!(template.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::from(" 2"));
+    }
+
+    #[test]
+    fn kinds_have_names_and_follow_file_names() {
+        for kind in TemplateKind::ALL {
+            assert_eq!(TemplateKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(TemplateKind::from_name("xml"), None);
+        assert_eq!(TemplateKind::for_path(Path::new("a/payload.JSON")), TemplateKind::Json);
+        assert_eq!(TemplateKind::for_path(Path::new("message.txt")), TemplateKind::Text);
+        assert_eq!(TemplateKind::for_path(Path::new("-")), TemplateKind::Text);
+    }
+
+    #[test]
+    fn literal_pieces_surround_the_holes() {
+        let source = "a\\${b}${x}c${y}";
+        let holes = [6..10, 11..15];
+        assert_eq!(&source[holes[0].clone()], "${x}");
+        let pieces: Vec<String> =
+            literal_pieces(source, &holes).map(|piece| piece.chars.iter().map(|(_, c)| *c).collect()).collect();
+        assert_eq!(pieces, ["a${b}", "c", ""]);
+    }
+
+    #[test]
+    fn every_template_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Template>();
+        assert_send_sync::<JsonTemplate>();
+        assert_send_sync::<UrlTemplate>();
+        assert_send_sync::<HeaderTemplate>();
+        assert_send_sync::<FormTemplate>();
     }
 
     #[test]

@@ -16,20 +16,14 @@ pub fn from_json(json: &serde_json::Value) -> Value {
         },
         serde_json::Value::String(text) => Value::from(text.as_str()),
         serde_json::Value::Array(items) => Value::list(items.iter().map(from_json).collect()),
-        serde_json::Value::Object(entries) => Value::map(
-            entries
-                .iter()
-                .map(|(key, value)| (key.clone(), from_json(value)))
-                .collect(),
-        ),
+        serde_json::Value::Object(entries) => {
+            Value::map(entries.iter().map(|(key, value)| (key.clone(), from_json(value))).collect())
+        }
     }
 }
 
 fn non_finite(value: f64) -> ValueError {
-    ValueError(format!(
-        "{} cannot be written as JSON: JSON has no such number",
-        format_java_double(value)
-    ))
+    ValueError(format!("{} cannot be written as JSON: JSON has no such number", format_java_double(value)))
 }
 
 /// Writes a value as compact JSON; a float that is not finite is an error.
@@ -84,15 +78,36 @@ fn write(value: &Value, out: &mut Vec<u8>, lenient: bool) -> Result<(), ValueErr
 
 /// Writes `text` as a quoted, escaped JSON string.
 pub fn write_json_string(text: &str, out: &mut Vec<u8>) {
-    serde_json::to_writer(out, text).expect("writing a string to memory cannot fail");
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    write_json_string_content(text, out);
+    out.push(b'"');
 }
 
-/// Writes `text` escaped for the inside of a JSON string, without the quotes.
+/// Writes `text` escaped for the inside of a JSON string, without the quotes: `"`
+/// and `\` and the control characters are escaped as serde_json escapes them, all
+/// else is copied, in runs.
 pub fn write_json_string_content(text: &str, out: &mut Vec<u8>) {
-    let start = out.len();
-    write_json_string(text, out);
-    out.pop();
-    out.remove(start);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let mut run = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..at]);
+        out.extend_from_slice(escape);
+        run = at + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
 }
 
 impl Value {
@@ -109,10 +124,7 @@ impl Value {
             Value::Str(text) => serde_json::Value::String(text.to_string()),
             Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect::<Result<_, _>>()?),
             Value::Map(entries) => serde_json::Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, item)| Ok((key.clone(), item.to_json()?)))
-                    .collect::<Result<_, _>>()?,
+                entries.iter().map(|(key, item)| Ok((key.clone(), item.to_json()?))).collect::<Result<_, _>>()?,
             ),
         })
     }
@@ -138,9 +150,7 @@ mod tests {
 
     #[test]
     fn decimals_and_floats_keep_their_text() {
-        let json = Value::list(vec![Value::Decimal(Decimal::new(200, 2)), Value::Float(3.0)])
-            .to_json()
-            .unwrap();
+        let json = Value::list(vec![Value::Decimal(Decimal::new(200, 2)), Value::Float(3.0)]).to_json().unwrap();
         assert_eq!(json.to_string(), "[2.00,3.0]");
     }
 
@@ -149,6 +159,14 @@ mod tests {
         assert!(Value::Float(f64::NAN).to_json().is_err());
         assert!(write_json(&Value::Float(f64::INFINITY), &mut Vec::new()).is_err());
         assert_eq!(Value::list(vec![Value::Float(f64::INFINITY)]).to_text(), "[Infinity]");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let all: String = (0u8..0x80).map(char::from).chain("é😀\u{2028}".chars()).collect();
+        let mut ours = Vec::new();
+        write_json_string(&all, &mut ours);
+        assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&all).unwrap());
     }
 
     #[test]

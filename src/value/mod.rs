@@ -15,7 +15,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 pub use rust_decimal::Decimal;
 
-pub use json::{from_json, write_json};
+pub use json::{from_json, write_json, write_json_string, write_json_string_content};
 pub use number::{format_java_double, parse_java_double, parse_java_long};
 
 /// A map value: string keys in insertion order.

@@ -114,11 +114,7 @@ fn parse_number(text: &str, domain: Domain) -> Option<Number> {
         Domain::Float => parse_java_double(text).map(Number::Float),
         Domain::Decimal => parse_java_double(text)
             .filter(|value| value.is_finite())
-            .and_then(|_| {
-                Decimal::from_str_exact(text)
-                    .or_else(|_| Decimal::from_scientific(text))
-                    .ok()
-            })
+            .and_then(|_| Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)).ok())
             .map(Number::Decimal),
     }
 }
@@ -159,12 +155,7 @@ pub fn arithmetic(op: Arithmetic, a: &Value, b: &Value) -> Result<Value, ValueEr
     }
     let (x, y) = (to_number(a, domain)?, to_number(b, domain)?);
     let overflow = || {
-        ValueError(format!(
-            "integer overflow: {} {} {} does not fit in 64 bits",
-            a.to_text(),
-            op.symbol(),
-            b.to_text()
-        ))
+        ValueError(format!("integer overflow: {} {} {} does not fit in 64 bits", a.to_text(), op.symbol(), b.to_text()))
     };
     Ok(match (x, y) {
         (Number::Int(x), Number::Int(y)) => Value::Int(match op {
@@ -209,13 +200,10 @@ pub fn divide(a: &Value, b: &Value) -> Result<Value, ValueError> {
         if y.is_zero() {
             return Err(ValueError(format!("division by zero in {x} / {y}")));
         }
-        let quotient = x
-            .checked_div(y)
-            .ok_or_else(|| ValueError(format!("decimal overflow in {x} / {y}")))?;
-        return Ok(Value::Decimal(quotient.round_dp_with_strategy(
-            x.scale(),
-            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-        )));
+        let quotient = x.checked_div(y).ok_or_else(|| ValueError(format!("decimal overflow in {x} / {y}")))?;
+        return Ok(Value::Decimal(
+            quotient.round_dp_with_strategy(x.scale(), rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        ));
     }
     let x = to_number(a, Domain::Float)?.as_f64();
     let y = to_number(b, Domain::Float)?.as_f64();
@@ -307,11 +295,7 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, ValueError> {
     match (a, b) {
         (Value::Str(_), _) | (_, Value::Str(_)) => Ok(java_compare_strings(&a.to_text(), &b.to_text())),
         (Value::Bool(x), Value::Bool(y)) => Ok(x.cmp(y)),
-        _ => Err(ValueError(format!(
-            "cannot compare {} with {}",
-            a.describe(),
-            b.describe()
-        ))),
+        _ => Err(ValueError(format!("cannot compare {} with {}", a.describe(), b.describe()))),
     }
 }
 
@@ -384,11 +368,7 @@ pub fn member(target: &Value, key: &Value) -> Result<Value, ValueError> {
             else {
                 unreachable!("to_number gives the domain asked for")
             };
-            Ok(usize::try_from(position)
-                .ok()
-                .and_then(|at| items.get(at))
-                .cloned()
-                .unwrap_or_default())
+            Ok(usize::try_from(position).ok().and_then(|at| items.get(at)).cloned().unwrap_or_default())
         }
         other => Err(ValueError(format!(
             "cannot read {} of {}: only lists and maps have members",
@@ -409,10 +389,7 @@ mod tests {
     #[test]
     fn strings_follow_their_shape() {
         assert_eq!(arithmetic(Arithmetic::Add, &s("10"), &s("9")).unwrap(), Value::Int(19));
-        assert_eq!(
-            arithmetic(Arithmetic::Mul, &s("2.50"), &Value::Int(2)).unwrap(),
-            Value::Float(5.0)
-        );
+        assert_eq!(arithmetic(Arithmetic::Mul, &s("2.50"), &Value::Int(2)).unwrap(), Value::Float(5.0));
         assert!(arithmetic(Arithmetic::Add, &s(" 5"), &Value::Int(1)).is_err());
         assert!(arithmetic(Arithmetic::Add, &Value::Bool(true), &Value::Int(1)).is_err());
     }
@@ -422,19 +399,13 @@ mod tests {
         let error = arithmetic(Arithmetic::Add, &Value::Int(i64::MAX), &Value::Int(1)).unwrap_err();
         assert!(error.0.contains("overflow"), "{error}");
         assert!(negate(&Value::Int(i64::MIN)).is_err());
-        assert_eq!(
-            arithmetic(Arithmetic::Rem, &Value::Int(i64::MIN), &Value::Int(-1)).unwrap(),
-            Value::Int(0)
-        );
+        assert_eq!(arithmetic(Arithmetic::Rem, &Value::Int(i64::MIN), &Value::Int(-1)).unwrap(), Value::Int(0));
     }
 
     #[test]
     fn decimals_keep_scale() {
         let two = Value::Decimal(Decimal::new(200, 2));
-        assert_eq!(
-            arithmetic(Arithmetic::Add, &two, &Value::Int(1)).unwrap().to_text(),
-            "3.00"
-        );
+        assert_eq!(arithmetic(Arithmetic::Add, &two, &Value::Int(1)).unwrap().to_text(), "3.00");
         assert_eq!(divide(&two, &Value::Int(3)).unwrap().to_text(), "0.67");
         assert!(equals(&two, &Value::Int(2)).unwrap());
     }

@@ -1,36 +1,35 @@
-//! Helpers shared by the request tests: an engine, compiling a spec from TOML text,
-//! running it, and secrets from a map.
+//! Helpers shared by the integration tests: the examples, and for the request tests
+//! compiling a spec from TOML text, running it, and secrets from a map.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use courier::functions::SecretResolver;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions, Outcome};
-use courier::{Context, Engine, Function, FunctionError, Kind, Value, Variables};
+use courier::{Context, Engine, Variables};
 
-/// The engine the tests compile with.
+/// A file of the repository's `examples/` folder.
+pub fn example(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(path)
+}
+
+/// The text of an example file.
+pub fn read_example(path: &str) -> String {
+    std::fs::read_to_string(example(path)).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// The variables of an example's `vars.json`.
+pub fn example_vars(path: &str) -> Variables {
+    let json: serde_json::Value = serde_json::from_str(&read_example(path)).expect("vars.json is JSON");
+    Variables::from_json(&json).expect("vars.json holds strings")
+}
+
+/// The engine the examples run on: every built-in.
 pub fn engine() -> Engine {
-    let mut engine = Engine::new();
-    // Bridge until the functions branch (which brings the built-in `secret`) is on
-    // main: the same contract, resolved through the context's secrets.
-    if engine.registry().get("secret").is_none() {
-        engine.register(
-            Function::new("secret", |args, call| {
-                let name = args[0].as_str().unwrap_or_default();
-                call.context()
-                    .secrets()
-                    .and_then(|secrets| secrets.resolve(name))
-                    .map(|value| Value::from(value.as_str()))
-                    .ok_or_else(|| FunctionError(format!("unknown secret {name:?}")))
-            })
-            .param("name", Kind::Text)
-            .reads_context(),
-        );
-    }
-    engine
+    Engine::new()
 }
 
 /// Compiles a spec written in TOML; relative paths are relative to the crate.
@@ -41,18 +40,13 @@ pub fn compile(toml: &str) -> CompiledRequest {
 
 /// An executor that may read local files.
 pub fn executor() -> Executor {
-    Executor::with_options(ExecutorOptions {
-        allow_local_files: true,
-        ..ExecutorOptions::default()
-    })
+    Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
 }
 
 /// Runs `request` with the given variables and no cookies.
 pub async fn run(request: &CompiledRequest, variables: &[(&str, &str)]) -> Outcome {
     let variables = Variables::from_strings(variables.iter().copied());
-    executor()
-        .execute(request, &variables, &Context::default(), &mut Cookies::new())
-        .await
+    executor().execute(request, &variables, &Context::default(), &mut Cookies::new()).await
 }
 
 /// Secrets from a map.
@@ -66,10 +60,7 @@ impl SecretResolver for Secrets {
 
 /// A context whose `secret()` knows the given secrets.
 pub fn context_with_secrets(secrets: &[(&str, &str)]) -> Context {
-    let secrets = secrets
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
+    let secrets = secrets.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
     Context::default().with_secrets(Arc::new(Secrets(secrets)))
 }
 

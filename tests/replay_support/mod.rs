@@ -64,18 +64,11 @@ impl Server {
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a runtime");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                    .await
-                    .expect("the port is free");
-                ready_tx
-                    .send(listener.local_addr().expect("an address"))
-                    .expect("the test waits");
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("the port is free");
+                ready_tx.send(listener.local_addr().expect("an address")).expect("the test waits");
                 loop {
                     tokio::select! {
                         _ = &mut stop_rx => break,
@@ -92,12 +85,7 @@ impl Server {
             });
         });
         let address = ready_rx.recv().expect("the server started");
-        Server {
-            address,
-            state,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
+        Server { address, state, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     /// `http://127.0.0.1:PORT` followed by `path`.
@@ -149,23 +137,13 @@ async fn answer(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let headers = request
         .headers()
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes().to_vec(),
         Err(_) => Vec::new(),
     };
-    state.seen.lock().unwrap().push(Seen {
-        method,
-        path,
-        headers,
-        body,
-    });
+    state.seen.lock().unwrap().push(Seen { method, path, headers, body });
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;

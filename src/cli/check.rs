@@ -1,0 +1,115 @@
+//! `courier check`: every problem in every file.
+//!
+//! Human diagnostics go to stderr, one after another with a blank line between,
+//! then a summary; `--format json` prints one array of every file's diagnostics to
+//! stdout. Exit status: 0 when there is no error (warnings allowed), 1 when there is
+//! one, 2 when a file or `--vars` cannot be read (the other files are still checked).
+
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use courier::diagnostics::Severity;
+use courier::template::{CheckOptions, check as check_template};
+use courier::{Engine, Variables};
+
+use super::Failure;
+use super::eval::{ContextArg, display_name, print, template_text};
+use super::inputs::{read_json, read_text};
+
+/// How diagnostics are printed.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Messages with the source line and a caret, on stderr.
+    #[default]
+    Human,
+    /// One JSON array on stdout: file, line, column, end, severity, code, message, suggestion.
+    Json,
+}
+
+/// `courier check FILE...`
+#[derive(Args, Debug)]
+pub(crate) struct CheckArgs {
+    /// The template files (- for stdin).
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// The context of every file [default: json for a .json file, else text].
+    #[arg(long = "as", value_enum)]
+    pub(crate) context_kind: Option<ContextArg>,
+    /// How to print the problems.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+    /// A JSON object of variables: a variable used but not in it is reported.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vars: Option<PathBuf>,
+}
+
+pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
+    let mut options = CheckOptions::default();
+    if let Some(path) = &args.vars {
+        let variables = Variables::from_json(&read_json(path)?)
+            .map_err(|error| Failure::usage(format!("{}: {error}", path.display())))?;
+        options.known_variables = Some(variables.iter().map(|(name, _)| name.to_owned()).collect::<HashSet<_>>());
+    }
+    let engine = Engine::new();
+    let mut human = String::new();
+    let mut json = Vec::new();
+    let (mut errors, mut warnings, mut unreadable) = (0usize, 0usize, Vec::new());
+    for path in &args.files {
+        let source = match read_text(path) {
+            Ok(source) => source,
+            Err(failure) => {
+                unreadable.push(failure);
+                continue;
+            }
+        };
+        let file = display_name(path);
+        let kind = ContextArg::kind_for(args.context_kind, path);
+        let source = template_text(&source, kind);
+        for diagnostic in check_template(&engine, source, kind, &options) {
+            match diagnostic.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+            }
+            match args.format {
+                Format::Human => {
+                    if !human.is_empty() {
+                        human.push('\n');
+                    }
+                    human.push_str(&diagnostic.render(Some(&file), source));
+                }
+                Format::Json => json.push(diagnostic.to_json(Some(&file), source)),
+            }
+        }
+    }
+    match args.format {
+        Format::Human => {
+            let checked = args.files.len() - unreadable.len();
+            if !human.is_empty() {
+                human.push('\n');
+            }
+            let _ = writeln!(
+                human,
+                "{}, {} in {checked} file{}",
+                count(errors, "error"),
+                count(warnings, "warning"),
+                if checked == 1 { "" } else { "s" }
+            );
+            eprint!("{human}");
+        }
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into());
+            text.push('\n');
+            print(text.as_bytes())?;
+        }
+    }
+    if let Some(first) = unreadable.into_iter().reduce(|all, next| all.and(next)) {
+        return Err(first);
+    }
+    if errors > 0 { Err(Failure::silent()) } else { Ok(()) }
+}
+
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

@@ -1,0 +1,222 @@
+//! `check`: every problem of a template, not just the first.
+//!
+//! Compiling stops at the first error; checking goes on. The pre-scan splits the
+//! source into holes, and each `${...}` is parsed and compiled on its own, so that a
+//! broken hole does not hide the problems of the others. The context's own rules are
+//! checked beside: the JSON structure (with each hole taken as a valid value, so a
+//! broken hole does not hide a missing comma), a URL's or header's literal text.
+
+use std::sync::Arc;
+
+use super::{TemplateKind, header, url};
+use crate::diagnostics::Diagnostic;
+use crate::eval::{CheckOptions, Compiler, Engine};
+use crate::syntax::scan::{ScanMode, scan_holes};
+use crate::syntax::{LineIndex, SyntaxError, check_json_structure, parse_hole};
+
+/// Every problem of `source` as a template of `kind`, sorted by position: syntax
+/// errors (at least one per broken hole), JSON structure errors, unknown functions
+/// (with the closest name), wrong argument counts, constant arguments certain to
+/// fail, a URL's or header's literal text, and warnings for likely mistakes
+/// (comparing two variables as text, `+` on text that is not a number, and with
+/// [`CheckOptions::known_variables`] a variable that is never defined).
+///
+/// When it reports no error, the template compiles.
+///
+/// ```
+/// use courier::Engine;
+/// use courier::template::{CheckOptions, TemplateKind, check};
+///
+/// let source = "{\n  \"a\": ${toInterger(x)},\n  \"b\": ${1 +}\n  \"c\": 3\n}";
+/// let diagnostics = check(&Engine::new(), source, TemplateKind::Json, &CheckOptions::default());
+/// let found: Vec<(u32, u32, &str)> =
+///     diagnostics.iter().map(|d| (d.span.line, d.span.column, d.code)).collect();
+/// assert_eq!(found, [(2, 10, "unknown-function"), (3, 13, "syntax"), (4, 3, "syntax")]);
+/// assert_eq!(diagnostics[0].suggestion.as_deref(), Some("did you mean toInteger?"));
+/// ```
+pub fn check(engine: &Engine, source: &str, kind: TemplateKind, options: &CheckOptions) -> Vec<Diagnostic> {
+    let mode = if kind == TemplateKind::Json { ScanMode::Json } else { ScanMode::Template };
+    let scan = scan_holes(source, mode, &engine.limits().nesting);
+    let shared_source: Arc<str> = Arc::from(source);
+    let index = LineIndex::new(source);
+    let mut diagnostics = Vec::new();
+    let mut compiler = Compiler::new(&engine.shared, &shared_source, Some(options));
+    for hole in &scan.holes {
+        match parse_hole(&index, hole.start, hole.end) {
+            Ok(expr) => drop(compiler.compile(&expr)),
+            Err(error) => diagnostics.push(syntax(error)),
+        }
+    }
+    diagnostics.extend(compiler.into_diagnostics());
+    diagnostics.extend(scan.string_problems.into_iter().map(syntax));
+    match scan.error {
+        // The layout after an unterminated construct is unknown: report it alone.
+        Some(error) => diagnostics.push(syntax(error)),
+        None => match kind {
+            TemplateKind::Json => {
+                if let Err(error) = check_json_structure(source, &scan.holes) {
+                    // An error inside a hole is that hole's own (`${}`), reported above;
+                    // one at its `$` is the JSON's: no value may stand there.
+                    let at = error.span.start as usize;
+                    if !scan.holes.iter().any(|hole| hole.start < at && at < hole.end) {
+                        diagnostics.push(syntax(error));
+                    }
+                }
+            }
+            TemplateKind::Url => diagnostics.extend(url::analyze(source, &scan.holes).diagnostics),
+            TemplateKind::Header => diagnostics.extend(header::literal_problems(source, &scan.holes)),
+            TemplateKind::Text | TemplateKind::Form => {}
+        },
+    }
+    diagnostics.sort_by_key(|diagnostic| (diagnostic.span.start, diagnostic.span.end));
+    diagnostics.dedup_by(|a, b| a.span == b.span && a.code == b.code && a.message == b.message);
+    diagnostics
+}
+
+fn syntax(error: SyntaxError) -> Diagnostic {
+    Diagnostic::error("syntax", error.message, error.span)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::diagnostics::Severity;
+    use crate::template::{FormTemplate, HeaderTemplate, JsonTemplate, Template, UrlTemplate};
+
+    fn found(source: &str, kind: TemplateKind) -> Vec<(u32, u32, &'static str, String)> {
+        check(&Engine::new(), source, kind, &CheckOptions::default())
+            .into_iter()
+            .map(|d| (d.span.line, d.span.column, d.code, d.message))
+            .collect()
+    }
+
+    fn compiles(source: &str, kind: TemplateKind) -> Result<(), crate::Error> {
+        let engine = Engine::new();
+        match kind {
+            TemplateKind::Text => Template::compile(&engine, source).map(drop),
+            TemplateKind::Json => JsonTemplate::compile(&engine, source).map(drop),
+            TemplateKind::Url => UrlTemplate::compile(&engine, source).map(drop),
+            TemplateKind::Header => HeaderTemplate::compile(&engine, source).map(drop),
+            TemplateKind::Form => FormTemplate::compile(&engine, source).map(drop),
+        }
+    }
+
+    #[test]
+    fn every_broken_hole_is_reported() {
+        let source = "Hi ${1 +}, ${toInterger(x)} and ${f(}\nbye ${a b}";
+        let found = found(source, TemplateKind::Text);
+        let places: Vec<(u32, u32, &str)> =
+            found.iter().map(|(line, column, code, _)| (*line, *column, *code)).collect();
+        assert_eq!(places, [(1, 9, "syntax"), (1, 14, "unknown-function"), (1, 37, "syntax"), (2, 9, "syntax")]);
+        assert_eq!(found[0].3, "expected an expression, found `}`");
+        assert_eq!(found[3].3, "expected an operator or `}`, found `b`");
+    }
+
+    #[test]
+    fn json_structure_and_holes_are_both_checked() {
+        let source = "{\n  \"a\": ${}\n  \"b\": ${x y},\n  \"c\": [1 2]\n}";
+        let places: Vec<(u32, u32)> = found(source, TemplateKind::Json).iter().map(|f| (f.0, f.1)).collect();
+        // The empty hole and the bad hole. The structure check stops at its first
+        // error, the missing comma after `${}`, which is the empty hole's own.
+        assert_eq!(places, [(2, 10), (3, 12)], "{:?}", found(source, TemplateKind::Json));
+        let source = "{\n  \"a\": ${x}\n  \"b\": ${x y}\n}";
+        let places: Vec<(u32, u32)> = found(source, TemplateKind::Json).iter().map(|f| (f.0, f.1)).collect();
+        assert_eq!(places, [(3, 3), (3, 12)]);
+    }
+
+    #[test]
+    fn every_bad_json_string_is_reported_and_holes_after_them_too() {
+        let source = "{\n  \"a\": \"tab\there\",\n  \"b\": \"\\q\",\n  \"c\": \"open,\n  \"d\": ${nope()}\n}";
+        let places: Vec<(u32, u32, &str)> =
+            found(source, TemplateKind::Json).into_iter().map(|(line, column, code, _)| (line, column, code)).collect();
+        assert_eq!(places, [(2, 12, "syntax"), (3, 9, "syntax"), (4, 14, "syntax"), (5, 10, "unknown-function")]);
+    }
+
+    #[test]
+    fn an_unterminated_hole_is_reported_after_the_holes_before_it() {
+        let found = found("${nope(1)} ${x", TemplateKind::Text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[1].0, found[1].1, found[1].2), (1, 12, "syntax"));
+    }
+
+    #[test]
+    fn lint_warnings_and_known_variables() {
+        let options = CheckOptions { known_variables: Some(HashSet::from(["age".to_owned(), "limit".to_owned()])) };
+        let diagnostics =
+            check(&Engine::new(), "${age < limit} ${agee + 1} ${'abc' + age}", TemplateKind::Text, &options);
+        let codes: Vec<(&str, Severity)> = diagnostics.iter().map(|d| (d.code, d.severity)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("text-comparison", Severity::Warning),
+                ("undefined-variable", Severity::Warning),
+                ("text-arithmetic", Severity::Warning)
+            ]
+        );
+        assert_eq!(diagnostics[1].suggestion.as_deref(), Some("did you mean age?"));
+    }
+
+    #[test]
+    fn context_rules_are_checked() {
+        assert_eq!(
+            found("https://x.org/a b/${x}", TemplateKind::Url)[0].3,
+            "a URL cannot hold a space; write it percent-encoded as %20"
+        );
+        assert!(found("x.org/${x}", TemplateKind::Url)[0].3.contains("must start with http://"));
+        assert!(found("a\n${x}", TemplateKind::Header)[0].3.contains("line feed"));
+        assert!(found("a\n${x}", TemplateKind::Text).is_empty());
+        assert!(found("a b ${x}", TemplateKind::Form).is_empty());
+    }
+
+    #[test]
+    fn no_error_means_it_compiles_and_an_error_that_it_does_not() {
+        let cases = [
+            "plain",
+            "${x}",
+            "${toInteger(\"abc\")}",
+            "${nope()}",
+            "${toInteger()}",
+            "${1 +}",
+            "${x",
+            "\\${x",
+            "{\"a\": ${x}}",
+            "{\"a\": ${x} \"b\": 1}",
+            "{\"a\": \"${x}\\q\"}",
+            "[\"\\ud800\"]",
+            "{${k}: [${v}, \"${w}\"]}",
+            "{\"a\": ${}}",
+            "{\"a\": \"x\ny\", \"b\": \"\\q\", \"c\": ${nope()}}",
+            "[\"a ${x} b",
+            "1${}",
+            "{\"a\": 1 ${x}}",
+            "https://x.org/${x}?q=${y}",
+            "${base}/a b",
+            "x.org",
+            "https://x.org/../${x}",
+            "a\r${x}",
+            "${\"a\n\"}",
+            &"[".repeat(1000),
+            &format!("${{{}1{}}}", "(".repeat(150), ")".repeat(150)),
+        ];
+        for source in cases {
+            for kind in TemplateKind::ALL {
+                let diagnostics = check(&Engine::new(), source, kind, &CheckOptions::default());
+                let has_error = diagnostics.iter().any(|d| d.severity == Severity::Error);
+                let compiled = compiles(source, kind);
+                let certain = diagnostics.iter().all(|d| d.code == "certain-error" || d.severity == Severity::Warning);
+                match compiled {
+                    Ok(()) => {
+                        assert!(!has_error || certain, "{kind} {source:?} compiles but check says {diagnostics:?}")
+                    }
+                    Err(error) => {
+                        assert!(has_error, "{kind} {source:?} fails ({error}) but check finds nothing");
+                        let spans: Vec<_> = diagnostics.iter().map(|d| Some(d.span)).collect();
+                        assert!(spans.contains(&error.span()), "{kind} {source:?}: {error} vs {diagnostics:?}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Hostile input: every limit gives a clear error within bounded time and memory.
+//!
+//! Memory is measured with a counting allocator (this test binary's global
+//! allocator): each case runs alone and reports the peak bytes allocated while it
+//! ran. Time is bounded by a watchdog: a case that has not finished within the
+//! deadline fails the test instead of hanging CI. Neither is a speed measurement
+//! (those are criterion benchmarks); they catch hangs and unbounded growth.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use courier::{Context, Engine, ErrorKind, Template, Variables};
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// One case at a time, so that the peak belongs to it.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const DEADLINE: Duration = Duration::from_secs(20);
+const MIB: usize = 1 << 20;
+
+/// Runs `case` on its own thread under the deadline; returns the peak bytes it
+/// allocated beyond what was allocated before it started.
+fn bounded<T: Send + 'static>(case: impl FnOnce() -> T + Send + 'static) -> (T, usize) {
+    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let before = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(case());
+    });
+    let result = receiver.recv_timeout(DEADLINE).expect("the case finished before the deadline");
+    (result, PEAK.load(Ordering::Relaxed).saturating_sub(before))
+}
+
+fn render(source: &str, variables: &Variables) -> Result<String, courier::Error> {
+    Template::compile(&Engine::new(), source)?.render(variables, &Context::default())
+}
+
+#[test]
+fn hundred_thousand_nested_parentheses() {
+    let (error, peak) = bounded(|| {
+        let source = "(".repeat(100_000) + "1" + &")".repeat(100_000);
+        Engine::new().compile_expression(&source).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Syntax);
+    assert!(error.message().contains("nesting deeper than 100 levels"), "{error}");
+    assert!(peak < 16 * MIB, "peak {peak}");
+}
+
+#[test]
+fn hundred_thousand_nested_brackets_in_a_template() {
+    let (error, _) = bounded(|| {
+        render(&format!("${{{}x{}}}", "[".repeat(100_000), "]".repeat(100_000)), &Variables::new()).unwrap_err()
+    });
+    assert!(error.message().contains("nesting"), "{error}");
+}
+
+#[test]
+fn long_operator_chains() {
+    let (error, _) = bounded(|| Engine::new().compile_expression(&vec!["x"; 100_000].join(" + ")).unwrap_err());
+    assert!(error.message().contains("levels deep"), "{error}");
+}
+
+#[test]
+fn oversized_templates() {
+    let (error, _) = bounded(|| render(&"a".repeat(2 * MIB), &Variables::new()).unwrap_err());
+    assert!(error.message().contains("more than the limit"), "{error}");
+}
+
+#[test]
+fn a_hundred_megabyte_variable_renders_without_copies_piling_up() {
+    let (result, peak) = bounded(|| {
+        let huge = "x".repeat(100 * MIB);
+        let variables = Variables::from_strings([("x", huge.as_str())]);
+        drop(huge);
+        let length =
+            Engine::new().compile_expression("stringLength(x)").unwrap().evaluate(&variables, &Context::default());
+        let rendered = render("${x}", &variables);
+        (length, rendered)
+    });
+    assert_eq!(result.0.unwrap(), courier::Value::Int(100 * MIB as i64));
+    let error = result.1.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(peak < 260 * MIB, "peak {peak}");
+}
+
+#[test]
+fn growing_a_string_stops_at_the_output_limit() {
+    let (error, peak) = bounded(|| {
+        let variables = Variables::from_strings([("x", "0123456789abcdef")]);
+        // padZeroes checks the size it would build before building it.
+        let source = "${stringConcat(padZeroes(x, 100000000), x)}";
+        render(source, &variables).unwrap_err()
+    });
+    assert!(error.message().contains("more than the limit"), "{error}");
+    assert!(peak < 64 * MIB, "peak {peak}");
+}
+
+#[test]
+fn splitting_into_too_many_pieces() {
+    let (error, peak) = bounded(|| {
+        let text = ",".repeat(1_000_000);
+        let variables = Variables::from_strings([("x", text.as_str())]);
+        Engine::new()
+            .compile_expression("stringSplit(x, \",\")")
+            .unwrap()
+            .evaluate(&variables, &Context::default())
+            .unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(peak < 64 * MIB, "peak {peak}");
+}
+
+#[test]
+fn catastrophic_regex_patterns_run_in_linear_time() {
+    let (result, _) = bounded(|| {
+        let text = "a".repeat(100_000) + "!";
+        let variables = Variables::from_strings([("x", text.as_str())]);
+        Engine::new()
+            .compile_expression("stringReplaceAll(x, \"(a+)+$\", \"b\")")
+            .unwrap()
+            .evaluate(&variables, &Context::default())
+    });
+    assert_eq!(result.unwrap().to_text().len(), 100_001);
+}
+
+#[test]
+fn huge_regexes_are_refused() {
+    let (error, _) = bounded(|| {
+        let expression = Engine::new().compile_expression("stringReplaceAll(x, \"a{1000}{1000}\", \"\")").unwrap();
+        expression.evaluate(&Variables::from_strings([("x", "aaa")]), &Context::default()).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+}
+
+#[test]
+fn evaluation_work_is_bounded() {
+    let (error, _) = bounded(|| {
+        // More work than the step budget allows is stopped by the step limit.
+        let mut engine = Engine::new();
+        engine.set_limits(courier::Limits { max_steps: 100, ..courier::Limits::default() });
+        let source = vec!["stringLength(x)"; 120].join(" + ");
+        engine
+            .compile_expression(&source)
+            .unwrap()
+            .evaluate(&Variables::from_strings([("x", "a")]), &Context::default())
+            .unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+}
+
+#[test]
+fn interpolate_cannot_recurse_forever() {
+    let (error, _) = bounded(|| {
+        let context =
+            Context::from_json(r#"{"locale": "en", "translations": {"en": {"loop": "again ${interpolate('loop')}"}}}"#)
+                .unwrap();
+        Engine::new()
+            .compile_expression("interpolate('loop')")
+            .unwrap()
+            .evaluate(&Variables::new(), &context)
+            .unwrap_err()
+    });
+    assert!(error.message().contains("nest"), "{error}");
+}
