@@ -108,18 +108,18 @@ fn without_credentials(
     context: &Context,
     redactor: &Redactor,
 ) -> Result<Saved, String> {
-    if reads_secret(context, |context| request.url.render(variables, context).is_ok()) {
+    if reads_secret(context, |context| drop(request.url.render(variables, context))) {
         return Err("its URL reads a secret".to_owned());
     }
     if let Some(body) = &request.body
-        && reads_secret(context, |context| body.render(variables, context, &request.base_dir).is_ok())
+        && reads_secret(context, |context| drop(body.render(variables, context, &request.base_dir)))
     {
         return Err("its body reads a secret".to_owned());
     }
     let mut credential_headers: Vec<String> = Vec::new();
     for (name, _, template) in &request.headers {
         if is_credential_header(name.as_str())
-            || reads_secret(context, |context| template.render(variables, context).is_ok())
+            || reads_secret(context, |context| drop(template.render(variables, context)))
         {
             credential_headers.push(name.as_str().to_owned());
         }
@@ -175,8 +175,8 @@ fn without_credentials(
     Ok(saved)
 }
 
-/// Whether rendering through `render` calls `secret()`.
-fn reads_secret(context: &Context, render: impl FnOnce(&Context) -> bool) -> bool {
+/// Whether `render` calls `secret()` (what it renders is thrown away).
+fn reads_secret(context: &Context, render: impl FnOnce(&Context)) -> bool {
     let watch = Arc::new(Watch { inner: context.secrets().cloned(), used: AtomicBool::new(false) });
     render(&context.fork_with_secrets(watch.clone()));
     watch.used.load(Ordering::Relaxed)

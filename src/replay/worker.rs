@@ -193,19 +193,7 @@ impl Worker {
             let free = self.options.concurrency.max(1).saturating_sub(sending.len());
             if free > 0 {
                 let started = tokio::time::Instant::now();
-                let now = Utc::now();
-                let claim = (self.options.owner.clone(), now, now + delta(self.options.lease), free);
-                let claimed = self
-                    .blocking(move |store| {
-                        store.claim(&Claim {
-                            owner: &claim.0,
-                            now: claim.1,
-                            until: claim.2,
-                            limit: claim.3,
-                            selection: Selection::Due,
-                        })
-                    })
-                    .await?;
+                let claimed = claim(&self.store, &self.options, free, Selection::Due).await?;
                 let deadline = started + self.options.lease.saturating_sub(margin);
                 for record in claimed {
                     let (executor, specs, context) = (self.executor.clone(), self.specs.clone(), self.context.clone());
@@ -313,13 +301,7 @@ pub async fn replay(
     };
     let mut replayed = Vec::new();
     for id in ids {
-        let now = Utc::now();
-        let owner = options.owner.clone();
-        let until = now + delta(options.lease);
-        let claimed = blocking(&store, move |store| {
-            store.claim(&Claim { owner: &owner, now, until, limit: 1, selection: Selection::One(id) })
-        })
-        .await?;
+        let claimed = claim(&store, &options, 1, Selection::One(id)).await?;
         let Some(record) = claimed.into_iter().next() else {
             if let Some(record) = listed.iter().find(|record| record.id == id) {
                 replayed.push(Replayed {
@@ -384,6 +366,21 @@ async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context,
         kept.variables.iter().map(|(name, value)| (name.clone(), from_json(value))).collect();
     let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables };
     Verdict::of(&executor.send_prepared(&saved.request, Some(credentials), context).await)
+}
+
+/// Leases up to `limit` records of `selection` for `options.owner`, from now for `options.lease`.
+async fn claim(
+    store: &Arc<dyn ReplayStore>,
+    options: &WorkerOptions,
+    limit: usize,
+    selection: Selection,
+) -> Result<Vec<Record>, StoreError> {
+    let (owner, lease) = (options.owner.clone(), options.lease);
+    blocking(store, move |store| {
+        let now = Utc::now();
+        store.claim(&Claim { owner: &owner, now, until: now + delta(lease), limit, selection })
+    })
+    .await
 }
 
 async fn blocking<T: Send + 'static>(
