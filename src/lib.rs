@@ -27,6 +27,7 @@ mod error;
 pub mod eval;
 pub mod events;
 pub mod functions;
+pub mod replay;
 pub mod request;
 pub mod syntax;
 pub mod template;

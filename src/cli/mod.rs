@@ -5,6 +5,7 @@
 mod check;
 mod eval;
 mod inputs;
+mod replay;
 mod send;
 
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ enum Command {
     Send(send::SendArgs),
     /// Print the event catalog, marking the events courier emits.
     Events(send::EventsArgs),
+    /// List, replay or drop the requests kept in the replay store.
+    Replay(replay::ReplayArgs),
+    /// Send the queued requests that are due.
+    Worker(replay::WorkerArgs),
 }
 
 /// A command's failure: the message for stderr and the exit status.
@@ -74,6 +79,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::Send(args) => send::send(args),
         Command::Events(args) => send::events(args),
+        Command::Replay(args) => replay::replay(args),
+        Command::Worker(args) => replay::worker(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

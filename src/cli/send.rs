@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use courier::events::catalog;
 use courier::functions::SecretResolver;
+use courier::replay::SqliteStore;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 use courier::{Engine, Variables};
 
@@ -35,6 +36,10 @@ pub(crate) struct SendArgs {
     /// Print the request that would be sent, and send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The replay store, where a queued request or one that failed is kept
+    /// [default: $COURIER_STORE, else courier-replay.db].
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
 }
 
 /// How `courier events` prints.
@@ -56,8 +61,8 @@ pub(crate) struct EventsArgs {
 }
 
 /// `secret("NAME")` for the command line: `COURIER_SECRET_NAME`, then the `--secrets` file.
-struct CliSecrets {
-    file: HashMap<String, String>,
+pub(crate) struct CliSecrets {
+    pub(crate) file: HashMap<String, String>,
 }
 
 impl SecretResolver for CliSecrets {
@@ -136,18 +141,14 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         None => HashMap::new(),
     };
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
-    let executor = Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() });
+    let executor = Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
+        .with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
 
     if args.dry_run {
         let dry_run = executor
             .dry_run(&request, &session.variables, &context, &session.cookies)
             .map_err(|message| Failure::error(format!("error: {message}; nothing was sent\n")))?;
         return print_json(&serde_json::to_value(&dry_run).unwrap_or_default());
-    }
-    if request.is_queued() {
-        return Err(Failure::error(
-            "error: this spec has queue = true, and queued requests need the replay store, which this build does not have yet; nothing was sent\n",
-        ));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -168,6 +169,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     match (&outcome.status, &outcome.error) {
         (Some(_), _) => Ok(()),
         (None, Some(error)) => Err(Failure::error(format!("error: {error}\n"))),
+        (None, None) if outcome.replay.is_some() => Ok(()),
         (None, None) => Err(Failure::error("error: no response came\n")),
     }
 }

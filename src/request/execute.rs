@@ -19,14 +19,18 @@ use super::auth::{AuthPlan, TokenCache};
 use super::body::{Body, BodyPlan, FieldError, FilePlan, FileSource};
 use super::cookies::{self, Cookies};
 use super::log::{Exchange, LogEntry, REDACTED, RecordingResolver, Redactor};
-use super::spec::{CompiledRequest, Timeouts};
+use super::spec::{CompiledRequest, Method, Timeouts};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventKind, EventSink, NoEvents};
 use crate::functions::Context;
+use crate::replay::{Kept, ReplayStore};
 use crate::variables::VariableSource;
 
 /// The header that carries a request's trace id.
 pub const TRACE_HEADER: &str = "X-B3-TraceId";
+
+/// The header that carries a request's idempotency key when a replay store is set.
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
 /// Distinct (connect, read) time limits that get a pooled client of their own.
 const MAX_CLIENTS: usize = 32;
@@ -62,6 +66,7 @@ struct Inner {
     clients: Mutex<HashMap<(Duration, Duration), reqwest::Client>>,
     tokens: TokenCache,
     sink: Arc<dyn EventSink>,
+    store: Option<Arc<dyn ReplayStore>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -92,6 +97,9 @@ pub struct Outcome {
     pub log: Vec<LogEntry>,
     /// What went wrong, when no response came or nothing was sent.
     pub error: Option<String>,
+    /// The replay store's record of the request, when it was queued or kept for replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Kept>,
 }
 
 impl Outcome {
@@ -101,6 +109,38 @@ impl Outcome {
             variables.set(name.clone(), crate::Value::from(value.as_str()));
         }
     }
+}
+
+/// A request as it goes out, but for its credentials: every template rendered, the
+/// body's file read, the body's headers set. It is what the replay store keeps (less
+/// the session's cookies and any header holding a secret), and what
+/// [`Executor::send_prepared`] sends again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The method.
+    pub method: Method,
+    /// The URL.
+    pub url: String,
+    /// The headers in order, names as written; `Authorization` from `[auth]` and
+    /// `X-B3-TraceId` are added when it is sent.
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes.
+    pub body: Option<Vec<u8>>,
+    /// The time limits.
+    pub timeouts: Timeouts,
+}
+
+/// What [`Executor::send_prepared`] needs to add the credentials a saved request was
+/// kept without: the spec (its `[auth]` and the templates of the headers named), and
+/// the chat variables those templates read when the request was first rendered.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The spec the request was rendered from.
+    pub request: &'a CompiledRequest,
+    /// The headers to render from the spec's templates.
+    pub headers: &'a [String],
+    /// The variables the credential templates read.
+    pub variables: &'a (dyn VariableSource + Sync),
 }
 
 /// The request a dry run would send.
@@ -234,6 +274,21 @@ fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
     headers.iter().map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
 }
 
+/// A fresh idempotency key: a random UUID (version 4).
+fn idempotency_key() -> String {
+    let bits = rand::random::<u128>() & !(0xf000 << 64) & !(0xc << 60) | (0x4000 << 64) | (0x8 << 60);
+    let hex = format!("{bits:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// The failure of a request that ran out of its whole time limit; the HTTP request
+/// in flight is logged as interrupted.
+fn timed_out(total: Duration, run: &mut Run) -> Failure {
+    let message = format!("no response within the timeout of {}", humantime::format_duration(total));
+    run.interrupt(&message);
+    Failure { kind: EventKind::Timeout, message }
+}
+
 /// A fresh 128-bit trace id, as 32 lowercase hex digits.
 fn trace_id() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -263,6 +318,7 @@ impl Executor {
                 clients: Mutex::new(HashMap::new()),
                 tokens: TokenCache::default(),
                 sink: Arc::new(NoEvents),
+                store: None,
             }),
         }
     }
@@ -276,6 +332,23 @@ impl Executor {
                 clients: Mutex::new(HashMap::new()),
                 tokens: TokenCache::default(),
                 sink,
+                store: self.inner.store.clone(),
+            }),
+        }
+    }
+
+    /// The same options and sink, with a replay store (a new executor: its pools and
+    /// token cache start empty): requests that fail for want of a response, or with
+    /// status 5xx or 429, are kept in it for replay; a spec with `queue = true` is
+    /// saved in it and not sent; and every request carries an `Idempotency-Key`.
+    pub fn with_store(self, store: Arc<dyn ReplayStore>) -> Self {
+        Executor {
+            inner: Arc::new(Inner {
+                options: self.inner.options.clone(),
+                clients: Mutex::new(HashMap::new()),
+                tokens: TokenCache::default(),
+                sink: self.inner.sink.clone(),
+                store: Some(store),
             }),
         }
     }
@@ -308,16 +381,48 @@ impl Executor {
             Ok(rendered) => {
                 let url = rendered.url.clone();
                 let total = request.timeouts.total;
-                match tokio::time::timeout(total, self.send(request, rendered, &redactor, &mut run)).await {
-                    Ok(Ok(response)) => receive(request, &response, &url, &mut outcome, &mut run),
+                let mut prepared = None;
+                let sending = async {
+                    let (ready, auth) = self.prepare(request, rendered, &mut run).await?;
+                    let ready = prepared.insert(ready);
+                    if request.queue {
+                        return Ok(None);
+                    }
+                    self.deliver(ready, auth.as_ref(), &redactor, &mut run).await.map(Some)
+                };
+                match tokio::time::timeout(total, sending).await {
+                    Ok(Ok(Some(response))) => receive(request, &response, &url, &mut outcome, &mut run),
+                    Ok(Ok(None)) => {}
                     Ok(Err(failure)) => fail(&mut outcome, failure, method, &without_query(&url)),
-                    Err(_) => {
-                        let message =
-                            format!("no response within the timeout of {}", humantime::format_duration(total));
-                        run.interrupt(&message);
-                        let failure = Failure { kind: EventKind::Timeout, message };
+                    Err(_) => fail(&mut outcome, timed_out(total, &mut run), method, &without_query(&url)),
+                }
+                // The replay store's hook: a queued request is saved instead of sent,
+                // and one that failed for want of an answer is kept for replay.
+                let keep = request.queue || crate::replay::worth_keeping(&outcome);
+                match (&self.inner.store, prepared) {
+                    (Some(store), Some(prepared)) if keep => {
+                        let kept =
+                            crate::replay::keep(store, request, prepared, variables, context, &redactor, &outcome);
+                        match kept.await {
+                            Ok(kept) => {
+                                run.log.push(LogEntry::note(kept.to_string()));
+                                outcome.replay = Some(kept);
+                            }
+                            Err(why) if request.queue => {
+                                let failure =
+                                    Failure::exception(format!("cannot queue the request: {why}; nothing was sent"));
+                                fail(&mut outcome, failure, method, &without_query(&url));
+                            }
+                            Err(why) => run.log.push(LogEntry::note(format!("not kept for replay: {why}"))),
+                        }
+                    }
+                    (None, Some(_)) if request.queue => {
+                        let failure = Failure::exception(
+                            "queue = true needs a replay store, and there is none; nothing was sent",
+                        );
                         fail(&mut outcome, failure, method, &without_query(&url));
                     }
+                    _ => {}
                 }
             }
         }
@@ -376,6 +481,7 @@ impl Executor {
             None => {}
         }
         add_body_headers(&mut rendered.headers, body.as_ref());
+        self.add_idempotency_key(&mut rendered.headers);
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
             rendered.headers.insert(HeaderName::from_static("x-b3-traceid"), trace);
         }
@@ -442,15 +548,84 @@ impl Executor {
         Ok(client)
     }
 
-    /// Gets the token and the file, sends the request (again once, with a new
-    /// token, when an OAuth2-authorized request is answered 401), reads the answer.
-    async fn send(
+    /// Sends a prepared request again — a replay, or a queued request's delivery — with
+    /// the credentials it was kept without rendered anew from `credentials`. Its
+    /// outcome has the status, the status and body variables, events and log; no
+    /// mappings or cookies, for there is no session to put them in.
+    pub async fn send_prepared(
+        &self,
+        prepared: &Prepared,
+        credentials: Option<Credentials<'_>>,
+        context: &Context,
+    ) -> Outcome {
+        let redactor = Arc::new(Redactor::default());
+        let mut outcome = Outcome::default();
+        let mut run = Run { debug: false, log: Vec::new(), in_flight: None };
+        let (method, url) = (prepared.method, without_query(&prepared.url));
+        let ready = match credentials {
+            None => Ok((None, None)),
+            Some(credentials) => self
+                .render_credentials(prepared, credentials, context, &redactor)
+                .map(|(ready, auth)| (Some(ready), auth)),
+        };
+        match ready {
+            Err((field, error)) => {
+                let failure = Failure::exception(format!("{field}: {error}; nothing was sent"));
+                fail(&mut outcome, failure, method.as_str(), &url);
+            }
+            Ok((ready, auth)) => {
+                let ready = ready.as_ref().unwrap_or(prepared);
+                let total = ready.timeouts.total;
+                let sending = self.deliver(ready, auth.as_ref(), &redactor, &mut run);
+                match tokio::time::timeout(total, sending).await {
+                    Ok(Ok(response)) => receive_status(method, &response, &ready.url, &mut outcome),
+                    Ok(Err(failure)) => fail(&mut outcome, failure, method.as_str(), &url),
+                    Err(_) => fail(&mut outcome, timed_out(total, &mut run), method.as_str(), &url),
+                }
+            }
+        }
+        outcome.log = run.log;
+        redact_outcome(&redactor, &mut outcome);
+        for event in &outcome.events {
+            self.inner.sink.emit(event);
+        }
+        outcome
+    }
+
+    /// A prepared request with the headers named in `credentials` rendered from the
+    /// spec, and the spec's auth rendered, through a context whose secrets the
+    /// redactor learns.
+    fn render_credentials(
+        &self,
+        prepared: &Prepared,
+        credentials: Credentials<'_>,
+        context: &Context,
+        redactor: &Arc<Redactor>,
+    ) -> Result<(Prepared, Option<AuthPlan>), FieldError> {
+        let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
+        let context = &context.fork_with_secrets(Arc::new(resolver));
+        let mut ready = prepared.clone();
+        for (name, written, template) in &credentials.request.headers {
+            if credentials.headers.iter().any(|wanted| name.as_str().eq_ignore_ascii_case(wanted)) {
+                let text = template
+                    .render(credentials.variables, context)
+                    .map_err(|error| (format!("headers.{written}"), error))?;
+                ready.headers.push((name.as_str().to_owned(), text));
+            }
+        }
+        let auth =
+            credentials.request.auth.as_ref().map(|auth| auth.render(credentials.variables, context)).transpose()?;
+        Ok((ready, auth))
+    }
+
+    /// Gets the body's file and sets the body's headers (and, with a replay store, an
+    /// idempotency key): the request as it goes out, but for its auth.
+    async fn prepare(
         &self,
         request: &CompiledRequest,
         rendered: Rendered,
-        redactor: &Redactor,
         run: &mut Run,
-    ) -> Result<Response, Failure> {
+    ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
         let client = self.client(&request.timeouts)?;
         let read_timeout = request.timeouts.read;
         let mut headers = rendered.headers;
@@ -460,8 +635,47 @@ impl Executor {
             Some(BodyPlan::File(plan)) => Some(self.file_body(plan, &client, read_timeout, run).await?),
         };
         add_body_headers(&mut headers, body.as_ref());
+        self.add_idempotency_key(&mut headers);
+        let prepared = Prepared {
+            method: request.method,
+            url: rendered.url,
+            headers: header_pairs(&headers).map(|(name, value)| (name.to_owned(), value)).collect(),
+            body: body.map(|body| body.bytes),
+            timeouts: request.timeouts,
+        };
+        Ok((prepared, rendered.auth))
+    }
+
+    /// A fresh `Idempotency-Key`, when the executor has a replay store and the spec
+    /// sets none: one key for the request, its retries and its replays.
+    fn add_idempotency_key(&self, headers: &mut HeaderMap) {
+        if self.inner.store.is_some()
+            && !headers.contains_key(IDEMPOTENCY_HEADER)
+            && let Ok(key) = HeaderValue::from_str(&idempotency_key())
+        {
+            headers.insert(HeaderName::from_static("idempotency-key"), key);
+        }
+    }
+
+    /// Gets the token, sends the request (again once, with a new token, when an
+    /// OAuth2-authorized request is answered 401), reads the answer.
+    async fn deliver(
+        &self,
+        prepared: &Prepared,
+        auth: Option<&AuthPlan>,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let client = self.client(&prepared.timeouts)?;
+        let read_timeout = prepared.timeouts.read;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &prepared.headers {
+            let bad = || Failure::exception(format!("the header {name:?} cannot be sent"));
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            headers.append(name, HeaderValue::from_bytes(value.as_bytes()).map_err(|_| bad())?);
+        }
         let mut used_token = None;
-        match &rendered.auth {
+        match auth {
             None => {}
             Some(AuthPlan::Header(value)) => set_authorization(&mut headers, value)?,
             Some(AuthPlan::OAuth2(token_request)) => {
@@ -471,13 +685,13 @@ impl Executor {
                 used_token = Some(token);
             }
         }
-        let method = request.method;
-        let bytes = body.map(|body| body.bytes);
-        let builder = || client.request(method.to_reqwest(), &rendered.url);
-        let (name, url) = (method.as_str(), rendered.url.as_str());
+        let method = prepared.method;
+        let bytes = prepared.body.clone();
+        let builder = || client.request(method.to_reqwest(), &prepared.url);
+        let (name, url) = (method.as_str(), prepared.url.as_str());
         let response = self.attempt(builder(), name, url, headers.clone(), bytes.clone(), read_timeout, run).await?;
         if response.status == 401
-            && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (&rendered.auth, used_token)
+            && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (auth, used_token)
         {
             run.log.push(LogEntry::note("the service answered 401: fetching a new OAuth2 token and sending again"));
             let token = self.token(token_request, Some(&rejected), &client, read_timeout, run).await?;
@@ -682,21 +896,7 @@ fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &str) {
 /// Maps a response into the outcome: status and body variables, the status's
 /// event, cookies, mappings and response headers.
 fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &mut Outcome, run: &mut Run) {
-    let status = response.status;
-    outcome.status = Some(status);
-    let text = decode(&response.headers, &response.body);
-    outcome.variables.insert("api_client_status_code".to_owned(), status.to_string());
-    outcome.variables.insert("api_client_response_body".to_owned(), text);
-    if let Some(kind) = EventKind::for_status(status) {
-        outcome.events.push(Event {
-            name: kind,
-            time: Utc::now(),
-            method: request.method.as_str().to_owned(),
-            url: without_query(url),
-            status: Some(status),
-            error: None,
-        });
-    }
+    receive_status(request.method, response, url, outcome);
     for value in response.headers.get_all(header::SET_COOKIE) {
         if let Some((name, value)) = cookies::saved(&request.cookies, &String::from_utf8_lossy(value.as_bytes())) {
             outcome.cookies.insert(name, value);
@@ -736,6 +936,25 @@ fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &
                 "response header {name} → {target}: the response has no such header; {target} is unchanged"
             ))),
         }
+    }
+}
+
+/// The status into the outcome: the status and body variables, the status's event.
+fn receive_status(method: Method, response: &Response, url: &str, outcome: &mut Outcome) {
+    let status = response.status;
+    outcome.status = Some(status);
+    let text = decode(&response.headers, &response.body);
+    outcome.variables.insert("api_client_status_code".to_owned(), status.to_string());
+    outcome.variables.insert("api_client_response_body".to_owned(), text);
+    if let Some(kind) = EventKind::for_status(status) {
+        outcome.events.push(Event {
+            name: kind,
+            time: Utc::now(),
+            method: method.as_str().to_owned(),
+            url: without_query(url),
+            status: Some(status),
+            error: None,
+        });
     }
 }
 

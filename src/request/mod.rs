@@ -30,6 +30,8 @@ pub mod spec;
 
 pub use body::Body;
 pub use cookies::Cookies;
-pub use execute::{DryRun, Executor, ExecutorOptions, Outcome, TRACE_HEADER};
+pub use execute::{
+    Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
+};
 pub use log::{Exchange, LogEntry, REDACTED};
 pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, Timeouts};

@@ -375,6 +375,10 @@ pub struct CompiledRequest {
     pub(crate) debug: bool,
     pub(crate) queue: bool,
     pub(crate) base_dir: PathBuf,
+    /// A name to find the spec again by (the file's absolute path, for a file).
+    pub(crate) name: Option<String>,
+    /// The SHA-256 of the spec's text, as lowercase hex, when it was compiled from text.
+    pub(crate) sha256: Option<String>,
 }
 
 impl CompiledRequest {
@@ -388,20 +392,24 @@ impl CompiledRequest {
         let text = read_limited(path).map_err(|message| with_file(single("", message)))?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let is_json = path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
-        if is_json { Self::from_json(engine, &text, &base_dir) } else { Self::from_toml(engine, &text, &base_dir) }
-            .map_err(with_file)
+        let mut request =
+            if is_json { Self::from_json(engine, &text, &base_dir) } else { Self::from_toml(engine, &text, &base_dir) }
+                .map_err(with_file)?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        request.name = Some(absolute.to_string_lossy().into_owned());
+        Ok(request)
     }
 
     /// Compiles a spec written in TOML; relative paths are relative to `base_dir`.
     pub fn from_toml(engine: &Engine, text: &str, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
         let spec: RequestSpec = toml::from_str(text).map_err(|error| single("", error.to_string().trim_end()))?;
-        Self::compile(engine, spec, base_dir)
+        Self::compile(engine, spec, base_dir).map(|request| request.hashed(text))
     }
 
     /// Compiles a spec written in JSON; relative paths are relative to `base_dir`.
     pub fn from_json(engine: &Engine, text: &str, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
         let spec: RequestSpec = serde_json::from_str(text).map_err(|error| single("", error.to_string()))?;
-        Self::compile(engine, spec, base_dir)
+        Self::compile(engine, spec, base_dir).map(|request| request.hashed(text))
     }
 
     /// Checks a spec and compiles its templates.
@@ -481,7 +489,33 @@ impl CompiledRequest {
             debug: spec.debug,
             queue: spec.queue,
             base_dir: base_dir.to_owned(),
+            name: None,
+            sha256: None,
         })
+    }
+
+    fn hashed(mut self, text: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(text.as_bytes());
+        self.sha256 = Some(digest.iter().map(|byte| format!("{byte:02x}")).collect());
+        self
+    }
+
+    /// The name the spec is found again by: a file's absolute path, or what the host
+    /// set. A saved request keeps it (with [`Self::sha256`]) to apply the spec's
+    /// credentials when it is sent again.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Names the spec (a host that compiles specs from text it keeps itself).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = Some(name.into());
+    }
+
+    /// The SHA-256 of the spec's text (lowercase hex), when it was compiled from text.
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
     }
 
     /// The method.

@@ -1,0 +1,270 @@
+//! `courier replay list|run|drop` (the requests kept in the replay store) and
+//! `courier worker` (sending the queued ones).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use courier::replay::{Record, ReplayStore, Replayed, SpecFiles, SqliteStore, Verdict, Worker, WorkerOptions};
+use courier::request::Executor;
+use courier::{Context, Engine};
+
+use super::Failure;
+use super::inputs::read_json;
+use super::send::{CliSecrets, Format};
+
+/// The store when neither `--store` nor `COURIER_STORE` names one.
+const DEFAULT_STORE: &str = "courier-replay.db";
+
+/// `courier replay`
+#[derive(Args, Debug)]
+pub(crate) struct ReplayArgs {
+    #[command(subcommand)]
+    command: ReplayCommand,
+    /// The replay store [default: $COURIER_STORE, else courier-replay.db].
+    #[arg(long, value_name = "FILE", global = true)]
+    store: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReplayCommand {
+    /// List the kept requests: id, time, state, method, URL, attempts, last error.
+    List {
+        /// The output format: a table, or a JSON array of records.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Send kept requests again now; remove those the service acknowledges.
+    Run {
+        /// The record to send.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Send every record.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        secrets: SecretsArg,
+    },
+    /// Delete a kept request without sending it.
+    Drop {
+        /// The record to delete.
+        id: i64,
+    },
+}
+
+/// `--secrets`, for the credentials applied again when a request is sent.
+#[derive(Args, Debug)]
+struct SecretsArg {
+    /// A JSON object of secrets, NAME → value (the environment's COURIER_SECRET_NAME comes first).
+    #[arg(long, value_name = "FILE")]
+    secrets: Option<PathBuf>,
+}
+
+/// `courier worker`
+#[derive(Args, Debug)]
+pub(crate) struct WorkerArgs {
+    /// The replay store [default: $COURIER_STORE, else courier-replay.db].
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// Exit once nothing is due (requests waiting for their backoff, or held by
+    /// another worker, are left).
+    #[arg(long)]
+    until_empty: bool,
+    /// How long a claimed request is this worker's; a send still going then is cut short.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+    lease: Duration,
+    /// Attempts before a request goes dead.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_attempts: u32,
+    /// Requests sent at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    concurrency: usize,
+    #[command(flatten)]
+    secrets: SecretsArg,
+}
+
+/// The store's file: `--store`, else `COURIER_STORE`, else `courier-replay.db`.
+pub(crate) fn store_path(store: Option<PathBuf>) -> PathBuf {
+    store
+        .or_else(|| std::env::var_os("COURIER_STORE").filter(|value| !value.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))
+}
+
+pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
+    let path = store_path(args.store);
+    // Reading commands do not create a store that is not there.
+    let exists = path.exists();
+    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(path));
+    let failed = |error: courier::replay::StoreError| Failure::error(format!("error: {error}\n"));
+    match args.command {
+        ReplayCommand::List { format } => {
+            let records = if exists { store.list().map_err(failed)? } else { Vec::new() };
+            match format {
+                Format::Json => {
+                    let json: Vec<_> = records.iter().map(listed).collect();
+                    super::eval::print((serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())
+                }
+                Format::Human => super::eval::print(table(&records).as_bytes()),
+            }
+        }
+        ReplayCommand::Drop { id } => {
+            if exists && store.remove(id).map_err(failed)? {
+                Ok(())
+            } else {
+                Err(Failure::error(format!("error: there is no record {id}\n")))
+            }
+        }
+        ReplayCommand::Run { id, secrets, .. } => {
+            if !exists {
+                return match id {
+                    Some(id) => Err(Failure::error(format!("error: there is no record {id}\n"))),
+                    None => Ok(()),
+                };
+            }
+            let context = context(&secrets)?;
+            let executor = Executor::new();
+            let specs = SpecFiles::new(Engine::new());
+            let replayed = runtime()?
+                .block_on(courier::replay::replay(store, &executor, &specs, &context, id.map(|id| vec![id])))
+                .map_err(failed)?;
+            let text: String = replayed.iter().map(|replayed| said(replayed) + "\n").collect();
+            super::eval::print(text.as_bytes())?;
+            let undelivered =
+                replayed.iter().filter(|replayed| !matches!(replayed.verdict, Some(Verdict::Delivered { .. }))).count();
+            match undelivered {
+                0 => Ok(()),
+                _ => Err(Failure::error(format!(
+                    "error: {undelivered} of {} requests were not delivered\n",
+                    replayed.len()
+                ))),
+            }
+        }
+    }
+}
+
+pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
+    let path = store_path(args.store);
+    let options = WorkerOptions {
+        lease: args.lease,
+        max_attempts: args.max_attempts.max(1),
+        concurrency: args.concurrency.max(1),
+        ..WorkerOptions::default()
+    };
+    let report = if args.until_empty && !path.exists() {
+        courier::replay::Report::default()
+    } else {
+        let store = Arc::new(SqliteStore::new(path));
+        let specs = Arc::new(SpecFiles::new(Engine::new()));
+        let worker = Worker::new(store, Executor::new(), specs, context(&args.secrets)?).with_options(options).observe(
+            |record, verdict| {
+                let request = &record.saved.request;
+                eprintln!(
+                    "{} {} {} (attempt {}): {}",
+                    record.id,
+                    request.method.as_str(),
+                    request.url,
+                    record.attempts,
+                    verdict_text(verdict)
+                );
+            },
+        );
+        let runtime = runtime()?;
+        let drained =
+            if args.until_empty { runtime.block_on(worker.run_until_empty()) } else { runtime.block_on(worker.run()) };
+        drained.map_err(|error| Failure::error(format!("error: {error}\n")))?
+    };
+    super::eval::print((serde_json::to_string(&report).unwrap_or_default() + "\n").as_bytes())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::error(format!("error: cannot start the runtime: {error}\n")))
+}
+
+/// The context credentials render in: the default one, with the command line's secrets.
+fn context(secrets: &SecretsArg) -> Result<Context, Failure> {
+    let file: HashMap<String, String> = match &secrets.secrets {
+        Some(path) => serde_json::from_value(read_json(path)?).map_err(|error| {
+            Failure::usage(format!("{}: secrets are a JSON object of strings: {error}", path.display()))
+        })?,
+        None => HashMap::new(),
+    };
+    Ok(Context::default().with_secrets(Arc::new(CliSecrets { file })))
+}
+
+/// A record as `replay list --format json` prints it.
+fn listed(record: &Record) -> serde_json::Value {
+    serde_json::json!({
+        "id": record.id,
+        "created_at": record.created_at,
+        "state": record.state,
+        "method": record.saved.request.method.as_str(),
+        "url": record.saved.request.url,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "next_attempt_at": record.next_attempt_at,
+        "idempotency_key": record.saved.idempotency_key,
+        "spec": record.saved.spec_name,
+    })
+}
+
+/// The records as a table, one a line under a heading.
+fn table(records: &[Record]) -> String {
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "SAVED".to_owned(),
+        "STATE".to_owned(),
+        "METHOD".to_owned(),
+        "URL".to_owned(),
+        "ATTEMPTS".to_owned(),
+        "LAST ERROR".to_owned(),
+    ]];
+    for record in records {
+        rows.push([
+            record.id.to_string(),
+            record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            record.state.to_string(),
+            record.saved.request.method.as_str().to_owned(),
+            record.saved.request.url.clone(),
+            record.attempts.to_string(),
+            record.last_error.clone().unwrap_or_default(),
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..7).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
+    let mut text = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            if column == 6 {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[column]));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// One replayed record, in a line.
+fn said(replayed: &Replayed) -> String {
+    let what = match &replayed.verdict {
+        None => "skipped: a worker is sending it".to_owned(),
+        Some(verdict) => format!("(attempt {}): {}", replayed.attempts, verdict_text(verdict)),
+    };
+    format!("{} {} {} {what}", replayed.id, replayed.method, replayed.url)
+}
+
+fn verdict_text(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Delivered { status } => format!("delivered ({status}), removed"),
+        Verdict::Failed { error } => format!("failed: {error}"),
+        Verdict::Refused { error } => format!("refused, now dead: {error}"),
+    }
+}

@@ -1,0 +1,429 @@
+//! The default store: one SQLite file, in WAL mode, with a versioned schema.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row, TransactionBehavior, params};
+
+use super::store::{
+    Claim, Finish, KeptCredentials, Lease, NewRecord, Record, ReplayStore, Saved, Selection, State, StoreError,
+};
+use crate::request::{Method, Prepared, Timeouts};
+
+/// How long a statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The schema, one migration per version: `PRAGMA user_version` is the number of
+/// migrations applied. A migration is never edited once released; a change is a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'failed', 'dead')),
+    method TEXT NOT NULL,
+    url TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB,
+    timeout_ms INTEGER NOT NULL,
+    connect_timeout_ms INTEGER NOT NULL,
+    read_timeout_ms INTEGER NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    spec_name TEXT,
+    spec_sha256 TEXT,
+    credentials TEXT,
+    attempts INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_expires_at INTEGER
+) STRICT;
+CREATE INDEX requests_due ON requests (state, next_attempt_at);
+"#];
+
+/// The columns a [`Record`] is read from, in the order [`record`] reads them.
+const COLUMNS: &str = "id, state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms, \
+    idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, created_at, updated_at, \
+    next_attempt_at, lease_owner, lease_expires_at";
+
+/// A [`ReplayStore`] in one SQLite file. The file is opened (created, migrated) on
+/// first use, so that a store that is never needed leaves no file behind.
+///
+/// One connection serves a `SqliteStore`; processes and stores sharing a file
+/// coordinate through SQLite's locks (WAL mode: readers never wait, one writer at a
+/// time, others wait up to 10 s).
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    connection: Mutex<Option<Connection>>,
+}
+
+impl SqliteStore {
+    /// A store in the file at `path`, opened when first used.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteStore { path: path.into(), connection: Mutex::new(None) }
+    }
+
+    /// A store in the file at `path`, opened (created and migrated) now.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let store = SqliteStore::new(path);
+        store.with(|_| Ok(()))?;
+        Ok(store)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let failed = |error: String| StoreError(format!("the replay store {}: {error}", self.path.display()));
+        let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if connection.is_none() {
+            *connection = Some(connect(&self.path).map_err(failed)?);
+        }
+        work(connection.as_mut().expect("the connection was just opened")).map_err(|error| failed(error.to_string()))
+    }
+}
+
+/// Opens the file: owner-only permissions for a new one (it holds customers'
+/// requests), WAL mode, the busy timeout, and the schema brought up to date.
+fn connect(path: &Path) -> Result<Connection, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // SQLite gives the -wal and -shm files the permissions of the database file.
+        let _ = std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path);
+    }
+    let sql = |error: rusqlite::Error| error.to_string();
+    let mut connection = Connection::open(path).map_err(sql)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    let mode: String =
+        connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0)).map_err(sql)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("the journal mode is {mode}, not WAL"));
+    }
+    // NORMAL: in WAL mode a commit survives a crash of the process, not of the
+    // machine; `insert` switches to FULL for the commits that must survive both.
+    connection.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+/// Applies the migrations the file has not had, in one transaction.
+fn migrate(connection: &mut Connection) -> Result<(), String> {
+    let sql = |error: rusqlite::Error| error.to_string();
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let version: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(sql)?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(format!(
+            "its schema version {version} was written by a newer courier (this one knows {})",
+            MIGRATIONS.len()
+        ));
+    }
+    for (applied, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        transaction.execute_batch(migration).map_err(sql)?;
+        transaction.pragma_update(None, "user_version", applied as i64 + 1).map_err(sql)?;
+    }
+    transaction.commit().map_err(sql)
+}
+
+impl ReplayStore for SqliteStore {
+    fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError> {
+        self.with(|connection| {
+            // FULL: the commit reaches the disk before `insert` returns, so that a
+            // queued request survives even a power cut once the caller is told so.
+            connection.pragma_update(None, "synchronous", "FULL")?;
+            let inserted = insert(connection, records);
+            connection.pragma_update(None, "synchronous", "NORMAL")?;
+            inserted
+        })
+    }
+
+    fn list(&self) -> Result<Vec<Record>, StoreError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM requests ORDER BY id"))?;
+            statement.query_map([], record)?.collect()
+        })
+    }
+
+    fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
+        self.with(|connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (filter, id) = match claim.selection {
+                Selection::Due => ("state = 'pending' AND next_attempt_at <= ?3", None),
+                Selection::One(id) => ("id = ?5", Some(id)),
+            };
+            let sql = format!(
+                "UPDATE requests SET lease_owner = ?1, lease_expires_at = ?2, attempts = attempts + 1, updated_at = ?3
+                 WHERE id IN (SELECT id FROM requests
+                              WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= ?3)
+                              ORDER BY next_attempt_at, id LIMIT ?4)
+                 RETURNING {COLUMNS}"
+            );
+            let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+            let (owner, until, now) = (claim.owner, millis(claim.until), millis(claim.now));
+            let mut records = {
+                let mut statement = transaction.prepare(&sql)?;
+                let rows = match id {
+                    Some(id) => statement.query_map(params![owner, until, now, limit, id], record)?,
+                    None => statement.query_map(params![owner, until, now, limit], record)?,
+                };
+                rows.collect::<rusqlite::Result<Vec<Record>>>()?
+            };
+            transaction.commit()?;
+            records.sort_by_key(|record| (record.next_attempt_at, record.id));
+            Ok(records)
+        })
+    }
+
+    fn finish(&self, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|connection| {
+            match finish {
+                Finish::Delivered => connection.execute("DELETE FROM requests WHERE id = ?1", [id])?,
+                Finish::Failed { state, error, next_attempt_at } => connection.execute(
+                    "UPDATE requests SET state = ?1, last_error = ?2, next_attempt_at = ?3, updated_at = ?4,
+                            lease_owner = NULL, lease_expires_at = NULL
+                     WHERE id = ?5 AND lease_owner = ?6",
+                    params![state.as_str(), error, millis(*next_attempt_at), millis(now), id, owner],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
+    fn remove(&self, id: i64) -> Result<bool, StoreError> {
+        self.with(|connection| Ok(connection.execute("DELETE FROM requests WHERE id = ?1", [id])? > 0))
+    }
+}
+
+fn insert(connection: &mut Connection, records: &[NewRecord]) -> rusqlite::Result<Vec<i64>> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut ids = Vec::with_capacity(records.len());
+    {
+        let mut statement = transaction.prepare(
+            "INSERT INTO requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
+                 read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
+                 created_at, updated_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)",
+        )?;
+        let now = millis(Utc::now());
+        for new in records {
+            let saved = &new.saved;
+            let request = &saved.request;
+            let headers = serde_json::to_string(&request.headers).expect("headers serialize");
+            let credentials = saved
+                .credentials
+                .as_ref()
+                .map(|credentials| serde_json::to_string(credentials).expect("credentials serialize"));
+            let duration = |duration: Duration| i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+            statement.execute(params![
+                new.state.as_str(),
+                request.method.as_str(),
+                request.url,
+                headers,
+                request.body,
+                duration(request.timeouts.total),
+                duration(request.timeouts.connect),
+                duration(request.timeouts.read),
+                saved.idempotency_key,
+                saved.spec_name,
+                saved.spec_sha256,
+                credentials,
+                new.attempts,
+                new.last_error,
+                now,
+            ])?;
+            ids.push(transaction.last_insert_rowid());
+        }
+    }
+    transaction.commit()?;
+    Ok(ids)
+}
+
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn time(index: usize, millis: i64) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis).ok_or_else(|| bad(index, format!("{millis} is not a time")))
+}
+
+fn bad(index: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, message.into())
+}
+
+/// Reads a record from a row of [`COLUMNS`].
+fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
+    let state: String = row.get(1)?;
+    let method: String = row.get(2)?;
+    let headers: String = row.get(4)?;
+    let credentials: Option<String> = row.get(12)?;
+    let duration = |index: usize| -> rusqlite::Result<Duration> {
+        Ok(Duration::from_millis(u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0)))
+    };
+    let lease_owner: Option<String> = row.get(18)?;
+    let lease_expires_at: Option<i64> = row.get(19)?;
+    Ok(Record {
+        id: row.get(0)?,
+        state: State::parse(&state).ok_or_else(|| bad(1, format!("{state:?} is not a state")))?,
+        saved: Saved {
+            request: Prepared {
+                method: [Method::Get, Method::Post, Method::Put, Method::Patch, Method::Delete]
+                    .into_iter()
+                    .find(|known| known.as_str() == method)
+                    .ok_or_else(|| bad(2, format!("{method:?} is not a method")))?,
+                url: row.get(3)?,
+                headers: serde_json::from_str(&headers).map_err(|error| bad(4, error.to_string()))?,
+                body: row.get(5)?,
+                timeouts: Timeouts { total: duration(6)?, connect: duration(7)?, read: duration(8)? },
+            },
+            idempotency_key: row.get(9)?,
+            spec_name: row.get(10)?,
+            spec_sha256: row.get(11)?,
+            credentials: credentials
+                .map(|text| serde_json::from_str::<KeptCredentials>(&text))
+                .transpose()
+                .map_err(|error| bad(12, error.to_string()))?,
+        },
+        attempts: row.get(13)?,
+        last_error: row.get(14)?,
+        created_at: time(15, row.get(15)?)?,
+        updated_at: time(16, row.get(16)?)?,
+        next_attempt_at: time(17, row.get(17)?)?,
+        lease: match (lease_owner, lease_expires_at) {
+            (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at: time(19, expires_at)? }),
+            _ => None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    fn pending(key: &str) -> NewRecord {
+        NewRecord {
+            state: State::Pending,
+            saved: Saved {
+                request: Prepared {
+                    method: Method::Put,
+                    url: "http://127.0.0.1:9/x".to_owned(),
+                    headers: vec![("idempotency-key".to_owned(), key.to_owned())],
+                    body: Some(vec![0, 159, 146, 150]),
+                    timeouts: Timeouts::default(),
+                },
+                idempotency_key: key.to_owned(),
+                spec_name: Some("/specs/x.toml".to_owned()),
+                spec_sha256: Some("ab".repeat(32)),
+                credentials: Some(KeptCredentials {
+                    headers: vec!["x-api-key".to_owned()],
+                    variables: serde_json::json!({"user": "anna", "n": 3}).as_object().unwrap().clone(),
+                }),
+            },
+            attempts: 0,
+            last_error: None,
+        }
+    }
+
+    fn claim(store: &SqliteStore, owner: &str, now: DateTime<Utc>, selection: Selection) -> Vec<Record> {
+        store.claim(&Claim { owner, now, until: now + TimeDelta::seconds(10), limit: 10, selection }).unwrap()
+    }
+
+    #[test]
+    fn records_come_back_as_they_were_written() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        let new = pending("k1");
+        let ids = store.insert(std::slice::from_ref(&new)).unwrap();
+        let records = store.list().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].id, ids[0]);
+        assert_eq!(records[0].saved, new.saved);
+        assert_eq!((records[0].state, records[0].attempts, records[0].lease.clone()), (State::Pending, 0, None));
+    }
+
+    #[test]
+    fn a_new_file_is_private_in_wal_mode_with_the_schema_and_a_newer_schema_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("r.db");
+        SqliteStore::open(&path).unwrap();
+        SqliteStore::open(&path).unwrap();
+        let connection = Connection::open(&path).unwrap();
+        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        let error = SqliteStore::open(&path).unwrap_err();
+        assert!(error.0.contains("newer courier"), "{error}");
+    }
+
+    #[test]
+    fn a_lease_keeps_a_record_from_another_claimer_until_it_lapses() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("r.db");
+        let (first, second) = (SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap());
+        let id = first.insert(&[pending("k1")]).unwrap()[0];
+        let now = Utc::now();
+
+        let taken = claim(&first, "a", now, Selection::Due);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].attempts, 1, "a claim counts an attempt");
+        assert_eq!(taken[0].lease.as_ref().map(|lease| lease.owner.as_str()), Some("a"));
+        assert!(claim(&second, "b", now, Selection::Due).is_empty());
+        assert!(claim(&second, "b", now, Selection::One(id)).is_empty());
+
+        // a crashed: its lease lapses, and b takes the record.
+        let later = now + TimeDelta::seconds(11);
+        let retaken = claim(&second, "b", later, Selection::Due);
+        assert_eq!((retaken.len(), retaken[0].attempts), (1, 2));
+
+        // a comes back too late: its failure changes nothing.
+        let failed = Finish::Failed { state: State::Dead, error: "late".to_owned(), next_attempt_at: later };
+        first.finish(id, "a", &failed, later).unwrap();
+        let record = &first.list().unwrap()[0];
+        assert_eq!((record.state, record.last_error.as_deref()), (State::Pending, None));
+        assert_eq!(record.lease.as_ref().map(|lease| lease.owner.as_str()), Some("b"));
+
+        // b's failure frees the lease and schedules the record.
+        let next = later + TimeDelta::seconds(30);
+        let retry = Finish::Failed { state: State::Pending, error: "503".to_owned(), next_attempt_at: next };
+        second.finish(id, "b", &retry, later).unwrap();
+        let record = &first.list().unwrap()[0];
+        assert_eq!((record.lease.clone(), record.last_error.as_deref()), (None, Some("503")));
+        assert!(claim(&first, "a", later, Selection::Due).is_empty(), "not due yet");
+        assert_eq!(claim(&first, "a", next, Selection::Due).len(), 1);
+        // Delivered deletes the record, whoever holds it.
+        second.finish(id, "b", &Finish::Delivered, next).unwrap();
+        assert!(first.list().unwrap().is_empty());
+        assert!(!first.remove(id).unwrap());
+    }
+
+    #[test]
+    fn the_worker_claims_only_due_pending_records_earliest_first() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        let failed =
+            NewRecord { state: State::Failed, attempts: 1, last_error: Some("refused".to_owned()), ..pending("k0") };
+        let ids = store.insert(&[failed, pending("k1"), pending("k2")]).unwrap();
+        let now = Utc::now() + TimeDelta::seconds(1);
+        let claimed: Vec<i64> = claim(&store, "w", now, Selection::Due).iter().map(|r| r.id).collect();
+        assert_eq!(claimed, ids[1..]);
+        // By hand, any record may be claimed.
+        assert_eq!(claim(&store, "h", now, Selection::One(ids[0]))[0].state, State::Failed);
+        assert!(store.remove(ids[0]).unwrap());
+    }
+}

@@ -1,0 +1,190 @@
+//! The store's contract: what a record holds, and the [`ReplayStore`] trait.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::request::Prepared;
+
+/// Where a record stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Queued: the worker sends it once it is due.
+    Pending,
+    /// Failed when it was sent; waits to be replayed by hand.
+    Failed,
+    /// Given up: its attempts ran out, or the service refused it (a 4xx other than 429).
+    Dead,
+}
+
+impl State {
+    /// The state's name: `pending`, `failed`, `dead`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Failed => "failed",
+            State::Dead => "dead",
+        }
+    }
+
+    /// The state of a name.
+    pub fn parse(name: &str) -> Option<State> {
+        [State::Pending, State::Failed, State::Dead].into_iter().find(|state| state.as_str() == name)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a record keeps to add the credentials back when it is sent: the headers to
+/// render again from the spec, and the chat variables their templates and the
+/// spec's `[auth]` read (none of them a secret). The spec's `[auth]` is applied
+/// whenever a record has these.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeptCredentials {
+    /// Header names: those whose template reads a secret, and `Authorization`.
+    pub headers: Vec<String>,
+    /// Variable name → value as JSON.
+    pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A request as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    /// The rendered request, without its credentials and the session's cookies.
+    pub request: Prepared,
+    /// The `Idempotency-Key` it carries, the same at every attempt.
+    pub idempotency_key: String,
+    /// The spec's name (the command line: its absolute path).
+    pub spec_name: Option<String>,
+    /// The SHA-256 of the spec's text when the request was rendered.
+    pub spec_sha256: Option<String>,
+    /// What its credentials need, when it has any.
+    pub credentials: Option<KeptCredentials>,
+}
+
+/// A record to insert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord {
+    /// `pending` for a queued request, `failed` for one kept after failing.
+    pub state: State,
+    /// The request.
+    pub saved: Saved,
+    /// The attempts made so far (1 for a request that failed when it was sent).
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// Who is sending a record, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The worker (or `courier replay run`) that claimed it.
+    pub owner: String,
+    /// When the claim lapses, and another may take the record.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A record in the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The id, never reused.
+    pub id: i64,
+    /// Where it stands.
+    pub state: State,
+    /// The request.
+    pub saved: Saved,
+    /// The attempts made: counted when a record is claimed, so that a request that
+    /// crashes its worker still runs out of attempts.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was saved.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When the worker may send a pending record.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The current or last claim.
+    pub lease: Option<Lease>,
+}
+
+/// Which records a claim may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Pending records that are due: the worker's.
+    Due,
+    /// One record, whatever its state or time: `courier replay run ID`.
+    One(i64),
+}
+
+/// A claim: lease up to `limit` records of a selection to `owner` until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim<'a> {
+    /// Who claims.
+    pub owner: &'a str,
+    /// The time now, by the claimer's clock.
+    pub now: DateTime<Utc>,
+    /// When the lease lapses.
+    pub until: DateTime<Utc>,
+    /// At most this many records.
+    pub limit: usize,
+    /// Which records.
+    pub selection: Selection,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// The service acknowledged it: the record goes.
+    Delivered,
+    /// It failed: the record stays, in `state`, due again at `next_attempt_at`.
+    Failed {
+        /// The state it is left in.
+        state: State,
+        /// Why.
+        error: String,
+        /// When a pending record is due again.
+        next_attempt_at: DateTime<Utc>,
+    },
+}
+
+/// A store that cannot be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// A durable store of requests. The SQLite default is [`super::SqliteStore`]; a
+/// runtime that outgrows one machine implements this over a shared database.
+///
+/// The methods block (a host calls them from `spawn_blocking`, as courier does).
+/// What an implementation must guarantee:
+///
+/// - `insert` is durable when it returns: committed in one transaction, all the
+///   records or none, surviving a crash of the process and of the machine.
+/// - `claim` is atomic: two claimers never both get a record whose lease has not
+///   lapsed. Every claimed record's `attempts` counts one more.
+/// - `finish` with [`Finish::Failed`] changes a record only while `owner` still holds
+///   its lease; [`Finish::Delivered`] deletes it whoever holds it by then.
+pub trait ReplayStore: Send + Sync {
+    /// Saves records in one committed transaction; their ids, in order.
+    fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError>;
+
+    /// Every record, by id.
+    fn list(&self) -> Result<Vec<Record>, StoreError>;
+
+    /// Leases records of the selection whose lease is free or has lapsed at
+    /// `claim.now`; the records, the earliest due first.
+    fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError>;
+
+    /// Ends an attempt at a record that `owner` claimed.
+    fn finish(&self, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Deletes a record; `false` when there is none.
+    fn remove(&self, id: i64) -> Result<bool, StoreError>;
+}

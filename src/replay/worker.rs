@@ -1,0 +1,430 @@
+//! Sending stored requests: the [`Worker`] that drains the queue (leases, backoff
+//! with jitter, a maximum of attempts, the dead-letter state), and [`replay`], which
+//! sends chosen records now (`courier replay run`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use indexmap::IndexMap;
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use super::keep::failure_text;
+use super::store::{Claim, Finish, Record, ReplayStore, Selection, State, StoreError};
+use crate::eval::Engine;
+use crate::functions::Context;
+use crate::request::{CompiledRequest, Credentials, Executor, Outcome};
+use crate::value::{Value, from_json};
+
+/// Finds a record's spec by the name it was saved with, to render its credentials.
+pub trait SpecSource: Send + Sync {
+    /// The compiled spec of that name.
+    fn load(&self, name: &str) -> Result<CompiledRequest, String>;
+}
+
+/// Specs in files, named by their paths: the command line's.
+pub struct SpecFiles {
+    engine: Engine,
+}
+
+impl SpecFiles {
+    /// Specs compiled with `engine` (its functions).
+    pub fn new(engine: Engine) -> Self {
+        SpecFiles { engine }
+    }
+}
+
+impl SpecSource for SpecFiles {
+    fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+        CompiledRequest::load(&self.engine, Path::new(name)).map_err(|error| error.to_string())
+    }
+}
+
+/// How a worker sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// The worker's name in the leases it takes; unique per worker.
+    pub owner: String,
+    /// How long a claimed record is the worker's. A send still going when the lease
+    /// is about to lapse is cut short, so that no two workers send a record at once;
+    /// keep it longer than the specs' timeouts.
+    pub lease: Duration,
+    /// Records sent at once.
+    pub concurrency: usize,
+    /// Attempts before a record goes dead.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles with each further one.
+    pub backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+    /// How often a worker with nothing to do, or with free capacity, looks again.
+    pub poll: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            owner: format!("worker-{}-{:08x}", std::process::id(), rand::random::<u32>()),
+            lease: Duration::from_secs(60),
+            concurrency: 8,
+            max_attempts: 10,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(15 * 60),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// The wait after `attempts` failed attempts: `backoff · 2^(attempts-1)`, at most
+    /// `max_backoff`, of which a random half is taken off ("equal jitter"), so that
+    /// records that failed together do not come back together.
+    pub fn backoff_after(&self, attempts: u32) -> Duration {
+        let doubled = self.backoff.saturating_mul(1 << attempts.saturating_sub(1).min(30));
+        let wait = doubled.min(self.max_backoff);
+        wait / 2 + wait.mul_f64(rand::random::<f64>() / 2.0)
+    }
+}
+
+/// How one attempt at a record went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Verdict {
+    /// The service acknowledged it with this status (below 400).
+    Delivered {
+        /// The status.
+        status: u16,
+    },
+    /// It failed in a way that may pass: no answer, 5xx, 429, or its spec could not
+    /// be had.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// The service refused it (a 4xx other than 429): sending it again would not help.
+    Refused {
+        /// The status and the start of the body.
+        error: String,
+    },
+}
+
+impl Verdict {
+    fn of(outcome: &Outcome) -> Verdict {
+        match outcome.status {
+            Some(status) if status < 400 => Verdict::Delivered { status },
+            Some(status) if status >= 500 || status == 429 => Verdict::Failed { error: failure_text(outcome) },
+            Some(_) => Verdict::Refused { error: failure_text(outcome) },
+            None => Verdict::Failed { error: failure_text(outcome) },
+        }
+    }
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Records delivered and deleted.
+    pub delivered: usize,
+    /// Failed attempts that will be tried again.
+    pub retried: usize,
+    /// Records that went dead.
+    pub dead: usize,
+}
+
+type Observer = dyn Fn(&Record, &Verdict) + Send + Sync;
+
+/// Sends the queue's due records: claims them under a lease, sends them with their
+/// credentials rendered from their specs, deletes each once the service
+/// acknowledged it, and schedules a failed one again with backoff, until its
+/// attempts run out and it goes dead. Any number of workers, in any number of
+/// processes, may share a store.
+pub struct Worker {
+    store: Arc<dyn ReplayStore>,
+    executor: Executor,
+    specs: Arc<dyn SpecSource>,
+    context: Arc<Context>,
+    options: WorkerOptions,
+    observer: Option<Arc<Observer>>,
+}
+
+impl Worker {
+    /// A worker with the default options.
+    pub fn new(store: Arc<dyn ReplayStore>, executor: Executor, specs: Arc<dyn SpecSource>, context: Context) -> Self {
+        Worker { store, executor, specs, context: Arc::new(context), options: WorkerOptions::default(), observer: None }
+    }
+
+    /// The same worker with other options.
+    pub fn with_options(mut self, options: WorkerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The same worker, telling `observer` how each attempt went.
+    pub fn observe(mut self, observer: impl Fn(&Record, &Verdict) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &WorkerOptions {
+        &self.options
+    }
+
+    /// Sends due records for as long as it runs (a host spawns it as a task and
+    /// aborts it to stop; what was in flight is sent again after its lease lapses).
+    /// Returns only when the store fails.
+    pub async fn run(&self) -> Result<Report, StoreError> {
+        self.drain(false).await
+    }
+
+    /// Sends due records until none is due and none is in flight; records waiting
+    /// for their backoff, or leased by another worker, are left.
+    pub async fn run_until_empty(&self) -> Result<Report, StoreError> {
+        self.drain(true).await
+    }
+
+    async fn drain(&self, until_empty: bool) -> Result<Report, StoreError> {
+        let mut report = Report::default();
+        let mut sending: JoinSet<(Record, Verdict)> = JoinSet::new();
+        // A send is cut short this long before its lease lapses.
+        let margin = (self.options.lease / 10).min(Duration::from_secs(5));
+        loop {
+            let free = self.options.concurrency.max(1).saturating_sub(sending.len());
+            if free > 0 {
+                let started = tokio::time::Instant::now();
+                let claimed = claim(&self.store, &self.options, free, Selection::Due).await?;
+                let deadline = started + self.options.lease.saturating_sub(margin);
+                for record in claimed {
+                    let (executor, specs, context) = (self.executor.clone(), self.specs.clone(), self.context.clone());
+                    sending.spawn(async move {
+                        let attempt = attempt(&executor, specs.as_ref(), &context, &record);
+                        let verdict = tokio::time::timeout_at(deadline, attempt).await.unwrap_or_else(|_| {
+                            Verdict::Failed { error: "no answer before the worker's lease ran out".to_owned() }
+                        });
+                        (record, verdict)
+                    });
+                }
+            }
+            if sending.is_empty() {
+                if until_empty {
+                    return Ok(report);
+                }
+                tokio::time::sleep(self.options.poll).await;
+                continue;
+            }
+            let Ok(Some(joined)) = tokio::time::timeout(self.options.poll, sending.join_next()).await else {
+                continue;
+            };
+            let (record, verdict) = joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
+            self.settle(record, verdict, &mut report).await?;
+        }
+    }
+
+    /// Writes down how an attempt went.
+    async fn settle(&self, record: Record, verdict: Verdict, report: &mut Report) -> Result<(), StoreError> {
+        if let Some(observer) = &self.observer {
+            observer(&record, &verdict);
+        }
+        let now = Utc::now();
+        let finish = match verdict {
+            Verdict::Delivered { .. } => {
+                report.delivered += 1;
+                Finish::Delivered
+            }
+            Verdict::Failed { error } if record.attempts < self.options.max_attempts => {
+                report.retried += 1;
+                Finish::Failed {
+                    state: State::Pending,
+                    error,
+                    next_attempt_at: now + delta(self.options.backoff_after(record.attempts)),
+                }
+            }
+            Verdict::Failed { error } | Verdict::Refused { error } => {
+                report.dead += 1;
+                Finish::Failed { state: State::Dead, error, next_attempt_at: now }
+            }
+        };
+        let owner = self.options.owner.clone();
+        self.blocking(move |store| store.finish(record.id, &owner, &finish, now)).await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn ReplayStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        blocking(&self.store, work).await
+    }
+}
+
+/// One record sent now by [`replay`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Replayed {
+    /// The record's id.
+    pub id: i64,
+    /// Its method.
+    pub method: String,
+    /// Its URL.
+    pub url: String,
+    /// Its attempts, this one included.
+    pub attempts: u32,
+    /// How it went; `None` when a worker held the record and it was not sent.
+    #[serde(flatten)]
+    pub verdict: Option<Verdict>,
+}
+
+/// Sends records now, one after the other, whatever their state and time: `ids`,
+/// or every record when `ids` is `None`. A delivered record is deleted; a refused
+/// one goes dead; one that failed keeps its state (a pending one waits its backoff
+/// again), with its attempts and last error updated. A record a worker holds is
+/// left alone. An id with no record is an error.
+pub async fn replay(
+    store: Arc<dyn ReplayStore>,
+    executor: &Executor,
+    specs: &dyn SpecSource,
+    context: &Context,
+    ids: Option<Vec<i64>>,
+) -> Result<Vec<Replayed>, StoreError> {
+    let listed = blocking(&store, |store| store.list()).await?;
+    let ids = match ids {
+        Some(ids) => {
+            if let Some(missing) = ids.iter().find(|id| !listed.iter().any(|record| record.id == **id)) {
+                return Err(StoreError(format!("there is no record {missing}")));
+            }
+            ids
+        }
+        None => listed.iter().map(|record| record.id).collect(),
+    };
+    let options = WorkerOptions {
+        owner: format!("replay-{}-{:08x}", std::process::id(), rand::random::<u32>()),
+        ..WorkerOptions::default()
+    };
+    let mut replayed = Vec::new();
+    for id in ids {
+        let claimed = claim(&store, &options, 1, Selection::One(id)).await?;
+        let Some(record) = claimed.into_iter().next() else {
+            if let Some(record) = listed.iter().find(|record| record.id == id) {
+                replayed.push(Replayed {
+                    id,
+                    method: record.saved.request.method.as_str().to_owned(),
+                    url: record.saved.request.url.clone(),
+                    attempts: record.attempts,
+                    verdict: None,
+                });
+            }
+            continue;
+        };
+        let verdict = attempt(executor, specs, context, &record).await;
+        let now = Utc::now();
+        let finish = match &verdict {
+            Verdict::Delivered { .. } => Finish::Delivered,
+            Verdict::Refused { error } => {
+                Finish::Failed { state: State::Dead, error: error.clone(), next_attempt_at: now }
+            }
+            Verdict::Failed { error } => Finish::Failed {
+                state: record.state,
+                error: error.clone(),
+                next_attempt_at: match record.state {
+                    State::Pending => now + delta(options.backoff_after(record.attempts)),
+                    _ => record.next_attempt_at,
+                },
+            },
+        };
+        let owner = options.owner.clone();
+        blocking(&store, move |store| store.finish(id, &owner, &finish, now)).await?;
+        replayed.push(Replayed {
+            id,
+            method: record.saved.request.method.as_str().to_owned(),
+            url: record.saved.request.url.clone(),
+            attempts: record.attempts,
+            verdict: Some(verdict),
+        });
+    }
+    Ok(replayed)
+}
+
+/// Sends a record once: its credentials rendered from its spec, when it has any.
+async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context, record: &Record) -> Verdict {
+    let saved = &record.saved;
+    let Some(kept) = &saved.credentials else {
+        return Verdict::of(&executor.send_prepared(&saved.request, None, context).await);
+    };
+    let failed = |error: String| Verdict::Failed { error };
+    let Some(name) = &saved.spec_name else {
+        return failed("its credentials need its spec, and it names none".to_owned());
+    };
+    let spec = match specs.load(name) {
+        Ok(spec) => spec,
+        Err(error) => return failed(format!("its spec cannot be had for its credentials: {error}")),
+    };
+    if spec.sha256() != saved.spec_sha256.as_deref() {
+        return failed(format!(
+            "its spec {name} changed since it was saved; its credentials are not applied to a request rendered from another version"
+        ));
+    }
+    let variables: IndexMap<String, Value> =
+        kept.variables.iter().map(|(name, value)| (name.clone(), from_json(value))).collect();
+    let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables };
+    Verdict::of(&executor.send_prepared(&saved.request, Some(credentials), context).await)
+}
+
+/// Leases up to `limit` records of `selection` for `options.owner`, from now for `options.lease`.
+async fn claim(
+    store: &Arc<dyn ReplayStore>,
+    options: &WorkerOptions,
+    limit: usize,
+    selection: Selection,
+) -> Result<Vec<Record>, StoreError> {
+    let (owner, lease) = (options.owner.clone(), options.lease);
+    blocking(store, move |store| {
+        let now = Utc::now();
+        store.claim(&Claim { owner: &owner, now, until: now + delta(lease), limit, selection })
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    store: &Arc<dyn ReplayStore>,
+    work: impl FnOnce(&dyn ReplayStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || work(store.as_ref()))
+        .await
+        .map_err(|error| StoreError(format!("the replay store failed: {error}")))?
+}
+
+fn delta(duration: Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let options = WorkerOptions {
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            ..WorkerOptions::default()
+        };
+        for (attempts, full) in [(1, 2), (2, 4), (3, 8), (5, 32), (6, 60), (40, 60)] {
+            let full = Duration::from_secs(full);
+            for _ in 0..50 {
+                let wait = options.backoff_after(attempts);
+                assert!(wait >= full / 2 && wait <= full, "{attempts}: {wait:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn statuses_are_judged() {
+        let status = |status| Outcome { status: Some(status), ..Outcome::default() };
+        assert_eq!(Verdict::of(&status(201)), Verdict::Delivered { status: 201 });
+        assert!(matches!(Verdict::of(&status(503)), Verdict::Failed { .. }));
+        assert!(matches!(Verdict::of(&status(429)), Verdict::Failed { .. }));
+        assert!(matches!(Verdict::of(&status(404)), Verdict::Refused { .. }));
+        let none = Outcome { error: Some("connection refused".into()), ..Outcome::default() };
+        assert_eq!(Verdict::of(&none), Verdict::Failed { error: "connection refused".into() });
+    }
+}
