@@ -1,0 +1,137 @@
+//! courier's executor against bare reqwest, on the same loopback server, with 1 and
+//! 64 requests in flight. Both sides do the same work: a GET with a path variable,
+//! read the whole JSON answer, take one field out of it. courier also renders the
+//! URL template, classifies the outcome, keeps the log and maps the field into a
+//! variable: that is the overhead measured.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use courier::request::{CompiledRequest, Cookies, Executor};
+use courier::{Context, Engine, Variables};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+const ANSWER: &str = r#"{"price": {"amount": 125, "currency": "Euro", "validUntil": "2022-12-31"}, "productId": "123abc"}"#;
+
+/// A keep-alive HTTP/1 server on loopback that answers every request with `ANSWER`.
+fn start_server(runtime: &tokio::runtime::Runtime) -> String {
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            tokio::spawn(async move {
+                let service = service_fn(|_: Request<hyper::body::Incoming>| async {
+                    let mut response = Response::new(Full::new(Bytes::from_static(ANSWER.as_bytes())));
+                    response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                    Ok::<_, Infallible>(response)
+                });
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+struct Courier {
+    executor: Executor,
+    request: CompiledRequest,
+    variables: Variables,
+    context: Context,
+}
+
+impl Courier {
+    async fn send(&self) {
+        let mut cookies = Cookies::new();
+        let outcome = self.executor.execute(&self.request, &self.variables, &self.context, &mut cookies).await;
+        assert_eq!(outcome.status, Some(200));
+    }
+}
+
+async fn bare(client: &reqwest::Client, base: &str) {
+    let response =
+        client.get(format!("{base}/products/123/price")).timeout(Duration::from_secs(20)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert!(json["price"]["amount"].is_number());
+}
+
+/// Runs `iterations` rounds of `in_flight` concurrent calls of `call` and returns the
+/// time per round.
+fn rounds<F, Fut>(runtime: &tokio::runtime::Runtime, iterations: u64, in_flight: usize, call: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    runtime.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..in_flight {
+                tasks.spawn(call());
+            }
+            while let Some(result) = tasks.join_next().await {
+                result.unwrap();
+            }
+        }
+        start.elapsed()
+    })
+}
+
+fn send(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let base = start_server(&runtime);
+    let spec = r#"
+        method = "GET"
+        url = "${shop_url}/products/${product_id}/price"
+
+        [[mappings]]
+        source = "price.amount"
+        target = "product_price"
+    "#;
+    let courier = Arc::new(Courier {
+        executor: Executor::new(),
+        request: CompiledRequest::from_toml(&Engine::new(), spec, std::path::Path::new(".")).unwrap(),
+        variables: Variables::from_strings([("shop_url", base.as_str()), ("product_id", "123")]),
+        context: Context::default(),
+    });
+    // The same limits courier applies by default: equivalent work includes the timers.
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = Arc::new(base);
+
+    let mut group = c.benchmark_group("send");
+    group.sample_size(20).measurement_time(Duration::from_secs(5));
+    for in_flight in [1usize, 64] {
+        group.bench_function(format!("courier/{in_flight}"), |b| {
+            b.iter_custom(|iterations| {
+                rounds(&runtime, iterations, in_flight, || {
+                    let courier = courier.clone();
+                    async move { courier.send().await }
+                })
+            })
+        });
+        group.bench_function(format!("reqwest/{in_flight}"), |b| {
+            b.iter_custom(|iterations| {
+                rounds(&runtime, iterations, in_flight, || {
+                    let (client, base) = (client.clone(), base.clone());
+                    async move { bare(&client, &base).await }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, send);
+criterion_main!(benches);
