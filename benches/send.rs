@@ -18,7 +18,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-const ANSWER: &str = r#"{"price": {"amount": 125, "currency": "Euro", "validUntil": "2022-12-31"}, "productId": "123abc"}"#;
+const ANSWER: &str =
+    r#"{"price": {"amount": 125, "currency": "Euro", "validUntil": "2022-12-31"}, "productId": "123abc"}"#;
 
 /// A keep-alive HTTP/1 server on loopback that answers every request with `ANSWER`.
 fn start_server(runtime: &tokio::runtime::Runtime) -> String {

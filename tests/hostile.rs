@@ -185,3 +185,23 @@ fn interpolate_cannot_recurse_forever() {
     });
     assert!(error.message().contains("nest"), "{error}");
 }
+
+#[test]
+fn interpolate_fan_out_spends_one_budget() {
+    let (error, _) = bounded(|| {
+        // Five levels of translations, each interpolating the next ten times: 10^5
+        // nested renders if nothing bounded the total.
+        let mut translations = serde_json::Map::new();
+        for level in 0..5 {
+            let call = format!("${{interpolate('a{}')}}", level + 1);
+            translations.insert(format!("a{level}"), call.repeat(10).into());
+        }
+        translations.insert("a5".into(), "leaf".into());
+        let context = serde_json::json!({"locale": "en", "translations": {"en": translations}});
+        let context = Context::from_json(&context.to_string()).unwrap();
+        let mut engine = Engine::new();
+        engine.set_limits(courier::Limits { max_steps: 10_000, ..courier::Limits::default() });
+        engine.compile_expression("interpolate('a0')").unwrap().evaluate(&Variables::new(), &context).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+}

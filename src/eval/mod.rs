@@ -209,13 +209,7 @@ impl<'a> Runtime<'a> {
     }
 
     fn step(&self, span: Span) -> Result<(), Error> {
-        let steps = self.steps.get() + 1;
-        self.steps.set(steps);
-        if steps > self.shared.limits.max_steps {
-            let message = format!("the evaluation took more than {} steps", self.shared.limits.max_steps);
-            return Err(Error::new(ErrorKind::Limit, message).at(span, self.source));
-        }
-        Ok(())
+        self.charge(1).map_err(|error| error.at(span, self.source))
     }
 
     /// Evaluates a node to an owned value.
@@ -326,9 +320,28 @@ impl<'a> Runtime<'a> {
                 ),
             ));
         }
+        // Compiling costs work in proportion to the source, and the nested render
+        // spends from this evaluation's budget: fan-out through translations that
+        // interpolate each other many times cannot multiply the work.
+        self.charge(1 + source.len() as u64 / 16)?;
         let engine = Engine { shared: self.shared.clone() };
         let template = crate::template::Template::compile(&engine, source)?;
-        template.render_at_depth(self.variables, self.context, depth)
+        let nested = Runtime::new(self.shared, template.source_arc(), self.variables, self.context, depth);
+        nested.steps.set(self.steps.get());
+        let rendered = template.render_with_runtime(&nested);
+        self.steps.set(nested.steps.get());
+        rendered
+    }
+
+    /// Spends `steps` of the evaluation's budget.
+    fn charge(&self, steps: u64) -> Result<(), Error> {
+        let spent = self.steps.get().saturating_add(steps);
+        self.steps.set(spent);
+        if spent > self.shared.limits.max_steps {
+            let message = format!("the evaluation took more than {} steps", self.shared.limits.max_steps);
+            return Err(Error::new(ErrorKind::Limit, message));
+        }
+        Ok(())
     }
 }
 

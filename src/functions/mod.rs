@@ -150,7 +150,15 @@ impl<'a> CallContext<'a> {
 
     /// Evaluates a text template in the current variables and context (for `interpolate`).
     pub fn render_text(&self, source: &str) -> Result<String, FunctionError> {
-        self.runtime.render_nested(source).map_err(|error| FunctionError::new(error.to_string()))
+        self.runtime.render_nested(source).map_err(|error| {
+            // The nested template's own line and column would point into another text.
+            let message = format!("the template {} failed: {}", Value::from(source).describe(), error.message());
+            if error.kind() == crate::ErrorKind::Limit {
+                FunctionError::limit(message)
+            } else {
+                FunctionError::new(message)
+            }
+        })
     }
 }
 

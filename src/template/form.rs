@@ -9,7 +9,7 @@ use url::form_urlencoded::byte_serialize;
 
 use super::{Part, Template};
 use crate::error::Error;
-use crate::eval::{Engine, Runtime};
+use crate::eval::Engine;
 use crate::functions::Context;
 use crate::value::Value;
 use crate::variables::VariableSource;
@@ -50,20 +50,13 @@ impl FormTemplate {
     /// Renders the encoded field value.
     pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
         let template = &self.template;
-        let runtime = Runtime::new(template.shared(), template.source_arc(), variables, context, 0);
-        let mut out = String::new();
-        template.render_with(
-            &runtime,
-            |value, _, out| {
-                match value {
-                    Value::Str(text) => out.extend(byte_serialize(text.as_bytes())),
-                    other => out.extend(byte_serialize(other.to_text().as_bytes())),
-                }
-                Ok(())
-            },
-            &mut out,
-        )?;
-        Ok(out)
+        template.render_string(&template.runtime(variables, context), |value, _, out| {
+            match value {
+                Value::Str(text) => out.extend(byte_serialize(text.as_bytes())),
+                other => out.extend(byte_serialize(other.to_text().as_bytes())),
+            }
+            Ok(())
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use std::ops::Range;
 use super::Template;
 use crate::diagnostics::Diagnostic;
 use crate::error::{Error, ErrorKind};
-use crate::eval::{Engine, Runtime};
+use crate::eval::Engine;
 use crate::functions::Context;
 use crate::syntax::LineIndex;
 use crate::variables::VariableSource;
@@ -53,28 +53,21 @@ impl HeaderTemplate {
     /// Renders the header value.
     pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
         let template = &self.template;
-        let runtime = Runtime::new(template.shared(), template.source_arc(), variables, context, 0);
-        let mut out = String::new();
-        template.render_with(
-            &runtime,
-            |value, span, out| {
-                let start = out.len();
-                value.write_text(out);
-                match out[start..].chars().enumerate().find_map(|(at, c)| forbidden(c).map(|what| (at, what))) {
-                    None => Ok(()),
-                    Some((at, what)) => {
-                        let message = format!(
-                            "the value would put {what} into the header (character {} of the value); header values \
+        template.render_string(&template.runtime(variables, context), |value, span, out| {
+            let start = out.len();
+            value.write_text(out);
+            match out[start..].chars().enumerate().find_map(|(at, c)| forbidden(c).map(|what| (at, what))) {
+                None => Ok(()),
+                Some((at, what)) => {
+                    let message = format!(
+                        "the value would put {what} into the header (character {} of the value); header values \
                              cannot hold CR, LF or NUL, which could inject another header",
-                            at + 1
-                        );
-                        Err(Error::new(ErrorKind::Render, message).at(span, template.source_arc()))
-                    }
+                        at + 1
+                    );
+                    Err(Error::new(ErrorKind::Render, message).at(span, template.source_arc()))
                 }
-            },
-            &mut out,
-        )?;
-        Ok(out)
+            }
+        })
     }
 }
 

@@ -40,6 +40,12 @@ use crate::syntax::{Segment, Span};
 use crate::value::Value;
 use crate::variables::VariableSource;
 
+/// The text context's way of writing a hole: its string form, as it is.
+fn write_text(value: &Value, _: Span, out: &mut String) -> Result<(), Error> {
+    value.write_text(out);
+    Ok(())
+}
+
 /// A compiled text template: immutable, `Send + Sync`, rendered any number of times.
 #[derive(Clone)]
 pub struct Template {
@@ -94,7 +100,7 @@ impl Template {
 
     /// Renders to text: each hole's string form in place.
     pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
-        self.render_at_depth(variables, context, 0)
+        self.render_with_runtime(&self.runtime(variables, context))
     }
 
     /// Renders into `out`, which is cleared first; reuse one buffer across renders.
@@ -106,33 +112,28 @@ impl Template {
     ) -> Result<(), Error> {
         out.clear();
         let runtime = Runtime::new(&self.shared, &self.source, variables, context, 0);
-        self.render_with(
-            &runtime,
-            |value, _, out| {
-                value.write_text(out);
-                Ok(())
-            },
-            out,
-        )
+        self.render_with(&runtime, write_text, out)
     }
 
-    pub(crate) fn render_at_depth(
+    /// Renders as text on a runtime the caller set up (`interpolate` shares its budget).
+    pub(crate) fn render_with_runtime(&self, runtime: &Runtime<'_>) -> Result<String, Error> {
+        self.render_string(runtime, write_text)
+    }
+
+    /// Renders to a new string, `write_hole` deciding how each hole's value is written.
+    pub(crate) fn render_string(
         &self,
-        variables: &dyn VariableSource,
-        context: &Context,
-        depth: u32,
+        runtime: &Runtime<'_>,
+        write_hole: impl FnMut(&Value, Span, &mut String) -> Result<(), Error>,
     ) -> Result<String, Error> {
-        let runtime = Runtime::new(&self.shared, &self.source, variables, context, depth);
         let mut out = String::new();
-        self.render_with(
-            &runtime,
-            |value, _, out| {
-                value.write_text(out);
-                Ok(())
-            },
-            &mut out,
-        )?;
+        self.render_with(runtime, write_hole, &mut out)?;
         Ok(out)
+    }
+
+    /// A runtime for one render of this template.
+    pub(crate) fn runtime<'a>(&'a self, variables: &'a dyn VariableSource, context: &'a Context) -> Runtime<'a> {
+        Runtime::new(&self.shared, &self.source, variables, context, 0)
     }
 
     /// Renders with `write_hole` deciding how each hole's value is written (the url,
@@ -166,10 +167,6 @@ impl Template {
             Part::Hole(_, span) => Some(*span),
             Part::Text(_) => None,
         })
-    }
-
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
     }
 
     pub(crate) fn source_arc(&self) -> &Arc<str> {

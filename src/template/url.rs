@@ -23,7 +23,7 @@ use url::{SyntaxViolation, Url};
 use super::{Template, literal_pieces};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::error::{Error, ErrorKind};
-use crate::eval::{Engine, Runtime};
+use crate::eval::Engine;
 use crate::functions::Context;
 use crate::syntax::{LineIndex, Span};
 use crate::value::Value;
@@ -87,7 +87,7 @@ impl UrlTemplate {
     /// Renders the URL, each hole encoded for its position, and checks the result.
     pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
         let template = &self.template;
-        let runtime = Runtime::new(template.shared(), template.source_arc(), variables, context, 0);
+        let runtime = template.runtime(variables, context);
         let mut positions = self.positions.iter().copied();
         let mut written: Vec<(Range<usize>, Span, UrlPosition)> = Vec::with_capacity(self.positions.len());
         let mut out = String::new();
