@@ -75,7 +75,15 @@ pub(super) fn functions() -> Vec<Function> {
         text_fact("profilingDoubleOptInUrl", |context| context.profiling_double_opt_in_url.as_deref()),
         fact("numParticipations", |context| Value::Int(context.num_participations)),
         fact("numParticipationsBpmnProcess", |context| Value::Int(context.num_participations_bpmn_process)),
-        Function::new("secret", |args, cx| secret(cx, text(args, 0))).param("name", Kind::Text).reads_context(),
+        Function::new("secret", |args, cx| secret(cx, text(args, 0)))
+            .param("name", Kind::Text)
+            .reads_context()
+            .validate(|constants| match constants.first() {
+                Some(Some(_)) => Ok(()),
+                // A name computed from variables would let a chat user choose which
+                // of the host's secrets is sent to the service.
+                _ => Err((0, "secret() takes the secret's name as a literal, such as secret(\"API_TOKEN\")".into())),
+            }),
     ]
 }
 

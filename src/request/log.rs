@@ -125,9 +125,16 @@ impl Redactor {
             return;
         }
         let json = serde_json::Value::String(secret.to_owned()).to_string();
+        let debug = format!("{secret:?}");
+        // Error messages quote values shortened and escaped (`Value::describe`): that
+        // prefix, without its quotes and ellipsis, must not survive either.
+        let described = crate::Value::from(secret).describe();
+        let described = described.trim_end_matches('"').trim_end_matches('…').trim_start_matches('"');
         let candidates = [
             secret.to_owned(),
             json[1..json.len() - 1].to_owned(),
+            debug[1..debug.len() - 1].to_owned(),
+            described.to_owned(),
             utf8_percent_encode(secret, ENCODED).to_string(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
         ];
@@ -185,6 +192,18 @@ impl SecretResolver for RecordingResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_shortened_in_an_error_message_is_redacted() {
+        let secret = "eyJhbGciOiJIUzI1NiJ9.".repeat(8) + "\u{1}";
+        let redactor = Redactor::default();
+        redactor.add(&secret);
+        let message = format!("cannot convert {} to an integer", crate::Value::from(secret.as_str()).describe());
+        let redacted = redactor.redact(&message);
+        assert!(!redacted.contains("eyJhbGciOiJIUzI1NiJ9.eyJ"), "{redacted}");
+        let debug = redactor.redact(&format!("{secret:?}"));
+        assert!(!debug.contains("eyJhbGci"), "{debug}");
+    }
 
     #[test]
     fn every_form_of_a_secret_is_redacted() {
