@@ -9,24 +9,14 @@ use std::collections::HashSet;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use courier::diagnostics::Severity;
 use courier::template::{CheckOptions, check as check_template};
 use courier::{Engine, Variables};
 
-use super::Failure;
 use super::eval::{ContextArg, display_name, print, template_text};
 use super::inputs::{read_json, read_text};
-
-/// How diagnostics are printed.
-#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Format {
-    /// Messages with the source line and a caret, on stderr.
-    #[default]
-    Human,
-    /// One JSON array on stdout: file, line, column, end, severity, code, message, suggestion.
-    Json,
-}
+use super::{Failure, Format};
 
 /// `courier check FILE...`
 #[derive(Args, Debug)]

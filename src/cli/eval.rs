@@ -72,10 +72,11 @@ pub(crate) fn eval(args: EvalArgs) -> Result<(), Failure> {
     let output = if args.text {
         value.to_text()
     } else {
-        value
-            .to_json()
-            .map_err(|error| Failure::error(format!("error[render]: {error}; use --text to print it\n")))?
-            .to_string()
+        // The json context's writer, so that floats read as they do in payloads (`1.0E19`).
+        let mut bytes = Vec::new();
+        courier::value::write_json(&value, &mut bytes)
+            .map_err(|error| Failure::error(format!("error[render]: {error}; use --text to print it\n")))?;
+        String::from_utf8(bytes).expect("JSON output is UTF-8")
     };
     print_line(&output)
 }

@@ -43,6 +43,16 @@ enum Command {
     Worker(replay::WorkerArgs),
 }
 
+/// How a command prints: for people, or as JSON for editors, CI and other tools.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Text for people (diagnostics with a caret on stderr, tables, one event a line).
+    #[default]
+    Human,
+    /// JSON on stdout.
+    Json,
+}
+
 /// A command's failure: the message for stderr and the exit status.
 pub(crate) struct Failure {
     message: String,

@@ -12,8 +12,9 @@ use courier::request::Executor;
 use courier::{Context, Engine};
 
 use super::Failure;
+use super::Format;
 use super::inputs::read_json;
-use super::send::{CliSecrets, Format};
+use super::send::CliSecrets;
 
 /// The store when neither `--store` nor `COURIER_STORE` names one.
 const DEFAULT_STORE: &str = "courier-replay.db";

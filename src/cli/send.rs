@@ -7,15 +7,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use courier::events::catalog;
 use courier::functions::SecretResolver;
 use courier::replay::SqliteStore;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 use courier::{Engine, Variables};
 
-use super::Failure;
 use super::inputs::{InputArgs, read_json};
+use super::{Failure, Format};
 
 /// `courier send SPEC`
 #[derive(Args, Debug)]
@@ -40,16 +40,6 @@ pub(crate) struct SendArgs {
     /// [default: $COURIER_STORE, else courier-replay.db].
     #[arg(long, value_name = "FILE")]
     store: Option<PathBuf>,
-}
-
-/// How `courier events` prints.
-#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Format {
-    /// One event a line; `*` marks those courier emits.
-    #[default]
-    Human,
-    /// A JSON array of {name, description, emitted}.
-    Json,
 }
 
 /// `courier events`
@@ -105,7 +95,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     let temporary = folder.join(format!(".{name}.{}.{:016x}.tmp", std::process::id(), rand::random::<u64>()));
     let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&temporary)?;
+        // Sessions hold cookies and answers: readable by their owner only.
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

@@ -276,22 +276,25 @@ impl<'a> Runtime<'a> {
             BinaryOp::Gt => ops::relate(Relation::Greater, &a, &b).map(Value::Bool),
             BinaryOp::Le => ops::relate(Relation::LessOrEqual, &a, &b).map(Value::Bool),
             BinaryOp::Ge => ops::relate(Relation::GreaterOrEqual, &a, &b).map(Value::Bool),
-            BinaryOp::Concat => self.concat(&a, &b),
+            BinaryOp::Concat => return self.concat(&a, &b, span),
             BinaryOp::And | BinaryOp::Or => unreachable!("short-circuit operators return above"),
         };
         result.map_err(|error| self.fail(error, span))
     }
 
-    fn concat(&self, a: &Value, b: &Value) -> Result<Value, ValueError> {
-        let joined = ops::concat(a, b);
-        let length = joined.as_str().map_or(0, str::len);
-        if length > self.shared.limits.max_output_bytes {
-            return Err(ValueError(format!(
-                "the joined text would be {length} bytes, more than the limit of {}",
-                self.shared.limits.max_output_bytes
-            )));
+    /// `a += b`, refused before the text is built when it would pass the output limit.
+    fn concat(&self, a: &Value, b: &Value, span: Span) -> Result<Value, Error> {
+        let (a, b) = (a.text(), b.text());
+        let length = a.len() + b.len();
+        let limit = self.shared.limits.max_output_bytes;
+        if length > limit {
+            let message = format!("the joined text would be {length} bytes, more than the limit of {limit}");
+            return Err(Error::new(ErrorKind::Limit, message).at(span, self.source));
         }
-        Ok(joined)
+        let mut joined = String::with_capacity(length);
+        joined.push_str(&a);
+        joined.push_str(&b);
+        Ok(Value::from(joined))
     }
 
     fn call(&self, call: &Call) -> Result<Value, Error> {

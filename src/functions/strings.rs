@@ -5,13 +5,12 @@
 //! Lengths and indices count Unicode scalar values (Rust `char`s). Every function that
 //! builds a string or a list checks the size limits before or while building it.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use regex::{Regex, RegexBuilder};
 use sha2::{Digest, Sha256};
 
@@ -57,7 +56,7 @@ pub(super) fn functions() -> Vec<Function> {
         Function::new("stringJoin", join).param("list", Kind::Any).param("separator", Kind::Text),
         Function::new("padZeroes", pad_zeroes).param("value", Kind::Text).param("width", Kind::Integer),
         Function::new("urlEncode", |args, cx| {
-            sized(utf8_percent_encode(text(args, 0), QUERY_COMPONENT).to_string(), cx)
+            sized(utf8_percent_encode(text(args, 0), crate::value::URL_COMPONENT).to_string(), cx)
         })
         .param("text", Kind::Text),
         Function::new("base64Encode", base64_encode).param("text", Kind::Text),
@@ -74,18 +73,6 @@ pub(super) fn functions() -> Vec<Function> {
         .param("name", Kind::Text)
         .reads_context(),
     ]
-}
-
-/// RFC 3986 unreserved characters stay, everything else is percent-encoded (a space
-/// becomes `%20`), as the url context encodes a query component.
-const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// The text of a value without copying a string.
-fn text_of(value: &Value) -> Cow<'_, str> {
-    match value {
-        Value::Str(text) => Cow::Borrowed(text),
-        other => Cow::Owned(other.to_text()),
-    }
 }
 
 fn char_count(text: &str) -> i64 {
@@ -110,8 +97,8 @@ fn concat(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> 
 
 fn contains(haystack: &Value, part: &str) -> bool {
     match haystack {
-        Value::List(items) => items.iter().any(|item| text_of(item).contains(part)),
-        other => text_of(other).contains(part),
+        Value::List(items) => items.iter().any(|item| item.text().contains(part)),
+        other => other.text().contains(part),
     }
 }
 
@@ -148,13 +135,13 @@ fn each_text(
             let mut total = 0;
             let mut edited = Vec::with_capacity(items.len());
             for item in items.iter() {
-                let text = edit(&text_of(item), total)?;
+                let text = edit(&item.text(), total)?;
                 total += text.len();
                 edited.push(Value::from(text));
             }
             Ok(Value::list(edited))
         }
-        other => edit(&text_of(other), 0).map(Value::from),
+        other => edit(&other.text(), 0).map(Value::from),
     }
 }
 

@@ -187,14 +187,12 @@ impl Worker {
     async fn drain(&self, until_empty: bool) -> Result<Report, StoreError> {
         let mut report = Report::default();
         let mut sending: JoinSet<(Record, Verdict)> = JoinSet::new();
-        // A send is cut short this long before its lease lapses.
-        let margin = (self.options.lease / 10).min(Duration::from_secs(5));
         loop {
             let free = self.options.concurrency.max(1).saturating_sub(sending.len());
             if free > 0 {
                 let started = tokio::time::Instant::now();
                 let claimed = claim(&self.store, &self.options, free, Selection::Due).await?;
-                let deadline = started + self.options.lease.saturating_sub(margin);
+                let deadline = send_deadline(started, self.options.lease);
                 for record in claimed {
                     let (executor, specs, context) = (self.executor.clone(), self.specs.clone(), self.context.clone());
                     sending.spawn(async move {
@@ -314,7 +312,12 @@ pub async fn replay(
             }
             continue;
         };
-        let verdict = attempt(executor, specs, context, &record).await;
+        // As in the worker: a send still going when the lease is about to lapse is cut
+        // short, so that no worker can claim and send the record at the same time.
+        let deadline = send_deadline(tokio::time::Instant::now(), options.lease);
+        let verdict = tokio::time::timeout_at(deadline, attempt(executor, specs, context, &record))
+            .await
+            .unwrap_or_else(|_| Verdict::Failed { error: "no answer before the lease ran out".to_owned() });
         let now = Utc::now();
         let finish = match &verdict {
             Verdict::Delivered { .. } => Finish::Delivered,
@@ -393,8 +396,18 @@ async fn blocking<T: Send + 'static>(
         .map_err(|error| StoreError(format!("the replay store failed: {error}")))?
 }
 
+/// A duration as a `TimeDelta`, at most a century, so that `now + delta` cannot overflow.
 fn delta(duration: Duration) -> TimeDelta {
-    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+    const CENTURY: TimeDelta = TimeDelta::days(36_525);
+    TimeDelta::from_std(duration).unwrap_or(CENTURY).min(CENTURY)
+}
+
+/// When a send that started at `started` under a lease of `lease` must give up: a
+/// little before the lease lapses (a tenth of it, at most 5 s).
+fn send_deadline(started: tokio::time::Instant, lease: Duration) -> tokio::time::Instant {
+    let margin = (lease / 10).min(Duration::from_secs(5));
+    let far = started + Duration::from_secs(100 * 365 * 24 * 3600);
+    started.checked_add(lease.saturating_sub(margin)).unwrap_or(far).min(far)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use serde::Serialize;
 
 use crate::functions::SecretResolver;
@@ -108,9 +108,6 @@ fn body_text(bytes: &[u8]) -> String {
     text
 }
 
-/// Characters a secret may be written as when percent-encoded in a URL.
-const ENCODED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
 /// The secrets of one run, in every form they may be written: as they are,
 /// JSON-escaped, percent-encoded and form-encoded.
 #[derive(Debug, Default)]
@@ -135,7 +132,7 @@ impl Redactor {
             json[1..json.len() - 1].to_owned(),
             debug[1..debug.len() - 1].to_owned(),
             described.to_owned(),
-            utf8_percent_encode(secret, ENCODED).to_string(),
+            utf8_percent_encode(secret, crate::value::URL_COMPONENT).to_string(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
         ];
         let mut forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -17,7 +17,7 @@
 use std::cell::Cell;
 use std::ops::Range;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use url::{SyntaxViolation, Url};
 
 use super::{Template, literal_pieces};
@@ -26,11 +26,8 @@ use crate::error::{Error, ErrorKind};
 use crate::eval::Engine;
 use crate::functions::Context;
 use crate::syntax::{LineIndex, Span};
-use crate::value::Value;
+use crate::value::{URL_COMPONENT, Value};
 use crate::variables::VariableSource;
-
-/// Everything but RFC 3986's unreserved characters.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Where a hole stands in a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +117,8 @@ impl UrlTemplate {
 /// Percent-encodes a value's string form as one URL component.
 fn encode_component(value: &Value, out: &mut String) {
     match value {
-        Value::Str(text) => out.extend(utf8_percent_encode(text, COMPONENT)),
-        other => out.extend(utf8_percent_encode(&other.to_text(), COMPONENT)),
+        Value::Str(text) => out.extend(utf8_percent_encode(text, URL_COMPONENT)),
+        other => out.extend(utf8_percent_encode(&other.to_text(), URL_COMPONENT)),
     }
 }
 

@@ -12,7 +12,10 @@ pub fn from_json(json: &serde_json::Value) -> Value {
         serde_json::Value::Bool(value) => Value::Bool(*value),
         serde_json::Value::Number(number) => match number.as_i64() {
             Some(int) => Value::Int(int),
-            None => Value::Float(number.as_f64().unwrap_or(f64::NAN)),
+            // Beyond f64's range serde gives no f64; Java reads such text as ±Infinity.
+            None => Value::Float(
+                number.as_f64().or_else(|| super::parse_java_double(&number.to_string())).unwrap_or(f64::NAN),
+            ),
         },
         serde_json::Value::String(text) => Value::from(text.as_str()),
         serde_json::Value::Array(items) => Value::list(items.iter().map(from_json).collect()),

@@ -18,6 +18,12 @@ pub use rust_decimal::Decimal;
 pub use json::{from_json, write_json, write_json_string, write_json_string_content};
 pub use number::{format_java_double, parse_java_double, parse_java_long};
 
+/// What percent-encoding escapes in a URL component: everything but RFC 3986's
+/// unreserved characters (so a space is `%20`). The url context, `urlEncode` and the
+/// redactor (which must recognise a secret so encoded) share it.
+pub(crate) const URL_COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// A map value: string keys in insertion order.
 pub type Map = IndexMap<String, Value>;
 

@@ -251,13 +251,6 @@ pub fn is_empty(value: &Value) -> bool {
     }
 }
 
-/// `a += b`: the string forms joined.
-pub fn concat(a: &Value, b: &Value) -> Value {
-    let mut text = a.to_text();
-    b.write_text(&mut text);
-    Value::from(text)
-}
-
 /// Java's `Double.compare`: a total order with `-0.0 < 0.0` and NaN above everything.
 fn java_compare_doubles(x: f64, y: f64) -> Ordering {
     match (x.is_nan(), y.is_nan()) {
