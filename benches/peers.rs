@@ -10,13 +10,49 @@
 //!
 //! `docs/performance.md` reports the ratios.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use courier::{Context, Engine, Variables};
 use criterion::{Criterion, criterion_group, criterion_main};
 use evalexpr::{ContextWithMutableFunctions, ContextWithMutableVariables, DefaultNumericTypes, HashMapContext};
 
 const EXPRESSION: &str = "toInteger(x) + 1 > 3 && flag";
+
+/// Counts allocations, so that the run can report allocations per render beside the times.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Allocations per call of `f`, over 1,000 calls.
+fn allocations_per_call(mut f: impl FnMut()) -> f64 {
+    f();
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..1000 {
+        f();
+    }
+    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 1000.0
+}
 
 fn evalexpr_context() -> HashMapContext<DefaultNumericTypes> {
     let mut context = HashMapContext::<DefaultNumericTypes>::new();
@@ -44,11 +80,17 @@ fn evaluate(c: &mut Criterion) {
     let variables = Variables::from_strings([("x", "41"), ("flag", "true")]);
     let compiled = engine.compile_expression(EXPRESSION).unwrap();
     assert_eq!(compiled.evaluate(&variables, &context).unwrap(), courier::Value::Bool(true));
+
     group.bench_function("courier", |b| b.iter(|| compiled.evaluate(black_box(&variables), &context).unwrap()));
 
     let peer_context = evalexpr_context();
     let tree = evalexpr::build_operator_tree::<DefaultNumericTypes>(EXPRESSION).unwrap();
     assert_eq!(tree.eval_with_context(&peer_context).unwrap(), evalexpr::Value::Boolean(true));
+    eprintln!(
+        "allocations per evaluation: courier {}, evalexpr {}",
+        allocations_per_call(|| drop(compiled.evaluate(&variables, &context).unwrap())),
+        allocations_per_call(|| drop(tree.eval_with_context(&peer_context).unwrap())),
+    );
     group.bench_function("evalexpr", |b| b.iter(|| tree.eval_with_context(black_box(&peer_context)).unwrap()));
     group.finish();
 }
@@ -135,8 +177,18 @@ fn render(c: &mut Criterion) {
     let handlebars_output = handlebars.render("newsletter", &plain).unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&handlebars_output).unwrap(), expected);
 
-    let mut group = c.benchmark_group("render");
     let mut buffer = Vec::with_capacity(512);
+    eprintln!(
+        "allocations per render: courier-bytes {}, courier-value {}, minijinja {}, handlebars {}",
+        allocations_per_call(|| {
+            buffer.clear();
+            template.render_to_bytes(&variables, &context, &mut buffer).unwrap();
+        }),
+        allocations_per_call(|| drop(template.render_to_value(&variables, &context).unwrap())),
+        allocations_per_call(|| drop(jinja.render(&jinja_context).unwrap())),
+        allocations_per_call(|| drop(handlebars.render("newsletter", &plain).unwrap())),
+    );
+    let mut group = c.benchmark_group("render");
     group.bench_function("courier-bytes", |b| {
         b.iter(|| {
             buffer.clear();
