@@ -76,8 +76,9 @@ pub struct Context {
     pub locale: Option<String>,
     /// The language translations are taken from (default: the locale's language).
     pub display_language: Option<String>,
-    /// Parameters handed to the chat (page URL or boot parameters).
-    pub params: HashMap<String, String>,
+    /// Parameters handed to the chat (page URL or boot parameters); shared, so that
+    /// the executor's per-request view of the context does not copy them.
+    pub params: Arc<HashMap<String, String>>,
     /// The chat client.
     pub client: Client,
     /// The tenant's name.
@@ -100,12 +101,14 @@ pub struct Context {
     pub num_participations: i64,
     /// How often the customer took part in this process.
     pub num_participations_bpmn_process: i64,
-    /// Translations: language → key → text (which may hold `${...}`).
-    pub translations: HashMap<String, HashMap<String, String>>,
+    /// Translations: language → key → text (which may hold `${...}`); shared like `params`.
+    pub translations: Arc<HashMap<String, HashMap<String, String>>>,
     /// Seed of the random source; from the operating system when absent.
     pub seed: Option<u64>,
+    /// Shared with every fork, so that forks draw one sequence rather than each
+    /// starting the seeded sequence again.
     #[serde(skip)]
-    rng: OnceLock<Mutex<StdRng>>,
+    rng: Arc<OnceLock<Mutex<StdRng>>>,
     #[serde(skip)]
     secrets: Option<Arc<dyn SecretResolver>>,
 }
@@ -156,7 +159,7 @@ impl Context {
             num_participations_bpmn_process: self.num_participations_bpmn_process,
             translations: self.translations.clone(),
             seed: self.seed,
-            rng: OnceLock::new(),
+            rng: self.rng.clone(),
             secrets: Some(resolver),
         }
     }
