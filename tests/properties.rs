@@ -3,7 +3,7 @@
 //! the variables hold.
 
 use courier::syntax::{
-    BinaryOp, Expr, ExprKind, Literal, MemberKey, Name, Span, UnaryOp, parse_expression, parse_template,
+    BinaryOp, Expr, ExprKind, Literal, MemberKey, Name, RESERVED, Span, UnaryOp, parse_expression, parse_template,
 };
 use courier::{Context, Engine, Template, Value, Variables};
 use proptest::prelude::*;
@@ -13,27 +13,7 @@ fn expr(kind: ExprKind) -> Expr {
 }
 
 fn name() -> impl Strategy<Value = String> {
-    "[a-zA-Z_][a-zA-Z0-9_]{0,6}".prop_filter("not a reserved word", |name| {
-        ![
-            "and",
-            "or",
-            "not",
-            "eq",
-            "ne",
-            "lt",
-            "gt",
-            "le",
-            "ge",
-            "div",
-            "mod",
-            "empty",
-            "true",
-            "false",
-            "null",
-            "instanceof",
-        ]
-        .contains(&name.as_str())
-    })
+    "[a-zA-Z_][a-zA-Z0-9_]{0,6}".prop_filter("not a reserved word", |name| !RESERVED.contains(&name.as_str()))
 }
 
 fn literal() -> impl Strategy<Value = Literal> {

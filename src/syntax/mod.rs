@@ -12,7 +12,7 @@ pub(crate) mod scan;
 pub(crate) use json::check_json_structure;
 pub use json::{JsonKey, JsonMember, JsonNode, StringPart, parse_json_template_with};
 pub(crate) use parser::{LineIndex, parse_hole};
-pub use parser::{parse_expression, parse_expression_with, parse_template, parse_template_with};
+pub use parser::{RESERVED, parse_expression, parse_expression_with, parse_template, parse_template_with};
 pub use scan::{NestingLimits, check_nesting};
 
 use std::fmt;

@@ -266,7 +266,7 @@ fn build_call(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResul
 }
 
 /// The words of the language, which cannot name a variable, function or member.
-const RESERVED: [&str; 16] = [
+pub const RESERVED: [&str; 16] = [
     "and",
     "or",
     "not",
