@@ -10,9 +10,7 @@
 //!
 //! `docs/performance.md` reports the ratios.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use courier::{Context, Engine, Variables};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -20,38 +18,12 @@ use evalexpr::{ContextWithMutableFunctions, ContextWithMutableVariables, Default
 
 const EXPRESSION: &str = "toInteger(x) + 1 > 3 && flag";
 
-/// Counts allocations, so that the run can report allocations per render beside the times.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 /// Allocations per call of `f`, over 1,000 calls.
 fn allocations_per_call(mut f: impl FnMut()) -> f64 {
-    f();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..1000 {
-        f();
-    }
-    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 1000.0
+    counting::allocations_per_call(1000, |calls| (0..calls).for_each(|_| f()))
 }
 
 fn evalexpr_context() -> HashMapContext<DefaultNumericTypes> {

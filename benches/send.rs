@@ -4,10 +4,8 @@
 //! URL template, classifies the outcome, keeps the log and maps the field into a
 //! variable: that is the overhead measured.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use courier::request::{CompiledRequest, Cookies, Executor};
@@ -20,29 +18,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-/// Counts allocations (on every thread, the server's included, which both sides share).
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 const ANSWER: &str =
     r#"{"price": {"amount": 125, "currency": "Euro", "validUntil": "2022-12-31"}, "productId": "123abc"}"#;
@@ -138,10 +115,7 @@ fn send(c: &mut Criterion) {
     let base = Arc::new(base);
 
     let per_request = |name: &str, run: &dyn Fn(u64)| {
-        run(10);
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        run(200);
-        eprintln!("allocations per request, {name}: {}", (ALLOCATIONS.load(Ordering::Relaxed) - before) / 200);
+        eprintln!("allocations per request, {name}: {}", counting::allocations_per_call(200, run));
     };
     per_request("courier", &|n| {
         rounds(&runtime, n, 1, || {
