@@ -244,14 +244,7 @@ impl Worker {
             }
         };
         let owner = self.options.owner.clone();
-        self.blocking(move |store| store.finish(record.id, &owner, &finish, now)).await
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&dyn ReplayStore) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        blocking(&self.store, work).await
+        blocking(&self.store, move |store| store.finish(record.id, &owner, &finish, now)).await
     }
 }
 

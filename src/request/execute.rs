@@ -426,11 +426,7 @@ impl Executor {
                 }
             }
         }
-        outcome.log = run.log;
-        redact_outcome(&redactor, &mut outcome);
-        for event in &outcome.events {
-            self.inner.sink.emit(event);
-        }
+        self.finish(&mut outcome, run, &redactor);
         for (name, value) in &outcome.cookies {
             if value.is_empty() {
                 cookies.shift_remove(name);
@@ -584,12 +580,18 @@ impl Executor {
                 }
             }
         }
+        self.finish(&mut outcome, run, &redactor);
+        outcome
+    }
+
+    /// The last step of every run: the log joins the outcome, secrets are redacted
+    /// from all of it, and the events go to the host's sink.
+    fn finish(&self, outcome: &mut Outcome, run: Run, redactor: &Redactor) {
         outcome.log = run.log;
-        redact_outcome(&redactor, &mut outcome);
+        redact_outcome(redactor, outcome);
         for event in &outcome.events {
             self.inner.sink.emit(event);
         }
-        outcome
     }
 
     /// A prepared request with the headers named in `credentials` rendered from the
