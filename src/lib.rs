@@ -36,7 +36,7 @@ pub mod variables;
 
 pub use error::{Error, ErrorKind};
 pub use eval::{Engine, Expression, Limits};
-pub use functions::{CallContext, Context, Function, FunctionError, Kind, Registry};
+pub use functions::{CallContext, Context, Doc, Function, FunctionError, Kind, Registry};
 pub use template::{FormTemplate, HeaderTemplate, JsonTemplate, Template, TemplateKind, UrlTemplate};
 pub use value::Value;
 pub use variables::{NoVariables, VariableSource, Variables};

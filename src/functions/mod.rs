@@ -173,7 +173,20 @@ pub struct Function {
     variadic: bool,
     pure: bool,
     validator: Option<Arc<Validator>>,
+    doc: Doc,
     body: Arc<Body>,
+}
+
+/// What the function catalog says of a function: a one-line summary, the kind of
+/// its result, and an example call with the value it shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Doc {
+    /// One line: what the function does.
+    pub summary: &'static str,
+    /// The kind of the result (`text`, `integer`, `number`, `boolean`, `list`, `any`…).
+    pub returns: &'static str,
+    /// An example expression and the JSON form of its value (`eval`'s output).
+    pub example: Option<(&'static str, &'static str)>,
 }
 
 impl fmt::Debug for Function {
@@ -206,6 +219,7 @@ impl Function {
             variadic: false,
             pure: true,
             validator: None,
+            doc: Doc::default(),
             body: Arc::new(body),
         }
     }
@@ -243,6 +257,24 @@ impl Function {
     ) -> Self {
         self.validator = Some(Arc::new(validator));
         self
+    }
+
+    /// Describes the function for the catalog: what it does and the kind it returns.
+    pub fn summary(mut self, summary: &'static str, returns: &'static str) -> Self {
+        self.doc.summary = summary;
+        self.doc.returns = returns;
+        self
+    }
+
+    /// Adds an example to the catalog: an expression and the JSON form of its value.
+    pub fn example(mut self, expression: &'static str, value: &'static str) -> Self {
+        self.doc.example = Some((expression, value));
+        self
+    }
+
+    /// What the catalog says of the function.
+    pub fn doc(&self) -> &Doc {
+        &self.doc
     }
 
     /// The function's name.
