@@ -138,17 +138,24 @@ pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters, where swapping two neighbours is one edit
+/// (optimal string alignment): `POTS` is one edit from `POST`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let mut before_previous: Vec<usize> = Vec::new();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for (i, ca) in a.iter().enumerate() {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+            let substitution = previous[j] + usize::from(ca != cb);
+            let mut best = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+            if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                best = best.min(before_previous[j - 1] + 1);
+            }
+            current.push(best);
         }
-        previous = current;
+        before_previous = std::mem::replace(&mut previous, current);
     }
     previous[b.len()]
 }
@@ -194,5 +201,6 @@ mod tests {
         assert_eq!(closest("toInterger", known), Some("toInteger"));
         assert_eq!(closest("tointeger", known), Some("toInteger"));
         assert_eq!(closest("completelyDifferent", known), None);
+        assert_eq!(closest("POTS", ["GET", "POST", "PUT"]), Some("POST"));
     }
 }

@@ -178,7 +178,9 @@ fn a_spec_that_does_not_compile_is_refused_before_anything_runs() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stdout(&output), "");
     let message = stderr(&output);
-    assert!(message.contains("request.toml: url: line 1") && message.contains("toInterger"), "{message}");
+    // At its line and column in the spec file, not in the url's text.
+    assert!(message.contains("request.toml:1:29: url: unknown function toInterger"), "{message}");
+    assert!(message.contains("did you mean toInteger?"), "{message}");
 }
 
 const SECRET: &str = "Sup3r$ecret/Value";

@@ -7,10 +7,11 @@
 
 use std::collections::HashSet;
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use courier::diagnostics::Severity;
+use courier::diagnostics::{Diagnostic, Severity};
+use courier::request::check::{check_spec, looks_like_spec};
 use courier::template::{CheckOptions, check as check_template};
 use courier::{Engine, Variables};
 
@@ -21,7 +22,8 @@ use super::{Failure, Format};
 /// `courier check FILE...`
 #[derive(Args, Debug)]
 pub(crate) struct CheckArgs {
-    /// The template files (- for stdin).
+    /// The template or request-spec files (- for stdin); a spec (TOML or JSON) is
+    /// recognised by its content unless --as is given.
     #[arg(required = true)]
     pub(crate) files: Vec<PathBuf>,
     /// The context of every file [default: json for a .json file, else text].
@@ -55,9 +57,26 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
             }
         };
         let file = display_name(path);
-        let kind = ContextArg::kind_for(args.context_kind, path);
-        let source = template_text(&source, kind);
-        for diagnostic in check_template(&engine, source, kind, &options) {
+        let found: Vec<(String, String, Diagnostic)> = if args.context_kind.is_none() && looks_like_spec(&source) {
+            let base_dir = path.parent().unwrap_or(Path::new(""));
+            check_spec(&engine, &source, base_dir, &options)
+                .into_iter()
+                .map(|finding| match finding.file {
+                    // A payload file's problem is shown in that file's text.
+                    Some(other) => {
+                        let text = read_text(&other).unwrap_or_default();
+                        (other.display().to_string(), text, finding.diagnostic)
+                    }
+                    None => (file.clone(), source.clone(), finding.diagnostic),
+                })
+                .collect()
+        } else {
+            let kind = ContextArg::kind_for(args.context_kind, path);
+            let text = template_text(&source, kind);
+            let found = check_template(&engine, text, kind, &options);
+            found.into_iter().map(|diagnostic| (file.clone(), text.to_owned(), diagnostic)).collect()
+        };
+        for (file, text, diagnostic) in found {
             match diagnostic.severity {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
@@ -67,9 +86,9 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
                     if !human.is_empty() {
                         human.push('\n');
                     }
-                    human.push_str(&diagnostic.render(Some(&file), source));
+                    human.push_str(&diagnostic.render(Some(&file), &text));
                 }
-                Format::Json => json.push(diagnostic.to_json(Some(&file), source)),
+                Format::Json => json.push(diagnostic.to_json(Some(&file), &text)),
             }
         }
     }

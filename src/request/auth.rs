@@ -17,7 +17,7 @@ use super::spec::{AuthSpec, AuthType, ClientAuth, GrantType, Problems};
 use crate::eval::Engine;
 use crate::events::EventKind;
 use crate::functions::Context;
-use crate::template::{Template, UrlTemplate};
+use crate::template::{Template, TemplateKind, UrlTemplate};
 use crate::variables::VariableSource;
 
 /// Token slots kept before expired ones are dropped.
@@ -86,7 +86,10 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
     }
     let mut template = |field: &str, source: &Option<String>, required: bool| -> Option<Template> {
         match source {
-            Some(source) => problems.template(&format!("auth.{field}"), Template::compile(engine, source)),
+            Some(source) => {
+                let compiled = Template::compile(engine, source);
+                problems.template(&format!("auth.{field}"), TemplateKind::Text, source, compiled)
+            }
             None => {
                 if required {
                     problems.push(format!("auth.{field}"), format!("{kind_name} auth needs {field}"));
@@ -101,7 +104,19 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
             let password = template("password", &spec.password, false);
             Some(CompiledAuth::Basic { username: username?, password })
         }
-        AuthType::Bearer => Some(CompiledAuth::Bearer { token: template("token", &spec.token, true)? }),
+        AuthType::Bearer => {
+            let token = template("token", &spec.token, true);
+            if let Some(source) = &spec.token
+                && source.trim_start().get(..7).is_some_and(|start| start.eq_ignore_ascii_case("bearer "))
+            {
+                problems.push_with(
+                    "auth.token",
+                    "courier writes \"Bearer \" before the token itself: this would send \"Bearer Bearer …\"",
+                    Some("remove \"Bearer \" from token".to_owned()),
+                );
+            }
+            Some(CompiledAuth::Bearer { token: token? })
+        }
         AuthType::Oauth2 => {
             let grant_type = spec.grant_type.unwrap_or(GrantType::ClientCredentials);
             let password_grant = grant_type == GrantType::Password;
@@ -122,7 +137,10 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
                 problems.push("auth.header_prefix", "cannot hold a line break");
             }
             let token_url = match &spec.token_url {
-                Some(source) => problems.template("auth.token_url", UrlTemplate::compile(engine, source)),
+                Some(source) => {
+                    let compiled = UrlTemplate::compile(engine, source);
+                    problems.template("auth.token_url", TemplateKind::Url, source, compiled)
+                }
                 None => {
                     problems.push("auth.token_url", "oauth2 auth needs token_url");
                     None

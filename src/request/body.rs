@@ -12,7 +12,7 @@ use super::spec::{BodySpec, BodyTable, BodyType, Problems, RequestSpec, read_lim
 use crate::error::Error;
 use crate::eval::Engine;
 use crate::functions::Context;
-use crate::template::{FormTemplate, JsonTemplate, Template};
+use crate::template::{FormTemplate, JsonTemplate, Template, TemplateKind};
 use crate::variables::VariableSource;
 
 /// A compiled body.
@@ -125,7 +125,8 @@ pub(crate) fn compile(
             let mut fields = Vec::new();
             for (name, source) in &table.fields {
                 let compiled = FormTemplate::compile(engine, source);
-                if let Some(template) = problems.template(&format!("body.fields.{name}"), compiled) {
+                let field = format!("body.fields.{name}");
+                if let Some(template) = problems.template(&field, TemplateKind::Form, source, compiled) {
                     fields.push((name.clone(), template));
                 }
             }
@@ -142,18 +143,20 @@ pub(crate) fn compile(
                     .push("body.file", format!("a {} body needs a file (a local path or an http(s) URL)", kind.name()));
                 return None;
             };
-            let file = problems.template("body.file", Template::compile(engine, file));
+            let file = problems.template("body.file", TemplateKind::Text, file, Template::compile(engine, file));
             let mut optional = |field: &str, source: &Option<String>| {
-                source
-                    .as_ref()
-                    .and_then(|source| problems.template(&format!("body.{field}"), Template::compile(engine, source)))
+                source.as_ref().and_then(|source| {
+                    let compiled = Template::compile(engine, source);
+                    problems.template(&format!("body.{field}"), TemplateKind::Text, source, compiled)
+                })
             };
             let file_name = optional("file_name", &table.file_name);
             let content_type = optional("content_type", &table.content_type);
             let mut fields = Vec::new();
             for (name, source) in &table.fields {
+                let compiled = Template::compile(engine, source);
                 if let Some(template) =
-                    problems.template(&format!("body.fields.{name}"), Template::compile(engine, source))
+                    problems.template(&format!("body.fields.{name}"), TemplateKind::Text, source, compiled)
                 {
                     fields.push((name.clone(), template));
                 }
@@ -193,13 +196,16 @@ fn compile_json(
             problems.push(format!("{prefix}payload"), "a json body needs payload or payload_file");
             None
         }
-        (Some(source), None) => problems
-            .template(&format!("{prefix}payload"), JsonTemplate::compile(engine, source))
-            .map(CompiledBody::Json),
+        (Some(source), None) => {
+            let compiled = JsonTemplate::compile(engine, source);
+            problems.template(&format!("{prefix}payload"), TemplateKind::Json, source, compiled).map(CompiledBody::Json)
+        }
         (None, Some(file)) => {
-            let field = format!("{prefix}payload_file ({})", file.display());
-            let source = read_limited(&base_dir.join(file)).map_err(|message| problems.push(&field, message)).ok()?;
-            problems.template(&field, JsonTemplate::compile(engine, &source)).map(CompiledBody::Json)
+            let field = format!("{prefix}payload_file");
+            let path = base_dir.join(file);
+            let source = read_limited(&path).map_err(|message| problems.push(&field, message)).ok()?;
+            let compiled = JsonTemplate::compile(engine, &source);
+            problems.template_from(&field, TemplateKind::Json, &source, Some(&path), compiled).map(CompiledBody::Json)
         }
     }
 }

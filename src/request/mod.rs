@@ -22,10 +22,13 @@
 
 pub mod auth;
 pub mod body;
+pub mod check;
 pub mod cookies;
 mod execute;
+mod fields;
 pub mod log;
 pub mod mapping;
+pub mod source;
 pub mod spec;
 
 pub use body::Body;
@@ -34,4 +37,5 @@ pub use execute::{
     Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
 };
 pub use log::{Exchange, LogEntry, REDACTED};
-pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, Timeouts};
+pub use source::SpecFormat;
+pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, TemplateField, Timeouts};

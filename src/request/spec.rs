@@ -14,10 +14,13 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::auth::CompiledAuth;
 use super::body::CompiledBody;
+use super::fields;
 use super::mapping::Mapping;
+use super::source::{SpecFormat, SpecSource};
 use crate::error::Error;
 use crate::eval::Engine;
-use crate::template::{HeaderTemplate, UrlTemplate};
+use crate::syntax::{LineIndex, Span};
+use crate::template::{HeaderTemplate, TemplateKind, UrlTemplate};
 
 /// Largest spec or payload file read, in bytes.
 const MAX_SPEC_BYTES: u64 = 4 << 20;
@@ -318,14 +321,61 @@ impl Default for Timeouts {
     }
 }
 
-/// One problem of a spec: the field it sits in and what is wrong.
+/// One problem of a spec: the field it sits in, what is wrong, how to fix it when
+/// that is certain, and where it is in the file the author edits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The field, as a path: `url`, `headers.X-Shop`, `mappings[1].source`; empty
     /// for a file that does not parse.
     pub field: String,
-    /// What is wrong (with line and column inside a template or payload).
+    /// A stable identifier: `spec` for the spec's own rules, a template code
+    /// (`syntax`, `unknown-function`, ...) for a template problem.
+    pub code: &'static str,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it, when there is something to suggest.
+    pub suggestion: Option<String>,
+    /// The file the problem is in when it is not the spec itself: a `payload_file`.
+    pub file: Option<PathBuf>,
+    /// Where: in the spec's text, or in [`Self::file`] when that is set. `None`
+    /// when the spec did not come from text.
+    pub span: Option<Span>,
+    /// For a template problem, its place inside the field's text (before placing).
+    pub(crate) in_template: Option<Span>,
+}
+
+impl Problem {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            field: field.into(),
+            code: "spec",
+            message: message.into(),
+            suggestion: None,
+            file: None,
+            span: None,
+            in_template: None,
+        }
+    }
+
+    /// Whether it came from compiling a template (which `check` reports in full
+    /// from the template itself).
+    pub fn is_template_problem(&self) -> bool {
+        self.code != "spec"
+    }
+}
+
+/// A template of a spec: the field it is in, the context its field implies, and
+/// its text (for a `payload_file`, the file's whole text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateField {
+    /// The field, as in [`Problem::field`].
+    pub field: String,
+    /// The context it is compiled in.
+    pub kind: TemplateKind,
+    /// The template's text.
+    pub source: String,
+    /// The file it was read from, for a `payload_file`.
+    pub file: Option<PathBuf>,
 }
 
 /// A spec that cannot be used: every problem found, each with its field.
@@ -343,13 +393,19 @@ impl fmt::Display for SpecError {
             if position > 0 {
                 f.write_str("\n")?;
             }
-            if let Some(file) = &self.file {
-                write!(f, "{}: ", file.display())?;
+            match (problem.file.as_ref().or(self.file.as_ref()), problem.span) {
+                (Some(file), Some(span)) => write!(f, "{}:{}:{}: ", file.display(), span.line, span.column)?,
+                (Some(file), None) => write!(f, "{}: ", file.display())?,
+                (None, Some(span)) => write!(f, "line {}, column {}: ", span.line, span.column)?,
+                (None, None) => {}
             }
             if !problem.field.is_empty() {
                 write!(f, "{}: ", problem.field)?;
             }
             f.write_str(&problem.message)?;
+            if let Some(suggestion) = &problem.suggestion {
+                write!(f, "; {suggestion}")?;
+            }
         }
         Ok(())
     }
@@ -382,7 +438,7 @@ pub struct CompiledRequest {
 }
 
 impl CompiledRequest {
-    /// Reads and compiles a spec file: JSON when its name ends in `.json`, else TOML.
+    /// Reads and compiles a spec file, TOML or JSON (recognised by its content).
     /// Relative paths in it (`payload_file`, a local `file`) are relative to its folder.
     pub fn load(engine: &Engine, path: &Path) -> Result<CompiledRequest, SpecError> {
         let with_file = |mut error: SpecError| {
@@ -391,38 +447,62 @@ impl CompiledRequest {
         };
         let text = read_limited(path).map_err(|message| with_file(single("", message)))?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        let is_json = path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
-        let mut request =
-            if is_json { Self::from_json(engine, &text, &base_dir) } else { Self::from_toml(engine, &text, &base_dir) }
-                .map_err(with_file)?;
+        let mut request = Self::from_text(engine, &text, &base_dir).map_err(with_file)?;
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         request.name = Some(absolute.to_string_lossy().into_owned());
         Ok(request)
     }
 
+    /// Compiles a spec written in TOML or JSON (JSON when it starts with `{`);
+    /// relative paths are relative to `base_dir`. Every problem is placed at its
+    /// line and column in `text` (or in the `payload_file` it is in).
+    pub fn from_text(engine: &Engine, text: &str, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
+        analyze(engine, text, SpecFormat::of(text), base_dir).result
+    }
+
     /// Compiles a spec written in TOML; relative paths are relative to `base_dir`.
     pub fn from_toml(engine: &Engine, text: &str, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
-        let spec: RequestSpec = toml::from_str(text).map_err(|error| single("", error.to_string().trim_end()))?;
-        Self::compile(engine, spec, base_dir).map(|request| request.hashed(text))
+        analyze(engine, text, SpecFormat::Toml, base_dir).result
     }
 
     /// Compiles a spec written in JSON; relative paths are relative to `base_dir`.
     pub fn from_json(engine: &Engine, text: &str, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
-        let spec: RequestSpec = serde_json::from_str(text).map_err(|error| single("", error.to_string()))?;
-        Self::compile(engine, spec, base_dir).map(|request| request.hashed(text))
+        analyze(engine, text, SpecFormat::Json, base_dir).result
     }
 
     /// Checks a spec and compiles its templates.
     pub fn compile(engine: &Engine, spec: RequestSpec, base_dir: &Path) -> Result<CompiledRequest, SpecError> {
         let mut problems = Problems::default();
+        match Self::compile_into(engine, spec, base_dir, &mut problems) {
+            Some(request) => Ok(request),
+            None => Err(SpecError { file: None, problems: problems.found }),
+        }
+    }
+
+    /// Compiles `spec`, recording every problem and every template in `problems`;
+    /// `None` when there is any problem.
+    pub(crate) fn compile_into(
+        engine: &Engine,
+        spec: RequestSpec,
+        base_dir: &Path,
+        problems: &mut Problems,
+    ) -> Option<CompiledRequest> {
         let method = match &spec.method {
-            None => Method::Get,
-            Some(text) => Method::parse(text).unwrap_or_else(|| {
-                problems.push("method", format!("{text:?} is not one of GET, POST, PUT, PATCH, DELETE"));
-                Method::Get
+            None => Some(Method::Get),
+            Some(text) => Method::parse(text).or_else(|| {
+                let names = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+                let suggestion = crate::diagnostics::closest(text, names).map(|name| format!("write {name:?}"));
+                problems.push_with(
+                    "method",
+                    format!("{text:?} is not one of GET, POST, PUT, PATCH, DELETE"),
+                    suggestion,
+                );
+                None
             }),
         };
-        let url = problems.template("url", UrlTemplate::compile(engine, &spec.url));
+        let method_known = method.is_some();
+        let method = method.unwrap_or(Method::Get);
+        let url = problems.template("url", TemplateKind::Url, &spec.url, UrlTemplate::compile(engine, &spec.url));
         let timeouts = Timeouts {
             total: problems.duration("timeout", spec.timeout.as_deref(), Timeouts::default().total),
             connect: problems.duration("connect_timeout", spec.connect_timeout.as_deref(), Timeouts::default().connect),
@@ -439,15 +519,17 @@ impl CompiledRequest {
             let Some(header) = problems.header_name(&field, name) else {
                 continue;
             };
-            if let Some(template) = problems.template(&field, HeaderTemplate::compile(engine, source)) {
+            let compiled = HeaderTemplate::compile(engine, source);
+            if let Some(template) = problems.template(&field, TemplateKind::Header, source, compiled) {
                 headers.push((header, name.clone(), template));
             }
         }
-        let body = super::body::compile(engine, &spec, base_dir, &mut problems);
-        if body.is_some() && !method.takes_body() {
+        let body = super::body::compile(engine, &spec, base_dir, problems);
+        // An unknown method says nothing about whether a body fits.
+        if body.is_some() && method_known && !method.takes_body() {
             problems.push("body", format!("a {} request has no body; use POST, PUT or PATCH", method.as_str()));
         }
-        let auth = spec.auth.as_ref().and_then(|auth| super::auth::compile(engine, auth, &mut problems));
+        let auth = spec.auth.as_ref().and_then(|auth| super::auth::compile(engine, auth, problems));
         let mut mappings = Vec::new();
         for (position, mapping) in spec.mappings.iter().enumerate() {
             let field = format!("mappings[{position}]");
@@ -472,12 +554,12 @@ impl CompiledRequest {
                 response_headers.push((header, mapping.target.clone()));
             }
         }
-        if !problems.0.is_empty() {
-            return Err(SpecError { file: None, problems: problems.0 });
+        if !problems.found.is_empty() {
+            return None;
         }
-        Ok(CompiledRequest {
+        Some(CompiledRequest {
             method,
-            url: url.expect("a url without problems compiled"),
+            url: url?,
             url_source: spec.url,
             headers,
             body,
@@ -552,7 +634,75 @@ fn check_target(target: &str) -> Result<(), String> {
 }
 
 fn single(field: &str, message: impl Into<String>) -> SpecError {
-    SpecError { file: None, problems: vec![Problem { field: field.to_owned(), message: message.into() }] }
+    SpecError { file: None, problems: vec![Problem::new(field, message)] }
+}
+
+/// What loading a spec's text found: the request or every problem (placed in the
+/// text), and the templates met on the way.
+pub(crate) struct Analysis {
+    pub(crate) result: Result<CompiledRequest, SpecError>,
+    pub(crate) templates: Vec<TemplateField>,
+    pub(crate) source: Option<SpecSource>,
+}
+
+/// Parses, checks and compiles a spec's text, collecting every problem rather
+/// than stopping at the first: the loader's one path, for `send` and `check` alike.
+pub(crate) fn analyze(engine: &Engine, text: &str, format: SpecFormat, base_dir: &Path) -> Analysis {
+    let index = LineIndex::new(text);
+    let source = match SpecSource::parse(text, format) {
+        Ok(source) => source,
+        Err(failure) => {
+            let mut problem = Problem::new("", failure.message);
+            problem.span = Some(index.span(failure.at.start as u32, failure.at.end as u32));
+            let result = Err(SpecError { file: None, problems: vec![problem] });
+            return Analysis { result, templates: Vec::new(), source: None };
+        }
+    };
+    let mut problems = Problems::default();
+    let request = fields::deserialize(&source.tree, &mut problems)
+        .and_then(|spec| CompiledRequest::compile_into(engine, spec, base_dir, &mut problems));
+    let Problems { found, templates } = problems;
+    let mut placed: Vec<Problem> =
+        found.into_iter().map(|problem| place(problem, &source, &templates, &index)).collect();
+    // In the order of the file: the spec's own text first, then any payload file.
+    placed.sort_by_key(|problem| (problem.file.clone(), problem.span.map(|span| span.start)));
+    let result = match request {
+        Some(request) if placed.is_empty() => Ok(request.hashed(text)),
+        _ => Err(SpecError { file: None, problems: placed }),
+    };
+    Analysis { result, templates, source: Some(source) }
+}
+
+/// Places a problem in the file the author edits: a template problem at its
+/// line and column in the spec's text (or in its payload file), any other at its
+/// field's key or value.
+fn place(mut problem: Problem, source: &SpecSource, templates: &[TemplateField], index: &LineIndex) -> Problem {
+    if problem.file.is_some() {
+        // In a payload file, the template's own place is the file's.
+        problem.span = problem.in_template;
+        return problem;
+    }
+    let inside = problem.in_template.and_then(|span| {
+        templates
+            .iter()
+            .any(|template| template.field == problem.field)
+            .then(|| source.inside(&problem.field, span.range()))
+            .flatten()
+    });
+    let range = inside.clone().or_else(|| {
+        let located = source.place(&problem.field)?;
+        let pointed = problem.message.starts_with("unknown field");
+        Some(if pointed { located.key.clone().unwrap_or(located.value.clone()) } else { located.value.clone() })
+    });
+    problem.span =
+        Some(range.map_or_else(|| index.span(0, 0), |range| index.span(range.start as u32, range.end as u32)));
+    if inside.is_none()
+        && let Some(span) = problem.in_template
+    {
+        // The template's text could not be followed to the file: say where in it.
+        problem.message = format!("line {}, column {} of the value: {}", span.line, span.column, problem.message);
+    }
+    problem
 }
 
 /// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
@@ -569,18 +719,69 @@ pub(crate) fn read_limited(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// The problems found while compiling a spec.
+/// The problems found while compiling a spec, and the templates compiled.
 #[derive(Debug, Default)]
-pub(crate) struct Problems(Vec<Problem>);
+pub(crate) struct Problems {
+    pub(crate) found: Vec<Problem>,
+    pub(crate) templates: Vec<TemplateField>,
+}
 
 impl Problems {
     pub(crate) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem { field: field.into(), message: message.into() });
+        self.found.push(Problem::new(field, message));
     }
 
-    /// The compiled template, or `None` with the error recorded against `field`.
-    pub(crate) fn template<T>(&mut self, field: &str, compiled: Result<T, Error>) -> Option<T> {
-        compiled.map_err(|error| self.push(field, error.to_string())).ok()
+    pub(crate) fn push_with(
+        &mut self,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        suggestion: Option<String>,
+    ) {
+        let mut problem = Problem::new(field, message);
+        problem.suggestion = suggestion;
+        self.found.push(problem);
+    }
+
+    /// The compiled template of `field`, or `None` with its error recorded.
+    pub(crate) fn template<T>(
+        &mut self,
+        field: &str,
+        kind: TemplateKind,
+        source: &str,
+        compiled: Result<T, Error>,
+    ) -> Option<T> {
+        self.template_from(field, kind, source, None, compiled)
+    }
+
+    /// The compiled template of `field`, read from `file` (a `payload_file`).
+    pub(crate) fn template_from<T>(
+        &mut self,
+        field: &str,
+        kind: TemplateKind,
+        source: &str,
+        file: Option<&Path>,
+        compiled: Result<T, Error>,
+    ) -> Option<T> {
+        let file = file.map(Path::to_owned);
+        self.templates.push(TemplateField {
+            field: field.to_owned(),
+            kind,
+            source: source.to_owned(),
+            file: file.clone(),
+        });
+        compiled
+            .map_err(|error| {
+                self.found.push(Problem {
+                    field: field.to_owned(),
+                    code: error.kind().code(),
+                    message: error.message().to_owned(),
+                    suggestion: error.suggestion().map(str::to_owned),
+                    file,
+                    span: None,
+                    in_template: error.span(),
+                })
+            })
+            .ok()
     }
 
     fn duration(&mut self, field: &str, text: Option<&str>, default: Duration) -> Duration {
@@ -592,7 +793,13 @@ impl Problems {
             }
             Ok(duration) => duration,
             Err(error) => {
-                self.push(field, format!("{text:?} is not a duration such as \"500ms\", \"20s\" or \"1m\": {error}"));
+                // A bare number is most likely seconds.
+                let suggestion = text.trim().parse::<u64>().ok().map(|seconds| format!("write \"{seconds}s\""));
+                self.push_with(
+                    field,
+                    format!("{text:?} is not a duration such as \"500ms\", \"20s\" or \"1m\": {error}"),
+                    suggestion,
+                );
                 default
             }
         }
@@ -616,6 +823,19 @@ mod tests {
     fn problems(toml: &str) -> Vec<(String, String)> {
         let error = load(toml).expect_err("the spec is refused");
         error.problems.into_iter().map(|problem| (problem.field, problem.message)).collect()
+    }
+
+    /// Each problem's field with its line and column in the spec's text.
+    fn places(toml: &str) -> Vec<(String, u32, u32)> {
+        let error = load(toml).expect_err("the spec is refused");
+        error
+            .problems
+            .into_iter()
+            .map(|problem| {
+                let span = problem.span.expect("placed");
+                (problem.field, span.line, span.column)
+            })
+            .collect()
     }
 
     fn has(problems: &[(String, String)], field: &str, text: &str) -> bool {
@@ -685,7 +905,8 @@ mod tests {
     #[test]
     fn unknown_fields_and_a_missing_url_are_refused_with_their_place() {
         let found = problems("url = \"https://x.org\"\nmethd = \"GET\"");
-        assert!(found[0].1.contains("unknown field `methd`") && found[0].1.contains("line 2"), "{found:?}");
+        assert!(found[0].1.contains("unknown field `methd`"), "{found:?}");
+        assert_eq!(places("url = \"https://x.org\"\nmethd = \"GET\""), [("methd".to_owned(), 2, 1)]);
         let found = problems("method = \"GET\"");
         assert!(found[0].1.contains("missing field `url`"), "{found:?}");
         let found = problems("url = \"https://x.org\"\n[auth]\ntype = \"basic\"\nusername = \"a\"\npasword = \"b\"");
@@ -708,11 +929,16 @@ mod tests {
         let found = problems(
             "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload = '''\n{\n  \"a\": ${a},\n  \"b\": ]\n}'''",
         );
-        assert!(has(&found, "payload", "line 3, column 8"), "{found:?}");
+        assert!(has(&found, "payload", "expected a JSON value, found `]`"), "{found:?}");
+        // Line 3, column 8 of the payload is line 7, column 8 of the file.
+        let found = places(
+            "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload = '''\n{\n  \"a\": ${a},\n  \"b\": ]\n}'''",
+        );
+        assert_eq!(found, [("payload".to_owned(), 7, 8)]);
         let found = problems(
             "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload_file = \"does-not-exist.json\"",
         );
-        assert!(has(&found, "payload_file (does-not-exist.json)", "cannot read"), "{found:?}");
+        assert!(has(&found, "payload_file", "cannot read") && found[0].1.contains("does-not-exist.json"), "{found:?}");
     }
 
     #[test]
@@ -720,7 +946,7 @@ mod tests {
         let found = problems(
             "url = \"https://x.org/${id\"\n[headers]\nX-A = \"${toInterger(x)}\"\n[[mappings]]\nsource = \"a..b\"\ntarget = \"t\"",
         );
-        assert!(has(&found, "url", "line 1"), "{found:?}");
+        assert!(has(&found, "url", "never closed"), "{found:?}");
         assert!(has(&found, "headers.X-A", "unknown function toInterger"), "{found:?}");
         assert!(has(&found, "mappings[0].source", "not a field path"), "{found:?}");
     }
