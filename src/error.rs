@@ -76,6 +76,10 @@ impl Error {
 
     /// The same error placed at `span` of `source`.
     pub(crate) fn at(mut self, span: Span, source: &Arc<str>) -> Self {
+        if self.0.kind == ErrorKind::Evaluation && self.0.suggestion.is_none() {
+            let text = source.get(span.range()).unwrap_or_default();
+            self.0.suggestion = crate::hints::evaluation(&self.0.message, text);
+        }
         self.0.span = Some(span);
         self.0.source = Some(source.clone());
         self
@@ -87,7 +91,8 @@ impl Error {
     }
 
     pub(crate) fn from_syntax(error: SyntaxError, source: &Arc<str>) -> Self {
-        Error::new(ErrorKind::Syntax, error.message).at(error.span, source)
+        let (error, suggestion) = crate::hints::syntax(source, error);
+        Error::new(ErrorKind::Syntax, error.message).at(error.span, source).with_suggestion(suggestion)
     }
 
     pub(crate) fn from_diagnostic(diagnostic: &Diagnostic, kind: ErrorKind, source: &Arc<str>) -> Self {

@@ -27,6 +27,7 @@ mod error;
 pub mod eval;
 pub mod events;
 pub mod functions;
+mod hints;
 pub mod replay;
 pub mod request;
 pub mod syntax;

@@ -190,6 +190,21 @@ impl<'a> Compiler<'a> {
                 .with_suggestion(format!("compare numbers: toInteger({left}) {} toInteger({right})", op.symbol())),
             );
         }
+        let written = self.source.get(span.range()).unwrap_or_default();
+        if op == BinaryOp::Sub && is_variable(left) && is_variable(right) && !written.contains(char::is_whitespace) {
+            // `${first-name}`: a name with a hyphen reads as a subtraction.
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    "hyphen-in-name",
+                    format!("`{written}` subtracts {right} from {left}: a variable name cannot hold `-`"),
+                    span,
+                )
+                .with_suggestion(format!(
+                    "name the variable with an underscore ({}); to subtract, write {left} - {right}",
+                    written.replace('-', "_")
+                )),
+            );
+        }
         let arithmetic = matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem);
         let non_numeric_text = |expr: &Expr| match &expr.kind {
             ExprKind::Literal(Literal::String(text)) => !text.is_empty() && parse_java_double(text).is_none(),

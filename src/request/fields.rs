@@ -81,7 +81,7 @@ fn report(name: &str, value: &Value, message: &str, problems: &mut Problems) {
 }
 
 /// The names of a spec's top-level fields, as serde's schema lists them.
-fn top_level_fields() -> Vec<String> {
+pub(crate) fn top_level_fields() -> Vec<String> {
     let probe = serde_json::json!({ "url": "https://stand-in.invalid", "\u{0}": 0 });
     let message = RequestSpec::deserialize(&probe).map(drop).err().map(|error| error.to_string()).unwrap_or_default();
     message.split('`').skip(3).step_by(2).map(str::to_owned).collect()

@@ -514,8 +514,18 @@ impl CompiledRequest {
             }
         }
         let mut headers = Vec::new();
+        let top_level = fields::top_level_fields();
         for (name, source) in &spec.headers {
             let field = format!("headers.{name}");
+            if top_level.iter().any(|known| known == name) {
+                // In TOML, a key written after [headers] belongs to it.
+                problems.push_with(
+                    &field,
+                    format!("`{name}` is a spec field, not a header"),
+                    Some(format!("move `{name}` above the [headers] table")),
+                );
+                continue;
+            }
             let Some(header) = problems.header_name(&field, name) else {
                 continue;
             };

@@ -6,6 +6,7 @@
 //! checked beside: the JSON structure (with each hole taken as a valid value, so a
 //! broken hole does not hide a missing comma), a URL's or header's literal text.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::{TemplateKind, header, url};
@@ -44,14 +45,15 @@ pub fn check(engine: &Engine, source: &str, kind: TemplateKind, options: &CheckO
     for hole in &scan.holes {
         match parse_hole(&index, hole.start, hole.end) {
             Ok(expr) => drop(compiler.compile(&expr)),
-            Err(error) => diagnostics.push(syntax(error)),
+            Err(error) => diagnostics.push(syntax(source, error)),
         }
     }
     diagnostics.extend(compiler.into_diagnostics());
-    diagnostics.extend(scan.string_problems.into_iter().map(syntax));
+    diagnostics.extend(scan.string_problems.into_iter().map(|error| syntax(source, error)));
+    diagnostics.extend(crate::hints::literal_text(source, &scan.holes));
     match scan.error {
         // The layout after an unterminated construct is unknown: report it alone.
-        Some(error) => diagnostics.push(syntax(error)),
+        Some(error) => diagnostics.push(syntax(source, error)),
         None => match kind {
             TemplateKind::Json => {
                 if let Err(error) = check_json_structure(source, &scan.holes) {
@@ -59,11 +61,16 @@ pub fn check(engine: &Engine, source: &str, kind: TemplateKind, options: &CheckO
                     // one at its `$` is the JSON's: no value may stand there.
                     let at = error.span.start as usize;
                     if !scan.holes.iter().any(|hole| hole.start < at && at < hole.end) {
-                        diagnostics.push(syntax(error));
+                        diagnostics.push(syntax(source, error));
                     }
                 }
+                diagnostics.extend(quoted_conversions(source, &index, &scan.holes));
             }
-            TemplateKind::Url => diagnostics.extend(url::analyze(source, &scan.holes).diagnostics),
+            TemplateKind::Url => {
+                let layout = url::analyze(source, &scan.holes);
+                diagnostics.extend(empty_segments(source, &index, &scan.holes, &layout.positions));
+                diagnostics.extend(layout.diagnostics);
+            }
             TemplateKind::Header => diagnostics.extend(header::literal_problems(source, &scan.holes)),
             TemplateKind::Text | TemplateKind::Form => {}
         },
@@ -73,8 +80,67 @@ pub fn check(engine: &Engine, source: &str, kind: TemplateKind, options: &CheckO
     diagnostics
 }
 
-fn syntax(error: SyntaxError) -> Diagnostic {
-    Diagnostic::error("syntax", error.message, error.span)
+fn syntax(source: &str, error: SyntaxError) -> Diagnostic {
+    let (error, suggestion) = crate::hints::syntax(source, error);
+    let diagnostic = Diagnostic::error("syntax", error.message, error.span);
+    match suggestion {
+        Some(suggestion) => diagnostic.with_suggestion(suggestion),
+        None => diagnostic,
+    }
+}
+
+/// The conversions that turn a value into a number or a boolean.
+const CONVERSIONS: [&str; 3] = ["toInteger(", "toDouble(", "toBoolean("];
+
+/// `"${toInteger(x)}"` in a JSON payload: the quotes make the number text again.
+fn quoted_conversions(source: &str, index: &LineIndex, holes: &[Range<usize>]) -> Vec<Diagnostic> {
+    let bytes = source.as_bytes();
+    holes
+        .iter()
+        .filter(|hole| {
+            let quoted = hole.start > 0 && bytes[hole.start - 1] == b'"' && bytes.get(hole.end) == Some(&b'"');
+            let inner = source[hole.start + 2..hole.end - 1].trim_start();
+            quoted && CONVERSIONS.iter().any(|conversion| inner.starts_with(conversion))
+        })
+        .map(|hole| {
+            let written = &source[hole.clone()];
+            let span = index.span(hole.start as u32 - 1, hole.end as u32 + 1);
+            Diagnostic::warning(
+                "quoted-conversion",
+                format!("the quotes around {written} make its value text again"),
+                span,
+            )
+            .with_suggestion(format!("remove the quotes around {written} to send a number or a boolean"))
+        })
+        .collect()
+}
+
+/// A hole that is a whole URL path segment (`/products/${id}/price`): when its value
+/// is empty the path gets `//` and names another resource.
+fn empty_segments(
+    source: &str,
+    index: &LineIndex,
+    holes: &[Range<usize>],
+    positions: &[url::UrlPosition],
+) -> Vec<Diagnostic> {
+    holes
+        .iter()
+        .zip(positions)
+        .filter(|(hole, position)| {
+            let before = source[..hole.start].ends_with('/');
+            let after = source[hole.end..].chars().next().is_none_or(|c| matches!(c, '/' | '?' | '#'));
+            **position == url::UrlPosition::Path && before && after
+        })
+        .map(|(hole, _)| {
+            let written = &source[hole.clone()];
+            Diagnostic::warning(
+                "empty-segment",
+                format!("{written} is a whole path segment: when it renders empty the path gets `//`"),
+                index.span(hole.start as u32, hole.end as u32),
+            )
+            .with_suggestion("make sure the variable is set (--strict refuses an unset variable)")
+        })
+        .collect()
 }
 
 #[cfg(test)]
