@@ -48,6 +48,13 @@ impl<S: BuildHasher> VariableSource for HashMap<String, Value, S> {
     }
 }
 
+/// A host's own map of text, lent without copying it: each value is read as text.
+impl<S: BuildHasher> VariableSource for HashMap<String, String, S> {
+    fn get(&self, name: &str) -> Option<Value> {
+        HashMap::get(self, name).map(|text| Value::from(text.as_str()))
+    }
+}
+
 impl VariableSource for BTreeMap<String, Value> {
     fn get(&self, name: &str) -> Option<Value> {
         BTreeMap::get(self, name).cloned()
@@ -143,6 +150,11 @@ impl Variables {
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// The value of `name`, when it is set (a copy: text shares its buffer).
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.values.get(name).cloned()
     }
 
     /// Whether `name` is set.

@@ -1147,6 +1147,12 @@ fn secrets() {
     let unknown = expression.evaluate(&Variables::new(), &with_vault).unwrap_err();
     assert_eq!(unknown.message(), "unknown secret \"NOPE\"");
     assert!(!unknown.to_string().contains("s3cr3t"), "{unknown}");
-    assert_eq!(error("secret(\"API_KEY\")"), "secret \"API_KEY\" is not available: the host gave no secret resolver");
-    assert_eq!(error("secret(null)"), "secret \"\" is not available: the host gave no secret resolver");
+    assert_eq!(
+        error("secret(\"API_KEY\")"),
+        "secret \"API_KEY\" is not available here: secrets are read only when a request is sent (courier send, or a Context with a secret resolver), so that eval and render never print one"
+    );
+    assert_eq!(
+        error("secret(null)"),
+        "secret \"\" is not available here: secrets are read only when a request is sent (courier send, or a Context with a secret resolver), so that eval and render never print one"
+    );
 }

@@ -35,6 +35,9 @@ pub(crate) struct CheckArgs {
     /// A JSON object of variables: a variable used but not in it is reported.
     #[arg(long, value_name = "FILE")]
     pub(crate) vars: Option<PathBuf>,
+    /// Strict mode: a variable used but not in --vars is an error, not a warning.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
@@ -76,7 +79,10 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
             let found = check_template(&engine, text, kind, &options);
             found.into_iter().map(|diagnostic| (file.clone(), text.to_owned(), diagnostic)).collect()
         };
-        for (file, text, diagnostic) in found {
+        for (file, text, mut diagnostic) in found {
+            if args.strict && diagnostic.code == "undefined-variable" {
+                diagnostic.severity = Severity::Error;
+            }
             match diagnostic.severity {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use courier::{Engine, FormTemplate, HeaderTemplate, JsonTemplate, Template, TemplateKind, UrlTemplate};
+use courier::{FormTemplate, HeaderTemplate, JsonTemplate, Template, TemplateKind, UrlTemplate};
 
 use super::Failure;
 use super::inputs::{InputArgs, read_text};
@@ -66,8 +66,11 @@ pub(crate) struct RenderArgs {
 pub(crate) fn eval(args: EvalArgs) -> Result<(), Failure> {
     let variables = args.inputs.variables()?;
     let context = args.inputs.context()?;
-    let expression =
-        Engine::new().compile_expression(&args.expression).map_err(|error| Failure::error(error.render(None)))?;
+    let expression = args
+        .inputs
+        .engine()
+        .compile_expression(&args.expression)
+        .map_err(|error| Failure::error(error.render(None)))?;
     let value = expression.evaluate(&variables, &context).map_err(|error| Failure::error(error.render(None)))?;
     let output = if args.text {
         value.to_text()
@@ -87,7 +90,7 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Failure> {
     let context = args.inputs.context()?;
     let file = display_name(&args.file);
     let fail = |error: courier::Error| Failure::error(error.render(Some(&file)));
-    let engine = Engine::new();
+    let engine = args.inputs.engine();
     let kind = ContextArg::kind_for(args.context_kind, &args.file);
     let source = template_text(&source, kind);
     // Everything is rendered before anything is printed: a failed render prints nothing.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use courier::{Context, Value, Variables};
+use courier::{Context, Engine, Value, Variables};
 
 use super::Failure;
 
@@ -19,9 +19,19 @@ pub(crate) struct InputArgs {
     /// A JSON file with the context: clock, time zone, locale, customer, seed.
     #[arg(long, value_name = "FILE")]
     pub(crate) context: Option<PathBuf>,
+    /// Strict mode: reading a variable that is not set is an error naming it.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 impl InputArgs {
+    /// The engine: every built-in, strict when `--strict` is given.
+    pub(crate) fn engine(&self) -> Engine {
+        let mut engine = Engine::new();
+        engine.set_strict(self.strict);
+        engine
+    }
+
     /// The variables: `--vars`, then each `--var` over them.
     pub(crate) fn variables(&self) -> Result<Variables, Failure> {
         let mut variables = match &self.vars {

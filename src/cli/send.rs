@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
+use courier::Variables;
 use courier::events::catalog;
 use courier::functions::SecretResolver;
 use courier::replay::SqliteStore;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
-use courier::{Engine, Variables};
 
 use super::inputs::{InputArgs, read_json};
 use super::{Failure, Format};
@@ -20,7 +20,7 @@ use super::{Failure, Format};
 /// `courier send SPEC`
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
-    /// The request spec (TOML, or JSON when it ends in .json).
+    /// The request spec (TOML or JSON, told apart by content).
     spec: PathBuf,
     /// A session file, {"variables": {...}, "cookies": {...}}: read first, written back.
     #[arg(long, value_name = "FILE")]
@@ -118,7 +118,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
-    let engine = Engine::new();
+    let engine = args.inputs.engine();
     let mut request =
         CompiledRequest::load(&engine, &args.spec).map_err(|error| Failure::error(format!("error: {error}\n")))?;
     if args.debug {

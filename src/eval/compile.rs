@@ -56,7 +56,7 @@ impl<'a> Compiler<'a> {
             ExprKind::Literal(literal) => Node::Const(literal_value(literal)),
             ExprKind::Variable(name) => {
                 self.lint_variable(name, expr.span);
-                Node::Variable(name.as_str().into())
+                Node::Variable(name.as_str().into(), expr.span)
             }
             ExprKind::Call { name, args } => self.compile_call(&name.text, name.span, args, expr.span),
             ExprKind::Member { target, key } => {
@@ -132,7 +132,7 @@ impl<'a> Compiler<'a> {
             Node::Member(pair, _) | Node::Binary(_, pair, _) => is_const(&pair.0) && is_const(&pair.1),
             Node::Unary(_, operand, _) => is_const(operand),
             Node::Conditional(parts, _) => is_const(&parts.0) && is_const(&parts.1) && is_const(&parts.2),
-            Node::Const(_) | Node::Variable(_) => false,
+            Node::Const(_) | Node::Variable(..) => false,
         };
         if !constant_children {
             return node;

@@ -18,7 +18,7 @@ pub use compile::CheckOptions;
 pub(crate) use compile::Compiler;
 
 use crate::error::{Error, ErrorKind};
-use crate::functions::{CallContext, Context, Function, Registry};
+use crate::functions::{CallContext, Context, Function, RegisterError, Registry};
 use crate::syntax::{BinaryOp, NestingLimits, Span, UnaryOp};
 use crate::value::ops::{self, Arithmetic, Relation};
 use crate::value::{Value, ValueError};
@@ -66,6 +66,8 @@ pub struct Engine {
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) limits: Limits,
+    /// Whether reading an unset variable is an error (see [`Engine::set_strict`]).
+    pub(crate) strict: bool,
 }
 
 impl Default for Engine {
@@ -82,12 +84,37 @@ impl Engine {
 
     /// An engine with the given functions.
     pub fn with_registry(registry: Registry) -> Self {
-        Engine { shared: Arc::new(Shared { registry, limits: Limits::default() }) }
+        Engine { shared: Arc::new(Shared { registry, limits: Limits::default(), strict: false }) }
     }
 
-    /// Adds a host function (before compiling what calls it).
-    pub fn register(&mut self, function: Function) {
-        Arc::make_mut(&mut self.shared).registry.register(function);
+    /// Adds a host function (before compiling what calls it). A name a built-in
+    /// has is refused: replacing a built-in would change every template that calls it.
+    pub fn register(&mut self, function: Function) -> Result<(), RegisterError> {
+        Arc::make_mut(&mut self.shared).registry.register_host(function)
+    }
+
+    /// Strict mode: what this engine compiles from now on fails, naming the
+    /// variable, when it reads a variable that is not set (instead of reading null).
+    /// `empty name` still tests whether one is set.
+    ///
+    /// ```
+    /// use courier::{Context, Engine, Variables};
+    ///
+    /// let mut engine = Engine::new();
+    /// engine.set_strict(true);
+    /// let greeting = engine.compile_expression("\"Hi \" += name").unwrap();
+    /// let error = greeting.evaluate(&Variables::new(), &Context::default()).unwrap_err();
+    /// assert_eq!(error.message(), "variable name is not set");
+    /// let check = engine.compile_expression("empty name").unwrap();
+    /// assert!(check.evaluate(&Variables::new(), &Context::default()).is_ok());
+    /// ```
+    pub fn set_strict(&mut self, strict: bool) {
+        Arc::make_mut(&mut self.shared).strict = strict;
+    }
+
+    /// Whether the engine is in strict mode.
+    pub fn is_strict(&self) -> bool {
+        self.shared.strict
     }
 
     /// Replaces the limits.
@@ -133,7 +160,7 @@ impl Engine {
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
     Const(Value),
-    Variable(Box<str>),
+    Variable(Box<str>, Span),
     Call(Box<Call>),
     Member(Box<(Node, Node)>, Span),
     Unary(UnaryOp, Box<Node>, Span),
@@ -208,6 +235,13 @@ impl<'a> Runtime<'a> {
         Error::new(ErrorKind::Evaluation, error.0).at(span, self.source)
     }
 
+    /// Strict mode's error for an unset variable.
+    fn unset(&self, name: &str, span: Span) -> Error {
+        Error::new(ErrorKind::Evaluation, format!("variable {name} is not set")).at(span, self.source).with_suggestion(
+            Some(format!("set {name} (--var {name}=...), or test it first: empty {name} ? ... : {name}")),
+        )
+    }
+
     fn step(&self, span: Span) -> Result<(), Error> {
         self.charge(1).map_err(|error| error.at(span, self.source))
     }
@@ -222,7 +256,17 @@ impl<'a> Runtime<'a> {
     pub(crate) fn eval_ref<'x>(&'x self, node: &'x Node) -> Result<Cow<'x, Value>, Error> {
         Ok(match node {
             Node::Const(value) => Cow::Borrowed(value),
-            Node::Variable(name) => self.variables.lookup(name).unwrap_or(Cow::Owned(Value::Null)),
+            Node::Variable(name, span) => match self.variables.lookup(name) {
+                Some(value) => value,
+                None if self.shared.strict => return Err(self.unset(name, *span)),
+                None => Cow::Owned(Value::Null),
+            },
+            // `empty name` tests whether a variable is set, in strict mode too.
+            Node::Unary(UnaryOp::Empty, operand, _) if matches!(**operand, Node::Variable(..)) => {
+                let Node::Variable(name, _) = &**operand else { unreachable!("matched above") };
+                let value = self.variables.lookup(name);
+                Cow::Owned(Value::Bool(value.is_none_or(|value| ops::is_empty(&value))))
+            }
             Node::Call(call) => Cow::Owned(self.call(call)?),
             Node::Member(pair, span) => {
                 self.step(*span)?;

@@ -174,6 +174,7 @@ pub struct Function {
     pure: bool,
     validator: Option<Arc<Validator>>,
     doc: Doc,
+    builtin: bool,
     body: Arc<Body>,
 }
 
@@ -203,7 +204,7 @@ impl Function {
     ///
     /// let mut engine = Engine::new();
     /// engine.register(Function::new("shout", |args, _| Ok(Value::from(args[0].to_text().to_uppercase())))
-    ///     .param("text", Kind::Text));
+    ///     .param("text", Kind::Text)).unwrap();
     /// let expression = engine.compile_expression("shout(name)").unwrap();
     /// let variables = Variables::from_strings([("name", "anna")]);
     /// let value = expression.evaluate(&variables, &Context::default()).unwrap();
@@ -220,6 +221,7 @@ impl Function {
             pure: true,
             validator: None,
             doc: Doc::default(),
+            builtin: false,
             body: Arc::new(body),
         }
     }
@@ -275,6 +277,16 @@ impl Function {
     /// What the catalog says of the function.
     pub fn doc(&self) -> &Doc {
         &self.doc
+    }
+
+    /// Whether it is one of courier's built-ins (not a host's function).
+    pub fn is_builtin(&self) -> bool {
+        self.builtin
+    }
+
+    /// The declared kind of the last parameter repeats.
+    pub fn is_variadic(&self) -> bool {
+        self.variadic
     }
 
     /// The function's name.
@@ -360,7 +372,10 @@ impl Function {
                 ))
             })?;
         }
-        (self.body)(args, cx)
+        // A host function that panics fails its call instead of unwinding through
+        // the renderer (the built-ins never panic; the guard costs nothing until then).
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.body)(args, cx)))
+            .unwrap_or_else(|_| Err(FunctionError::new(format!("{} failed: the function panicked", self.name))))
     }
 }
 
@@ -376,6 +391,14 @@ fn coerce_argument(arg: &mut Value, kind: Kind) -> Result<(), ValueError> {
     };
     *arg = coerced;
     Ok(())
+}
+
+/// A host function refused because a built-in has its name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} is a built-in function: register the host function under another name")]
+pub struct RegisterError {
+    /// The name asked for.
+    pub name: String,
 }
 
 /// The functions a template can call, by name.
@@ -400,7 +423,7 @@ impl Registry {
             .chain(dates::functions())
             .chain(runtime::functions())
         {
-            registry.register(function);
+            registry.register(Function { builtin: true, ..function });
         }
         registry
     }
@@ -408,6 +431,24 @@ impl Registry {
     /// Adds a function, replacing one of the same name.
     pub fn register(&mut self, function: Function) {
         self.functions.insert(function.name.clone(), Arc::new(function));
+    }
+
+    /// Adds a host function, refusing a name a built-in has (replacing one would
+    /// change what every template calling it means); another host function of the
+    /// same name is replaced.
+    pub fn register_host(&mut self, function: Function) -> Result<(), RegisterError> {
+        if self.get(&function.name).is_some_and(|existing| existing.builtin) {
+            return Err(RegisterError { name: function.name.to_string() });
+        }
+        self.register(Function { builtin: false, ..function });
+        Ok(())
+    }
+
+    /// Every registered function, sorted by name.
+    pub fn functions(&self) -> Vec<&Arc<Function>> {
+        let mut functions: Vec<&Arc<Function>> = self.functions.values().collect();
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        functions
     }
 
     /// The function called `name`.

@@ -137,7 +137,10 @@ fn opt_in(general: bool, tags: &[String], args: &[Value]) -> bool {
 fn secret(cx: &CallContext<'_>, name: &str) -> Result<Value, FunctionError> {
     let shown = Value::from(name).describe();
     let Some(resolver) = cx.context().secrets() else {
-        return fail(format!("secret {shown} is not available: the host gave no secret resolver"));
+        return fail(format!(
+            "secret {shown} is not available here: secrets are read only when a request is sent \
+             (courier send, or a Context with a secret resolver), so that eval and render never print one"
+        ));
     };
     match resolver.resolve(name) {
         Some(value) => Ok(Value::from(value)),

@@ -31,7 +31,7 @@ pub(crate) struct FileBody {
     file_name: Option<Template>,
     content_type: Option<Template>,
     field: String,
-    fields: Vec<(String, Template)>,
+    pub(crate) fields: Vec<(String, Template)>,
 }
 
 /// A body ready to send.

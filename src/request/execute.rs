@@ -905,10 +905,10 @@ fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &
         }
     }
     if !request.mappings.is_empty() {
-        match serde_json::from_slice::<serde_json::Value>(&response.body) {
+        match super::mapping::parse_response(&response.body) {
             Ok(json) => {
                 for mapping in &request.mappings {
-                    match mapping.read(&json) {
+                    match mapping.read(json) {
                         Some(value) => {
                             outcome.variables.insert(mapping.target.clone(), value);
                         }

@@ -49,6 +49,10 @@ pub struct RequestSpec {
     /// Send in the background through the durable queue (no mappings then).
     #[serde(default)]
     pub queue: bool,
+    /// Strict mode: a template that reads an unset variable fails, naming it,
+    /// instead of sending null or an empty text.
+    #[serde(default)]
+    pub strict: bool,
     /// The names of the session cookies sent and saved.
     #[serde(default)]
     pub cookies: Vec<String>,
@@ -487,6 +491,17 @@ impl CompiledRequest {
         base_dir: &Path,
         problems: &mut Problems,
     ) -> Option<CompiledRequest> {
+        let strict_engine;
+        let engine = if spec.strict && !engine.is_strict() {
+            strict_engine = {
+                let mut strict = engine.clone();
+                strict.set_strict(true);
+                strict
+            };
+            &strict_engine
+        } else {
+            engine
+        };
         let method = match &spec.method {
             None => Some(Method::Get),
             Some(text) => Method::parse(text).or_else(|| {
@@ -825,6 +840,7 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::body::CompiledBody;
 
     fn load(toml: &str) -> Result<CompiledRequest, SpecError> {
         CompiledRequest::from_toml(&Engine::new(), toml, Path::new("."))
@@ -981,6 +997,33 @@ mod tests {
         assert!(has(&found, "body", "only for json"), "{found:?}");
         let found = problems("url = \"https://x.org\"\nqueue = true\n[[mappings]]\nsource = \"a\"\ntarget = \"b\"");
         assert!(has(&found, "mappings", "no mappings"), "{found:?}");
+    }
+
+    #[test]
+    fn toml_keeps_the_order_of_headers_form_fields_and_parts() {
+        let spec = "method = \"POST\"\nurl = \"https://x.org\"\n[headers]\nZ-Last = \"1\"\nA-First = \"2\"\nM = \"3\"\n\
+                    [body]\ntype = \"form\"\n[body.fields]\nzeta = \"1\"\nalpha = \"2\"\n";
+        let request = load(spec).unwrap();
+        let headers: Vec<&str> = request.headers.iter().map(|(_, name, _)| name.as_str()).collect();
+        assert_eq!(headers, ["Z-Last", "A-First", "M"]);
+        let Some(CompiledBody::Form(fields)) = &request.body else { panic!("a form body") };
+        let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+        let spec = "method = \"POST\"\nurl = \"https://x.org\"\n[body]\ntype = \"multipart\"\nfile = \"a.jpg\"\n\
+                    [body.fields]\nzeta = \"1\"\nalpha = \"2\"\n";
+        let Some(CompiledBody::File(file)) = load(spec).unwrap().body else { panic!("a file body") };
+        let names: Vec<&str> = file.fields.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+    }
+
+    #[test]
+    fn strict_in_the_spec_makes_its_templates_strict() {
+        let request = load("url = \"https://x.org/${id}\"\nstrict = true").unwrap();
+        let variables = crate::Variables::new();
+        let error = request.url.render(&variables, &crate::Context::default()).unwrap_err();
+        assert_eq!(error.message(), "variable id is not set");
+        let relaxed = load("url = \"https://x.org/${id}\"").unwrap();
+        assert_eq!(relaxed.url.render(&variables, &crate::Context::default()).unwrap(), "https://x.org/");
     }
 
     #[test]

@@ -457,7 +457,9 @@ mod tests {
     #[test]
     fn holes_as_values_are_typed() {
         let mut engine = Engine::new();
-        engine.register(crate::Function::new("price", |_, _| Ok(Value::Decimal(crate::value::Decimal::new(200, 2)))));
+        engine
+            .register(crate::Function::new("price", |_, _| Ok(Value::Decimal(crate::value::Decimal::new(200, 2)))))
+            .unwrap();
         let source = r#"{"s": ${s}, "i": ${toInteger(n)}, "f": ${1.5 * 2}, "d": ${price()}, "b": ${true}, "n": ${null},
  "l": ${parseJson('["a", 1]')}, "m": ${parseJson('{"k": [1.50, "2"]}')}, "e": ${1e10 * 1}, "v": ${list}}"#;
         let template = JsonTemplate::compile(&engine, source).unwrap();

@@ -1,0 +1,135 @@
+//! For template authors: `check` on request specs finds what loading them finds,
+//! at the same places; strict mode; and the library fixes found on the way
+//! (built-ins cannot be replaced, a panicking host function fails its call, maps
+//! of text lend their variables).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use courier::request::CompiledRequest;
+use courier::request::check::check_spec;
+use courier::template::CheckOptions;
+use courier::{Context, Engine, Function, JsonTemplate, Kind, Value, Variables};
+
+/// Specs with problems of every kind: the spec's own rules, serde's, templates'.
+const BAD_SPECS: &[&str] = &[
+    "method = \"POTS\"\nurl = \"shop.example.org/${id}\"\ntimout = \"5s\"\ntimeout = 20\n",
+    "url = \"https://x.org/${toInterger(x)}\"\n[headers]\nX-A = \"${a b}\"\n[[mappings]]\nsource = \"a..b\"\ntarget = \"\"\n",
+    "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload = '''\n{\n  \"a\": ${a},\n  \"b\": ${1 +},\n}'''\n",
+    "url = \"https://x.org\"\n[auth]\ntype = \"bearer\"\ntoken = \"Bearer ${t}\"\n",
+    "url = \"https://x.org\"\n[auth]\ntype = \"oauth2\"\nclient_id = \"c\"\ngrant_typ = \"password\"\n",
+    "{\n  \"url\": \"https://x.org/${a\",\n  \"method\": \"GETT\",\n  \"body\": {\"type\": \"xml\"}\n}\n",
+    "url = \"https://x.org\"\n[body]\ntype = \"multipart\"\nfile = \"${f}\"\npayload = \"{}\"\n",
+];
+
+#[test]
+fn check_finds_every_problem_loading_finds_at_the_same_place() {
+    let engine = Engine::new();
+    for spec in BAD_SPECS {
+        let refused = CompiledRequest::from_text(&engine, spec, Path::new(".")).expect_err(spec);
+        let found = check_spec(&engine, spec, Path::new("."), &CheckOptions::default());
+        for problem in &refused.problems {
+            let span = problem.span.expect("every problem of a text is placed");
+            let at_same_place = found.iter().any(|finding| {
+                finding.file == problem.file
+                    && finding.diagnostic.span.line == span.line
+                    && finding.diagnostic.span.column == span.column
+                    && finding.diagnostic.message.contains(&problem.message)
+            });
+            assert!(at_same_place, "{spec}\n{problem:?} is not among\n{found:#?}");
+        }
+    }
+}
+
+#[test]
+fn a_spec_without_problems_has_no_findings_and_loads() {
+    let engine = Engine::new();
+    let spec = "method = \"POST\"\nurl = \"https://x.org/a\"\nbody = \"json\"\npayload = '{\"a\": ${a}}'\n";
+    assert!(check_spec(&engine, spec, Path::new("."), &CheckOptions::default()).is_empty());
+    CompiledRequest::from_text(&engine, spec, Path::new(".")).unwrap();
+}
+
+#[test]
+fn a_built_in_cannot_be_replaced_and_a_new_name_registers() {
+    let mut engine = Engine::new();
+    let error = engine.register(Function::new("toInteger", |_, _| Ok(Value::Int(7)))).unwrap_err();
+    assert_eq!(error.to_string(), "toInteger is a built-in function: register the host function under another name");
+    let value = engine.compile_expression("toInteger(\"41\") + 1").unwrap();
+    assert_eq!(value.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Int(42));
+    engine.register(Function::new("seven", |_, _| Ok(Value::Int(7)))).unwrap();
+    // A host function may be replaced by the host itself.
+    engine.register(Function::new("seven", |_, _| Ok(Value::Int(8)))).unwrap();
+    let value = engine.compile_expression("seven()").unwrap();
+    assert_eq!(value.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Int(8));
+    assert!(!engine.registry().get("seven").unwrap().is_builtin());
+    assert!(engine.registry().get("toInteger").unwrap().is_builtin());
+}
+
+#[test]
+fn a_panicking_host_function_fails_its_call() {
+    let mut engine = Engine::new();
+    engine
+        .register(Function::new("explode", |args, _| panic!("host bug with {:?}", args[0])).param("x", Kind::Any))
+        .unwrap();
+    let template = JsonTemplate::compile(&engine, "{\"a\": ${explode(1)}}").unwrap();
+    let error = template.render_to_value(&Variables::new(), &Context::default()).unwrap_err();
+    assert_eq!(error.message(), "explode failed: the function panicked");
+    assert_eq!(error.span().map(|span| span.column), Some(9));
+}
+
+#[test]
+fn variables_have_their_own_get_and_a_map_of_text_lends_its_variables() {
+    let variables = Variables::from_strings([("a", "1")]);
+    assert_eq!(variables.get("a"), Some(Value::from("1")));
+    assert_eq!(variables.get("b"), None);
+    let host: HashMap<String, String> = HashMap::from([("age".to_owned(), "18".to_owned())]);
+    let adult = Engine::new().compile_expression("age >= 18").unwrap();
+    assert_eq!(adult.evaluate(&host, &Context::default()).unwrap(), Value::Bool(true));
+}
+
+#[test]
+fn strict_mode_names_the_unset_variable() {
+    let mut engine = Engine::new();
+    engine.set_strict(true);
+    let template = JsonTemplate::compile(&engine, "{\"email\": ${email}, \"known\": ${empty name}}").unwrap();
+    let error = template.render_to_value(&Variables::new(), &Context::default()).unwrap_err();
+    assert_eq!(error.message(), "variable email is not set");
+    assert!(error.suggestion().unwrap().contains("--var email="), "{error}");
+    let value = template.render_to_value(&Variables::from_strings([("email", "a@b.c")]), &Context::default()).unwrap();
+    assert_eq!(value, serde_json::json!({"email": "a@b.c", "known": true}));
+    // Not strict: the same template renders null.
+    let relaxed = JsonTemplate::compile(&Engine::new(), "{\"email\": ${email}}").unwrap();
+    assert_eq!(
+        relaxed.render_to_value(&Variables::new(), &Context::default()).unwrap()["email"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn secret_outside_a_request_says_why_not() {
+    let expression = Engine::new().compile_expression("secret(\"API_KEY\")").unwrap();
+    let error = expression.evaluate(&Variables::new(), &Context::default()).unwrap_err();
+    assert!(error.message().contains("only when a request is sent"), "{error}");
+    assert!(!error.message().contains("the host"), "{error}");
+}
+
+fn courier(args: &[&str], folder: &Path) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_courier")).current_dir(folder).args(args).output().unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn strict_on_the_command_line() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("p.json"), "{\"email\": ${email}, \"id\": ${id}}").unwrap();
+    std::fs::write(folder.path().join("vars.json"), "{\"email\": \"a@b.c\"}").unwrap();
+    let (status, stderr) = courier(&["render", "p.json", "--vars", "vars.json", "--strict"], folder.path());
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("variable id is not set"), "{stderr}");
+    assert_eq!(courier(&["render", "p.json", "--vars", "vars.json"], folder.path()).0, 0);
+    let (status, stderr) = courier(&["check", "p.json", "--vars", "vars.json", "--strict"], folder.path());
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("error[undefined-variable]"), "{stderr}");
+    assert_eq!(courier(&["check", "p.json", "--vars", "vars.json"], folder.path()).0, 0);
+}
