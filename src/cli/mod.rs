@@ -4,6 +4,7 @@
 
 mod check;
 mod eval;
+mod functions;
 mod inputs;
 mod replay;
 mod send;
@@ -37,6 +38,8 @@ enum Command {
     Send(send::SendArgs),
     /// Print the event catalog, marking the events courier emits.
     Events(send::EventsArgs),
+    /// Print the function catalog: parameters, result, summary and an example of each.
+    Functions(functions::FunctionsArgs),
     /// List, replay or drop the requests kept in the replay store.
     Replay(replay::ReplayArgs),
     /// Send the queued requests that are due.
@@ -89,6 +92,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::Send(args) => send::send(args),
         Command::Events(args) => send::events(args),
+        Command::Functions(args) => functions::functions(args),
         Command::Replay(args) => replay::replay(args),
         Command::Worker(args) => replay::worker(args),
     };

@@ -6,12 +6,30 @@ use crate::value::{Value, from_json, parse_java_double, parse_java_long, write_j
 
 pub(super) fn functions() -> Vec<Function> {
     vec![
-        Function::new("toBoolean", |args, _| to_boolean(arg(args, 0))).param("x", Kind::Any),
-        Function::new("toInteger", |args, _| to_integer(arg(args, 0)).map(Value::Int)).param("x", Kind::Any),
-        Function::new("toDouble", |args, _| to_double(arg(args, 0)).map(Value::Float)).param("x", Kind::Any),
-        Function::new("toString", |args, _| Ok(Value::from(arg(args, 0).to_text()))).param("x", Kind::Any),
-        Function::new("toJson", |args, _| to_json(arg(args, 0))).param("x", Kind::Any),
-        Function::new("parseJson", |args, _| parse_json(arg(args, 0))).param("text", Kind::Text),
+        Function::new("toBoolean", |args, _| to_boolean(arg(args, 0)))
+            .param("x", Kind::Any)
+            .summary("Reads a value as a boolean: true/false, 1/0 (text or number); null is false", "boolean")
+            .example(r#"toBoolean("1")"#, "true"),
+        Function::new("toInteger", |args, _| to_integer(arg(args, 0)).map(Value::Int))
+            .param("x", Kind::Any)
+            .summary("Reads a value as a whole number (text is parsed, a fraction cut off)", "integer")
+            .example(r#"toInteger("42")"#, "42"),
+        Function::new("toDouble", |args, _| to_double(arg(args, 0)).map(Value::Float))
+            .param("x", Kind::Any)
+            .summary("Reads a value as a floating-point number", "number")
+            .example(r#"toDouble("1.5")"#, "1.5"),
+        Function::new("toString", |args, _| Ok(Value::from(arg(args, 0).to_text())))
+            .param("x", Kind::Any)
+            .summary("The string form of a value", "text")
+            .example("toString(4.50)", r#""4.5""#),
+        Function::new("toJson", |args, _| to_json(arg(args, 0)))
+            .param("x", Kind::Any)
+            .summary("The value written as JSON text", "text")
+            .example(r#"toJson(stringSplit("a,b", ","))"#, r#""[\"a\",\"b\"]""#),
+        Function::new("parseJson", |args, _| parse_json(arg(args, 0)))
+            .param("text", Kind::Text)
+            .summary("Parses JSON text into a value (objects, lists, numbers, text)", "any")
+            .example(r#"parseJson("{\"a\": [1, 2]}").a[1]"#, "2"),
     ]
 }
 

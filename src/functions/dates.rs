@@ -22,18 +22,41 @@ pub(super) fn functions() -> Vec<Function> {
         Function::new(name, move |_, cx| Ok(body(today(cx)?))).reads_context()
     };
     vec![
-        Function::new("customerAgeYears", |_, cx| Ok(customer_age_years(cx).into())).reads_context(),
-        date("localDate", |today| Value::from(today.format("%Y-%m-%d").to_string())),
-        date("isoLocalDate", |today| Value::from(today.format("%Y-%m-%d").to_string())),
+        Function::new("customerAgeYears", |_, cx| Ok(customer_age_years(cx).into()))
+            .reads_context()
+            .summary(
+                "The customer's age in whole years, from the variable birthdate (yyyy-MM-dd, dd.MM.yyyy or dd/MM/yyyy)",
+                "integer",
+            )
+            .example("customerAgeYears()", "33"),
+        date("localDate", |today| Value::from(today.format("%Y-%m-%d").to_string()))
+            .summary("Today in the context's time zone, yyyy-MM-dd", "text")
+            .example("localDate()", r#""2024-03-15""#),
+        date("isoLocalDate", |today| Value::from(today.format("%Y-%m-%d").to_string()))
+            .summary("Today in the context's time zone, ISO 8601 (yyyy-MM-dd)", "text")
+            .example("isoLocalDate()", r#""2024-03-15""#),
         Function::new("isoLocalDateTime", |_, cx| {
             Ok(Value::from(local_now(cx)?.time.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()))
         })
-        .reads_context(),
-        date("localDateYear", |today| Value::Int(today.year().into())),
-        date("localDateDayOfMonth", |today| Value::Int(today.day().into())),
-        date("localDateDayOfYear", |today| Value::Int(today.ordinal().into())),
-        date("localDateDayOfWeek", |today| Value::Int(today.weekday().number_from_monday().into())),
-        Function::new("formattedDateToday", |_, cx| short_date(today(cx)?, cx)).reads_context(),
+        .reads_context()
+        .summary("Now in the context's time zone, ISO 8601 with milliseconds", "text")
+        .example("isoLocalDateTime()", r#""2024-03-15T10:30:00.000""#),
+        date("localDateYear", |today| Value::Int(today.year().into()))
+            .summary("Today's year in the context's time zone", "integer")
+            .example("localDateYear()", "2024"),
+        date("localDateDayOfMonth", |today| Value::Int(today.day().into()))
+            .summary("Today's day of the month", "integer")
+            .example("localDateDayOfMonth()", "15"),
+        date("localDateDayOfYear", |today| Value::Int(today.ordinal().into()))
+            .summary("Today's day of the year (1 to 366)", "integer")
+            .example("localDateDayOfYear()", "75"),
+        date("localDateDayOfWeek", |today| Value::Int(today.weekday().number_from_monday().into()))
+            .summary("Today's day of the week, 1 (Monday) to 7 (Sunday)", "integer")
+            .example("localDateDayOfWeek()", "5"),
+        Function::new("formattedDateToday", |_, cx| short_date(today(cx)?, cx))
+            .reads_context()
+            .summary("Today in the short date format of the context's locale", "text")
+            .example("formattedDateToday()", r#""15.03.24""#),
         Function::new("formattedDateTomorrow", |_, cx| {
             let today = today(cx)?;
             match today.checked_add_days(Days::new(1)) {
@@ -41,20 +64,29 @@ pub(super) fn functions() -> Vec<Function> {
                 None => fail(format!("there is no date after {today}")),
             }
         })
-        .reads_context(),
+        .reads_context()
+        .summary("Tomorrow in the short date format of the context's locale", "text")
+        .example("formattedDateTomorrow()", r#""16.03.24""#),
         Function::new("convertTimestampMsToDateTime", convert_timestamp)
             .param("ms", Kind::Integer)
             .param("pattern", Kind::Text)
             .param("zone", Kind::Text)
             .reads_context()
-            .validate(validate_pattern_and_zone),
+            .validate(validate_pattern_and_zone)
+            .summary("Formats milliseconds since 1970 with a java.time pattern in a time zone", "text")
+            .example(r#"convertTimestampMsToDateTime(0, "yyyy-MM-dd HH:mm", "UTC")"#, r#""1970-01-01 00:00""#),
         Function::new("formatDate", format_date)
             .param("value", Kind::Any)
             .param("pattern", Kind::Text)
             .optional("zone", Kind::Text)
             .reads_context()
-            .validate(validate_pattern_and_zone),
-        Function::new("now", |_, cx| Ok(Value::Int(cx.context().now().timestamp_millis()))).reads_context(),
+            .validate(validate_pattern_and_zone)
+            .summary("Formats a date, a date-time or milliseconds with a java.time pattern (in a time zone)", "text")
+            .example(r#"formatDate("2024-03-15", "dd.MM.yyyy")"#, r#""15.03.2024""#),
+        Function::new("now", |_, cx| Ok(Value::Int(cx.context().now().timestamp_millis())))
+            .reads_context()
+            .summary("The context's clock, as milliseconds since 1970", "integer")
+            .example("now()", "1710495000000"),
     ]
 }
 

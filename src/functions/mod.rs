@@ -8,6 +8,7 @@
 //! The built-ins live one file a family: conversion, strings (and lists), numbers,
 //! dates, and the chat runtime (functions that read the host's [`Context`]).
 
+pub mod catalog;
 mod context;
 mod conversion;
 mod dates;
@@ -89,6 +90,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The name the catalog uses: `any`, `text`, `number`, `integer`, `boolean`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Any => "any",
+            Kind::Text => "text",
+            Kind::Number => "number",
+            Kind::Integer => "integer",
+            Kind::Boolean => "boolean",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Kind::Any => "any value",

@@ -15,16 +15,47 @@ use crate::value::ops::{self, Arithmetic, Number, arithmetic_domain, to_number};
 
 pub(super) fn functions() -> Vec<Function> {
     vec![
-        Function::new("increment", increment).param("n", Kind::Number).optional("by", Kind::Any),
-        Function::new("max", |args, _| extreme(args, true)).param("a", Kind::Number).param("b", Kind::Number),
-        Function::new("min", |args, _| extreme(args, false)).param("a", Kind::Number).param("b", Kind::Number),
-        Function::new("abs", |args, _| abs(arg(args, 0))).param("x", Kind::Number),
+        Function::new("increment", increment)
+            .param("n", Kind::Number)
+            .optional("by", Kind::Any)
+            .summary("A number plus one, or plus by", "number")
+            .example(r#"increment("41")"#, "42"),
+        Function::new("max", |args, _| extreme(args, true))
+            .param("a", Kind::Number)
+            .param("b", Kind::Number)
+            .summary("The larger of two numbers", "number")
+            .example(r#"max(3, "7")"#, "7"),
+        Function::new("min", |args, _| extreme(args, false))
+            .param("a", Kind::Number)
+            .param("b", Kind::Number)
+            .summary("The smaller of two numbers", "number")
+            .example("min(3, 7.5)", "3.0"),
+        Function::new("abs", |args, _| abs(arg(args, 0)))
+            .param("x", Kind::Number)
+            .summary("The absolute value of a number", "number")
+            .example("abs(-2.5)", "2.5"),
         Function::new("floor", |args, _| whole("floor", arg(args, 0), RoundingStrategy::ToNegativeInfinity))
-            .param("x", Kind::Number),
+            .param("x", Kind::Number)
+            .summary("The largest whole number not above a number", "integer")
+            .example("floor(2.7)", "2"),
         Function::new("ceil", |args, _| whole("ceil", arg(args, 0), RoundingStrategy::ToPositiveInfinity))
-            .param("x", Kind::Number),
-        Function::new("round", round).param("x", Kind::Number).optional("digits", Kind::Any),
-        Function::new("randomInt", random_int).param("lo", Kind::Integer).param("hi", Kind::Integer).reads_context(),
+            .param("x", Kind::Number)
+            .summary("The smallest whole number not below a number", "integer")
+            .example("ceil(2.1)", "3"),
+        Function::new("round", round)
+            .param("x", Kind::Number)
+            .optional("digits", Kind::Any)
+            .summary("Rounds half away from zero, to a whole number or to digits after the point", "number")
+            .example("round(2.345, 2)", "2.35"),
+        Function::new("randomInt", random_int)
+            .param("lo", Kind::Integer)
+            .param("hi", Kind::Integer)
+            .reads_context()
+            .summary(
+                "A random whole number from lo to hi, both included (the context's seed makes it repeatable)",
+                "integer",
+            )
+            .example("randomInt(5, 5)", "5"),
     ]
 }
 

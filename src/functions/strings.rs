@@ -23,55 +23,111 @@ pub(super) fn functions() -> Vec<Function> {
     let regexes = RegexCache::default();
     let validation_regexes = regexes.clone();
     vec![
-        Function::new("stringConcat", concat).param("value", Kind::Text).variadic(),
+        Function::new("stringConcat", concat)
+            .param("value", Kind::Text)
+            .variadic()
+            .summary("Joins the string forms of its arguments", "text")
+            .example(r#"stringConcat("a", 1, true)"#, r#""a1true""#),
         Function::new("stringContains", |args, _| Ok(Value::Bool(contains(arg(args, 0), text(args, 1)))))
             .param("text", Kind::Any)
-            .param("part", Kind::Text),
+            .param("part", Kind::Text)
+            .summary("Whether a text (or any item of a list) contains a part", "boolean")
+            .example(r#"stringContains("newsletter", "news")"#, "true"),
         Function::new("stringStartsWith", |args, _| Ok(Value::Bool(text(args, 0).starts_with(text(args, 1)))))
             .param("text", Kind::Text)
-            .param("prefix", Kind::Text),
+            .param("prefix", Kind::Text)
+            .summary("Whether a text starts with a prefix", "boolean")
+            .example(r#"stringStartsWith("DE-123", "DE-")"#, "true"),
         Function::new("stringEndsWith", |args, _| Ok(Value::Bool(text(args, 0).ends_with(text(args, 1)))))
             .param("text", Kind::Text)
-            .param("suffix", Kind::Text),
-        Function::new("stringLength", |args, _| Ok(Value::Int(char_count(text(args, 0))))).param("text", Kind::Text),
+            .param("suffix", Kind::Text)
+            .summary("Whether a text ends with a suffix", "boolean")
+            .example(r#"stringEndsWith("photo.jpg", ".jpg")"#, "true"),
+        Function::new("stringLength", |args, _| Ok(Value::Int(char_count(text(args, 0)))))
+            .param("text", Kind::Text)
+            .summary("The number of characters of a text", "integer")
+            .example(r#"stringLength("Grüße")"#, "5"),
         Function::new("stringToLowerCase", |args, cx| sized(text(args, 0).to_lowercase(), cx))
-            .param("text", Kind::Text),
+            .param("text", Kind::Text)
+            .summary("A text in lower case", "text")
+            .example(r#"stringToLowerCase("ÄBC")"#, r#""äbc""#),
         Function::new("stringToUpperCase", |args, cx| sized(text(args, 0).to_uppercase(), cx))
-            .param("text", Kind::Text),
-        Function::new("stringTrim", |args, _| Ok(Value::from(java_trim(text(args, 0))))).param("text", Kind::Text),
+            .param("text", Kind::Text)
+            .summary("A text in upper case", "text")
+            .example(r#"stringToUpperCase("straße")"#, r#""STRASSE""#),
+        Function::new("stringTrim", |args, _| Ok(Value::from(java_trim(text(args, 0)))))
+            .param("text", Kind::Text)
+            .summary("A text without the spaces and control characters at its ends", "text")
+            .example(r#"stringTrim("  hi  ")"#, r#""hi""#),
         Function::new("substring", substring)
             .param("text", Kind::Text)
             .param("start", Kind::Integer)
-            .optional("end", Kind::Any),
+            .optional("end", Kind::Any)
+            .summary("The characters from start up to (not including) end; without end, to the end", "text")
+            .example(r#"substring("courier", 0, 4)"#, r#""cour""#),
         Function::new("stringReplace", replace)
             .param("text", Kind::Any)
             .param("target", Kind::Text)
-            .param("replacement", Kind::Text),
+            .param("replacement", Kind::Text)
+            .summary("Replaces every occurrence of a text with another", "text")
+            .example(r#"stringReplace("1,5", ",", ".")"#, r#""1.5""#),
         Function::new("stringReplaceAll", move |args, cx| replace_all(&regexes, args, cx))
             .param("text", Kind::Any)
             .param("regex", Kind::Text)
             .param("replacement", Kind::Text)
-            .validate(move |constants| validate_replace_all(&validation_regexes, constants)),
-        Function::new("stringSplit", split).param("text", Kind::Text).param("separator", Kind::Text),
-        Function::new("stringJoin", join).param("list", Kind::Any).param("separator", Kind::Text),
-        Function::new("padZeroes", pad_zeroes).param("value", Kind::Text).param("width", Kind::Integer),
+            .validate(move |constants| validate_replace_all(&validation_regexes, constants))
+            .summary("Replaces every match of a regular expression ($1 for groups)", "text")
+            .example(r##"stringReplaceAll("a1b22", "[0-9]+", "#")"##, r#""a#b#""#),
+        Function::new("stringSplit", split)
+            .param("text", Kind::Text)
+            .param("separator", Kind::Text)
+            .summary("Splits a text at each separator into a list", "list")
+            .example(r#"stringSplit("a,b,c", ",")"#, r#"["a","b","c"]"#),
+        Function::new("stringJoin", join)
+            .param("list", Kind::Any)
+            .param("separator", Kind::Text)
+            .summary("Joins the items of a list with a separator", "text")
+            .example(r#"stringJoin(stringSplit("a b c", " "), "-")"#, r#""a-b-c""#),
+        Function::new("padZeroes", pad_zeroes)
+            .param("value", Kind::Text)
+            .param("width", Kind::Integer)
+            .summary("Pads a value with leading zeroes to a width", "text")
+            .example("padZeroes(42, 5)", r#""00042""#),
         Function::new("urlEncode", |args, cx| {
             sized(utf8_percent_encode(text(args, 0), crate::value::URL_COMPONENT).to_string(), cx)
         })
-        .param("text", Kind::Text),
-        Function::new("base64Encode", base64_encode).param("text", Kind::Text),
-        Function::new("base64Decode", |args, _| base64_decode(text(args, 0))).param("text", Kind::Text),
-        Function::new("sha256", |args, _| Ok(Value::from(sha256_hex(text(args, 0))))).param("text", Kind::Text),
-        Function::new("arrayLength", |args, _| Ok(Value::Int(array_length(arg(args, 0))))).param("value", Kind::Any),
+        .param("text", Kind::Text)
+        .summary("Percent-encodes a text as one URL component", "text")
+        .example(r#"urlEncode("a b&c")"#, r#""a%20b%26c""#),
+        Function::new("base64Encode", base64_encode)
+            .param("text", Kind::Text)
+            .summary("The Base64 form of a text's UTF-8 bytes", "text")
+            .example(r#"base64Encode("user:pass")"#, r#""dXNlcjpwYXNz""#),
+        Function::new("base64Decode", |args, _| base64_decode(text(args, 0)))
+            .param("text", Kind::Text)
+            .summary("Decodes Base64 into text", "text")
+            .example(r#"base64Decode("dXNlcjpwYXNz")"#, r#""user:pass""#),
+        Function::new("sha256", |args, _| Ok(Value::from(sha256_hex(text(args, 0)))))
+            .param("text", Kind::Text)
+            .summary("The SHA-256 of a text's UTF-8 bytes, as lowercase hex", "text")
+            .example(r#"sha256("abc")"#, r#""ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad""#),
+        Function::new("arrayLength", |args, _| Ok(Value::Int(array_length(arg(args, 0)))))
+            .param("value", Kind::Any)
+            .summary("The number of items of a list (1 for a single value, 0 for null)", "integer")
+            .example(r#"arrayLength(stringSplit("a,b,c", ","))"#, "3"),
         Function::new("pushLiteral", |args, cx| push("pushLiteral", arg(args, 0), arg(args, 1).clone(), cx))
             .param("list", Kind::Any)
-            .param("value", Kind::Any),
+            .param("value", Kind::Any)
+            .summary("A list with a value added at its end", "list")
+            .example(r#"pushLiteral(stringSplit("a,b", ","), "c")"#, r#"["a","b","c"]"#),
         Function::new("pushVariable", |args, cx| {
             push("pushVariable", arg(args, 0), cx.variable(text(args, 1)).unwrap_or_default(), cx)
         })
         .param("list", Kind::Any)
         .param("name", Kind::Text)
-        .reads_context(),
+        .reads_context()
+        .summary("A list with a variable's value (by name) added at its end", "list")
+        .example(r#"pushVariable(stringSplit("a", ","), "firstname")"#, r#"["a","Anna"]"#),
     ]
 }
 
