@@ -3,6 +3,8 @@
 //! (built-ins cannot be replaced, a panicking host function fails its call, maps
 //! of text lend their variables).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -132,4 +134,49 @@ fn strict_on_the_command_line() {
     assert_eq!(status, 1, "{stderr}");
     assert!(stderr.contains("error[undefined-variable]"), "{stderr}");
     assert_eq!(courier(&["check", "p.json", "--vars", "vars.json"], folder.path()).0, 0);
+}
+
+#[tokio::test]
+async fn the_oauth2_token_exchange_is_in_the_debug_log_redacted() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "tok-123", "refresh_token": "ref-456", "expires_in": 3600, "scope": "s"}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/me")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let spec = format!(
+        "url = \"{0}/api/me\"\ndebug = true\n[auth]\ntype = \"oauth2\"\ntoken_url = \"{0}/oauth/token\"\n\
+         grant_type = \"password\"\nclient_id = \"bot\"\nclient_secret = \"literal-cs\"\nusername = \"anna\"\n\
+         password = \"${{secret(\\\"PW\\\")}}\"\nclient_auth = \"body\"\n",
+        server.uri()
+    );
+    let request = common::compile(&spec);
+    let context = common::context_with_secrets(&[("PW", "pw-789")]);
+    let outcome =
+        common::executor().execute(&request, &Variables::new(), &context, &mut courier::request::Cookies::new()).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    let exchange =
+        outcome.log.iter().find(|entry| entry.url.as_deref().is_some_and(|url| url.ends_with("/oauth/token")));
+    let exchange = exchange.expect("the token exchange is logged");
+    assert_eq!(exchange.status, Some(200));
+    let sent = exchange.request.as_ref().expect("debug shows the token request");
+    let body = sent.body.as_deref().unwrap();
+    assert!(body.contains("grant_type=password") && body.contains("username=anna"), "{body}");
+    assert!(body.contains("client_id=bot"), "{body}");
+    assert!(sent.headers.contains_key("x-b3-traceid"), "{sent:?}");
+    let answer = exchange.response.as_ref().expect("debug shows the token answer");
+    assert!(answer.body.as_deref().unwrap().contains("\"expires_in\":3600"), "{answer:?}");
+    // The token's trace id is the one sent.
+    let received = server.received_requests().await.unwrap();
+    let sent_trace = received[0].headers.get("x-b3-traceid").unwrap().to_str().unwrap();
+    assert_eq!(exchange.trace_id.as_deref(), Some(sent_trace));
+    let printed = serde_json::to_string(&outcome.log).unwrap();
+    for secret in ["literal-cs", "pw-789", "tok-123", "ref-456"] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
 }

@@ -241,55 +241,69 @@ impl TokenRequest {
         .join("\u{0}")
     }
 
-    /// The token request: a form POST with the grant, the scope, and the client's
-    /// credentials in the body or as HTTP Basic.
-    fn build(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+    /// The token request's form body; with `for_log`, the password and the client
+    /// secret replaced, for the debug log.
+    pub(crate) fn form(&self, for_log: bool) -> String {
         let grant = match self.grant_type {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::Password => "password",
         };
+        let hidden = |value: &str| if for_log { super::log::REDACTED.to_owned() } else { value.to_owned() };
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", grant);
         if self.grant_type == GrantType::Password {
             form.append_pair("username", self.username.as_deref().unwrap_or_default());
-            form.append_pair("password", self.password.as_deref().unwrap_or_default());
+            form.append_pair("password", &hidden(self.password.as_deref().unwrap_or_default()));
         }
         if let Some(scope) = &self.scope {
             form.append_pair("scope", scope);
         }
-        let mut request = client
-            .post(&self.token_url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(reqwest::header::ACCEPT, "application/json");
-        match self.client_auth {
-            ClientAuth::Body => {
-                form.append_pair("client_id", &self.client_id);
-                if let Some(secret) = &self.client_secret {
-                    form.append_pair("client_secret", secret);
-                }
-            }
-            ClientAuth::Header => {
-                // RFC 6749 2.3.1: both form-encoded before they are joined.
-                let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-                let secret = self.client_secret.as_deref().unwrap_or_default();
-                let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
-                let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
-                request = request.header(reqwest::header::AUTHORIZATION, header);
+        if self.client_auth == ClientAuth::Body {
+            form.append_pair("client_id", &self.client_id);
+            if let Some(secret) = &self.client_secret {
+                form.append_pair("client_secret", &hidden(secret));
             }
         }
-        request.body(form.finish())
+        form.finish()
     }
 
-    /// Sends the token request and reads the token from the answer.
+    /// The token request's headers: the form's type, JSON accepted, the trace id,
+    /// and the client's credentials as HTTP Basic when they go in the header.
+    pub(crate) fn headers(&self, trace_id: &str) -> reqwest::header::HeaderMap {
+        use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Ok(trace) = HeaderValue::from_str(trace_id) {
+            headers.insert(reqwest::header::HeaderName::from_static("x-b3-traceid"), trace);
+        }
+        if self.client_auth == ClientAuth::Header {
+            // RFC 6749 2.3.1: both form-encoded before they are joined.
+            let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+            let secret = self.client_secret.as_deref().unwrap_or_default();
+            let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
+            let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
+            if let Ok(mut value) = HeaderValue::from_str(&header) {
+                value.set_sensitive(true);
+                headers.insert(AUTHORIZATION, value);
+            }
+        }
+        headers
+    }
+
+    /// Sends the token request and reads the token from the answer; also returns
+    /// the answer (status, headers, body with its tokens replaced) for the log.
     pub(crate) async fn fetch(
         &self,
         client: &reqwest::Client,
+        trace_id: &str,
         read_timeout: Duration,
         max_bytes: usize,
-    ) -> Result<(u16, FetchedToken), (Option<u16>, Failure)> {
-        let request = self.build(client);
+    ) -> Result<(TokenAnswer, FetchedToken), (Option<u16>, Failure)> {
+        let request = client.post(&self.token_url).headers(self.headers(trace_id)).body(self.form(false));
         let response = request.send().await.map_err(|error| (None, Failure::from_reqwest(&error)))?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let body = super::execute::read_body(response, read_timeout, max_bytes)
             .await
             .map_err(|failure| (Some(status), failure))?;
@@ -298,11 +312,12 @@ impl TokenRequest {
             let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err(fail(format!("the token endpoint {} answered {status}: {shown}", self.token_url)));
         }
-        let json: serde_json::Value = serde_json::from_slice(&body)
+        let mut json: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|error| fail(format!("the token endpoint {} did not answer JSON: {error}", self.token_url)))?;
         let Some(access_token) = json.get("access_token").and_then(serde_json::Value::as_str) else {
             return Err(fail(format!("the token endpoint {} answered no access_token", self.token_url)));
         };
+        let access_token = access_token.to_owned();
         let expires_in = match json.get("expires_in") {
             Some(serde_json::Value::Number(number)) => number.as_f64(),
             Some(serde_json::Value::String(text)) => text.parse::<f64>().ok(),
@@ -310,8 +325,24 @@ impl TokenRequest {
         }
         .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
         .map(|seconds| Duration::from_secs_f64(seconds.min(1e9)));
-        Ok((status, FetchedToken { access_token: access_token.to_owned(), expires_in }))
+        // The log shows the answer without its tokens.
+        for field in ["access_token", "refresh_token", "id_token"] {
+            if let Some(token) = json.get_mut(field) {
+                *token = serde_json::Value::from(super::log::REDACTED);
+            }
+        }
+        let answer = TokenAnswer { status, headers, logged_body: json.to_string().into_bytes() };
+        Ok((answer, FetchedToken { access_token, expires_in }))
     }
+}
+
+/// The token endpoint's answer as the debug log shows it.
+#[derive(Debug)]
+pub(crate) struct TokenAnswer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    /// The body with `access_token`, `refresh_token` and `id_token` replaced.
+    pub(crate) logged_body: Vec<u8>,
 }
 
 /// A token as the endpoint gave it.

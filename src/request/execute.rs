@@ -715,10 +715,15 @@ impl Executor {
     ) -> Result<String, Failure> {
         let max_bytes = self.inner.options.max_response_bytes;
         let fetch = || async move {
-            run.start("POST", &request.token_url, &trace_id(), &HeaderMap::new(), None);
-            match request.fetch(client, read_timeout, max_bytes).await {
-                Ok((status, token)) => {
-                    let response = Response { status, headers: HeaderMap::new(), body: Vec::new() };
+            // The exchange is logged like any request (with debug: headers and
+            // body, the credentials and tokens replaced).
+            let trace = trace_id();
+            let logged_form = request.form(true);
+            run.start("POST", &request.token_url, &trace, &request.headers(&trace), Some(logged_form.as_bytes()));
+            match request.fetch(client, &trace, read_timeout, max_bytes).await {
+                Ok((answer, token)) => {
+                    let response =
+                        Response { status: answer.status, headers: answer.headers, body: answer.logged_body };
                     run.finish(Ok(&response));
                     Ok(token)
                 }
