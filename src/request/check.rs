@@ -49,9 +49,10 @@ pub fn looks_like_spec(text: &str) -> bool {
 /// let spec = "method = \"POTS\"\nurl = \"shop.example.org/${id}\"\ntimout = \"5s\"\n";
 /// let found = check_spec(&Engine::new(), spec, ".".as_ref(), &CheckOptions::default());
 /// let places: Vec<(u32, u32)> = found.iter().map(|f| (f.diagnostic.span.line, f.diagnostic.span.column)).collect();
-/// assert_eq!(places, [(1, 10), (2, 8), (3, 1)]);
+/// // The method, the URL's missing scheme, a warning that `${id}` may render empty, the field.
+/// assert_eq!(places, [(1, 10), (2, 8), (2, 25), (3, 1)]);
 /// assert_eq!(found[0].diagnostic.suggestion.as_deref(), Some("write \"POST\""));
-/// assert_eq!(found[2].diagnostic.suggestion.as_deref(), Some("did you mean `timeout`?"));
+/// assert_eq!(found[3].diagnostic.suggestion.as_deref(), Some("did you mean `timeout`?"));
 /// ```
 pub fn check_spec(engine: &Engine, text: &str, base_dir: &Path, options: &CheckOptions) -> Vec<SpecFinding> {
     let analysis = analyze(engine, text, SpecFormat::of(text), base_dir);
