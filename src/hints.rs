@@ -34,6 +34,13 @@ pub(crate) fn syntax(source: &str, error: SyntaxError) -> (SyntaxError, Option<S
         let message = format!("{quote} is a typographic quote; strings take straight quotes");
         return (SyntaxError { message, ..error }, Some(format!("write \"{inner}\"")));
     }
+    // `{'a': 1}`: JSON has no single-quoted strings.
+    let json_position = error.message.contains("JSON value") || error.message.contains("object key");
+    if found == Some("'") && json_position {
+        let inner: String = rest[1..].chars().take_while(|c| *c != '\'' && *c != '\n').collect();
+        let message = "JSON strings take double quotes, not single ones".to_owned();
+        return (SyntaxError { message, ..error }, Some(format!("write \"{inner}\"")));
+    }
     // A comma before `}` or `]`: point at the comma and name what it follows.
     if matches!(found, Some("}" | "]")) {
         let before = source[..at].trim_end();
@@ -145,6 +152,25 @@ pub(crate) fn literal_text(source: &str, holes: &[Range<usize>]) -> Vec<Diagnost
         }
     }
     found
+}
+
+/// Names authors write for literals in other languages' spelling: each is a
+/// variable in EL (never set, so null), not the literal.
+const FOREIGN_LITERALS: [(&str, &str); 7] = [
+    ("True", "true"),
+    ("False", "false"),
+    ("TRUE", "true"),
+    ("FALSE", "false"),
+    ("None", "null"),
+    ("NULL", "null"),
+    ("undefined", "null"),
+];
+
+/// The warning for a variable named like another language's literal (`True`, `None`).
+pub(crate) fn foreign_literal(name: &str, span: Span) -> Option<Diagnostic> {
+    let (_, literal) = FOREIGN_LITERALS.iter().find(|(written, _)| *written == name)?;
+    let message = format!("`{name}` is a variable (null unless set), not the literal {literal}");
+    Some(Diagnostic::warning("foreign-literal", message, span).with_suggestion(format!("write {literal}")))
 }
 
 /// The token a parse error says it found: "…, found `=`" → `=`.

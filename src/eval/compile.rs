@@ -55,6 +55,9 @@ impl<'a> Compiler<'a> {
         match &expr.kind {
             ExprKind::Literal(literal) => Node::Const(literal_value(literal)),
             ExprKind::Variable(name) => {
+                if self.lint.is_some() {
+                    self.diagnostics.extend(crate::hints::foreign_literal(name, expr.span));
+                }
                 self.lint_variable(name, expr.span);
                 Node::Variable(name.as_str().into(), expr.span)
             }
