@@ -180,3 +180,24 @@ async fn the_oauth2_token_exchange_is_in_the_debug_log_redacted() {
         assert!(!printed.contains(secret), "{secret} in {printed}");
     }
 }
+
+#[test]
+fn hostile_specs_are_refused_with_a_place_not_a_panic() {
+    let engine = Engine::new();
+    let deep_toml = format!("url = \"https://x.org\"\na = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_json = format!("{{\"url\": \"https://x.org\", \"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let unclosed = "url = \"https://x.org\"\npayload = '''\n{\"a\": ${x}".to_owned();
+    let escapes = format!("{{\"url\": \"https://x.org/{}\\u00e9${{x y}}\"}}", "\\\"".repeat(10_000));
+    let started = std::time::Instant::now();
+    for spec in [&deep_toml, &deep_json, &unclosed, &escapes] {
+        let refused = CompiledRequest::from_text(&engine, spec, Path::new(".")).expect_err("refused");
+        assert!(refused.problems.iter().all(|problem| problem.span.is_some()), "{refused}");
+        let found = check_spec(&engine, spec, Path::new("."), &CheckOptions::default());
+        assert!(!found.is_empty());
+    }
+    // The escaped hole is placed at its written place in the JSON text.
+    let found = check_spec(&engine, &escapes, Path::new("."), &CheckOptions::default());
+    let syntax = found.iter().find(|finding| finding.diagnostic.code == "syntax").expect("the hole's error");
+    assert_eq!(&escapes[syntax.diagnostic.span.range()], "y");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+}
