@@ -16,7 +16,8 @@ pub(crate) struct InputArgs {
     /// A variable, NAME=VALUE; repeat for more. Overrides --vars.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub(crate) var: Vec<String>,
-    /// A JSON file with the context: clock, time zone, locale, customer, seed.
+    /// A JSON file with the context: now, time_zone, locale, client, consent, seed …
+    /// (every field in docs/spec.md).
     #[arg(long, value_name = "FILE")]
     pub(crate) context: Option<PathBuf>,
     /// Strict mode: reading a variable that is not set is an error naming it.

@@ -22,12 +22,28 @@ pub struct SpecFinding {
     pub diagnostic: Diagnostic,
 }
 
-/// Whether `text` is a request spec rather than a template: a JSON object or a
-/// TOML document with a `url` or `method` field or a spec table.
+/// Whether `text` is a request spec rather than a template: a JSON object with a
+/// `url` or `method` field whose members are mostly spec fields, or a TOML document
+/// with a `url` or `method` field or a spec table.
+///
+/// ```
+/// use courier::request::check::looks_like_spec;
+///
+/// assert!(looks_like_spec("{\"url\": \"https://x.org\", \"method\": \"POST\", \"timout\": \"5s\"}"));
+/// assert!(!looks_like_spec("{\"url\": \"${link}\", \"name\": \"${name}\", \"email\": \"${email}\"}"));
+/// assert!(looks_like_spec("# a spec\nurl = \"https://x.org\"\n"));
+/// assert!(!looks_like_spec("Hello ${name}"));
+/// ```
 pub fn looks_like_spec(text: &str) -> bool {
     match SpecFormat::of(text) {
-        SpecFormat::Json => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
-            .is_ok_and(|fields| fields.contains_key("url") || fields.contains_key("method")),
+        // A JSON payload may have a `url` member too: a spec's members are mostly spec fields.
+        SpecFormat::Json => {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok_and(|fields| {
+                let known = super::fields::top_level_fields();
+                let spec_fields = fields.keys().filter(|key| known.contains(key)).count();
+                (fields.contains_key("url") || fields.contains_key("method")) && spec_fields * 2 > fields.len()
+            })
+        }
         SpecFormat::Toml => text.lines().map(str::trim_start).any(|line| {
             let key = line.split('=').next().unwrap_or_default().trim();
             (line.contains('=') && matches!(key, "url" | "method"))
