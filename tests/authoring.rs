@@ -201,3 +201,29 @@ fn hostile_specs_are_refused_with_a_place_not_a_panic() {
     assert_eq!(&escapes[syntax.diagnostic.span.range()], "y");
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+#[test]
+fn a_template_that_fails_while_rendering_is_placed_in_the_file_the_author_edits() {
+    let folder = tempfile::tempdir().unwrap();
+    let spec = "method = \"POST\"\nurl = \"https://x.org/a\"\nbody = \"json\"\npayload = \"\"\"\n{\\\"n\\\": ${toInteger(n)}}\"\"\"\n";
+    std::fs::write(folder.path().join("inline.toml"), spec).unwrap();
+    std::fs::write(folder.path().join("payload.json"), "{\n  \"a\": ${toInteger(n)}\n}\n").unwrap();
+    let spec = "method = \"POST\"\nurl = \"https://x.org/a\"\nbody = \"json\"\npayload_file = \"payload.json\"\n";
+    std::fs::write(folder.path().join("file.toml"), spec).unwrap();
+    let send = |spec: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_courier"))
+            .current_dir(folder.path())
+            .args(["send", spec, "--dry-run", "--var", "n=1,5"])
+            .env("COURIER_ALLOW", "private")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // Line 5, column 11 of the .toml: after the escaped quotes of `{\"n\": `.
+    let stderr = send("inline.toml");
+    assert!(stderr.contains("inline.toml:5:11: body.payload: cannot convert \"1,5\""), "{stderr}");
+    assert!(stderr.contains("decimal comma"), "{stderr}");
+    let stderr = send("file.toml");
+    assert!(stderr.contains("payload.json:2:10: body.payload: cannot convert \"1,5\""), "{stderr}");
+}

@@ -169,7 +169,9 @@ async fn a_failing_template_sends_nothing() {
     let outcome = run(&compile(&spec), &[("consumption", "lots")]).await;
     assert_eq!(event_names(&outcome), ["api_exception"]);
     let error = outcome.error.unwrap();
-    assert!(error.contains("body.payload") && error.contains("line 1") && error.contains("\"lots\""), "{error}");
+    // Placed at its line and column in the spec's text, where the author wrote it.
+    assert!(error.starts_with("line 4, column 20: body.payload: "), "{error}");
+    assert!(error.contains("\"lots\""), "{error}");
     assert!(error.contains("nothing was sent"));
     assert!(server.received_requests().await.unwrap().is_empty());
 }

@@ -375,7 +375,7 @@ impl Executor {
         let method = request.method.as_str();
         match self.render(request, variables, context, cookies, &redactor) {
             Err((field, error)) => {
-                let message = format!("{field}: {error}; nothing was sent");
+                let message = format!("{}; nothing was sent", request.describe_field_error(&field, &error));
                 fail(&mut outcome, Failure::exception(message), method, &without_query(&request.url_source));
             }
             Ok(rendered) => {
@@ -450,7 +450,7 @@ impl Executor {
         let redactor = Arc::new(Redactor::default());
         let rendered = self.render(request, variables, context, cookies, &redactor);
         let redact = |text: &str| redactor.redact(text);
-        let mut rendered = rendered.map_err(|(field, error)| redact(&format!("{field}: {error}")))?;
+        let mut rendered = rendered.map_err(|(field, error)| redact(&request.describe_field_error(&field, &error)))?;
         let mut notes = Vec::new();
         let body = match rendered.body.take() {
             None => None,

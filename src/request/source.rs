@@ -162,7 +162,7 @@ fn toml_value(
 /// The text offset of every byte of a string's decoded content, for a string
 /// written at `span` (with its quotes): TOML's four kinds and JSON's one. `None`
 /// when the written form cannot be followed to the decoded one.
-fn string_offsets(text: &str, span: Range<usize>, decoded: &str) -> Option<Vec<usize>> {
+pub(crate) fn string_offsets(text: &str, span: Range<usize>, decoded: &str) -> Option<Vec<usize>> {
     let raw = text.get(span.clone())?;
     let (quote, escapes) = if raw.starts_with("'''") {
         ("'''", false)

@@ -3,8 +3,11 @@
 //! [`CompiledRequest`]: every field checked and every template compiled, each
 //! problem reported with the field it sits in.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -439,6 +442,50 @@ pub struct CompiledRequest {
     pub(crate) name: Option<String>,
     /// The SHA-256 of the spec's text, as lowercase hex, when it was compiled from text.
     pub(crate) sha256: Option<String>,
+    /// Where its fields are written, to place an error found while rendering.
+    pub(crate) origin: Option<Arc<Origin>>,
+}
+
+/// Where a compiled spec's fields are written: the spec's text and file, each
+/// field's value, and the fields read from another file (a `payload_file`).
+#[derive(Debug)]
+pub(crate) struct Origin {
+    text: Arc<str>,
+    file: Option<PathBuf>,
+    values: HashMap<String, Range<usize>>,
+    files: HashMap<String, PathBuf>,
+}
+
+impl Origin {
+    /// `file:line:column` (or `line L, column C`) of `span` inside the template of `field`.
+    fn place(&self, field: &str, span: Span) -> Option<String> {
+        // The executor names a json payload `body.payload` wherever it is written.
+        let written = ["payload", "payload_file", "body.payload_file"];
+        let candidates = std::iter::once(field).chain(written.into_iter().filter(|_| field == "body.payload"));
+        candidates.into_iter().find_map(|candidate| self.place_in(candidate, span))
+    }
+
+    fn place_in(&self, field: &str, span: Span) -> Option<String> {
+        if let Some(file) = self.files.get(field) {
+            return Some(format!("{}:{}:{}", file.display(), span.line, span.column));
+        }
+        let value = self.values.get(field)?.clone();
+        let raw = self.text.get(value.clone())?;
+        let decoded = match SpecFormat::of(&self.text) {
+            SpecFormat::Json => serde_json::from_str::<String>(raw).ok()?,
+            SpecFormat::Toml => match toml::de::DeValue::parse(raw).ok()?.into_inner() {
+                toml::de::DeValue::String(text) => text.into_owned(),
+                _ => return None,
+            },
+        };
+        let offsets = super::source::string_offsets(&self.text, value, &decoded)?;
+        let at = *offsets.get(span.start as usize)?;
+        let placed = LineIndex::new(&self.text).span(at as u32, at as u32);
+        Some(match &self.file {
+            Some(file) => format!("{}:{}:{}", file.display(), placed.line, placed.column),
+            None => format!("line {}, column {}", placed.line, placed.column),
+        })
+    }
 }
 
 impl CompiledRequest {
@@ -452,6 +499,9 @@ impl CompiledRequest {
         let text = read_limited(path).map_err(|message| with_file(single("", message)))?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let mut request = Self::from_text(engine, &text, &base_dir).map_err(with_file)?;
+        if let Some(origin) = request.origin.as_mut().and_then(Arc::get_mut) {
+            origin.file = Some(path.to_owned());
+        }
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         request.name = Some(absolute.to_string_lossy().into_owned());
         Ok(request)
@@ -598,6 +648,7 @@ impl CompiledRequest {
             base_dir: base_dir.to_owned(),
             name: None,
             sha256: None,
+            origin: None,
         })
     }
 
@@ -649,6 +700,21 @@ impl CompiledRequest {
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
     }
+
+    /// An error found while rendering the template of `field`, placed in the file
+    /// the author edits when the spec came from text (`request.toml:3:29: url: …`),
+    /// else as `field: line L, column C: …` inside the template.
+    pub fn describe_field_error(&self, field: &str, error: &Error) -> String {
+        let placed = error.span().and_then(|span| Some((span, self.origin.as_ref()?.place(field, span)?)));
+        match placed {
+            Some((span, place)) => {
+                let shown = error.to_string();
+                let inside = format!("line {}, column {}: ", span.line, span.column);
+                format!("{place}: {field}: {}", shown.strip_prefix(&inside).unwrap_or(&shown))
+            }
+            None => format!("{field}: {error}"),
+        }
+    }
 }
 
 fn check_target(target: &str) -> Result<(), String> {
@@ -692,7 +758,18 @@ pub(crate) fn analyze(engine: &Engine, text: &str, format: SpecFormat, base_dir:
     // In the order of the file: the spec's own text first, then any payload file.
     placed.sort_by_key(|problem| (problem.file.clone(), problem.span.map(|span| span.start)));
     let result = match request {
-        Some(request) if placed.is_empty() => Ok(request.hashed(text)),
+        Some(mut request) if placed.is_empty() => {
+            request.origin = Some(Arc::new(Origin {
+                text: Arc::from(text),
+                file: None,
+                values: source.places.iter().map(|(field, at)| (field.clone(), at.value.clone())).collect(),
+                files: templates
+                    .iter()
+                    .filter_map(|template| Some((template.field.clone(), template.file.clone()?)))
+                    .collect(),
+            }));
+            Ok(request.hashed(text))
+        }
         _ => Err(SpecError { file: None, problems: placed }),
     };
     Analysis { result, templates, source: Some(source) }
