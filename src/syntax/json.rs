@@ -94,10 +94,16 @@ pub(crate) fn check_json_structure(source: &str, holes: &[Range<usize>]) -> Resu
     let mut masked = source.as_bytes().to_vec();
     for hole in holes {
         let inside = hole.start + 2..hole.end - 1;
-        for (offset, byte) in masked[inside.clone()].iter_mut().enumerate() {
-            *byte = match (offset, *byte) {
-                (_, b'\n') => b'\n',
-                (0, _) => b'0',
+        // The `0` goes at the first byte that is not a line break: a hole that starts
+        // with one (`${\n x}`) still stands for a value.
+        let mut valued = false;
+        for byte in &mut masked[inside] {
+            *byte = match *byte {
+                b'\n' => b'\n',
+                _ if !valued => {
+                    valued = true;
+                    b'0'
+                }
                 _ => b' ',
             };
         }
