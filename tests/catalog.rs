@@ -67,3 +67,28 @@ fn the_json_catalog_lists_every_function_with_its_parameters() {
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("substring(text, start, end?) → text"), "{text}");
 }
+
+#[test]
+fn a_host_function_is_in_the_catalog_marked_as_the_host_s() {
+    use courier::functions::catalog::catalog_json;
+    use courier::{Function, Kind, Value};
+    let mut engine = Engine::new();
+    engine
+        .register(
+            Function::new("shout", |args, _| Ok(Value::from(args[0].to_text().to_uppercase())))
+                .param("text", Kind::Text)
+                .optional("times", Kind::Integer)
+                .summary("The text in capitals", "text")
+                .example(r#"shout("hi")"#, r#""HI""#),
+        )
+        .unwrap();
+    let catalog = catalog_json(engine.registry());
+    let shout = catalog.as_array().unwrap().iter().find(|entry| entry["name"] == "shout").expect("listed");
+    assert_eq!(shout["builtin"], false);
+    assert_eq!(shout["signature"], "shout(text, times?)");
+    assert_eq!(
+        shout["params"][1],
+        serde_json::json!({"name": "times", "kind": "integer", "optional": true, "variadic": false})
+    );
+    assert_eq!(shout["example"], serde_json::json!({"expression": "shout(\"hi\")", "value": "\"HI\""}));
+}
