@@ -113,6 +113,8 @@ fn body_text(bytes: &[u8]) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Redactor {
     forms: Mutex<Vec<String>>,
+    /// The secrets among them that are bound to hosts.
+    bindings: super::destination::Bindings,
 }
 
 impl Redactor {
@@ -145,6 +147,17 @@ impl Redactor {
     /// Whether any secret was learnt.
     pub(crate) fn is_empty(&self) -> bool {
         self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_empty()
+    }
+
+    /// Whether `text` holds any secret, in any form.
+    pub(crate) fn holds_secret(&self, text: &str) -> bool {
+        let forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        forms.iter().any(|form| text.contains(form.as_str()))
+    }
+
+    /// The secrets of the run that are bound to hosts.
+    pub(crate) fn bindings(&self) -> &super::destination::Bindings {
+        &self.bindings
     }
 
     /// `text` with every secret replaced.
@@ -180,9 +193,17 @@ impl RecordingResolver {
 
 impl SecretResolver for RecordingResolver {
     fn resolve(&self, name: &str) -> Option<String> {
-        let value = self.inner.as_ref()?.resolve(name)?;
+        let inner = self.inner.as_ref()?;
+        let value = inner.resolve(name)?;
         self.redactor.add(&value);
+        if let Some(hosts) = inner.allowed_hosts(name) {
+            self.redactor.bindings.record(name, &value, &hosts);
+        }
         Some(value)
+    }
+
+    fn allowed_hosts(&self, name: &str) -> Option<Vec<String>> {
+        self.inner.as_ref()?.allowed_hosts(name)
     }
 }
 

@@ -23,13 +23,16 @@
 pub mod auth;
 pub mod body;
 pub mod cookies;
+pub mod destination;
 mod execute;
 pub mod log;
 pub mod mapping;
+mod redirect;
 pub mod spec;
 
 pub use body::Body;
 pub use cookies::Cookies;
+pub use destination::{Destinations, Entry};
 pub use execute::{
     Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
 };
