@@ -898,9 +898,12 @@ impl Executor {
                 let response = self
                     .send_following(hop, &request.timeouts, request.redirects, redactor, run)
                     .await
-                    .map_err(|failure| Failure {
-                        message: format!("fetching the file {url}: {}", failure.message),
-                        ..failure
+                    .map_err(|failure| match failure.refused {
+                        // A refusal names the file's host already, and starts with why.
+                        true => failure,
+                        false => {
+                            Failure { message: format!("fetching the file {url}: {}", failure.message), ..failure }
+                        }
                     })?;
                 if !(200..300).contains(&response.status) {
                     return Err(Failure::exception(format!(
