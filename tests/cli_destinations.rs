@@ -214,3 +214,16 @@ fn worker_and_replay_run_apply_the_policy_in_force_when_they_send() {
     assert_eq!(output.status.code(), Some(0), "{}{}", text(&output.stdout), text(&output.stderr));
     assert_eq!(server.hits(), 1);
 }
+
+#[test]
+fn a_dry_run_says_when_courier_would_refuse_the_destination() {
+    let folder = tempfile::tempdir().unwrap();
+    let metadata = spec(folder.path(), "metadata.toml", "url = \"http://169.254.169.254/latest/meta-data/\"");
+    let output = courier(folder.path(), &["send", &metadata, "--dry-run", "--allow", "private"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let notes = outcome(&output)["notes"].to_string();
+    assert!(notes.contains("when sent, courier refused to connect to 169.254.169.254 port 80"), "{notes}");
+    let public = spec(folder.path(), "public.toml", "url = \"https://shop.example.org/\"");
+    let output = courier(folder.path(), &["send", &public, "--dry-run"], &[]);
+    assert_eq!(outcome(&output)["notes"], serde_json::json!([]));
+}

@@ -158,12 +158,13 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         concurrency: args.concurrency.max(1),
         ..WorkerOptions::default()
     };
+    // Read first, so that a bad entry is reported whether or not there is work.
+    let executor = executor(&args.allow)?;
     let report = if args.until_empty && !path.exists() {
         courier::replay::Report::default()
     } else {
         let store = Arc::new(SqliteStore::new(path));
         let specs = Arc::new(SpecFiles::new(Engine::new()));
-        let executor = executor(&args.allow)?;
         let worker = Worker::new(store, executor, specs, context(&args.secrets)?).with_options(options).observe(
             |record, verdict| {
                 let request = &record.saved.request;

@@ -503,6 +503,11 @@ impl Executor {
             }
             None => {}
         }
+        if let Ok(url) = url::Url::parse(&rendered.url)
+            && let Err(refusal) = self.inner.options.destinations.check_url(&url)
+        {
+            notes.push(format!("when sent, {refusal}"));
+        }
         add_body_headers(&mut rendered.headers, body.as_ref());
         self.add_idempotency_key(&mut rendered.headers);
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
