@@ -46,10 +46,32 @@ pub fn classify(address: IpAddr) -> Class {
     }
 }
 
+const fn v4(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), prefix)
+}
+
+const fn v6(segments: [u16; 8], prefix: u8) -> Ipv6Net {
+    let [a, b, c, d, e, f, g, h] = segments;
+    Ipv6Net::new_assert(Ipv6Addr::new(a, b, c, d, e, f, g, h), prefix)
+}
+
+/// The cloud metadata services: AWS, GCP, Azure and others; Alibaba; AWS over IPv6.
+const METADATA: [IpAddr; 3] = [
+    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+];
+const CGNAT: Ipv4Net = v4(100, 64, 0, 0, 10);
+const IETF_PROTOCOL: Ipv4Net = v4(192, 0, 0, 0, 24);
+const BENCHMARKING: Ipv4Net = v4(198, 18, 0, 0, 15);
+const LINK_LOCAL_V6: Ipv6Net = v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10);
+const SITE_LOCAL_V6: Ipv6Net = v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10);
+const UNIQUE_LOCAL_V6: Ipv6Net = v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7);
+const LOCAL_NAT64: Ipv6Net = v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48);
+
 fn classify_v4(address: Ipv4Addr) -> Class {
-    let in_net = |net: &str| net.parse::<Ipv4Net>().is_ok_and(|net| net.contains(&address));
     let [a, ..] = address.octets();
-    if address == Ipv4Addr::new(169, 254, 169, 254) || address == Ipv4Addr::new(100, 100, 100, 200) {
+    if METADATA.contains(&IpAddr::V4(address)) {
         Class::Never("a cloud metadata address")
     } else if a == 0 {
         Class::Never("an unspecified address (0.0.0.0/8)")
@@ -61,13 +83,13 @@ fn classify_v4(address: Ipv4Addr) -> Class {
         Class::Private("a loopback address")
     } else if address.is_private() {
         Class::Private("a private (RFC 1918) address")
-    } else if in_net("100.64.0.0/10") {
+    } else if CGNAT.contains(&address) {
         Class::Private("a shared (CGNAT) address")
     } else if address.is_link_local() {
         Class::Private("a link-local address")
-    } else if in_net("192.0.0.0/24") {
+    } else if IETF_PROTOCOL.contains(&address) {
         Class::Private("an IETF protocol assignment address (192.0.0.0/24)")
-    } else if in_net("198.18.0.0/15") {
+    } else if BENCHMARKING.contains(&address) {
         Class::Private("a benchmarking address (198.18.0.0/15)")
     } else if a >= 240 {
         Class::Private("a reserved address (240.0.0.0/4)")
@@ -77,8 +99,7 @@ fn classify_v4(address: Ipv4Addr) -> Class {
 }
 
 fn classify_v6(address: Ipv6Addr) -> Class {
-    let in_net = |net: &str| net.parse::<Ipv6Net>().is_ok_and(|net| net.contains(&address));
-    if address == "fd00:ec2::254".parse::<Ipv6Addr>().unwrap_or(Ipv6Addr::UNSPECIFIED) {
+    if METADATA.contains(&IpAddr::V6(address)) {
         Class::Never("a cloud metadata address")
     } else if address.is_unspecified() {
         Class::Never("the unspecified address (::)")
@@ -86,13 +107,13 @@ fn classify_v6(address: Ipv6Addr) -> Class {
         Class::Never("a multicast address")
     } else if address.is_loopback() {
         Class::Private("a loopback address")
-    } else if in_net("fe80::/10") {
+    } else if LINK_LOCAL_V6.contains(&address) {
         Class::Private("a link-local address")
-    } else if in_net("fec0::/10") {
+    } else if SITE_LOCAL_V6.contains(&address) {
         Class::Private("a site-local address")
-    } else if in_net("fc00::/7") {
+    } else if UNIQUE_LOCAL_V6.contains(&address) {
         Class::Private("a unique-local address")
-    } else if in_net("64:ff9b:1::/48") {
+    } else if LOCAL_NAT64.contains(&address) {
         Class::Private("a local-use NAT64 address")
     } else {
         Class::Public
