@@ -271,7 +271,7 @@ async fn a_hop_to_another_allowed_origin_is_followed_without_the_credentials() {
     )
     .await;
     let spec = format!(
-        "url = \"{}/start\"\ncookies = [\"SID\"]\n[headers]\nX-Api-Key = \"${{secret(\\\"API_KEY\\\")}}\"\nX-Shop = \"42\"\n\
+        "url = \"{}/start\"\ncookies = [\"SID\"]\n[headers]\nX-Api-Key = \"${{secret(\\\"API_KEY\\\")}}\"\nX-Shop = \"42\"\nX-Signature = \"${{sha256(secret(\\\"API_KEY\\\"))}}\"\n\
          [auth]\ntype = \"bearer\"\ntoken = \"${{secret(\\\"TOKEN\\\")}}\"\n",
         first.uri()
     );
@@ -286,7 +286,8 @@ async fn a_hop_to_another_allowed_origin_is_followed_without_the_credentials() {
     let at_second = &received(&second).await[0];
     assert_eq!(at_second.url.path(), "/landing");
     assert_eq!(at_second.headers.get("x-shop").unwrap(), "42");
-    for credential in ["x-api-key", "authorization", "cookie"] {
+    assert!(at_first.headers.contains_key("x-signature"));
+    for credential in ["x-api-key", "x-signature", "authorization", "cookie"] {
         assert!(!at_second.headers.contains_key(credential), "{credential} followed: {:?}", at_second.headers);
     }
     let note = outcome.log.iter().find(|entry| entry.message.starts_with("redirect 1 of at most 5")).expect("a hop");

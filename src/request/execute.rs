@@ -542,7 +542,11 @@ impl Executor {
         let mut headers = HeaderMap::new();
         for (name, written, template) in &request.headers {
             let field = || format!("headers.{written}");
+            let lookups = redactor.lookups();
             let text = template.render(variables, context).map_err(|error| (field(), error))?;
+            if redactor.lookups() != lookups {
+                redactor.mark_secret_header(name.as_str());
+            }
             let value = HeaderValue::from_bytes(text.as_bytes())
                 .map_err(|_| (field(), render_error(format!("{text:?} is not a header value"))))?;
             headers.append(name.clone(), value);
@@ -656,6 +660,8 @@ impl Executor {
                 let text = template
                     .render(credentials.variables, context)
                     .map_err(|error| (format!("headers.{written}"), error))?;
+                // Kept out of the record as a credential: it stays one on every hop.
+                redactor.mark_secret_header(name.as_str());
                 ready.headers.push((name.as_str().to_owned(), text));
             }
         }

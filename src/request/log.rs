@@ -115,6 +115,10 @@ pub(crate) struct Redactor {
     forms: Mutex<Vec<String>>,
     /// The secrets among them that are bound to hosts.
     bindings: super::destination::Bindings,
+    /// How often a template asked for a secret (whether or not it was known).
+    lookups: std::sync::atomic::AtomicUsize,
+    /// The request headers whose templates asked for a secret, lowercase.
+    secret_headers: Mutex<Vec<String>>,
 }
 
 impl Redactor {
@@ -155,6 +159,27 @@ impl Redactor {
         forms.iter().any(|form| text.contains(form.as_str()))
     }
 
+    /// How often a template of the run asked for a secret so far.
+    pub(crate) fn lookups(&self) -> usize {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records that the header `name`'s template asked for a secret: it holds a
+    /// credential, even when its value does not show the secret (a hash, a signature).
+    pub(crate) fn mark_secret_header(&self, name: &str) {
+        let mut names = self.secret_headers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let name = name.to_ascii_lowercase();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+
+    /// Whether the header `name`'s template asked for a secret.
+    pub(crate) fn is_secret_header(&self, name: &str) -> bool {
+        let names = self.secret_headers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        names.iter().any(|marked| marked.eq_ignore_ascii_case(name))
+    }
+
     /// The secrets of the run that are bound to hosts.
     pub(crate) fn bindings(&self) -> &super::destination::Bindings {
         &self.bindings
@@ -193,6 +218,7 @@ impl RecordingResolver {
 
 impl SecretResolver for RecordingResolver {
     fn resolve(&self, name: &str) -> Option<String> {
+        self.redactor.lookups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let inner = self.inner.as_ref()?;
         let value = inner.resolve(name)?;
         self.redactor.add(&value);

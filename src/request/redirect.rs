@@ -38,8 +38,8 @@ const BODY_HEADERS: [header::HeaderName; 5] = [
 ///   browsers do); 307 and 308 keep the method and the body.
 /// - A hop from https to http, or to a scheme other than http(s), is refused.
 /// - On a hop to another origin (scheme, host or port), `Authorization`,
-///   `Proxy-Authorization`, `Cookie` and every header that holds a secret or token
-///   of the run are dropped; a body that would be sent again to another origin is
+///   `Proxy-Authorization`, `Cookie`, every header whose template asked for a secret
+///   and every header that holds a secret or token of the run are dropped; a body that would be sent again to another origin is
 ///   refused, since it may hold what the first service alone was meant to read.
 pub(crate) fn next_hop(
     hop: Hop,
@@ -85,7 +85,7 @@ pub(crate) fn next_hop(
                 .get_all(&name)
                 .iter()
                 .any(|value| redactor.holds_secret(&String::from_utf8_lossy(value.as_bytes())));
-            if secret || is_credential_header(name.as_str()) {
+            if secret || redactor.is_secret_header(name.as_str()) || is_credential_header(name.as_str()) {
                 headers.remove(&name);
                 dropped.push(name.as_str().to_owned());
             }
@@ -131,6 +131,18 @@ mod tests {
         assert_eq!(dropped, ["authorization", "x-api-key"]);
         assert!(next.headers.contains_key("x-shop"));
         assert!(!next.headers.contains_key(header::AUTHORIZATION) && !next.headers.contains_key("x-api-key"));
+    }
+
+    #[test]
+    fn a_header_whose_template_read_a_secret_is_dropped_even_when_its_value_hides_it() {
+        let redactor = secrets();
+        redactor.mark_secret_header("X-Signature");
+        let mut first = hop(reqwest::Method::GET, "https://a.org/x", None);
+        first.headers.insert("x-signature", HeaderValue::from_static("9f86d081884c7d65"));
+        let location = HeaderValue::from_static("https://b.org/x");
+        let (next, dropped) = next_hop(first, 302, &location, &redactor).unwrap();
+        assert!(dropped.contains(&"x-signature".to_owned()), "{dropped:?}");
+        assert!(!next.headers.contains_key("x-signature"));
     }
 
     #[test]
