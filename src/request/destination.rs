@@ -19,8 +19,6 @@ use std::sync::{Arc, Mutex};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use url::{Host, Url};
 
-use super::log::Redactor;
-
 /// What the classifier says of an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -581,18 +579,19 @@ pub(crate) struct Bindings {
 #[derive(Debug)]
 struct Bound {
     name: String,
-    forms: Redactor,
+    /// The secret's value in every form it may be written in.
+    forms: Vec<String>,
     hosts: Result<Vec<HostPattern>, String>,
 }
 
 impl Bindings {
-    /// Records a secret and the host patterns it may be sent to.
-    pub(crate) fn record(&self, name: &str, value: &str, hosts: &[String]) {
-        if value.is_empty() {
+    /// Records a secret, by the forms its value may be written in, and the host
+    /// patterns it may be sent to. An empty value binds nothing (it is in every text).
+    pub(crate) fn record(&self, name: &str, forms: Vec<String>, hosts: &[String]) {
+        let forms: Vec<String> = forms.into_iter().filter(|form| !form.is_empty()).collect();
+        if forms.is_empty() {
             return;
         }
-        let forms = Redactor::default();
-        forms.add(value);
         let hosts = hosts.iter().map(|host| host.trim()).filter(|host| !host.is_empty()).map(str::parse).collect();
         let mut bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !bound.iter().any(|bound| bound.name == name) {
@@ -609,7 +608,8 @@ impl Bindings {
     ) -> Result<(), Refusal> {
         let bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for secret in bound.iter() {
-            let carried = texts.clone().into_iter().any(|text| secret.forms.holds_secret(text));
+            let carried =
+                texts.clone().into_iter().any(|text| secret.forms.iter().any(|form| text.contains(form.as_str())));
             if !carried {
                 continue;
             }
@@ -812,7 +812,8 @@ mod tests {
     #[test]
     fn bound_secrets_go_only_to_their_hosts() {
         let bindings = Bindings::default();
-        bindings.record("API_KEY", "s3cr3t value", &["api.example.org".into(), "*.trusted.org".into()]);
+        let forms = ["s3cr3t value", "s3cr3t%20value", "s3cr3t+value"].map(String::from).to_vec();
+        bindings.record("API_KEY", forms, &["api.example.org".into(), "*.trusted.org".into()]);
         assert!(bindings.check("api.example.org", ["X-Key: s3cr3t value"]).is_ok());
         assert!(bindings.check("a.trusted.org", ["s3cr3t%20value"]).is_ok());
         assert!(bindings.check("evil.org", ["nothing secret"]).is_ok());
@@ -820,7 +821,7 @@ mod tests {
         assert!(refusal.message().contains("the secret API_KEY to evil.org"), "{}", refusal.message());
         assert!(!refusal.message().contains("s3cr3t"), "{}", refusal.message());
         let broken = Bindings::default();
-        broken.record("K", "v4lue", &["bad host/".into()]);
+        broken.record("K", vec!["v4lue".into()], &["bad host/".into()]);
         assert!(broken.check("api.example.org", ["v4lue"]).unwrap_err().message().contains("cannot be read"));
     }
 }

@@ -127,20 +127,7 @@ impl Redactor {
         if secret.is_empty() {
             return;
         }
-        let json = serde_json::Value::String(secret.to_owned()).to_string();
-        let debug = format!("{secret:?}");
-        // Error messages quote values shortened and escaped (`Value::describe`): that
-        // prefix, without its quotes and ellipsis, must not survive either.
-        let described = crate::Value::from(secret).describe();
-        let described = described.trim_end_matches('"').trim_end_matches('…').trim_start_matches('"');
-        let candidates = [
-            secret.to_owned(),
-            json[1..json.len() - 1].to_owned(),
-            debug[1..debug.len() - 1].to_owned(),
-            described.to_owned(),
-            utf8_percent_encode(secret, crate::value::URL_COMPONENT).to_string(),
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-        ];
+        let candidates = forms_of(secret);
         let mut forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         forms.extend(candidates);
         // The longest first, so that no shorter form leaves part of a longer one.
@@ -204,6 +191,25 @@ impl Redactor {
     }
 }
 
+/// Every form a secret may be written in: as it is, JSON-escaped, Debug-escaped,
+/// shortened and escaped as error messages quote it, percent- and form-encoded.
+pub(crate) fn forms_of(secret: &str) -> Vec<String> {
+    let json = serde_json::Value::String(secret.to_owned()).to_string();
+    let debug = format!("{secret:?}");
+    // Error messages quote values shortened and escaped (`Value::describe`): that
+    // prefix, without its quotes and ellipsis, must not survive either.
+    let described = crate::Value::from(secret).describe();
+    let described = described.trim_end_matches('"').trim_end_matches('…').trim_start_matches('"');
+    vec![
+        secret.to_owned(),
+        json[1..json.len() - 1].to_owned(),
+        debug[1..debug.len() - 1].to_owned(),
+        described.to_owned(),
+        utf8_percent_encode(secret, crate::value::URL_COMPONENT).to_string(),
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+    ]
+}
+
 /// The host's secret resolver, wrapped to tell the [`Redactor`] every value it gives.
 pub(crate) struct RecordingResolver {
     inner: Option<Arc<dyn SecretResolver>>,
@@ -223,7 +229,7 @@ impl SecretResolver for RecordingResolver {
         let value = inner.resolve(name)?;
         self.redactor.add(&value);
         if let Some(hosts) = inner.allowed_hosts(name) {
-            self.redactor.bindings.record(name, &value, &hosts);
+            self.redactor.bindings.record(name, forms_of(&value), &hosts);
         }
         Some(value)
     }
