@@ -808,9 +808,12 @@ impl Executor {
         let url = url::Url::parse(&hop.url)
             .map_err(|error| Failure::exception(format!("{} is not a URL: {error}; nothing was sent", hop.url)))?;
         let port = self.inner.options.destinations.check_url(&url).map_err(Failure::refused)?;
-        let texts = destination::carried_texts(&hop.url, &hop.headers, hop.body.as_deref());
-        let host = url.host_str().unwrap_or_default();
-        redactor.bindings().check(host, texts.iter().map(String::as_str)).map_err(Failure::refused)?;
+        if !redactor.bindings().is_empty() {
+            // Copies the body as text: only when some secret of the run is bound.
+            let texts = destination::carried_texts(&hop.url, &hop.headers, hop.body.as_deref());
+            let host = url.host_str().unwrap_or_default();
+            redactor.bindings().check(host, texts.iter().map(String::as_str)).map_err(Failure::refused)?;
+        }
         Ok(port)
     }
 
