@@ -176,7 +176,9 @@ impl FromStr for HostPattern {
         if rest.is_empty() || rest.contains(['*', '/']) || (rest.contains(':') && !rest.starts_with('[')) {
             return Err(format!("{text:?} is not a host name such as api.example.org or *.example.org"));
         }
+        // A name has no empty label: `10.0..` would print as `10.0.`, an address.
         let name = canonical_host(rest)
+            .filter(|name| name.starts_with('[') || !name.split('.').any(str::is_empty))
             .ok_or_else(|| format!("{text:?} is not a host name such as api.example.org or *.example.org"))?;
         Ok(HostPattern { wildcard, name })
     }
@@ -729,9 +731,23 @@ mod tests {
             let entry: Entry = text.parse().unwrap_or_else(|error| panic!("{text}: {error}"));
             assert_eq!(entry.to_string(), printed, "{text}");
         }
-        for bad in
-            ["", "10.0.0.0/33", "host:0", "host:65536", "host:x", "[::1", "[nothost]", "*.", "a*b.org", "*", "a/b"]
-        {
+        for bad in [
+            "",
+            "10.0..",
+            "a..b.org",
+            ".a.org",
+            "*..a.org",
+            "10.0.0.0/33",
+            "host:0",
+            "host:65536",
+            "host:x",
+            "[::1",
+            "[nothost]",
+            "*.",
+            "a*b.org",
+            "*",
+            "a/b",
+        ] {
             let error = bad.parse::<Entry>().expect_err(bad);
             assert!(error.contains("is not an allow entry"), "{bad}: {error}");
         }
