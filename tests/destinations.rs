@@ -105,6 +105,24 @@ async fn by_default_loopback_in_every_spelling_is_refused_and_nothing_connects()
 }
 
 #[tokio::test]
+async fn ipv6_loopback_is_refused_by_default_and_reached_when_allowed() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback on this machine: nothing to test");
+        return;
+    };
+    listener.set_nonblocking(true).unwrap();
+    let trap = Trap { listener };
+    let outcome = send(&Executor::new(), &format!("url = \"{}\"", trap.url("[::1]"))).await;
+    assert_refused(&outcome, &["[::1] port", "::1 is a loopback address"]);
+    trap.assert_untouched();
+    let server = server_on("::1", ResponseTemplate::new(200)).await;
+    let url = format!("url = \"http://[::1]:{}/ok\"", server.address().port());
+    assert_refused(&send(&executor_allowing(&["127.0.0.0/8"]), &url).await, &["::1 is a loopback address"]);
+    assert_eq!(send(&executor_allowing(&["::1"]), &url).await.status, Some(200));
+    assert_refused(&send(&executor_allowing(&["[::1]:1"]), &url).await, &["::1 is a loopback address"]);
+}
+
+#[tokio::test]
 async fn never_reachable_ranges_stay_refused_whatever_is_allowed() {
     // 0.0.0.0 reaches this host's listeners, so a listener on every address proves it.
     let trap = Trap::on("0.0.0.0");
