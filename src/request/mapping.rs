@@ -1,52 +1,27 @@
 //! Response mapping: a source field of the JSON response — a dot path
-//! (`store_address.city`, `items.0.id`) or a JSON Pointer (`/store_address/city`) —
+//! (`store_address.city`, `items.0.id`, `items[0].id`) or a JSON Pointer (`/store_address/city`) —
 //! read into a target variable as its string form.
 
-/// Where a mapping reads from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Path {
-    /// A JSON Pointer (RFC 6901).
-    Pointer(String),
-    /// Dot-separated keys; a number indexes a list.
-    Dots(Vec<String>),
-}
+use crate::value::FieldPath;
 
 /// A compiled mapping: target variable ← source field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Mapping {
     pub(crate) source: String,
     pub(crate) target: String,
-    path: Path,
+    path: FieldPath,
 }
 
 impl Mapping {
-    /// Parses the source path.
+    /// Parses the source path (the path syntax is [`FieldPath`]'s, shared with `jsonGet`).
     pub(crate) fn new(source: &str, target: &str) -> Result<Mapping, String> {
-        let path = if source.starts_with('/') {
-            Path::Pointer(source.to_owned())
-        } else {
-            let segments: Vec<String> = source.split('.').map(str::to_owned).collect();
-            if segments.iter().any(String::is_empty) {
-                return Err(format!(
-                    "{source:?} is not a field path: write keys separated by dots (store_address.city) or a JSON Pointer (/store_address/city)"
-                ));
-            }
-            Path::Dots(segments)
-        };
+        let path = FieldPath::parse(source)?;
         Ok(Mapping { source: source.to_owned(), target: target.to_owned(), path })
     }
 
     /// The field's string form in `response`, when the field is there.
     pub(crate) fn read(&self, response: &serde_json::Value) -> Option<String> {
-        let field = match &self.path {
-            Path::Pointer(pointer) => response.pointer(pointer)?,
-            Path::Dots(segments) => segments.iter().try_fold(response, |value, segment| match value {
-                serde_json::Value::Object(entries) => entries.get(segment),
-                serde_json::Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
-                _ => None,
-            })?,
-        };
-        Some(string_form(field))
+        self.path.read(response).map(string_form)
     }
 }
 
@@ -75,6 +50,7 @@ mod tests {
         assert_eq!(read("a.b", &response).as_deref(), Some("x"));
         assert_eq!(read("/a/b", &response).as_deref(), Some("x"));
         assert_eq!(read("a.list.1.id", &response).as_deref(), Some("8"));
+        assert_eq!(read("a.list[1].id", &response).as_deref(), Some("8"));
         assert_eq!(read("/a/list/0/id", &response).as_deref(), Some("7"));
         assert_eq!(read("a.n", &response).as_deref(), Some("12.50"));
         assert_eq!(read("a.list.0", &response).as_deref(), Some(r#"{"id":7}"#));
