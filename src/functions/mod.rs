@@ -6,14 +6,24 @@
 //! while evaluating. Hosts register their own functions the same way.
 //!
 //! The built-ins live one file a family: conversion, strings (and lists), numbers,
-//! dates, and the chat runtime (functions that read the host's [`Context`]).
+//! dates, the chat runtime (functions that read the host's [`Context`]), and the
+//! families authors know from peer tools: fallbacks, lists, JSON access, regex,
+//! validators, and hashes, encodings and ids.
 
 mod context;
 mod conversion;
+mod date_math;
 mod dates;
+mod fallbacks;
+mod hashes;
+mod json;
+mod lists;
+mod number_format;
 mod numbers;
+mod regex;
 mod runtime;
 mod strings;
+mod validators;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -399,6 +409,14 @@ impl Registry {
             .chain(numbers::functions())
             .chain(dates::functions())
             .chain(runtime::functions())
+            .chain(date_math::functions())
+            .chain(number_format::functions())
+            .chain(fallbacks::functions())
+            .chain(lists::functions())
+            .chain(json::functions())
+            .chain(regex::functions())
+            .chain(validators::functions())
+            .chain(hashes::functions())
         {
             registry.register(function);
         }
