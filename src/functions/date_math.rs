@@ -42,7 +42,11 @@ pub(super) fn functions() -> Vec<Function> {
         Function::new("dateParse", date_parse)
             .param("text", Kind::Text)
             .param("pattern", Kind::Text)
-            .reads_context()
+            .reads_context_unless(|constants| {
+                // Only month and weekday names depend on the context's locale.
+                let pattern = constants.get(1).copied().flatten().map(|pattern| parse_pattern(&pattern.to_text()));
+                matches!(pattern, Some(Ok(items)) if !items.iter().any(|item| matches!(item, Item::Field('M', 3..) | Item::Field('E', _))))
+            })
             .validate(|constants| match constants.get(1).copied().flatten() {
                 Some(pattern) => parse_pattern(&pattern.to_text())
                     .and_then(|items| check_parse_pattern(&items))

@@ -174,6 +174,7 @@ impl<'a> CallContext<'a> {
 
 type Body = dyn Fn(&[Value], &CallContext<'_>) -> Result<Value, FunctionError> + Send + Sync;
 type Validator = dyn Fn(&[Option<&Value>]) -> Result<(), (usize, String)> + Send + Sync;
+type ContextFree = dyn Fn(&[Option<&Value>]) -> bool + Send + Sync;
 
 /// A function of the language: its name, parameters and body.
 #[derive(Clone)]
@@ -182,6 +183,7 @@ pub struct Function {
     params: Vec<Param>,
     variadic: bool,
     pure: bool,
+    context_free: Option<Arc<ContextFree>>,
     validator: Option<Arc<Validator>>,
     doc: Doc,
     body: Arc<Body>,
@@ -228,6 +230,7 @@ impl Function {
             params: Vec::new(),
             variadic: false,
             pure: true,
+            context_free: None,
             validator: None,
             doc: Doc::default(),
             body: Arc::new(body),
@@ -256,6 +259,15 @@ impl Function {
     /// with constant arguments are not folded at compile time.
     pub fn reads_context(mut self) -> Self {
         self.pure = false;
+        self
+    }
+
+    /// Marks the function as reading the context unless `free` says a call's constant
+    /// arguments make it independent of it (`formatNumber` with a literal locale): such
+    /// calls are folded, the others are not.
+    pub fn reads_context_unless(mut self, free: impl Fn(&[Option<&Value>]) -> bool + Send + Sync + 'static) -> Self {
+        self.pure = false;
+        self.context_free = Some(Arc::new(free));
         self
     }
 
@@ -302,6 +314,12 @@ impl Function {
         self.pure
     }
 
+    /// True when a call with these constant arguments (`None` where an argument is
+    /// not constant) depends only on its arguments, so that it may be folded.
+    pub fn is_pure_for(&self, constants: &[Option<&Value>]) -> bool {
+        self.pure || self.context_free.as_ref().is_some_and(|free| free(constants))
+    }
+
     /// The fewest arguments it takes.
     pub fn min_args(&self) -> usize {
         self.params.iter().filter(|param| !param.optional).count()
@@ -343,7 +361,7 @@ impl Function {
             Some(max) => format!("{min} to {max}"),
             None => format!("at least {min}"),
         };
-        let plural = if expected == "1" { "" } else { "s" };
+        let plural = if matches!(expected.as_str(), "1" | "at least 1") { "" } else { "s" };
         Err(format!("{} takes {expected} argument{plural}, not {count}: {}", self.name, self.signature()))
     }
 

@@ -5,7 +5,8 @@
 //! (`icu_decimal`), the data Java's default locale provider also reads. A well-formed
 //! locale without data of its own falls back as CLDR does, in the end to the root
 //! locale, whose symbols are `en`'s; a malformed tag is an error. Both functions read
-//! the context's locale when the argument is left out, so neither is folded.
+//! the context's locale when the argument is left out, so only calls with a literal
+//! locale are folded.
 
 use icu_decimal::provider::{Baked, DecimalSymbolsV1};
 use icu_locale_core::Locale;
@@ -22,7 +23,7 @@ pub(super) fn functions() -> Vec<Function> {
             .param("number", Kind::Any)
             .param("pattern", Kind::Text)
             .optional("locale", Kind::Any)
-            .reads_context()
+            .reads_context_unless(|constants| literal_locale(constants, 2))
             .validate(|constants| {
                 if let Some(pattern) = constants.get(1).copied().flatten() {
                     Pattern::parse(&pattern.to_text()).map_err(|message| (1, message))?;
@@ -34,7 +35,7 @@ pub(super) fn functions() -> Vec<Function> {
         Function::new("parseNumber", parse_number)
             .param("text", Kind::Text)
             .optional("locale", Kind::Any)
-            .reads_context()
+            .reads_context_unless(|constants| literal_locale(constants, 1))
             .validate(|constants| validate_locale(constants, 1))
             .summary("text with the locale's grouping and decimal separators as an integer or a float", "number")
             .example("parseNumber(\"1.234,5\", \"de\")", "1234.5"),
@@ -46,6 +47,11 @@ fn validate_locale(constants: &[Option<&Value>], position: usize) -> Result<(), 
         Some(locale) if !is_left_out(locale) => Symbols::of(&locale.to_text()).map(drop).map_err(|m| (position, m)),
         _ => Ok(()),
     }
+}
+
+/// Whether the call names its locale as a literal, so that it does not read the context's.
+fn literal_locale(constants: &[Option<&Value>], position: usize) -> bool {
+    constants.get(position).copied().flatten().is_some_and(|locale| !is_left_out(locale))
 }
 
 fn is_left_out(value: &Value) -> bool {
