@@ -153,6 +153,14 @@ fn interesting_text() -> impl proptest::strategy::Strategy<Value = String> {
         "[yuMdDEaHkKhmsSXxZV' .:/-]{0,12}",
         "[a-zA-Z_/+-]{0,20}",
         "[()\\[\\]{}$\\\\.*+?|^a-c0-9<>=!-]{0,12}",
+        // Number patterns, locale tags, units, JSON and paths, percent-encoding (issue #14).
+        "[#0,.%‰;' a-zA-Z-]{0,12}",
+        "(de|de-CH|fr|en|xx-YY|de_CH|en-|1|)(-[a-zA-Z0-9]{0,8})?",
+        "(years|months|weeks|days|hours|minutes|seconds|day|week|month|year|)",
+        "[\\[\\]{}\":,0-9a-z. -]{0,24}",
+        "[a-z0-9.\\[\\]/~]{0,12}",
+        "[%+0-9a-fA-FG-Z]{0,12}",
+        "-?[0-9]{1,3}([.,'’\u{202f} ][0-9]{3}){0,3}([.,][0-9]{0,4})?",
     ]
 }
 

@@ -464,3 +464,83 @@ fn padding_is_bounded_by_the_output_limit() {
     );
     assert!(error.is_ok(), "{error:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// No panics on hostile arguments, with arguments shaped for each family
+
+fn date_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\\.[0-9]{0,10})?)?(Z|[+-][0-9:]{1,5})?)?",
+        any::<i64>().prop_map(|ms| ms.to_string()),
+        Just("+262142-12-31T23:59:59Z".to_owned()),
+        Just("-262143-01-01".to_owned()),
+        Just("-262143-01-01T00:00:00+18:00".to_owned()),
+        any::<String>(),
+    ]
+}
+
+fn unit() -> impl proptest::strategy::Strategy<Value = String> {
+    "(years|months|weeks|days|hours|minutes|seconds|day|week|month|year|x)"
+}
+
+/// Calls `source` with the variables a, b, c set to the texts and checks that it
+/// returns a value or an evaluation (or limit) error.
+fn survives(source: &str, texts: [&str; 3]) -> Result<(), proptest::test_runner::TestCaseError> {
+    let mut engine = Engine::new();
+    engine.set_limits(Limits { max_output_bytes: 1 << 16, ..Limits::default() });
+    let variables = Variables::from_strings([("a", texts[0]), ("b", texts[1]), ("c", texts[2])]);
+    if let Err(error) = run(&engine, source, &variables, &context()) {
+        proptest::prop_assert!(
+            matches!(error.kind(), ErrorKind::Evaluation | ErrorKind::Limit),
+            "{source} with {texts:?}: {error}"
+        );
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn date_functions_never_panic(date in date_text(), other in date_text(), amount in proptest::prelude::any::<i64>(), unit in unit(), pattern in "[yuMdDEaHkKhmsS' .:/-]{0,12}") {
+        let amount = amount.to_string();
+        survives("dateAdd(a, b, c)", [&date, &amount, &unit])?;
+        survives("dateDiff(a, b, c)", [&date, &other, &unit])?;
+        survives("dateStartOf(a, c)", [&date, &amount, &unit])?;
+        survives("dateInZone(a, \"Pacific/Kiritimati\")", [&date, &amount, &unit])?;
+        survives("dateParse(a, b)", [&date, &pattern, &unit])?;
+        survives("dateParse(formatDate(a, b), b)", [&date, &pattern, &unit])?;
+    }
+
+    #[test]
+    fn number_functions_never_panic(number in "-?[0-9]{0,30}(\\.[0-9]{0,30})?(E-?[0-9]{1,3})?|.{0,8}", pattern in "[#0,.%‰;'E¤ a-z-]{0,16}", locale in "(de|de-CH|fr|en|ar|xx-YY|de_CH|en-|)(-[a-zA-Z0-9]{0,8})?|.{0,6}") {
+        survives("formatNumber(a, b, c)", [&number, &pattern, &locale])?;
+        survives("formatNumber(toDouble(a), b, c)", [&number, &pattern, &locale])?;
+        survives("parseNumber(a, c)", [&number, &pattern, &locale])?;
+        survives("parseNumber(formatNumber(a, b, c), c)", [&number, &pattern, &locale])?;
+    }
+
+    #[test]
+    fn text_functions_never_panic(text in ".{0,40}", path in "[a-z0-9.\\[\\]/~]{0,12}|.{0,8}", width in -5i64..100_000) {
+        let width = width.to_string();
+        survives("jsonGet(a, b)", [&text, &path, &width])?;
+        survives("urlDecode(a)", [&text, &path, &width])?;
+        survives("stringPadStart(a, c, b)", [&text, &path, &width])?;
+        survives("stringPadEnd(b, c, a)", [&text, &path, &width])?;
+        survives("regexFind(a, b, c)", [&text, &path, &width])?;
+        survives("removeDiacritics(a) + capitalize(a) + htmlEscape(a)", [&text, &path, &width])?;
+        survives("listSlice(stringSplit(a, \"\"), c, b)", [&text, &path, &width])?;
+    }
+}
+
+/// Parsing a formatted number gives the number back, in every locale the issue names.
+#[test]
+fn format_then_parse_round_trips() {
+    for locale in ["de", "de-CH", "fr", "en", "xx-YY"] {
+        for number in ["0.5", "-1234.5", "1234567.25", "7"] {
+            let source = format!("parseNumber(formatNumber({number}, \"#,##0.0#\", \"{locale}\"), \"{locale}\")");
+            assert_eq!(eval(&source).to_text(), Value::Float(number.parse().unwrap()).to_text(), "{source}");
+        }
+    }
+}
