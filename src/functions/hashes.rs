@@ -122,6 +122,6 @@ fn html_escape(text: &str, cx: &CallContext<'_>) -> Result<Value, FunctionError>
 /// Sixteen bytes from the context's random source, with the version and variant bits
 /// of a version 4 UUID, written in lowercase with hyphens.
 fn uuid(cx: &CallContext<'_>) -> String {
-    let bytes: [u8; 16] = cx.context().with_rng(|rng| rand::Rng::random(rng));
+    let bytes: [u8; 16] = cx.context().with_rng(rand::Rng::random);
     uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string()
 }

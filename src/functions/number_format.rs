@@ -369,7 +369,7 @@ fn format_decimal(
     let whole = whole.trim_start_matches('0');
     let integer_width = whole.len().max(pattern.min_integer);
     let fraction_width = fraction.len().max(pattern.min_fraction);
-    let separators = if pattern.grouping > 0 { integer_width / pattern.grouping } else { 0 };
+    let separators = integer_width.checked_div(pattern.grouping).unwrap_or(0);
     let affixes =
         pattern.prefix.len() + pattern.suffix.len() + pattern.negative.as_ref().map_or(0, |(p, s)| p.len() + s.len());
     let size =
