@@ -73,8 +73,9 @@ impl Symbols {
             format!("{} is not a locale tag: expected a tag such as de, de-CH or fr", Value::from(tag).describe())
         })?;
         let data_locale = DataLocale::from(&locale);
-        // Courier writes ASCII digits, so it asks for the symbols of the Latin digits
-        // first (Arabic, for one, has other separators with its own digits).
+        // Courier writes ASCII digits, so it wants the symbols of the Latin digits; the
+        // data keeps those apart only for locales whose default digits are others (Arabic,
+        // for one, has other separators with its own digits).
         let latin = DataMarkerAttributes::from_str_or_panic("latn");
         let load = |attributes: &DataMarkerAttributes| {
             DataProvider::<DecimalSymbolsV1>::load(
@@ -85,9 +86,13 @@ impl Symbols {
                 },
             )
         };
-        let response = load(latin)
-            .or_else(|_| load(DataMarkerAttributes::empty()))
+        let mut response = load(DataMarkerAttributes::empty())
             .map_err(|error| format!("no number symbols for the locale {tag:?}: {error}"))?;
+        if response.payload.get().numsys() != "latn"
+            && let Ok(latin) = load(latin)
+        {
+            response = latin;
+        }
         let symbols = response.payload.get();
         // CLDR 48 (this data) writes the Swiss grouping as an ASCII apostrophe; the CLDR
         // of Java 17 and 21 wrote U+2019 (`1’234.5`), which the flows expect.
@@ -506,6 +511,8 @@ mod tests {
         assert_eq!(symbols("fr"), ("\u{202f}".to_owned(), ",".to_owned()));
         assert_eq!(symbols("en"), (",".to_owned(), ".".to_owned()));
         assert_eq!(symbols("xx-YY"), (",".to_owned(), ".".to_owned()));
+        // Arabic's default digits are its own; courier takes the Latin digits' symbols.
+        assert_eq!(Symbols::of("ar").unwrap().decimal, ".");
         assert!(Symbols::of("not a locale!").is_err());
     }
 
