@@ -210,7 +210,14 @@ fn write_form(form: IsoForm) -> String {
     out
 }
 
-fn date_add(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError> {
+/// The ISO text of a result, counted against the output limit like every built text.
+fn written(form: IsoForm, cx: &CallContext<'_>) -> Result<Value, FunctionError> {
+    let text = write_form(form);
+    cx.check_size(text.len())?;
+    Ok(Value::from(text))
+}
+
+fn date_add(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
     let unit = AddUnit::parse(text(args, 2))?;
     let amount = integer(args, 1);
     let Some(form) = read_form(arg(args, 0))? else {
@@ -235,7 +242,7 @@ fn date_add(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError>
             IsoForm::Offset(added, offset)
         }
     };
-    Ok(Value::from(write_form(added)))
+    written(added, cx)
 }
 
 /// Calendar units on a date; months and years clamp to the month's end, as
@@ -321,7 +328,7 @@ fn between(from: NaiveDateTime, to: NaiveDateTime, unit: AddUnit) -> i64 {
     }
 }
 
-fn date_start_of(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError> {
+fn date_start_of(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
     let unit = StartUnit::parse(text(args, 1))?;
     let Some(form) = read_form(arg(args, 0))? else {
         return Ok(Value::Null);
@@ -344,7 +351,7 @@ fn date_start_of(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionE
         }
         _ => return Err(out_of_range()),
     };
-    Ok(Value::from(write_form(started)))
+    written(started, cx)
 }
 
 /// An IANA zone; the empty name is refused, since the result must name its offset.
@@ -352,7 +359,7 @@ fn zone_named(name: &str) -> Result<chrono_tz::Tz, String> {
     parse_zone(name)?.ok_or_else(|| "dateInZone needs a time zone, such as \"Europe/Zurich\"".to_owned())
 }
 
-fn date_in_zone(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionError> {
+fn date_in_zone(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError> {
     let zone = zone_named(text(args, 1))?;
     let Some(form) = read_form(arg(args, 0))? else {
         return Ok(Value::Null);
@@ -369,7 +376,7 @@ fn date_in_zone(args: &[Value], _: &CallContext<'_>) -> Result<Value, FunctionEr
     };
     let offset = at.offset().fix();
     let wall = at.naive_utc().checked_add_offset(offset).ok_or_else(out_of_range)?;
-    Ok(Value::from(write_form(IsoForm::Offset(wall, offset))))
+    written(IsoForm::Offset(wall, offset), cx)
 }
 
 /// The letters `dateParse` reads: dates, times, names; offsets and zones are refused
@@ -413,7 +420,7 @@ fn date_parse(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionErr
         ))
     };
     let parsed = read_fields(input, &items, cx.context().locale()).map_err(mismatch)?;
-    resolve(&parsed).map(|form| Value::from(write_form(form))).map_err(mismatch)
+    written(resolve(&parsed).map_err(mismatch)?, cx)
 }
 
 /// Reads the text item by item. A field of one letter takes one or more digits (up to

@@ -35,10 +35,14 @@ pub(super) fn functions() -> Vec<Function> {
             .param("text", Kind::Text)
             .summary("the SHA-512 of the text, as lowercase hex", "text")
             .example("stringLength(sha512(\"hello\"))", "128"),
-        Function::new("urlDecode", |args, _| url_decode(text(args, 0)))
-            .param("text", Kind::Text)
-            .summary("percent-decoded text, + as a space, as Java's URLDecoder.decode with UTF-8", "text")
-            .example("urlDecode(\"Z%C3%BCrich+HB\")", "\"Zürich HB\""),
+        Function::new("urlDecode", |args, cx| {
+            let decoded = url_decode(text(args, 0))?;
+            cx.check_size(decoded.len())?;
+            Ok(Value::from(decoded))
+        })
+        .param("text", Kind::Text)
+        .summary("percent-decoded text, + as a space, as Java's URLDecoder.decode with UTF-8", "text")
+        .example("urlDecode(\"Z%C3%BCrich+HB\")", "\"Zürich HB\""),
         Function::new("htmlEscape", |args, cx| html_escape(text(args, 0), cx))
             .param("text", Kind::Text)
             .summary("the text with & < > \" ' written as HTML entities", "text")
@@ -67,7 +71,7 @@ fn hmac_sha256(text: &str, key: &str) -> String {
 /// Java's `URLDecoder.decode(text, UTF_8)`: `+` is a space, `%xy` a byte; a `%` without
 /// two hex digits after it is an error; bytes that are not UTF-8 become U+FFFD, as
 /// Java's decoder replaces them. The result is never longer than the text.
-fn url_decode(encoded: &str) -> Result<Value, FunctionError> {
+fn url_decode(encoded: &str) -> Result<String, FunctionError> {
     let bytes = encoded.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut at = 0;
@@ -92,7 +96,7 @@ fn url_decode(encoded: &str) -> Result<Value, FunctionError> {
         }
         at += 1;
     }
-    Ok(Value::from(String::from_utf8_lossy(&decoded).into_owned()))
+    Ok(String::from_utf8_lossy(&decoded).into_owned())
 }
 
 /// `&` `<` `>` `"` `'` as `&amp;` `&lt;` `&gt;` `&quot;` `&#39;`, everything else as it is.

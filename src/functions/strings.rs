@@ -78,22 +78,22 @@ pub(super) fn functions() -> Vec<Function> {
             .param("part", Kind::Text)
             .summary("where the part first occurs, in characters; -1 when it does not", "integer")
             .example("stringIndexOf(\"Zürich HB\", \"HB\")", "7"),
-        Function::new("substringBefore", |args, _| {
+        Function::new("substringBefore", |args, cx| {
             let (text, separator) = (text(args, 0), text(args, 1));
-            Ok(Value::from(text.split_once(separator).map_or(text, |(before, _)| before)))
+            sized(text.split_once(separator).map_or(text, |(before, _)| before).to_owned(), cx)
         })
         .param("text", Kind::Text)
         .param("separator", Kind::Text)
         .summary("the text before the first separator; the whole text when there is none", "text")
         .example("substringBefore(\"anna@example.org\", \"@\")", "\"anna\""),
-        Function::new("substringAfter", |args, _| {
-            Ok(Value::from(text(args, 0).split_once(text(args, 1)).map_or("", |(_, after)| after)))
+        Function::new("substringAfter", |args, cx| {
+            sized(text(args, 0).split_once(text(args, 1)).map_or("", |(_, after)| after).to_owned(), cx)
         })
         .param("text", Kind::Text)
         .param("separator", Kind::Text)
         .summary("the text after the first separator; \"\" when there is none", "text")
         .example("substringAfter(\"anna@example.org\", \"@\")", "\"example.org\""),
-        Function::new("capitalize", |args, _| Ok(Value::from(capitalize(text(args, 0)))))
+        Function::new("capitalize", |args, cx| sized(capitalize(text(args, 0)), cx))
             .param("text", Kind::Text)
             .summary("the text with its first character in upper case, the rest unchanged", "text")
             .example("capitalize(\"élise\")", "\"Élise\""),
