@@ -88,12 +88,13 @@ impl Symbols {
         };
         let mut response = load(DataMarkerAttributes::empty())
             .map_err(|error| format!("no number symbols for the locale {tag:?}: {error}"))?;
-        if response.payload.get().numsys() != "latn"
+        if response.payload.get().strings.numsys() != "latn"
             && let Ok(latin) = load(latin)
         {
             response = latin;
         }
-        let symbols = response.payload.get();
+        // The accessors of `strings` are the ones both ICU4X 2.1 and later 2.x provide.
+        let symbols = &response.payload.get().strings;
         // CLDR 48 (this data) writes the Swiss grouping as an ASCII apostrophe; the CLDR
         // of Java 17 and 21 wrote U+2019 (`1’234.5`), which the flows expect.
         let grouping = match symbols.grouping_separator() {
@@ -103,7 +104,7 @@ impl Symbols {
         Ok(Symbols {
             decimal: symbols.decimal_separator().to_owned(),
             grouping: grouping.to_owned(),
-            minus: symbols.minus_sign_affixes().0.to_owned(),
+            minus: symbols.minus_sign_prefix().to_owned(),
         })
     }
 
