@@ -544,3 +544,15 @@ fn format_then_parse_round_trips() {
         }
     }
 }
+
+/// The fuzz dictionary names every built-in, so that the expression fuzz target
+/// reaches each of them.
+#[test]
+fn the_fuzz_dictionary_names_every_builtin() {
+    let dictionary = include_str!("../fuzz/dictionary.txt");
+    let engine = Engine::new();
+    let mut missing: Vec<&str> =
+        engine.registry().names().filter(|name| !dictionary.contains(&format!("\"{name}(\""))).collect();
+    missing.sort_unstable();
+    assert!(missing.is_empty(), "not in fuzz/dictionary.txt: {missing:?}");
+}
