@@ -43,7 +43,7 @@ fn compile(
     compiled: &str,
     written: &str,
     cx: &CallContext<'_>,
-) -> Result<regex::Regex, FunctionError> {
+) -> Result<std::sync::Arc<regex::Regex>, FunctionError> {
     let limit = cx.limits().max_regex_bytes;
     // Errors name the pattern as the author wrote it, not the anchored form.
     regexes.get(compiled, limit).map_err(|error| regex_error(written, error, limit))

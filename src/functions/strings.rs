@@ -242,22 +242,27 @@ fn replace(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError>
 }
 
 /// Compiled regular expressions by pattern, so that a template applied to many
-/// sessions compiles its pattern once. Bounded: it starts over when full.
+/// sessions compiles its pattern once. Bounded: it starts over when full. The regexes
+/// are shared, not cloned: a cloned `Regex` starts with an empty pool of search caches,
+/// which each search would then allocate anew.
 #[derive(Clone, Default)]
-pub(super) struct RegexCache(Arc<Mutex<HashMap<String, (usize, Regex)>>>);
+pub(super) struct RegexCache(Arc<Mutex<CachedRegexes>>);
+
+/// Pattern → the size limit it was compiled under and the compiled regex.
+type CachedRegexes = HashMap<String, (usize, Arc<Regex>)>;
 
 const CACHED_REGEXES: usize = 64;
 
 impl RegexCache {
     /// The pattern compiled with a size limit of `limit` bytes.
-    pub(super) fn get(&self, pattern: &str, limit: usize) -> Result<Regex, regex::Error> {
+    pub(super) fn get(&self, pattern: &str, limit: usize) -> Result<Arc<Regex>, regex::Error> {
         let cached =
             self.lock().get(pattern).filter(|(cached_limit, _)| *cached_limit == limit).map(|(_, regex)| regex.clone());
         if let Some(regex) = cached {
             return Ok(regex);
         }
         // Compiled without holding the lock: other evaluations need not wait for it.
-        let regex = RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build()?;
+        let regex = Arc::new(RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build()?);
         let mut cache = self.lock();
         if cache.len() >= CACHED_REGEXES {
             cache.clear();
@@ -266,7 +271,7 @@ impl RegexCache {
         Ok(regex)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Regex)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedRegexes> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -418,7 +423,7 @@ fn validate_replace_all(regexes: &RegexCache, constants: &[Option<&Value>]) -> R
         }
     }
     if let Some(replacement) = constants.get(2).copied().flatten() {
-        parse_replacement(&replacement.to_text(), regex.as_ref()).map_err(|message| (2, message))?;
+        parse_replacement(&replacement.to_text(), regex.as_deref()).map_err(|message| (2, message))?;
     }
     Ok(())
 }
@@ -552,7 +557,7 @@ fn push(name: &str, list: &Value, value: Value, cx: &CallContext<'_>) -> Result<
 mod tests {
     use super::*;
 
-    fn regex(pattern: &str) -> Regex {
+    fn regex(pattern: &str) -> Arc<Regex> {
         RegexCache::default().get(pattern, 1 << 20).unwrap()
     }
 
