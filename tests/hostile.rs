@@ -95,15 +95,61 @@ fn a_hundred_megabyte_variable_renders_without_copies_piling_up() {
         let huge = "x".repeat(100 * MIB);
         let variables = Variables::from_strings([("x", huge.as_str())]);
         drop(huge);
-        let length =
+        let mut roomy = Engine::new();
+        roomy.set_limits(courier::Limits { max_work_bytes: 256 << 20, ..courier::Limits::default() });
+        let length = roomy.compile_expression("stringLength(x)").unwrap().evaluate(&variables, &Context::default());
+        // Reading it is work: the default budget of 64 MiB refuses it.
+        let refused =
             Engine::new().compile_expression("stringLength(x)").unwrap().evaluate(&variables, &Context::default());
         let rendered = render("${x}", &variables);
-        (length, rendered)
+        (length, refused, rendered)
     });
     assert_eq!(result.0.unwrap(), courier::Value::Int(100 * MIB as i64));
-    let error = result.1.unwrap_err();
+    assert_eq!(result.1.unwrap_err().kind(), ErrorKind::Limit);
+    let error = result.2.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
     assert!(peak < 260 * MIB, "peak {peak}");
+}
+
+#[test]
+fn many_large_arguments_spend_one_byte_budget() {
+    // Issue #11, 1: every argument was built before the output limit was checked on
+    // the result, so 600 arguments of 16 MB each grew to 7.8 GB.
+    let (error, peak) = bounded(|| {
+        let variables = Variables::from_strings([("x", "1")]);
+        let source = format!("${{stringLength(stringConcat({}))}}", vec!["padZeroes(x, 16000000)"; 600].join(", "));
+        render(&source, &variables).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(error.message().contains("bytes of text"), "{error}");
+    assert!(peak < 96 * MIB, "peak {peak}");
+}
+
+#[test]
+fn bytes_processed_spend_the_budget_too() {
+    // Issue #11, 2: a hundred replacements over 16 MB each took 65 s under the step
+    // budget; the bytes each call reads and builds now count.
+    let started = std::time::Instant::now();
+    let (error, peak) = bounded(|| {
+        let variables = Variables::from_strings([("x", "1")]);
+        let call = "stringLength(stringReplaceAll(padZeroes(x, 16000000), \"0\", \"1\"))";
+        render(&format!("${{{}}}", vec![call; 100].join(" + ")), &variables).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(peak < 96 * MIB, "peak {peak}");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn an_evaluation_stops_at_the_context_deadline() {
+    let (error, _) = bounded(|| {
+        let variables = Variables::from_strings([("x", "abc")]);
+        let context = Context::default().with_deadline(std::time::Instant::now());
+        let source = "${stringLength(x)}".repeat(5000);
+        Template::compile(&Engine::new(), &source).unwrap().render(&variables, &context).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(error.message().contains("time limit"), "{error}");
 }
 
 #[test]

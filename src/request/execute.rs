@@ -373,14 +373,21 @@ impl Executor {
         let mut outcome = Outcome::default();
         let mut run = Run { debug: request.debug, log: Vec::new(), in_flight: None };
         let method = request.method.as_str();
-        match self.render(request, variables, context, cookies, &redactor) {
+        // Rendering counts against the total time limit, as sending does.
+        let total = request.timeouts.total;
+        let deadline = Instant::now() + total;
+        match self.render(request, variables, context, cookies, &redactor, deadline) {
             Err((field, error)) => {
                 let message = format!("{field}: {error}; nothing was sent");
-                fail(&mut outcome, Failure::exception(message), method, &without_query(&request.url_source));
+                let failure = if Instant::now() >= deadline {
+                    Failure { kind: EventKind::Timeout, message }
+                } else {
+                    Failure::exception(message)
+                };
+                fail(&mut outcome, failure, method, &without_query(&request.url_source));
             }
             Ok(rendered) => {
                 let url = rendered.url.clone();
-                let total = request.timeouts.total;
                 let mut prepared = None;
                 let sending = async {
                     let (ready, auth) = self.prepare(request, rendered, &mut run).await?;
@@ -390,7 +397,7 @@ impl Executor {
                     }
                     self.deliver(ready, auth.as_ref(), &redactor, &mut run).await.map(Some)
                 };
-                match tokio::time::timeout(total, sending).await {
+                match tokio::time::timeout_at(deadline.into(), sending).await {
                     Ok(Ok(Some(response))) => receive(request, &response, &url, &mut outcome, &mut run),
                     Ok(Ok(None)) => {}
                     Ok(Err(failure)) => fail(&mut outcome, failure, method, &without_query(&url)),
@@ -448,7 +455,8 @@ impl Executor {
         cookies: &Cookies,
     ) -> Result<DryRun, String> {
         let redactor = Arc::new(Redactor::default());
-        let rendered = self.render(request, variables, context, cookies, &redactor);
+        let deadline = Instant::now() + request.timeouts.total;
+        let rendered = self.render(request, variables, context, cookies, &redactor, deadline);
         let redact = |text: &str| redactor.redact(text);
         let mut rendered = rendered.map_err(|(field, error)| redact(&format!("{field}: {error}")))?;
         let mut notes = Vec::new();
@@ -495,7 +503,8 @@ impl Executor {
         })
     }
 
-    /// Renders every template, through a context whose secrets the redactor learns.
+    /// Renders every template, through a context whose secrets the redactor learns
+    /// and whose evaluations stop at `deadline`.
     fn render(
         &self,
         request: &CompiledRequest,
@@ -503,9 +512,10 @@ impl Executor {
         context: &Context,
         cookies: &Cookies,
         redactor: &Arc<Redactor>,
+        deadline: Instant,
     ) -> Result<Rendered, FieldError> {
         let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
-        let context = &context.fork_with_secrets(Arc::new(resolver));
+        let context = &context.fork_with_secrets(Arc::new(resolver)).with_deadline(deadline);
         let url = request.url.render(variables, context).map_err(|error| ("url".to_owned(), error))?;
         let mut headers = HeaderMap::new();
         for (name, written, template) in &request.headers {
