@@ -37,3 +37,107 @@ async fn rendering_counts_against_the_requests_total_time_limit() {
     assert_eq!(event_names(&outcome), ["api_http_timeout_exception"], "{outcome:?}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// Answers with `status` and a body that echoes every request header, as some
+/// services' error pages do.
+struct EchoHeaders(u16);
+
+impl wiremock::Respond for EchoHeaders {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let headers: Vec<String> = request
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
+            .collect();
+        ResponseTemplate::new(self.0).set_body_string(headers.join("\n"))
+    }
+}
+
+async fn echoing(status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any()).respond_with(EchoHeaders(status)).mount(&server).await;
+    server
+}
+
+fn assert_no_form_of(text: &str, secrets: &[&str]) {
+    use base64::Engine as _;
+    for secret in secrets {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+        assert!(!text.contains(secret) && !text.contains(&encoded), "{secret:?} or {encoded:?} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn basic_credentials_echoed_by_a_service_are_redacted_in_the_outcome_and_the_store() {
+    let server = echoing(500).await;
+    let folder = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(courier::replay::SqliteStore::open(folder.path().join("store.db")).unwrap());
+    let spec = format!(
+        "url = \"{}/x\"\ndebug = true\n[auth]\ntype = \"basic\"\nusername = \"anna\"\npassword = '${{secret(\"PW\")}}'\n",
+        server.uri()
+    );
+    std::fs::write(folder.path().join("echo.toml"), spec).unwrap();
+    let request = courier::request::CompiledRequest::load(&common::engine(), &folder.path().join("echo.toml")).unwrap();
+    let executor = common::executor().with_store(store.clone());
+    let context = common::context_with_secrets(&[("PW", "correct horse battery")]);
+    let outcome =
+        executor.execute(&request, &courier::Variables::new(), &context, &mut courier::request::Cookies::new()).await;
+    assert_eq!(outcome.status, Some(500));
+    assert!(outcome.replay.is_some(), "{outcome:?}");
+    let shown = serde_json::to_string(&outcome).unwrap();
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert_no_form_of(&shown, &["anna:correct horse battery", "correct horse battery"]);
+    use courier::replay::ReplayStore as _;
+    let records = store.list().unwrap();
+    let last_error = records[0].last_error.clone().unwrap();
+    assert!(last_error.contains("500"), "{last_error}");
+    assert_no_form_of(&last_error, &["anna:correct horse battery", "correct horse battery"]);
+}
+
+#[tokio::test]
+async fn an_oauth2_clients_header_echoed_by_a_failing_token_endpoint_is_redacted() {
+    let token_endpoint = echoing(401).await;
+    let api = server_answering(ResponseTemplate::new(200)).await;
+    let spec = format!(
+        "url = \"{}/x\"\n[auth]\ntype = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = '${{secret(\"CS\")}}'\nclient_auth = \"header\"\n",
+        api.uri(),
+        token_endpoint.uri()
+    );
+    let context = common::context_with_secrets(&[("CS", "s3cr3t-client")]);
+    let outcome = common::executor()
+        .execute(&compile(&spec), &courier::Variables::new(), &context, &mut courier::request::Cookies::new())
+        .await;
+    let error = outcome.error.clone().expect("the token endpoint failed");
+    assert!(error.contains("401") && error.contains("[redacted]"), "{error}");
+    assert_no_form_of(&serde_json::to_string(&outcome).unwrap(), &["app:s3cr3t-client", "s3cr3t-client"]);
+}
+
+#[tokio::test]
+async fn transformed_and_escaped_forms_of_a_secret_are_redacted() {
+    let secret = "p4ss-w0rd-\u{e9}";
+    let escaped: String = secret.encode_utf16().map(|unit| format!("\\u{unit:04x}")).collect();
+    // The service echoes the secret `\u`-escaped, part of it only, and inside JSON in JSON.
+    let body = format!(r#"{{"a": "{escaped}", "b": "p4ss\u002dw0rd-\u00e9", "c": "{{\"k\": \"{secret}\"}}"}}"#);
+    let server = server_answering(ResponseTemplate::new(200).set_body_string(body)).await;
+    let spec = format!(
+        "url = \"{}/x\"\ndebug = true\n[headers]\nX-Key = '${{base64Encode(secret(\"K\"))}}'\nX-Tagged = '${{base64Encode(\"id:\" += secret(\"K\"))}}'\n",
+        server.uri()
+    );
+    let request = compile(&spec);
+    let context = common::context_with_secrets(&[("K", secret)]);
+    let dry = common::executor()
+        .dry_run(&request, &courier::Variables::new(), &context, &courier::request::Cookies::new())
+        .unwrap();
+    let dry = serde_json::to_string(&dry).unwrap();
+    assert_no_form_of(&dry, &[secret, &format!("id:{secret}")]);
+    assert!(dry.contains("[redacted]"), "{dry}");
+    let outcome = common::executor()
+        .execute(&request, &courier::Variables::new(), &context, &mut courier::request::Cookies::new())
+        .await;
+    assert_eq!(outcome.status, Some(200));
+    let shown = serde_json::to_string(&outcome).unwrap();
+    assert_no_form_of(&shown, &[secret, &format!("id:{secret}")]);
+    let body = &outcome.variables["api_client_response_body"];
+    assert!(!body.contains(&escaped) && !body.contains("p4ss\\u002dw0rd"), "{body}");
+    assert_eq!(body.matches("[redacted]").count(), 3, "{body}");
+}

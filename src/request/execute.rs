@@ -532,6 +532,7 @@ impl Executor {
         }
         let body = request.body.as_ref().map(|body| body.render(variables, context, &request.base_dir)).transpose()?;
         let auth = request.auth.as_ref().map(|auth| auth.render(variables, context)).transpose()?;
+        learn_credentials(redactor, auth.as_ref());
         Ok(Rendered { url, headers, body, auth })
     }
 
@@ -627,6 +628,7 @@ impl Executor {
         }
         let auth =
             credentials.request.auth.as_ref().map(|auth| auth.render(credentials.variables, context)).transpose()?;
+        learn_credentials(redactor, auth.as_ref());
         Ok((ready, auth))
     }
 
@@ -834,6 +836,14 @@ impl Executor {
             return Err(Failure::exception(format!("the file {} is larger than {limit} bytes", path.display())));
         }
         Ok(bytes)
+    }
+}
+
+/// Tells the redactor every credential the auth derives (a Basic header's Base64, an
+/// OAuth2 client's header), which no `secret()` call reveals by itself.
+fn learn_credentials(redactor: &Redactor, auth: Option<&AuthPlan>) {
+    for credential in auth.map(AuthPlan::credentials).unwrap_or_default() {
+        redactor.add_credential(&credential);
     }
 }
 
