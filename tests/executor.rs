@@ -95,10 +95,11 @@ async fn base64_bodies_send_a_local_file_as_base64_text() {
     let file = folder.path().join("receipt.bin");
     std::fs::write(&file, b"\x00\x01hello\xff").unwrap();
     let spec = format!(
-        "method = \"POST\"\nurl = \"{}/b64\"\n[body]\ntype = \"base64\"\nfile = \"${{upload}}\"\n",
-        server.uri()
+        "method = \"POST\"\nurl = \"{}/b64\"\n[body]\ntype = \"base64\"\nfile = '{}'\n",
+        server.uri(),
+        file.display()
     );
-    let outcome = run(&compile(&spec), &[("upload", file.to_str().unwrap())]).await;
+    let outcome = run(&compile(&spec), &[]).await;
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
     let requests = received(&server).await;
     assert_eq!(requests[0].body, b"AAFoZWxsb/8=");

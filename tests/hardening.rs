@@ -141,3 +141,55 @@ async fn transformed_and_escaped_forms_of_a_secret_are_redacted() {
     assert!(!body.contains(&escaped) && !body.contains("p4ss\\u002dw0rd"), "{body}");
     assert_eq!(body.matches("[redacted]").count(), 3, "{body}");
 }
+
+fn file_spec(server: &MockServer, file: &str) -> String {
+    format!("method = \"POST\"\nurl = \"{}/upload\"\n[body]\ntype = \"octet-stream\"\nfile = '{file}'\n", server.uri())
+}
+
+#[tokio::test]
+async fn a_variable_cannot_name_a_local_file_to_upload() {
+    let server = server_answering(ResponseTemplate::new(200)).await;
+    let outcome = run(&compile(&file_spec(&server, "${upload}")), &[("upload", "/proc/self/environ")]).await;
+    let error = outcome.error.clone().unwrap();
+    assert!(error.contains("written literally in the spec"), "{error}");
+    assert!(server.received_requests().await.unwrap().is_empty(), "nothing is sent");
+}
+
+#[tokio::test]
+async fn local_files_are_read_only_inside_the_named_folder() {
+    let server = server_answering(ResponseTemplate::new(200)).await;
+    let inside = tempfile::tempdir_in(common::files_folder()).unwrap();
+    std::fs::write(inside.path().join("ok.bin"), b"fine").unwrap();
+    let outside = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside, inside.path().join("link.toml")).unwrap();
+    let ok = inside.path().join("ok.bin");
+    let outcome = run(&compile(&file_spec(&server, ok.to_str().unwrap())), &[]).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    let link = inside.path().join("link.toml");
+    let dotted = format!("{}/../../../../../../../..{outside}", inside.path().display());
+    for refused in [outside, link.to_str().unwrap(), dotted.as_str()] {
+        if refused == link.to_str().unwrap() && !cfg!(unix) {
+            continue;
+        }
+        let outcome = run(&compile(&file_spec(&server, refused)), &[]).await;
+        let error = outcome.error.clone().unwrap_or_default();
+        assert!(error.contains("not a file inside the folder"), "{refused}: {outcome:?}");
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 1, "only the file inside was sent");
+}
+
+#[test]
+fn payload_file_errors_do_not_quote_the_file() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("bad.json"), "{\"a\": 1,\nTOPSECRET=hunter2 }").unwrap();
+    let spec = "url = \"https://x.org\"\nbody = \"json\"\npayload_file = \"bad.json\"\n";
+    let error = courier::request::CompiledRequest::from_toml(&common::engine(), spec, folder.path()).unwrap_err();
+    let shown = error.to_string();
+    assert!(shown.contains("line 2") && !shown.contains("hunter2") && !shown.contains("TOPSECRET"), "{shown}");
+    for path in ["../bad.json", "/etc/hostname"] {
+        let spec = format!("url = \"https://x.org\"\nbody = \"json\"\npayload_file = \"{path}\"\n");
+        let error = courier::request::CompiledRequest::from_toml(&common::engine(), &spec, folder.path()).unwrap_err();
+        assert!(error.to_string().contains("inside the spec's folder"), "{error}");
+    }
+}

@@ -36,6 +36,9 @@ pub(crate) struct SendArgs {
     /// Print the request that would be sent, and send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The folder a file body may read local files from; without it none is read.
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     /// The replay store, where a queued request or one that failed is kept
     /// [default: $COURIER_STORE, else courier-replay.db].
     #[arg(long, value_name = "FILE")]
@@ -136,8 +139,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         None => HashMap::new(),
     };
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
-    let executor = Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
-        .with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
+    let executor =
+        Executor::with_options(ExecutorOptions { local_files: args.files.clone(), ..ExecutorOptions::default() })
+            .with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
 
     if args.dry_run {
         let dry_run = executor

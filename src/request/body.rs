@@ -198,8 +198,20 @@ fn compile_json(
             .map(CompiledBody::Json),
         (None, Some(file)) => {
             let field = format!("{prefix}payload_file ({})", file.display());
+            let inside = file.components().all(|part| matches!(part, std::path::Component::Normal(_)));
+            if !inside {
+                problems.push(&field, "must be a relative path inside the spec's folder (no .., not absolute)");
+                return None;
+            }
             let source = read_limited(&base_dir.join(file)).map_err(|message| problems.push(&field, message)).ok()?;
-            problems.template(&field, JsonTemplate::compile(engine, &source)).map(CompiledBody::Json)
+            // The message names the place only: the file's text is not the author's to show.
+            let compiled = JsonTemplate::compile(engine, &source).map_err(|error| {
+                let place = error.span().map(|span| format!("line {}, column {}: ", span.line, span.column));
+                let message =
+                    format!("{}not a valid JSON template ({})", place.unwrap_or_default(), error.kind().code());
+                problems.push(&field, message)
+            });
+            compiled.ok().map(CompiledBody::Json)
         }
     }
 }
@@ -256,6 +268,12 @@ impl FileBody {
         let location = text("file", &self.file)?;
         let source = file_source(location.trim(), base_dir)
             .map_err(|message| ("body.file".to_owned(), Error::new(crate::ErrorKind::Render, message)))?;
+        // A value typed into the chat must never pick a file of the host to send.
+        if matches!(source, FileSource::Local(_)) && self.file.hole_spans().next().is_some() {
+            let message =
+                "a local file must be written literally in the spec; only an http(s) URL may come from variables";
+            return Err(("body.file".to_owned(), Error::new(crate::ErrorKind::Render, message)));
+        }
         let file_name = self.file_name.as_ref().map(|template| text("file_name", template)).transpose()?;
         let content_type = self.content_type.as_ref().map(|template| text("content_type", template)).transpose()?;
         if let Some(content_type) = &content_type

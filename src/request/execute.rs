@@ -6,7 +6,7 @@
 //! connection pools and the OAuth2 token cache that every request shares.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,15 +42,16 @@ pub struct ExecutorOptions {
     pub max_response_bytes: usize,
     /// Largest file a file body sends, in bytes (default 10 MiB).
     pub max_file_bytes: usize,
-    /// Whether a file body may read a local file. Off by default: a template such as
-    /// `file = "${upload}"` would otherwise let a chat's input name any file on the
-    /// host. The command line turns it on.
-    pub allow_local_files: bool,
+    /// The folder a file body may read local files from (they must resolve, links
+    /// followed, to a file inside it). `None`, the default, reads none: a spec author
+    /// could otherwise send any file of the host. The command line's `--files DIR`
+    /// names one. Only the spec's literal text can name a local file, never a variable.
+    pub local_files: Option<PathBuf>,
 }
 
 impl Default for ExecutorOptions {
     fn default() -> Self {
-        ExecutorOptions { max_response_bytes: 10 << 20, max_file_bytes: 10 << 20, allow_local_files: false }
+        ExecutorOptions { max_response_bytes: 10 << 20, max_file_bytes: 10 << 20, local_files: None }
     }
 }
 
@@ -820,16 +821,28 @@ impl Executor {
 
     fn read_local_file_now(&self, path: &Path) -> Result<Vec<u8>, Failure> {
         use std::io::Read;
-        if !self.inner.options.allow_local_files {
+        let Some(folder) = &self.inner.options.local_files else {
             return Err(Failure::exception(format!(
                 "the body's file {} is a local path, and this host does not allow reading local files",
                 path.display()
             )));
-        }
+        };
         let limit = self.inner.options.max_file_bytes;
         let cannot =
             |error: std::io::Error| Failure::exception(format!("cannot read the file {}: {error}", path.display()));
-        let file = std::fs::File::open(path).map_err(cannot)?;
+        // Links are followed before the check, so that none leads out of the folder.
+        let resolved = path.canonicalize().map_err(cannot)?;
+        let allowed = folder.canonicalize().map_err(|error| {
+            Failure::exception(format!("the folder for local files {} cannot be read: {error}", folder.display()))
+        })?;
+        if !resolved.starts_with(&allowed) || !resolved.is_file() {
+            return Err(Failure::exception(format!(
+                "the body's file {} is not a file inside the folder this host allows ({})",
+                path.display(),
+                folder.display()
+            )));
+        }
+        let file = std::fs::File::open(&resolved).map_err(cannot)?;
         let mut bytes = Vec::new();
         file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(cannot)?;
         if bytes.len() > limit {

@@ -38,9 +38,15 @@ pub fn compile(toml: &str) -> CompiledRequest {
         .unwrap_or_else(|error| panic!("the spec compiles: {error}\n{toml}"))
 }
 
-/// An executor that may read local files.
+/// The folder the tests' executor may read local files from: the system's
+/// temporary folder, where the tests write theirs.
+pub fn files_folder() -> PathBuf {
+    std::env::temp_dir()
+}
+
+/// An executor that may read local files from [`files_folder`].
 pub fn executor() -> Executor {
-    Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
+    Executor::with_options(ExecutorOptions { local_files: Some(files_folder()), ..ExecutorOptions::default() })
 }
 
 /// Runs `request` with the given variables and no cookies.
