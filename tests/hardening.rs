@@ -193,3 +193,55 @@ fn payload_file_errors_do_not_quote_the_file() {
         assert!(error.to_string().contains("inside the spec's folder"), "{error}");
     }
 }
+
+fn load_error(toml: &str) -> String {
+    courier::request::CompiledRequest::from_toml(&common::engine(), toml, std::path::Path::new("."))
+        .expect_err("the spec is refused")
+        .to_string()
+}
+
+#[test]
+fn framing_headers_are_refused_in_specs() {
+    for name in [
+        "Content-Length",
+        "transfer-encoding",
+        "Host",
+        "Connection",
+        "TE",
+        "Upgrade",
+        "Keep-Alive",
+        "Proxy-Authorization",
+    ] {
+        let error = load_error(&format!("method = \"POST\"\nurl = \"https://x.org\"\n[headers]\n{name} = \"5\"\n"));
+        assert!(error.contains(&format!("headers.{name}")) && error.contains("cannot set it"), "{name}: {error}");
+    }
+    // Headers that only describe the body are the author's.
+    common::compile("url = \"https://x.org\"\n[headers]\nContent-Type = \"text/plain\"\nX-Proxy = \"1\"\n");
+}
+
+#[test]
+fn absurd_durations_are_refused_with_the_maximum() {
+    for field in ["timeout", "connect_timeout", "read_timeout"] {
+        let error = load_error(&format!("url = \"https://x.org\"\n{field} = \"584542046090years\"\n"));
+        assert!(error.contains(field) && error.contains("longer than the most a request may wait, 1h"), "{error}");
+    }
+    let most = courier::request::spec::MAX_DURATION;
+    assert_eq!(most, Duration::from_secs(3600));
+    common::compile("url = \"https://x.org\"\ntimeout = \"1h\"\n");
+}
+
+#[tokio::test]
+async fn the_host_caps_the_total_time_limit() {
+    let server = server_answering(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
+    let options = courier::request::ExecutorOptions {
+        max_timeout: Duration::from_millis(300),
+        ..courier::request::ExecutorOptions::default()
+    };
+    let spec = format!("url = \"{}/slow\"\ntimeout = \"1h\"\nread_timeout = \"1h\"\n", server.uri());
+    let started = Instant::now();
+    let outcome = courier::request::Executor::with_options(options)
+        .execute(&compile(&spec), &courier::Variables::new(), &courier::Context::default(), &mut Default::default())
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert_eq!(event_names(&outcome), ["api_http_timeout_exception"], "{outcome:?}");
+}

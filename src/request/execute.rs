@@ -47,11 +47,19 @@ pub struct ExecutorOptions {
     /// could otherwise send any file of the host. The command line's `--files DIR`
     /// names one. Only the spec's literal text can name a local file, never a variable.
     pub local_files: Option<PathBuf>,
+    /// The longest a request may take in all, whatever its spec says (default 10
+    /// minutes; a spec's own limits are at most [`super::spec::MAX_DURATION`]).
+    pub max_timeout: Duration,
 }
 
 impl Default for ExecutorOptions {
     fn default() -> Self {
-        ExecutorOptions { max_response_bytes: 10 << 20, max_file_bytes: 10 << 20, local_files: None }
+        ExecutorOptions {
+            max_response_bytes: 10 << 20,
+            max_file_bytes: 10 << 20,
+            local_files: None,
+            max_timeout: Duration::from_secs(600),
+        }
     }
 }
 
@@ -375,7 +383,7 @@ impl Executor {
         let mut run = Run { debug: request.debug, log: Vec::new(), in_flight: None };
         let method = request.method.as_str();
         // Rendering counts against the total time limit, as sending does.
-        let total = request.timeouts.total;
+        let total = request.timeouts.total.min(self.inner.options.max_timeout);
         let deadline = Instant::now() + total;
         match self.render(request, variables, context, cookies, &redactor, deadline) {
             Err((field, error)) => {
@@ -456,7 +464,7 @@ impl Executor {
         cookies: &Cookies,
     ) -> Result<DryRun, String> {
         let redactor = Arc::new(Redactor::default());
-        let deadline = Instant::now() + request.timeouts.total;
+        let deadline = Instant::now() + request.timeouts.total.min(self.inner.options.max_timeout);
         let rendered = self.render(request, variables, context, cookies, &redactor, deadline);
         let redact = |text: &str| redactor.redact(text);
         let mut rendered = rendered.map_err(|(field, error)| redact(&format!("{field}: {error}")))?;
@@ -539,14 +547,16 @@ impl Executor {
 
     /// The pooled client for a request's connect and read limits.
     fn client(&self, timeouts: &Timeouts) -> Result<reqwest::Client, Failure> {
-        let key = (timeouts.connect, timeouts.read);
+        // A saved record's limits were checked when its spec was; the cap holds anyway.
+        let cap = self.inner.options.max_timeout;
+        let key = (timeouts.connect.min(cap), timeouts.read.min(cap));
         let mut clients = self.inner.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
         let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .read_timeout(timeouts.read)
+            .connect_timeout(key.0)
+            .read_timeout(key.1)
             .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Failure::exception(format!("cannot set up the HTTP client: {error}")))?;
@@ -583,7 +593,7 @@ impl Executor {
             }
             Ok((ready, auth)) => {
                 let ready = ready.as_ref().unwrap_or(prepared);
-                let total = ready.timeouts.total;
+                let total = ready.timeouts.total.min(self.inner.options.max_timeout);
                 let sending = self.deliver(ready, auth.as_ref(), &redactor, &mut run);
                 match tokio::time::timeout(total, sending).await {
                     Ok(Ok(response)) => receive_status(method, &response, &ready.url, &mut outcome),
@@ -642,7 +652,7 @@ impl Executor {
         run: &mut Run,
     ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
         let client = self.client(&request.timeouts)?;
-        let read_timeout = request.timeouts.read;
+        let read_timeout = request.timeouts.read.min(self.inner.options.max_timeout);
         let mut headers = rendered.headers;
         let body = match rendered.body {
             None => None,
@@ -682,7 +692,7 @@ impl Executor {
         run: &mut Run,
     ) -> Result<Response, Failure> {
         let client = self.client(&prepared.timeouts)?;
-        let read_timeout = prepared.timeouts.read;
+        let read_timeout = prepared.timeouts.read.min(self.inner.options.max_timeout);
         let mut headers = HeaderMap::new();
         for (name, value) in &prepared.headers {
             let bad = || Failure::exception(format!("the header {name:?} cannot be sent"));

@@ -439,6 +439,16 @@ impl CompiledRequest {
             let Some(header) = problems.header_name(&field, name) else {
                 continue;
             };
+            if is_framing_header(header.as_str()) {
+                problems.push(
+                    &field,
+                    format!(
+                        "{name} frames or routes the request on the wire and is set by courier's HTTP client; \
+                         a spec cannot set it"
+                    ),
+                );
+                continue;
+            }
             if let Some(template) = problems.template(&field, HeaderTemplate::compile(engine, source)) {
                 headers.push((header, name.clone(), template));
             }
@@ -556,6 +566,20 @@ fn single(field: &str, message: impl Into<String>) -> SpecError {
 }
 
 /// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
+/// The longest time limit a spec may set (each of `timeout`, `connect_timeout` and
+/// `read_timeout`); the host can cap the total lower (`ExecutorOptions::max_timeout`).
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// Headers that frame or route a request on the wire: the HTTP client sets them from
+/// the request itself, and a spec that set them could cut the body short, smuggle
+/// a second request or send it to another host.
+pub(crate) fn is_framing_header(name: &str) -> bool {
+    const FRAMING: [&str; 8] =
+        ["content-length", "transfer-encoding", "host", "connection", "te", "upgrade", "keep-alive", "trailer"];
+    FRAMING.iter().any(|framing| name.eq_ignore_ascii_case(framing))
+        || name.get(..6).is_some_and(|prefix| prefix.eq_ignore_ascii_case("proxy-"))
+}
+
 pub(crate) fn read_limited(path: &Path) -> Result<String, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
@@ -588,6 +612,11 @@ impl Problems {
         match humantime::parse_duration(text) {
             Ok(duration) if duration.is_zero() => {
                 self.push(field, "must be longer than zero");
+                default
+            }
+            Ok(duration) if duration > MAX_DURATION => {
+                let most = humantime::format_duration(MAX_DURATION);
+                self.push(field, format!("{text:?} is longer than the most a request may wait, {most}"));
                 default
             }
             Ok(duration) => duration,
