@@ -245,3 +245,82 @@ async fn the_host_caps_the_total_time_limit() {
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     assert_eq!(event_names(&outcome), ["api_http_timeout_exception"], "{outcome:?}");
 }
+
+fn render_url(template: &str, variables: &[(&str, &str)]) -> Result<String, courier::Error> {
+    courier::UrlTemplate::compile(&common::engine(), template)
+        .unwrap()
+        .render(&courier::Variables::from_strings(variables.iter().copied()), &courier::Context::default())
+}
+
+#[tokio::test]
+async fn an_over_long_url_is_refused_at_render_time_and_not_quoted() {
+    let server = server_answering(ResponseTemplate::new(200)).await;
+    let long = "a".repeat(70_000);
+    let error = render_url("https://x.org/${id}", &[("id", &long)]).unwrap_err();
+    assert_eq!(error.kind(), courier::ErrorKind::Limit);
+    assert!(
+        error.to_string().contains("more than the limit of 16384") && !error.to_string().contains(&"a".repeat(100))
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(courier::replay::SqliteStore::open(folder.path().join("store.db")).unwrap());
+    let request = compile(&format!("url = \"{}/${{id}}\"\nqueue = true\n", server.uri()));
+    let outcome = common::executor()
+        .with_store(store.clone())
+        .execute(
+            &request,
+            &courier::Variables::from_strings([("id", long.as_str())]),
+            &Default::default(),
+            &mut Default::default(),
+        )
+        .await;
+    assert!(outcome.replay.is_none(), "not kept: {outcome:?}");
+    let shown = serde_json::to_string(&outcome).unwrap();
+    assert!(shown.len() < 5_000 && shown.contains("nothing was sent"), "{shown}");
+    use courier::replay::ReplayStore as _;
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn replay_list_shows_a_record_with_a_huge_url_shortened() {
+    use courier::replay::{NewRecord, ReplayStore as _, Saved, State};
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("store.db");
+    let url = format!("http://127.0.0.1:9/{}", "u".repeat(70_000));
+    let request = courier::request::Prepared {
+        method: courier::request::Method::Get,
+        url: url.clone(),
+        headers: Vec::new(),
+        body: None,
+        timeouts: Default::default(),
+    };
+    let saved = Saved { request, idempotency_key: "k".into(), spec_name: None, spec_sha256: None, credentials: None };
+    let record = NewRecord { state: State::Failed, saved, attempts: 1, last_error: Some("e".repeat(70_000)) };
+    courier::replay::SqliteStore::open(&path).unwrap().insert(&[record]).unwrap();
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_courier"))
+        .args(["replay", "list", "--store"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.status.code(), Some(0), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(table.contains("http://127.0.0.1:9/uuu") && table.contains('…') && table.len() < 2_000, "{table}");
+}
+
+#[test]
+fn a_base_value_cannot_swallow_the_path_and_no_path_segment_is_empty() {
+    let error = render_url("${base}/users", &[("base", "https://x.org/api?")]).unwrap_err();
+    assert!(error.to_string().contains("`?` or `#`"), "{error}");
+    let error = render_url("${base}/users", &[("base", "https://x.org/#")]).unwrap_err();
+    assert!(error.to_string().contains("`?` or `#`"), "{error}");
+    // A base that is the whole URL may hold a query.
+    assert_eq!(render_url("${url}", &[("url", "https://x.org/a?b=1")]).unwrap(), "https://x.org/a?b=1");
+    let error = render_url("https://x.org/users/${id}/delete", &[("id", "")]).unwrap_err();
+    assert!(error.to_string().contains("empty path segment"), "{error}");
+    let error = render_url("${base}/users/${id}", &[("base", "https://x.org"), ("id", "")]).unwrap_err();
+    assert!(error.to_string().contains("empty path segment"), "{error}");
+    assert_eq!(
+        render_url("https://x.org/users/${id}.json", &[("id", "")]).unwrap(),
+        "https://x.org/users/.json",
+        "an empty value inside a segment leaves the segment"
+    );
+}

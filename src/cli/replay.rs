@@ -230,9 +230,9 @@ fn table(records: &[Record]) -> String {
             record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             record.state.to_string(),
             record.saved.request.method.as_str().to_owned(),
-            record.saved.request.url.clone(),
+            shortened(&record.saved.request.url),
             record.attempts.to_string(),
-            record.last_error.clone().unwrap_or_default(),
+            shortened(record.last_error.as_deref().unwrap_or_default()),
         ]);
     }
     let widths: Vec<usize> =
@@ -241,16 +241,28 @@ fn table(records: &[Record]) -> String {
     for row in &rows {
         let mut line = String::new();
         for (column, cell) in row.iter().enumerate() {
-            if column == 6 {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[column]));
+            line.push_str(cell);
+            if column < 6 {
+                // Padded by hand: a format width is limited to u16::MAX.
+                let padding = widths[column] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', padding));
             }
         }
         text.push_str(line.trim_end());
         text.push('\n');
     }
     text
+}
+
+/// Longest URL or error a table cell shows, in characters (`--format json` has all).
+const MAX_CELL: usize = 120;
+
+/// `text` cut to [`MAX_CELL`] characters, with `…` when it was longer.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(MAX_CELL) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// One replayed record, in a line.
