@@ -324,3 +324,29 @@ fn a_base_value_cannot_swallow_the_path_and_no_path_segment_is_empty() {
         "an empty value inside a segment leaves the segment"
     );
 }
+
+#[test]
+fn a_rendered_key_cannot_duplicate_another_key() {
+    let template = courier::JsonTemplate::compile(
+        &common::engine(),
+        r#"{"role": "user", "${k}": "admin", "x": {"a_${j}": 1, "a_b": 2}}"#,
+    )
+    .unwrap();
+    let context = courier::Context::default();
+    for (k, j) in [("role", "c"), ("other", "b")] {
+        let variables = courier::Variables::from_strings([("k", k), ("j", j)]);
+        let mut out = Vec::new();
+        let error = template.render_to_bytes(&variables, &context, &mut out).unwrap_err();
+        assert!(error.to_string().contains("duplicates another key") && error.to_string().contains("twice"), "{error}");
+        assert!(out.is_empty(), "nothing is half-written");
+        let error = template.render_to_value(&variables, &context).unwrap_err();
+        assert!(error.to_string().contains("duplicates another key"), "{error}");
+    }
+    let variables = courier::Variables::from_strings([("k", "name"), ("j", "c")]);
+    let mut out = Vec::new();
+    template.render_to_bytes(&variables, &context, &mut out).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!({"role": "user", "name": "admin", "x": {"a_c": 1, "a_b": 2}})
+    );
+}
