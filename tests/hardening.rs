@@ -350,3 +350,53 @@ fn a_rendered_key_cannot_duplicate_another_key() {
         serde_json::json!({"role": "user", "name": "admin", "x": {"a_c": 1, "a_b": 2}})
     );
 }
+
+/// Runs the command line in `folder`, with loopback destinations allowed.
+fn courier_cli(folder: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_courier"))
+        .current_dir(folder)
+        .env("COURIER_ALLOW", "private")
+        .env_remove("COURIER_STORE")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("ok.toml"), "url = \"http://127.0.0.1:9/\"\n").unwrap();
+    for args in [
+        &["send", "missing.toml"][..],
+        &["send", "ok.toml", "--var", "=v", "--dry-run"],
+        &["send", "ok.toml", "--var", "a b=v", "--dry-run"],
+        &["worker", "--lease", "0s", "--until-empty"],
+        &["worker", "--lease", "584542046090years", "--until-empty"],
+    ] {
+        let output = courier_cli(folder.path(), args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_written_is_found_out_before_sending() {
+    let server = server_answering(ResponseTemplate::new(200)).await;
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("spec.toml"), format!("url = \"{}/x\"\n", server.uri())).unwrap();
+    std::fs::create_dir(folder.path().join("a-folder")).unwrap();
+    let path = folder.path().to_owned();
+    let outputs = tokio::task::spawn_blocking(move || {
+        ["a-folder", "no/such/folder/session.json"]
+            .map(|session| courier_cli(&path, &["send", "spec.toml", "--session", session]))
+    })
+    .await
+    .unwrap();
+    for output in outputs {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("cannot be written"), "{stderr}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty(), "nothing was sent");
+}

@@ -74,7 +74,7 @@ pub(crate) struct WorkerArgs {
     #[arg(long)]
     until_empty: bool,
     /// How long a claimed request is this worker's; a send still going then is cut short.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease, default_value = "60s")]
     lease: Duration,
     /// Attempts before a request goes dead.
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -84,6 +84,21 @@ pub(crate) struct WorkerArgs {
     concurrency: usize,
     #[command(flatten)]
     secrets: SecretsArg,
+}
+
+/// Longest lease a worker may take: a crashed worker's requests wait this long.
+const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+
+/// A lease: at least a second (a send needs time to happen), at most a day.
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let lease = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if lease < Duration::from_secs(1) {
+        return Err("a lease must be at least 1s, time enough to send a request".to_owned());
+    }
+    if lease > MAX_LEASE {
+        return Err("a lease may be at most 24h".to_owned());
+    }
+    Ok(lease)
 }
 
 /// The store's file: `--store`, else `COURIER_STORE`, else `courier-replay.db`.

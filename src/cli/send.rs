@@ -120,12 +120,35 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Refuses a session file that could not be written back: a folder, or a file in a
+/// folder where no file can be created (the session is replaced by a rename).
+fn check_writable(path: &Path) -> Result<(), Failure> {
+    let cannot = |why: String| Failure::usage(format!("the session {} cannot be written: {why}", path.display()));
+    if path.is_dir() {
+        return Err(cannot("it is a folder".to_owned()));
+    }
+    let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = folder.join(format!(".courier-session-probe.{}.{:016x}", std::process::id(), rand::random::<u64>()));
+    OpenOptions::new().write(true).create_new(true).open(&probe).map_err(|error| cannot(error.to_string()))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
 pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let engine = Engine::new();
+    // A spec that cannot be read is bad usage, like a --vars file that cannot.
+    if let Err(error) = fs::File::open(&args.spec) {
+        return Err(Failure::usage(format!("cannot read {}: {error}", args.spec.display())));
+    }
     let mut request =
         CompiledRequest::load(&engine, &args.spec).map_err(|error| Failure::error(format!("error: {error}\n")))?;
     if args.debug {
         request.set_debug(true);
+    }
+    // Found out after sending, a session that cannot be written would fail a request
+    // that went out, and a caller retrying it would send it twice.
+    if let (Some(path), false) = (&args.session, args.dry_run) {
+        check_writable(path)?;
     }
     let mut session = match &args.session {
         Some(path) => read_session(path)?,

@@ -565,7 +565,6 @@ fn single(field: &str, message: impl Into<String>) -> SpecError {
     SpecError { file: None, problems: vec![Problem { field: field.to_owned(), message: message.into() }] }
 }
 
-/// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
 /// The longest time limit a spec may set (each of `timeout`, `connect_timeout` and
 /// `read_timeout`); the host can cap the total lower (`ExecutorOptions::max_timeout`).
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -580,6 +579,7 @@ pub(crate) fn is_framing_header(name: &str) -> bool {
         || name.get(..6).is_some_and(|prefix| prefix.eq_ignore_ascii_case("proxy-"))
 }
 
+/// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
 pub(crate) fn read_limited(path: &Path) -> Result<String, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
