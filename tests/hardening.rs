@@ -400,3 +400,42 @@ async fn a_session_that_cannot_be_written_is_found_out_before_sending() {
     }
     assert!(server.received_requests().await.unwrap().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn the_callers_idempotency_key_makes_a_retry_the_same_record() {
+    let server = server_answering(ResponseTemplate::new(200)).await;
+    let folder = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(courier::replay::SqliteStore::open(folder.path().join("store.db")).unwrap());
+    let executor = common::executor().with_store(store.clone());
+    let queued = compile(&format!("url = \"{}/orders\"\nqueue = true\n", server.uri()));
+    let variables = courier::Variables::new();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let outcome = executor
+            .execute_with_key(&queued, &variables, &Default::default(), &mut Default::default(), Some("order-42"))
+            .await;
+        ids.push(outcome.replay.expect("queued").id);
+    }
+    assert_eq!(ids[0], ids[1], "one record for one logical request");
+    // The spec's own key, rendered from the session.
+    let keyed =
+        compile(&format!("url = \"{}/orders\"\nqueue = true\nidempotency_key = \"order-${{n}}\"\n", server.uri()));
+    let mut kept = Vec::new();
+    for n in ["7", "7", "8"] {
+        let variables = courier::Variables::from_strings([("n", n)]);
+        let outcome = executor.execute(&keyed, &variables, &Default::default(), &mut Default::default()).await;
+        kept.push(outcome.replay.expect("queued").id);
+    }
+    assert_eq!(kept[0], kept[1]);
+    assert_ne!(kept[1], kept[2]);
+    use courier::replay::ReplayStore as _;
+    let keys: Vec<String> = store.list().unwrap().into_iter().map(|record| record.saved.idempotency_key).collect();
+    assert_eq!(keys, ["order-42", "order-7", "order-8"]);
+    // Sent at once, the key goes out as the header.
+    let sent = compile(&format!("url = \"{}/orders\"\n", server.uri()));
+    common::executor()
+        .execute_with_key(&sent, &variables, &Default::default(), &mut Default::default(), Some("k-1"))
+        .await;
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.last().unwrap().headers.get("idempotency-key").unwrap(), "k-1");
+}

@@ -36,6 +36,10 @@ pub(crate) struct SendArgs {
     /// Print the request that would be sent, and send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The request's Idempotency-Key: give the same key when sending one logical
+    /// request again, and a kept or queued request is not kept a second time.
+    #[arg(long, value_name = "KEY")]
+    idempotency_key: Option<String>,
     /// The folder a file body may read local files from; without it none is read.
     #[arg(long, value_name = "DIR")]
     files: Option<PathBuf>,
@@ -176,7 +180,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|error| Failure::error(format!("error: cannot start the runtime: {error}\n")))?;
-    let outcome = runtime.block_on(executor.execute(&request, &session.variables, &context, &mut session.cookies));
+    let key = args.idempotency_key.as_deref();
+    let outcome =
+        runtime.block_on(executor.execute_with_key(&request, &session.variables, &context, &mut session.cookies, key));
     let printed = print_json(&serde_json::to_value(&outcome).unwrap_or_default());
 
     if let Some(path) = &args.session {

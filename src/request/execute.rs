@@ -214,6 +214,8 @@ struct Rendered {
     headers: HeaderMap,
     body: Option<BodyPlan>,
     auth: Option<AuthPlan>,
+    /// The spec's `idempotency_key`, rendered.
+    idempotency_key: Option<String>,
 }
 
 /// The log of one run, and the HTTP request in flight (which a timeout interrupts).
@@ -378,6 +380,22 @@ impl Executor {
         context: &Context,
         cookies: &mut Cookies,
     ) -> Outcome {
+        self.execute_with_key(request, variables, context, cookies, None).await
+    }
+
+    /// [`Executor::execute`] with the caller's `Idempotency-Key`: a caller that sends
+    /// one logical request again (after a crash, say) passes the same key, and with
+    /// a replay store the retry is the record already kept rather than a second one.
+    /// Without it the spec's `idempotency_key`, then an `Idempotency-Key` in its
+    /// headers, then a fresh random key is used.
+    pub async fn execute_with_key(
+        &self,
+        request: &CompiledRequest,
+        variables: &(dyn VariableSource + Sync),
+        context: &Context,
+        cookies: &mut Cookies,
+        key: Option<&str>,
+    ) -> Outcome {
         let redactor = Arc::new(Redactor::default());
         let mut outcome = Outcome::default();
         let mut run = Run { debug: request.debug, log: Vec::new(), in_flight: None };
@@ -399,7 +417,11 @@ impl Executor {
                 let url = rendered.url.clone();
                 let mut prepared = None;
                 let sending = async {
-                    let (ready, auth) = self.prepare(request, rendered, &mut run).await?;
+                    let key = match key {
+                        Some(key) => Some(key.to_owned()),
+                        None => rendered.idempotency_key.clone(),
+                    };
+                    let (ready, auth) = self.prepare(request, rendered, key.as_deref(), &mut run).await?;
                     let ready = prepared.insert(ready);
                     if request.queue {
                         return Ok(None);
@@ -417,8 +439,17 @@ impl Executor {
                 let keep = request.queue || crate::replay::worth_keeping(&outcome);
                 match (&self.inner.store, prepared) {
                     (Some(store), Some(prepared)) if keep => {
-                        let kept =
-                            crate::replay::keep(store, request, prepared, variables, context, &redactor, &outcome);
+                        let supplied_key = key.is_some() || request.idempotency_key.is_some();
+                        let kept = crate::replay::keep(
+                            store,
+                            request,
+                            prepared,
+                            variables,
+                            context,
+                            &redactor,
+                            &outcome,
+                            supplied_key,
+                        );
                         match kept.await {
                             Ok(kept) => {
                                 run.log.push(LogEntry::note(kept.to_string()));
@@ -494,6 +525,9 @@ impl Executor {
             None => {}
         }
         add_body_headers(&mut rendered.headers, body.as_ref());
+        if let Some(key) = rendered.idempotency_key.as_deref().and_then(|key| HeaderValue::from_str(key).ok()) {
+            rendered.headers.insert(HeaderName::from_static("idempotency-key"), key);
+        }
         self.add_idempotency_key(&mut rendered.headers);
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
             rendered.headers.insert(HeaderName::from_static("x-b3-traceid"), trace);
@@ -542,7 +576,13 @@ impl Executor {
         let body = request.body.as_ref().map(|body| body.render(variables, context, &request.base_dir)).transpose()?;
         let auth = request.auth.as_ref().map(|auth| auth.render(variables, context)).transpose()?;
         learn_credentials(redactor, auth.as_ref());
-        Ok(Rendered { url, headers, body, auth })
+        let idempotency_key = request
+            .idempotency_key
+            .as_ref()
+            .map(|template| template.render(variables, context))
+            .transpose()
+            .map_err(|error| ("idempotency_key".to_owned(), error))?;
+        Ok(Rendered { url, headers, body, auth, idempotency_key })
     }
 
     /// The pooled client for a request's connect and read limits.
@@ -649,6 +689,7 @@ impl Executor {
         &self,
         request: &CompiledRequest,
         rendered: Rendered,
+        key: Option<&str>,
         run: &mut Run,
     ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
         let client = self.client(&request.timeouts)?;
@@ -660,6 +701,12 @@ impl Executor {
             Some(BodyPlan::File(plan)) => Some(self.file_body(plan, &client, read_timeout, run).await?),
         };
         add_body_headers(&mut headers, body.as_ref());
+        if let Some(key) = key {
+            let key = HeaderValue::from_str(key).map_err(|_| {
+                Failure::exception("the idempotency key holds a line break or control character; nothing was sent")
+            })?;
+            headers.insert(HeaderName::from_static("idempotency-key"), key);
+        }
         self.add_idempotency_key(&mut headers);
         let prepared = Prepared {
             method: request.method,

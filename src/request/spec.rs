@@ -70,6 +70,11 @@ pub struct RequestSpec {
     /// Response headers mapped into variables.
     #[serde(default)]
     pub response_headers: Vec<ResponseHeaderSpec>,
+    /// The `Idempotency-Key`, a header-context template (`order-${order_id}`): one
+    /// logical request gets one key however often it is sent, so that a retry is the
+    /// same replay record and the same request to a service that deduplicates.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// The body's type.
@@ -379,6 +384,8 @@ pub struct CompiledRequest {
     pub(crate) name: Option<String>,
     /// The SHA-256 of the spec's text, as lowercase hex, when it was compiled from text.
     pub(crate) sha256: Option<String>,
+    /// The spec's `idempotency_key` template.
+    pub(crate) idempotency_key: Option<HeaderTemplate>,
 }
 
 impl CompiledRequest {
@@ -453,6 +460,10 @@ impl CompiledRequest {
                 headers.push((header, name.clone(), template));
             }
         }
+        let idempotency_key = spec
+            .idempotency_key
+            .as_ref()
+            .and_then(|source| problems.template("idempotency_key", HeaderTemplate::compile(engine, source)));
         let body = super::body::compile(engine, &spec, base_dir, &mut problems);
         if body.is_some() && !method.takes_body() {
             problems.push("body", format!("a {} request has no body; use POST, PUT or PATCH", method.as_str()));
@@ -501,6 +512,7 @@ impl CompiledRequest {
             base_dir: base_dir.to_owned(),
             name: None,
             sha256: None,
+            idempotency_key,
         })
     }
 
