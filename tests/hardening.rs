@@ -439,3 +439,24 @@ async fn the_callers_idempotency_key_makes_a_retry_the_same_record() {
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.last().unwrap().headers.get("idempotency-key").unwrap(), "k-1");
 }
+
+#[tokio::test]
+async fn an_over_long_cookie_is_neither_kept_nor_sent_and_the_log_says_so() {
+    let huge = format!("SESSIONID={}; Path=/", "c".repeat(100_000));
+    let server = server_answering(
+        ResponseTemplate::new(200).append_header("Set-Cookie", huge.as_str()).append_header("Set-Cookie", "lang=de"),
+    )
+    .await;
+    let request = compile(&format!("url = \"{}/x\"\ncookies = [\"SESSIONID\", \"lang\"]\n", server.uri()));
+    let mut jar = courier::request::Cookies::new();
+    let outcome = common::executor().execute(&request, &courier::Variables::new(), &Default::default(), &mut jar).await;
+    assert_eq!(outcome.status, Some(200));
+    assert_eq!(jar.get("lang").map(String::as_str), Some("de"));
+    assert!(!jar.contains_key("SESSIONID"), "the huge cookie is not kept");
+    assert!(outcome.log.iter().any(|entry| entry.message.contains("capped at 4096 bytes")), "{:?}", outcome.log);
+    // A session that holds one anyway does not send it.
+    jar.insert("SESSIONID".into(), "c".repeat(100_000));
+    common::executor().execute(&request, &courier::Variables::new(), &Default::default(), &mut jar).await;
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.last().unwrap().headers.get("cookie").unwrap(), "lang=de");
+}

@@ -990,6 +990,14 @@ fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &str) {
 fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &mut Outcome, run: &mut Run) {
     receive_status(request.method, response, url, outcome);
     for value in response.headers.get_all(header::SET_COOKIE) {
+        if value.len() > cookies::MAX_COOKIE_BYTES {
+            run.log.push(LogEntry::note(format!(
+                "a Set-Cookie of {} bytes was ignored: cookies are capped at {} bytes (RFC 6265, 6.1)",
+                value.len(),
+                cookies::MAX_COOKIE_BYTES
+            )));
+            continue;
+        }
         if let Some((name, value)) = cookies::saved(&request.cookies, &String::from_utf8_lossy(value.as_bytes())) {
             outcome.cookies.insert(name, value);
         }
