@@ -251,3 +251,28 @@ fn interpolate_fan_out_spends_one_budget() {
     });
     assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
 }
+
+#[test]
+fn a_ten_megabyte_response_with_one_mapping_is_not_built_whole() {
+    // Issue #11, 9: a 10 MB `[0,0,…]` body with one mapping took 538 MB when parsed whole.
+    let body = format!("[{}0]", "0,".repeat(5 * MIB - 10));
+    let (outcome, peak) = bounded(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any())
+                .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(body))
+                .mount(&server)
+                .await;
+            let spec = format!("url = \"{}/big\"\n[[mappings]]\nsource = \"3\"\ntarget = \"third\"\n", server.uri());
+            let request =
+                courier::request::CompiledRequest::from_toml(&Engine::new(), &spec, std::path::Path::new(".")).unwrap();
+            courier::request::Executor::new()
+                .execute(&request, &Variables::new(), &Context::default(), &mut Default::default())
+                .await
+        })
+    });
+    assert_eq!(outcome.variables.get("third").map(String::as_str), Some("0"), "{:?}", outcome.log);
+    // The server's copy, the body read, and its text as a variable: a few times 10 MB.
+    assert!(peak < 100 * MIB, "peak {peak}");
+}

@@ -1003,7 +1003,7 @@ fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &
         }
     }
     if !request.mappings.is_empty() {
-        match serde_json::from_slice::<serde_json::Value>(&response.body) {
+        match super::mapping::parse_mapped(&response.body, &request.mappings) {
             Ok(json) => {
                 for mapping in &request.mappings {
                     match mapping.read(&json) {
@@ -1017,10 +1017,10 @@ fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &
                     }
                 }
             }
-            Err(error) => {
+            Err(why) => {
                 for mapping in &request.mappings {
                     run.log.push(LogEntry::note(format!(
-                        "mapping {:?} → {}: the response is not JSON ({error}); {} is unchanged",
+                        "mapping {:?} → {}: {why}; {} is unchanged",
                         mapping.source, mapping.target, mapping.target
                     )));
                 }
