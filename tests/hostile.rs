@@ -276,3 +276,21 @@ fn a_ten_megabyte_response_with_one_mapping_is_not_built_whole() {
     // The server's copy, the body read, and its text as a variable: a few times 10 MB.
     assert!(peak < 100 * MIB, "peak {peak}");
 }
+
+#[test]
+fn compiling_many_holes_takes_linear_time() {
+    // Issue #11, 10: each hole's line and column were counted from the start of its
+    // line, so 260,000 holes on one line took 19.7 s. Here 50,000 holes, one line,
+    // with a non-ASCII character between each (where bytes and columns differ); the
+    // span itself is timed in the parser's unit tests.
+    let started = std::time::Instant::now();
+    let (result, _) = bounded(|| {
+        let source = "${x}é".repeat(50_000);
+        let template = Template::compile(&Engine::new(), &source).map(|template| template.source().len());
+        let error = Template::compile(&Engine::new(), &(source + "${x")).map(drop).map_err(|error| error.to_string());
+        (template.map_err(|error| error.kind()), error.unwrap_err())
+    });
+    assert_eq!(result.0, Ok(50_000 * 6));
+    assert!(result.1.starts_with("line 1, column 250001:"), "{}", &result.1[..80]);
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+}
