@@ -128,6 +128,23 @@ pub(crate) fn parse_mapped(body: &[u8], mappings: &[Mapping]) -> Result<serde_js
     })
 }
 
+/// Reads the fields `sources` name (dot paths or JSON Pointers, as `[[mappings]]`
+/// writes them) from a response body, as the executor does: each field's string
+/// form, or `None` where the response has no such field. Only the named parts of
+/// the body are built. An error says why a source or the body cannot be read.
+///
+/// ```
+/// let body = br#"{"store": {"city": "Bern"}, "items": [{"id": 7}]}"#;
+/// let fields = courier::request::mapping::read_fields(body, &["store.city", "/items/0/id", "nope"]);
+/// assert_eq!(fields.unwrap(), [Some("Bern".to_owned()), Some("7".to_owned()), None]);
+/// ```
+pub fn read_fields(body: &[u8], sources: &[&str]) -> Result<Vec<Option<String>>, String> {
+    let mappings =
+        sources.iter().map(|source| Mapping::new(source, "field")).collect::<Result<Vec<Mapping>, String>>()?;
+    let response = parse_mapped(body, &mappings)?;
+    Ok(mappings.iter().map(|mapping| mapping.read(&response)).collect())
+}
+
 /// Reads one JSON value: all of it (`wanted` is `None`) or the wanted parts.
 #[derive(Clone, Copy)]
 struct Prune<'a> {
