@@ -374,6 +374,33 @@ mod tests {
     }
 
     #[test]
+    fn base64_of_a_secret_inside_longer_text_is_redacted_at_every_offset() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let redactor = Redactor::default();
+        redactor.add("hunter2-horse");
+        for prefix in ["", "a", "ab", "abc:", "user:"] {
+            for encoded in [
+                STANDARD.encode(format!("{prefix}hunter2-horse!")),
+                URL_SAFE_NO_PAD.encode(format!("{prefix}hunter2-horse")),
+            ] {
+                let redacted = redactor.redact(&format!("Basic {encoded}"));
+                assert!(redacted.contains(REDACTED), "{prefix:?}: {redacted}");
+                let left: String = redacted.replace(REDACTED, "");
+                // What is left: the prefix's characters, a few at each edge, padding.
+                assert!(left.len() <= "Basic ".len() + prefix.len() * 2 + 6, "{prefix:?}: {redacted}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_partly_unicode_escaped_secret_is_redacted() {
+        let redactor = Redactor::default();
+        redactor.add("s\"cret");
+        let text = r#"{"echo": "s\u0022c\u0072et", "other": "\u0041"}"#;
+        assert_eq!(redactor.redact(text), r#"{"echo": "[redacted]", "other": "\u0041"}"#);
+    }
+
+    #[test]
     fn credential_headers_are_redacted_in_the_log() {
         let exchange = Exchange::new(
             [("Authorization", "Bearer abc".to_owned()), ("Set-Cookie", "a=b".to_owned()), ("X-A", "1".to_owned())],
