@@ -115,9 +115,12 @@ impl Wanted {
 /// parts (at most [`MAX_MAPPED_NODES`] values). Mappings read the result as they
 /// would read the whole response.
 pub(crate) fn parse_mapped(body: &[u8], mappings: &[Mapping]) -> Result<serde_json::Value, String> {
+    // Skipped strings are not checked for UTF-8 by serde_json: check the whole body, so
+    // that what is not JSON as a whole is not read in part (found by fuzzing).
+    let text = std::str::from_utf8(body).map_err(|error| format!("the response is not JSON (not UTF-8: {error})"))?;
     let wanted = Wanted::of(mappings);
     let budget = Cell::new(MAX_MAPPED_NODES);
-    let mut reader = serde_json::Deserializer::from_slice(body);
+    let mut reader = serde_json::Deserializer::from_str(text);
     let value = Prune { wanted: Some(&wanted), budget: &budget }.deserialize(&mut reader);
     value.and_then(|value| reader.end().map(|()| value)).map_err(|error| {
         if budget.get() == 0 {
@@ -325,6 +328,8 @@ mod tests {
         assert!(pruned["a"].get("skip").is_none(), "unmapped parts are skipped: {pruned}");
         assert!(parse_mapped(b"{\"a\": [1,", &mappings).unwrap_err().contains("not JSON"));
         assert!(parse_mapped(b"{} x", &mappings).unwrap_err().contains("not JSON"));
+        // Invalid UTF-8 in a part no mapping reads still makes the body not JSON.
+        assert!(parse_mapped(b"{\"a\": {\"b\": 1}, \"z\": \"\x86\"}", &mappings).unwrap_err().contains("UTF-8"));
     }
 
     #[test]
