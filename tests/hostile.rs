@@ -297,3 +297,18 @@ fn compiling_many_holes_takes_linear_time() {
     assert!(result.1.starts_with("line 1, column 250001:"), "{}", &result.1[..80]);
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
 }
+
+#[test]
+fn every_regex_match_is_a_step() {
+    // Sixteen million matches in one replacement took 0.65 s in a release build and
+    // longer than the fuzzers' per-input limit under their instrumentation.
+    let started = std::time::Instant::now();
+    let (error, _) = bounded(|| {
+        let variables = Variables::from_strings([("x", "1")]);
+        let source = "${stringLength(stringReplaceAll(padZeroes(x, 16000000), \"0\", \"1\"))}";
+        render(source, &variables).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(error.message().contains("steps"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}

@@ -378,6 +378,11 @@ impl<'a> Runtime<'a> {
         Ok(())
     }
 
+    /// Spends steps for a function's work (see [`CallContext::charge_steps`]).
+    pub(crate) fn charge_steps(&self, steps: u64) -> Result<(), Error> {
+        self.charge(steps)
+    }
+
     /// Refuses to go on past the context's deadline (the request's total time limit).
     fn check_deadline(&self) -> Result<(), Error> {
         match self.context.deadline() {

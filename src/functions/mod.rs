@@ -151,6 +151,13 @@ impl<'a> CallContext<'a> {
         self.runtime.afford_bytes(bytes).map_err(|error| FunctionError::limit(error.message()))
     }
 
+    /// Spends `steps` of the evaluation's step budget, for work a function does in
+    /// proportion to its input beyond reading it (a regex match, say); refused past
+    /// the budget or the context's deadline.
+    pub fn charge_steps(&self, steps: u64) -> Result<(), FunctionError> {
+        self.runtime.charge_steps(steps).map_err(|error| FunctionError::limit(error.message()))
+    }
+
     /// Evaluates a text template in the current variables and context (for `interpolate`).
     pub fn render_text(&self, source: &str) -> Result<String, FunctionError> {
         self.runtime.render_nested(source).map_err(|error| {
