@@ -95,10 +95,11 @@ async fn base64_bodies_send_a_local_file_as_base64_text() {
     let file = folder.path().join("receipt.bin");
     std::fs::write(&file, b"\x00\x01hello\xff").unwrap();
     let spec = format!(
-        "method = \"POST\"\nurl = \"{}/b64\"\n[body]\ntype = \"base64\"\nfile = \"${{upload}}\"\n",
-        server.uri()
+        "method = \"POST\"\nurl = \"{}/b64\"\n[body]\ntype = \"base64\"\nfile = '{}'\n",
+        server.uri(),
+        file.display()
     );
-    let outcome = run(&compile(&spec), &[("upload", file.to_str().unwrap())]).await;
+    let outcome = run(&compile(&spec), &[]).await;
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
     let requests = received(&server).await;
     assert_eq!(requests[0].body, b"AAFoZWxsb/8=");
@@ -174,7 +175,7 @@ async fn local_files_need_the_hosts_permission() {
         "method = \"POST\"\nurl = \"{}/raw\"\n[body]\ntype = \"octet-stream\"\nfile = \"Cargo.toml\"\n",
         server.uri()
     );
-    let executor = Executor::with_options(ExecutorOptions { allow_local_files: false, ..common::options() });
+    let executor = Executor::with_options(ExecutorOptions { local_files: None, ..common::options() });
     let outcome = executor.execute(&compile(&spec), &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(outcome.status, None);
     assert_eq!(event_names(&outcome), ["api_exception"]);

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use courier::{Context, Engine, ErrorKind, Template, Variables};
 
+mod common;
+
 struct Counting;
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
@@ -95,15 +97,64 @@ fn a_hundred_megabyte_variable_renders_without_copies_piling_up() {
         let huge = "x".repeat(100 * MIB);
         let variables = Variables::from_strings([("x", huge.as_str())]);
         drop(huge);
-        let length =
+        let mut roomy = Engine::new();
+        roomy.set_limits(courier::Limits { max_work_bytes: 256 << 20, ..courier::Limits::default() });
+        let length = roomy.compile_expression("stringLength(x)").unwrap().evaluate(&variables, &Context::default());
+        // Reading it is work: the default budget of 64 MiB refuses it.
+        let refused =
             Engine::new().compile_expression("stringLength(x)").unwrap().evaluate(&variables, &Context::default());
         let rendered = render("${x}", &variables);
-        (length, rendered)
+        (length, refused, rendered)
     });
     assert_eq!(result.0.unwrap(), courier::Value::Int(100 * MIB as i64));
-    let error = result.1.unwrap_err();
+    assert_eq!(result.1.unwrap_err().kind(), ErrorKind::Limit);
+    let error = result.2.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
     assert!(peak < 260 * MIB, "peak {peak}");
+}
+
+#[test]
+fn many_large_arguments_spend_one_byte_budget() {
+    // Issue #11, 1: every argument was built before the output limit was checked on
+    // the result, so 600 arguments of 16 MB each grew to 7.8 GB.
+    let (error, peak) = bounded(|| {
+        let variables = Variables::from_strings([("x", "1")]);
+        let source = format!("${{stringLength(stringConcat({}))}}", vec!["padZeroes(x, 16000000)"; 600].join(", "));
+        render(&source, &variables).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(error.message().contains("bytes of text"), "{error}");
+    assert!(peak < 96 * MIB, "peak {peak}");
+}
+
+#[test]
+fn bytes_processed_spend_the_budget_too() {
+    // Issue #11, 2: a hundred replacements over 16 MB each took 65 s under the step
+    // budget; the bytes each call reads and builds now count.
+    let started = std::time::Instant::now();
+    let (error, peak) = bounded(|| {
+        // The issue replaced "0" by "1"; replacing the one "1" reads and builds as many
+        // bytes without a debug build's cost of sixteen million regex matches.
+        let variables = Variables::from_strings([("x", "1")]);
+        let call = "stringLength(stringReplaceAll(padZeroes(x, 16000000), \"1\", \"2\"))";
+        render(&format!("${{{}}}", vec![call; 100].join(" + ")), &variables).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(peak < 96 * MIB, "peak {peak}");
+    // One copy's work is a fraction of a second; a hundred were the bomb.
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn an_evaluation_stops_at_the_context_deadline() {
+    let (error, _) = bounded(|| {
+        let variables = Variables::from_strings([("x", "abc")]);
+        let context = Context::default().with_deadline(std::time::Instant::now());
+        let source = "${stringLength(x)}".repeat(5000);
+        Template::compile(&Engine::new(), &source).unwrap().render(&variables, &context).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(error.message().contains("time limit"), "{error}");
 }
 
 #[test]
@@ -204,4 +255,62 @@ fn interpolate_fan_out_spends_one_budget() {
         engine.compile_expression("interpolate('a0')").unwrap().evaluate(&Variables::new(), &context).unwrap_err()
     });
     assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+}
+
+#[test]
+fn a_ten_megabyte_response_with_one_mapping_is_not_built_whole() {
+    // Issue #11, 9: a 10 MB `[0,0,…]` body with one mapping took 538 MB when parsed whole.
+    let body = format!("[{}0]", "0,".repeat(5 * MIB - 10));
+    let (outcome, peak) = bounded(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any())
+                .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(body))
+                .mount(&server)
+                .await;
+            let spec = format!("url = \"{}/big\"\n[[mappings]]\nsource = \"3\"\ntarget = \"third\"\n", server.uri());
+            let request =
+                courier::request::CompiledRequest::from_toml(&Engine::new(), &spec, std::path::Path::new(".")).unwrap();
+            courier::request::Executor::with_options(common::options())
+                .execute(&request, &Variables::new(), &Context::default(), &mut Default::default())
+                .await
+        })
+    });
+    assert_eq!(outcome.variables.get("third").map(String::as_str), Some("0"), "{:?}", outcome.log);
+    // The server's copy, the body read, and its text as a variable: a few times 10 MB.
+    assert!(peak < 100 * MIB, "peak {peak}");
+}
+
+#[test]
+fn compiling_many_holes_takes_linear_time() {
+    // Issue #11, 10: each hole's line and column were counted from the start of its
+    // line, so 260,000 holes on one line took 19.7 s. Here 50,000 holes, one line,
+    // with a non-ASCII character between each (where bytes and columns differ); the
+    // span itself is timed in the parser's unit tests.
+    let started = std::time::Instant::now();
+    let (result, _) = bounded(|| {
+        let source = "${x}é".repeat(50_000);
+        let template = Template::compile(&Engine::new(), &source).map(|template| template.source().len());
+        let error = Template::compile(&Engine::new(), &(source + "${x")).map(drop).map_err(|error| error.to_string());
+        (template.map_err(|error| error.kind()), error.unwrap_err())
+    });
+    assert_eq!(result.0, Ok(50_000 * 6));
+    assert!(result.1.starts_with("line 1, column 250001:"), "{}", &result.1[..80]);
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn every_regex_match_is_a_step() {
+    // Sixteen million matches in one replacement took 0.65 s in a release build and
+    // longer than the fuzzers' per-input limit under their instrumentation.
+    let started = std::time::Instant::now();
+    let (error, _) = bounded(|| {
+        let variables = Variables::from_strings([("x", "1")]);
+        let source = "${stringLength(stringReplaceAll(padZeroes(x, 16000000), \"0\", \"1\"))}";
+        render(source, &variables).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(error.message().contains("steps"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }

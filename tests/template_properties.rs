@@ -64,7 +64,8 @@ proptest! {
     fn url_holes_decode_to_the_input(v in hostile()) {
         let template = UrlTemplate::compile(&Engine::new(), "https://x.org/a/${v}/b?q=${v}&r=1#${v}").unwrap();
         let rendered = template.render(&one(&v), &Context::default());
-        if v == "." || v == ".." {
+        // A dot segment would move the request, an empty one change the resource.
+        if v == "." || v == ".." || v.is_empty() {
             prop_assert_eq!(rendered.unwrap_err().kind(), ErrorKind::Render);
             return Ok(());
         }

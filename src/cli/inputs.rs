@@ -46,6 +46,11 @@ impl InputArgs {
             let Some((name, value)) = assignment.split_once('=') else {
                 return Err(Failure::usage(format!("--var {assignment:?} must be NAME=VALUE")));
             };
+            if !is_variable_name(name) {
+                return Err(Failure::usage(format!(
+                    "--var {assignment:?}: {name:?} is not a variable name (letters, digits and _, not starting with a digit)"
+                )));
+            }
             variables.set(name, Value::from(value));
         }
         Ok(variables)
@@ -75,4 +80,11 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
 pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, Failure> {
     let text = read_text(path)?;
     serde_json::from_str(&text).map_err(|error| Failure::usage(format!("{}: invalid JSON: {error}", path.display())))
+}
+
+/// Whether `name` is a name a template can read: an identifier of the language.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|first| first.is_alphabetic() || first == '_')
+        && chars.all(|c| c.is_alphabetic() || c.is_ascii_digit() || c == '_')
 }

@@ -77,7 +77,7 @@ pub(crate) struct WorkerArgs {
     #[arg(long)]
     until_empty: bool,
     /// How long a claimed request is this worker's; a send still going then is cut short.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease, default_value = "60s")]
     lease: Duration,
     /// Attempts before a request goes dead.
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -89,6 +89,21 @@ pub(crate) struct WorkerArgs {
     secrets: SecretsArg,
     #[command(flatten)]
     allow: AllowArgs,
+}
+
+/// Longest lease a worker may take: a crashed worker's requests wait this long.
+const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+
+/// A lease: at least a second (a send needs time to happen), at most a day.
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let lease = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if lease < Duration::from_secs(1) {
+        return Err("a lease must be at least 1s, time enough to send a request".to_owned());
+    }
+    if lease > MAX_LEASE {
+        return Err("a lease may be at most 24h".to_owned());
+    }
+    Ok(lease)
 }
 
 /// The store's file: `--store`, else `COURIER_STORE`, else `courier-replay.db`.
@@ -243,9 +258,9 @@ fn table(records: &[Record]) -> String {
             record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             record.state.to_string(),
             record.saved.request.method.as_str().to_owned(),
-            record.saved.request.url.clone(),
+            shortened(&record.saved.request.url),
             record.attempts.to_string(),
-            record.last_error.clone().unwrap_or_default(),
+            shortened(record.last_error.as_deref().unwrap_or_default()),
         ]);
     }
     let widths: Vec<usize> =
@@ -254,16 +269,28 @@ fn table(records: &[Record]) -> String {
     for row in &rows {
         let mut line = String::new();
         for (column, cell) in row.iter().enumerate() {
-            if column == 6 {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[column]));
+            line.push_str(cell);
+            if column < 6 {
+                // Padded by hand: a format width is limited to u16::MAX.
+                let padding = widths[column] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', padding));
             }
         }
         text.push_str(line.trim_end());
         text.push('\n');
     }
     text
+}
+
+/// Longest URL or error a table cell shows, in characters (`--format json` has all).
+const MAX_CELL: usize = 120;
+
+/// `text` cut to [`MAX_CELL`] characters, with `…` when it was longer.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(MAX_CELL) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// One replayed record, in a line.

@@ -37,6 +37,13 @@ pub(crate) struct SendArgs {
     /// Print the request that would be sent, and send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The request's Idempotency-Key: give the same key when sending one logical
+    /// request again, and a kept or queued request is not kept a second time.
+    #[arg(long, value_name = "KEY")]
+    idempotency_key: Option<String>,
+    /// The folder a file body may read local files from; without it none is read.
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     /// The replay store, where a queued request or one that failed is kept
     /// [default: $COURIER_STORE, else courier-replay.db].
     #[arg(long, value_name = "FILE")]
@@ -139,12 +146,35 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Refuses a session file that could not be written back: a folder, or a file in a
+/// folder where no file can be created (the session is replaced by a rename).
+fn check_writable(path: &Path) -> Result<(), Failure> {
+    let cannot = |why: String| Failure::usage(format!("the session {} cannot be written: {why}", path.display()));
+    if path.is_dir() {
+        return Err(cannot("it is a folder".to_owned()));
+    }
+    let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = folder.join(format!(".courier-session-probe.{}.{:016x}", std::process::id(), rand::random::<u64>()));
+    OpenOptions::new().write(true).create_new(true).open(&probe).map_err(|error| cannot(error.to_string()))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
 pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let engine = args.inputs.engine();
+    // A spec that cannot be read is bad usage, like a --vars file that cannot.
+    if let Err(error) = fs::File::open(&args.spec) {
+        return Err(Failure::usage(format!("cannot read {}: {error}", args.spec.display())));
+    }
     let mut request =
         CompiledRequest::load(&engine, &args.spec).map_err(|error| Failure::error(format!("error: {error}\n")))?;
     if args.debug {
         request.set_debug(true);
+    }
+    // Found out after sending, a session that cannot be written would fail a request
+    // that went out, and a caller retrying it would send it twice.
+    if let (Some(path), false) = (&args.session, args.dry_run) {
+        check_writable(path)?;
     }
     let mut session = match &args.session {
         Some(path) => read_session(path)?,
@@ -159,7 +189,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     };
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
     let destinations = args.allow.destinations()?;
-    let options = ExecutorOptions { allow_local_files: true, destinations, ..ExecutorOptions::default() };
+    let options = ExecutorOptions { local_files: args.files.clone(), destinations, ..ExecutorOptions::default() };
     let executor =
         Executor::with_options(options).with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
 
@@ -173,7 +203,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|error| Failure::error(format!("error: cannot start the runtime: {error}\n")))?;
-    let outcome = runtime.block_on(executor.execute(&request, &session.variables, &context, &mut session.cookies));
+    let key = args.idempotency_key.as_deref();
+    let outcome =
+        runtime.block_on(executor.execute_with_key(&request, &session.variables, &context, &mut session.cookies, key));
     let printed = print_json(&serde_json::to_value(&outcome).unwrap_or_default());
 
     if let Some(path) = &args.session {

@@ -35,6 +35,10 @@ pub struct Limits {
     pub max_list_len: usize,
     /// Most evaluation steps (nodes visited, plus function work) in one evaluation.
     pub max_steps: u64,
+    /// Most bytes one evaluation may build and process: every byte of text a
+    /// function reads from its arguments and every byte it or `+=` builds spends
+    /// from this one budget, so that no number of calls can multiply memory or time.
+    pub max_work_bytes: u64,
     /// Largest compiled regex, in bytes.
     pub max_regex_bytes: usize,
     /// How deep `interpolate` may nest templates.
@@ -48,6 +52,7 @@ impl Default for Limits {
             max_output_bytes: 16 << 20,
             max_list_len: 100_000,
             max_steps: 1_000_000,
+            max_work_bytes: 64 << 20,
             max_regex_bytes: 1 << 20,
             max_interpolation_depth: 8,
         }
@@ -213,8 +218,13 @@ pub(crate) struct Runtime<'a> {
     pub(crate) variables: &'a dyn VariableSource,
     pub(crate) context: &'a Context,
     steps: Cell<u64>,
+    /// Bytes built and processed so far, against [`Limits::max_work_bytes`].
+    work_bytes: Cell<u64>,
     interpolation_depth: u32,
 }
+
+/// How often (in steps) the evaluation looks at the clock for the context's deadline.
+const DEADLINE_CHECK_EVERY: u64 = 1024;
 
 impl<'a> Runtime<'a> {
     pub(crate) fn new(
@@ -224,7 +234,15 @@ impl<'a> Runtime<'a> {
         context: &'a Context,
         interpolation_depth: u32,
     ) -> Self {
-        Runtime { shared, source, variables, context, steps: Cell::new(0), interpolation_depth }
+        Runtime {
+            shared,
+            source,
+            variables,
+            context,
+            steps: Cell::new(0),
+            work_bytes: Cell::new(0),
+            interpolation_depth,
+        }
     }
 
     pub(crate) fn limits(&self) -> &'a Limits {
@@ -335,6 +353,7 @@ impl<'a> Runtime<'a> {
             let message = format!("the joined text would be {length} bytes, more than the limit of {limit}");
             return Err(Error::new(ErrorKind::Limit, message).at(span, self.source));
         }
+        self.spend_bytes(length).map_err(|error| error.at(span, self.source))?;
         let mut joined = String::with_capacity(length);
         joined.push_str(&a);
         joined.push_str(&b);
@@ -348,11 +367,17 @@ impl<'a> Runtime<'a> {
         for arg in call.args.iter() {
             args.push(self.eval(arg)?);
         }
+        // The text a function reads is work in proportion to its length, and what
+        // it builds is memory: both spend from the evaluation's byte budget.
+        let read: usize = args.iter().map(text_bytes).fold(0, usize::saturating_add);
+        self.spend_bytes(read).map_err(|error| error.at(call.span, self.source))?;
         let cx = CallContext { runtime: self };
-        call.function.call(&mut args, &cx).map_err(|error| {
+        let result = call.function.call(&mut args, &cx).map_err(|error| {
             let kind = if error.is_limit() { ErrorKind::Limit } else { ErrorKind::Evaluation };
             Error::new(kind, error.message()).at(call.span, self.source)
-        })
+        })?;
+        self.spend_bytes(text_bytes(&result)).map_err(|error| error.at(call.span, self.source))?;
+        Ok(result)
     }
 
     /// Renders a text template from inside a function (`interpolate`), one level deeper.
@@ -375,20 +400,76 @@ impl<'a> Runtime<'a> {
         let template = crate::template::Template::compile(&engine, source)?;
         let nested = Runtime::new(self.shared, template.source_arc(), self.variables, self.context, depth);
         nested.steps.set(self.steps.get());
+        nested.work_bytes.set(self.work_bytes.get());
         let rendered = template.render_with_runtime(&nested);
         self.steps.set(nested.steps.get());
+        self.work_bytes.set(nested.work_bytes.get());
         rendered
     }
 
-    /// Spends `steps` of the evaluation's budget.
+    /// Spends `steps` of the evaluation's budget; now and then looks at the deadline.
     fn charge(&self, steps: u64) -> Result<(), Error> {
-        let spent = self.steps.get().saturating_add(steps);
+        let before = self.steps.get();
+        let spent = before.saturating_add(steps);
         self.steps.set(spent);
         if spent > self.shared.limits.max_steps {
             let message = format!("the evaluation took more than {} steps", self.shared.limits.max_steps);
             return Err(Error::new(ErrorKind::Limit, message));
         }
+        if before / DEADLINE_CHECK_EVERY != spent / DEADLINE_CHECK_EVERY {
+            self.check_deadline()?;
+        }
         Ok(())
+    }
+
+    /// Spends steps for a function's work (see [`CallContext::charge_steps`]).
+    pub(crate) fn charge_steps(&self, steps: u64) -> Result<(), Error> {
+        self.charge(steps)
+    }
+
+    /// Refuses to go on past the context's deadline (the request's total time limit).
+    fn check_deadline(&self) -> Result<(), Error> {
+        match self.context.deadline() {
+            Some(deadline) if std::time::Instant::now() >= deadline => {
+                Err(Error::new(ErrorKind::Limit, "the evaluation ran past the request's time limit"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `bytes` more would stay within the byte budget, without spending them
+    /// (what a function asks before it builds a string).
+    pub(crate) fn afford_bytes(&self, bytes: usize) -> Result<(), Error> {
+        let wanted = self.work_bytes.get().saturating_add(bytes as u64);
+        let limit = self.shared.limits.max_work_bytes;
+        if wanted > limit {
+            let message = format!("the evaluation would build and process more than {limit} bytes of text");
+            return Err(Error::new(ErrorKind::Limit, message));
+        }
+        Ok(())
+    }
+
+    /// Spends `bytes` of the byte budget (text read or built), and looks at the deadline.
+    fn spend_bytes(&self, bytes: usize) -> Result<(), Error> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        self.afford_bytes(bytes)?;
+        self.work_bytes.set(self.work_bytes.get().saturating_add(bytes as u64));
+        self.check_deadline()
+    }
+}
+
+/// The bytes of text in a value: a string's length, a list's or map's strings' lengths.
+fn text_bytes(value: &Value) -> usize {
+    match value {
+        Value::Str(text) => text.len(),
+        Value::List(items) => items.iter().map(text_bytes).fold(items.len(), usize::saturating_add),
+        Value::Map(map) => map
+            .iter()
+            .map(|(key, value)| key.len().saturating_add(text_bytes(value)))
+            .fold(map.len(), usize::saturating_add),
+        _ => 0,
     }
 }
 

@@ -120,6 +120,10 @@ pub struct Context {
     rng: Arc<OnceLock<Mutex<StdRng>>>,
     #[serde(skip)]
     secrets: Option<Arc<dyn SecretResolver>>,
+    /// When evaluations must stop: the request executor sets its total time limit
+    /// here, so that rendering counts against it.
+    #[serde(skip)]
+    deadline: Option<std::time::Instant>,
 }
 
 impl fmt::Debug for Context {
@@ -170,7 +174,21 @@ impl Context {
             seed: self.seed,
             rng: self.rng.clone(),
             secrets: Some(resolver),
+            deadline: self.deadline,
         }
+    }
+
+    /// The same context with a deadline (the earlier one, when it has one already):
+    /// an evaluation still running then stops with a limit error. The request
+    /// executor sets its total time limit here.
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> Self {
+        self.deadline = Some(self.deadline.map_or(deadline, |earlier| earlier.min(deadline)));
+        self
+    }
+
+    /// When evaluations must stop, if there is a deadline.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
     }
 
     /// The secret resolver, if the host gave one.

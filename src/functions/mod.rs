@@ -159,7 +159,10 @@ impl<'a> CallContext<'a> {
         self.runtime.limits()
     }
 
-    /// Refuses text longer than the output limit; call before building large strings.
+    /// Refuses text longer than the output limit, or more than is left of the
+    /// evaluation's byte budget; call before building large strings, with the size
+    /// about to be built (or built so far: it can be called again as a result grows).
+    /// The result is charged to the budget when the function returns.
     pub fn check_size(&self, bytes: usize) -> Result<(), FunctionError> {
         let limit = self.limits().max_output_bytes;
         if bytes > limit {
@@ -167,7 +170,14 @@ impl<'a> CallContext<'a> {
                 "the result would be {bytes} bytes, more than the limit of {limit}"
             )));
         }
-        Ok(())
+        self.runtime.afford_bytes(bytes).map_err(|error| FunctionError::limit(error.message()))
+    }
+
+    /// Spends `steps` of the evaluation's step budget, for work a function does in
+    /// proportion to its input beyond reading it (a regex match, say); refused past
+    /// the budget or the context's deadline.
+    pub fn charge_steps(&self, steps: u64) -> Result<(), FunctionError> {
+        self.runtime.charge_steps(steps).map_err(|error| FunctionError::limit(error.message()))
     }
 
     /// Evaluates a text template in the current variables and context (for `interpolate`).

@@ -445,6 +445,8 @@ fn replace_all(regexes: &RegexCache, args: &[Value], cx: &CallContext<'_>) -> Re
                 break;
             };
             let Some(whole) = captures.get(0) else { break };
+            // Each match is work of its own (a capture search): a step each.
+            cx.charge_steps(1)?;
             out.push_str(&text[last..whole.start()]);
             for piece in &pieces {
                 match piece {

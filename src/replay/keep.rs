@@ -77,6 +77,9 @@ pub(crate) fn failure_text(outcome: &Outcome) -> String {
 
 /// Saves a prepared request: `pending` when the spec is queued (nothing was sent),
 /// else `failed`, with the outcome's failure. An error says why it was not saved.
+/// With a `supplied_key` (the caller's or the spec's, not a fresh one), a record
+/// that already has the key is the request's record: a retry saves no second one.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn keep(
     store: &Arc<dyn ReplayStore>,
     request: &CompiledRequest,
@@ -85,8 +88,22 @@ pub(crate) async fn keep(
     context: &Context,
     redactor: &Redactor,
     outcome: &Outcome,
+    supplied_key: bool,
 ) -> Result<Kept, String> {
     let saved = without_credentials(request, prepared, variables, context, redactor)?;
+    if supplied_key {
+        let (store, key) = (store.clone(), saved.idempotency_key.clone());
+        let existing = tokio::task::spawn_blocking(move || {
+            let records = store.list()?;
+            Ok::<_, super::store::StoreError>(records.into_iter().find(|record| record.saved.idempotency_key == key))
+        })
+        .await
+        .map_err(|error| format!("the replay store failed: {error}"))?
+        .map_err(|error| error.to_string())?;
+        if let Some(record) = existing {
+            return Ok(Kept { id: record.id, state: record.state });
+        }
+    }
     let (state, attempts, last_error) = if request.queue {
         (State::Pending, 0, None)
     } else {

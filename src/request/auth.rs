@@ -216,7 +216,35 @@ impl CompiledAuth {
     }
 }
 
+impl AuthPlan {
+    /// Every credential this auth sends, as [`super::log::Redactor::add_credential`]
+    /// learns it: the `Authorization` value; for OAuth2 the client secret, the
+    /// password, and the client's Basic header to the token endpoint.
+    pub(crate) fn credentials(&self) -> Vec<String> {
+        match self {
+            AuthPlan::Header(value) => vec![value.clone()],
+            AuthPlan::OAuth2(request) => {
+                let mut credentials: Vec<String> =
+                    [&request.client_secret, &request.password].into_iter().flatten().cloned().collect();
+                if request.client_auth == ClientAuth::Header {
+                    credentials.push(request.client_header());
+                }
+                credentials
+            }
+        }
+    }
+}
+
 impl TokenRequest {
+    /// The client's `Authorization` to the token endpoint (RFC 6749 2.3.1: id and
+    /// secret form-encoded before they are joined).
+    fn client_header(&self) -> String {
+        let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let secret = self.client_secret.as_deref().unwrap_or_default();
+        let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))
+    }
+
     /// What identifies a token: endpoint, grant, client, scope and user, with the
     /// credentials hashed so that a changed secret gets its own token.
     fn key(&self) -> String {
@@ -286,12 +314,7 @@ impl TokenRequest {
             headers.insert(reqwest::header::HeaderName::from_static("x-b3-traceid"), trace);
         }
         if self.client_auth == ClientAuth::Header {
-            // RFC 6749 2.3.1: both form-encoded before they are joined.
-            let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-            let secret = self.client_secret.as_deref().unwrap_or_default();
-            let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
-            let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
-            if let Ok(mut value) = HeaderValue::from_str(&header) {
+            if let Ok(mut value) = HeaderValue::from_str(&self.client_header()) {
                 value.set_sensitive(true);
                 headers.insert(AUTHORIZATION, value);
             }

@@ -202,6 +202,17 @@ fn compile_json(
         }
         (None, Some(file)) => {
             let field = format!("{prefix}payload_file");
+            let inside = file.components().all(|part| matches!(part, std::path::Component::Normal(_)));
+            if !inside {
+                problems.push(
+                    &field,
+                    format!(
+                        "{} must be a relative path inside the spec's folder (no .., not absolute)",
+                        file.display()
+                    ),
+                );
+                return None;
+            }
             let path = base_dir.join(file);
             let source = read_limited(&path).map_err(|message| problems.push(&field, message)).ok()?;
             let compiled = JsonTemplate::compile(engine, &source);
@@ -262,6 +273,12 @@ impl FileBody {
         let location = text("file", &self.file)?;
         let source = file_source(location.trim(), base_dir)
             .map_err(|message| ("body.file".to_owned(), Error::new(crate::ErrorKind::Render, message)))?;
+        // A value typed into the chat must never pick a file of the host to send.
+        if matches!(source, FileSource::Local(_)) && self.file.hole_spans().next().is_some() {
+            let message =
+                "a local file must be written literally in the spec; only an http(s) URL may come from variables";
+            return Err(("body.file".to_owned(), Error::new(crate::ErrorKind::Render, message)));
+        }
         let file_name = self.file_name.as_ref().map(|template| text("file_name", template)).transpose()?;
         let content_type = self.content_type.as_ref().map(|template| text("content_type", template)).transpose()?;
         if let Some(content_type) = &content_type

@@ -7,6 +7,11 @@ use indexmap::IndexMap;
 /// A session's cookies: name → value.
 pub type Cookies = IndexMap<String, String>;
 
+/// Largest cookie kept or sent: its whole `Set-Cookie` line (name, value and
+/// attributes), or name and value in a session. RFC 6265 6.1 asks clients to keep at
+/// least this much; a larger one is ignored, and the log says so.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
 /// Whether `name` is a cookie name (an RFC 6265 token).
 pub(crate) fn is_cookie_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&byte))
@@ -17,6 +22,7 @@ pub(crate) fn request_header(names: &[String], jar: &Cookies) -> Option<String> 
     let pairs: Vec<String> = names
         .iter()
         .filter_map(|name| jar.get(name).map(|value| (name, value)))
+        .filter(|(name, value)| name.len() + 1 + value.len() <= MAX_COOKIE_BYTES)
         .filter(|(_, value)| !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_graphic() && byte != b';'))
         .map(|(name, value)| format!("{name}={value}"))
         .collect();

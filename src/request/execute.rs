@@ -6,7 +6,7 @@
 //! connection pools and the OAuth2 token cache that every request shares.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,10 +44,14 @@ pub struct ExecutorOptions {
     pub max_response_bytes: usize,
     /// Largest file a file body sends, in bytes (default 10 MiB).
     pub max_file_bytes: usize,
-    /// Whether a file body may read a local file. Off by default: a template such as
-    /// `file = "${upload}"` would otherwise let a chat's input name any file on the
-    /// host. The command line turns it on.
-    pub allow_local_files: bool,
+    /// The folder a file body may read local files from (they must resolve, links
+    /// followed, to a file inside it). `None`, the default, reads none: a spec author
+    /// could otherwise send any file of the host. The command line's `--files DIR`
+    /// names one. Only the spec's literal text can name a local file, never a variable.
+    pub local_files: Option<PathBuf>,
+    /// The longest a request may take in all, whatever its spec says (default 10
+    /// minutes; a spec's own limits are at most [`super::spec::MAX_DURATION`]).
+    pub max_timeout: Duration,
     /// Where requests may go. The default reaches public addresses only: loopback,
     /// private networks and the rest of the private group need an entry, and the
     /// cloud metadata, unspecified, multicast and broadcast addresses are never
@@ -60,7 +64,8 @@ impl Default for ExecutorOptions {
         ExecutorOptions {
             max_response_bytes: 10 << 20,
             max_file_bytes: 10 << 20,
-            allow_local_files: false,
+            local_files: None,
+            max_timeout: Duration::from_secs(600),
             destinations: Destinations::public_only(),
         }
     }
@@ -232,6 +237,8 @@ struct Rendered {
     headers: HeaderMap,
     body: Option<BodyPlan>,
     auth: Option<AuthPlan>,
+    /// The spec's `idempotency_key`, rendered.
+    idempotency_key: Option<String>,
 }
 
 /// The log of one run, and the HTTP request in flight (which a timeout interrupts).
@@ -396,28 +403,55 @@ impl Executor {
         context: &Context,
         cookies: &mut Cookies,
     ) -> Outcome {
+        self.execute_with_key(request, variables, context, cookies, None).await
+    }
+
+    /// [`Executor::execute`] with the caller's `Idempotency-Key`: a caller that sends
+    /// one logical request again (after a crash, say) passes the same key, and with
+    /// a replay store the retry is the record already kept rather than a second one.
+    /// Without it the spec's `idempotency_key`, then an `Idempotency-Key` in its
+    /// headers, then a fresh random key is used.
+    pub async fn execute_with_key(
+        &self,
+        request: &CompiledRequest,
+        variables: &(dyn VariableSource + Sync),
+        context: &Context,
+        cookies: &mut Cookies,
+        key: Option<&str>,
+    ) -> Outcome {
         let redactor = Arc::new(Redactor::default());
         let mut outcome = Outcome::default();
         let mut run = Run { debug: request.debug, log: Vec::new(), in_flight: None };
         let method = request.method.as_str();
-        match self.render(request, variables, context, cookies, &redactor) {
+        // Rendering counts against the total time limit, as sending does.
+        let total = request.timeouts.total.min(self.inner.options.max_timeout);
+        let deadline = Instant::now() + total;
+        match self.render(request, variables, context, cookies, &redactor, deadline) {
             Err((field, error)) => {
                 let message = format!("{}; nothing was sent", request.describe_field_error(&field, &error));
-                fail(&mut outcome, Failure::exception(message), method, &without_query(&request.url_source));
+                let failure = if Instant::now() >= deadline {
+                    Failure { kind: EventKind::Timeout, message, refused: false }
+                } else {
+                    Failure::exception(message)
+                };
+                fail(&mut outcome, failure, method, &without_query(&request.url_source));
             }
             Ok(rendered) => {
                 let url = rendered.url.clone();
-                let total = request.timeouts.total;
                 let mut prepared = None;
                 let sending = async {
-                    let (ready, auth) = self.prepare(request, rendered, &redactor, &mut run).await?;
+                    let key = match key {
+                        Some(key) => Some(key.to_owned()),
+                        None => rendered.idempotency_key.clone(),
+                    };
+                    let (ready, auth) = self.prepare(request, rendered, &redactor, key.as_deref(), &mut run).await?;
                     let ready = prepared.insert(ready);
                     if request.queue {
                         return Ok(None);
                     }
                     self.deliver(ready, auth.as_ref(), request.redirects, &redactor, &mut run).await.map(Some)
                 };
-                match tokio::time::timeout(total, sending).await {
+                match tokio::time::timeout_at(deadline.into(), sending).await {
                     Ok(Ok(Some(response))) => receive(request, &response, &url, &mut outcome, &mut run),
                     Ok(Ok(None)) => {}
                     Ok(Err(failure)) => fail(&mut outcome, failure, method, &without_query(&url)),
@@ -428,8 +462,17 @@ impl Executor {
                 let keep = request.queue || crate::replay::worth_keeping(&outcome);
                 match (&self.inner.store, prepared) {
                     (Some(store), Some(prepared)) if keep => {
-                        let kept =
-                            crate::replay::keep(store, request, prepared, variables, context, &redactor, &outcome);
+                        let supplied_key = key.is_some() || request.idempotency_key.is_some();
+                        let kept = crate::replay::keep(
+                            store,
+                            request,
+                            prepared,
+                            variables,
+                            context,
+                            &redactor,
+                            &outcome,
+                            supplied_key,
+                        );
                         match kept.await {
                             Ok(kept) => {
                                 run.log.push(LogEntry::note(kept.to_string()));
@@ -475,7 +518,8 @@ impl Executor {
         cookies: &Cookies,
     ) -> Result<DryRun, String> {
         let redactor = Arc::new(Redactor::default());
-        let rendered = self.render(request, variables, context, cookies, &redactor);
+        let deadline = Instant::now() + request.timeouts.total.min(self.inner.options.max_timeout);
+        let rendered = self.render(request, variables, context, cookies, &redactor, deadline);
         let redact = |text: &str| redactor.redact(text);
         let mut rendered = rendered.map_err(|(field, error)| redact(&request.describe_field_error(&field, &error)))?;
         let mut notes = Vec::new();
@@ -509,6 +553,9 @@ impl Executor {
             notes.push(format!("when sent, {refusal}"));
         }
         add_body_headers(&mut rendered.headers, body.as_ref());
+        if let Some(key) = rendered.idempotency_key.as_deref().and_then(|key| HeaderValue::from_str(key).ok()) {
+            rendered.headers.insert(HeaderName::from_static("idempotency-key"), key);
+        }
         self.add_idempotency_key(&mut rendered.headers);
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
             rendered.headers.insert(HeaderName::from_static("x-b3-traceid"), trace);
@@ -527,7 +574,8 @@ impl Executor {
         })
     }
 
-    /// Renders every template, through a context whose secrets the redactor learns.
+    /// Renders every template, through a context whose secrets the redactor learns
+    /// and whose evaluations stop at `deadline`.
     fn render(
         &self,
         request: &CompiledRequest,
@@ -535,9 +583,10 @@ impl Executor {
         context: &Context,
         cookies: &Cookies,
         redactor: &Arc<Redactor>,
+        deadline: Instant,
     ) -> Result<Rendered, FieldError> {
         let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
-        let context = &context.fork_with_secrets(Arc::new(resolver));
+        let context = &context.fork_with_secrets(Arc::new(resolver)).with_deadline(deadline);
         let url = request.url.render(variables, context).map_err(|error| ("url".to_owned(), error))?;
         let mut headers = HeaderMap::new();
         for (name, written, template) in &request.headers {
@@ -558,7 +607,14 @@ impl Executor {
         }
         let body = request.body.as_ref().map(|body| body.render(variables, context, &request.base_dir)).transpose()?;
         let auth = request.auth.as_ref().map(|auth| auth.render(variables, context)).transpose()?;
-        Ok(Rendered { url, headers, body, auth })
+        learn_credentials(redactor, auth.as_ref());
+        let idempotency_key = request
+            .idempotency_key
+            .as_ref()
+            .map(|template| template.render(variables, context))
+            .transpose()
+            .map_err(|error| ("idempotency_key".to_owned(), error))?;
+        Ok(Rendered { url, headers, body, auth, idempotency_key })
     }
 
     /// The pooled client for a request's connect and read limits and destination
@@ -566,7 +622,9 @@ impl Executor {
     /// destination policy (for that port), it follows no redirect (courier follows
     /// them, checking each hop) and uses no proxy (one would resolve names unchecked).
     fn client(&self, timeouts: &Timeouts, port: u16) -> Result<reqwest::Client, Failure> {
-        let key = (timeouts.connect, timeouts.read, port);
+        // A saved record's limits were checked when its spec was; the host's cap holds anyway.
+        let cap = self.inner.options.max_timeout;
+        let key = (timeouts.connect.min(cap), timeouts.read.min(cap), port);
         let mut clients = self.inner.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
@@ -577,8 +635,8 @@ impl Executor {
             destination::system_lookup(),
         );
         let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .read_timeout(timeouts.read)
+            .connect_timeout(key.0)
+            .read_timeout(key.1)
             .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -618,7 +676,7 @@ impl Executor {
             }
             Ok((ready, auth)) => {
                 let ready = ready.as_ref().unwrap_or(prepared);
-                let total = ready.timeouts.total;
+                let total = ready.timeouts.total.min(self.inner.options.max_timeout);
                 let redirects = credentials.map_or(DEFAULT_REDIRECTS, |credentials| credentials.request.redirects);
                 let sending = self.deliver(ready, auth.as_ref(), redirects, &redactor, &mut run);
                 match tokio::time::timeout(total, sending).await {
@@ -667,6 +725,7 @@ impl Executor {
         }
         let auth =
             credentials.request.auth.as_ref().map(|auth| auth.render(credentials.variables, context)).transpose()?;
+        learn_credentials(redactor, auth.as_ref());
         Ok((ready, auth))
     }
 
@@ -677,6 +736,7 @@ impl Executor {
         request: &CompiledRequest,
         rendered: Rendered,
         redactor: &Redactor,
+        key: Option<&str>,
         run: &mut Run,
     ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
         let mut headers = rendered.headers;
@@ -686,6 +746,12 @@ impl Executor {
             Some(BodyPlan::File(plan)) => Some(self.file_body(plan, request, redactor, run).await?),
         };
         add_body_headers(&mut headers, body.as_ref());
+        if let Some(key) = key {
+            let key = HeaderValue::from_str(key).map_err(|_| {
+                Failure::exception("the idempotency key holds a line break or control character; nothing was sent")
+            })?;
+            headers.insert(HeaderName::from_static("idempotency-key"), key);
+        }
         self.add_idempotency_key(&mut headers);
         let prepared = Prepared {
             method: request.method,
@@ -941,22 +1007,42 @@ impl Executor {
 
     fn read_local_file_now(&self, path: &Path) -> Result<Vec<u8>, Failure> {
         use std::io::Read;
-        if !self.inner.options.allow_local_files {
+        let Some(folder) = &self.inner.options.local_files else {
             return Err(Failure::exception(format!(
                 "the body's file {} is a local path, and this host does not allow reading local files",
                 path.display()
             )));
-        }
+        };
         let limit = self.inner.options.max_file_bytes;
         let cannot =
             |error: std::io::Error| Failure::exception(format!("cannot read the file {}: {error}", path.display()));
-        let file = std::fs::File::open(path).map_err(cannot)?;
+        // Links are followed before the check, so that none leads out of the folder.
+        let resolved = path.canonicalize().map_err(cannot)?;
+        let allowed = folder.canonicalize().map_err(|error| {
+            Failure::exception(format!("the folder for local files {} cannot be read: {error}", folder.display()))
+        })?;
+        if !resolved.starts_with(&allowed) || !resolved.is_file() {
+            return Err(Failure::exception(format!(
+                "the body's file {} is not a file inside the folder this host allows ({})",
+                path.display(),
+                folder.display()
+            )));
+        }
+        let file = std::fs::File::open(&resolved).map_err(cannot)?;
         let mut bytes = Vec::new();
         file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(cannot)?;
         if bytes.len() > limit {
             return Err(Failure::exception(format!("the file {} is larger than {limit} bytes", path.display())));
         }
         Ok(bytes)
+    }
+}
+
+/// Tells the redactor every credential the auth derives (a Basic header's Base64, an
+/// OAuth2 client's header), which no `secret()` call reveals by itself.
+fn learn_credentials(redactor: &Redactor, auth: Option<&AuthPlan>) {
+    for credential in auth.map(AuthPlan::credentials).unwrap_or_default() {
+        redactor.add_credential(&credential);
     }
 }
 
@@ -1034,6 +1120,14 @@ fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &str) {
 fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &mut Outcome, run: &mut Run) {
     receive_status(request.method, response, url, outcome);
     for value in response.headers.get_all(header::SET_COOKIE) {
+        if value.len() > cookies::MAX_COOKIE_BYTES {
+            run.log.push(LogEntry::note(format!(
+                "a Set-Cookie of {} bytes was ignored: cookies are capped at {} bytes (RFC 6265, 6.1)",
+                value.len(),
+                cookies::MAX_COOKIE_BYTES
+            )));
+            continue;
+        }
         if let Some((name, value)) = cookies::saved(&request.cookies, &String::from_utf8_lossy(value.as_bytes())) {
             outcome.cookies.insert(name, value);
         }
@@ -1053,10 +1147,10 @@ fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &
                     }
                 }
             }
-            Err(error) => {
+            Err(why) => {
                 for mapping in &request.mappings {
                     run.log.push(LogEntry::note(format!(
-                        "mapping {:?} → {}: the response is not JSON ({error}); {} is unchanged",
+                        "mapping {:?} → {}: {why}; {} is unchanged",
                         mapping.source, mapping.target, mapping.target
                     )));
                 }

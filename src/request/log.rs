@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use percent_encoding::utf8_percent_encode;
@@ -109,7 +110,10 @@ fn body_text(bytes: &[u8]) -> String {
 }
 
 /// The secrets of one run, in every form they may be written: as they are,
-/// JSON-escaped, percent-encoded and form-encoded.
+/// JSON-escaped (also twice, and `\u`-escaped character by character),
+/// percent-encoded, form-encoded, and Base64-encoded — alone or as part of a longer
+/// text, as in a Basic credential. A JSON text that escapes only some characters of
+/// a secret with `\u` is read unescaped too.
 #[derive(Debug, Default)]
 pub(crate) struct Redactor {
     forms: Mutex<Vec<String>>,
@@ -119,7 +123,13 @@ pub(crate) struct Redactor {
     lookups: std::sync::atomic::AtomicUsize,
     /// The request headers whose templates asked for a secret, lowercase.
     secret_headers: Mutex<Vec<String>>,
+    /// The secrets as they are, for the unescaped reading of JSON text.
+    secrets: Mutex<Vec<String>>,
 }
+
+/// Shortest secret whose Base64 is looked for inside longer Base64 text: shorter
+/// ones would leave too few characters to tell them from other text.
+const MIN_EMBEDDED_BASE64: usize = 6;
 
 impl Redactor {
     /// Learns a secret; an empty one redacts nothing.
@@ -129,10 +139,34 @@ impl Redactor {
         }
         let candidates = forms_of(secret);
         let mut forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        forms.extend(candidates);
+        forms.extend(candidates.into_iter().filter(|form| !form.is_empty()));
         // The longest first, so that no shorter form leaves part of a longer one.
         forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         forms.dedup();
+        drop(forms);
+        let mut secrets = self.secrets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        secrets.push(secret.to_owned());
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+    }
+
+    /// Learns a credential courier made (an `Authorization` value): the whole value,
+    /// the part after its scheme, and for Basic the decoded `user:password` and the
+    /// password alone.
+    pub(crate) fn add_credential(&self, value: &str) {
+        self.add(value);
+        let Some((scheme, rest)) = value.split_once(' ') else { return };
+        let rest = rest.trim();
+        self.add(rest);
+        if scheme.eq_ignore_ascii_case("basic")
+            && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest)
+            && let Ok(decoded) = String::from_utf8(decoded)
+        {
+            if let Some((_, password)) = decoded.split_once(':') {
+                self.add(password);
+            }
+            self.add(&decoded);
+        }
     }
 
     /// Whether any secret was learnt.
@@ -181,6 +215,11 @@ impl Redactor {
                 text = text.replace(form.as_str(), REDACTED);
             }
         }
+        drop(forms);
+        if text.contains("\\u") {
+            let secrets = self.secrets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            text = redact_unescaped(&text, &secrets);
+        }
         text
     }
 
@@ -191,23 +230,145 @@ impl Redactor {
     }
 }
 
-/// Every form a secret may be written in: as it is, JSON-escaped, Debug-escaped,
-/// shortened and escaped as error messages quote it, percent- and form-encoded.
+/// Every form a secret may be written in: as it is, JSON-escaped (once and twice),
+/// Debug-escaped, shortened and escaped as error messages quote it, percent- and
+/// form-encoded, `\u`-escaped, and Base64-encoded.
 pub(crate) fn forms_of(secret: &str) -> Vec<String> {
     let json = serde_json::Value::String(secret.to_owned()).to_string();
+    let json_twice = serde_json::Value::String(json[1..json.len() - 1].to_owned()).to_string();
     let debug = format!("{secret:?}");
     // Error messages quote values shortened and escaped (`Value::describe`): that
     // prefix, without its quotes and ellipsis, must not survive either.
     let described = crate::Value::from(secret).describe();
     let described = described.trim_end_matches('"').trim_end_matches('…').trim_start_matches('"');
-    vec![
+    let mut candidates = vec![
         secret.to_owned(),
         json[1..json.len() - 1].to_owned(),
+        json_twice[1..json_twice.len() - 1].to_owned(),
         debug[1..debug.len() - 1].to_owned(),
         described.to_owned(),
         utf8_percent_encode(secret, crate::value::URL_COMPONENT).to_string(),
         url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-    ]
+        unicode_escaped(secret, false),
+        unicode_escaped(secret, true),
+    ];
+    candidates.extend(base64_forms(secret.as_bytes()));
+    candidates
+}
+
+/// Every character as a JSON `\u` escape (UTF-16 code units), in lower or upper hex.
+fn unicode_escaped(text: &str, upper: bool) -> String {
+    text.encode_utf16().map(|unit| if upper { format!("\\u{unit:04X}") } else { format!("\\u{unit:04x}") }).collect()
+}
+
+/// The Base64 forms of a secret, in the standard and the URL-safe alphabet: the
+/// whole encoding with and without padding, and — for secrets long enough — the
+/// characters that depend only on the secret when it starts at each of the three
+/// byte offsets inside a longer encoded text (`user:secret` in a Basic credential,
+/// `base64Encode("x" + secret)`).
+fn base64_forms(secret: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let mut forms: Vec<String> =
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().map(|engine| engine.encode(secret)).collect();
+    if secret.len() >= MIN_EMBEDDED_BASE64 {
+        for offset in 0..3usize {
+            let mut shifted = vec![0u8; offset];
+            shifted.extend_from_slice(secret);
+            // Output character i covers input bits 6i..6i+6; keep those wholly
+            // inside the secret's bits 8·offset..8·(offset+len).
+            let first = (8 * offset).div_ceil(6);
+            let end = 8 * (offset + secret.len()) / 6;
+            for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+                let encoded = engine.encode(&shifted);
+                if let Some(middle) = encoded.get(first..end) {
+                    forms.push(middle.to_owned());
+                }
+            }
+        }
+    }
+    forms
+}
+
+/// Redacts the secrets found in `text` read as JSON string content (escapes such
+/// as `\u0041` and `\"` decoded), replacing the escaped text they came from.
+fn redact_unescaped(text: &str, secrets: &[String]) -> String {
+    let (decoded, origins) = json_unescaped(text);
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for secret in secrets {
+        for (start, found) in decoded.match_indices(secret.as_str()) {
+            let end = start + found.len();
+            spans.push((origins[start], origins[end]));
+        }
+    }
+    if spans.is_empty() {
+        return text.to_owned();
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in spans {
+        if start < copied {
+            copied = copied.max(end);
+            continue;
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// `text` with its JSON escapes decoded, and for each byte of the result (and its
+/// end) the byte of `text` it came from.
+fn json_unescaped(text: &str) -> (String, Vec<usize>) {
+    let mut decoded = String::with_capacity(text.len());
+    let mut origins = Vec::with_capacity(text.len() + 1);
+    let mut rest = text.char_indices().peekable();
+    while let Some((at, c)) = rest.next() {
+        let (character, consumed) = if c == '\\' { unescape_at(&text[at..]) } else { (Some(c), c.len_utf8()) };
+        match character {
+            Some(character) => {
+                for _ in 0..character.len_utf8() {
+                    origins.push(at);
+                }
+                decoded.push(character);
+                while rest.peek().is_some_and(|(next, _)| *next < at + consumed) {
+                    rest.next();
+                }
+            }
+            None => {
+                origins.push(at);
+                decoded.push(c);
+            }
+        }
+    }
+    origins.push(text.len());
+    (decoded, origins)
+}
+
+/// The character a JSON escape at the start of `text` stands for, and its length.
+fn unescape_at(text: &str) -> (Option<char>, usize) {
+    let hex = |from: usize| text.get(from..from + 4).and_then(|digits| u16::from_str_radix(digits, 16).ok());
+    match text.as_bytes().get(1) {
+        Some(b'u') => match hex(2) {
+            Some(high @ 0xD800..=0xDBFF) if text.get(6..8) == Some("\\u") => match hex(8) {
+                Some(low @ 0xDC00..=0xDFFF) => (char::decode_utf16([high, low]).next().and_then(Result::ok), 12),
+                _ => (None, 1),
+            },
+            Some(unit) => (char::from_u32(u32::from(unit)), 6),
+            None => (None, 1),
+        },
+        Some(b'"') => (Some('"'), 2),
+        Some(b'\\') => (Some('\\'), 2),
+        Some(b'/') => (Some('/'), 2),
+        Some(b'n') => (Some('\n'), 2),
+        Some(b't') => (Some('\t'), 2),
+        Some(b'r') => (Some('\r'), 2),
+        Some(b'b') => (Some('\u{8}'), 2),
+        Some(b'f') => (Some('\u{c}'), 2),
+        _ => (None, 1),
+    }
 }
 
 /// The host's secret resolver, wrapped to tell the [`Redactor`] every value it gives.
@@ -265,6 +426,33 @@ mod tests {
         assert_eq!(redactor.redact("q=p%40ss+%22word%22"), "q=[redacted]");
         redactor.add("");
         assert_eq!(redactor.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn base64_of_a_secret_inside_longer_text_is_redacted_at_every_offset() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let redactor = Redactor::default();
+        redactor.add("hunter2-horse");
+        for prefix in ["", "a", "ab", "abc:", "user:"] {
+            for encoded in [
+                STANDARD.encode(format!("{prefix}hunter2-horse!")),
+                URL_SAFE_NO_PAD.encode(format!("{prefix}hunter2-horse")),
+            ] {
+                let redacted = redactor.redact(&format!("Basic {encoded}"));
+                assert!(redacted.contains(REDACTED), "{prefix:?}: {redacted}");
+                let left: String = redacted.replace(REDACTED, "");
+                // What is left: the prefix's characters, a few at each edge, padding.
+                assert!(left.len() <= "Basic ".len() + prefix.len() * 2 + 6, "{prefix:?}: {redacted}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_partly_unicode_escaped_secret_is_redacted() {
+        let redactor = Redactor::default();
+        redactor.add("s\"cret");
+        let text = r#"{"echo": "s\u0022c\u0072et", "other": "\u0041"}"#;
+        assert_eq!(redactor.redact(text), r#"{"echo": "[redacted]", "other": "\u0041"}"#);
     }
 
     #[test]

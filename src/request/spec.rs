@@ -89,6 +89,11 @@ pub struct RequestSpec {
     /// Response headers mapped into variables.
     #[serde(default)]
     pub response_headers: Vec<ResponseHeaderSpec>,
+    /// The `Idempotency-Key`, a header-context template (`order-${order_id}`): one
+    /// logical request gets one key however often it is sent, so that a retry is the
+    /// same replay record and the same request to a service that deduplicates.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// The body's type.
@@ -418,6 +423,17 @@ impl fmt::Display for SpecError {
             if !problem.field.is_empty() {
                 write!(f, "{}: ", problem.field)?;
             }
+            if problem.file.is_some() {
+                // Another file's text is not the spec author's to show (a payload_file
+                // may be a link to anything): its place and the kind of problem only.
+                // `courier check` shows the whole diagnostic to the author.
+                write!(
+                    f,
+                    "not a valid template there ({}); run `courier check` on the spec for details",
+                    problem.code
+                )?;
+                continue;
+            }
             f.write_str(&problem.message)?;
             if let Some(suggestion) = &problem.suggestion {
                 write!(f, "; {suggestion}")?;
@@ -452,6 +468,8 @@ pub struct CompiledRequest {
     pub(crate) name: Option<String>,
     /// The SHA-256 of the spec's text, as lowercase hex, when it was compiled from text.
     pub(crate) sha256: Option<String>,
+    /// The spec's `idempotency_key` template.
+    pub(crate) idempotency_key: Option<HeaderTemplate>,
     /// Where its fields are written, to place an error found while rendering.
     pub(crate) origin: Option<Arc<Origin>>,
 }
@@ -609,11 +627,25 @@ impl CompiledRequest {
             let Some(header) = problems.header_name(&field, name) else {
                 continue;
             };
+            if is_framing_header(header.as_str()) {
+                problems.push(
+                    &field,
+                    format!(
+                        "{name} frames or routes the request on the wire and is set by courier's HTTP client; \
+                         a spec cannot set it"
+                    ),
+                );
+                continue;
+            }
             let compiled = HeaderTemplate::compile(engine, source);
             if let Some(template) = problems.template(&field, TemplateKind::Header, source, compiled) {
                 headers.push((header, name.clone(), template));
             }
         }
+        let idempotency_key = spec.idempotency_key.as_ref().and_then(|source| {
+            let compiled = HeaderTemplate::compile(engine, source);
+            problems.template("idempotency_key", TemplateKind::Header, source, compiled)
+        });
         let body = super::body::compile(engine, &spec, base_dir, problems);
         // An unknown method says nothing about whether a body fits.
         if body.is_some() && method_known && !method.takes_body() {
@@ -665,6 +697,7 @@ impl CompiledRequest {
             name: None,
             sha256: None,
             origin: None,
+            idempotency_key,
         })
     }
 
@@ -828,6 +861,20 @@ fn place(mut problem: Problem, source: &SpecSource, templates: &[TemplateField],
     problem
 }
 
+/// The longest time limit a spec may set (each of `timeout`, `connect_timeout` and
+/// `read_timeout`); the host can cap the total lower (`ExecutorOptions::max_timeout`).
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// Headers that frame or route a request on the wire: the HTTP client sets them from
+/// the request itself, and a spec that set them could cut the body short, smuggle
+/// a second request or send it to another host.
+pub(crate) fn is_framing_header(name: &str) -> bool {
+    const FRAMING: [&str; 8] =
+        ["content-length", "transfer-encoding", "host", "connection", "te", "upgrade", "keep-alive", "trailer"];
+    FRAMING.iter().any(|framing| name.eq_ignore_ascii_case(framing))
+        || name.get(..6).is_some_and(|prefix| prefix.eq_ignore_ascii_case("proxy-"))
+}
+
 /// Reads a spec or payload file, refusing one larger than [`MAX_SPEC_BYTES`].
 pub(crate) fn read_limited(path: &Path) -> Result<String, String> {
     use std::io::Read;
@@ -912,6 +959,11 @@ impl Problems {
         match humantime::parse_duration(text) {
             Ok(duration) if duration.is_zero() => {
                 self.push(field, "must be longer than zero");
+                default
+            }
+            Ok(duration) if duration > MAX_DURATION => {
+                let most = humantime::format_duration(MAX_DURATION);
+                self.push(field, format!("{text:?} is longer than the most a request may wait, {most}"));
                 default
             }
             Ok(duration) => duration,
@@ -1130,8 +1182,10 @@ mod tests {
         let variables = crate::Variables::new();
         let error = request.url.render(&variables, &crate::Context::default()).unwrap_err();
         assert_eq!(error.message(), "variable id is not set");
-        let relaxed = load("url = \"https://x.org/${id}\"").unwrap();
-        assert_eq!(relaxed.url.render(&variables, &crate::Context::default()).unwrap(), "https://x.org/");
+        let relaxed = load("url = \"https://x.org/${id}?q=1\"").unwrap();
+        // Not strict: the unset id is empty, and a hole that is a whole path segment may not be.
+        let error = relaxed.url.render(&variables, &crate::Context::default()).unwrap_err();
+        assert!(error.message().contains("empty path segment"), "{error}");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct JsonTemplate {
     /// The bytes the program copies from the source, for the output budget.
     static_bytes: usize,
     tree: Tree,
+    /// The first key with a hole, when there is one: a rendered key may duplicate
+    /// another key of its object, which the render then refuses.
+    rendered_key: Option<Span>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,10 +112,11 @@ impl JsonTemplate {
             program: Vec::new(),
             copied: 0,
             static_bytes: 0,
+            rendered_key: None,
         };
         let tree = builder.node(&ast)?;
         builder.copy_until(source.len() as u32);
-        let Builder { compiler, holes, program, static_bytes, .. } = builder;
+        let Builder { compiler, holes, program, static_bytes, rendered_key, .. } = builder;
         compiler.finish()?;
         Ok(JsonTemplate {
             source: source.clone(),
@@ -121,6 +125,7 @@ impl JsonTemplate {
             program: program.into_boxed_slice(),
             static_bytes,
             tree,
+            rendered_key,
         })
     }
 
@@ -185,7 +190,22 @@ impl JsonTemplate {
                 return Err(self.too_large(span));
             }
         }
+        if let Some(span) = self.rendered_key {
+            // Only templates with a rendered key read their output again.
+            let mut reader = serde_json::Deserializer::from_slice(&out[start..]);
+            serde::Deserialize::deserialize(&mut reader).map(|UniqueKeys| ()).map_err(|error| {
+                // serde_json adds the place in the output, which the author never saw.
+                let message = error.to_string();
+                let why = message.rsplit_once(" at line ").map_or(message.as_str(), |(why, _)| why);
+                self.duplicate_key(span, why)
+            })?;
+        }
         Ok(())
+    }
+
+    fn duplicate_key(&self, span: Span, why: &str) -> Error {
+        Error::new(ErrorKind::Render, format!("a rendered key duplicates another key of its object: {why}"))
+            .at(span, &self.source)
     }
 
     /// Renders the payload as a JSON tree, built directly (never through text).
@@ -211,6 +231,67 @@ impl JsonTemplate {
     }
 }
 
+/// Reads JSON text, refusing an object that has one key twice.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<UniqueKeys, A::Error> {
+        while items.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            entries.next_value::<UniqueKeys>()?;
+            if seen.contains(&key) {
+                let message = format!("{} appears twice", Value::from(key).describe());
+                return Err(serde::de::Error::custom(message));
+            }
+            seen.insert(key);
+        }
+        Ok(UniqueKeys)
+    }
+}
+
 /// Where an error about the whole template is placed.
 const START: Span = Span { start: 0, end: 0, line: 1, column: 1 };
 
@@ -231,6 +312,7 @@ struct Builder<'a> {
     /// The source is in the program up to here.
     copied: u32,
     static_bytes: usize,
+    rendered_key: Option<Span>,
 }
 
 impl Builder<'_> {
@@ -264,8 +346,15 @@ impl Builder<'_> {
                 for member in members {
                     let key = match &member.key {
                         JsonKey::Literal(span) => Key::Const(self.literal_string(*span)?),
-                        JsonKey::String(parts, _) => Key::Text(self.text(parts)?),
+                        JsonKey::String(parts, span) => {
+                            let parts = self.text(parts)?;
+                            if parts.iter().any(|part| matches!(part, TextPart::Hole(_))) {
+                                self.rendered_key.get_or_insert(*span);
+                            }
+                            Key::Text(parts)
+                        }
                         JsonKey::Hole(expr, span) => {
+                            self.rendered_key.get_or_insert(*span);
                             Key::Text(Box::new([TextPart::Hole(self.hole(expr, *span, Op::Key))]))
                         }
                     };
@@ -354,7 +443,14 @@ impl ValueRender<'_> {
                         Key::Const(text) => text.clone(),
                         Key::Text(parts) => self.text(parts)?,
                     };
-                    map.insert(key, self.tree(value)?);
+                    let value = self.tree(value)?;
+                    if map.contains_key(&key)
+                        && let Some(span) = self.template.rendered_key
+                    {
+                        let why = format!("{} appears twice", Value::from(key).describe());
+                        return Err(self.template.duplicate_key(span, &why));
+                    }
+                    map.insert(key, value);
                 }
                 serde_json::Value::Object(map)
             }
@@ -534,9 +630,11 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_resolve_alike_on_both_paths() {
-        let out = render(r#"{"a": 1, ${k}: 2, "b": 3}"#, &vars(&[("k", "a")])).unwrap();
-        assert_eq!(out, r#"{"a": 1, "a": 2, "b": 3}"#);
+    fn a_rendered_duplicate_key_is_refused_on_both_paths() {
+        let error = render(r#"{"a": 1, ${k}: 2, "b": 3}"#, &vars(&[("k", "a")])).unwrap_err();
+        assert!(error.message().contains("\"a\" appears twice"), "{error}");
+        let out = render(r#"{"a": 1, ${k}: 2, "b": 3}"#, &vars(&[("k", "c")])).unwrap();
+        assert_eq!(out, r#"{"a": 1, "c": 2, "b": 3}"#);
     }
 
     #[test]

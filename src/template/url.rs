@@ -102,6 +102,14 @@ impl UrlTemplate {
             },
             &mut out,
         )?;
+        if out.len() > MAX_URL_BYTES {
+            // The URL itself is not quoted: it is what is too long to show.
+            let message = format!("the URL would be {} bytes, more than the limit of {MAX_URL_BYTES}", out.len());
+            return Err(Error::new(ErrorKind::Limit, message).at(self.whole_span(), template.source_arc()));
+        }
+        if let Some((span, message)) = swallowing_base(&out, &written).or_else(|| empty_segment(&out, &written)) {
+            return Err(Error::new(ErrorKind::Render, message).at(span, template.source_arc()));
+        }
         validate(&out).map_err(|problem| {
             let span = problem.blame(&written).unwrap_or_else(|| self.whole_span());
             Error::new(ErrorKind::Render, problem.message).at(span, template.source_arc())
@@ -112,6 +120,34 @@ impl UrlTemplate {
         let source = self.template.source();
         LineIndex::new(source).span(0, source.len() as u32)
     }
+}
+
+/// Longest URL rendered, in bytes: more than servers accept (8 KiB is common), far
+/// less than the HTTP client's own limit (64 KiB), and short enough to keep in a log,
+/// an event and a replay record.
+pub const MAX_URL_BYTES: usize = 16 << 10;
+
+/// A base value with a `?` or `#` followed by more of the template: the author's
+/// path after it would become part of the query or the fragment.
+fn swallowing_base(out: &str, written: &[(Range<usize>, Span, UrlPosition)]) -> Option<(Span, &'static str)> {
+    let (range, span, _) = written.iter().find(|(.., position)| *position == UrlPosition::Base)?;
+    let swallows = range.end < out.len() && out[range.clone()].contains(['?', '#']);
+    swallows.then_some((
+        *span,
+        "the base URL holds a `?` or `#`, so the path written after it would become part of its query or fragment",
+    ))
+}
+
+/// A path hole whose value is empty and is a whole segment: `/users/${id}/delete`
+/// with an empty id would send `/users//delete`, another resource.
+fn empty_segment(out: &str, written: &[(Range<usize>, Span, UrlPosition)]) -> Option<(Span, &'static str)> {
+    written.iter().find_map(|(range, span, position)| {
+        let whole_segment = *position == UrlPosition::Path
+            && range.is_empty()
+            && out[..range.start].ends_with('/')
+            && (out[range.end..].is_empty() || out[range.end..].starts_with(['/', '?', '#']));
+        whole_segment.then_some((*span, "the value is empty, which would leave an empty path segment in the URL"))
+    })
 }
 
 /// Percent-encodes a value's string form as one URL component.

@@ -38,16 +38,22 @@ pub fn compile(toml: &str) -> CompiledRequest {
         .unwrap_or_else(|error| panic!("the spec compiles: {error}\n{toml}"))
 }
 
-/// An executor that may read local files and reach the private group: the tests'
-/// servers listen on loopback.
+/// The folder the tests' executor may read local files from: the system's
+/// temporary folder, where the tests write theirs.
+pub fn files_folder() -> PathBuf {
+    std::env::temp_dir()
+}
+
+/// An executor that may read local files from [`files_folder`] and reach the private
+/// group: the tests' servers listen on loopback.
 pub fn executor() -> Executor {
     Executor::with_options(options())
 }
 
-/// The options of [`executor`]: local files and the private group allowed.
+/// The options of [`executor`]: local files from [`files_folder`], the private group allowed.
 pub fn options() -> ExecutorOptions {
     ExecutorOptions {
-        allow_local_files: true,
+        local_files: Some(files_folder()),
         destinations: Destinations::allowing_private(),
         ..ExecutorOptions::default()
     }
