@@ -10,7 +10,6 @@ use std::sync::Arc;
 use clap::Args;
 use courier::events::catalog;
 use courier::functions::SecretResolver;
-use courier::replay::SqliteStore;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 use courier::{Engine, Variables};
 
@@ -36,9 +35,9 @@ pub(crate) struct SendArgs {
     /// Print the request that would be sent, and send nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The replay store, where a queued request or one that failed is kept
-    /// [default: $COURIER_STORE, else courier-replay.db].
-    #[arg(long, value_name = "FILE")]
+    /// The replay store, where a queued request or one that failed is kept: a SQLite
+    /// file or a postgres:// address [default: $COURIER_STORE, else courier-replay.db].
+    #[arg(long, value_name = "FILE|URL")]
     store: Option<PathBuf>,
 }
 
@@ -137,7 +136,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     };
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
     let executor = Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
-        .with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
+        .with_store(super::replay::store_at(&super::replay::store_location(args.store))?);
 
     if args.dry_run {
         let dry_run = executor
