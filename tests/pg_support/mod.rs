@@ -63,7 +63,8 @@ impl Cluster {
         }
         let mut cluster = Cluster { folder, bin, port: 0, as_user };
         let data = cluster.data();
-        cluster.run_ok("initdb", &["-D", &data, "-U", "courier", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+        cluster
+            .run_ok("initdb", &["-D", &data, "-U", "courier", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
         cluster.port = free_port();
         cluster.pg_ctl(&["start"]);
         Some(cluster)
