@@ -75,18 +75,24 @@ impl SqliteStore {
     }
 
     /// A store in the existing file at `path`, opened now for reading only: no file
-    /// is created or migrated, and writes fail. A file the user may only read can
-    /// be listed so. Its schema must be the one this courier writes.
+    /// is created or migrated, and writes fail. A file the user may only read, in a
+    /// folder where SQLite cannot make its `-shm` file, is read as immutable (no
+    /// process can be writing it then: a writer would have made that file). Its
+    /// schema must be the one this courier writes.
     pub fn open_read_only(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let path = path.into();
         let failed = |error: String| StoreError(format!("the replay store {}: {error}", path.display()));
-        let sql = |error: rusqlite::Error| error.to_string();
-        let connection =
-            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sql).map_err(failed)?;
-        connection.busy_timeout(BUSY_TIMEOUT).map_err(sql).map_err(failed)?;
+        let connection = match read_only(&path, false) {
+            Err(rusqlite::Error::SqliteFailure(error, _)) if error.code == rusqlite::ErrorCode::ReadOnly => {
+                read_only(&path, true)
+            }
+            opened => opened,
+        }
+        .map_err(|error| failed(format!("the file is corrupted or not a SQLite database: {error}")))?;
         check_integrity(&connection).map_err(failed)?;
-        let version: i64 =
-            connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(sql).map_err(failed)?;
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|error| failed(error.to_string()))?;
         if version != MIGRATIONS.len() as i64 {
             return Err(failed(format!(
                 "its schema version is {version}, this courier reads {} (open it once for writing to migrate it)",
@@ -136,11 +142,27 @@ fn connect(path: &Path) -> Result<Connection, String> {
     Ok(connection)
 }
 
+/// Opens `path` for reading (`immutable`: as a file nothing writes) and reads its
+/// header, so that a file SQLite cannot read this way fails here.
+fn read_only(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    let connection = if immutable {
+        let absolute = std::fs::canonicalize(path).map_err(|_| rusqlite::Error::InvalidPath(path.to_owned()))?;
+        let uri = url::Url::from_file_path(&absolute).map_err(|()| rusqlite::Error::InvalidPath(path.to_owned()))?;
+        Connection::open_with_flags(format!("{uri}?immutable=1"), flags)?
+    } else {
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?
+    };
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))?;
+    Ok(connection)
+}
+
 /// Refuses a corrupted file: SQLite's `quick_check` (every page and record read,
 /// linear in the file's size) must find nothing wrong, so that nothing is reported
 /// queued into a file that cannot keep it.
 fn check_integrity(connection: &Connection) -> Result<(), String> {
-    let sql = |error: rusqlite::Error| format!("the file is not a sound SQLite database: {error}");
+    let sql = |error: rusqlite::Error| format!("the file is corrupted or not a SQLite database: {error}");
     let mut statement = connection.prepare("PRAGMA quick_check(5)").map_err(sql)?;
     let problems: Vec<String> =
         statement.query_map([], |row| row.get(0)).map_err(sql)?.collect::<rusqlite::Result<_>>().map_err(sql)?;
