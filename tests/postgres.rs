@@ -194,6 +194,31 @@ fn a_claim_counts_as_an_attempt_on_postgres_too() {
     });
 }
 
+#[test]
+fn a_slow_send_keeps_its_renewed_lease_against_a_rival_worker() {
+    let Some(cluster) = Cluster::start("a_slow_send_keeps_its_renewed_lease_against_a_rival_worker") else { return };
+    let folder = tempfile::tempdir().unwrap();
+    let url = cluster.url();
+    let server = Server::start();
+    server.delay(Duration::from_millis(2500));
+    PostgresStore::open(&url).unwrap().insert(&[queued(&server.url("/slow"), "k1".to_owned())]).unwrap();
+    let worker = || {
+        let mut command = courier(folder.path());
+        command.args(["worker", "--store", &url, "--lease", "1s"]);
+        command
+    };
+    let first = worker().arg("--until-empty").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The rival looks all the while; it would take the record once a lease lapsed.
+    let mut rival = worker().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let output = first.wait_with_output().unwrap();
+    rival.kill().unwrap();
+    rival.wait().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), r#"{"delivered":1,"retried":0,"dead":0}"#, "{}", stderr(&output));
+    assert_eq!(server.seen().len(), 1, "sent once, by one worker");
+}
+
 /// Pending records, straight from the database (`None` while it is down).
 fn remaining(url: &str) -> Option<i64> {
     let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;

@@ -538,3 +538,44 @@ async fn the_worker_reports_a_delivery_after_the_delete_commits_and_rides_out_st
     assert_eq!(store_errors.load(Ordering::SeqCst), 2, "both failures were ridden out");
     assert_eq!(server.keys().len(), 1);
 }
+
+/// A send slower than the lease keeps its record: the worker renews the lease while
+/// the send is in flight, so the send is not cut short and no other worker takes
+/// the record meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_while_a_slow_send_is_in_flight() {
+    use std::sync::Arc;
+
+    use courier::Context;
+    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions};
+    use courier::request::{CompiledRequest, Executor};
+
+    struct NoSpecs;
+    impl SpecSource for NoSpecs {
+        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+            Err(format!("no spec {name}"))
+        }
+    }
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.delay(Duration::from_millis(2500));
+    let path = folder.path().join("slow.db");
+    SqliteStore::open(&path).unwrap().insert(&[replay_support::queued(&server.url("/slow"), "k1".into())]).unwrap();
+    let options =
+        WorkerOptions { lease: Duration::from_secs(1), poll: Duration::from_millis(20), ..WorkerOptions::default() };
+    let worker = |owner: &str| {
+        let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(&path));
+        Worker::new(store, Executor::new(), Arc::new(NoSpecs), Context::default())
+            .with_options(WorkerOptions { owner: owner.to_owned(), ..options.clone() })
+    };
+    let (first, second) = (worker("first"), worker("second"));
+    let slow = tokio::spawn(async move { first.run_until_empty().await });
+    // Another worker looks all the while; it would take the record once a lease lapsed.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rival = tokio::spawn(async move { second.run().await });
+    let report = tokio::time::timeout(Duration::from_secs(20), slow).await.unwrap().unwrap().unwrap();
+    rival.abort();
+    assert_eq!((report.delivered, report.retried), (1, 0), "{report:?}");
+    assert_eq!(server.seen().len(), 1, "sent once, by one worker");
+}
