@@ -213,7 +213,8 @@ impl Worker {
 
     /// Sends due records for as long as it runs (a host spawns it as a task and
     /// aborts it to stop; what was in flight is sent again after its lease lapses).
-    /// Returns only when the store fails.
+    /// Returns only when the store fails on the first call, or for longer than
+    /// [`WorkerOptions::give_up_after`]; shorter outages are ridden out.
     pub async fn run(&self) -> Result<Report, StoreError> {
         self.drain(false).await
     }
