@@ -219,6 +219,18 @@ fn a_slow_send_keeps_its_renewed_lease_against_a_rival_worker() {
     assert_eq!(server.seen().len(), 1, "sent once, by one worker");
 }
 
+#[test]
+fn a_store_dropped_in_async_code_closes_its_connections_without_a_panic() {
+    let test = "a_store_dropped_in_async_code_closes_its_connections_without_a_panic";
+    let Some(cluster) = Cluster::start(test) else { return };
+    let store = Arc::new(PostgresStore::open(&cluster.url()).unwrap());
+    store.list().unwrap();
+    store.wait_for_work(Duration::from_millis(10)).unwrap();
+    // A host's last handle (a worker's, say) goes away inside its runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async move { drop(store) });
+}
+
 /// Pending records, straight from the database (`None` while it is down).
 fn remaining(url: &str) -> Option<i64> {
     let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;

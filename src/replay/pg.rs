@@ -85,6 +85,23 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    /// Closes the connections. Closing one blocks on its own small runtime, which
+    /// tokio forbids inside async code, and a host's last handle on a store (a
+    /// worker's, say) may well be dropped there: then they are closed on a thread
+    /// of their own.
+    fn drop(&mut self) {
+        let mut clients = std::mem::take(self.idle.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        clients.extend(self.listener.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).take());
+        if clients.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::spawn(move || drop(clients));
+        }
+    }
+}
+
 /// Why a call failed: the database's error, or a row that does not read as a record.
 enum Failed {
     Database(postgres::Error),
