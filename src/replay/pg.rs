@@ -163,6 +163,11 @@ impl PostgresStore {
 
     fn connect(&self) -> Result<Client, StoreError> {
         let mut client = self.config.connect(NoTls).map_err(|error| self.error(error.into()))?;
+        // Settling an attempt need not wait for the disk: a delete or a failure lost
+        // to a crash only means a request sent once more, as at-least-once allows (as
+        // SQLite's `synchronous = NORMAL`). Inserts, claims and renewals switch it
+        // back on for their own transactions.
+        client.batch_execute("SET synchronous_commit = off").map_err(|error| self.error(error.into()))?;
         if !self.migrated.load(Ordering::Acquire) {
             migrate(&mut client).map_err(|error| self.error(error))?;
             self.migrated.store(true, Ordering::Release);
@@ -313,6 +318,8 @@ impl ReplayStore for PostgresStore {
     fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
         self.with(|client| {
             let mut transaction = client.transaction()?;
+            // A lease lost to a crash could let two workers send at once: on disk first.
+            transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
             let now = claim.now.timestamp_millis();
             let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
             // SKIP LOCKED: rows another claimer is taking right now are passed over,
@@ -401,10 +408,13 @@ impl ReplayStore for PostgresStore {
 
     fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         self.with(|client| {
-            let rows = client.query(
+            let mut transaction = client.transaction()?;
+            transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
+            let rows = transaction.query(
                 "UPDATE courier_requests SET lease_expires_at = $1 WHERE id = ANY($2) AND lease_owner = $3 RETURNING id",
                 &[&until.timestamp_millis(), &ids, &owner],
             )?;
+            transaction.commit()?;
             Ok(rows.iter().map(|row| row.get(0)).collect())
         })
     }
