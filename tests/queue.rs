@@ -12,37 +12,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use courier::replay::{NewRecord, ReplayStore, Saved, SqliteStore, State};
-use courier::request::{Method, Prepared, Timeouts};
+use courier::replay::{NewRecord, ReplayStore, SqliteStore};
 use rand::Rng;
-use replay_support::{Server, courier, stderr};
+use replay_support::{Server, courier, kills_use_up_attempts, queued, stderr};
 
 const STORE: &str = "queue.db";
-
-/// A queued POST to `url` with the idempotency key `key`.
-fn queued(url: &str, key: String) -> NewRecord {
-    NewRecord {
-        state: State::Pending,
-        saved: Saved {
-            request: Prepared {
-                method: Method::Post,
-                url: url.to_owned(),
-                headers: vec![
-                    ("content-type".to_owned(), "application/json".to_owned()),
-                    ("idempotency-key".to_owned(), key.clone()),
-                ],
-                body: Some(format!("{{\"key\": \"{key}\"}}").into_bytes()),
-                timeouts: Timeouts::default(),
-            },
-            idempotency_key: key,
-            spec_name: None,
-            spec_sha256: None,
-            credentials: None,
-        },
-        attempts: 0,
-        last_error: None,
-    }
-}
 
 /// Queues `count` requests in one transaction; their keys.
 fn enqueue(folder: &Path, url: &str, count: usize) -> HashSet<String> {
@@ -160,4 +134,12 @@ fn two_workers_drain_ten_thousand_requests_and_send_each_once() {
     assert_eq!(seen.len(), REQUESTS, "none lost");
     assert!(keys.iter().all(|key| seen.get(key) == Some(&1)), "none sent twice");
     assert_eq!(server.seen().len(), REQUESTS);
+}
+
+#[test]
+fn a_claim_counts_as_an_attempt_so_a_request_that_kills_its_worker_runs_out() {
+    let folder = tempfile::tempdir().unwrap();
+    kills_use_up_attempts(folder.path(), STORE, |url| {
+        SqliteStore::open(folder.path().join(STORE)).unwrap().insert(&[queued(url, "key-k".to_owned())]).unwrap();
+    });
 }

@@ -382,3 +382,221 @@ fn credentials_are_not_applied_from_a_spec_that_changed_since_the_request_was_sa
     assert!(replayed.status.success(), "{}", stdout(&replayed));
     assert_eq!(server.seen()[0].header("authorization"), Some("Bearer t0ken"));
 }
+
+#[test]
+fn a_corrupted_store_is_refused_on_open_and_nothing_is_reported_queued() {
+    use courier::replay::{ReplayStore, SqliteStore};
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let path = folder.path().join(STORE);
+    {
+        // Enough records for many pages; closing checkpoints them into the file.
+        let store = SqliteStore::open(&path).unwrap();
+        let records: Vec<_> =
+            (0..300).map(|n| replay_support::queued(&server.url("/orders"), format!("key-{n:04}"))).collect();
+        store.insert(&records).unwrap();
+    }
+    // A page in the middle of the table goes bad; an insert, which appends at the
+    // end, would not notice it.
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 8 * 4096, "the store has pages to spare: {}", bytes.len());
+    bytes[4 * 4096..5 * 4096].fill(0xA5);
+    std::fs::write(&path, bytes).unwrap();
+
+    write_spec(folder.path(), "order.toml", &order_spec(&server.url("/orders"), true));
+    let sent = run(folder.path(), &["send", "order.toml", "--var", "order=1", "--store", STORE]);
+    assert_eq!(sent.status.code(), Some(1), "{}", stdout(&sent));
+    assert!(!stdout(&sent).contains("\"pending\""), "not reported queued: {}", stdout(&sent));
+    assert!(
+        stderr(&sent).contains("corrupted") || stdout(&sent).contains("corrupted"),
+        "{}{}",
+        stdout(&sent),
+        stderr(&sent)
+    );
+    let listed = run(folder.path(), &["replay", "list", "--store", STORE]);
+    assert_eq!(listed.status.code(), Some(1));
+    assert!(stderr(&listed).contains("corrupted"), "{}", stderr(&listed));
+    assert!(server.seen().is_empty());
+}
+
+#[test]
+fn a_read_only_store_can_be_listed() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use courier::replay::{ReplayStore, SqliteStore};
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join(STORE);
+    SqliteStore::open(&path).unwrap().insert(&[replay_support::queued("http://127.0.0.1:9/x", "k1".into())]).unwrap();
+    // The file and its folder may be read, not written: no -wal or -shm can be made.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let root = std::process::Command::new("id").arg("-u").output().unwrap().stdout.trim_ascii() == b"0";
+    // Root may write anything: the command runs as nobody then.
+    let mut command = if root {
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_courier")]);
+        command
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_courier"))
+    };
+    let listed = command
+        .args(["replay", "list", "--format", "json", "--store"])
+        .arg(&path)
+        .current_dir(folder.path())
+        .env_remove("COURIER_STORE")
+        .output()
+        .unwrap();
+    std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["idempotency_key"], "k1");
+    let written = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(written & 0o777, 0o444);
+}
+
+#[test]
+fn a_store_that_does_not_exist_is_a_usage_error_for_the_reading_commands() {
+    let folder = tempfile::tempdir().unwrap();
+    for args in [&["replay", "list"][..], &["replay", "drop", "1"], &["replay", "run", "--all"]] {
+        let output =
+            replay_support::courier(folder.path()).args(args).args(["--store", "missing.db"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("missing.db does not exist"), "{}", stderr(&output));
+    }
+    assert!(!folder.path().join("missing.db").exists(), "no file is created");
+}
+
+/// The worker reports a record delivered only once its deletion has committed, and
+/// rides out a store that fails for a while.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reports_a_delivery_after_the_delete_commits_and_rides_out_store_errors() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use chrono::{DateTime, Utc};
+    use courier::Context;
+    use courier::replay::{
+        Claim, Finish, Record, ReplayStore, SpecSource, SqliteStore, StoreError, Verdict, Worker, WorkerOptions,
+    };
+    use courier::request::{CompiledRequest, Destinations, Executor, ExecutorOptions};
+
+    /// A store whose `finish` fails its first `failures` calls, as a database that went away would.
+    struct Flaky {
+        inner: SqliteStore,
+        failures: AtomicUsize,
+    }
+    impl ReplayStore for Flaky {
+        fn insert(&self, records: &[courier::replay::NewRecord]) -> Result<Vec<i64>, StoreError> {
+            self.inner.insert(records)
+        }
+        fn list(&self) -> Result<Vec<Record>, StoreError> {
+            self.inner.list()
+        }
+        fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
+            self.inner.claim(claim)
+        }
+        fn finish(&self, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> Result<(), StoreError> {
+            if self.failures.load(Ordering::SeqCst) > 0 {
+                self.failures.fetch_sub(1, Ordering::SeqCst);
+                return Err(StoreError("the connection was lost".to_owned()));
+            }
+            self.inner.finish(id, owner, finish, now)
+        }
+        fn remove(&self, id: i64) -> Result<bool, StoreError> {
+            self.inner.remove(id)
+        }
+        fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+            self.inner.renew(ids, owner, until)
+        }
+    }
+    struct NoSpecs;
+    impl SpecSource for NoSpecs {
+        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+            Err(format!("no spec {name}"))
+        }
+    }
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let inner = SqliteStore::open(folder.path().join("flaky.db")).unwrap();
+    let ids = inner.insert(&[replay_support::queued(&server.url("/orders"), "k1".into())]).unwrap();
+    let store = Arc::new(Flaky { inner, failures: AtomicUsize::new(2) });
+    let seen_at_report: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let store_errors = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let (store_for_observer, seen, errors) = (store.clone(), seen_at_report.clone(), store_errors.clone());
+        Worker::new(
+            store.clone(),
+            Executor::with_options(ExecutorOptions {
+                destinations: Destinations::allowing_private(),
+                ..Default::default()
+            }),
+            Arc::new(NoSpecs),
+            Context::default(),
+        )
+        .with_options(WorkerOptions { poll: Duration::from_millis(20), ..WorkerOptions::default() })
+        .observe(move |record, verdict| {
+            assert!(matches!(verdict, Verdict::Delivered { .. }), "{verdict:?}");
+            let left = store_for_observer.inner.list().unwrap();
+            seen.lock().unwrap().push(left.iter().filter(|left| left.id == record.id).count());
+        })
+        .observe_store(move |_, _| {
+            errors.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    let report = tokio::time::timeout(Duration::from_secs(20), worker.run_until_empty()).await.unwrap().unwrap();
+    assert_eq!(report.delivered, 1);
+    assert_eq!(*seen_at_report.lock().unwrap(), [0], "the record {} was gone when it was reported", ids[0]);
+    assert_eq!(store_errors.load(Ordering::SeqCst), 2, "both failures were ridden out");
+    assert_eq!(server.keys().len(), 1);
+}
+
+/// A send slower than the lease keeps its record: the worker renews the lease while
+/// the send is in flight, so the send is not cut short and no other worker takes
+/// the record meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_while_a_slow_send_is_in_flight() {
+    use std::sync::Arc;
+
+    use courier::Context;
+    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions};
+    use courier::request::{CompiledRequest, Destinations, Executor, ExecutorOptions};
+
+    struct NoSpecs;
+    impl SpecSource for NoSpecs {
+        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+            Err(format!("no spec {name}"))
+        }
+    }
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.delay(Duration::from_millis(2500));
+    let path = folder.path().join("slow.db");
+    SqliteStore::open(&path).unwrap().insert(&[replay_support::queued(&server.url("/slow"), "k1".into())]).unwrap();
+    let options =
+        WorkerOptions { lease: Duration::from_secs(1), poll: Duration::from_millis(20), ..WorkerOptions::default() };
+    let worker = |owner: &str| {
+        let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(&path));
+        Worker::new(
+            store,
+            Executor::with_options(ExecutorOptions {
+                destinations: Destinations::allowing_private(),
+                ..Default::default()
+            }),
+            Arc::new(NoSpecs),
+            Context::default(),
+        )
+        .with_options(WorkerOptions { owner: owner.to_owned(), ..options.clone() })
+    };
+    let (first, second) = (worker("first"), worker("second"));
+    let slow = tokio::spawn(async move { first.run_until_empty().await });
+    // Another worker looks all the while; it would take the record once a lease lapsed.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rival = tokio::spawn(async move { second.run().await });
+    let report = tokio::time::timeout(Duration::from_secs(20), slow).await.unwrap().unwrap().unwrap();
+    rival.abort();
+    assert_eq!((report.delivered, report.retried), (1, 0), "{report:?}");
+    assert_eq!(server.seen().len(), 1, "sent once, by one worker");
+}

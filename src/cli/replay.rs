@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use courier::replay::{Record, ReplayStore, Replayed, SpecFiles, SqliteStore, Verdict, Worker, WorkerOptions};
+use courier::replay::{
+    Record, ReplayStore, Replayed, SpecFiles, SqliteStore, StoreError, StoreLocation, Verdict, Worker, WorkerOptions,
+};
 use courier::request::{Executor, ExecutorOptions};
 use courier::{Context, Engine};
 
@@ -25,8 +27,8 @@ const DEFAULT_STORE: &str = "courier-replay.db";
 pub(crate) struct ReplayArgs {
     #[command(subcommand)]
     command: ReplayCommand,
-    /// The replay store [default: $COURIER_STORE, else courier-replay.db].
-    #[arg(long, value_name = "FILE", global = true)]
+    /// The replay store: a SQLite file or a postgres:// address [default: $COURIER_STORE, else courier-replay.db].
+    #[arg(long, value_name = "FILE|URL", global = true)]
     store: Option<PathBuf>,
 }
 
@@ -69,8 +71,8 @@ struct SecretsArg {
 /// `courier worker`
 #[derive(Args, Debug)]
 pub(crate) struct WorkerArgs {
-    /// The replay store [default: $COURIER_STORE, else courier-replay.db].
-    #[arg(long, value_name = "FILE")]
+    /// The replay store: a SQLite file or a postgres:// address [default: $COURIER_STORE, else courier-replay.db].
+    #[arg(long, value_name = "FILE|URL")]
     store: Option<PathBuf>,
     /// Exit once nothing is due (requests waiting for their backoff, or held by
     /// another worker, are left).
@@ -106,22 +108,43 @@ fn parse_lease(text: &str) -> Result<Duration, String> {
     Ok(lease)
 }
 
-/// The store's file: `--store`, else `COURIER_STORE`, else `courier-replay.db`.
-pub(crate) fn store_path(store: Option<PathBuf>) -> PathBuf {
-    store
-        .or_else(|| std::env::var_os("COURIER_STORE").filter(|value| !value.is_empty()).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))
+/// The store: `--store`, else `COURIER_STORE`, else `courier-replay.db`; a
+/// `postgres://` or `postgresql://` address is a PostgreSQL database, anything else a
+/// SQLite file.
+pub(crate) fn store_location(store: Option<PathBuf>) -> StoreLocation {
+    StoreLocation::parse(
+        store
+            .or_else(|| std::env::var_os("COURIER_STORE").filter(|value| !value.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
+    )
+}
+
+/// The store at `location`, opened when first used; an address that does not parse is bad usage.
+pub(crate) fn store_at(location: &StoreLocation) -> Result<Arc<dyn ReplayStore>, Failure> {
+    location.store().map_err(|error| Failure::usage(error.0))
+}
+
+/// The store a reading command uses: a SQLite file must exist (reading commands do
+/// not create one; a missing file is bad usage, exit 2), and is opened read-only,
+/// so that a file the user may only read can still be listed.
+fn existing_store(location: &StoreLocation, read_only: bool) -> Result<Arc<dyn ReplayStore>, Failure> {
+    match location {
+        StoreLocation::File(path) if !path.exists() => {
+            Err(Failure::usage(format!("the replay store {} does not exist", path.display())))
+        }
+        StoreLocation::File(path) if read_only => Ok(Arc::new(
+            SqliteStore::open_read_only(path).map_err(|error| Failure::error(format!("error: {error}\n")))?,
+        )),
+        location => store_at(location),
+    }
 }
 
 pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
-    let path = store_path(args.store);
-    // Reading commands do not create a store that is not there.
-    let exists = path.exists();
-    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(path));
-    let failed = |error: courier::replay::StoreError| Failure::error(format!("error: {error}\n"));
+    let location = store_location(args.store);
+    let failed = |error: StoreError| Failure::error(format!("error: {error}\n"));
     match args.command {
         ReplayCommand::List { format } => {
-            let records = if exists { store.list().map_err(failed)? } else { Vec::new() };
+            let records = existing_store(&location, true)?.list().map_err(failed)?;
             match format {
                 Format::Json => {
                     let json: Vec<_> = records.iter().map(listed).collect();
@@ -131,21 +154,17 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
             }
         }
         ReplayCommand::Drop { id } => {
-            if exists && store.remove(id).map_err(failed)? {
+            if existing_store(&location, false)?.remove(id).map_err(failed)? {
                 Ok(())
             } else {
                 Err(Failure::error(format!("error: there is no record {id}\n")))
             }
         }
         ReplayCommand::Run { id, secrets, allow, .. } => {
-            if !exists {
-                return match id {
-                    Some(id) => Err(Failure::error(format!("error: there is no record {id}\n"))),
-                    None => Ok(()),
-                };
-            }
-            let context = context(&secrets)?;
+            // Read first, so that a bad entry is reported whether or not there is work.
             let executor = executor(&allow)?;
+            let store = existing_store(&location, false)?;
+            let context = context(&secrets)?;
             let specs = SpecFiles::new(Engine::new());
             let replayed = runtime()?
                 .block_on(courier::replay::replay(store, &executor, &specs, &context, id.map(|id| vec![id])))
@@ -166,7 +185,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
-    let path = store_path(args.store);
+    let location = store_location(args.store);
     let options = WorkerOptions {
         lease: args.lease,
         max_attempts: args.max_attempts.max(1),
@@ -175,28 +194,36 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
     };
     // Read first, so that a bad entry is reported whether or not there is work.
     let executor = executor(&args.allow)?;
-    let report = if args.until_empty && !path.exists() {
-        courier::replay::Report::default()
-    } else {
-        let store = Arc::new(SqliteStore::new(path));
-        let specs = Arc::new(SpecFiles::new(Engine::new()));
-        let worker = Worker::new(store, executor, specs, context(&args.secrets)?).with_options(options).observe(
-            |record, verdict| {
-                let request = &record.saved.request;
-                eprintln!(
-                    "{} {} {} (attempt {}): {}",
-                    record.id,
-                    request.method.as_str(),
-                    request.url,
-                    record.attempts,
-                    verdict_text(verdict)
-                );
-            },
-        );
-        let runtime = runtime()?;
-        let drained =
-            if args.until_empty { runtime.block_on(worker.run_until_empty()) } else { runtime.block_on(worker.run()) };
-        drained.map_err(|error| Failure::error(format!("error: {error}\n")))?
+    let report = match &location {
+        // Nothing was ever queued here: nothing to do, and no file is created.
+        StoreLocation::File(path) if args.until_empty && !path.exists() => courier::replay::Report::default(),
+        location => {
+            let store = store_at(location)?;
+            let specs = Arc::new(SpecFiles::new(Engine::new()));
+            let worker = Worker::new(store, executor, specs, context(&args.secrets)?)
+                .with_options(options)
+                .observe(|record, verdict| {
+                    let request = &record.saved.request;
+                    eprintln!(
+                        "{} {} {} (attempt {}): {}",
+                        record.id,
+                        request.method.as_str(),
+                        request.url,
+                        record.attempts,
+                        verdict_text(verdict)
+                    );
+                })
+                .observe_store(|error, wait| {
+                    eprintln!("{error}; trying again in {} ms", wait.as_millis());
+                });
+            let runtime = runtime()?;
+            let drained = if args.until_empty {
+                runtime.block_on(worker.run_until_empty())
+            } else {
+                runtime.block_on(worker.run())
+            };
+            drained.map_err(|error| Failure::error(format!("error: {error}\n")))?
+        }
     };
     super::eval::print((serde_json::to_string(&report).unwrap_or_default() + "\n").as_bytes())
 }

@@ -11,7 +11,6 @@ use clap::Args;
 use courier::Variables;
 use courier::events::catalog;
 use courier::functions::SecretResolver;
-use courier::replay::SqliteStore;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 
 use super::allow::AllowArgs;
@@ -44,9 +43,9 @@ pub(crate) struct SendArgs {
     /// The folder a file body may read local files from; without it none is read.
     #[arg(long, value_name = "DIR")]
     files: Option<PathBuf>,
-    /// The replay store, where a queued request or one that failed is kept
-    /// [default: $COURIER_STORE, else courier-replay.db].
-    #[arg(long, value_name = "FILE")]
+    /// The replay store, where a queued request or one that failed is kept: a SQLite
+    /// file or a postgres:// address [default: $COURIER_STORE, else courier-replay.db].
+    #[arg(long, value_name = "FILE|URL")]
     store: Option<PathBuf>,
     #[command(flatten)]
     allow: AllowArgs,
@@ -190,8 +189,8 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
     let destinations = args.allow.destinations()?;
     let options = ExecutorOptions { local_files: args.files.clone(), destinations, ..ExecutorOptions::default() };
-    let executor =
-        Executor::with_options(options).with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
+    let executor = Executor::with_options(options)
+        .with_store(super::replay::store_at(&super::replay::store_location(args.store))?);
 
     if args.dry_run {
         let dry_run = executor

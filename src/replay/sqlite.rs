@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
-use rusqlite::{Connection, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Record, ReplayStore, Saved, Selection, State, StoreError,
+    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State, StoreError,
 };
 use crate::request::{Method, Prepared, Timeouts};
 
@@ -74,6 +74,34 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// A store in the existing file at `path`, opened now for reading only: no file
+    /// is created or migrated, and writes fail. A file the user may only read, in a
+    /// folder where SQLite cannot make its `-shm` file, is read as immutable (no
+    /// process can be writing it then: a writer would have made that file). Its
+    /// schema must be the one this courier writes.
+    pub fn open_read_only(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        let failed = |error: String| StoreError(format!("the replay store {}: {error}", path.display()));
+        let connection = match read_only(&path, false) {
+            Err(rusqlite::Error::SqliteFailure(error, _)) if error.code == rusqlite::ErrorCode::ReadOnly => {
+                read_only(&path, true)
+            }
+            opened => opened,
+        }
+        .map_err(|error| failed(format!("the file is corrupted or not a SQLite database: {error}")))?;
+        check_integrity(&connection).map_err(failed)?;
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|error| failed(error.to_string()))?;
+        if version != MIGRATIONS.len() as i64 {
+            return Err(failed(format!(
+                "its schema version is {version}, this courier reads {} (open it once for writing to migrate it)",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(SqliteStore { path, connection: Mutex::new(Some(connection)) })
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -109,8 +137,39 @@ fn connect(path: &Path) -> Result<Connection, String> {
     // NORMAL: in WAL mode a commit survives a crash of the process, not of the
     // machine; `insert` switches to FULL for the commits that must survive both.
     connection.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+    check_integrity(&connection)?;
     migrate(&mut connection)?;
     Ok(connection)
+}
+
+/// Opens `path` for reading (`immutable`: as a file nothing writes) and reads its
+/// header, so that a file SQLite cannot read this way fails here.
+fn read_only(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    let connection = if immutable {
+        let absolute = std::fs::canonicalize(path).map_err(|_| rusqlite::Error::InvalidPath(path.to_owned()))?;
+        let uri = url::Url::from_file_path(&absolute).map_err(|()| rusqlite::Error::InvalidPath(path.to_owned()))?;
+        Connection::open_with_flags(format!("{uri}?immutable=1"), flags)?
+    } else {
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?
+    };
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))?;
+    Ok(connection)
+}
+
+/// Refuses a corrupted file: SQLite's `quick_check` (every page and record read,
+/// linear in the file's size) must find nothing wrong, so that nothing is reported
+/// queued into a file that cannot keep it.
+fn check_integrity(connection: &Connection) -> Result<(), String> {
+    let sql = |error: rusqlite::Error| format!("the file is corrupted or not a SQLite database: {error}");
+    let mut statement = connection.prepare("PRAGMA quick_check(5)").map_err(sql)?;
+    let problems: Vec<String> =
+        statement.query_map([], |row| row.get(0)).map_err(sql)?.collect::<rusqlite::Result<_>>().map_err(sql)?;
+    match problems.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        problems => Err(format!("the file is corrupted: {}", problems.join("; "))),
+    }
 }
 
 /// Applies the migrations the file has not had, in one transaction.
@@ -155,28 +214,53 @@ impl ReplayStore for SqliteStore {
         self.with(|connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (filter, id) = match claim.selection {
-                Selection::Due => ("state = 'pending' AND next_attempt_at <= ?3", None),
-                Selection::One(id) => ("id = ?5", Some(id)),
+                Selection::Due => ("state = 'pending' AND next_attempt_at <= ?1", None),
+                Selection::One(id) => ("id = ?3", Some(id)),
             };
-            let sql = format!(
-                "UPDATE requests SET lease_owner = ?1, lease_expires_at = ?2, attempts = attempts + 1, updated_at = ?3
-                 WHERE id IN (SELECT id FROM requests
-                              WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= ?3)
-                              ORDER BY next_attempt_at, id LIMIT ?4)
-                 RETURNING {COLUMNS}"
-            );
-            let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-            let (owner, until, now) = (claim.owner, millis(claim.until), millis(claim.now));
-            let mut records = {
+            let candidates: Vec<(i64, u32, i64)> = {
+                let sql = format!(
+                    "SELECT id, attempts, next_attempt_at FROM requests
+                     WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= ?1)
+                     ORDER BY next_attempt_at, id LIMIT ?2"
+                );
                 let mut statement = transaction.prepare(&sql)?;
+                let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+                let read = |row: &Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
                 let rows = match id {
-                    Some(id) => statement.query_map(params![owner, until, now, limit, id], record)?,
-                    None => statement.query_map(params![owner, until, now, limit], record)?,
+                    Some(id) => statement.query_map(params![millis(claim.now), limit, id], read)?,
+                    None => statement.query_map(params![millis(claim.now), limit], read)?,
                 };
-                rows.collect::<rusqlite::Result<Vec<Record>>>()?
+                rows.collect::<rusqlite::Result<_>>()?
             };
+            let mut records = Vec::with_capacity(candidates.len());
+            for (id, attempts, next_attempt_at) in candidates {
+                match claim.plan(attempts, time(2, next_attempt_at)?) {
+                    Planned::Exhausted { error } => {
+                        transaction.execute(
+                            "UPDATE requests SET state = 'dead', last_error = ?1, updated_at = ?2,
+                                    lease_owner = NULL, lease_expires_at = NULL WHERE id = ?3",
+                            params![error, millis(claim.now), id],
+                        )?;
+                    }
+                    Planned::Send { attempts, next_attempt_at } => records.push(transaction.query_row(
+                        &format!(
+                            "UPDATE requests SET lease_owner = ?1, lease_expires_at = ?2, attempts = ?3,
+                                    updated_at = ?4, next_attempt_at = ?5
+                             WHERE id = ?6 RETURNING {COLUMNS}"
+                        ),
+                        params![
+                            claim.owner,
+                            millis(claim.until),
+                            attempts,
+                            millis(claim.now),
+                            millis(next_attempt_at),
+                            id
+                        ],
+                        record,
+                    )?),
+                }
+            }
             transaction.commit()?;
-            records.sort_by_key(|record| (record.next_attempt_at, record.id));
             Ok(records)
         })
     }
@@ -198,6 +282,24 @@ impl ReplayStore for SqliteStore {
 
     fn remove(&self, id: i64) -> Result<bool, StoreError> {
         self.with(|connection| Ok(connection.execute("DELETE FROM requests WHERE id = ?1", [id])? > 0))
+    }
+
+    fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        self.with(|connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut renewed = Vec::with_capacity(ids.len());
+            {
+                let mut statement = transaction
+                    .prepare("UPDATE requests SET lease_expires_at = ?1 WHERE id = ?2 AND lease_owner = ?3")?;
+                for id in ids {
+                    if statement.execute(params![millis(until), id, owner])? > 0 {
+                        renewed.push(*id);
+                    }
+                }
+            }
+            transaction.commit()?;
+            Ok(renewed)
+        })
     }
 }
 
@@ -333,7 +435,8 @@ mod tests {
     }
 
     fn claim(store: &SqliteStore, owner: &str, now: DateTime<Utc>, selection: Selection) -> Vec<Record> {
-        store.claim(&Claim { owner, now, until: now + TimeDelta::seconds(10), limit: 10, selection }).unwrap()
+        let until = now + TimeDelta::seconds(10);
+        store.claim(&Claim { owner, now, until, limit: 10, selection, max_attempts: None, backoff: None }).unwrap()
     }
 
     #[test]

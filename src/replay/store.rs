@@ -1,8 +1,9 @@
 //! The store's contract: what a record holds, and the [`ReplayStore`] trait.
 
 use std::fmt;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::request::Prepared;
@@ -123,6 +124,44 @@ pub enum Selection {
     One(i64),
 }
 
+/// The wait after a failed attempt: `first · 2^(attempts-1)`, at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The wait after the first failed attempt; it doubles with each further one.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait after `attempts` attempts, of which a random half is taken off
+    /// ("equal jitter"), so that records that failed together do not come back together.
+    pub fn after(&self, attempts: u32) -> Duration {
+        let doubled = self.first.saturating_mul(1 << attempts.saturating_sub(1).min(30));
+        let wait = doubled.min(self.max);
+        wait / 2 + wait.mul_f64(rand::random::<f64>() / 2.0)
+    }
+}
+
+/// What a claim does with a record it may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned {
+    /// Lease it: its attempts become `attempts`, and it is due again at
+    /// `next_attempt_at` should this attempt never be settled.
+    Send {
+        /// The attempts, this one included.
+        attempts: u32,
+        /// When it is due again if the claimer dies mid-send.
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Its attempts ran out while no outcome was recorded (its workers died
+    /// mid-send): it goes dead with this error instead.
+    Exhausted {
+        /// The record's new last error.
+        error: String,
+    },
+}
+
 /// A claim: lease up to `limit` records of a selection to `owner` until `until`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim<'a> {
@@ -136,6 +175,38 @@ pub struct Claim<'a> {
     pub limit: usize,
     /// Which records.
     pub selection: Selection,
+    /// A record that has had this many attempts is not sent again but goes dead:
+    /// a claim is an attempt, so a request that kills its worker runs out too.
+    /// `None`: no limit (replay by hand).
+    pub max_attempts: Option<u32>,
+    /// When set, a claimed record is due again after this backoff from `now` (on
+    /// top of its lease), so that a request that kills its worker waits like one
+    /// that failed. `None`: its time is left as it is (replay by hand).
+    pub backoff: Option<Backoff>,
+}
+
+impl Claim<'_> {
+    /// What the claim does with a record that has had `attempts` attempts and is
+    /// due at `next_attempt_at`; both stores claim by this.
+    pub fn plan(&self, attempts: u32, next_attempt_at: DateTime<Utc>) -> Planned {
+        if let Some(max) = self.max_attempts
+            && attempts >= max
+        {
+            return Planned::Exhausted {
+                error: format!(
+                    "its {attempts} attempts ran out (max {max}) and the last has no outcome: its worker stopped while sending it"
+                ),
+            };
+        }
+        let next_attempt_at = match self.backoff {
+            Some(backoff) => {
+                let wait = TimeDelta::from_std(backoff.after(attempts + 1)).unwrap_or(TimeDelta::days(36_525));
+                self.now.checked_add_signed(wait.min(TimeDelta::days(36_525))).unwrap_or(self.now)
+            }
+            None => next_attempt_at,
+        };
+        Planned::Send { attempts: attempts.saturating_add(1), next_attempt_at }
+    }
 }
 
 /// How an attempt ended.
@@ -169,8 +240,12 @@ pub struct StoreError(pub String);
 ///   records or none, surviving a crash of the process and of the machine.
 /// - `claim` is atomic: two claimers never both get a record whose lease has not
 ///   lapsed. Every claimed record's `attempts` counts one more.
+/// - `claim` follows [`Claim::plan`] for each record it may take: the maximum of
+///   attempts and the backoff apply when a record is claimed.
 /// - `finish` with [`Finish::Failed`] changes a record only while `owner` still holds
-///   its lease; [`Finish::Delivered`] deletes it whoever holds it by then.
+///   its lease; [`Finish::Delivered`] deletes it whoever holds it by then, and has
+///   committed when it returns.
+/// - `renew` extends only leases that `owner` still holds.
 pub trait ReplayStore: Send + Sync {
     /// Saves records in one committed transaction; their ids, in order.
     fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError>;
@@ -187,4 +262,15 @@ pub trait ReplayStore: Send + Sync {
 
     /// Deletes a record; `false` when there is none.
     fn remove(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Extends to `until` the leases of `ids` that `owner` still holds (a slow send
+    /// in flight); the ids renewed.
+    fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError>;
+
+    /// Blocks until records may have been queued, or `timeout` passes. The default
+    /// just waits (polling); a store that can be told of inserts wakes earlier.
+    fn wait_for_work(&self, timeout: Duration) -> Result<(), StoreError> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 }

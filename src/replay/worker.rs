@@ -2,6 +2,7 @@
 //! with jitter, a maximum of attempts, the dead-letter state), and [`replay`], which
 //! sends chosen records now (`courier replay run`).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +10,11 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use indexmap::IndexMap;
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::keep::failure_text;
-use super::store::{Claim, Finish, Record, ReplayStore, Selection, State, StoreError};
+use super::store::{Backoff, Claim, Finish, Record, ReplayStore, Selection, State, StoreError};
 use crate::eval::Engine;
 use crate::functions::Context;
 use crate::request::{CompiledRequest, Credentials, Executor, Outcome};
@@ -59,8 +61,15 @@ pub struct WorkerOptions {
     pub backoff: Duration,
     /// The longest wait between attempts.
     pub max_backoff: Duration,
-    /// How often a worker with nothing to do, or with free capacity, looks again.
+    /// How often a worker with nothing to do, or with free capacity, looks again
+    /// (a store that is told of inserts, such as PostgreSQL's, wakes it sooner).
     pub poll: Duration,
+    /// How long the store may keep failing, without a break, before the worker ends
+    /// with the error; `None`: it retries for ever. Either way it retries with
+    /// backoff (a quarter second, doubling to 5 s) and reconnects by itself. A store
+    /// that fails on the worker's very first call (a wrong address, a corrupted
+    /// file) ends it at once.
+    pub give_up_after: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -73,6 +82,7 @@ impl Default for WorkerOptions {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(15 * 60),
             poll: Duration::from_secs(1),
+            give_up_after: None,
         }
     }
 }
@@ -82,9 +92,11 @@ impl WorkerOptions {
     /// `max_backoff`, of which a random half is taken off ("equal jitter"), so that
     /// records that failed together do not come back together.
     pub fn backoff_after(&self, attempts: u32) -> Duration {
-        let doubled = self.backoff.saturating_mul(1 << attempts.saturating_sub(1).min(30));
-        let wait = doubled.min(self.max_backoff);
-        wait / 2 + wait.mul_f64(rand::random::<f64>() / 2.0)
+        self.schedule().after(attempts)
+    }
+
+    fn schedule(&self) -> Backoff {
+        Backoff { first: self.backoff, max: self.max_backoff }
     }
 }
 
@@ -135,6 +147,18 @@ pub struct Report {
 }
 
 type Observer = dyn Fn(&Record, &Verdict) + Send + Sync;
+type StoreObserver = dyn Fn(&StoreError, Duration) + Send + Sync;
+
+/// The first wait after a store error, and the longest.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// A run of store errors: how long to wait before the next try, and whether to give up.
+#[derive(Default)]
+struct Outage {
+    since: Option<tokio::time::Instant>,
+    failures: u32,
+}
 
 /// Sends the queue's due records: claims them under a lease, sends them with their
 /// credentials rendered from their specs, deletes each once the service
@@ -148,12 +172,21 @@ pub struct Worker {
     context: Arc<Context>,
     options: WorkerOptions,
     observer: Option<Arc<Observer>>,
+    store_observer: Option<Arc<StoreObserver>>,
 }
 
 impl Worker {
     /// A worker with the default options.
     pub fn new(store: Arc<dyn ReplayStore>, executor: Executor, specs: Arc<dyn SpecSource>, context: Context) -> Self {
-        Worker { store, executor, specs, context: Arc::new(context), options: WorkerOptions::default(), observer: None }
+        Worker {
+            store,
+            executor,
+            specs,
+            context: Arc::new(context),
+            options: WorkerOptions::default(),
+            observer: None,
+            store_observer: None,
+        }
     }
 
     /// The same worker with other options.
@@ -168,6 +201,13 @@ impl Worker {
         self
     }
 
+    /// The same worker, telling `observer` of each store error it rides out, with
+    /// the wait before it tries again.
+    pub fn observe_store(mut self, observer: impl Fn(&StoreError, Duration) + Send + Sync + 'static) -> Self {
+        self.store_observer = Some(Arc::new(observer));
+        self
+    }
+
     /// The options in force.
     pub fn options(&self) -> &WorkerOptions {
         &self.options
@@ -175,7 +215,8 @@ impl Worker {
 
     /// Sends due records for as long as it runs (a host spawns it as a task and
     /// aborts it to stop; what was in flight is sent again after its lease lapses).
-    /// Returns only when the store fails.
+    /// Returns only when the store fails on the first call, or for longer than
+    /// [`WorkerOptions::give_up_after`]; shorter outages are ridden out.
     pub async fn run(&self) -> Result<Report, StoreError> {
         self.drain(false).await
     }
@@ -189,64 +230,171 @@ impl Worker {
     async fn drain(&self, until_empty: bool) -> Result<Report, StoreError> {
         let mut report = Report::default();
         let mut sending: JoinSet<(Record, Verdict)> = JoinSet::new();
+        // The deadline of each send in flight, moved on when its lease is renewed.
+        let mut leases: HashMap<i64, watch::Sender<tokio::time::Instant>> = HashMap::new();
+        let renew_every = (self.options.lease / 3).max(Duration::from_millis(10));
+        let mut renew_at = tokio::time::Instant::now() + renew_every;
+        let mut outage = Outage::default();
+        let mut worked = false;
         loop {
             let free = self.options.concurrency.max(1).saturating_sub(sending.len());
             if free > 0 {
                 let started = tokio::time::Instant::now();
-                let claimed = claim(&self.store, &self.options, free, Selection::Due).await?;
-                let deadline = send_deadline(started, self.options.lease);
-                for record in claimed {
-                    let (executor, specs, context) = (self.executor.clone(), self.specs.clone(), self.context.clone());
-                    sending.spawn(async move {
-                        let attempt = attempt(&executor, specs.as_ref(), &context, &record);
-                        let verdict = tokio::time::timeout_at(deadline, attempt).await.unwrap_or_else(|_| {
-                            Verdict::Failed { error: "no answer before the worker's lease ran out".to_owned() }
-                        });
-                        (record, verdict)
-                    });
+                match claim(&self.store, &self.options, free, Selection::Due).await {
+                    Ok(claimed) => {
+                        worked = true;
+                        outage = Outage::default();
+                        for record in claimed {
+                            let (deadline, watched) = watch::channel(send_deadline(started, self.options.lease));
+                            leases.insert(record.id, deadline);
+                            sending.spawn(self.send(record, watched));
+                        }
+                    }
+                    Err(error) if !worked => return Err(error),
+                    Err(error) => {
+                        self.ride_out(&mut outage, error).await?;
+                        continue;
+                    }
                 }
             }
             if sending.is_empty() {
                 if until_empty {
                     return Ok(report);
                 }
-                tokio::time::sleep(self.options.poll).await;
+                let poll = self.options.poll;
+                if let Err(error) = blocking(&self.store, move |store| store.wait_for_work(poll)).await {
+                    self.ride_out(&mut outage, error).await?;
+                }
                 continue;
             }
-            let Ok(Some(joined)) = tokio::time::timeout(self.options.poll, sending.join_next()).await else {
+            let now = tokio::time::Instant::now();
+            if now >= renew_at {
+                self.renew(&leases).await;
+                renew_at = now + renew_every;
+            }
+            let wake = self.options.poll.min(renew_at.saturating_duration_since(now));
+            let Ok(Some(joined)) = tokio::time::timeout(wake, sending.join_next()).await else {
                 continue;
             };
             let (record, verdict) = joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
-            self.settle(record, verdict, &mut report).await?;
+            leases.remove(&record.id);
+            self.settle(record, verdict, &mut report, &mut outage).await?;
         }
     }
 
-    /// Writes down how an attempt went.
-    async fn settle(&self, record: Record, verdict: Verdict, report: &mut Report) -> Result<(), StoreError> {
+    /// Sends a record, giving up a little before its lease lapses; a renewed lease
+    /// moves that moment on.
+    fn send(
+        &self,
+        record: Record,
+        mut deadline: watch::Receiver<tokio::time::Instant>,
+    ) -> impl std::future::Future<Output = (Record, Verdict)> + Send + 'static {
+        let (executor, specs, context) = (self.executor.clone(), self.specs.clone(), self.context.clone());
+        async move {
+            let verdict = {
+                let attempt = attempt(&executor, specs.as_ref(), &context, &record);
+                tokio::pin!(attempt);
+                loop {
+                    let until = *deadline.borrow_and_update();
+                    tokio::select! {
+                        verdict = &mut attempt => break verdict,
+                        () = tokio::time::sleep_until(until) => {
+                            if *deadline.borrow() > until {
+                                continue;
+                            }
+                            break Verdict::Failed { error: "no answer before the worker's lease ran out".to_owned() };
+                        }
+                    }
+                }
+            };
+            (record, verdict)
+        }
+    }
+
+    /// Extends the leases of the sends in flight; a lease that could not be renewed
+    /// keeps its deadline, and its send is cut short then.
+    async fn renew(&self, leases: &HashMap<i64, watch::Sender<tokio::time::Instant>>) {
+        if leases.is_empty() {
+            return;
+        }
+        let started = tokio::time::Instant::now();
+        let ids: Vec<i64> = leases.keys().copied().collect();
+        let (owner, lease) = (self.options.owner.clone(), self.options.lease);
+        let renewed = blocking(&self.store, move |store| store.renew(&ids, &owner, Utc::now() + delta(lease))).await;
+        match renewed {
+            Ok(renewed) => {
+                for id in renewed {
+                    if let Some(deadline) = leases.get(&id) {
+                        deadline.send_replace(send_deadline(started, lease));
+                    }
+                }
+            }
+            Err(error) => {
+                if let Some(observer) = &self.store_observer {
+                    observer(&error, Duration::ZERO);
+                }
+            }
+        }
+    }
+
+    /// Waits out a store error with backoff, or gives up when the outage has lasted
+    /// longer than the options allow.
+    async fn ride_out(&self, outage: &mut Outage, error: StoreError) -> Result<(), StoreError> {
+        let now = tokio::time::Instant::now();
+        let since = *outage.since.get_or_insert(now);
+        if let Some(limit) = self.options.give_up_after
+            && now.duration_since(since) >= limit
+        {
+            return Err(error);
+        }
+        let wait = RECONNECT_FIRST.saturating_mul(1 << outage.failures.min(8)).min(RECONNECT_MAX);
+        let wait = wait / 2 + wait.mul_f64(rand::random::<f64>() / 2.0);
+        outage.failures += 1;
+        if let Some(observer) = &self.store_observer {
+            observer(&error, wait);
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// Writes down how an attempt went (trying again while the store fails), then
+    /// tells the observer: a record reported removed is gone.
+    async fn settle(
+        &self,
+        record: Record,
+        verdict: Verdict,
+        report: &mut Report,
+        outage: &mut Outage,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let finish = match &verdict {
+            Verdict::Delivered { .. } => Finish::Delivered,
+            Verdict::Failed { error } if record.attempts < self.options.max_attempts => Finish::Failed {
+                state: State::Pending,
+                error: error.clone(),
+                next_attempt_at: now + delta(self.options.backoff_after(record.attempts)),
+            },
+            Verdict::Failed { error } | Verdict::Refused { error } => {
+                Finish::Failed { state: State::Dead, error: error.clone(), next_attempt_at: now }
+            }
+        };
+        loop {
+            let (owner, finish, id) = (self.options.owner.clone(), finish.clone(), record.id);
+            match blocking(&self.store, move |store| store.finish(id, &owner, &finish, Utc::now())).await {
+                Ok(()) => break,
+                Err(error) => self.ride_out(outage, error).await?,
+            }
+        }
+        *outage = Outage::default();
+        match &finish {
+            Finish::Delivered => report.delivered += 1,
+            Finish::Failed { state: State::Dead, .. } => report.dead += 1,
+            Finish::Failed { .. } => report.retried += 1,
+        }
         if let Some(observer) = &self.observer {
             observer(&record, &verdict);
         }
-        let now = Utc::now();
-        let finish = match verdict {
-            Verdict::Delivered { .. } => {
-                report.delivered += 1;
-                Finish::Delivered
-            }
-            Verdict::Failed { error } if record.attempts < self.options.max_attempts => {
-                report.retried += 1;
-                Finish::Failed {
-                    state: State::Pending,
-                    error,
-                    next_attempt_at: now + delta(self.options.backoff_after(record.attempts)),
-                }
-            }
-            Verdict::Failed { error } | Verdict::Refused { error } => {
-                report.dead += 1;
-                Finish::Failed { state: State::Dead, error, next_attempt_at: now }
-            }
-        };
-        let owner = self.options.owner.clone();
-        blocking(&self.store, move |store| store.finish(record.id, &owner, &finish, now)).await
+        Ok(())
     }
 }
 
@@ -374,9 +522,15 @@ async fn claim(
     selection: Selection,
 ) -> Result<Vec<Record>, StoreError> {
     let (owner, lease) = (options.owner.clone(), options.lease);
+    // The worker's claims count attempts against the maximum and schedule the
+    // backoff at once; replay by hand sends whatever it is asked to.
+    let (max_attempts, backoff) = match selection {
+        Selection::Due => (Some(options.max_attempts), Some(options.schedule())),
+        Selection::One(_) => (None, None),
+    };
     blocking(store, move |store| {
         let now = Utc::now();
-        store.claim(&Claim { owner: &owner, now, until: now + delta(lease), limit, selection })
+        store.claim(&Claim { owner: &owner, now, until: now + delta(lease), limit, selection, max_attempts, backoff })
     })
     .await
 }

@@ -163,11 +163,93 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("an address").port()
 }
 
-/// The `courier` binary, run in `folder` with no `COURIER_STORE` from outside.
+/// The `courier` binary, run in `folder` with no `COURIER_STORE` from outside, and
+/// allowed to send to the loopback servers of the tests.
 pub fn courier(folder: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
     command.current_dir(folder).env_remove("COURIER_STORE").env("COURIER_ALLOW", "private");
     command
+}
+
+/// A queued POST to `url` with the idempotency key `key` and a body naming it.
+pub fn queued(url: &str, key: String) -> courier::replay::NewRecord {
+    use courier::replay::{NewRecord, Saved, State};
+    use courier::request::{Method, Prepared, Timeouts};
+    NewRecord {
+        state: State::Pending,
+        saved: Saved {
+            request: Prepared {
+                method: Method::Post,
+                url: url.to_owned(),
+                headers: vec![
+                    ("content-type".to_owned(), "application/json".to_owned()),
+                    ("idempotency-key".to_owned(), key.clone()),
+                ],
+                body: Some(body_of(&key)),
+                timeouts: Timeouts::default(),
+            },
+            idempotency_key: key,
+            spec_name: None,
+            spec_sha256: None,
+            credentials: None,
+        },
+        attempts: 0,
+        last_error: None,
+    }
+}
+
+/// The body [`queued`] gives the request with key `key`.
+pub fn body_of(key: &str) -> Vec<u8> {
+    format!("{{\"key\": \"{key}\"}}").into_bytes()
+}
+
+/// A request that kills its worker uses up its attempts: the server never answers,
+/// and each worker (`--max-attempts 3 --lease 1s`, on `store`) is SIGKILLed as soon
+/// as the request reaches the server. After three kills the next worker's claim
+/// finds the attempts spent and the record dead, unsent: three deliveries, not more.
+/// Each claim also put off the record's next attempt by the backoff.
+pub fn kills_use_up_attempts(folder: &Path, store: &str, insert: impl FnOnce(&str)) {
+    let server = Server::start();
+    server.delay(Duration::from_secs(60));
+    insert(&server.url("/slow"));
+    let worker = || {
+        courier(folder)
+            .args(["worker", "--store", store, "--lease", "1s", "--max-attempts", "3", "--concurrency", "1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("courier runs")
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "waited in vain for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    for attempt in 1..=3 {
+        let mut running = worker();
+        wait_for(&format!("attempt {attempt}"), &|| server.seen().len() >= attempt);
+        running.kill().expect("SIGKILL");
+        running.wait().expect("the worker ends");
+        let record = list(folder, store).remove(0);
+        assert_eq!((record["state"].as_str(), record["attempts"].as_u64()), (Some("pending"), Some(attempt as u64)));
+        if attempt == 1 {
+            let time = |field: &str| {
+                chrono::DateTime::parse_from_rfc3339(record[field].as_str().expect("a time")).expect("RFC 3339")
+            };
+            let put_off = time("next_attempt_at") - time("created_at");
+            assert!(put_off >= chrono::TimeDelta::milliseconds(500), "the claim scheduled the backoff: {record}");
+        }
+    }
+    let mut last = worker();
+    wait_for("the record to go dead", &|| list(folder, store)[0]["state"] == "dead");
+    last.kill().expect("SIGKILL");
+    last.wait().expect("the worker ends");
+    let record = list(folder, store).remove(0);
+    assert_eq!(record["attempts"], 3, "{record}");
+    assert!(record["last_error"].as_str().unwrap_or_default().contains("attempts ran out"), "{record}");
+    assert_eq!(server.seen().len(), 3, "no fourth delivery");
 }
 
 /// Runs `courier ARGS` in `folder`.
