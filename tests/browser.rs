@@ -51,7 +51,11 @@ fn type_template(browser: &mut Browser, text: &str) {
 fn open_page(width: u32, height: u32) -> Browser {
     let url = start_server();
     let mut browser = Browser::open(&url, width, height);
-    browser.wait_for("page-loaded", "document.querySelectorAll('#gutter div').length > 0 && catalog.length > 0", &screenshots());
+    browser.wait_for(
+        "page-loaded",
+        "document.querySelectorAll('#gutter div').length > 0 && catalog.length > 0",
+        &screenshots(),
+    );
     browser
 }
 
@@ -113,7 +117,10 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
         &folder,
     );
     let offered: Vec<&str> = offered.as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert!(offered.first().is_some_and(|first| first.starts_with("toInteger") && first.contains("toInteger(")), "{offered:?}");
+    assert!(
+        offered.first().is_some_and(|first| first.starts_with("toInteger") && first.contains("toInteger(")),
+        "{offered:?}"
+    );
     browser.screenshot(&folder.join("3-completion.png"));
     browser.press("Enter", 13);
     let template = browser.eval("document.getElementById('template').value");
@@ -128,11 +135,8 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
     // Clicking a field of the sample response adds a mapping row with its path.
     browser.wait_for("fields", "document.querySelector('#fields button[data-path=\"price.amount\"]')", &folder);
     browser.click("#fields button[data-path=\"price.amount\"]");
-    let row = browser.wait_for(
-        "mapped",
-        "[...document.querySelectorAll('#mappings tr input')].map(e => e.value)",
-        &folder,
-    );
+    let row =
+        browser.wait_for("mapped", "[...document.querySelectorAll('#mappings tr input')].map(e => e.value)", &folder);
     assert_eq!(row, json!(["price.amount", "price_amount"]));
     let toml = browser.eval("document.getElementById('mappings-toml').textContent");
     assert_eq!(toml, json!("[[mappings]]\nsource = \"price.amount\"\ntarget = \"price_amount\"\n"));
@@ -146,7 +150,8 @@ fn playground_is_readable_in_a_narrow_window() {
     }
     let mut browser = open_page(420, 900);
     // One column: no panel is wider than the window.
-    let widest = browser.eval("Math.max(...[...document.querySelectorAll('section')].map(s => s.getBoundingClientRect().right))");
+    let widest = browser
+        .eval("Math.max(...[...document.querySelectorAll('section')].map(s => s.getBoundingClientRect().right))");
     assert!(widest.as_f64().unwrap() <= 420.0, "a panel ends at {widest}");
     assert_eq!(browser.eval("document.documentElement.scrollWidth <= 420"), json!(true));
     browser.screenshot(&screenshots().join("5-narrow.png"));

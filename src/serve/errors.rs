@@ -47,9 +47,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(failure)
-                if failure.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
+            BytesRejection::FailedToBufferBody(failure) if failure.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError {
                     status: StatusCode::PAYLOAD_TOO_LARGE,
                     message: format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES),
@@ -57,9 +55,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
             other => ApiError::bad_request(format!("the request body could not be read: {}", other.body_text())),
         })?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|error| ApiError::bad_request(format!("the request body is not the JSON this route takes: {error}")))
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|error| {
+            ApiError::bad_request(format!("the request body is not the JSON this route takes: {error}"))
+        })
     }
 }
 

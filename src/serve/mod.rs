@@ -55,11 +55,8 @@ type Shared = axum::extract::State<Arc<State>>;
 pub fn router(mut options: ServeOptions) -> Router {
     // A template such as `file = "${upload}"` would name any file on the host.
     options.executor.allow_local_files = false;
-    let state = Arc::new(State {
-        engine: Engine::new(),
-        executor: Executor::with_options(options.executor.clone()),
-        options,
-    });
+    let state =
+        Arc::new(State { engine: Engine::new(), executor: Executor::with_options(options.executor.clone()), options });
     Router::new()
         .route("/", get(page::index))
         .route("/page.css", get(page::stylesheet))

@@ -112,9 +112,13 @@ fn spec_diagnostics(error: &SpecError, spec: &str) -> Vec<Json_> {
         .iter()
         .take(MAX_DIAGNOSTICS)
         .map(|problem| {
-            let message =
-                if problem.field.is_empty() { problem.message.clone() } else { format!("{}: {}", problem.field, problem.message) };
-            let mut diagnostic = Diagnostic::error(problem.code, message, problem.span.unwrap_or_else(|| index.span(0, 0)));
+            let message = if problem.field.is_empty() {
+                problem.message.clone()
+            } else {
+                format!("{}: {}", problem.field, problem.message)
+            };
+            let mut diagnostic =
+                Diagnostic::error(problem.code, message, problem.span.unwrap_or_else(|| index.span(0, 0)));
             diagnostic.suggestion = problem.suggestion.clone();
             finding_json(&diagnostic, problem.file.as_deref(), spec)
         })

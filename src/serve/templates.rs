@@ -142,18 +142,24 @@ pub(crate) async fn render(shared: Shared, ApiJson(request): ApiJson<RenderReque
     let engine = engine(&shared, request.strict);
     let source = request.template.as_str();
     let rendered = match request.context_kind {
-        As::Text => Template::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None)),
+        As::Text => {
+            Template::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
+        }
         As::Json => JsonTemplate::compile(&engine, source).and_then(|template| {
             let mut bytes = Vec::new();
             template.render_to_bytes(&variables, &context, &mut bytes)?;
             let value = serde_json::from_slice::<Json_>(&bytes).unwrap_or(Json_::Null);
             Ok((String::from_utf8_lossy(&bytes).into_owned(), Some(value)))
         }),
-        As::Url => UrlTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None)),
+        As::Url => {
+            UrlTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
+        }
         As::Header => {
             HeaderTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
         }
-        As::Form => FormTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None)),
+        As::Form => {
+            FormTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
+        }
     };
     Ok(match rendered {
         Ok((output, None)) => Json(json!({ "output": output })).into_response(),
@@ -202,4 +208,3 @@ fn strictly(diagnostics: &mut [Diagnostic], strict: bool) {
 pub(crate) async fn functions(shared: Shared) -> Json<Json_> {
     Json(catalog_json(shared.engine.registry()))
 }
-
