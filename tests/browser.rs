@@ -141,6 +141,14 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
     let toml = browser.eval("document.getElementById('mappings-toml').textContent");
     assert_eq!(toml, json!("[[mappings]]\nsource = \"price.amount\"\ntarget = \"price_amount\"\n"));
     browser.screenshot(&folder.join("4-mapped.png"));
+
+    // The dry run of a whole spec shows the request that would be sent.
+    browser.click("#dry-run");
+    let shown = browser.wait_for("dry-run", "document.getElementById('dry-run-result').textContent", &folder);
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(shown.starts_with("POST https://api.example.org/subscribers\n"), "{shown}");
+    assert!(shown.contains("{ \"email\": \"ada@example.org\", \"firstName\": \"Ada\" }"), "{shown}");
+    browser.screenshot(&folder.join("5-dry-run.png"));
 }
 
 #[test]
@@ -154,5 +162,5 @@ fn playground_is_readable_in_a_narrow_window() {
         .eval("Math.max(...[...document.querySelectorAll('section')].map(s => s.getBoundingClientRect().right))");
     assert!(widest.as_f64().unwrap() <= 420.0, "a panel ends at {widest}");
     assert_eq!(browser.eval("document.documentElement.scrollWidth <= 420"), json!(true));
-    browser.screenshot(&screenshots().join("5-narrow.png"));
+    browser.screenshot(&screenshots().join("6-narrow.png"));
 }
