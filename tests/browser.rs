@@ -108,6 +108,16 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
     assert!(problems.contains("line 5, column 20") && problems.contains("did you mean toInteger?"), "{problems}");
     assert_eq!(browser.eval("document.querySelectorAll('#backdrop mark').length"), json!(1));
     browser.screenshot(&folder.join("2-typo-marked.png"));
+    // The fix is one click away, and the payload renders again.
+    browser.click("#diagnostics .apply");
+    browser.wait_for(
+        "typo-fixed",
+        "(() => { try { return JSON.parse(document.getElementById('result').textContent).consumption === 42; } \
+         catch (_) { return false; } })()",
+        &folder,
+    );
+    assert_eq!(browser.eval("document.getElementById('template').value"), json!(NEWSLETTER));
+    assert_eq!(browser.eval("document.querySelectorAll('#gutter .marker').length"), json!(0));
 
     // Completion offers toInteger with its signature; Enter inserts it.
     type_template(&mut browser, "{\n  \"consumption\": ${toInt");

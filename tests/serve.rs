@@ -178,6 +178,14 @@ async fn a_spec_sent_to_the_api_never_reads_the_servers_disk() {
             assert!(!answer.to_string().contains("leaked"), "{route}: {answer}");
         }
     }
+    // A local file body is refused: its path is a template a chat's input could fill.
+    let file_body =
+        format!("method = \"POST\"\nurl = \"https://x.org\"\n[body]\ntype = \"octet-stream\"\nfile = \"${{path}}\"\n");
+    let (status, answer) =
+        post_json(&server, "/v1/dry-run", json!({ "spec": file_body, "variables": { "path": file } })).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("does not allow reading local files"), "{answer}");
+    assert!(!answer.to_string().contains("leaked"), "{answer}");
     // With a folder named by the operator, a relative payload file inside it is read...
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(folder.path().join("payload.json"), "{\"n\": ${toInteger(n)}}").unwrap();
@@ -190,6 +198,9 @@ async fn a_spec_sent_to_the_api_never_reads_the_servers_disk() {
     let (status, answer) = post_json(&server, "/v1/dry-run", json!({ "spec": toml })).await;
     assert_eq!(status, 422);
     assert!(answer["error"].as_str().unwrap().contains("outside the server's folder"), "{answer}");
+    let (status, _) =
+        post_json(&server, "/v1/dry-run", json!({ "spec": file_body, "variables": { "path": file } })).await;
+    assert_eq!(status, 422, "local file bodies stay refused with --files");
 }
 
 #[tokio::test]

@@ -45,6 +45,8 @@ pub struct ServeOptions {
 /// token cache), the operator's options.
 pub(crate) struct State {
     pub(crate) engine: Engine,
+    /// The same engine in strict mode (`strict: true`), made once: switching mode copies the registry.
+    pub(crate) strict_engine: Engine,
     pub(crate) executor: Executor,
     pub(crate) options: ServeOptions,
 }
@@ -55,8 +57,11 @@ type Shared = axum::extract::State<Arc<State>>;
 pub fn router(mut options: ServeOptions) -> Router {
     // A template such as `file = "${upload}"` would name any file on the host.
     options.executor.allow_local_files = false;
+    let engine = Engine::new();
+    let mut strict_engine = engine.clone();
+    strict_engine.set_strict(true);
     let state =
-        Arc::new(State { engine: Engine::new(), executor: Executor::with_options(options.executor.clone()), options });
+        Arc::new(State { engine, strict_engine, executor: Executor::with_options(options.executor.clone()), options });
     Router::new()
         .route("/", get(page::index))
         .route("/page.css", get(page::stylesheet))

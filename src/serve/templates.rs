@@ -109,10 +109,8 @@ pub(crate) fn error_diagnostic(error: &Error, source: &str) -> Json_ {
     diagnostic.to_json(None, source)
 }
 
-fn engine(shared: &Shared, strict: bool) -> Engine {
-    let mut engine = shared.engine.clone();
-    engine.set_strict(strict);
-    engine
+fn engine(shared: &Shared, strict: bool) -> &Engine {
+    if strict { &shared.strict_engine } else { &shared.engine }
 }
 
 /// A value as typed JSON, written as the json context writes it (`null` when it
@@ -143,22 +141,22 @@ pub(crate) async fn render(shared: Shared, ApiJson(request): ApiJson<RenderReque
     let source = request.template.as_str();
     let rendered = match request.context_kind {
         As::Text => {
-            Template::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
+            Template::compile(engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
         }
-        As::Json => JsonTemplate::compile(&engine, source).and_then(|template| {
+        As::Json => JsonTemplate::compile(engine, source).and_then(|template| {
             let mut bytes = Vec::new();
             template.render_to_bytes(&variables, &context, &mut bytes)?;
             let value = serde_json::from_slice::<Json_>(&bytes).unwrap_or(Json_::Null);
             Ok((String::from_utf8_lossy(&bytes).into_owned(), Some(value)))
         }),
         As::Url => {
-            UrlTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
+            UrlTemplate::compile(engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
         }
         As::Header => {
-            HeaderTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
+            HeaderTemplate::compile(engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
         }
         As::Form => {
-            FormTemplate::compile(&engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
+            FormTemplate::compile(engine, source).and_then(|t| t.render(&variables, &context)).map(|out| (out, None))
         }
     };
     Ok(match rendered {

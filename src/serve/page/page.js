@@ -84,6 +84,7 @@ function paintMarkers(diagnostics) {
     if (d) {
       cell.className = "marker marker-" + d.severity;
       cell.title = d.message + (d.suggestion ? " — " + d.suggestion : "");
+      cell.addEventListener("click", () => goTo(d));
     }
     gutter.append(cell);
   }
@@ -123,10 +124,30 @@ function showDiagnostics(list, diagnostics, source) {
     if (d.suggestion) button.append(el("span", { className: "fix", textContent: " Fix: " + d.suggestion }));
     if (source) button.addEventListener("click", () => goTo(d));
     const item = el("li", { className: d.severity }, button);
+    const replacement = source && fixFor(d);
+    if (replacement !== null && replacement !== undefined) {
+      const apply = el("button", { type: "button", className: "apply", textContent: "Apply: write " + replacement });
+      apply.addEventListener("click", () => applyFix(d, replacement));
+      item.append(apply);
+    }
     item.dataset.line = String(d.line);
     item.dataset.code = d.code;
     list.append(item);
   }
+}
+
+// The one certain fix a suggestion names: "did you mean toInteger?" replaces the span.
+function fixFor(d) {
+  const match = /^did you mean `?([A-Za-z_][A-Za-z0-9_.]*)`?\?$/.exec(d.suggestion || "");
+  return match ? match[1] : null;
+}
+
+function applyFix(d, replacement) {
+  const start = charIndex(editor.value, d.offset);
+  const end = charIndex(editor.value, d.end.offset);
+  editor.focus();
+  editor.setRangeText(replacement, start, end, "end");
+  update();
 }
 
 function goTo(d) {
