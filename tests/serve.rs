@@ -179,8 +179,7 @@ async fn a_spec_sent_to_the_api_never_reads_the_servers_disk() {
         }
     }
     // A local file body is refused: its path is a template a chat's input could fill.
-    let file_body =
-        format!("method = \"POST\"\nurl = \"https://x.org\"\n[body]\ntype = \"octet-stream\"\nfile = \"${{path}}\"\n");
+    let file_body = "method = \"POST\"\nurl = \"https://x.org\"\n[body]\ntype = \"octet-stream\"\nfile = \"${path}\"\n";
     let (status, answer) =
         post_json(&server, "/v1/dry-run", json!({ "spec": file_body, "variables": { "path": file } })).await;
     assert_eq!(status, 422, "{answer}");
