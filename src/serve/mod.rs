@@ -80,6 +80,22 @@ pub fn router(mut options: ServeOptions) -> Router {
         .with_state(state)
 }
 
+/// Runs `work` off the async workers: checking or rendering a large template is
+/// CPU-bound, and the server keeps answering others meanwhile. A panic (a bug, not
+/// bad input) is a JSON 500.
+pub(crate) async fn blocking<F>(shared: Shared, work: F) -> Result<axum::response::Response, ApiError>
+where
+    F: FnOnce(&State) -> Result<axum::response::Response, ApiError> + Send + 'static,
+{
+    let state = shared.0;
+    tokio::task::spawn_blocking(move || work(&state)).await.unwrap_or_else(|_| {
+        Err(ApiError {
+            status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            message: "courier failed on this request (a bug: please report it with the request)".to_owned(),
+        })
+    })
+}
+
 /// Serves [`router`] on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Result<()> {
     axum::serve(listener, router(options)).await

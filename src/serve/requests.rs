@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::Shared;
 use super::errors::{ApiError, ApiJson};
 use super::templates::{context, diagnostics_response, variables};
+use super::{Shared, State, blocking};
 use crate::diagnostics::Diagnostic;
 use crate::functions::SecretResolver;
 use crate::request::source::{SpecFormat, SpecSource};
@@ -46,7 +46,7 @@ pub(crate) struct SpecRequest {
 /// The folder a spec's relative paths start from: the operator's `--files`
 /// folder, after checking every `payload_file` the spec names stays inside it;
 /// without one, a spec naming a `payload_file` is refused.
-pub(crate) fn spec_folder(shared: &Shared, spec: &str) -> Result<PathBuf, ApiError> {
+pub(crate) fn spec_folder(shared: &State, spec: &str) -> Result<PathBuf, ApiError> {
     // The tree the spec's own parser reads: a key spelt with escapes is found too.
     let named = match SpecSource::parse(spec, SpecFormat::of(spec)) {
         Ok(source) => payload_files(&source.tree),
@@ -126,16 +126,20 @@ fn spec_diagnostics(error: &SpecError, spec: &str) -> Vec<Json_> {
 }
 
 /// The compiled spec, or the answer that says why it is not one.
-fn compile(shared: &Shared, spec: &str) -> Result<Result<CompiledRequest, Response>, ApiError> {
+fn compile(shared: &State, spec: &str) -> Result<Result<CompiledRequest, Response>, ApiError> {
     let folder = spec_folder(shared, spec)?;
     Ok(CompiledRequest::from_text(&shared.engine, spec, &folder)
         .map_err(|error| diagnostics_response(spec_diagnostics(&error, spec))))
 }
 
 pub(crate) async fn dry_run(shared: Shared, ApiJson(request): ApiJson<SpecRequest>) -> Result<Response, ApiError> {
+    blocking(shared, move |shared| dry_run_now(shared, request)).await
+}
+
+fn dry_run_now(shared: &State, request: SpecRequest) -> Result<Response, ApiError> {
     let variables = variables(request.variables.as_ref())?;
     let context = context(request.context.as_ref())?.with_secrets(Arc::new(EnvSecrets));
-    let compiled = match compile(&shared, &request.spec)? {
+    let compiled = match compile(shared, &request.spec)? {
         Ok(compiled) => compiled,
         Err(answer) => return Ok(answer),
     };

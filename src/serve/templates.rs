@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::errors::{ApiError, ApiJson};
-use super::{Shared, requests};
+use super::{Shared, State, blocking, requests};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::functions::catalog::catalog_json;
 use crate::request::check::check_spec;
@@ -109,7 +109,7 @@ pub(crate) fn error_diagnostic(error: &Error, source: &str) -> Json_ {
     diagnostic.to_json(None, source)
 }
 
-fn engine(shared: &Shared, strict: bool) -> &Engine {
+fn engine(shared: &State, strict: bool) -> &Engine {
     if strict { &shared.strict_engine } else { &shared.engine }
 }
 
@@ -124,6 +124,10 @@ fn value_json(value: &crate::Value) -> Json_ {
 }
 
 pub(crate) async fn eval(shared: Shared, ApiJson(request): ApiJson<EvalRequest>) -> Result<Response, ApiError> {
+    blocking(shared, move |shared| eval_now(shared, request)).await
+}
+
+fn eval_now(shared: &State, request: EvalRequest) -> Result<Response, ApiError> {
     let variables = variables(request.variables.as_ref())?;
     let context = context(request.context.as_ref())?;
     let source = &request.expression;
@@ -135,9 +139,13 @@ pub(crate) async fn eval(shared: Shared, ApiJson(request): ApiJson<EvalRequest>)
 }
 
 pub(crate) async fn render(shared: Shared, ApiJson(request): ApiJson<RenderRequest>) -> Result<Response, ApiError> {
+    blocking(shared, move |shared| render_now(shared, request)).await
+}
+
+fn render_now(shared: &State, request: RenderRequest) -> Result<Response, ApiError> {
     let variables = variables(request.variables.as_ref())?;
     let context = context(request.context.as_ref())?;
-    let engine = engine(&shared, request.strict);
+    let engine = engine(shared, request.strict);
     let source = request.template.as_str();
     let rendered = match request.context_kind {
         As::Text => {
@@ -167,23 +175,30 @@ pub(crate) async fn render(shared: Shared, ApiJson(request): ApiJson<RenderReque
 }
 
 pub(crate) async fn check(shared: Shared, ApiJson(request): ApiJson<CheckRequest>) -> Result<Response, ApiError> {
+    blocking(shared, move |shared| check_now(shared, request)).await
+}
+
+fn check_now(shared: &State, request: CheckRequest) -> Result<Response, ApiError> {
     let mut options = CheckOptions::default();
     if request.variables.is_some() {
         let variables = variables(request.variables.as_ref())?;
         options.known_variables = Some(variables.iter().map(|(name, _)| name.to_owned()).collect::<HashSet<_>>());
     }
-    let mut found: Vec<Json_> = match (&request.template, &request.spec) {
+    let found: Vec<Json_> = match (&request.template, &request.spec) {
         (Some(template), None) => {
             let kind = request.context_kind.unwrap_or(As::Text).kind();
             let mut diagnostics = check_template(&shared.engine, template, kind, &options);
+            // Cut before placing: each placement reads the text once.
+            diagnostics.truncate(requests::MAX_DIAGNOSTICS);
             strictly(&mut diagnostics, request.strict);
             diagnostics.iter().map(|diagnostic| diagnostic.to_json(None, template)).collect()
         }
         (None, Some(spec)) => {
-            let base_dir = requests::spec_folder(&shared, spec)?;
+            let base_dir = requests::spec_folder(shared, spec)?;
             let findings = check_spec(&shared.engine, spec, &base_dir, &options);
             findings
                 .into_iter()
+                .take(requests::MAX_DIAGNOSTICS)
                 .map(|mut finding| {
                     strictly(std::slice::from_mut(&mut finding.diagnostic), request.strict);
                     requests::finding_json(&finding.diagnostic, finding.file.as_deref(), spec)
@@ -192,7 +207,6 @@ pub(crate) async fn check(shared: Shared, ApiJson(request): ApiJson<CheckRequest
         }
         _ => return Err(ApiError::bad_request("give either template or spec, not both and not neither")),
     };
-    found.truncate(requests::MAX_DIAGNOSTICS);
     Ok(Json(json!({ "diagnostics": found })).into_response())
 }
 
