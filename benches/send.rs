@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use courier::request::{CompiledRequest, Cookies, Executor};
+use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions};
 use courier::{Context, Engine, Variables};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::Full;
@@ -101,7 +101,10 @@ fn send(c: &mut Criterion) {
         target = "product_price"
     "#;
     let courier = Arc::new(Courier {
-        executor: Executor::new(),
+        executor: Executor::with_options(ExecutorOptions {
+            destinations: Destinations::allowing_private(),
+            ..ExecutorOptions::default()
+        }),
         request: CompiledRequest::from_toml(&Engine::new(), spec, std::path::Path::new(".")).unwrap(),
         variables: Variables::from_strings([("shop_url", base.as_str()), ("product_id", "123")]),
         context: Context::default(),

@@ -97,3 +97,14 @@ fn renders_text_templates() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("greeting.txt:1:7"), "{}", stderr(&output));
 }
+
+/// The CLDR data behind `formatNumber` reports missing entries on stderr in debug builds
+/// unless routed through `log`; the command's output must stay the value alone.
+#[test]
+fn locale_numbers_print_only_the_value() {
+    for locale in ["de", "de-CH", "fr", "ar", "xx-YY"] {
+        let output = courier(&["eval", "--", &format!("formatNumber(1234.5, \"#,##0.0\", \"{locale}\")")]);
+        assert_eq!(output.status.code(), Some(0), "{locale}: {}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{locale}");
+    }
+}

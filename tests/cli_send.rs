@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn courier(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
-    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("COURIER_ALLOW", "private");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -270,6 +270,7 @@ fn the_session_file_is_never_half_written_even_when_the_process_is_killed() {
 
     let run = |round: usize| {
         Command::new(env!("CARGO_BIN_EXE_courier"))
+            .env("COURIER_ALLOW", "private")
             .args(["send", spec.to_str().unwrap(), "--session", session.to_str().unwrap()])
             .args(["--var", &format!("round={round}")])
             .stdout(Stdio::null())

@@ -58,7 +58,7 @@ async fn successful_statuses_have_no_event() {
 async fn events_go_to_the_hosts_sink() {
     let server = server_answering(ResponseTemplate::new(404)).await;
     let sink = Arc::new(CollectEvents::default());
-    let executor = Executor::new().with_sink(sink.clone() as Arc<dyn EventSink>);
+    let executor = common::executor().with_sink(sink.clone() as Arc<dyn EventSink>);
     let request = compile(&format!("url = \"{}/missing\"\n", server.uri()));
     let outcome = executor.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(sink.events(), outcome.events);
@@ -179,7 +179,7 @@ async fn a_failing_template_sends_nothing() {
 #[tokio::test]
 async fn an_oversized_response_is_refused() {
     let server = server_answering(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096])).await;
-    let executor = Executor::with_options(ExecutorOptions { max_response_bytes: 1024, ..ExecutorOptions::default() });
+    let executor = Executor::with_options(ExecutorOptions { max_response_bytes: 1024, ..common::options() });
     let request = compile(&format!("url = \"{}/big\"\n", server.uri()));
     let outcome = executor.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(event_names(&outcome), ["api_exception"]);

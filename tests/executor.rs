@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{compile, context_with_secrets, event_names, executor, run};
-use courier::request::{CompiledRequest, Cookies, Executor};
+use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 use courier::{Context, Variables};
 use serde_json::{Value as Json, json};
 use wiremock::matchers::{any, header, method, path};
@@ -174,8 +174,8 @@ async fn local_files_need_the_hosts_permission() {
         "method = \"POST\"\nurl = \"{}/raw\"\n[body]\ntype = \"octet-stream\"\nfile = \"Cargo.toml\"\n",
         server.uri()
     );
-    let outcome =
-        Executor::new().execute(&compile(&spec), &Variables::new(), &Context::default(), &mut Cookies::new()).await;
+    let executor = Executor::with_options(ExecutorOptions { allow_local_files: false, ..common::options() });
+    let outcome = executor.execute(&compile(&spec), &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_eq!(outcome.status, None);
     assert_eq!(event_names(&outcome), ["api_exception"]);
     assert!(outcome.error.as_deref().unwrap().contains("does not allow reading local files"), "{outcome:?}");

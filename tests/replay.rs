@@ -313,8 +313,13 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     use std::sync::Arc;
 
     use courier::replay::{ReplayStore, SpecSource, SqliteStore, State, Worker};
-    use courier::request::{CompiledRequest, Cookies, Executor};
+    use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions};
     use courier::{Context, Engine, Variables};
+
+    // The server listens on loopback: allowed explicitly, as a host inside one network would.
+    let private_executor = || {
+        Executor::with_options(ExecutorOptions { destinations: Destinations::allowing_private(), ..Default::default() })
+    };
 
     struct NoSpecs;
     impl SpecSource for NoSpecs {
@@ -326,7 +331,7 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start();
     let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
-    let executor = Executor::new().with_store(store.clone());
+    let executor = private_executor().with_store(store.clone());
     let mut request =
         CompiledRequest::from_toml(&Engine::new(), &order_spec(&server.url("/orders"), true), folder.path()).unwrap();
     request.set_name("orders");
@@ -338,7 +343,7 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     assert!(server.seen().is_empty());
     assert_eq!(store.list().unwrap().len(), 20);
 
-    let worker = Worker::new(store.clone(), Executor::new(), Arc::new(NoSpecs), Context::default());
+    let worker = Worker::new(store.clone(), private_executor(), Arc::new(NoSpecs), Context::default());
     let task = tokio::spawn(async move { worker.run().await });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !store.list().unwrap().is_empty() {

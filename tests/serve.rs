@@ -24,11 +24,20 @@ impl Drop for Server {
 }
 
 fn start(extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_courier"))
+    start_with_allow(extra, Some("private"))
+}
+
+/// A server whose `COURIER_ALLOW` is `allow` (unset for `None`).
+fn start_with_allow(extra: &[&str], allow: Option<&str>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
+    command.env_remove("COURIER_ALLOW");
+    // Tests send to loopback servers, which the destination policy refuses by default.
+    if let Some(allow) = allow {
+        command.env("COURIER_ALLOW", allow);
+    }
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
-        // Tests send to loopback servers: allowed once the destination policy is in.
-        .env("COURIER_ALLOW", "private")
         .stdout(Stdio::piped())
         .spawn()
         .expect("courier serve starts");
@@ -232,6 +241,18 @@ async fn send_is_refused_unless_allowed_and_then_maps_a_listed_field() {
     assert_eq!(status, 200, "{outcome}");
     assert_eq!(outcome["status"], json!(200));
     assert_eq!(outcome["variables"]["product_price"], json!("12.50"));
+
+    // Under the destination policy: loopback is refused unless the operator allows it.
+    let public_only = start_with_allow(&["--allow-send"], None);
+    let (status, outcome) =
+        post_json(&public_only, "/v1/send", json!({ "spec": spec, "variables": { "product_id": "123" } })).await;
+    assert_eq!((status, outcome["status"].clone()), (200, Value::Null), "{outcome}");
+    assert!(outcome["error"].as_str().unwrap().contains("127.0.0.1"), "{outcome}");
+    let port = shop.address().port().to_string();
+    let allowed = start_with_allow(&["--allow-send", "--allow", &format!("127.0.0.1:{port}")], None);
+    let (_, outcome) =
+        post_json(&allowed, "/v1/send", json!({ "spec": spec, "variables": { "product_id": "123" } })).await;
+    assert_eq!(outcome["variables"]["product_price"], json!("12.50"), "{outcome}");
 }
 
 #[tokio::test]

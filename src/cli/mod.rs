@@ -2,6 +2,7 @@
 //! and maps outcomes to exit statuses (0 success, 1 an error in what was evaluated
 //! or sent, 2 bad usage). Results go to stdout, diagnostics to stderr.
 
+mod allow;
 mod check;
 mod eval;
 mod functions;

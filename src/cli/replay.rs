@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use courier::replay::{Record, ReplayStore, Replayed, SpecFiles, SqliteStore, Verdict, Worker, WorkerOptions};
-use courier::request::Executor;
+use courier::request::{Executor, ExecutorOptions};
 use courier::{Context, Engine};
 
 use super::Failure;
 use super::Format;
+use super::allow::AllowArgs;
 use super::inputs::read_json;
 use super::send::CliSecrets;
 
@@ -47,6 +48,8 @@ enum ReplayCommand {
         all: bool,
         #[command(flatten)]
         secrets: SecretsArg,
+        #[command(flatten)]
+        allow: AllowArgs,
     },
     /// Delete a kept request without sending it.
     Drop {
@@ -84,6 +87,8 @@ pub(crate) struct WorkerArgs {
     concurrency: usize,
     #[command(flatten)]
     secrets: SecretsArg,
+    #[command(flatten)]
+    allow: AllowArgs,
 }
 
 /// The store's file: `--store`, else `COURIER_STORE`, else `courier-replay.db`.
@@ -117,7 +122,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
                 Err(Failure::error(format!("error: there is no record {id}\n")))
             }
         }
-        ReplayCommand::Run { id, secrets, .. } => {
+        ReplayCommand::Run { id, secrets, allow, .. } => {
             if !exists {
                 return match id {
                     Some(id) => Err(Failure::error(format!("error: there is no record {id}\n"))),
@@ -125,7 +130,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
                 };
             }
             let context = context(&secrets)?;
-            let executor = Executor::new();
+            let executor = executor(&allow)?;
             let specs = SpecFiles::new(Engine::new());
             let replayed = runtime()?
                 .block_on(courier::replay::replay(store, &executor, &specs, &context, id.map(|id| vec![id])))
@@ -153,12 +158,14 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         concurrency: args.concurrency.max(1),
         ..WorkerOptions::default()
     };
+    // Read first, so that a bad entry is reported whether or not there is work.
+    let executor = executor(&args.allow)?;
     let report = if args.until_empty && !path.exists() {
         courier::replay::Report::default()
     } else {
         let store = Arc::new(SqliteStore::new(path));
         let specs = Arc::new(SpecFiles::new(Engine::new()));
-        let worker = Worker::new(store, Executor::new(), specs, context(&args.secrets)?).with_options(options).observe(
+        let worker = Worker::new(store, executor, specs, context(&args.secrets)?).with_options(options).observe(
             |record, verdict| {
                 let request = &record.saved.request;
                 eprintln!(
@@ -177,6 +184,12 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         drained.map_err(|error| Failure::error(format!("error: {error}\n")))?
     };
     super::eval::print((serde_json::to_string(&report).unwrap_or_default() + "\n").as_bytes())
+}
+
+/// The executor that sends kept and queued requests, under the destination policy
+/// in force now (not the one when the request was kept).
+fn executor(allow: &AllowArgs) -> Result<Executor, Failure> {
+    Ok(Executor::with_options(ExecutorOptions { destinations: allow.destinations()?, ..ExecutorOptions::default() }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

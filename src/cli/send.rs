@@ -14,6 +14,7 @@ use courier::functions::SecretResolver;
 use courier::replay::SqliteStore;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 
+use super::allow::AllowArgs;
 use super::inputs::{InputArgs, read_json};
 use super::{Failure, Format};
 
@@ -40,6 +41,8 @@ pub(crate) struct SendArgs {
     /// [default: $COURIER_STORE, else courier-replay.db].
     #[arg(long, value_name = "FILE")]
     store: Option<PathBuf>,
+    #[command(flatten)]
+    allow: AllowArgs,
 }
 
 /// `courier events`
@@ -50,14 +53,33 @@ pub(crate) struct EventsArgs {
     format: Format,
 }
 
-/// `secret("NAME")` for the command line: `COURIER_SECRET_NAME`, then the `--secrets` file.
+/// `secret("NAME")` for the command line: `COURIER_SECRET_NAME`, then the `--secrets`
+/// file. A name ending in `_HOSTS` is never a secret: `COURIER_SECRET_NAME_HOSTS`
+/// (or `NAME_HOSTS` in the file) binds the secret `NAME` to the hosts it lists.
 pub(crate) struct CliSecrets {
     pub(crate) file: HashMap<String, String>,
 }
 
+/// The suffix of the name that binds a secret to hosts.
+const HOSTS_SUFFIX: &str = "_HOSTS";
+
+impl CliSecrets {
+    fn lookup(&self, name: &str) -> Option<String> {
+        std::env::var(format!("COURIER_SECRET_{name}")).ok().or_else(|| self.file.get(name).cloned())
+    }
+}
+
 impl SecretResolver for CliSecrets {
     fn resolve(&self, name: &str) -> Option<String> {
-        std::env::var(format!("COURIER_SECRET_{name}")).ok().or_else(|| self.file.get(name).cloned())
+        if name.ends_with(HOSTS_SUFFIX) {
+            return None;
+        }
+        self.lookup(name)
+    }
+
+    fn allowed_hosts(&self, name: &str) -> Option<Vec<String>> {
+        let hosts = self.lookup(&format!("{name}{HOSTS_SUFFIX}"))?;
+        Some(hosts.split(',').map(|host| host.trim().to_owned()).filter(|host| !host.is_empty()).collect())
     }
 }
 
@@ -136,8 +158,10 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         None => HashMap::new(),
     };
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
-    let executor = Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
-        .with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
+    let destinations = args.allow.destinations()?;
+    let options = ExecutorOptions { allow_local_files: true, destinations, ..ExecutorOptions::default() };
+    let executor =
+        Executor::with_options(options).with_store(Arc::new(SqliteStore::new(super::replay::store_path(args.store))));
 
     if args.dry_run {
         let dry_run = executor

@@ -4,11 +4,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use courier::request::ExecutorOptions;
 use courier::serve::{ServeOptions, serve as run};
 
 use super::Failure;
+use super::allow::AllowArgs;
 
-/// `courier serve [--listen ADDR] [--allow-send] [--files DIR]`
+/// `courier serve [--listen ADDR] [--allow-send] [--files DIR] [--allow ENTRY]...`
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
     /// The address to listen on (port 0 picks a free one; the address is printed).
@@ -21,10 +23,14 @@ pub(crate) struct ServeArgs {
     /// without it, a spec sent to the server never reads its disk.
     #[arg(long, value_name = "DIR")]
     files: Option<PathBuf>,
+    /// The destinations /v1/send may reach besides public ones (as `courier send --allow`).
+    #[command(flatten)]
+    allow: AllowArgs,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let options = ServeOptions { allow_send: args.allow_send, files: args.files, ..ServeOptions::default() };
+    let executor = ExecutorOptions { destinations: args.allow.destinations()?, ..ExecutorOptions::default() };
+    let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

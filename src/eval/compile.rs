@@ -115,7 +115,7 @@ impl<'a> Compiler<'a> {
             let at = args.get(position).map_or(span, |arg| arg.span);
             self.diagnostics.push(Diagnostic::error("invalid-argument", message, at));
         }
-        let pure = function.is_pure();
+        let pure = function.is_pure_for(&constants);
         let node = Node::Call(Box::new(Call { function, args: compiled.into_boxed_slice(), span }));
         if pure { self.fold(node) } else { node }
     }

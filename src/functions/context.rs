@@ -14,6 +14,15 @@ use serde::Deserialize;
 pub trait SecretResolver: Send + Sync {
     /// The secret's value, or `None` when it is unknown.
     fn resolve(&self, name: &str) -> Option<String>;
+
+    /// The hosts the secret may be sent to, as host patterns (`api.example.org`,
+    /// `*.example.org`, the syntax of `--allow` host names); `None` (the default)
+    /// when it may go wherever the request goes. A request, or a redirect hop, that
+    /// would carry a bound secret to any other host is refused before it is sent.
+    fn allowed_hosts(&self, name: &str) -> Option<Vec<String>> {
+        let _ = name;
+        None
+    }
 }
 
 /// The chat's client: the browser or app the customer chats from.

@@ -109,7 +109,7 @@ impl Wall {
     }
 }
 
-fn out_of_range() -> FunctionError {
+pub(super) fn out_of_range() -> FunctionError {
     FunctionError::new("the date is outside the supported range of dates (the years -262143 to 262142)".to_owned())
 }
 
@@ -193,7 +193,7 @@ fn short_date(date: NaiveDate, cx: &CallContext<'_>) -> Result<Value, FunctionEr
 /// A local date-time in `zone` as java.time's `ZonedDateTime.of` places it: in an
 /// overlap the earlier offset, in a gap shifted later by the gap's length. `None` at the
 /// ends of chrono's range, where the time has no instant.
-fn localize(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Tz>> {
+pub(super) fn localize(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Tz>> {
     match zone.from_local_datetime(&local) {
         LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => Some(at),
         LocalResult::None => {
@@ -204,7 +204,7 @@ fn localize(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Tz>> {
     }
 }
 
-fn parse_zone(name: &str) -> Result<Option<Tz>, String> {
+pub(super) fn parse_zone(name: &str) -> Result<Option<Tz>, String> {
     if name.is_empty() {
         return Ok(None);
     }
@@ -226,7 +226,7 @@ fn validate_pattern_and_zone(constants: &[Option<&Value>]) -> Result<(), (usize,
     Ok(())
 }
 
-fn instant_from_ms(ms: i64) -> Result<DateTime<Utc>, FunctionError> {
+pub(super) fn instant_from_ms(ms: i64) -> Result<DateTime<Utc>, FunctionError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| FunctionError::new(format!("the timestamp {ms} ms is outside the supported range of dates")))
 }
@@ -279,7 +279,7 @@ fn read_moment(value: &Value) -> Result<Option<Moment>, FunctionError> {
     }
 }
 
-fn not_a_date(value: &Value) -> FunctionError {
+pub(super) fn not_a_date(value: &Value) -> FunctionError {
     FunctionError::new(format!(
         "cannot read {} as a date: expected an ISO date (2026-11-21), an ISO date-time \
          (2026-11-21T10:15:30, with Z or an offset for an instant) or epoch milliseconds",
@@ -287,12 +287,34 @@ fn not_a_date(value: &Value) -> FunctionError {
     ))
 }
 
+/// ISO text as written, before it is placed in a zone: what the date arithmetic keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IsoForm {
+    /// `2026-11-21`.
+    Date(NaiveDate),
+    /// `2026-11-21T10:15:30`, a wall-clock time without an offset.
+    Local(NaiveDateTime),
+    /// `2026-11-21T10:15:30+01:00`: the wall-clock time and its offset.
+    Offset(NaiveDateTime, FixedOffset),
+}
+
 /// `yyyy-MM-dd`, or that with `T` (or a space) and `HH:mm`, `HH:mm:ss` or
 /// `HH:mm:ss.fraction`, then optionally `Z` or an offset (`+01:00`, `+0100`, `+01`).
 fn parse_iso(text: &str) -> Option<Moment> {
+    Some(match parse_iso_form(text)? {
+        IsoForm::Date(date) => Moment::Local(date.and_time(NaiveTime::MIN)),
+        IsoForm::Local(local) => Moment::Local(local),
+        IsoForm::Offset(local, offset) => {
+            Moment::Instant(offset.from_local_datetime(&local).single()?.with_timezone(&Utc))
+        }
+    })
+}
+
+/// Reads ISO text as [`parse_iso`] does, keeping its form.
+pub(super) fn parse_iso_form(text: &str) -> Option<IsoForm> {
     let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
     let Some((day, time)) = text.split_once(['T', 't', ' ']) else {
-        return date(text).map(|date| Moment::Local(date.and_time(NaiveTime::MIN)));
+        return date(text).map(IsoForm::Date);
     };
     let day = date(day)?;
     let (time, offset) = match time.strip_suffix(['Z', 'z']) {
@@ -309,8 +331,12 @@ fn parse_iso(text: &str) -> Option<Moment> {
         .filter(|time| time.nanosecond() < 1_000_000_000)?;
     let local = day.and_time(time);
     Some(match offset {
-        Some(offset) => Moment::Instant(offset.from_local_datetime(&local).single()?.with_timezone(&Utc)),
-        None => Moment::Local(local),
+        Some(offset) => {
+            // The instant must exist (not past the end of the range once the offset is taken off).
+            offset.from_local_datetime(&local).single()?;
+            IsoForm::Offset(local, offset)
+        }
+        None => IsoForm::Local(local),
     })
 }
 
@@ -339,7 +365,7 @@ fn parse_offset(text: &str) -> Option<FixedOffset> {
 
 /// A piece of a date pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Item {
+pub(super) enum Item {
     Literal(String),
     /// A pattern letter and how many times it is repeated.
     Field(char, usize),
@@ -350,7 +376,7 @@ enum Item {
 /// year), `E` (weekday name), `a` (AM/PM), `H` `k` `K` `h` (hours), `m`, `s`, `S`
 /// (fraction), `X` `x` `Z` (offset), `VV` (zone id). Text in single quotes is literal,
 /// `''` is a quote; other letters are errors that name them.
-fn parse_pattern(pattern: &str) -> Result<Vec<Item>, String> {
+pub(super) fn parse_pattern(pattern: &str) -> Result<Vec<Item>, String> {
     let shown = || Value::from(pattern).describe();
     let mut items = Vec::new();
     let mut literal = String::new();
@@ -421,11 +447,11 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Item>, String> {
 }
 
 /// Month and weekday names.
-struct Names {
-    months: [&'static str; 12],
-    short_months: [&'static str; 12],
-    weekdays: [&'static str; 7],
-    short_weekdays: [&'static str; 7],
+pub(super) struct Names {
+    pub(super) months: [&'static str; 12],
+    pub(super) short_months: [&'static str; 12],
+    pub(super) weekdays: [&'static str; 7],
+    pub(super) short_weekdays: [&'static str; 7],
 }
 
 const ENGLISH: Names = Names {
@@ -470,7 +496,7 @@ const GERMAN: Names = Names {
 };
 
 /// German for `de` locales, English for every other.
-fn names(locale: &str) -> &'static Names {
+pub(super) fn names(locale: &str) -> &'static Names {
     let language = locale.split(['-', '_']).next().unwrap_or_default();
     if language.eq_ignore_ascii_case("de") { &GERMAN } else { &ENGLISH }
 }
@@ -526,7 +552,7 @@ fn write_field(out: &mut String, letter: char, count: usize, wall: &Wall, names:
 
 /// A year as java.time writes it: `yy` as two digits, else padded to the count, with a
 /// `-` when negative and, from four letters on, a `+` when it has more digits than that.
-fn write_year(out: &mut String, year: i32, count: usize) {
+pub(super) fn write_year(out: &mut String, year: i32, count: usize) {
     if count == 2 {
         let _ = write!(out, "{:02}", year.rem_euclid(100));
         return;

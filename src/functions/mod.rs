@@ -6,15 +6,25 @@
 //! while evaluating. Hosts register their own functions the same way.
 //!
 //! The built-ins live one file a family: conversion, strings (and lists), numbers,
-//! dates, and the chat runtime (functions that read the host's [`Context`]).
+//! dates, the chat runtime (functions that read the host's [`Context`]), and the
+//! families authors know from peer tools: fallbacks, lists, JSON access, regex,
+//! validators, and hashes, encodings and ids.
 
 pub mod catalog;
 mod context;
 mod conversion;
+mod date_math;
 mod dates;
+mod fallbacks;
+mod hashes;
+mod json;
+mod lists;
+mod number_format;
 mod numbers;
+mod regex;
 mod runtime;
 mod strings;
+mod validators;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -176,6 +186,7 @@ impl<'a> CallContext<'a> {
 
 type Body = dyn Fn(&[Value], &CallContext<'_>) -> Result<Value, FunctionError> + Send + Sync;
 type Validator = dyn Fn(&[Option<&Value>]) -> Result<(), (usize, String)> + Send + Sync;
+type ContextFree = dyn Fn(&[Option<&Value>]) -> bool + Send + Sync;
 
 /// A function of the language: its name, parameters and body.
 #[derive(Clone)]
@@ -184,6 +195,7 @@ pub struct Function {
     params: Vec<Param>,
     variadic: bool,
     pure: bool,
+    context_free: Option<Arc<ContextFree>>,
     validator: Option<Arc<Validator>>,
     doc: Doc,
     builtin: bool,
@@ -231,6 +243,7 @@ impl Function {
             params: Vec::new(),
             variadic: false,
             pure: true,
+            context_free: None,
             validator: None,
             doc: Doc::default(),
             builtin: false,
@@ -260,6 +273,15 @@ impl Function {
     /// with constant arguments are not folded at compile time.
     pub fn reads_context(mut self) -> Self {
         self.pure = false;
+        self
+    }
+
+    /// Marks the function as reading the context unless `free` says a call's constant
+    /// arguments make it independent of it (`formatNumber` with a literal locale): such
+    /// calls are folded, the others are not.
+    pub fn reads_context_unless(mut self, free: impl Fn(&[Option<&Value>]) -> bool + Send + Sync + 'static) -> Self {
+        self.pure = false;
+        self.context_free = Some(Arc::new(free));
         self
     }
 
@@ -316,6 +338,12 @@ impl Function {
         self.pure
     }
 
+    /// True when a call with these constant arguments (`None` where an argument is
+    /// not constant) depends only on its arguments, so that it may be folded.
+    pub fn is_pure_for(&self, constants: &[Option<&Value>]) -> bool {
+        self.pure || self.context_free.as_ref().is_some_and(|free| free(constants))
+    }
+
     /// The fewest arguments it takes.
     pub fn min_args(&self) -> usize {
         self.params.iter().filter(|param| !param.optional).count()
@@ -357,7 +385,7 @@ impl Function {
             Some(max) => format!("{min} to {max}"),
             None => format!("at least {min}"),
         };
-        let plural = if expected == "1" { "" } else { "s" };
+        let plural = if matches!(expected.as_str(), "1" | "at least 1") { "" } else { "s" };
         Err(format!("{} takes {expected} argument{plural}, not {count}: {}", self.name, self.signature()))
     }
 
@@ -434,6 +462,14 @@ impl Registry {
             .chain(numbers::functions())
             .chain(dates::functions())
             .chain(runtime::functions())
+            .chain(date_math::functions())
+            .chain(number_format::functions())
+            .chain(fallbacks::functions())
+            .chain(lists::functions())
+            .chain(json::functions())
+            .chain(regex::functions())
+            .chain(validators::functions())
+            .chain(hashes::functions())
         {
             registry.register(Function { builtin: true, ..function });
         }

@@ -1,6 +1,7 @@
 //! Strings and lists: `stringConcat` … `stringReplaceAll`, `stringSplit`, `stringJoin`,
 //! `padZeroes`, `urlEncode`, `base64Encode`/`Decode`, `sha256`, `arrayLength`,
-//! `pushLiteral`, `pushVariable`.
+//! `pushLiteral`, `pushVariable`, and the peers' string helpers `stringIndexOf`,
+//! `substringBefore`/`After`, `capitalize`, `removeDiacritics`, `stringPadStart`/`End`.
 //!
 //! Lengths and indices count Unicode scalar values (Rust `char`s). Every function that
 //! builds a string or a list checks the size limits before or while building it.
@@ -128,7 +129,91 @@ pub(super) fn functions() -> Vec<Function> {
         .reads_context()
         .summary("A list with a variable's value (by name) added at its end", "list")
         .example(r#"pushVariable(stringSplit("a", ","), "firstname")"#, r#"["a","Anna"]"#),
+        Function::new("stringIndexOf", |args, _| Ok(Value::Int(index_of(text(args, 0), text(args, 1)))))
+            .param("text", Kind::Text)
+            .param("part", Kind::Text)
+            .summary("where the part first occurs, in characters; -1 when it does not", "integer")
+            .example("stringIndexOf(\"Zürich HB\", \"HB\")", "7"),
+        Function::new("substringBefore", |args, cx| {
+            let (text, separator) = (text(args, 0), text(args, 1));
+            sized(text.split_once(separator).map_or(text, |(before, _)| before).to_owned(), cx)
+        })
+        .param("text", Kind::Text)
+        .param("separator", Kind::Text)
+        .summary("the text before the first separator; the whole text when there is none", "text")
+        .example("substringBefore(\"anna@example.org\", \"@\")", "\"anna\""),
+        Function::new("substringAfter", |args, cx| {
+            sized(text(args, 0).split_once(text(args, 1)).map_or("", |(_, after)| after).to_owned(), cx)
+        })
+        .param("text", Kind::Text)
+        .param("separator", Kind::Text)
+        .summary("the text after the first separator; \"\" when there is none", "text")
+        .example("substringAfter(\"anna@example.org\", \"@\")", "\"example.org\""),
+        Function::new("capitalize", |args, cx| sized(capitalize(text(args, 0)), cx))
+            .param("text", Kind::Text)
+            .summary("the text with its first character in upper case, the rest unchanged", "text")
+            .example("capitalize(\"élise\")", "\"Élise\""),
+        Function::new("removeDiacritics", |args, cx| sized(remove_diacritics(text(args, 0)), cx))
+            .param("text", Kind::Text)
+            .summary("the text without accents and other combining marks (ß stays)", "text")
+            .example("removeDiacritics(\"Müller-Lüdenscheidt, Besançon\")", "\"Muller-Ludenscheidt, Besancon\""),
+        Function::new("stringPadStart", |args, cx| pad(args, cx, true))
+            .param("text", Kind::Text)
+            .param("width", Kind::Integer)
+            .param("pad", Kind::Text)
+            .summary("the text with the pad repeated before it up to width characters", "text")
+            .example("stringPadStart(\"7\", 5, \"ab\")", "\"abab7\""),
+        Function::new("stringPadEnd", |args, cx| pad(args, cx, false))
+            .param("text", Kind::Text)
+            .param("width", Kind::Integer)
+            .param("pad", Kind::Text)
+            .summary("the text with the pad repeated after it up to width characters", "text")
+            .example("stringPadEnd(\"7\", 3, \".\")", "\"7..\""),
     ]
+}
+
+/// Java's `indexOf`, counted in characters: the empty part is found at 0.
+fn index_of(text: &str, part: &str) -> i64 {
+    text.find(part).map_or(-1, |at| char_count(&text[..at]))
+}
+
+/// The first character as Java's `Character.toUpperCase` maps it: only to a single
+/// character, so `ß` (whose upper case is `SS`) stays as it is.
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut upper = first.to_uppercase();
+    let first = match (upper.next(), upper.next()) {
+        (Some(single), None) => single,
+        _ => first,
+    };
+    std::iter::once(first).chain(chars).collect()
+}
+
+/// Decomposes (NFD), drops the combining marks, and composes again (NFC) so that
+/// letters without marks, such as Hangul syllables, come back as they were.
+fn remove_diacritics(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    text.nfd().filter(|c| !is_combining_mark(*c)).nfc().collect()
+}
+
+/// Pads to `width` characters with `pad` repeated and cut (`"ab"` to width 5 before
+/// `7` is `abab7`), as JavaScript's `padStart` and `padEnd`; an empty pad, or text at
+/// least as wide, leaves the text as it is.
+fn pad(args: &[Value], cx: &CallContext<'_>, start: bool) -> Result<Value, FunctionError> {
+    let (text, pad) = (text(args, 0), text(args, 2));
+    let width = usize::try_from(integer(args, 1)).unwrap_or(0);
+    let missing = width.saturating_sub(text.chars().count());
+    if missing == 0 || pad.is_empty() {
+        return Ok(Value::from(text));
+    }
+    let longest_char = pad.chars().map(char::len_utf8).max().unwrap_or(1);
+    cx.check_size(text.len().saturating_add(missing.saturating_mul(longest_char)))?;
+    let filler: String = pad.chars().cycle().take(missing).collect();
+    Ok(Value::from(if start { filler + text } else { format!("{text}{filler}") }))
 }
 
 fn char_count(text: &str) -> i64 {
@@ -213,22 +298,27 @@ fn replace(args: &[Value], cx: &CallContext<'_>) -> Result<Value, FunctionError>
 }
 
 /// Compiled regular expressions by pattern, so that a template applied to many
-/// sessions compiles its pattern once. Bounded: it starts over when full.
+/// sessions compiles its pattern once. Bounded: it starts over when full. The regexes
+/// are shared, not cloned: a cloned `Regex` starts with an empty pool of search caches,
+/// which each search would then allocate anew.
 #[derive(Clone, Default)]
-struct RegexCache(Arc<Mutex<HashMap<String, (usize, Regex)>>>);
+pub(super) struct RegexCache(Arc<Mutex<CachedRegexes>>);
+
+/// Pattern → the size limit it was compiled under and the compiled regex.
+type CachedRegexes = HashMap<String, (usize, Arc<Regex>)>;
 
 const CACHED_REGEXES: usize = 64;
 
 impl RegexCache {
     /// The pattern compiled with a size limit of `limit` bytes.
-    fn get(&self, pattern: &str, limit: usize) -> Result<Regex, regex::Error> {
+    pub(super) fn get(&self, pattern: &str, limit: usize) -> Result<Arc<Regex>, regex::Error> {
         let cached =
             self.lock().get(pattern).filter(|(cached_limit, _)| *cached_limit == limit).map(|(_, regex)| regex.clone());
         if let Some(regex) = cached {
             return Ok(regex);
         }
         // Compiled without holding the lock: other evaluations need not wait for it.
-        let regex = RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build()?;
+        let regex = Arc::new(RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build()?);
         let mut cache = self.lock();
         if cache.len() >= CACHED_REGEXES {
             cache.clear();
@@ -237,13 +327,13 @@ impl RegexCache {
         Ok(regex)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Regex)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedRegexes> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 /// The message for a pattern that did not compile.
-fn regex_error(pattern: &str, error: regex::Error, limit: usize) -> FunctionError {
+pub(super) fn regex_error(pattern: &str, error: regex::Error, limit: usize) -> FunctionError {
     let shown = Value::from(pattern).describe();
     FunctionError::new(match error {
         regex::Error::CompiledTooBig(_) => {
@@ -389,7 +479,7 @@ fn validate_replace_all(regexes: &RegexCache, constants: &[Option<&Value>]) -> R
         }
     }
     if let Some(replacement) = constants.get(2).copied().flatten() {
-        parse_replacement(&replacement.to_text(), regex.as_ref()).map_err(|message| (2, message))?;
+        parse_replacement(&replacement.to_text(), regex.as_deref()).map_err(|message| (2, message))?;
     }
     Ok(())
 }
@@ -523,7 +613,7 @@ fn push(name: &str, list: &Value, value: Value, cx: &CallContext<'_>) -> Result<
 mod tests {
     use super::*;
 
-    fn regex(pattern: &str) -> Regex {
+    fn regex(pattern: &str) -> Arc<Regex> {
         RegexCache::default().get(pattern, 1 << 20).unwrap()
     }
 

@@ -22,6 +22,10 @@ const QUOTED_BODY: usize = 200;
 /// timeout, a refused connection, a token endpoint that failed), or the service
 /// answered 5xx or 429.
 pub fn worth_keeping(outcome: &Outcome) -> bool {
+    if outcome.refused {
+        // Courier refused to send it: a replay would be refused again.
+        return false;
+    }
     match outcome.status {
         Some(status) => status >= 500 || status == 429,
         None => outcome.error.is_some(),

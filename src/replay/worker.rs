@@ -116,6 +116,8 @@ impl Verdict {
             Some(status) if status < 400 => Verdict::Delivered { status },
             Some(status) if status >= 500 || status == 429 => Verdict::Failed { error: failure_text(outcome) },
             Some(_) => Verdict::Refused { error: failure_text(outcome) },
+            // Courier refused to send it under the policy in force: trying again cannot help.
+            None if outcome.refused => Verdict::Refused { error: failure_text(outcome) },
             None => Verdict::Failed { error: failure_text(outcome) },
         }
     }

@@ -241,6 +241,14 @@ impl TokenRequest {
         .join("\u{0}")
     }
 
+    /// What the token request sends, where a secret bound to hosts may sit.
+    pub(crate) fn carried(&self) -> Vec<&str> {
+        let optional = [&self.client_secret, &self.username, &self.password, &self.scope];
+        let mut texts = vec![self.token_url.as_str(), self.client_id.as_str()];
+        texts.extend(optional.into_iter().filter_map(|text| text.as_deref()));
+        texts
+    }
+
     /// The token request's form body; with `for_log`, the password and the client
     /// secret replaced, for the debug log.
     pub(crate) fn form(&self, for_log: bool) -> String {
@@ -307,7 +315,7 @@ impl TokenRequest {
         let body = super::execute::read_body(response, read_timeout, max_bytes)
             .await
             .map_err(|failure| (Some(status), failure))?;
-        let fail = |message: String| (Some(status), Failure { kind: EventKind::Exception, message });
+        let fail = |message: String| (Some(status), Failure { kind: EventKind::Exception, message, refused: false });
         if !(200..300).contains(&status) {
             let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err(fail(format!("the token endpoint {} answered {status}: {shown}", self.token_url)));

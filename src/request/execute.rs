@@ -18,8 +18,10 @@ use serde::Serialize;
 use super::auth::{AuthPlan, TokenCache};
 use super::body::{Body, BodyPlan, FieldError, FilePlan, FileSource};
 use super::cookies::{self, Cookies};
+use super::destination::{self, Destinations, Refusal};
 use super::log::{Exchange, LogEntry, REDACTED, RecordingResolver, Redactor};
-use super::spec::{CompiledRequest, Method, Timeouts};
+use super::redirect::{self, Hop};
+use super::spec::{CompiledRequest, DEFAULT_REDIRECTS, Method, Timeouts};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventKind, EventSink, NoEvents};
 use crate::functions::Context;
@@ -32,7 +34,7 @@ pub const TRACE_HEADER: &str = "X-B3-TraceId";
 /// The header that carries a request's idempotency key when a replay store is set.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-/// Distinct (connect, read) time limits that get a pooled client of their own.
+/// Distinct (connect, read, port) triples that get a pooled client of their own.
 const MAX_CLIENTS: usize = 32;
 
 /// What an executor allows; the defaults suit a server that runs specs it did not write.
@@ -46,11 +48,21 @@ pub struct ExecutorOptions {
     /// `file = "${upload}"` would otherwise let a chat's input name any file on the
     /// host. The command line turns it on.
     pub allow_local_files: bool,
+    /// Where requests may go. The default reaches public addresses only: loopback,
+    /// private networks and the rest of the private group need an entry, and the
+    /// cloud metadata, unspecified, multicast and broadcast addresses are never
+    /// reached (`docs/security.md`).
+    pub destinations: Destinations,
 }
 
 impl Default for ExecutorOptions {
     fn default() -> Self {
-        ExecutorOptions { max_response_bytes: 10 << 20, max_file_bytes: 10 << 20, allow_local_files: false }
+        ExecutorOptions {
+            max_response_bytes: 10 << 20,
+            max_file_bytes: 10 << 20,
+            allow_local_files: false,
+            destinations: Destinations::public_only(),
+        }
     }
 }
 
@@ -63,7 +75,7 @@ pub struct Executor {
 
 struct Inner {
     options: ExecutorOptions,
-    clients: Mutex<HashMap<(Duration, Duration), reqwest::Client>>,
+    clients: Mutex<HashMap<(Duration, Duration, u16), reqwest::Client>>,
     tokens: TokenCache,
     sink: Arc<dyn EventSink>,
     store: Option<Arc<dyn ReplayStore>>,
@@ -100,6 +112,11 @@ pub struct Outcome {
     /// The replay store's record of the request, when it was queued or kept for replay.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay: Option<Kept>,
+    /// Whether courier refused to send it (a destination the policy does not allow,
+    /// a secret bound to other hosts, a redirect it does not follow): `error` says
+    /// why. Such a request is not kept for replay, which could not change that.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 impl Outcome {
@@ -163,16 +180,26 @@ pub struct DryRun {
 pub(crate) struct Failure {
     pub(crate) kind: EventKind,
     pub(crate) message: String,
+    /// Courier refused to send: nothing went out, and replaying cannot help.
+    pub(crate) refused: bool,
 }
 
 impl Failure {
     fn exception(message: impl Into<String>) -> Self {
-        Failure { kind: EventKind::Exception, message: message.into() }
+        Failure { kind: EventKind::Exception, message: message.into(), refused: false }
+    }
+
+    /// Courier refused to send (an `api_exception`); the message says why.
+    pub(crate) fn refused(refusal: Refusal) -> Self {
+        Failure { kind: EventKind::Exception, message: refusal.to_string(), refused: true }
     }
 
     /// Classifies a reqwest error: a timeout while connecting, a timeout while
     /// reading (reqwest's read timeout), or anything else.
     pub(crate) fn from_reqwest(error: &reqwest::Error) -> Self {
+        if let Some(refusal) = destination::refusal_in(error) {
+            return Failure::refused(refusal.clone());
+        }
         let kind = match (error.is_timeout(), error.is_connect()) {
             (true, true) => EventKind::ConnectTimeout,
             (true, false) => EventKind::SocketTimeout,
@@ -188,7 +215,7 @@ impl Failure {
             }
             source = cause.source();
         }
-        Failure { kind, message }
+        Failure { kind, message, refused: false }
     }
 }
 
@@ -286,7 +313,7 @@ fn idempotency_key() -> String {
 fn timed_out(total: Duration, run: &mut Run) -> Failure {
     let message = format!("no response within the timeout of {}", humantime::format_duration(total));
     run.interrupt(&message);
-    Failure { kind: EventKind::Timeout, message }
+    Failure { kind: EventKind::Timeout, message, refused: false }
 }
 
 /// A fresh 128-bit trace id, as 32 lowercase hex digits.
@@ -383,12 +410,12 @@ impl Executor {
                 let total = request.timeouts.total;
                 let mut prepared = None;
                 let sending = async {
-                    let (ready, auth) = self.prepare(request, rendered, &mut run).await?;
+                    let (ready, auth) = self.prepare(request, rendered, &redactor, &mut run).await?;
                     let ready = prepared.insert(ready);
                     if request.queue {
                         return Ok(None);
                     }
-                    self.deliver(ready, auth.as_ref(), &redactor, &mut run).await.map(Some)
+                    self.deliver(ready, auth.as_ref(), request.redirects, &redactor, &mut run).await.map(Some)
                 };
                 match tokio::time::timeout(total, sending).await {
                     Ok(Ok(Some(response))) => receive(request, &response, &url, &mut outcome, &mut run),
@@ -476,6 +503,11 @@ impl Executor {
             }
             None => {}
         }
+        if let Ok(url) = url::Url::parse(&rendered.url)
+            && let Err(refusal) = self.inner.options.destinations.check_url(&url)
+        {
+            notes.push(format!("when sent, {refusal}"));
+        }
         add_body_headers(&mut rendered.headers, body.as_ref());
         self.add_idempotency_key(&mut rendered.headers);
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
@@ -510,7 +542,11 @@ impl Executor {
         let mut headers = HeaderMap::new();
         for (name, written, template) in &request.headers {
             let field = || format!("headers.{written}");
+            let lookups = redactor.lookups();
             let text = template.render(variables, context).map_err(|error| (field(), error))?;
+            if redactor.lookups() != lookups {
+                redactor.mark_secret_header(name.as_str());
+            }
             let value = HeaderValue::from_bytes(text.as_bytes())
                 .map_err(|_| (field(), render_error(format!("{text:?} is not a header value"))))?;
             headers.append(name.clone(), value);
@@ -525,17 +561,28 @@ impl Executor {
         Ok(Rendered { url, headers, body, auth })
     }
 
-    /// The pooled client for a request's connect and read limits.
-    fn client(&self, timeouts: &Timeouts) -> Result<reqwest::Client, Failure> {
-        let key = (timeouts.connect, timeouts.read);
+    /// The pooled client for a request's connect and read limits and destination
+    /// port. Its resolver checks every address a name resolves to against the
+    /// destination policy (for that port), it follows no redirect (courier follows
+    /// them, checking each hop) and uses no proxy (one would resolve names unchecked).
+    fn client(&self, timeouts: &Timeouts, port: u16) -> Result<reqwest::Client, Failure> {
+        let key = (timeouts.connect, timeouts.read, port);
         let mut clients = self.inner.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
+        let resolver = destination::CheckedResolver::new(
+            self.inner.options.destinations.clone(),
+            port,
+            destination::system_lookup(),
+        );
         let client = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .read_timeout(timeouts.read)
             .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .build()
             .map_err(|error| Failure::exception(format!("cannot set up the HTTP client: {error}")))?;
         if clients.len() < MAX_CLIENTS {
@@ -572,7 +619,8 @@ impl Executor {
             Ok((ready, auth)) => {
                 let ready = ready.as_ref().unwrap_or(prepared);
                 let total = ready.timeouts.total;
-                let sending = self.deliver(ready, auth.as_ref(), &redactor, &mut run);
+                let redirects = credentials.map_or(DEFAULT_REDIRECTS, |credentials| credentials.request.redirects);
+                let sending = self.deliver(ready, auth.as_ref(), redirects, &redactor, &mut run);
                 match tokio::time::timeout(total, sending).await {
                     Ok(Ok(response)) => receive_status(method, &response, &ready.url, &mut outcome),
                     Ok(Err(failure)) => fail(&mut outcome, failure, method.as_str(), &url),
@@ -612,6 +660,8 @@ impl Executor {
                 let text = template
                     .render(credentials.variables, context)
                     .map_err(|error| (format!("headers.{written}"), error))?;
+                // Kept out of the record as a credential: it stays one on every hop.
+                redactor.mark_secret_header(name.as_str());
                 ready.headers.push((name.as_str().to_owned(), text));
             }
         }
@@ -626,15 +676,14 @@ impl Executor {
         &self,
         request: &CompiledRequest,
         rendered: Rendered,
+        redactor: &Redactor,
         run: &mut Run,
     ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
-        let client = self.client(&request.timeouts)?;
-        let read_timeout = request.timeouts.read;
         let mut headers = rendered.headers;
         let body = match rendered.body {
             None => None,
             Some(BodyPlan::Ready(body)) => Some(body),
-            Some(BodyPlan::File(plan)) => Some(self.file_body(plan, &client, read_timeout, run).await?),
+            Some(BodyPlan::File(plan)) => Some(self.file_body(plan, request, redactor, run).await?),
         };
         add_body_headers(&mut headers, body.as_ref());
         self.add_idempotency_key(&mut headers);
@@ -665,11 +714,11 @@ impl Executor {
         &self,
         prepared: &Prepared,
         auth: Option<&AuthPlan>,
+        redirects: u32,
         redactor: &Redactor,
         run: &mut Run,
     ) -> Result<Response, Failure> {
-        let client = self.client(&prepared.timeouts)?;
-        let read_timeout = prepared.timeouts.read;
+        let timeouts = &prepared.timeouts;
         let mut headers = HeaderMap::new();
         for (name, value) in &prepared.headers {
             let bad = || Failure::exception(format!("the header {name:?} cannot be sent"));
@@ -681,38 +730,112 @@ impl Executor {
             None => {}
             Some(AuthPlan::Header(value)) => set_authorization(&mut headers, value)?,
             Some(AuthPlan::OAuth2(token_request)) => {
-                let token = self.token(token_request, None, &client, read_timeout, run).await?;
+                let token = self.token(token_request, None, timeouts, redactor, run).await?;
                 redactor.add(&token);
                 set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
                 used_token = Some(token);
             }
         }
-        let method = prepared.method;
-        let bytes = prepared.body.clone();
-        let builder = || client.request(method.to_reqwest(), &prepared.url);
-        let (name, url) = (method.as_str(), prepared.url.as_str());
-        let response = self.attempt(builder(), name, url, headers.clone(), bytes.clone(), read_timeout, run).await?;
+        let hop = |headers: HeaderMap| Hop {
+            method: prepared.method.to_reqwest(),
+            url: prepared.url.clone(),
+            headers,
+            body: prepared.body.clone(),
+        };
+        let response = self.send_following(hop(headers.clone()), timeouts, redirects, redactor, run).await?;
         if response.status == 401
             && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (auth, used_token)
         {
             run.log.push(LogEntry::note("the service answered 401: fetching a new OAuth2 token and sending again"));
-            let token = self.token(token_request, Some(&rejected), &client, read_timeout, run).await?;
+            let token = self.token(token_request, Some(&rejected), timeouts, redactor, run).await?;
             redactor.add(&token);
             set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
-            return self.attempt(builder(), name, url, headers, bytes, read_timeout, run).await;
+            return self.send_following(hop(headers), timeouts, redirects, redactor, run).await;
         }
         Ok(response)
     }
 
+    /// Sends a request and follows up to `redirects` redirects (then the 3xx is the
+    /// answer), checking every hop before it is sent; the log lists each hop.
+    async fn send_following(
+        &self,
+        mut hop: Hop,
+        timeouts: &Timeouts,
+        redirects: u32,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let mut followed = 0;
+        loop {
+            let port = self.check_hop(&hop, redactor)?;
+            let client = self.client(timeouts, port)?;
+            let (method, url) = (hop.method.as_str(), hop.url.as_str());
+            let request = client.request(hop.method.clone(), url);
+            let response =
+                self.attempt(request, method, url, hop.headers.clone(), hop.body.clone(), timeouts.read, run).await?;
+            let location = response.headers.get(header::LOCATION).filter(|_| redirect::is_redirect(response.status));
+            let Some(location) = location else { return Ok(response) };
+            if followed == redirects {
+                if redirects > 0 {
+                    run.log.push(LogEntry::note(format!(
+                        "not following the {} to {:?}: {redirects} redirects were followed already; the {} is the answer",
+                        response.status,
+                        String::from_utf8_lossy(location.as_bytes()),
+                        response.status
+                    )));
+                }
+                return Ok(response);
+            }
+            followed += 1;
+            let (next, dropped) =
+                redirect::next_hop(hop, response.status, location, redactor).map_err(Failure::refused)?;
+            let mut note = format!(
+                "redirect {followed} of at most {redirects}: {} → {} {}",
+                response.status, next.method, next.url
+            );
+            if !dropped.is_empty() {
+                note.push_str(&format!(" (another origin: {} not sent)", dropped.join(", ")));
+            }
+            run.log.push(LogEntry::note(note));
+            hop = next;
+        }
+    }
+
+    /// Checks a hop before it is sent: its URL against the destination policy (an
+    /// address written in it now, a name when the resolver resolves it), and every
+    /// secret it carries against that secret's host binding. Gives the port.
+    fn check_hop(&self, hop: &Hop, redactor: &Redactor) -> Result<u16, Failure> {
+        let url = url::Url::parse(&hop.url)
+            .map_err(|error| Failure::exception(format!("{} is not a URL: {error}; nothing was sent", hop.url)))?;
+        let port = self.inner.options.destinations.check_url(&url).map_err(Failure::refused)?;
+        if !redactor.bindings().is_empty() {
+            // Copies the body as text: only when some secret of the run is bound.
+            let texts = destination::carried_texts(&hop.url, &hop.headers, hop.body.as_deref());
+            let host = url.host_str().unwrap_or_default();
+            redactor.bindings().check(host, texts.iter().map(String::as_str)).map_err(Failure::refused)?;
+        }
+        Ok(port)
+    }
+
     /// The OAuth2 token, from the cache or fetched once for all waiting requests.
+    /// The token request follows no redirect: its credentials go to the token URL
+    /// and nowhere else, and only that host's token is taken.
     async fn token(
         &self,
         request: &super::auth::TokenRequest,
         rejected: Option<&str>,
-        client: &reqwest::Client,
-        read_timeout: Duration,
+        timeouts: &Timeouts,
+        redactor: &Redactor,
         run: &mut Run,
     ) -> Result<String, Failure> {
+        let token_url = url::Url::parse(&request.token_url).map_err(|error| {
+            Failure::exception(format!("getting an OAuth2 token: {} is not a URL: {error}", request.token_url))
+        })?;
+        let port = self.inner.options.destinations.check_url(&token_url).map_err(Failure::refused)?;
+        let host = token_url.host_str().unwrap_or_default();
+        redactor.bindings().check(host, request.carried()).map_err(Failure::refused)?;
+        let client = &self.client(timeouts, port)?;
+        let read_timeout = timeouts.read;
         let max_bytes = self.inner.options.max_response_bytes;
         let fetch = || async move {
             // The exchange is logged like any request (with debug: headers and
@@ -775,8 +898,8 @@ impl Executor {
     async fn file_body(
         &self,
         plan: FilePlan,
-        client: &reqwest::Client,
-        read_timeout: Duration,
+        request: &CompiledRequest,
+        redactor: &Redactor,
         run: &mut Run,
     ) -> Result<Body, Failure> {
         let limit = self.inner.options.max_file_bytes;
@@ -789,12 +912,17 @@ impl Executor {
                     .map_err(|error| Failure::exception(format!("reading the file failed: {error}")))??
             }
             FileSource::Remote(url) => {
+                let hop =
+                    Hop { method: reqwest::Method::GET, url: url.to_string(), headers: HeaderMap::new(), body: None };
                 let response = self
-                    .attempt(client.get(url.as_str()), "GET", url.as_str(), HeaderMap::new(), None, read_timeout, run)
+                    .send_following(hop, &request.timeouts, request.redirects, redactor, run)
                     .await
-                    .map_err(|failure| Failure {
-                        message: format!("fetching the file {url}: {}", failure.message),
-                        ..failure
+                    .map_err(|failure| match failure.refused {
+                        // A refusal names the file's host already, and starts with why.
+                        true => failure,
+                        false => {
+                            Failure { message: format!("fetching the file {url}: {}", failure.message), ..failure }
+                        }
                     })?;
                 if !(200..300).contains(&response.status) {
                     return Err(Failure::exception(format!(
@@ -873,7 +1001,7 @@ pub(crate) async fn read_body(
             Err(_) => {
                 let message =
                     format!("the response went silent for {} while reading", humantime::format_duration(read_timeout));
-                return Err(Failure { kind: EventKind::SocketTimeout, message });
+                return Err(Failure { kind: EventKind::SocketTimeout, message, refused: false });
             }
             Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
             Ok(Ok(None)) => return Ok(body),
@@ -898,6 +1026,7 @@ fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &str) {
         error: Some(failure.message.clone()),
     });
     outcome.error = Some(failure.message);
+    outcome.refused |= failure.refused;
 }
 
 /// Maps a response into the outcome: status and body variables, the status's

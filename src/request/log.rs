@@ -113,6 +113,12 @@ fn body_text(bytes: &[u8]) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Redactor {
     forms: Mutex<Vec<String>>,
+    /// The secrets among them that are bound to hosts.
+    bindings: super::destination::Bindings,
+    /// How often a template asked for a secret (whether or not it was known).
+    lookups: std::sync::atomic::AtomicUsize,
+    /// The request headers whose templates asked for a secret, lowercase.
+    secret_headers: Mutex<Vec<String>>,
 }
 
 impl Redactor {
@@ -121,20 +127,7 @@ impl Redactor {
         if secret.is_empty() {
             return;
         }
-        let json = serde_json::Value::String(secret.to_owned()).to_string();
-        let debug = format!("{secret:?}");
-        // Error messages quote values shortened and escaped (`Value::describe`): that
-        // prefix, without its quotes and ellipsis, must not survive either.
-        let described = crate::Value::from(secret).describe();
-        let described = described.trim_end_matches('"').trim_end_matches('…').trim_start_matches('"');
-        let candidates = [
-            secret.to_owned(),
-            json[1..json.len() - 1].to_owned(),
-            debug[1..debug.len() - 1].to_owned(),
-            described.to_owned(),
-            utf8_percent_encode(secret, crate::value::URL_COMPONENT).to_string(),
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-        ];
+        let candidates = forms_of(secret);
         let mut forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         forms.extend(candidates);
         // The longest first, so that no shorter form leaves part of a longer one.
@@ -145,6 +138,38 @@ impl Redactor {
     /// Whether any secret was learnt.
     pub(crate) fn is_empty(&self) -> bool {
         self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_empty()
+    }
+
+    /// Whether `text` holds any secret, in any form.
+    pub(crate) fn holds_secret(&self, text: &str) -> bool {
+        let forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        forms.iter().any(|form| text.contains(form.as_str()))
+    }
+
+    /// How often a template of the run asked for a secret so far.
+    pub(crate) fn lookups(&self) -> usize {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records that the header `name`'s template asked for a secret: it holds a
+    /// credential, even when its value does not show the secret (a hash, a signature).
+    pub(crate) fn mark_secret_header(&self, name: &str) {
+        let mut names = self.secret_headers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let name = name.to_ascii_lowercase();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+
+    /// Whether the header `name`'s template asked for a secret.
+    pub(crate) fn is_secret_header(&self, name: &str) -> bool {
+        let names = self.secret_headers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        names.iter().any(|marked| marked.eq_ignore_ascii_case(name))
+    }
+
+    /// The secrets of the run that are bound to hosts.
+    pub(crate) fn bindings(&self) -> &super::destination::Bindings {
+        &self.bindings
     }
 
     /// `text` with every secret replaced.
@@ -166,6 +191,25 @@ impl Redactor {
     }
 }
 
+/// Every form a secret may be written in: as it is, JSON-escaped, Debug-escaped,
+/// shortened and escaped as error messages quote it, percent- and form-encoded.
+pub(crate) fn forms_of(secret: &str) -> Vec<String> {
+    let json = serde_json::Value::String(secret.to_owned()).to_string();
+    let debug = format!("{secret:?}");
+    // Error messages quote values shortened and escaped (`Value::describe`): that
+    // prefix, without its quotes and ellipsis, must not survive either.
+    let described = crate::Value::from(secret).describe();
+    let described = described.trim_end_matches('"').trim_end_matches('…').trim_start_matches('"');
+    vec![
+        secret.to_owned(),
+        json[1..json.len() - 1].to_owned(),
+        debug[1..debug.len() - 1].to_owned(),
+        described.to_owned(),
+        utf8_percent_encode(secret, crate::value::URL_COMPONENT).to_string(),
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+    ]
+}
+
 /// The host's secret resolver, wrapped to tell the [`Redactor`] every value it gives.
 pub(crate) struct RecordingResolver {
     inner: Option<Arc<dyn SecretResolver>>,
@@ -180,9 +224,18 @@ impl RecordingResolver {
 
 impl SecretResolver for RecordingResolver {
     fn resolve(&self, name: &str) -> Option<String> {
-        let value = self.inner.as_ref()?.resolve(name)?;
+        self.redactor.lookups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let inner = self.inner.as_ref()?;
+        let value = inner.resolve(name)?;
         self.redactor.add(&value);
+        if let Some(hosts) = inner.allowed_hosts(name) {
+            self.redactor.bindings.record(name, forms_of(&value), &hosts);
+        }
         Some(value)
+    }
+
+    fn allowed_hosts(&self, name: &str) -> Option<Vec<String>> {
+        self.inner.as_ref()?.allowed_hosts(name)
     }
 }
 

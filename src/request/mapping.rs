@@ -1,127 +1,179 @@
 //! Response mapping: a source field of the JSON response — a dot path
-//! (`store_address.city`, `items.0.id`) or a JSON Pointer (`/store_address/city`) —
-//! read into a target variable as its string form. A dot path reads `[N]` as a list
-//! index too (`items[0].name`).
+//! (`store_address.city`, `items.0.id`, `items[0].id`) or a JSON Pointer
+//! (`/store_address/city`) — read into a target variable as its string form.
+//!
+//! The response is never built as a tree: it is checked to be JSON once, then each
+//! mapping walks the raw text one level at a time, skipping what it does not read.
+//! So a large body costs memory only for the fields mapped, and numbers keep the
+//! response's own spelling (`1.0E2`, `12.50`).
 
-use indexmap::IndexMap;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// Where a mapping reads from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Path {
-    /// A JSON Pointer (RFC 6901).
-    Pointer(String),
-    /// Dot-separated keys; a number indexes a list.
-    Dots(Vec<String>),
-}
+use crate::value::FieldPath;
 
 /// A compiled mapping: target variable ← source field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Mapping {
     pub(crate) source: String,
     pub(crate) target: String,
-    path: Path,
+    path: FieldPath,
 }
 
 impl Mapping {
-    /// Parses the source path.
+    /// Parses the source path (the path syntax is [`FieldPath`]'s, shared with `jsonGet`).
     pub(crate) fn new(source: &str, target: &str) -> Result<Mapping, String> {
-        let path = if source.starts_with('/') {
-            Path::Pointer(source.to_owned())
-        } else {
-            Path::Dots(dot_segments(source).ok_or_else(|| {
-                format!(
-                    "{source:?} is not a field path: write keys separated by dots (store_address.city), \
-                     list indices as .0 or [0] (items[0].name), or a JSON Pointer (/store_address/city)"
-                )
-            })?)
-        };
+        let path = FieldPath::parse(source)?;
         Ok(Mapping { source: source.to_owned(), target: target.to_owned(), path })
     }
 
-    /// The field's string form in `response`, when the field is there. Numbers keep
-    /// the response's own spelling (`1.0E2`, `12.50`): the response is read as raw
-    /// JSON text, one level at a time along the path.
+    /// The field's string form in `response`, when the field is there.
     pub(crate) fn read(&self, response: &RawValue) -> Option<String> {
-        let mut field = response;
-        match &self.path {
-            Path::Pointer(pointer) => {
-                for segment in pointer.split('/').skip(1) {
-                    field = step(field, &segment.replace("~1", "/").replace("~0", "~"))?;
-                }
-            }
-            Path::Dots(segments) => {
-                for segment in segments {
-                    field = step(field, segment)?;
-                }
-            }
-        }
+        let field = match &self.path {
+            FieldPath::Keys(keys) => keys.iter().try_fold(response, |value, key| step(value, key))?,
+            FieldPath::Pointer(pointer) => pointer
+                .split('/')
+                .skip(1)
+                .try_fold(response, |value, token| step(value, &token.replace("~1", "/").replace("~0", "~")))?,
+        };
         string_form(field)
     }
 }
 
-/// Parses a response body for mapping: checks that it is JSON, keeping its text.
+/// Parses a response body for mapping: checks that all of it is JSON, building
+/// nothing, and keeps its text.
 pub(crate) fn parse_response(body: &[u8]) -> Result<&RawValue, serde_json::Error> {
     serde_json::from_slice(body)
 }
 
-/// The member `key` of an object, or the item at index `key` of a list.
+/// Reads the fields `sources` name (dot paths or JSON Pointers, as `[[mappings]]`
+/// writes them) from a response body, as the executor does: each field's string
+/// form, or `None` where the response has no such field. An error says why a
+/// source or the body cannot be read.
+///
+/// ```
+/// let body = br#"{"store": {"city": "Bern"}, "items": [{"id": 7}]}"#;
+/// let fields = courier::request::mapping::read_fields(body, &["store.city", "/items/0/id", "nope"]);
+/// assert_eq!(fields.unwrap(), [Some("Bern".to_owned()), Some("7".to_owned()), None]);
+/// ```
+pub fn read_fields(body: &[u8], sources: &[&str]) -> Result<Vec<Option<String>>, String> {
+    let mappings =
+        sources.iter().map(|source| Mapping::new(source, "field")).collect::<Result<Vec<Mapping>, String>>()?;
+    let response = parse_response(body).map_err(|error| format!("the response is not JSON ({error})"))?;
+    Ok(mappings.iter().map(|mapping| mapping.read(response)).collect())
+}
+
+/// The member `key` of an object (the last, when a key repeats, as serde_json
+/// keeps it), or the item at index `key` of a list; the rest is skipped unbuilt.
 fn step<'a>(value: &'a RawValue, key: &str) -> Option<&'a RawValue> {
-    match value.get().trim_start().as_bytes().first()? {
-        b'{' => {
-            let members: IndexMap<String, &RawValue> = serde_json::from_str(value.get()).ok()?;
-            members.get(key).copied()
+    let mut reader = serde_json::Deserializer::from_str(value.get());
+    Member { key }.deserialize(&mut reader).ok().flatten()
+}
+
+/// Finds one member or item while skipping the others.
+struct Member<'k> {
+    key: &'k str,
+}
+
+impl<'de> DeserializeSeed<'de> for Member<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Member<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if name == self.key {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
         }
-        b'[' => {
-            let items: Vec<&RawValue> = serde_json::from_str(value.get()).ok()?;
-            items.get(key.parse::<usize>().ok()?).copied()
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        let Ok(wanted) = self.key.parse::<usize>() else {
+            while items.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(None);
+        };
+        let mut found = None;
+        let mut index = 0;
+        loop {
+            if index == wanted {
+                found = items.next_element::<&'de RawValue>()?;
+                if found.is_none() {
+                    break;
+                }
+            } else if items.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            index += 1;
         }
-        _ => None,
+        Ok(found)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
 }
 
 /// A JSON value as a chat variable holds it: strings as they are, numbers as the
-/// response wrote them, `true`/`false`, null as empty, objects and lists as compact
-/// JSON text.
+/// response wrote them, `true`/`false`, null as empty text, objects and lists as
+/// compact JSON text (the response's text without its layout).
 fn string_form(value: &RawValue) -> Option<String> {
     let text = value.get().trim();
     match text.as_bytes().first()? {
         b'"' => serde_json::from_str(text).ok(),
-        b'{' | b'[' => serde_json::from_str::<serde_json::Value>(text).ok().map(|json| json.to_string()),
+        b'{' | b'[' => Some(compact(text)),
         _ if text == "null" => Some(String::new()),
         _ => Some(text.to_owned()),
     }
 }
 
-/// The keys of a dot path, with `[N]` read as an index of its own: `items[0].name`
-/// is `items`, `0`, `name`. `None` for an empty key or an unclosed or non-numeric bracket.
-fn dot_segments(source: &str) -> Option<Vec<String>> {
-    let mut segments = Vec::new();
-    for part in source.split('.') {
-        let (key, mut indices) = match part.find('[') {
-            Some(open) => (&part[..open], &part[open..]),
-            None => (part, ""),
-        };
-        if key.is_empty() && (indices.is_empty() || segments.is_empty() && source.starts_with('.')) {
-            return None;
+/// JSON text without the whitespace between its tokens.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for character in json.chars() {
+        if in_string {
+            in_string = escaped || character != '"';
+            escaped = !escaped && character == '\\';
+        } else if character.is_ascii_whitespace() {
+            continue;
+        } else {
+            in_string = character == '"';
         }
-        if !key.is_empty() {
-            segments.push(key.to_owned());
-        }
-        while !indices.is_empty() {
-            let close = indices.find(']')?;
-            let index = &indices[1..close];
-            if index.is_empty() || !index.bytes().all(|byte| byte.is_ascii_digit()) {
-                return None;
-            }
-            segments.push(index.to_owned());
-            indices = &indices[close + 1..];
-            if !indices.is_empty() && !indices.starts_with('[') {
-                return None;
-            }
-        }
+        out.push(character);
     }
-    Some(segments)
+    out
 }
 
 #[cfg(test)]
@@ -138,6 +190,7 @@ mod tests {
         assert_eq!(read("a.b", response).as_deref(), Some("x"));
         assert_eq!(read("/a/b", response).as_deref(), Some("x"));
         assert_eq!(read("a.list.1.id", response).as_deref(), Some("8"));
+        assert_eq!(read("a.list[1].id", response).as_deref(), Some("8"));
         assert_eq!(read("/a/list/0/id", response).as_deref(), Some("7"));
         assert_eq!(read("a.n", response).as_deref(), Some("12.50"));
         assert_eq!(read("a.list.0", response).as_deref(), Some(r#"{"id":7}"#));
@@ -151,29 +204,30 @@ mod tests {
     fn empty_segments_are_refused() {
         assert!(Mapping::new("a..b", "t").is_err());
         assert!(Mapping::new("", "t").is_err());
-        for bad in ["items[", "items[x].name", "items[]", "items[0]x", ".a"] {
-            assert!(Mapping::new(bad, "t").is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn bracketed_indices_reach_list_items() {
-        let response = r#"{"items": [{"name": "a"}, {"name": "b", "tags": [[1, 2]]}]}"#;
-        assert_eq!(read("items[0].name", response).as_deref(), Some("a"));
-        assert_eq!(read("items[1].tags[0][1]", response).as_deref(), Some("2"));
-        assert_eq!(read("items.1.name", response).as_deref(), Some("b"));
-        assert_eq!(read("items[5].name", response), None);
     }
 
     #[test]
     fn numbers_keep_the_response_spelling() {
         let response = r#"{"a": 1.0E2, "b": 12.50, "c": -0.0, "d": 1e400, "e": null, "f": "q\"", "g": true}"#;
-        assert_eq!(read("a", response).as_deref(), Some("1.0E2"));
-        assert_eq!(read("b", response).as_deref(), Some("12.50"));
-        assert_eq!(read("c", response).as_deref(), Some("-0.0"));
-        assert_eq!(read("d", response).as_deref(), Some("1e400"));
-        assert_eq!(read("e", response).as_deref(), Some(""));
-        assert_eq!(read("f", response).as_deref(), Some("q\""));
-        assert_eq!(read("g", response).as_deref(), Some("true"));
+        for (source, shown) in
+            [("a", "1.0E2"), ("b", "12.50"), ("c", "-0.0"), ("d", "1e400"), ("e", ""), ("f", "q\""), ("g", "true")]
+        {
+            assert_eq!(read(source, response).as_deref(), Some(shown), "{source}");
+        }
+    }
+
+    #[test]
+    fn objects_and_lists_are_compact_and_repeated_keys_keep_the_last() {
+        let response = r#"{"o": { "k" : [1, 2.50, "a b \" c"] }, "d": 1, "d": 2}"#;
+        assert_eq!(read("o", response).as_deref(), Some(r#"{"k":[1,2.50,"a b \" c"]}"#));
+        assert_eq!(read("d", response).as_deref(), Some("2"));
+        assert_eq!(read("o.k.x", response), None);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_refused_whole() {
+        assert!(parse_response(b"{\"a\": [1,").is_err());
+        assert!(parse_response(b"{} x").is_err());
+        assert_eq!(read_fields(b"{\"a\": 1} x", &["a"]).unwrap_err().split(' ').next(), Some("the"));
     }
 }

@@ -24,15 +24,18 @@ pub mod auth;
 pub mod body;
 pub mod check;
 pub mod cookies;
+pub mod destination;
 mod execute;
 mod fields;
 pub mod log;
 pub mod mapping;
+mod redirect;
 pub mod source;
 pub mod spec;
 
 pub use body::Body;
 pub use cookies::Cookies;
+pub use destination::{Destinations, Entry};
 pub use execute::{
     Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
 };

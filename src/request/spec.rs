@@ -28,6 +28,12 @@ use crate::template::{HeaderTemplate, TemplateKind, UrlTemplate};
 /// Largest spec or payload file read, in bytes.
 const MAX_SPEC_BYTES: u64 = 4 << 20;
 
+/// Redirects followed when a spec does not say.
+pub const DEFAULT_REDIRECTS: u32 = 5;
+
+/// The most redirects a spec may ask to follow.
+pub const MAX_REDIRECTS: u32 = 20;
+
 /// A request spec as written: the serde form of a spec file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +52,9 @@ pub struct RequestSpec {
     /// The longest silence while waiting for or reading the response; default 10 s.
     #[serde(default)]
     pub read_timeout: Option<String>,
+    /// Redirects followed, each checked like the request (default 5; 0: the 3xx is the answer).
+    #[serde(default)]
+    pub redirects: Option<u32>,
     /// Keep payloads and responses in the log.
     #[serde(default)]
     pub debug: bool,
@@ -435,6 +444,7 @@ pub struct CompiledRequest {
     pub(crate) mappings: Vec<Mapping>,
     pub(crate) response_headers: Vec<(HeaderName, String)>,
     pub(crate) timeouts: Timeouts,
+    pub(crate) redirects: u32,
     pub(crate) debug: bool,
     pub(crate) queue: bool,
     pub(crate) base_dir: PathBuf,
@@ -573,6 +583,11 @@ impl CompiledRequest {
             connect: problems.duration("connect_timeout", spec.connect_timeout.as_deref(), Timeouts::default().connect),
             read: problems.duration("read_timeout", spec.read_timeout.as_deref(), Timeouts::default().read),
         };
+        let redirects = spec.redirects.unwrap_or(DEFAULT_REDIRECTS);
+        if redirects > MAX_REDIRECTS {
+            problems
+                .push("redirects", format!("{redirects} is more than the {MAX_REDIRECTS} redirects courier follows"));
+        }
         for (position, name) in spec.cookies.iter().enumerate() {
             if !super::cookies::is_cookie_name(name) {
                 problems.push(format!("cookies[{position}]"), format!("{name:?} is not a cookie name"));
@@ -643,6 +658,7 @@ impl CompiledRequest {
             mappings,
             response_headers,
             timeouts,
+            redirects,
             debug: spec.debug,
             queue: spec.queue,
             base_dir: base_dir.to_owned(),
@@ -714,6 +730,11 @@ impl CompiledRequest {
             }
             None => format!("{field}: {error}"),
         }
+    }
+
+    /// How many redirects are followed (`redirects`, default 5).
+    pub fn redirects(&self) -> u32 {
+        self.redirects
     }
 }
 
@@ -1003,6 +1024,16 @@ mod tests {
         let found = problems("url = \"https://x.org\"\ntimeout = \"20 parsecs\"\nread_timeout = \"0s\"");
         assert!(has(&found, "timeout", "\"20 parsecs\" is not a duration"), "{found:?}");
         assert!(has(&found, "read_timeout", "longer than zero"), "{found:?}");
+    }
+
+    #[test]
+    fn redirects_default_to_five_and_are_bounded() {
+        assert_eq!(load("url = \"https://x.org\"").unwrap().redirects(), DEFAULT_REDIRECTS);
+        assert_eq!(load("url = \"https://x.org\"\nredirects = 0").unwrap().redirects(), 0);
+        let found = problems("url = \"https://x.org\"\nredirects = 21");
+        assert!(has(&found, "redirects", "more than the 20 redirects"), "{found:?}");
+        let found = problems("url = \"https://x.org\"\nredirects = -1");
+        assert_eq!(found[0].0, "redirects", "{found:?}");
     }
 
     #[test]

@@ -23,12 +23,24 @@ use crate::request::{CompiledRequest, Cookies};
 use crate::syntax::LineIndex;
 
 /// `secret("NAME")` on a server: the operator's `COURIER_SECRET_NAME`, as on the
-/// command line. Dry runs redact what it resolves; an unset one is an error naming it.
+/// command line, bound to the hosts in `COURIER_SECRET_NAME_HOSTS` when that is set.
+/// Dry runs redact what it resolves; an unset one is an error naming it.
 struct EnvSecrets;
+
+/// The suffix of the name that binds a secret to hosts, as on the command line.
+const HOSTS_SUFFIX: &str = "_HOSTS";
 
 impl SecretResolver for EnvSecrets {
     fn resolve(&self, name: &str) -> Option<String> {
+        if name.ends_with(HOSTS_SUFFIX) {
+            return None;
+        }
         std::env::var(format!("COURIER_SECRET_{name}")).ok()
+    }
+
+    fn allowed_hosts(&self, name: &str) -> Option<Vec<String>> {
+        let hosts = std::env::var(format!("COURIER_SECRET_{name}{HOSTS_SUFFIX}")).ok()?;
+        Some(hosts.split(',').map(|host| host.trim().to_owned()).filter(|host| !host.is_empty()).collect())
     }
 }
 

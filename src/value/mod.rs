@@ -8,6 +8,7 @@
 mod json;
 mod number;
 pub mod ops;
+mod path;
 
 use std::fmt::{self, Display, Formatter, Write};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ pub use rust_decimal::Decimal;
 
 pub use json::{from_json, write_json, write_json_string, write_json_string_content};
 pub use number::{format_java_double, parse_java_double, parse_java_long};
+pub use path::FieldPath;
 
 /// What percent-encoding escapes in a URL component: everything but RFC 3986's
 /// unreserved characters (so a space is `%20`). The url context, `urlEncode` and the

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use courier::functions::SecretResolver;
-use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions, Outcome};
+use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions, Outcome};
 use courier::{Context, Engine, Variables};
 
 /// A file of the repository's `examples/` folder.
@@ -38,9 +38,19 @@ pub fn compile(toml: &str) -> CompiledRequest {
         .unwrap_or_else(|error| panic!("the spec compiles: {error}\n{toml}"))
 }
 
-/// An executor that may read local files.
+/// An executor that may read local files and reach the private group: the tests'
+/// servers listen on loopback.
 pub fn executor() -> Executor {
-    Executor::with_options(ExecutorOptions { allow_local_files: true, ..ExecutorOptions::default() })
+    Executor::with_options(options())
+}
+
+/// The options of [`executor`]: local files and the private group allowed.
+pub fn options() -> ExecutorOptions {
+    ExecutorOptions {
+        allow_local_files: true,
+        destinations: Destinations::allowing_private(),
+        ..ExecutorOptions::default()
+    }
 }
 
 /// Runs `request` with the given variables and no cookies.

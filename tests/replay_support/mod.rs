@@ -166,7 +166,7 @@ pub fn free_port() -> u16 {
 /// The `courier` binary, run in `folder` with no `COURIER_STORE` from outside.
 pub fn courier(folder: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
-    command.current_dir(folder).env_remove("COURIER_STORE");
+    command.current_dir(folder).env_remove("COURIER_STORE").env("COURIER_ALLOW", "private");
     command
 }
 
