@@ -144,6 +144,17 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
         &folder,
     );
 
+    // Variable names come from the panel, offered first.
+    type_template(&mut browser, "Hello ${consu");
+    let offered = browser.wait_for(
+        "variable-completion",
+        "!document.getElementById('completion').hidden && [...document.querySelectorAll('#completion li')].map(e => e.dataset.name)",
+        &folder,
+    );
+    assert_eq!(offered[0], json!("consumption"), "{offered}");
+    browser.press("Escape", 27);
+    assert_eq!(browser.eval("document.getElementById('completion').hidden"), json!(true));
+
     // Clicking a field of the sample response adds a mapping row with its path.
     browser.wait_for("fields", "document.querySelector('#fields button[data-path=\"price.amount\"]')", &folder);
     browser.click("#fields button[data-path=\"price.amount\"]");
