@@ -161,6 +161,7 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
     let row =
         browser.wait_for("mapped", "[...document.querySelectorAll('#mappings tr input')].map(e => e.value)", &folder);
     assert_eq!(row, json!(["price.amount", "price_amount"]));
+    browser.wait_for("settled", "!document.querySelector('.stale')", &folder);
     let toml = browser.eval("document.getElementById('mappings-toml').textContent");
     assert_eq!(toml, json!("[[mappings]]\nsource = \"price.amount\"\ntarget = \"price_amount\"\n"));
     browser.screenshot(&folder.join("4-mapped.png"));

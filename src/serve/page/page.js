@@ -147,6 +147,7 @@ function applyFix(d, replacement) {
   const end = charIndex(editor.value, d.end.offset);
   editor.focus();
   editor.setRangeText(replacement, start, end, "end");
+  markStale();
   update();
 }
 
@@ -182,6 +183,8 @@ const update = debounce(async () => {
     result.textContent = more.length ? "Not rendered: " + more[0].message : (rendered.json && rendered.json.error) || "Not rendered";
   }
   lastDiagnostics = diagnostics;
+  $("diagnostics").classList.remove("stale");
+  result.classList.remove("stale");
   paintMarkers(diagnostics);
   showDiagnostics($("diagnostics"), diagnostics, true);
 }, 150);
@@ -266,6 +269,7 @@ function acceptCompletion() {
   const prefix = wordBefore(editor.value, caret);
   const insert = chosen.kind === "function" ? chosen.name + "(" : chosen.name;
   editor.setRangeText(insert, caret - prefix.length, caret, "end");
+  markStale();
   hideCompletion();
   editor.focus();
   update();
@@ -279,7 +283,13 @@ editor.addEventListener("keydown", (event) => {
   else if (event.key === "Enter" || event.key === "Tab") { event.preventDefault(); acceptCompletion(); }
   else if (event.key === "Escape") { event.preventDefault(); hideCompletion(); }
 });
-editor.addEventListener("input", () => { paintMarkers([]); showCompletion(false); update(); });
+// Until the answer for the new text lands, the old problems and result are shown dimmed.
+function markStale() {
+  $("diagnostics").classList.add("stale");
+  $("result").classList.add("stale");
+}
+
+editor.addEventListener("input", () => { paintMarkers([]); markStale(); showCompletion(false); update(); });
 editor.addEventListener("scroll", syncScroll);
 editor.addEventListener("blur", () => setTimeout(hideCompletion, 100));
 $("context-kind").addEventListener("change", update);
