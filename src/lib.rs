@@ -30,6 +30,7 @@ pub mod functions;
 mod hints;
 pub mod replay;
 pub mod request;
+pub mod serve;
 pub mod syntax;
 pub mod template;
 pub mod value;

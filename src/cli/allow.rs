@@ -1,5 +1,5 @@
 //! `--allow ENTRY` and `COURIER_ALLOW`: the destinations the commands that connect
-//! (`send`, `replay run`, `worker`) may reach besides public addresses.
+//! (`send`, `replay run`, `worker`, and `serve` for `/v1/send`) may reach besides public addresses.
 
 use clap::Args;
 use courier::request::{Destinations, Entry};

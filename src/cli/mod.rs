@@ -9,6 +9,7 @@ mod functions;
 mod inputs;
 mod replay;
 mod send;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Send the queued requests that are due.
     Worker(replay::WorkerArgs),
+    /// Serve the JSON API and the playground page for template authors.
+    Serve(serve::ServeArgs),
 }
 
 /// How a command prints: for people, or as JSON for editors, CI and other tools.
@@ -96,6 +99,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Functions(args) => functions::functions(args),
         Command::Replay(args) => replay::replay(args),
         Command::Worker(args) => replay::worker(args),
+        Command::Serve(args) => serve::serve(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,47 @@
+//! `courier serve`: the API and the playground page on a local address.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use courier::request::ExecutorOptions;
+use courier::serve::{ServeOptions, serve as run};
+
+use super::Failure;
+use super::allow::AllowArgs;
+
+/// `courier serve [--listen ADDR] [--allow-send] [--files DIR] [--allow ENTRY]...`
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    /// Let POST /v1/send send requests (else it answers 403).
+    #[arg(long)]
+    allow_send: bool,
+    /// A folder a spec's payload_file may be read from (relative paths inside it only);
+    /// without it, a spec sent to the server never reads its disk.
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
+    /// The destinations /v1/send may reach besides public ones (as `courier send --allow`).
+    #[command(flatten)]
+    allow: AllowArgs,
+}
+
+pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let executor = ExecutorOptions { destinations: args.allow.destinations()?, ..ExecutorOptions::default() };
+    let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::error(format!("error: cannot start the runtime: {error}\n")))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|error| Failure::usage(format!("cannot listen on {}: {error}", args.listen)))?;
+        let address = listener.local_addr().map_err(|error| Failure::usage(error.to_string()))?;
+        // The first line on stdout is the address: scripts and tests read it.
+        super::eval::print(format!("courier serve: listening on http://{address}/\n").as_bytes())?;
+        run(listener, options).await.map_err(|error| Failure::error(format!("error: the server stopped: {error}\n")))
+    })
+}

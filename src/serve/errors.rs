@@ -1,0 +1,76 @@
+//! The API's errors: every rejection is a JSON object `{"error": "..."}` with a
+//! 4xx status that says what is wrong — malformed or mistyped bodies (400), a body
+//! over the limit (413), unknown routes (404) and methods (405) — replacing axum's
+//! plain-text rejections. [`ApiJson`] is the body extractor that does so.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+/// A failed request: its status and a message saying what is wrong and how to fix it.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The status (always 4xx for a client's mistake).
+    pub status: StatusCode,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400: the request is not one this route takes.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
+    }
+
+    /// A 422: the request is well formed but what it asks cannot be done.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// A JSON body read as `T`, or a JSON [`ApiError`]: 413 over the body limit, 400
+/// for anything that is not the JSON `T` describes (serde's message says which
+/// field, line and column). The content type is not required.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(failure) if failure.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    message: format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES),
+                }
+            }
+            other => ApiError::bad_request(format!("the request body could not be read: {}", other.body_text())),
+        })?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|error| {
+            ApiError::bad_request(format!("the request body is not the JSON this route takes: {error}"))
+        })
+    }
+}
+
+pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: format!("no route {}; the routes are listed in /openapi.json", uri.path()),
+    }
+}
+
+pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("{} does not take {method}; /openapi.json lists its methods", uri.path()),
+    }
+}

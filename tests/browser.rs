@@ -1,0 +1,190 @@
+//! The playground page in a real browser: Debian's Chromium, headless, driven
+//! through the DevTools protocol against a server this test starts on loopback.
+//! Each state is kept as a screenshot under `target/screenshots/`.
+//!
+//! Runs when `COURIER_TEST_BROWSER=1` (CI sets it after installing chromium);
+//! otherwise it says what it skipped and passes.
+
+#[path = "browser_support/cdp.rs"]
+mod cdp;
+
+use std::path::PathBuf;
+
+use cdp::Browser;
+use courier::serve::{ServeOptions, serve};
+use serde_json::{Value, json};
+
+fn browser_tests_on() -> bool {
+    if std::env::var_os("COURIER_TEST_BROWSER").is_some() {
+        return true;
+    }
+    // Written to stderr directly: the test harness hides what eprintln! prints in a passing test.
+    let note = format!("skipped: the browser tests (set COURIER_TEST_BROWSER=1 with {} installed)\n", cdp::CHROMIUM);
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+    false
+}
+
+/// Starts `courier serve` on a free loopback port; it lives as long as the test process.
+fn start_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.set_nonblocking(true).expect("a non-blocking listener");
+    let address = listener.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            serve(listener, ServeOptions::default()).await.expect("the server runs");
+        });
+    });
+    format!("http://{address}/")
+}
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
+}
+
+/// Replaces the template in the editor by typing `text` into it.
+fn type_template(browser: &mut Browser, text: &str) {
+    browser.eval("(() => { const e = document.getElementById('template'); e.focus(); e.select(); })()");
+    browser.type_text(text);
+}
+
+/// The page after its catalog and first result arrived.
+fn open_page(width: u32, height: u32) -> Browser {
+    let url = start_server();
+    let mut browser = Browser::open(&url, width, height);
+    browser.wait_for(
+        "page-loaded",
+        "document.querySelectorAll('#gutter div').length > 0 && catalog.length > 0",
+        &screenshots(),
+    );
+    browser
+}
+
+const NEWSLETTER: &str = r#"{
+  "email": ${email},
+  "firstName": ${firstname},
+  "marketingOptIn": ${toBoolean(consent_newsletter)},
+  "consumption": ${toInteger(consumption)}
+}"#;
+
+#[test]
+fn playground_renders_marks_completes_and_maps_in_chromium() {
+    if !browser_tests_on() {
+        return;
+    }
+    let folder = screenshots();
+    let mut browser = open_page(1280, 800);
+
+    // Typing a template shows the rendered JSON, with test values typed into the variables panel.
+    for (name, value) in [("consent_newsletter", "true"), ("consumption", "42")] {
+        browser.click("#add-variable");
+        browser.type_text(name);
+        browser.eval("document.querySelector('#variables tr:last-child td:nth-child(2) input').focus()");
+        browser.type_text(value);
+    }
+    type_template(&mut browser, NEWSLETTER);
+    let shown = browser.wait_for(
+        "rendered",
+        // The page opens with a shorter template: wait for the one typed here.
+        "(() => { try { const v = JSON.parse(document.getElementById('result').textContent); \
+         return 'consumption' in v ? v : null; } catch (_) { return null; } })()",
+        &folder,
+    );
+    assert_eq!(
+        shown,
+        json!({ "email": "ada@example.org", "firstName": "Ada", "marketingOptIn": true, "consumption": 42 })
+    );
+    browser.screenshot(&folder.join("1-rendered.png"));
+
+    // A typo shows a marker at its line, and the problem list says "did you mean".
+    type_template(&mut browser, &NEWSLETTER.replace("toInteger", "toInterger"));
+    let marked = browser.wait_for(
+        "typo-marked",
+        "[...document.querySelectorAll('#gutter .marker-error')].map(e => e.dataset.line)",
+        &folder,
+    );
+    assert_eq!(marked, json!(["5"]), "only line 5 holds the typo");
+    let problems = browser.eval("document.getElementById('diagnostics').textContent");
+    let problems = problems.as_str().unwrap_or_default();
+    assert!(problems.contains("line 5, column 20") && problems.contains("did you mean toInteger?"), "{problems}");
+    assert_eq!(browser.eval("document.querySelectorAll('#backdrop mark').length"), json!(1));
+    browser.screenshot(&folder.join("2-typo-marked.png"));
+    // The fix is one click away, and the payload renders again.
+    browser.click("#diagnostics .apply");
+    browser.wait_for(
+        "typo-fixed",
+        "(() => { try { return JSON.parse(document.getElementById('result').textContent).consumption === 42; } \
+         catch (_) { return false; } })()",
+        &folder,
+    );
+    assert_eq!(browser.eval("document.getElementById('template').value"), json!(NEWSLETTER));
+    assert_eq!(browser.eval("document.querySelectorAll('#gutter .marker').length"), json!(0));
+
+    // Completion offers toInteger with its signature; Enter inserts it.
+    type_template(&mut browser, "{\n  \"consumption\": ${toInt");
+    let offered = browser.wait_for(
+        "completion",
+        "!document.getElementById('completion').hidden && [...document.querySelectorAll('#completion li')].map(e => e.textContent)",
+        &folder,
+    );
+    let offered: Vec<&str> = offered.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        offered.first().is_some_and(|first| first.starts_with("toInteger") && first.contains("toInteger(")),
+        "{offered:?}"
+    );
+    browser.screenshot(&folder.join("3-completion.png"));
+    browser.press("Enter", 13);
+    let template = browser.eval("document.getElementById('template').value");
+    assert_eq!(template, json!("{\n  \"consumption\": ${toInteger("));
+    // The problems follow the text: the old typo is gone, the open hole is marked.
+    browser.wait_for(
+        "problems-follow",
+        "(t => t.includes('never closed') && !t.includes('toInterger'))(document.getElementById('diagnostics').textContent)",
+        &folder,
+    );
+
+    // Variable names come from the panel, offered first.
+    type_template(&mut browser, "Hello ${consu");
+    let offered = browser.wait_for(
+        "variable-completion",
+        "!document.getElementById('completion').hidden && [...document.querySelectorAll('#completion li')].map(e => e.dataset.name)",
+        &folder,
+    );
+    assert_eq!(offered[0], json!("consumption"), "{offered}");
+    browser.press("Escape", 27);
+    assert_eq!(browser.eval("document.getElementById('completion').hidden"), json!(true));
+
+    // Clicking a field of the sample response adds a mapping row with its path.
+    browser.wait_for("fields", "document.querySelector('#fields button[data-path=\"price.amount\"]')", &folder);
+    browser.click("#fields button[data-path=\"price.amount\"]");
+    let row =
+        browser.wait_for("mapped", "[...document.querySelectorAll('#mappings tr input')].map(e => e.value)", &folder);
+    assert_eq!(row, json!(["price.amount", "price_amount"]));
+    browser.wait_for("settled", "!document.querySelector('.stale')", &folder);
+    let toml = browser.eval("document.getElementById('mappings-toml').textContent");
+    assert_eq!(toml, json!("[[mappings]]\nsource = \"price.amount\"\ntarget = \"price_amount\"\n"));
+    browser.screenshot(&folder.join("4-mapped.png"));
+
+    // The dry run of a whole spec shows the request that would be sent.
+    browser.click("#dry-run");
+    let shown = browser.wait_for("dry-run", "document.getElementById('dry-run-result').textContent", &folder);
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(shown.starts_with("POST https://api.example.org/subscribers\n"), "{shown}");
+    assert!(shown.contains("{ \"email\": \"ada@example.org\", \"firstName\": \"Ada\" }"), "{shown}");
+    browser.screenshot(&folder.join("5-dry-run.png"));
+}
+
+#[test]
+fn playground_is_readable_in_a_narrow_window() {
+    if !browser_tests_on() {
+        return;
+    }
+    let mut browser = open_page(420, 900);
+    // One column: no panel is wider than the window.
+    let widest = browser
+        .eval("Math.max(...[...document.querySelectorAll('section')].map(s => s.getBoundingClientRect().right))");
+    assert!(widest.as_f64().unwrap() <= 420.0, "a panel ends at {widest}");
+    assert_eq!(browser.eval("document.documentElement.scrollWidth <= 420"), json!(true));
+    browser.screenshot(&screenshots().join("6-narrow.png"));
+}
