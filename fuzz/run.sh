@@ -26,7 +26,9 @@ for target in $(cargo fuzz list); do
     -timeout="$per_input" -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" -print_final_stats=1 2>&1 \
     | grep -E "stat::number_of_executed_units|Done|ERROR|SUMMARY|panicked|crash-" || true
   # libFuzzer exits non-zero on a crash; pipefail keeps that status, but grep may hide it.
-  if ls "artifacts/$target"/crash-* "artifacts/$target"/timeout-* "artifacts/$target"/oom-* >/dev/null 2>&1; then
+  # compgen succeeds when any file matches (ls of several globs fails when one does not).
+  if compgen -G "artifacts/$target/crash-*" >/dev/null || compgen -G "artifacts/$target/timeout-*" >/dev/null \
+    || compgen -G "artifacts/$target/oom-*" >/dev/null; then
     echo "fuzz target $target found a failure:"; ls "artifacts/$target"; exit 1
   fi
 done

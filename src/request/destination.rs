@@ -177,8 +177,11 @@ impl FromStr for HostPattern {
             return Err(format!("{text:?} is not a host name such as api.example.org or *.example.org"));
         }
         // A name has no empty label: `10.0..` would print as `10.0.`, an address.
+        // The name as the URL parser writes it must be a name too, and read back as
+        // itself: `20.10%2a9.` decodes to `20.10*9`, which is no pattern.
         let name = canonical_host(rest)
             .filter(|name| name.starts_with('[') || !name.split('.').any(str::is_empty))
+            .filter(|name| !name.contains(['*', '/', '%']) && canonical_host(name).as_deref() == Some(name.as_str()))
             .ok_or_else(|| format!("{text:?} is not a host name such as api.example.org or *.example.org"))?;
         Ok(HostPattern { wildcard, name })
     }
@@ -747,6 +750,9 @@ mod tests {
             "a*b.org",
             "*",
             "a/b",
+            // Found by fuzzing: percent-decoded by the URL parser into a name with a `*`.
+            "20.10%2a9.",
+            "a%2fb.org",
         ] {
             let error = bad.parse::<Entry>().expect_err(bad);
             assert!(error.contains("is not an allow entry"), "{bad}: {error}");
