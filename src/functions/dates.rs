@@ -383,21 +383,8 @@ pub(super) fn parse_pattern(pattern: &str) -> Result<Vec<Item>, String> {
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\'' if chars.peek() == Some(&'\'') => {
-                chars.next();
-                literal.push('\'');
-            }
-            '\'' => loop {
-                match chars.next() {
-                    Some('\'') if chars.peek() == Some(&'\'') => {
-                        chars.next();
-                        literal.push('\'');
-                    }
-                    Some('\'') => break,
-                    Some(c) => literal.push(c),
-                    None => return Err(format!("the date pattern {} has a quote that is not closed", shown())),
-                }
-            },
+            '\'' => super::util::quoted_literal(&mut chars, &mut literal)
+                .map_err(|()| format!("the date pattern {} has a quote that is not closed", shown()))?,
             '[' | ']' | '{' | '}' | '#' => {
                 return Err(format!(
                     "the date pattern {} uses {c:?}, which is not supported; quote it: '{c}'",

@@ -569,6 +569,27 @@ pub(crate) mod util {
         Ok(value)
     }
 
+    /// Reads a quoted literal of a Java pattern (`DateTimeFormatter`, `DecimalFormat`)
+    /// after its opening quote: `''` is a quote, inside quotes or alone. `Err` when
+    /// the quote is not closed.
+    pub(crate) fn quoted_literal(
+        chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+        literal: &mut String,
+    ) -> Result<(), ()> {
+        if chars.next_if_eq(&'\'').is_some() {
+            literal.push('\'');
+            return Ok(());
+        }
+        loop {
+            match chars.next() {
+                Some('\'') if chars.next_if_eq(&'\'').is_some() => literal.push('\''),
+                Some('\'') => return Ok(()),
+                Some(c) => literal.push(c),
+                None => return Err(()),
+            }
+        }
+    }
+
     /// A message naming the function and what went wrong.
     pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, FunctionError> {
         Err(FunctionError::new(message.into()))

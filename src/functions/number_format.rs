@@ -272,21 +272,8 @@ fn read_affix(affix: &str) -> Result<Vec<Affix>, String> {
     };
     while let Some(c) = chars.next() {
         match c {
-            '\'' if chars.peek() == Some(&'\'') => {
-                chars.next();
-                literal.push('\'');
-            }
-            '\'' => loop {
-                match chars.next() {
-                    Some('\'') if chars.peek() == Some(&'\'') => {
-                        chars.next();
-                        literal.push('\'');
-                    }
-                    Some('\'') => break,
-                    Some(c) => literal.push(c),
-                    None => return Err("a quote is not closed".to_owned()),
-                }
-            },
+            '\'' => super::util::quoted_literal(&mut chars, &mut literal)
+                .map_err(|()| "a quote is not closed".to_owned())?,
             '%' | '‰' | '-' => {
                 flush(&mut literal, &mut parts);
                 parts.push(match c {
