@@ -319,6 +319,11 @@ impl FromStr for Entry {
             return Ok(Entry::Net { net: IpNet::from(IpAddr::V4(address)), port });
         }
         let pattern = host.parse::<HostPattern>().map_err(|why| bad(&why))?;
+        // `PRIVATE.` or `privat%65` would be a host named `private`, which prints as
+        // the keyword for the whole private group: allow such a host by its address.
+        if !pattern.wildcard && pattern.name == "private" {
+            return Err(bad("`private` names the private group, not a host; allow the host by its address"));
+        }
         Ok(Entry::Host { pattern, port })
     }
 }
@@ -753,6 +758,10 @@ mod tests {
             // Found by fuzzing: percent-decoded by the URL parser into a name with a `*`.
             "20.10%2a9.",
             "a%2fb.org",
+            // Found by fuzzing: a host named `private` would print as the group keyword.
+            "PRIVATE.",
+            "privat%65",
+            "private.:80",
         ] {
             let error = bad.parse::<Entry>().expect_err(bad);
             assert!(error.contains("is not an allow entry"), "{bad}: {error}");
