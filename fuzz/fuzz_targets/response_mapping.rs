@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let sources: Vec<&str> = sources.lines().take(16).collect();
     if let Ok(fields) = courier::request::mapping::read_fields(body, &sources) {
         assert_eq!(fields.len(), sources.len());
-        // What reads as fields was JSON as a whole.
-        assert!(serde_json::from_slice::<serde_json::Value>(body).is_ok() || body.len() > 1 << 16);
+        // What reads as fields was JSON as a whole. Checked as syntax: a `Value` is no
+        // oracle, since with `arbitrary_precision` serde_json reads an object whose key is
+        // `$serde_json::private::Number` as a number token and refuses the valid JSON.
+        assert!(serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() || body.len() > 1 << 16);
     }
 });
