@@ -331,7 +331,7 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start();
     let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
-    let executor = private_executor().with_store(store.clone());
+    let executor = courier::replay::Delivery::new(private_executor()).with_store(store.clone());
     let mut request =
         CompiledRequest::from_toml(&Engine::new(), &order_spec(&server.url("/orders"), true), folder.path()).unwrap();
     request.set_name("orders");

@@ -338,7 +338,9 @@ impl TokenRequest {
         let body = super::execute::read_body(response, read_timeout, max_bytes)
             .await
             .map_err(|failure| (Some(status), failure))?;
-        let fail = |message: String| (Some(status), Failure { kind: EventKind::Exception, message, refused: false });
+        let fail = |message: String| {
+            (Some(status), Failure { kind: EventKind::Exception, message, refused: false, connection: false })
+        };
         if !(200..300).contains(&status) {
             let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err(fail(format!("the token endpoint {} answered {status}: {shown}", self.token_url)));

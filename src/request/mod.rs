@@ -37,7 +37,8 @@ pub use body::Body;
 pub use cookies::Cookies;
 pub use destination::{Destinations, Entry};
 pub use execute::{
-    Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
+    Attempt, Call, Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, KeyChoice, Outcome, Prepared,
+    Sent, TRACE_HEADER, new_idempotency_key,
 };
 pub use log::{Exchange, LogEntry, REDACTED};
 pub use source::SpecFormat;

@@ -6,6 +6,7 @@
 //! connection pools and the OAuth2 token cache that every request shares.
 
 mod authorize;
+mod call;
 mod files;
 mod follow;
 mod outcome;
@@ -24,24 +25,24 @@ use super::auth::{AuthPlan, TokenCache};
 use super::body::{BodyPlan, FieldError, FileSource};
 use super::cookies::{self, Cookies};
 use super::destination::Destinations;
-use super::log::{LogEntry, REDACTED, RecordingResolver, Redactor};
+use super::log::{REDACTED, RecordingResolver, Redactor};
 use super::spec::{CompiledRequest, DEFAULT_REDIRECTS};
 use crate::error::{Error, ErrorKind};
-use crate::events::{EventKind, EventSink, NoEvents};
+use crate::events::{EventSink, NoEvents};
 use crate::functions::Context;
-use crate::replay::ReplayStore;
 use crate::variables::VariableSource;
 use authorize::learn_credentials;
+pub use call::{Attempt, Call, KeyChoice, Sent};
 use files::add_body_headers;
 pub use outcome::{Credentials, DryRun, Outcome, Prepared};
-use receive::{fail, receive, receive_status, redact_outcome, without_query};
+use receive::{fail, receive_status, redact_outcome, without_query};
 pub(crate) use transport::{Failure, read_body};
 use transport::{Run, header_pairs, timed_out, trace_id};
 
 /// The header that carries a request's trace id.
 pub const TRACE_HEADER: &str = "X-B3-TraceId";
 
-/// The header that carries a request's idempotency key when a replay store is set.
+/// The header that carries a request's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
 /// Distinct (connect, read, port) triples that get a pooled client of their own.
@@ -93,7 +94,6 @@ struct Inner {
     clients: Mutex<HashMap<(Duration, Duration, u16), reqwest::Client>>,
     tokens: TokenCache,
     sink: Arc<dyn EventSink>,
-    store: Option<Arc<dyn ReplayStore>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -119,10 +119,20 @@ struct Rendered {
 }
 
 /// A fresh idempotency key: a random UUID (version 4).
-fn idempotency_key() -> String {
+pub fn new_idempotency_key() -> String {
     let bits = rand::random::<u128>() & !(0xf000 << 64) & !(0xc << 60) | (0x4000 << 64) | (0x8 << 60);
     let hex = format!("{bits:032x}");
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// A fresh `Idempotency-Key`, when the spec sets none: one key for the request,
+/// its retries and its replays.
+fn add_idempotency_key(headers: &mut HeaderMap) {
+    if !headers.contains_key(IDEMPOTENCY_HEADER)
+        && let Ok(key) = HeaderValue::from_str(&new_idempotency_key())
+    {
+        headers.insert(HeaderName::from_static("idempotency-key"), key);
+    }
 }
 
 fn render_error(message: impl Into<String>) -> Error {
@@ -143,7 +153,6 @@ impl Executor {
                 clients: Mutex::new(HashMap::new()),
                 tokens: TokenCache::default(),
                 sink: Arc::new(NoEvents),
-                store: None,
             }),
         }
     }
@@ -157,23 +166,6 @@ impl Executor {
                 clients: Mutex::new(HashMap::new()),
                 tokens: TokenCache::default(),
                 sink,
-                store: self.inner.store.clone(),
-            }),
-        }
-    }
-
-    /// The same options and sink, with a replay store (a new executor: its pools and
-    /// token cache start empty): requests that fail for want of a response, or with
-    /// status 5xx or 429, are kept in it for replay; a spec with `queue = true` is
-    /// saved in it and not sent; and every request carries an `Idempotency-Key`.
-    pub fn with_store(self, store: Arc<dyn ReplayStore>) -> Self {
-        Executor {
-            inner: Arc::new(Inner {
-                options: self.inner.options.clone(),
-                clients: Mutex::new(HashMap::new()),
-                tokens: TokenCache::default(),
-                sink: self.inner.sink.clone(),
-                store: Some(store),
             }),
         }
     }
@@ -198,10 +190,14 @@ impl Executor {
     }
 
     /// [`Executor::execute`] with the caller's `Idempotency-Key`: a caller that sends
-    /// one logical request again (after a crash, say) passes the same key, and with
-    /// a replay store the retry is the record already kept rather than a second one.
-    /// Without it the spec's `idempotency_key`, then an `Idempotency-Key` in its
-    /// headers, then a fresh random key is used.
+    /// one logical request again (after a crash, say) passes the same key. Without
+    /// it the spec's `idempotency_key`, then an `Idempotency-Key` in its headers is
+    /// sent; the executor adds no fresh key of its own (the delivery layer,
+    /// `crate::replay::Delivery`, does when a request may be sent again).
+    ///
+    /// The request is sent once: `[retry]` and the replay store are the delivery
+    /// layer's, and a spec with `queue = true` fails here, since only that layer
+    /// has a store to queue it in.
     pub async fn execute_with_key(
         &self,
         request: &CompiledRequest,
@@ -210,92 +206,17 @@ impl Executor {
         cookies: &mut Cookies,
         key: Option<&str>,
     ) -> Outcome {
-        let redactor = Arc::new(Redactor::default());
-        let mut outcome = Outcome::default();
-        let mut run = Run { debug: request.debug, log: Vec::new(), in_flight: None };
-        let method = request.method.as_str();
-        // Rendering counts against the total time limit, as sending does.
-        let total = request.timeouts.total.min(self.inner.options.max_timeout);
-        let deadline = Instant::now() + total;
-        match self.render(request, variables, context, cookies, &redactor, deadline) {
-            Err((field, error)) => {
-                let message = format!("{}; nothing was sent", request.describe_field_error(&field, &error));
-                let failure = if Instant::now() >= deadline {
-                    Failure { kind: EventKind::Timeout, message, refused: false }
-                } else {
-                    Failure::exception(message)
-                };
-                fail(&mut outcome, failure, method, &without_query(&request.url_source));
-            }
-            Ok(rendered) => {
-                let url = rendered.url.clone();
-                let mut prepared = None;
-                let sending = async {
-                    let key = match key {
-                        Some(key) => Some(key.to_owned()),
-                        None => rendered.idempotency_key.clone(),
-                    };
-                    let (ready, auth) = self.prepare(request, rendered, &redactor, key.as_deref(), &mut run).await?;
-                    let ready = prepared.insert(ready);
-                    if request.queue {
-                        return Ok(None);
-                    }
-                    self.deliver(ready, auth.as_ref(), request.redirects, &redactor, &mut run).await.map(Some)
-                };
-                match tokio::time::timeout_at(deadline.into(), sending).await {
-                    Ok(Ok(Some(response))) => receive(request, &response, &url, &mut outcome, &mut run),
-                    Ok(Ok(None)) => {}
-                    Ok(Err(failure)) => fail(&mut outcome, failure, method, &without_query(&url)),
-                    Err(_) => fail(&mut outcome, timed_out(total, &mut run), method, &without_query(&url)),
-                }
-                // The replay store's hook: a queued request is saved instead of sent,
-                // and one that failed for want of an answer is kept for replay.
-                let keep = request.queue || crate::replay::worth_keeping(&outcome);
-                match (&self.inner.store, prepared) {
-                    (Some(store), Some(prepared)) if keep => {
-                        let supplied_key = key.is_some() || request.idempotency_key.is_some();
-                        let kept = crate::replay::keep(
-                            store,
-                            request,
-                            prepared,
-                            variables,
-                            context,
-                            &redactor,
-                            &outcome,
-                            supplied_key,
-                        );
-                        match kept.await {
-                            Ok(kept) => {
-                                run.log.push(LogEntry::note(kept.to_string()));
-                                outcome.replay = Some(kept);
-                            }
-                            Err(why) if request.queue => {
-                                let failure =
-                                    Failure::exception(format!("cannot queue the request: {why}; nothing was sent"));
-                                fail(&mut outcome, failure, method, &without_query(&url));
-                            }
-                            Err(why) => run.log.push(LogEntry::note(format!("not kept for replay: {why}"))),
-                        }
-                    }
-                    (None, Some(_)) if request.queue => {
-                        let failure = Failure::exception(
-                            "queue = true needs a replay store, and there is none; nothing was sent",
-                        );
-                        fail(&mut outcome, failure, method, &without_query(&url));
-                    }
-                    _ => {}
-                }
-            }
+        let choice = KeyChoice { supplied: key, fresh: false };
+        let mut call = self.call(request, variables, context, cookies, choice).await;
+        let queued_without_store = request.queue && call.prepared().is_some();
+        if !request.queue {
+            call.send().await;
         }
-        self.finish(&mut outcome, run, &redactor);
-        for (name, value) in &outcome.cookies {
-            if value.is_empty() {
-                cookies.shift_remove(name);
-            } else {
-                cookies.insert(name.clone(), value.clone());
-            }
+        let mut sent = call.finish();
+        if queued_without_store {
+            sent.fail("queue = true needs a replay store, and there is none; nothing was sent");
         }
-        outcome
+        sent.complete(cookies)
     }
 
     /// Renders a request without sending anything: the method, URL, headers and
@@ -347,7 +268,6 @@ impl Executor {
         if let Some(key) = rendered.idempotency_key.as_deref().and_then(|key| HeaderValue::from_str(key).ok()) {
             rendered.headers.insert(HeaderName::from_static("idempotency-key"), key);
         }
-        self.add_idempotency_key(&mut rendered.headers);
         if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
             rendered.headers.insert(HeaderName::from_static("x-b3-traceid"), trace);
         }
@@ -444,14 +364,14 @@ impl Executor {
                 }
             }
         }
-        self.finish(&mut outcome, run, &redactor);
+        outcome.log = run.log;
+        self.finish(&mut outcome, &redactor);
         outcome
     }
 
     /// The last step of every run: the log joins the outcome, secrets are redacted
     /// from all of it, and the events go to the host's sink.
-    fn finish(&self, outcome: &mut Outcome, run: Run, redactor: &Redactor) {
-        outcome.log = run.log;
+    fn finish(&self, outcome: &mut Outcome, redactor: &Redactor) {
         redact_outcome(redactor, outcome);
         for event in &outcome.events {
             self.inner.sink.emit(event);
@@ -487,14 +407,17 @@ impl Executor {
         Ok((ready, auth))
     }
 
-    /// Gets the body's file and sets the body's headers (and, with a replay store, an
-    /// idempotency key): the request as it goes out, but for its auth.
+    /// Gets the body's file and sets the body's headers and the idempotency key
+    /// (`key`, else a fresh one when `fresh_key`): the request as it goes out, but
+    /// for its auth.
+    #[allow(clippy::too_many_arguments)]
     async fn prepare(
         &self,
         request: &CompiledRequest,
         rendered: Rendered,
         redactor: &Redactor,
         key: Option<&str>,
+        fresh_key: bool,
         run: &mut Run,
     ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
         let mut headers = rendered.headers;
@@ -510,7 +433,9 @@ impl Executor {
             })?;
             headers.insert(HeaderName::from_static("idempotency-key"), key);
         }
-        self.add_idempotency_key(&mut headers);
+        if fresh_key {
+            add_idempotency_key(&mut headers);
+        }
         let prepared = Prepared {
             method: request.method,
             url: rendered.url,
@@ -519,17 +444,6 @@ impl Executor {
             timeouts: request.timeouts,
         };
         Ok((prepared, rendered.auth))
-    }
-
-    /// A fresh `Idempotency-Key`, when the executor has a replay store and the spec
-    /// sets none: one key for the request, its retries and its replays.
-    fn add_idempotency_key(&self, headers: &mut HeaderMap) {
-        if self.inner.store.is_some()
-            && !headers.contains_key(IDEMPOTENCY_HEADER)
-            && let Ok(key) = HeaderValue::from_str(&idempotency_key())
-        {
-            headers.insert(HeaderName::from_static("idempotency-key"), key);
-        }
     }
 }
 

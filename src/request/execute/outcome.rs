@@ -8,7 +8,6 @@ use serde::Serialize;
 use super::super::cookies::Cookies;
 use super::super::spec::{CompiledRequest, Method, Timeouts};
 use crate::events::Event;
-use crate::replay::Kept;
 use crate::request::log::LogEntry;
 use crate::variables::VariableSource;
 
@@ -28,9 +27,6 @@ pub struct Outcome {
     pub log: Vec<LogEntry>,
     /// What went wrong, when no response came or nothing was sent.
     pub error: Option<String>,
-    /// The replay store's record of the request, when it was queued or kept for replay.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay: Option<Kept>,
     /// Whether courier refused to send it (a destination the policy does not allow,
     /// a secret bound to other hosts, a redirect it does not follow): `error` says
     /// why. Such a request is not kept for replay, which could not change that.

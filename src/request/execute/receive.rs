@@ -32,6 +32,26 @@ pub(super) fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &
     outcome.refused |= failure.refused;
 }
 
+/// Records an attempt that another followed: its event only (the status's, or
+/// the failure's), for the outcome's variables and error are the last attempt's.
+pub(super) fn record_event(outcome: &mut Outcome, result: Result<Response, Failure>, method: Method, url: &str) {
+    let (kind, status, error) = match result {
+        Ok(response) => match EventKind::for_status(response.status) {
+            Some(kind) => (kind, Some(response.status), None),
+            None => return,
+        },
+        Err(failure) => (failure.kind, None, Some(failure.message)),
+    };
+    outcome.events.push(Event {
+        name: kind,
+        time: Utc::now(),
+        method: method.as_str().to_owned(),
+        url: without_query(url),
+        status,
+        error,
+    });
+}
+
 /// Maps a response into the outcome: status and body variables, the status's
 /// event, cookies, mappings and response headers.
 pub(super) fn receive(request: &CompiledRequest, response: &Response, url: &str, outcome: &mut Outcome, run: &mut Run) {

@@ -21,16 +21,18 @@ pub(crate) struct Failure {
     pub(crate) message: String,
     /// Courier refused to send: nothing went out, and replaying cannot help.
     pub(crate) refused: bool,
+    /// No connection could be opened: nothing reached the service.
+    pub(crate) connection: bool,
 }
 
 impl Failure {
     pub(super) fn exception(message: impl Into<String>) -> Self {
-        Failure { kind: EventKind::Exception, message: message.into(), refused: false }
+        Failure { kind: EventKind::Exception, message: message.into(), refused: false, connection: false }
     }
 
     /// Courier refused to send (an `api_exception`); the message says why.
     pub(crate) fn refused(refusal: Refusal) -> Self {
-        Failure { kind: EventKind::Exception, message: refusal.to_string(), refused: true }
+        Failure { kind: EventKind::Exception, message: refusal.to_string(), refused: true, connection: false }
     }
 
     /// Classifies a reqwest error: a timeout while connecting, a timeout while
@@ -54,7 +56,7 @@ impl Failure {
             }
             source = cause.source();
         }
-        Failure { kind, message, refused: false }
+        Failure { kind, message, refused: false, connection: error.is_connect() }
     }
 }
 
@@ -137,7 +139,7 @@ pub(super) fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, S
 pub(super) fn timed_out(total: Duration, run: &mut Run) -> Failure {
     let message = format!("no response within the timeout of {}", humantime::format_duration(total));
     run.interrupt(&message);
-    Failure { kind: EventKind::Timeout, message, refused: false }
+    Failure { kind: EventKind::Timeout, message, refused: false, connection: false }
 }
 
 /// A fresh 128-bit trace id, as 32 lowercase hex digits.
@@ -229,7 +231,7 @@ pub(crate) async fn read_body(
             Err(_) => {
                 let message =
                     format!("the response went silent for {} while reading", humantime::format_duration(read_timeout));
-                return Err(Failure { kind: EventKind::SocketTimeout, message, refused: false });
+                return Err(Failure { kind: EventKind::SocketTimeout, message, refused: false, connection: false });
             }
             Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
             Ok(Ok(None)) => return Ok(body),
