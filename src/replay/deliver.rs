@@ -9,9 +9,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::keep::{Kept, keep, worth_keeping};
+use super::retry::{Next, may_resend, next};
 use super::store::ReplayStore;
 use crate::functions::Context;
-use crate::request::{CompiledRequest, Cookies, DryRun, Executor, KeyChoice, Outcome, Sent, new_idempotency_key};
+use crate::request::{
+    Call, CompiledRequest, Cookies, DryRun, Executor, KeyChoice, Method, Outcome, RetryPolicy, Sent,
+    new_idempotency_key,
+};
 use crate::variables::VariableSource;
 
 /// Sends requests through an executor, with the spec's retries and, when it has a
@@ -100,7 +104,7 @@ impl Delivery {
         let choice = KeyChoice { supplied: key, fresh: self.needs_key(request) };
         let mut call = self.executor.call(request, variables, context, cookies, choice).await;
         if !request.is_queued() {
-            call.send().await;
+            send_with_retries(&mut call, request.retry()).await;
         }
         let mut sent = call.finish();
         let replay = self.keep(&mut sent, request, variables, context, key.is_some()).await;
@@ -126,9 +130,11 @@ impl Delivery {
     }
 
     /// Whether a request may be sent again, and so needs an `Idempotency-Key`: with
-    /// a store, every request (it may be kept and replayed).
-    fn needs_key(&self, _request: &CompiledRequest) -> bool {
-        self.store.is_some()
+    /// a store, every request (it may be kept and replayed); without, a POST or
+    /// PATCH that its `[retry]` may send more than once.
+    fn needs_key(&self, request: &CompiledRequest) -> bool {
+        let retried = request.retry().is_some_and(|policy| policy.attempts > 1);
+        self.store.is_some() || (retried && matches!(request.method(), Method::Post | Method::Patch))
     }
 
     /// The replay store's hook: a queued request is saved instead of sent, and one
@@ -166,6 +172,37 @@ impl Delivery {
             Err(why) => {
                 sent.note(format!("not kept for replay: {why}"));
                 None
+            }
+        }
+    }
+}
+
+/// Sends a prepared call, and again as `policy` allows: each wait is the
+/// service's `Retry-After` (up to the policy's cap) or the backoff, and only a
+/// wait that fits what is left of the request's time limit is waited — else it
+/// stops at once, with the last answer as the outcome. Every attempt is in the
+/// log (the exchange, and a note saying why another follows or not) and in the
+/// events.
+async fn send_with_retries(call: &mut Call<'_>, policy: Option<&RetryPolicy>) {
+    let policy = policy.filter(|policy| policy.attempts > 1);
+    let resendable = call.prepared().is_some_and(may_resend);
+    loop {
+        let Some(attempt) = call.send().await else { return };
+        let Some(policy) = policy else { return };
+        match next(policy, &attempt, call.attempts(), call.deadline()) {
+            Next::Retry { .. } if !resendable => {
+                call.note("not sent again: a POST or PATCH is retried only with an Idempotency-Key");
+                return;
+            }
+            Next::Stop(note) => {
+                if let Some(note) = note {
+                    call.note(note);
+                }
+                return;
+            }
+            Next::Retry { wait, note } => {
+                call.note(note);
+                tokio::time::sleep(wait).await;
             }
         }
     }

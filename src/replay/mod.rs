@@ -21,6 +21,7 @@ mod deliver;
 mod keep;
 mod location;
 mod pg;
+mod retry;
 mod sqlite;
 mod store;
 mod worker;
@@ -29,6 +30,7 @@ pub use deliver::{Delivered, Delivery};
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;
 pub use pg::PostgresStore;
+pub use retry::{backoff, retry_after};
 pub use sqlite::SqliteStore;
 pub use store::{
     Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State,

@@ -30,6 +30,7 @@ mod fields;
 pub mod log;
 pub mod mapping;
 mod redirect;
+pub mod retry;
 pub mod source;
 pub mod spec;
 
@@ -41,5 +42,6 @@ pub use execute::{
     Sent, TRACE_HEADER, new_idempotency_key,
 };
 pub use log::{Exchange, LogEntry, REDACTED};
+pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};
 pub use source::SpecFormat;
 pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, TemplateField, Timeouts};

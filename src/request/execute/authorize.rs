@@ -14,7 +14,7 @@ use super::transport::{Failure, Response, Run, trace_id};
 
 impl Executor {
     /// Gets the token, sends the request (again once, with a new token, when an
-    /// OAuth2-authorized request is answered 401), reads the answer.
+    /// OAuth2-authorized request is answered one of its `expired_statuses`), reads the answer.
     pub(super) async fn deliver(
         &self,
         prepared: &Prepared,
@@ -48,10 +48,13 @@ impl Executor {
             body: prepared.body.clone(),
         };
         let response = self.send_following(hop(headers.clone()), timeouts, redirects, redactor, run).await?;
-        if response.status == 401
+        if token_expired(auth, response.status)
             && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (auth, used_token)
         {
-            run.log.push(LogEntry::note("the service answered 401: fetching a new OAuth2 token and sending again"));
+            run.log.push(LogEntry::note(format!(
+                "the service answered {}: the token expired; fetching a new OAuth2 token and sending again",
+                response.status
+            )));
             let token = self.token(token_request, Some(&rejected), timeouts, redactor, run).await?;
             redactor.add(&token);
             set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
@@ -103,6 +106,11 @@ impl Executor {
         };
         self.inner.tokens.token(request, rejected, fetch).await
     }
+}
+
+/// Whether `status` says the OAuth2 token of `auth` expired (its `expired_statuses`).
+fn token_expired(auth: Option<&AuthPlan>, status: u16) -> bool {
+    matches!(auth, Some(AuthPlan::OAuth2(request)) if request.expired_statuses.contains(&status))
 }
 
 /// Tells the redactor every credential the auth derives (a Basic header's Base64, an
