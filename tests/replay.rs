@@ -600,3 +600,44 @@ async fn a_lease_is_renewed_while_a_slow_send_is_in_flight() {
     assert_eq!((report.delivered, report.retried), (1, 0), "{report:?}");
     assert_eq!(server.seen().len(), 1, "sent once, by one worker");
 }
+
+/// `replay run` by hand renews its lease as the worker does: a send slower than the
+/// lease is not cut short, and a worker looking all the while does not take the
+/// record meanwhile (it would, once the lease lapsed, and send it a second time).
+#[test]
+fn replay_run_renews_its_lease_while_a_slow_send_is_in_flight() {
+    use courier::replay::{ReplayStore, SqliteStore};
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.delay(Duration::from_millis(2500));
+    SqliteStore::open(folder.path().join(STORE))
+        .unwrap()
+        .insert(&[replay_support::queued(&server.url("/slow"), "k1".into())])
+        .unwrap();
+    let started = std::time::Instant::now();
+    let by_hand = replay_support::courier(folder.path())
+        .args(["replay", "run", "1", "--lease", "1s", "--store", STORE])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once `replay run` holds the record, a worker looks all the while.
+    std::thread::sleep(Duration::from_millis(400));
+    let mut rival = replay_support::courier(folder.path())
+        .args(["worker", "--store", STORE, "--lease", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let replayed = by_hand.wait_with_output().unwrap();
+    let took = started.elapsed();
+    // Let the rival look once more after the send, then stop it.
+    std::thread::sleep(Duration::from_millis(1500));
+    rival.kill().unwrap();
+    rival.wait().unwrap();
+    assert_eq!(replayed.status.code(), Some(0), "{}{}", stdout(&replayed), stderr(&replayed));
+    assert!(stdout(&replayed).contains("delivered"), "{}", stdout(&replayed));
+    assert!(took >= Duration::from_millis(2400), "the slow answer was waited for: {took:?}");
+    assert_eq!(server.seen().len(), 1, "sent once: the rival worker never had the record");
+}

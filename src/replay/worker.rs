@@ -426,6 +426,20 @@ pub async fn replay(
     context: &Context,
     ids: Option<Vec<i64>>,
 ) -> Result<Vec<Replayed>, StoreError> {
+    replay_with_lease(store, executor, specs, context, ids, WorkerOptions::default().lease).await
+}
+
+/// [`replay`] under leases of `lease`: each record is claimed for that long, and
+/// the lease is renewed every third of it while the send is in flight, as the
+/// worker does, so that a slow send is neither cut short nor taken by a worker.
+pub async fn replay_with_lease(
+    store: Arc<dyn ReplayStore>,
+    executor: &Executor,
+    specs: &dyn SpecSource,
+    context: &Context,
+    ids: Option<Vec<i64>>,
+    lease: Duration,
+) -> Result<Vec<Replayed>, StoreError> {
     let listed = blocking(&store, |store| store.list()).await?;
     let ids = match ids {
         Some(ids) => {
@@ -438,6 +452,7 @@ pub async fn replay(
     };
     let options = WorkerOptions {
         owner: format!("replay-{}-{:08x}", std::process::id(), rand::random::<u32>()),
+        lease,
         ..WorkerOptions::default()
     };
     let mut replayed = Vec::new();
@@ -455,12 +470,7 @@ pub async fn replay(
             }
             continue;
         };
-        // As in the worker: a send still going when the lease is about to lapse is cut
-        // short, so that no worker can claim and send the record at the same time.
-        let deadline = send_deadline(tokio::time::Instant::now(), options.lease);
-        let verdict = tokio::time::timeout_at(deadline, attempt(executor, specs, context, &record))
-            .await
-            .unwrap_or_else(|_| Verdict::Failed { error: "no answer before the lease ran out".to_owned() });
+        let verdict = attempt_renewing(&store, &options, executor, specs, context, &record).await;
         let now = Utc::now();
         let finish = match &verdict {
             Verdict::Delivered { .. } => Finish::Delivered,
@@ -487,6 +497,44 @@ pub async fn replay(
         });
     }
     Ok(replayed)
+}
+
+/// Sends a claimed record once, renewing its lease every third of it while the send
+/// is in flight. As in the worker, a send still going when a lease that could not
+/// be renewed is about to lapse is cut short, so that no worker can claim and send
+/// the record at the same time.
+async fn attempt_renewing(
+    store: &Arc<dyn ReplayStore>,
+    options: &WorkerOptions,
+    executor: &Executor,
+    specs: &dyn SpecSource,
+    context: &Context,
+    record: &Record,
+) -> Verdict {
+    let lease = options.lease;
+    let renew_every = (lease / 3).max(Duration::from_millis(10));
+    let mut deadline = send_deadline(tokio::time::Instant::now(), lease);
+    let mut renew_at = tokio::time::Instant::now() + renew_every;
+    let sending = attempt(executor, specs, context, record);
+    tokio::pin!(sending);
+    loop {
+        tokio::select! {
+            verdict = &mut sending => return verdict,
+            () = tokio::time::sleep_until(deadline.min(renew_at)) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Verdict::Failed { error: "no answer before the lease ran out".to_owned() };
+                }
+                let started = tokio::time::Instant::now();
+                let (id, owner) = (record.id, options.owner.clone());
+                let renewed =
+                    blocking(store, move |store| store.renew(&[id], &owner, Utc::now() + delta(lease))).await;
+                if renewed.is_ok_and(|renewed| renewed.contains(&id)) {
+                    deadline = send_deadline(started, lease);
+                }
+                renew_at = started + renew_every;
+            }
+        }
+    }
 }
 
 /// Sends a record once: its credentials rendered from its spec, when it has any.
