@@ -152,6 +152,12 @@ mod tests {
     }
 
     #[test]
+    fn a_queued_request_has_no_retry_table() {
+        let error = load("queue = true\n[retry]\nattempts = 3\n").unwrap_err();
+        assert!(error.to_string().contains("retry: a queued request is sent by the worker"), "{error}");
+    }
+
+    #[test]
     fn a_longer_first_wait_raises_the_default_cap_but_not_a_written_one() {
         let policy = load("[retry]\nattempts = 2\nbackoff = \"8s\"\n").unwrap().retry().cloned().unwrap();
         assert_eq!(policy.max_backoff, Duration::from_secs(8));

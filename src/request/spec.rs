@@ -677,6 +677,12 @@ impl CompiledRequest {
             problems.push("mappings", "a queued request is sent in the background: it has no mappings".to_owned());
         }
         let retry = spec.retry.as_ref().map(|retry| super::retry::compile(retry, problems));
+        if spec.queue && spec.retry.is_some() {
+            problems.push(
+                "retry",
+                "a queued request is sent by the worker, whose own schedule retries it: [retry] does not apply",
+            );
+        }
         let mut response_headers = Vec::new();
         for (position, mapping) in spec.response_headers.iter().enumerate() {
             let field = format!("response_headers[{position}]");
