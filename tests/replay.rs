@@ -641,3 +641,57 @@ fn replay_run_renews_its_lease_while_a_slow_send_is_in_flight() {
     assert!(took >= Duration::from_millis(2400), "the slow answer was waited for: {took:?}");
     assert_eq!(server.seen().len(), 1, "sent once: the rival worker never had the record");
 }
+
+/// A queued request answered 503 with `Retry-After` waits at least that long for
+/// its next attempt (up to the worker's longest backoff), not the shorter backoff.
+#[tokio::test]
+async fn the_worker_schedules_the_next_attempt_after_the_services_retry_after() {
+    use std::sync::Arc;
+
+    use courier::Context;
+    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions};
+    use courier::request::CompiledRequest;
+    use wiremock::matchers::{any, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    struct NoSpecs;
+    impl SpecSource for NoSpecs {
+        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+            Err(format!("no spec {name}"))
+        }
+    }
+
+    let server = MockServer::start().await;
+    Mock::given(path("/asks"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "120"))
+        .mount(&server)
+        .await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let folder = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join(STORE)));
+    store
+        .insert(&[
+            replay_support::queued(&format!("{}/asks", server.uri()), "asks".into()),
+            replay_support::queued(&format!("{}/plain", server.uri()), "plain".into()),
+        ])
+        .unwrap();
+    let options = WorkerOptions { backoff: Duration::from_secs(1), ..WorkerOptions::default() };
+    let executor = courier::request::Executor::with_options(courier::request::ExecutorOptions {
+        destinations: courier::request::Destinations::allowing_private(),
+        ..Default::default()
+    });
+    let report = Worker::new(store.clone(), executor, Arc::new(NoSpecs), Context::default())
+        .with_options(options)
+        .run_until_empty()
+        .await
+        .unwrap();
+    assert_eq!(report.retried, 2, "{report:?}");
+    let now = chrono::Utc::now();
+    let wait_of = |key: &str| {
+        let records = store.list().unwrap();
+        let record = records.iter().find(|record| record.saved.idempotency_key == key).unwrap();
+        (record.next_attempt_at - now).num_seconds()
+    };
+    assert!((110..=120).contains(&wait_of("asks")), "{}", wait_of("asks"));
+    assert!(wait_of("plain") <= 1, "{}", wait_of("plain"));
+}

@@ -27,6 +27,10 @@ pub struct Outcome {
     pub log: Vec<LogEntry>,
     /// What went wrong, when no response came or nothing was sent.
     pub error: Option<String>,
+    /// The response's `Retry-After`, as sent, when it had one (the delivery layer
+    /// reads it to time the next attempt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
     /// Whether courier refused to send it (a destination the policy does not allow,
     /// a secret bound to other hosts, a redirect it does not follow): `error` says
     /// why. Such a request is not kept for replay, which could not change that.

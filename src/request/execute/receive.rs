@@ -110,6 +110,8 @@ pub(super) fn receive(request: &CompiledRequest, response: &Response, url: &str,
 pub(super) fn receive_status(method: Method, response: &Response, url: &str, outcome: &mut Outcome) {
     let status = response.status;
     outcome.status = Some(status);
+    outcome.retry_after =
+        response.headers.get(header::RETRY_AFTER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let text = decode(&response.headers, &response.body);
     outcome.variables.insert("api_client_status_code".to_owned(), status.to_string());
     outcome.variables.insert("api_client_response_body".to_owned(), text);
@@ -167,7 +169,7 @@ pub(super) fn redact_outcome(redactor: &Redactor, outcome: &mut Outcome) {
             }
         }
     }
-    if let Some(error) = &mut outcome.error {
-        redactor.redact_in_place(error);
+    for text in [&mut outcome.error, &mut outcome.retry_after].into_iter().flatten() {
+        redactor.redact_in_place(text);
     }
 }
