@@ -207,3 +207,25 @@ async fn send_with_retries(call: &mut Call<'_>, policy: Option<&RetryPolicy>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn deliveries_are_shared_and_their_runs_can_be_spawned() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+        fn assert_send<T: Send>(_: &T) {}
+        assert_send_sync_clone::<Delivery>();
+        let text = "url = \"http://127.0.0.1:9/\"\n[retry]\nattempts = 3\n";
+        let request =
+            CompiledRequest::from_toml(&crate::Engine::new(), text, Path::new(".")).expect("the spec compiles");
+        let delivery = Delivery::new(Executor::new());
+        let variables = crate::Variables::new();
+        let context = Context::default();
+        let mut cookies = Cookies::new();
+        assert_send(&delivery.execute(&request, &variables, &context, &mut cookies));
+    }
+}
