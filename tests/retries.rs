@@ -287,7 +287,8 @@ fn closed_port() -> u16 {
 #[tokio::test]
 async fn a_connection_error_is_retried_when_enabled_and_not_when_disabled() {
     let port = closed_port();
-    let delivery = Delivery::new(common::executor());
+    let sink = std::sync::Arc::new(courier::events::CollectEvents::default());
+    let delivery = Delivery::new(common::executor().with_sink(sink.clone()));
     let spec = |switch: &str| {
         common::compile(&format!(
             "url = \"http://127.0.0.1:{port}/x\"\n[retry]\nattempts = 3\nbackoff = \"10ms\"\n{switch}"
@@ -297,6 +298,8 @@ async fn a_connection_error_is_retried_when_enabled_and_not_when_disabled() {
     assert_eq!(retried.attempts, 3, "{:?}", retried.log);
     assert_eq!(common::event_names(&retried), ["api_exception"; 3]);
     assert!(retried.log.iter().any(|entry| entry.message.contains("no connection could be opened; attempt 2")));
+    // The host's sink hears of every attempt too.
+    assert_eq!(sink.events().len(), 3);
     let once = delivery
         .execute(&spec("connection_errors = false\n"), &Variables::new(), &Context::default(), &mut Cookies::new())
         .await;
