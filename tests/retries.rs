@@ -349,4 +349,10 @@ fn check_places_retry_problems_at_their_line_and_column() {
     assert!(shown.contains("request.toml:3:12") && shown.contains("0 is not between 1 and 10"), "{shown}");
     assert!(shown.contains("request.toml:4:18") && shown.contains("200 is not an error status"), "{shown}");
     assert!(shown.contains("request.toml:5:11") && shown.contains("\"soon\" is not a duration"), "{shown}");
+
+    // A value of the wrong type is placed at its key inside the table, not at the table.
+    let spec = write_spec(folder.path(), "url = \"https://x.org\"\n[retry]\nattempts = 3\nbackoff = 5\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_courier")).args(["check", spec.to_str().unwrap()]).output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(shown.contains("request.toml:4:11") && shown.contains("write \"5s\""), "{shown}");
 }
