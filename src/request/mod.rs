@@ -6,6 +6,11 @@
 //! response ([`mapping`], [`cookies`]) into an [`Outcome`] of variables, cookies,
 //! events and [`log`] entries, with every secret redacted.
 //!
+//! The executor sends and reports; it never decides to send again or to keep a
+//! request. The delivery layer above it (`crate::replay`: `Delivery`, the worker)
+//! does, through [`Executor::call`] — a run step by step — and
+//! [`Executor::send_prepared`]; the spec's `[retry]` ([`retry`]) is data here.
+//!
 //! ```no_run
 //! use courier::request::{CompiledRequest, Cookies, Executor};
 //! use courier::{Context, Engine, Variables};

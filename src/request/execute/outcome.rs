@@ -50,7 +50,7 @@ impl Outcome {
 /// A request as it goes out, but for its credentials: every template rendered, the
 /// body's file read, the body's headers set. It is what the replay store keeps (less
 /// the session's cookies and any header holding a secret), and what
-/// [`Executor::send_prepared`] sends again.
+/// [`Executor::send_prepared`](super::Executor::send_prepared) sends again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     /// The method.
@@ -66,7 +66,7 @@ pub struct Prepared {
     pub timeouts: Timeouts,
 }
 
-/// What [`Executor::send_prepared`] needs to add the credentials a saved request was
+/// What [`Executor::send_prepared`](super::Executor::send_prepared) needs to add the credentials a saved request was
 /// kept without: the spec (its `[auth]` and the templates of the headers named), and
 /// the chat variables those templates read when the request was first rendered.
 #[derive(Clone, Copy)]
