@@ -200,8 +200,16 @@ async fn without_a_store_a_retried_post_carries_one_key_and_a_plain_one_none() {
     };
     let once = send(spec("")).await;
     assert_eq!((once.attempts, once.status), (1, Some(502)));
-    let retried = send(spec("[retry]\nattempts = 4\nbackoff = \"5ms\"\n")).await;
+    let retried = send(spec("debug = true\n[retry]\nattempts = 4\nbackoff = \"5ms\"\n")).await;
     assert_eq!(retried.attempts, 4, "{:?}", retried.log);
+    // With debug, the log shows each attempt's request, its key the same each time.
+    let logged: Vec<&str> = retried
+        .log
+        .iter()
+        .filter_map(|entry| entry.request.as_ref()?.headers.get("idempotency-key").map(String::as_str))
+        .collect();
+    assert_eq!(logged.len(), 4, "{:?}", retried.log);
+    assert!(logged.iter().all(|key| *key == logged[0]), "{logged:?}");
     let received = server.received_requests().await.unwrap();
     assert_eq!(received.len(), 5);
     assert!(received[0].headers.get("idempotency-key").is_none(), "nothing may send it again: no key");
