@@ -4,6 +4,13 @@
 //!
 //! One [`Executor`] serves a whole process: it is cheap to clone and holds the
 //! connection pools and the OAuth2 token cache that every request shares.
+//!
+//! This file is the facade (options, rendering, preparing, `execute`, `dry_run`,
+//! `send_prepared`); beside it: `call` (a run step by step, for the delivery
+//! layer), `transport` (the client pool and one exchange), `follow` (redirects),
+//! `authorize` (the `Authorization` header, the OAuth2 token), `files` (a file
+//! body's file), `receive` (the response into the outcome), `outcome` (the types
+//! handed back).
 
 mod authorize;
 mod call;
