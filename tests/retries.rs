@@ -184,6 +184,21 @@ fn a_post_without_retry_is_sent_once_and_with_retry_carries_one_key_on_every_att
 }
 
 #[tokio::test]
+async fn the_executor_alone_sends_once_and_says_why() {
+    let server = MockServer::start().await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let request = common::compile(&format!("url = \"{}/x\"\n[retry]\nattempts = 3\nbackoff = \"5ms\"\n", server.uri()));
+    let outcome =
+        common::executor().execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert!(
+        outcome.log.iter().any(|entry| entry.message.contains("applied by the delivery layer")),
+        "{:?}",
+        outcome.log
+    );
+}
+
+#[tokio::test]
 async fn without_a_store_a_retried_post_carries_one_key_and_a_plain_one_none() {
     let server = MockServer::start().await;
     Mock::given(any()).respond_with(ResponseTemplate::new(502)).mount(&server).await;

@@ -219,6 +219,10 @@ impl Executor {
         if !request.queue {
             call.send().await;
         }
+        if request.retry.as_ref().is_some_and(|policy| policy.attempts > 1) {
+            // The policy is the delivery layer's to apply; say so rather than ignore it unseen.
+            call.note("sent once: [retry] is applied by the delivery layer (replay::Delivery), not Executor::execute");
+        }
         let mut sent = call.finish();
         if queued_without_store {
             sent.fail("queue = true needs a replay store, and there is none; nothing was sent");
