@@ -23,6 +23,13 @@ const BAD_SPECS: &[&str] = &[
     "url = \"https://x.org\"\n[auth]\ntype = \"oauth2\"\nclient_id = \"c\"\ngrant_typ = \"password\"\n",
     "{\n  \"url\": \"https://x.org/${a\",\n  \"method\": \"GETT\",\n  \"body\": {\"type\": \"xml\"}\n}\n",
     "url = \"https://x.org\"\n[body]\ntype = \"multipart\"\nfile = \"${f}\"\npayload = \"{}\"\n",
+    "url = \"https://x.org\"\n[retry]\natempts = 3\nstatuses = [503, 99]\nbackoff = \"soon\"\n",
+    "url = \"https://x.org\"\n[retry]\nattempts = 11\nconnection_errors = \"yes\"\n",
+    "url = \"https://x.org\"\nqueue = true\n[retry]\nattempts = 3\n",
+    "url = \"https://x.org\"\n[retry]\nattempts = \"3\"\n",
+    "url = \"https://x.org\"\n[auth]\ntype = \"oauth2\"\ntoken_url = \"https://x.org/t\"\nclient_id = \"c\"\nexpired_statuses = 401\n",
+    "url = \"https://x.org\"\n[auth]\ntype = \"oauth2\"\ntoken_url = \"https://x.org/t\"\nclient_id = \"c\"\nexpired_statuses = [404]\n",
+    "url = \"https://x.org\"\n[auth]\ntype = \"bearer\"\ntoken = \"t\"\nexpired_statuses = [403]\n",
 ];
 
 #[test]

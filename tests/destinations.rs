@@ -394,8 +394,9 @@ async fn a_refused_request_is_not_kept_for_replay() {
     let folder = tempfile::tempdir().unwrap();
     let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("replay.db")));
     let trap = Trap::on("127.0.0.3");
-    let executor = Executor::new().with_store(store.clone());
-    let outcome = send(&executor, &format!("method = \"POST\"\nurl = \"{}\"", trap.url("127.0.0.3"))).await;
+    let delivery = courier::replay::Delivery::new(Executor::new()).with_store(store.clone());
+    let spec = compile(&format!("method = \"POST\"\nurl = \"{}\"", trap.url("127.0.0.3")));
+    let outcome = delivery.execute(&spec, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
     assert_refused(&outcome, &["127.0.0.3"]);
     assert_eq!(outcome.replay, None);
     assert!(store.list().unwrap().is_empty());

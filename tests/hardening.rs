@@ -78,7 +78,7 @@ async fn basic_credentials_echoed_by_a_service_are_redacted_in_the_outcome_and_t
     );
     std::fs::write(folder.path().join("echo.toml"), spec).unwrap();
     let request = courier::request::CompiledRequest::load(&common::engine(), &folder.path().join("echo.toml")).unwrap();
-    let executor = common::executor().with_store(store.clone());
+    let executor = courier::replay::Delivery::new(common::executor()).with_store(store.clone());
     let context = common::context_with_secrets(&[("PW", "correct horse battery")]);
     let outcome =
         executor.execute(&request, &courier::Variables::new(), &context, &mut courier::request::Cookies::new()).await;
@@ -261,7 +261,7 @@ async fn an_over_long_url_is_refused_at_render_time_and_not_quoted() {
     let folder = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(courier::replay::SqliteStore::open(folder.path().join("store.db")).unwrap());
     let request = compile(&format!("url = \"{}/${{id}}\"\nqueue = true\n", server.uri()));
-    let outcome = common::executor()
+    let outcome = courier::replay::Delivery::new(common::executor())
         .with_store(store.clone())
         .execute(
             &request,
@@ -403,7 +403,7 @@ async fn the_callers_idempotency_key_makes_a_retry_the_same_record() {
     let server = server_answering(ResponseTemplate::new(200)).await;
     let folder = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(courier::replay::SqliteStore::open(folder.path().join("store.db")).unwrap());
-    let executor = common::executor().with_store(store.clone());
+    let executor = courier::replay::Delivery::new(common::executor()).with_store(store.clone());
     let queued = compile(&format!("url = \"{}/orders\"\nqueue = true\n", server.uri()));
     let variables = courier::Variables::new();
     let mut ids = Vec::new();

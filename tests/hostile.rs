@@ -314,3 +314,25 @@ fn every_regex_match_is_a_step() {
     assert!(error.message().contains("steps"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
+
+#[test]
+fn a_huge_table_with_a_mistyped_value_is_reported_in_bounded_time() {
+    // The key of a table whose value serde refused is found by reading the table
+    // without each key in turn: a copy per key. Unbounded, 20,000 headers (one of
+    // them a number) made 20,000 copies of 20,000 entries. Past 64 keys the table
+    // is reported as a whole.
+    let started = std::time::Instant::now();
+    let (message, peak) = bounded(|| {
+        let mut spec = String::from("url = \"https://x.org\"\n[headers]\n");
+        for n in 0..20_000 {
+            spec.push_str(&format!("X-{n} = \"v\"\n"));
+        }
+        // Last, so that every key before it would be tried.
+        spec.push_str("X-Bad = 5\n");
+        let error = courier::request::CompiledRequest::from_toml(&Engine::new(), &spec, std::path::Path::new("."));
+        error.map(drop).unwrap_err().to_string()
+    });
+    assert!(message.contains("headers: invalid type: number"), "{}", &message[..message.len().min(200)]);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(peak < 200 * MIB, "peak {peak}");
+}

@@ -331,7 +331,7 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start();
     let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
-    let executor = private_executor().with_store(store.clone());
+    let executor = courier::replay::Delivery::new(private_executor()).with_store(store.clone());
     let mut request =
         CompiledRequest::from_toml(&Engine::new(), &order_spec(&server.url("/orders"), true), folder.path()).unwrap();
     request.set_name("orders");
@@ -599,4 +599,99 @@ async fn a_lease_is_renewed_while_a_slow_send_is_in_flight() {
     rival.abort();
     assert_eq!((report.delivered, report.retried), (1, 0), "{report:?}");
     assert_eq!(server.seen().len(), 1, "sent once, by one worker");
+}
+
+/// `replay run` by hand renews its lease as the worker does: a send slower than the
+/// lease is not cut short, and a worker looking all the while does not take the
+/// record meanwhile (it would, once the lease lapsed, and send it a second time).
+#[test]
+fn replay_run_renews_its_lease_while_a_slow_send_is_in_flight() {
+    use courier::replay::{ReplayStore, SqliteStore};
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.delay(Duration::from_millis(2500));
+    SqliteStore::open(folder.path().join(STORE))
+        .unwrap()
+        .insert(&[replay_support::queued(&server.url("/slow"), "k1".into())])
+        .unwrap();
+    let started = std::time::Instant::now();
+    let by_hand = replay_support::courier(folder.path())
+        .args(["replay", "run", "1", "--lease", "1s", "--store", STORE])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once `replay run` holds the record, a worker looks all the while.
+    std::thread::sleep(Duration::from_millis(400));
+    let mut rival = replay_support::courier(folder.path())
+        .args(["worker", "--store", STORE, "--lease", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let replayed = by_hand.wait_with_output().unwrap();
+    let took = started.elapsed();
+    // Let the rival look once more after the send, then stop it.
+    std::thread::sleep(Duration::from_millis(1500));
+    rival.kill().unwrap();
+    rival.wait().unwrap();
+    assert_eq!(replayed.status.code(), Some(0), "{}{}", stdout(&replayed), stderr(&replayed));
+    assert!(stdout(&replayed).contains("delivered"), "{}", stdout(&replayed));
+    assert!(took >= Duration::from_millis(2400), "the slow answer was waited for: {took:?}");
+    assert_eq!(server.seen().len(), 1, "sent once: the rival worker never had the record");
+}
+
+/// A queued request answered 503 with `Retry-After` waits at least that long for
+/// its next attempt (up to the worker's longest backoff), not the shorter backoff.
+#[tokio::test]
+async fn the_worker_schedules_the_next_attempt_after_the_services_retry_after() {
+    use std::sync::Arc;
+
+    use courier::Context;
+    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions};
+    use courier::request::CompiledRequest;
+    use wiremock::matchers::{any, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    struct NoSpecs;
+    impl SpecSource for NoSpecs {
+        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+            Err(format!("no spec {name}"))
+        }
+    }
+
+    let server = MockServer::start().await;
+    Mock::given(path("/asks"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "120"))
+        .mount(&server)
+        .await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let folder = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join(STORE)));
+    store
+        .insert(&[
+            replay_support::queued(&format!("{}/asks", server.uri()), "asks".into()),
+            replay_support::queued(&format!("{}/plain", server.uri()), "plain".into()),
+        ])
+        .unwrap();
+    let options = WorkerOptions { backoff: Duration::from_secs(1), ..WorkerOptions::default() };
+    let executor = courier::request::Executor::with_options(courier::request::ExecutorOptions {
+        destinations: courier::request::Destinations::allowing_private(),
+        ..Default::default()
+    });
+    let report = Worker::new(store.clone(), executor, Arc::new(NoSpecs), Context::default())
+        .with_options(options)
+        .run_until_empty()
+        .await
+        .unwrap();
+    assert_eq!(report.retried, 2, "{report:?}");
+    let now = chrono::Utc::now();
+    let wait_of = |key: &str| {
+        let records = store.list().unwrap();
+        let record = records.iter().find(|record| record.saved.idempotency_key == key).unwrap();
+        (record.next_attempt_at - now).num_seconds()
+    };
+    assert!((110..=120).contains(&wait_of("asks")), "{}", wait_of("asks"));
+    assert!(wait_of("plain") <= 1, "{}", wait_of("plain"));
 }

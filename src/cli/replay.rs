@@ -48,6 +48,9 @@ enum ReplayCommand {
         /// Send every record.
         #[arg(long)]
         all: bool,
+        /// How long each record is held while it is sent; renewed while a slow send is in flight.
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease, default_value = "60s")]
+        lease: Duration,
         #[command(flatten)]
         secrets: SecretsArg,
         #[command(flatten)]
@@ -160,14 +163,21 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
                 Err(Failure::error(format!("error: there is no record {id}\n")))
             }
         }
-        ReplayCommand::Run { id, secrets, allow, .. } => {
+        ReplayCommand::Run { id, lease, secrets, allow, .. } => {
             // Read first, so that a bad entry is reported whether or not there is work.
             let executor = executor(&allow)?;
             let store = existing_store(&location, false)?;
             let context = context(&secrets)?;
             let specs = SpecFiles::new(Engine::new());
             let replayed = runtime()?
-                .block_on(courier::replay::replay(store, &executor, &specs, &context, id.map(|id| vec![id])))
+                .block_on(courier::replay::replay_with_lease(
+                    store,
+                    &executor,
+                    &specs,
+                    &context,
+                    id.map(|id| vec![id]),
+                    lease,
+                ))
                 .map_err(failed)?;
             let text: String = replayed.iter().map(|replayed| said(replayed) + "\n").collect();
             super::eval::print(text.as_bytes())?;

@@ -11,6 +11,7 @@ use clap::Args;
 use courier::Variables;
 use courier::events::catalog;
 use courier::functions::SecretResolver;
+use courier::replay::Delivery;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 
 use super::allow::AllowArgs;
@@ -189,11 +190,11 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
     let destinations = args.allow.destinations()?;
     let options = ExecutorOptions { local_files: args.files.clone(), destinations, ..ExecutorOptions::default() };
-    let executor = Executor::with_options(options)
+    let delivery = Delivery::new(Executor::with_options(options))
         .with_store(super::replay::store_at(&super::replay::store_location(args.store))?);
 
     if args.dry_run {
-        let dry_run = executor
+        let dry_run = delivery
             .dry_run(&request, &session.variables, &context, &session.cookies)
             .map_err(|message| Failure::error(format!("error: {message}; nothing was sent\n")))?;
         return print_json(&serde_json::to_value(&dry_run).unwrap_or_default());
@@ -204,7 +205,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
         .map_err(|error| Failure::error(format!("error: cannot start the runtime: {error}\n")))?;
     let key = args.idempotency_key.as_deref();
     let outcome =
-        runtime.block_on(executor.execute_with_key(&request, &session.variables, &context, &mut session.cookies, key));
+        runtime.block_on(delivery.execute_with_key(&request, &session.variables, &context, &mut session.cookies, key));
     let printed = print_json(&serde_json::to_value(&outcome).unwrap_or_default());
 
     if let Some(path) = &args.session {

@@ -1,6 +1,7 @@
-//! The executor's hook: turning a prepared request into a record without its
-//! credentials, and saving it — a queued request before anything is sent, a request
-//! that failed for want of an answer after.
+//! Keeping a request: what is worth keeping, turning a prepared request into a
+//! record without its credentials, and saving it — a queued request before
+//! anything is sent, a request that failed for want of an answer after (its
+//! retries spent). The delivery layer ([`super::Delivery`]) calls it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use serde::Serialize;
 use super::store::{KeptCredentials, NewRecord, ReplayStore, Saved, State};
 use crate::functions::{Context, SecretResolver};
 use crate::request::log::{Redactor, is_credential_header};
-use crate::request::{CompiledRequest, IDEMPOTENCY_HEADER, Outcome, Prepared};
+use crate::request::{CompiledRequest, IDEMPOTENCY_HEADER, Outcome, Prepared, Sent};
 use crate::value::Value;
 use crate::variables::VariableSource;
 
@@ -79,17 +80,16 @@ pub(crate) fn failure_text(outcome: &Outcome) -> String {
 /// else `failed`, with the outcome's failure. An error says why it was not saved.
 /// With a `supplied_key` (the caller's or the spec's, not a fresh one), a record
 /// that already has the key is the request's record: a retry saves no second one.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn keep(
     store: &Arc<dyn ReplayStore>,
     request: &CompiledRequest,
     prepared: Prepared,
     variables: &(dyn VariableSource + Sync),
     context: &Context,
-    redactor: &Redactor,
-    outcome: &Outcome,
+    sent: &Sent,
     supplied_key: bool,
 ) -> Result<Kept, String> {
+    let (redactor, outcome) = (sent.redactor(), &sent.outcome);
     let saved = without_credentials(request, prepared, variables, context, redactor)?;
     if supplied_key {
         let (store, key) = (store.clone(), saved.idempotency_key.clone());
@@ -107,7 +107,7 @@ pub(crate) async fn keep(
     let (state, attempts, last_error) = if request.queue {
         (State::Pending, 0, None)
     } else {
-        (State::Failed, 1, Some(redactor.redact(&failure_text(outcome))))
+        (State::Failed, sent.attempts.max(1), Some(redactor.redact(&failure_text(outcome))))
     };
     let record = NewRecord { state, saved, attempts, last_error };
     let store = store.clone();

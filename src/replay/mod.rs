@@ -1,5 +1,6 @@
-//! Replay and the queue: the durable store of requests that failed for want of an
-//! answer (kept so that they can be listed, replayed and dropped) and of queued
+//! The delivery layer, above the executor: [`Delivery`] sends a request now (with
+//! the spec's `[retry]`) and decides what to keep; replay and the queue: the
+//! durable store of requests that failed for want of an answer (kept so that they can be listed, replayed and dropped) and of queued
 //! requests (saved before anything is sent); the [`ReplayStore`] trait a runtime
 //! implements over a shared database, its SQLite default ([`SqliteStore`]) and its
 //! PostgreSQL store for many workers ([`PostgresStore`]); and the
@@ -10,21 +11,29 @@
 //! its credentials: the spec's `[auth]` and any header whose template reads a secret
 //! are rendered again from the spec when the record is sent. `docs/replay.md` gives
 //! the decisions and the delivery promise.
+//!
+//! Why here and not a module of its own: the worker (when to send a stored record
+//! again), the store and the decision what to keep were already this module's, and
+//! direct delivery makes the same decisions; the executor below it only sends and
+//! reports, and imports nothing from here.
 
+mod deliver;
 mod keep;
 mod location;
 mod pg;
+mod retry;
 mod sqlite;
 mod store;
 mod worker;
 
-pub(crate) use keep::keep;
+pub use deliver::{Delivered, Delivery};
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;
 pub use pg::PostgresStore;
+pub use retry::{backoff, retry_after};
 pub use sqlite::SqliteStore;
 pub use store::{
     Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State,
     StoreError,
 };
-pub use worker::{Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay};
+pub use worker::{Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay, replay_with_lease};

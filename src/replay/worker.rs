@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::{TimeDelta, Utc};
 use indexmap::IndexMap;
@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::keep::failure_text;
+use super::retry::retry_after;
 use super::store::{Backoff, Claim, Finish, Record, ReplayStore, Selection, State, StoreError};
 use crate::eval::Engine;
 use crate::functions::Context;
@@ -93,6 +94,15 @@ impl WorkerOptions {
     /// records that failed together do not come back together.
     pub fn backoff_after(&self, attempts: u32) -> Duration {
         self.schedule().after(attempts)
+    }
+
+    /// The wait after `attempts` failed attempts, the last answered with a
+    /// `Retry-After` asking for `asked`: the backoff, or the wait asked for when that
+    /// is longer, up to `max_backoff` — the queue's schedule is the floor, and a
+    /// service may push the next attempt later, not sooner.
+    pub fn wait_after(&self, attempts: u32, asked: Option<Duration>) -> Duration {
+        let backoff = self.backoff_after(attempts);
+        asked.map_or(backoff, |asked| backoff.max(asked.min(self.max_backoff)))
     }
 
     fn schedule(&self) -> Backoff {
@@ -229,7 +239,7 @@ impl Worker {
 
     async fn drain(&self, until_empty: bool) -> Result<Report, StoreError> {
         let mut report = Report::default();
-        let mut sending: JoinSet<(Record, Verdict)> = JoinSet::new();
+        let mut sending: JoinSet<(Record, Attempted)> = JoinSet::new();
         // The deadline of each send in flight, moved on when its lease is renewed.
         let mut leases: HashMap<i64, watch::Sender<tokio::time::Instant>> = HashMap::new();
         let renew_every = (self.options.lease / 3).max(Duration::from_millis(10));
@@ -276,9 +286,9 @@ impl Worker {
             let Ok(Some(joined)) = tokio::time::timeout(wake, sending.join_next()).await else {
                 continue;
             };
-            let (record, verdict) = joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
+            let (record, (verdict, asked)) = joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
             leases.remove(&record.id);
-            self.settle(record, verdict, &mut report, &mut outage).await?;
+            self.settle(record, verdict, asked, &mut report, &mut outage).await?;
         }
     }
 
@@ -288,26 +298,27 @@ impl Worker {
         &self,
         record: Record,
         mut deadline: watch::Receiver<tokio::time::Instant>,
-    ) -> impl std::future::Future<Output = (Record, Verdict)> + Send + 'static {
+    ) -> impl std::future::Future<Output = (Record, Attempted)> + Send + 'static {
         let (executor, specs, context) = (self.executor.clone(), self.specs.clone(), self.context.clone());
         async move {
-            let verdict = {
+            let attempted = {
                 let attempt = attempt(&executor, specs.as_ref(), &context, &record);
                 tokio::pin!(attempt);
                 loop {
                     let until = *deadline.borrow_and_update();
                     tokio::select! {
-                        verdict = &mut attempt => break verdict,
+                        attempted = &mut attempt => break attempted,
                         () = tokio::time::sleep_until(until) => {
                             if *deadline.borrow() > until {
                                 continue;
                             }
-                            break Verdict::Failed { error: "no answer before the worker's lease ran out".to_owned() };
+                            let error = "no answer before the worker's lease ran out".to_owned();
+                            break (Verdict::Failed { error }, None);
                         }
                     }
                 }
             };
-            (record, verdict)
+            (record, attempted)
         }
     }
 
@@ -363,6 +374,7 @@ impl Worker {
         &self,
         record: Record,
         verdict: Verdict,
+        asked: Option<Duration>,
         report: &mut Report,
         outage: &mut Outage,
     ) -> Result<(), StoreError> {
@@ -372,7 +384,7 @@ impl Worker {
             Verdict::Failed { error } if record.attempts < self.options.max_attempts => Finish::Failed {
                 state: State::Pending,
                 error: error.clone(),
-                next_attempt_at: now + delta(self.options.backoff_after(record.attempts)),
+                next_attempt_at: now + delta(self.options.wait_after(record.attempts, asked)),
             },
             Verdict::Failed { error } | Verdict::Refused { error } => {
                 Finish::Failed { state: State::Dead, error: error.clone(), next_attempt_at: now }
@@ -426,6 +438,20 @@ pub async fn replay(
     context: &Context,
     ids: Option<Vec<i64>>,
 ) -> Result<Vec<Replayed>, StoreError> {
+    replay_with_lease(store, executor, specs, context, ids, WorkerOptions::default().lease).await
+}
+
+/// [`replay`] under leases of `lease`: each record is claimed for that long, and
+/// the lease is renewed every third of it while the send is in flight, as the
+/// worker does, so that a slow send is neither cut short nor taken by a worker.
+pub async fn replay_with_lease(
+    store: Arc<dyn ReplayStore>,
+    executor: &Executor,
+    specs: &dyn SpecSource,
+    context: &Context,
+    ids: Option<Vec<i64>>,
+    lease: Duration,
+) -> Result<Vec<Replayed>, StoreError> {
     let listed = blocking(&store, |store| store.list()).await?;
     let ids = match ids {
         Some(ids) => {
@@ -438,6 +464,7 @@ pub async fn replay(
     };
     let options = WorkerOptions {
         owner: format!("replay-{}-{:08x}", std::process::id(), rand::random::<u32>()),
+        lease,
         ..WorkerOptions::default()
     };
     let mut replayed = Vec::new();
@@ -455,12 +482,7 @@ pub async fn replay(
             }
             continue;
         };
-        // As in the worker: a send still going when the lease is about to lapse is cut
-        // short, so that no worker can claim and send the record at the same time.
-        let deadline = send_deadline(tokio::time::Instant::now(), options.lease);
-        let verdict = tokio::time::timeout_at(deadline, attempt(executor, specs, context, &record))
-            .await
-            .unwrap_or_else(|_| Verdict::Failed { error: "no answer before the lease ran out".to_owned() });
+        let verdict = attempt_renewing(&store, &options, executor, specs, context, &record).await;
         let now = Utc::now();
         let finish = match &verdict {
             Verdict::Delivered { .. } => Finish::Delivered,
@@ -489,13 +511,60 @@ pub async fn replay(
     Ok(replayed)
 }
 
+/// Sends a claimed record once, renewing its lease every third of it while the send
+/// is in flight. As in the worker, a send still going when a lease that could not
+/// be renewed is about to lapse is cut short, so that no worker can claim and send
+/// the record at the same time.
+async fn attempt_renewing(
+    store: &Arc<dyn ReplayStore>,
+    options: &WorkerOptions,
+    executor: &Executor,
+    specs: &dyn SpecSource,
+    context: &Context,
+    record: &Record,
+) -> Verdict {
+    let lease = options.lease;
+    let renew_every = (lease / 3).max(Duration::from_millis(10));
+    let mut deadline = send_deadline(tokio::time::Instant::now(), lease);
+    let mut renew_at = tokio::time::Instant::now() + renew_every;
+    let sending = attempt(executor, specs, context, record);
+    tokio::pin!(sending);
+    loop {
+        tokio::select! {
+            (verdict, _) = &mut sending => return verdict,
+            () = tokio::time::sleep_until(deadline.min(renew_at)) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Verdict::Failed { error: "no answer before the lease ran out".to_owned() };
+                }
+                let started = tokio::time::Instant::now();
+                let (id, owner) = (record.id, options.owner.clone());
+                let renewed =
+                    blocking(store, move |store| store.renew(&[id], &owner, Utc::now() + delta(lease))).await;
+                if renewed.is_ok_and(|renewed| renewed.contains(&id)) {
+                    deadline = send_deadline(started, lease);
+                }
+                renew_at = started + renew_every;
+            }
+        }
+    }
+}
+
+/// How an attempt went, and the wait the service asked for (its `Retry-After`).
+type Attempted = (Verdict, Option<Duration>);
+
+/// The verdict on an outcome, with the wait its `Retry-After` asks for.
+fn judged(outcome: &Outcome) -> Attempted {
+    let asked = outcome.retry_after.as_deref().and_then(|value| retry_after(value, SystemTime::now()));
+    (Verdict::of(outcome), asked)
+}
+
 /// Sends a record once: its credentials rendered from its spec, when it has any.
-async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context, record: &Record) -> Verdict {
+async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context, record: &Record) -> Attempted {
     let saved = &record.saved;
     let Some(kept) = &saved.credentials else {
-        return Verdict::of(&executor.send_prepared(&saved.request, None, context).await);
+        return judged(&executor.send_prepared(&saved.request, None, context).await);
     };
-    let failed = |error: String| Verdict::Failed { error };
+    let failed = |error: String| (Verdict::Failed { error }, None);
     let Some(name) = &saved.spec_name else {
         return failed("its credentials need its spec, and it names none".to_owned());
     };
@@ -511,7 +580,7 @@ async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context,
     let variables: IndexMap<String, Value> =
         kept.variables.iter().map(|(name, value)| (name.clone(), from_json(value))).collect();
     let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables };
-    Verdict::of(&executor.send_prepared(&saved.request, Some(credentials), context).await)
+    judged(&executor.send_prepared(&saved.request, Some(credentials), context).await)
 }
 
 /// Leases up to `limit` records of `selection` for `options.owner`, from now for `options.lease`.
@@ -577,6 +646,19 @@ mod tests {
                 assert!(wait >= full / 2 && wait <= full, "{attempts}: {wait:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_retry_after_pushes_the_next_attempt_later_up_to_the_cap_never_sooner() {
+        let options = WorkerOptions {
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            ..WorkerOptions::default()
+        };
+        assert_eq!(options.wait_after(1, Some(Duration::from_secs(30))), Duration::from_secs(30));
+        assert_eq!(options.wait_after(1, Some(Duration::from_secs(3600))), Duration::from_secs(60));
+        let short = options.wait_after(1, Some(Duration::ZERO));
+        assert!(short >= Duration::from_secs(1) && short <= Duration::from_secs(2), "{short:?}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Authorization: Basic, Bearer and OAuth2 compiled from `[auth]`, rendered into an
 //! `Authorization` header, and the OAuth2 token cache — one token fetch shared by
 //! every concurrent request with the same endpoint, client, scope and user, kept
-//! until shortly before it expires, and fetched again once when a service answers 401.
+//! until shortly before it expires, and fetched again once when a service answers
+//! one of the spec's `expired_statuses` (401 by default).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -42,7 +43,11 @@ pub(crate) struct CompiledOAuth2 {
     scope: Option<Template>,
     client_auth: ClientAuth,
     header_prefix: String,
+    expired_statuses: Vec<u16>,
 }
+
+/// The statuses that mean "the token expired" when a spec names none.
+pub const DEFAULT_EXPIRED_STATUSES: [u16; 1] = [401];
 
 /// Compiles `[auth]`, recording problems against their fields.
 pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems) -> Option<CompiledAuth> {
@@ -63,6 +68,7 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
         ("scope", spec.scope.is_some()),
         ("client_auth", spec.client_auth.is_some()),
         ("header_prefix", spec.header_prefix.is_some()),
+        ("expired_statuses", spec.expired_statuses.is_some()),
     ];
     let allowed: &[&str] = match kind {
         AuthType::Basic => &["username", "password"],
@@ -77,6 +83,7 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
             "scope",
             "client_auth",
             "header_prefix",
+            "expired_statuses",
         ],
     };
     for (field, is_present) in present {
@@ -136,6 +143,15 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
             if header_prefix.contains(['\r', '\n', '\0']) {
                 problems.push("auth.header_prefix", "cannot hold a line break");
             }
+            let expired_statuses = spec.expired_statuses.clone().unwrap_or_else(|| DEFAULT_EXPIRED_STATUSES.to_vec());
+            for (position, status) in expired_statuses.iter().enumerate() {
+                if ![401, 403].contains(status) {
+                    problems.push(
+                        format!("auth.expired_statuses[{position}]"),
+                        format!("{status} does not say a token expired: write 401, 403 or both"),
+                    );
+                }
+            }
             let token_url = match &spec.token_url {
                 Some(source) => {
                     let compiled = UrlTemplate::compile(engine, source);
@@ -156,6 +172,7 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
                 scope,
                 client_auth: spec.client_auth.unwrap_or_default(),
                 header_prefix,
+                expired_statuses,
             })))
         }
     }
@@ -180,6 +197,8 @@ pub(crate) struct TokenRequest {
     scope: Option<String>,
     client_auth: ClientAuth,
     pub(crate) header_prefix: String,
+    /// The statuses that mean the token expired.
+    pub(crate) expired_statuses: Vec<u16>,
 }
 
 impl CompiledAuth {
@@ -211,6 +230,7 @@ impl CompiledAuth {
                 scope: optional("scope", &oauth.scope)?.filter(|scope| !scope.is_empty()),
                 client_auth: oauth.client_auth,
                 header_prefix: oauth.header_prefix.clone(),
+                expired_statuses: oauth.expired_statuses.clone(),
             })),
         }
     }
@@ -338,7 +358,9 @@ impl TokenRequest {
         let body = super::execute::read_body(response, read_timeout, max_bytes)
             .await
             .map_err(|failure| (Some(status), failure))?;
-        let fail = |message: String| (Some(status), Failure { kind: EventKind::Exception, message, refused: false });
+        let fail = |message: String| {
+            (Some(status), Failure { kind: EventKind::Exception, message, refused: false, connection: false })
+        };
         if !(200..300).contains(&status) {
             let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err(fail(format!("the token endpoint {} answered {status}: {shown}", self.token_url)));

@@ -47,7 +47,7 @@ pub fn looks_like_spec(text: &str) -> bool {
         SpecFormat::Toml => text.lines().map(str::trim_start).any(|line| {
             let key = line.split('=').next().unwrap_or_default().trim();
             (line.contains('=') && matches!(key, "url" | "method"))
-                || ["[headers]", "[body]", "[auth]", "[[mappings]]", "[[response_headers]]"]
+                || ["[headers]", "[body]", "[auth]", "[retry]", "[[mappings]]", "[[response_headers]]"]
                     .iter()
                     .any(|table| line.starts_with(table))
         }),

@@ -9,7 +9,12 @@ use super::spec::{Problems, RequestSpec};
 use crate::diagnostics::closest;
 
 /// The fields whose values are durations.
-const DURATIONS: [&str; 3] = ["timeout", "connect_timeout", "read_timeout"];
+const DURATIONS: [&str; 6] =
+    ["timeout", "connect_timeout", "read_timeout", "retry.backoff", "retry.max_backoff", "retry.max_retry_after"];
+
+/// The most keys of a table searched for the one serde refused (each try copies
+/// the table, so a hostile table of many keys is reported as a whole).
+const MAX_KEYS_SEARCHED: usize = 64;
 
 /// The spec, or `None` with every field that cannot be read recorded.
 pub(crate) fn deserialize(tree: &Value, problems: &mut Problems) -> Option<RequestSpec> {
@@ -73,11 +78,33 @@ fn report(name: &str, value: &Value, message: &str, problems: &mut Problems) {
         problems.push_with(field, message.to_owned(), suggestion);
         return;
     }
+    // Inside a table, the key whose value serde refused is the field.
+    let (field, value) = match value.as_object().and_then(|table| refused_key(name, table)) {
+        Some(key) => (format!("{name}.{key}"), &value[key]),
+        None => (name.to_owned(), value),
+    };
     let suggestion = match value {
-        Value::Number(seconds) if DURATIONS.contains(&name) => Some(format!("write \"{seconds}s\"")),
+        Value::Number(seconds) if DURATIONS.contains(&field.as_str()) => Some(format!("write \"{seconds}s\"")),
         _ => None,
     };
-    problems.push_with(name, message.to_owned(), suggestion);
+    problems.push_with(field, message.to_owned(), suggestion);
+}
+
+/// The key of table `name` whose value serde refused: the first whose removal
+/// lets the table be read (`None` when no one key does, or the table is large).
+fn refused_key<'a>(name: &str, table: &'a Map<String, Value>) -> Option<&'a str> {
+    if table.len() > MAX_KEYS_SEARCHED {
+        return None;
+    }
+    let readable_without = |key: &str| {
+        let mut rest = table.clone();
+        rest.shift_remove(key);
+        let mut spec = Map::new();
+        spec.insert("url".to_owned(), Value::from("https://stand-in.invalid"));
+        spec.insert(name.to_owned(), Value::Object(rest));
+        RequestSpec::deserialize(&Value::Object(spec)).is_ok()
+    };
+    table.keys().find(|key| readable_without(key)).map(String::as_str)
 }
 
 /// The names of a spec's top-level fields, as serde's schema lists them.

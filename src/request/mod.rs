@@ -6,6 +6,11 @@
 //! response ([`mapping`], [`cookies`]) into an [`Outcome`] of variables, cookies,
 //! events and [`log`] entries, with every secret redacted.
 //!
+//! The executor sends and reports; it never decides to send again or to keep a
+//! request. The delivery layer above it (`crate::replay`: `Delivery`, the worker)
+//! does, through [`Executor::call`] — a run step by step — and
+//! [`Executor::send_prepared`]; the spec's `[retry]` ([`retry`]) is data here.
+//!
 //! ```no_run
 //! use courier::request::{CompiledRequest, Cookies, Executor};
 //! use courier::{Context, Engine, Variables};
@@ -30,6 +35,7 @@ mod fields;
 pub mod log;
 pub mod mapping;
 mod redirect;
+pub mod retry;
 pub mod source;
 pub mod spec;
 
@@ -37,8 +43,10 @@ pub use body::Body;
 pub use cookies::Cookies;
 pub use destination::{Destinations, Entry};
 pub use execute::{
-    Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
+    Attempt, Call, Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, KeyChoice, Outcome, Prepared,
+    Sent, TRACE_HEADER, new_idempotency_key,
 };
 pub use log::{Exchange, LogEntry, REDACTED};
+pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};
 pub use source::SpecFormat;
 pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, TemplateField, Timeouts};

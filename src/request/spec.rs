@@ -19,6 +19,7 @@ use super::auth::CompiledAuth;
 use super::body::CompiledBody;
 use super::fields;
 use super::mapping::Mapping;
+use super::retry::{RetryPolicy, RetrySpec};
 use super::source::{SpecFormat, SpecSource};
 use crate::error::Error;
 use crate::eval::Engine;
@@ -94,6 +95,9 @@ pub struct RequestSpec {
     /// same replay record and the same request to a service that deduplicates.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Sending again on failure: `[retry]` (`docs/spec.md`).
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
 }
 
 /// The body's type.
@@ -254,6 +258,10 @@ pub struct AuthSpec {
     /// oauth2: the Authorization header's prefix (default `Bearer`).
     #[serde(default)]
     pub header_prefix: Option<String>,
+    /// oauth2: the statuses that mean "the token expired" (default `[401]`; 403 may
+    /// be added): the token is fetched again once and the request sent again once.
+    #[serde(default)]
+    pub expired_statuses: Option<Vec<u16>>,
 }
 
 /// `[[mappings]]`: target variable ← source field of the JSON response.
@@ -472,6 +480,8 @@ pub struct CompiledRequest {
     pub(crate) idempotency_key: Option<HeaderTemplate>,
     /// Where its fields are written, to place an error found while rendering.
     pub(crate) origin: Option<Arc<Origin>>,
+    /// `[retry]`, when the spec has one.
+    pub(crate) retry: Option<RetryPolicy>,
 }
 
 /// Where a compiled spec's fields are written: the spec's text and file, each
@@ -666,6 +676,13 @@ impl CompiledRequest {
         if spec.queue && !spec.mappings.is_empty() {
             problems.push("mappings", "a queued request is sent in the background: it has no mappings".to_owned());
         }
+        let retry = spec.retry.as_ref().map(|retry| super::retry::compile(retry, problems));
+        if spec.queue && spec.retry.is_some() {
+            problems.push(
+                "retry",
+                "a queued request is sent by the worker, whose own schedule retries it: [retry] does not apply",
+            );
+        }
         let mut response_headers = Vec::new();
         for (position, mapping) in spec.response_headers.iter().enumerate() {
             let field = format!("response_headers[{position}]");
@@ -698,6 +715,7 @@ impl CompiledRequest {
             sha256: None,
             origin: None,
             idempotency_key,
+            retry,
         })
     }
 
@@ -768,6 +786,11 @@ impl CompiledRequest {
     /// How many redirects are followed (`redirects`, default 5).
     pub fn redirects(&self) -> u32 {
         self.redirects
+    }
+
+    /// The spec's `[retry]`, when it has one.
+    pub fn retry(&self) -> Option<&RetryPolicy> {
+        self.retry.as_ref()
     }
 }
 
@@ -954,7 +977,7 @@ impl Problems {
             .ok()
     }
 
-    fn duration(&mut self, field: &str, text: Option<&str>, default: Duration) -> Duration {
+    pub(crate) fn duration(&mut self, field: &str, text: Option<&str>, default: Duration) -> Duration {
         let Some(text) = text else { return default };
         match humantime::parse_duration(text) {
             Ok(duration) if duration.is_zero() => {

@@ -178,6 +178,8 @@ pub(crate) async fn send(shared: Shared, ApiJson(request): ApiJson<SpecRequest>)
         Err(answer) => return Ok(answer),
     };
     let mut cookies = Cookies::new();
-    let outcome = shared.executor.execute(&compiled, &variables, &context, &mut cookies).await;
+    // Through the delivery layer, so that a spec's [retry] applies; there is no store.
+    let delivery = crate::replay::Delivery::new(shared.executor.clone());
+    let outcome = delivery.execute(&compiled, &variables, &context, &mut cookies).await.outcome;
     Ok(Json(json!(outcome)).into_response())
 }

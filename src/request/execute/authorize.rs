@@ -1,0 +1,130 @@
+//! Authorization: the request sent with its `Authorization` header, the OAuth2
+//! token fetched (or taken from the cache) first, and fetched again once when the
+//! service rejects it.
+
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use super::super::auth::AuthPlan;
+use super::super::log::{LogEntry, Redactor};
+use super::super::redirect::Hop;
+use super::super::spec::Timeouts;
+use super::Executor;
+use super::outcome::Prepared;
+use super::transport::{Failure, Response, Run, trace_id};
+
+impl Executor {
+    /// Gets the token, sends the request (again once, with a new token, when an
+    /// OAuth2-authorized request is answered one of its `expired_statuses`), reads the answer.
+    pub(super) async fn deliver(
+        &self,
+        prepared: &Prepared,
+        auth: Option<&AuthPlan>,
+        redirects: u32,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let timeouts = &prepared.timeouts;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &prepared.headers {
+            let bad = || Failure::exception(format!("the header {name:?} cannot be sent"));
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            headers.append(name, HeaderValue::from_bytes(value.as_bytes()).map_err(|_| bad())?);
+        }
+        let mut used_token = None;
+        match auth {
+            None => {}
+            Some(AuthPlan::Header(value)) => set_authorization(&mut headers, value)?,
+            Some(AuthPlan::OAuth2(token_request)) => {
+                let token = self.token(token_request, None, timeouts, redactor, run).await?;
+                redactor.add(&token);
+                set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
+                used_token = Some(token);
+            }
+        }
+        let hop = |headers: HeaderMap| Hop {
+            method: prepared.method.to_reqwest(),
+            url: prepared.url.clone(),
+            headers,
+            body: prepared.body.clone(),
+        };
+        let response = self.send_following(hop(headers.clone()), timeouts, redirects, redactor, run).await?;
+        if token_expired(auth, response.status)
+            && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (auth, used_token)
+        {
+            run.log.push(LogEntry::note(format!(
+                "the service answered {}: the token expired; fetching a new OAuth2 token and sending again",
+                response.status
+            )));
+            let token = self.token(token_request, Some(&rejected), timeouts, redactor, run).await?;
+            redactor.add(&token);
+            set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
+            return self.send_following(hop(headers), timeouts, redirects, redactor, run).await;
+        }
+        Ok(response)
+    }
+
+    /// The OAuth2 token, from the cache or fetched once for all waiting requests.
+    /// The token request follows no redirect: its credentials go to the token URL
+    /// and nowhere else, and only that host's token is taken.
+    pub(super) async fn token(
+        &self,
+        request: &super::super::auth::TokenRequest,
+        rejected: Option<&str>,
+        timeouts: &Timeouts,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<String, Failure> {
+        let token_url = url::Url::parse(&request.token_url).map_err(|error| {
+            Failure::exception(format!("getting an OAuth2 token: {} is not a URL: {error}", request.token_url))
+        })?;
+        let port = self.inner.options.destinations.check_url(&token_url).map_err(Failure::refused)?;
+        let host = token_url.host_str().unwrap_or_default();
+        redactor.bindings().check(host, request.carried()).map_err(Failure::refused)?;
+        let client = &self.client(timeouts, port)?;
+        let read_timeout = timeouts.read;
+        let max_bytes = self.inner.options.max_response_bytes;
+        let fetch = || async move {
+            // The exchange is logged like any request (with debug: headers and
+            // body, the credentials and tokens replaced).
+            let trace = trace_id();
+            let logged_form = request.form(true);
+            run.start("POST", &request.token_url, &trace, &request.headers(&trace), Some(logged_form.as_bytes()));
+            match request.fetch(client, &trace, read_timeout, max_bytes).await {
+                Ok((answer, token)) => {
+                    let response =
+                        Response { status: answer.status, headers: answer.headers, body: answer.logged_body };
+                    run.finish(Ok(&response));
+                    Ok(token)
+                }
+                Err((_, failure)) => {
+                    let failure =
+                        Failure { message: format!("getting an OAuth2 token: {}", failure.message), ..failure };
+                    run.finish(Err(&failure));
+                    Err(failure)
+                }
+            }
+        };
+        self.inner.tokens.token(request, rejected, fetch).await
+    }
+}
+
+/// Whether `status` says the OAuth2 token of `auth` expired (its `expired_statuses`).
+fn token_expired(auth: Option<&AuthPlan>, status: u16) -> bool {
+    matches!(auth, Some(AuthPlan::OAuth2(request)) if request.expired_statuses.contains(&status))
+}
+
+/// Tells the redactor every credential the auth derives (a Basic header's Base64, an
+/// OAuth2 client's header), which no `secret()` call reveals by itself.
+pub(super) fn learn_credentials(redactor: &Redactor, auth: Option<&AuthPlan>) {
+    for credential in auth.map(AuthPlan::credentials).unwrap_or_default() {
+        redactor.add_credential(&credential);
+    }
+}
+
+pub(super) fn set_authorization(headers: &mut HeaderMap, value: &str) -> Result<(), Failure> {
+    let mut value = HeaderValue::from_bytes(value.as_bytes())
+        .map_err(|_| Failure::exception("the Authorization header would hold a line break or control character"))?;
+    value.set_sensitive(true);
+    headers.insert(header::AUTHORIZATION, value);
+    Ok(())
+}

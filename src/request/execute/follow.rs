@@ -1,0 +1,76 @@
+//! The redirect-following send: every hop checked against the destination policy
+//! and the secrets' host bindings before it goes out, at most the spec's number of
+//! redirects followed, each one logged.
+
+use reqwest::header::{self};
+
+use super::super::destination;
+use super::super::log::{LogEntry, Redactor};
+use super::super::redirect::{self, Hop};
+use super::super::spec::Timeouts;
+use super::Executor;
+use super::transport::{Failure, Response, Run};
+
+impl Executor {
+    /// Sends a request and follows up to `redirects` redirects (then the 3xx is the
+    /// answer), checking every hop before it is sent; the log lists each hop.
+    pub(super) async fn send_following(
+        &self,
+        mut hop: Hop,
+        timeouts: &Timeouts,
+        redirects: u32,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let mut followed = 0;
+        loop {
+            let port = self.check_hop(&hop, redactor)?;
+            let client = self.client(timeouts, port)?;
+            let (method, url) = (hop.method.as_str(), hop.url.as_str());
+            let request = client.request(hop.method.clone(), url);
+            let response =
+                self.attempt(request, method, url, hop.headers.clone(), hop.body.clone(), timeouts.read, run).await?;
+            let location = response.headers.get(header::LOCATION).filter(|_| redirect::is_redirect(response.status));
+            let Some(location) = location else { return Ok(response) };
+            if followed == redirects {
+                if redirects > 0 {
+                    run.log.push(LogEntry::note(format!(
+                        "not following the {} to {:?}: {redirects} redirects were followed already; the {} is the answer",
+                        response.status,
+                        String::from_utf8_lossy(location.as_bytes()),
+                        response.status
+                    )));
+                }
+                return Ok(response);
+            }
+            followed += 1;
+            let (next, dropped) =
+                redirect::next_hop(hop, response.status, location, redactor).map_err(Failure::refused)?;
+            let mut note = format!(
+                "redirect {followed} of at most {redirects}: {} → {} {}",
+                response.status, next.method, next.url
+            );
+            if !dropped.is_empty() {
+                note.push_str(&format!(" (another origin: {} not sent)", dropped.join(", ")));
+            }
+            run.log.push(LogEntry::note(note));
+            hop = next;
+        }
+    }
+
+    /// Checks a hop before it is sent: its URL against the destination policy (an
+    /// address written in it now, a name when the resolver resolves it), and every
+    /// secret it carries against that secret's host binding. Gives the port.
+    pub(super) fn check_hop(&self, hop: &Hop, redactor: &Redactor) -> Result<u16, Failure> {
+        let url = url::Url::parse(&hop.url)
+            .map_err(|error| Failure::exception(format!("{} is not a URL: {error}; nothing was sent", hop.url)))?;
+        let port = self.inner.options.destinations.check_url(&url).map_err(Failure::refused)?;
+        if !redactor.bindings().is_empty() {
+            // Copies the body as text: only when some secret of the run is bound.
+            let texts = destination::carried_texts(&hop.url, &hop.headers, hop.body.as_deref());
+            let host = url.host_str().unwrap_or_default();
+            redactor.bindings().check(host, texts.iter().map(String::as_str)).map_err(Failure::refused)?;
+        }
+        Ok(port)
+    }
+}

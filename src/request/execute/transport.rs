@@ -1,0 +1,246 @@
+//! The transport: the pooled reqwest clients (one per connect and read limit and
+//! port, each with the destination-checking resolver), one HTTP exchange sent and
+//! its whole answer read under the limits, how a failure is classified into an
+//! event, and the run's log of the exchanges in flight.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::super::destination::{self, Refusal};
+use super::super::log::{Exchange, LogEntry};
+use super::super::spec::Timeouts;
+use super::{Executor, MAX_CLIENTS};
+use crate::events::EventKind;
+
+/// Why no response came: the event to emit and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) kind: EventKind,
+    pub(crate) message: String,
+    /// Courier refused to send: nothing went out, and replaying cannot help.
+    pub(crate) refused: bool,
+    /// No connection could be opened: nothing reached the service.
+    pub(crate) connection: bool,
+}
+
+impl Failure {
+    pub(super) fn exception(message: impl Into<String>) -> Self {
+        Failure { kind: EventKind::Exception, message: message.into(), refused: false, connection: false }
+    }
+
+    /// Courier refused to send (an `api_exception`); the message says why.
+    pub(crate) fn refused(refusal: Refusal) -> Self {
+        Failure { kind: EventKind::Exception, message: refusal.to_string(), refused: true, connection: false }
+    }
+
+    /// Classifies a reqwest error: a timeout while connecting, a timeout while
+    /// reading (reqwest's read timeout), or anything else.
+    pub(crate) fn from_reqwest(error: &reqwest::Error) -> Self {
+        if let Some(refusal) = destination::refusal_in(error) {
+            return Failure::refused(refusal.clone());
+        }
+        let kind = match (error.is_timeout(), error.is_connect()) {
+            (true, true) => EventKind::ConnectTimeout,
+            (true, false) => EventKind::SocketTimeout,
+            _ => EventKind::Exception,
+        };
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Failure { kind, message, refused: false, connection: error.is_connect() }
+    }
+}
+
+/// A whole response.
+pub(super) struct Response {
+    pub(super) status: u16,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Vec<u8>,
+}
+
+/// The log of one run, and the HTTP request in flight (which a timeout interrupts).
+pub(super) struct Run {
+    pub(super) debug: bool,
+    pub(super) log: Vec<LogEntry>,
+    pub(super) in_flight: Option<InFlight>,
+}
+
+pub(super) struct InFlight {
+    pub(super) method: String,
+    pub(super) url: String,
+    pub(super) trace_id: String,
+    pub(super) started: Instant,
+    pub(super) request: Option<Exchange>,
+}
+
+impl Run {
+    pub(super) fn start(&mut self, method: &str, url: &str, trace_id: &str, headers: &HeaderMap, body: Option<&[u8]>) {
+        let request = self.debug.then(|| Exchange::new(header_pairs(headers), body));
+        self.in_flight = Some(InFlight {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            trace_id: trace_id.to_owned(),
+            started: Instant::now(),
+            request,
+        });
+    }
+
+    pub(super) fn finish(&mut self, result: Result<&Response, &Failure>) {
+        let Some(flight) = self.in_flight.take() else {
+            return;
+        };
+        let elapsed = flight.started.elapsed();
+        let duration_ms = elapsed.as_millis() as u64;
+        let (message, status, response) = match result {
+            Ok(response) => (
+                format!("{} {} → {} in {duration_ms} ms", flight.method, flight.url, response.status),
+                Some(response.status),
+                self.debug.then(|| Exchange::new(header_pairs(&response.headers), Some(&response.body))),
+            ),
+            Err(failure) => (
+                format!("{} {} failed after {duration_ms} ms: {}", flight.method, flight.url, failure.message),
+                None,
+                None,
+            ),
+        };
+        self.log.push(LogEntry {
+            method: Some(flight.method),
+            url: Some(flight.url),
+            status,
+            duration_ms: Some(duration_ms),
+            trace_id: Some(flight.trace_id),
+            request: flight.request,
+            response,
+            ..LogEntry::note(message)
+        });
+    }
+
+    pub(super) fn interrupt(&mut self, why: &str) {
+        let failure = Failure::exception(why);
+        self.finish(Err(&failure));
+    }
+}
+
+pub(super) fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
+    headers.iter().map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+}
+
+/// The failure of a request that ran out of its whole time limit; the HTTP request
+/// in flight is logged as interrupted.
+pub(super) fn timed_out(total: Duration, run: &mut Run) -> Failure {
+    let message = format!("no response within the timeout of {}", humantime::format_duration(total));
+    run.interrupt(&message);
+    Failure { kind: EventKind::Timeout, message, refused: false, connection: false }
+}
+
+/// A fresh 128-bit trace id, as 32 lowercase hex digits.
+pub(super) fn trace_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+impl Executor {
+    /// The pooled client for a request's connect and read limits and destination
+    /// port. Its resolver checks every address a name resolves to against the
+    /// destination policy (for that port), it follows no redirect (courier follows
+    /// them, checking each hop) and uses no proxy (one would resolve names unchecked).
+    pub(super) fn client(&self, timeouts: &Timeouts, port: u16) -> Result<reqwest::Client, Failure> {
+        // A saved record's limits were checked when its spec was; the host's cap holds anyway.
+        let cap = self.inner.options.max_timeout;
+        let key = (timeouts.connect.min(cap), timeouts.read.min(cap), port);
+        let mut clients = self.inner.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let resolver = destination::CheckedResolver::new(
+            self.inner.options.destinations.clone(),
+            port,
+            destination::system_lookup(),
+        );
+        let client = reqwest::Client::builder()
+            .connect_timeout(key.0)
+            .read_timeout(key.1)
+            .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
+            .build()
+            .map_err(|error| Failure::exception(format!("cannot set up the HTTP client: {error}")))?;
+        if clients.len() < MAX_CLIENTS {
+            clients.insert(key, client.clone());
+        }
+        Ok(client)
+    }
+
+    /// Sends one HTTP request and reads the whole answer, logging it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+        url: &str,
+        mut headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        read_timeout: Duration,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let trace = trace_id();
+        if let Ok(value) = HeaderValue::from_str(&trace) {
+            headers.insert(HeaderName::from_static("x-b3-traceid"), value);
+        }
+        run.start(method, url, &trace, &headers, body.as_deref());
+        let mut request = request.headers(headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let result = async {
+            let response = request.send().await.map_err(|error| Failure::from_reqwest(&error))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = read_body(response, read_timeout, self.inner.options.max_response_bytes).await?;
+            Ok(Response { status, headers, body })
+        }
+        .await;
+        run.finish(result.as_ref());
+        result
+    }
+}
+
+/// Reads a response body chunk by chunk: at most `max_bytes`, and no chunk may take
+/// longer than `read_timeout` to come.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    read_timeout: Duration,
+    max_bytes: usize,
+) -> Result<Vec<u8>, Failure> {
+    let too_large = || Failure::exception(format!("the response body is larger than the limit of {max_bytes} bytes"));
+    if response.content_length().is_some_and(|length| length > max_bytes as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout(read_timeout, response.chunk()).await {
+            Err(_) => {
+                let message =
+                    format!("the response went silent for {} while reading", humantime::format_duration(read_timeout));
+                return Err(Failure { kind: EventKind::SocketTimeout, message, refused: false, connection: false });
+            }
+            Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
+            Ok(Ok(None)) => return Ok(body),
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > max_bytes {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
