@@ -379,3 +379,28 @@ fn check_places_retry_problems_at_their_line_and_column() {
     let shown = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     assert!(shown.contains("request.toml:4:11") && shown.contains("write \"5s\""), "{shown}");
 }
+
+#[tokio::test]
+async fn a_host_caps_the_attempts_a_spec_asks_for() {
+    let server = MockServer::start().await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let options = courier::request::ExecutorOptions { max_attempts: 2, ..common::options() };
+    let delivery = Delivery::new(courier::request::Executor::with_options(options));
+    let request = common::compile(&format!("url = \"{}/x\"\n[retry]\nattempts = 5\nbackoff = \"5ms\"\n", server.uri()));
+    let outcome = delivery.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
+    assert_eq!(outcome.attempts, 2, "{:?}", outcome.log);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn each_attempts_event_carries_the_time_that_attempt_ended() {
+    let server = MockServer::start().await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1")).mount(&server).await;
+    let delivery = Delivery::new(common::executor());
+    let request = common::compile(&format!("url = \"{}/x\"\n[retry]\nattempts = 2\n", server.uri()));
+    let outcome = delivery.execute(&request, &Variables::new(), &Context::default(), &mut Cookies::new()).await;
+    assert_eq!(outcome.attempts, 2, "{:?}", outcome.log);
+    // The first event is stamped when its answer came, not after the one-second wait.
+    let gap = outcome.events[1].time - outcome.events[0].time;
+    assert!(gap >= chrono::Duration::milliseconds(900), "{gap:?}");
+}

@@ -26,10 +26,18 @@ pub(crate) struct ServeArgs {
     /// The destinations /v1/send may reach besides public ones (as `courier send --allow`).
     #[command(flatten)]
     allow: AllowArgs,
+    /// The most attempts a spec's [retry] may make in one /v1/send (1 to 10): a
+    /// tenant's spec cannot turn one call into many requests to a service.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    max_attempts: u32,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let executor = ExecutorOptions { destinations: args.allow.destinations()?, ..ExecutorOptions::default() };
+    let executor = ExecutorOptions {
+        destinations: args.allow.destinations()?,
+        max_attempts: args.max_attempts,
+        ..ExecutorOptions::default()
+    };
     let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -104,7 +104,11 @@ impl Delivery {
         let choice = KeyChoice { supplied: key, fresh: self.needs_key(request) };
         let mut call = self.executor.call(request, variables, context, cookies, choice).await;
         if !request.is_queued() {
-            send_with_retries(&mut call, request.retry()).await;
+            // The host's cap on attempts holds whatever the spec asks for.
+            let cap = self.executor.options().max_attempts.max(1);
+            let policy =
+                request.retry().map(|policy| RetryPolicy { attempts: policy.attempts.min(cap), ..policy.clone() });
+            send_with_retries(&mut call, policy.as_ref()).await;
         }
         let mut sent = call.finish();
         let replay = self.keep(&mut sent, request, variables, context, key.is_some()).await;

@@ -242,7 +242,7 @@ impl Worker {
         let mut sending: JoinSet<(Record, Attempted)> = JoinSet::new();
         // The deadline of each send in flight, moved on when its lease is renewed.
         let mut leases: HashMap<i64, watch::Sender<tokio::time::Instant>> = HashMap::new();
-        let renew_every = (self.options.lease / 3).max(Duration::from_millis(10));
+        let renew_every = (self.options.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(3600));
         let mut renew_at = tokio::time::Instant::now() + renew_every;
         let mut outage = Outage::default();
         let mut worked = false;
@@ -524,7 +524,8 @@ async fn attempt_renewing(
     record: &Record,
 ) -> Verdict {
     let lease = options.lease;
-    let renew_every = (lease / 3).max(Duration::from_millis(10));
+    // Clamped: an hour between renewals is plenty, and `now + lease / 3` overflows for a huge lease.
+    let renew_every = (lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(3600));
     let mut deadline = send_deadline(tokio::time::Instant::now(), lease);
     let mut renew_at = tokio::time::Instant::now() + renew_every;
     let sending = attempt(executor, specs, context, record);

@@ -144,6 +144,9 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
                 problems.push("auth.header_prefix", "cannot hold a line break");
             }
             let expired_statuses = spec.expired_statuses.clone().unwrap_or_else(|| DEFAULT_EXPIRED_STATUSES.to_vec());
+            if expired_statuses.is_empty() {
+                problems.push("auth.expired_statuses", "is empty: write [401], [403] or [401, 403]");
+            }
             for (position, status) in expired_statuses.iter().enumerate() {
                 if ![401, 403].contains(status) {
                     problems.push(

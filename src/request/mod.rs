@@ -42,9 +42,10 @@ pub mod spec;
 pub use body::Body;
 pub use cookies::Cookies;
 pub use destination::{Destinations, Entry};
+pub(crate) use execute::{Attempt, Call, KeyChoice, Sent};
 pub use execute::{
-    Attempt, Call, Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, KeyChoice, Outcome, Prepared,
-    Sent, TRACE_HEADER, new_idempotency_key,
+    Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
+    new_idempotency_key,
 };
 pub use log::{Exchange, LogEntry, REDACTED};
 pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};

@@ -106,12 +106,16 @@ pub(crate) fn compile(spec: &RetrySpec, problems: &mut Problems) -> RetryPolicy 
             statuses.clone()
         }
     };
-    let backoff = problems.duration("retry.backoff", spec.backoff.as_deref(), default.backoff);
+    let mut backoff = problems.duration("retry.backoff", spec.backoff.as_deref(), default.backoff);
     // Without its own cap, a longer first wait raises the cap to it.
     let max_backoff =
         problems.duration("retry.max_backoff", spec.max_backoff.as_deref(), default.max_backoff.max(backoff));
     if backoff > max_backoff {
-        problems.push("retry.backoff", "is longer than retry.max_backoff");
+        // Only a first wait the author wrote is their mistake; the default one yields.
+        match spec.backoff {
+            Some(_) => problems.push("retry.backoff", "is longer than retry.max_backoff"),
+            None => backoff = max_backoff,
+        }
     }
     RetryPolicy {
         attempts,
@@ -163,5 +167,24 @@ mod tests {
         assert_eq!(policy.max_backoff, Duration::from_secs(8));
         let error = load("[retry]\nattempts = 2\nbackoff = \"8s\"\nmax_backoff = \"2s\"\n").unwrap_err();
         assert!(error.to_string().contains("retry.backoff: is longer than retry.max_backoff"), "{error}");
+        // The default first wait, unwritten, yields to a smaller written cap.
+        let policy = load("[retry]\nattempts = 2\nmax_backoff = \"100ms\"\n").unwrap().retry().cloned().unwrap();
+        assert_eq!((policy.backoff, policy.max_backoff), (Duration::from_millis(100), Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn a_token_expired_status_is_not_also_a_retried_one() {
+        let oauth2 = "[auth]\ntype = \"oauth2\"\ntoken_url = \"https://x.org/token\"\nclient_id = \"c\"\n\
+                      client_secret = \"s\"\n";
+        let error = load(&format!("{oauth2}[retry]\nattempts = 3\nstatuses = [503, 401]\n")).unwrap_err();
+        assert!(error.to_string().contains("retry.statuses[1]: 401 means the token expired"), "{error}");
+        let error = load(&format!("{oauth2}expired_statuses = [401, 403]\n[retry]\nattempts = 3\nstatuses = [403]\n"))
+            .unwrap_err();
+        assert!(error.to_string().contains("retry.statuses[0]: 403 means the token expired"), "{error}");
+        assert!(load(&format!("{oauth2}[retry]\nattempts = 3\nstatuses = [403]\n")).is_ok());
+        // Without OAuth2, a 401 may be retried like any status.
+        assert!(load("[retry]\nattempts = 3\nstatuses = [401]\n").is_ok());
+        let error = load(&format!("{oauth2}expired_statuses = []\n")).unwrap_err();
+        assert!(error.to_string().contains("auth.expired_statuses: is empty"), "{error}");
     }
 }

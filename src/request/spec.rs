@@ -677,6 +677,24 @@ impl CompiledRequest {
             problems.push("mappings", "a queued request is sent in the background: it has no mappings".to_owned());
         }
         let retry = spec.retry.as_ref().map(|retry| super::retry::compile(retry, problems));
+        if let (Some(policy), Some(auth)) = (&retry, &spec.auth)
+            && auth.kind == AuthType::Oauth2
+        {
+            // An expired token gets one refetch and one resend; retrying the same status
+            // would refetch again on every attempt.
+            let expired = auth.expired_statuses.as_deref().unwrap_or(&super::auth::DEFAULT_EXPIRED_STATUSES);
+            for (position, status) in policy.statuses.iter().enumerate() {
+                if expired.contains(status) {
+                    problems.push(
+                        format!("retry.statuses[{position}]"),
+                        format!(
+                            "{status} means the token expired (auth.expired_statuses), which gets one token refetch \
+                             and one resend already: remove it from [retry] statuses"
+                        ),
+                    );
+                }
+            }
+        }
         if spec.queue && spec.retry.is_some() {
             problems.push(
                 "retry",

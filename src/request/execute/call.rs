@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use reqwest::header;
 
 use super::super::auth::AuthPlan;
@@ -26,18 +27,18 @@ use crate::variables::VariableSource;
 
 /// Which `Idempotency-Key` a request carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KeyChoice<'a> {
+pub(crate) struct KeyChoice<'a> {
     /// The caller's key; without it the spec's `idempotency_key`, then an
     /// `Idempotency-Key` among its headers.
-    pub supplied: Option<&'a str>,
+    pub(crate) supplied: Option<&'a str>,
     /// Whether a fresh random key is added when none of those sets one (a request
     /// that may be sent again — kept, queued or retried — needs one).
-    pub fresh: bool,
+    pub(crate) fresh: bool,
 }
 
 /// How one attempt went: what the layer above needs to decide on another.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// A whole response came.
     Answered {
         /// Its status.
@@ -59,7 +60,7 @@ pub enum Attempt {
 }
 
 /// A request being run: rendered and prepared once, sent by [`Call::send`].
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     executor: &'a Executor,
     request: &'a CompiledRequest,
     redactor: Arc<Redactor>,
@@ -69,24 +70,25 @@ pub struct Call<'a> {
     deadline: Instant,
     url: String,
     ready: Option<(Prepared, Option<AuthPlan>)>,
-    last: Option<Result<Response, Failure>>,
+    /// The latest attempt's result, and when it ended (its event's time).
+    last: Option<(Result<Response, Failure>, DateTime<Utc>)>,
     attempts: u32,
 }
 
 /// A run that is over, before its outcome is redacted and emitted: the layer above
 /// adds to it (a replay record, a note) and then calls [`Sent::complete`].
-pub struct Sent {
+pub(crate) struct Sent {
     executor: Executor,
     method: &'static str,
     redactor: Arc<Redactor>,
     url: String,
     /// The outcome so far.
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// The request as it went out (or would have), without its `Authorization`;
     /// `None` when it could not be rendered or prepared.
-    pub prepared: Option<Prepared>,
+    pub(crate) prepared: Option<Prepared>,
     /// Attempts sent.
-    pub attempts: u32,
+    pub(crate) attempts: u32,
 }
 
 impl Executor {
@@ -95,7 +97,7 @@ impl Executor {
     /// the request's total time limit, which starts now. Nothing is sent yet; a
     /// template or file that fails is recorded in the outcome, and
     /// [`Call::prepared`] is then `None`.
-    pub async fn call<'a>(
+    pub(crate) async fn call<'a>(
         &'a self,
         request: &'a CompiledRequest,
         variables: &(dyn VariableSource + Sync),
@@ -163,22 +165,22 @@ impl<'a> Call<'a> {
 
     /// The request as it goes out, without its `Authorization`; `None` when it
     /// could not be rendered or prepared (the outcome says why).
-    pub fn prepared(&self) -> Option<&Prepared> {
+    pub(crate) fn prepared(&self) -> Option<&Prepared> {
         self.ready.as_ref().map(|(prepared, _)| prepared)
     }
 
     /// The moment the request's total time limit runs out.
-    pub fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// Attempts sent so far.
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// Adds a note to the run's log.
-    pub fn note(&mut self, message: impl Into<String>) {
+    pub(crate) fn note(&mut self, message: impl Into<String>) {
         self.run.log.push(LogEntry::note(message));
     }
 
@@ -186,10 +188,10 @@ impl<'a> Call<'a> {
     /// again once when the service says it expired), within what is left of the
     /// total time limit. The attempt before it, if any, keeps only its event and
     /// log entry. `None` when there is nothing to send.
-    pub async fn send(&mut self) -> Option<Attempt> {
+    pub(crate) async fn send(&mut self) -> Option<Attempt> {
         let (prepared, auth) = self.ready.as_ref()?;
-        if let Some(previous) = self.last.take() {
-            record_event(&mut self.outcome, previous, self.request.method, &self.url);
+        if let Some((previous, ended)) = self.last.take() {
+            record_event(&mut self.outcome, previous, ended, self.request.method, &self.url);
         }
         self.attempts += 1;
         let sending =
@@ -211,15 +213,15 @@ impl<'a> Call<'a> {
                 Attempt::Failed { kind: failure.kind, connection: failure.connection, refused: failure.refused }
             }
         };
-        self.last = Some(result);
+        self.last = Some((result, Utc::now()));
         Some(attempt)
     }
 
     /// Ends the run: the last attempt's answer is mapped into the outcome (its
     /// variables, cookies, mappings and event), or its failure recorded.
-    pub fn finish(mut self) -> Sent {
+    pub(crate) fn finish(mut self) -> Sent {
         let method = self.request.method.as_str();
-        match self.last.take() {
+        match self.last.take().map(|(result, _)| result) {
             Some(Ok(response)) => receive(self.request, &response, &self.url, &mut self.outcome, &mut self.run),
             Some(Err(failure)) => fail(&mut self.outcome, failure, method, &without_query(&self.url)),
             None => {}
@@ -239,13 +241,13 @@ impl<'a> Call<'a> {
 
 impl Sent {
     /// Adds a note to the outcome's log.
-    pub fn note(&mut self, message: impl Into<String>) {
+    pub(crate) fn note(&mut self, message: impl Into<String>) {
         self.outcome.log.push(LogEntry::note(message));
     }
 
     /// Records that the request failed after all (`api_exception`, the outcome's
     /// error): a queued request that could not be saved, say.
-    pub fn fail(&mut self, message: impl Into<String>) {
+    pub(crate) fn fail(&mut self, message: impl Into<String>) {
         fail(&mut self.outcome, Failure::exception(message), self.method, &without_query(&self.url));
     }
 
@@ -257,7 +259,7 @@ impl Sent {
     /// The last step of every run: secrets are redacted from all of the outcome,
     /// its events go to the executor's sink, and the cookies it set or deleted are
     /// saved into `cookies`.
-    pub fn complete(mut self, cookies: &mut Cookies) -> Outcome {
+    pub(crate) fn complete(mut self, cookies: &mut Cookies) -> Outcome {
         self.executor.finish(&mut self.outcome, &self.redactor);
         for (name, value) in &self.outcome.cookies {
             if value.is_empty() {

@@ -39,7 +39,7 @@ use crate::events::{EventSink, NoEvents};
 use crate::functions::Context;
 use crate::variables::VariableSource;
 use authorize::learn_credentials;
-pub use call::{Attempt, Call, KeyChoice, Sent};
+pub(crate) use call::{Attempt, Call, KeyChoice, Sent};
 use files::add_body_headers;
 pub use outcome::{Credentials, DryRun, Outcome, Prepared};
 use receive::{fail, receive_status, redact_outcome, without_query};
@@ -75,6 +75,10 @@ pub struct ExecutorOptions {
     /// cloud metadata, unspecified, multicast and broadcast addresses are never
     /// reached (`docs/security.md`).
     pub destinations: Destinations,
+    /// The most attempts a spec's `[retry]` may make (default 10, the most a spec
+    /// may ask for): a host serving many tenants lowers it so that one send cannot
+    /// become many requests to a service.
+    pub max_attempts: u32,
 }
 
 impl Default for ExecutorOptions {
@@ -85,6 +89,7 @@ impl Default for ExecutorOptions {
             local_files: None,
             max_timeout: Duration::from_secs(600),
             destinations: Destinations::public_only(),
+            max_attempts: super::retry::MAX_ATTEMPTS,
         }
     }
 }
@@ -339,6 +344,7 @@ impl Executor {
         Ok(Rendered { url, headers, body, auth, idempotency_key })
     }
 
+    /// Sends a prepared request again — a replay, or a queued request's delivery — with
     /// the credentials it was kept without rendered anew from `credentials`. Its
     /// outcome has the status, the status and body variables, events and log; no
     /// mappings or cookies, for there is no session to put them in.

@@ -2,7 +2,7 @@
 //! cookies, mappings, response headers), a failure recorded in it, and every
 //! secret the run resolved redacted from all of it.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap};
 
 use super::super::cookies;
@@ -34,7 +34,13 @@ pub(super) fn fail(outcome: &mut Outcome, failure: Failure, method: &str, url: &
 
 /// Records an attempt that another followed: its event only (the status's, or
 /// the failure's), for the outcome's variables and error are the last attempt's.
-pub(super) fn record_event(outcome: &mut Outcome, result: Result<Response, Failure>, method: Method, url: &str) {
+pub(super) fn record_event(
+    outcome: &mut Outcome,
+    result: Result<Response, Failure>,
+    at: DateTime<Utc>,
+    method: Method,
+    url: &str,
+) {
     let (kind, status, error) = match result {
         Ok(response) => match EventKind::for_status(response.status) {
             Some(kind) => (kind, Some(response.status), None),
@@ -44,7 +50,7 @@ pub(super) fn record_event(outcome: &mut Outcome, result: Result<Response, Failu
     };
     outcome.events.push(Event {
         name: kind,
-        time: Utc::now(),
+        time: at,
         method: method.as_str().to_owned(),
         url: without_query(url),
         status,
