@@ -76,6 +76,8 @@ mod loops {
         render_minijinja_tojson,
         render_tera2,
         render_handlebars,
+        render_minijinja_autoescape_value,
+        render_tera2_value,
         compile_newsletter_courier,
         compile_newsletter_minijinja_autoescape,
         compile_newsletter_minijinja_tojson,
@@ -333,6 +335,17 @@ fn render(c: &mut Criterion) {
             tera2.render_to("newsletter.json", &tera2_context, &mut peer_buffer).unwrap();
         }),
         allocations_per_call(loops::render_handlebars, || drop(handlebars.render("newsletter", &plain).unwrap())),
+    );
+    eprintln!(
+        "allocations per render to a serde_json::Value: minijinja-autoescape+parse {}, tera2+parse {}",
+        allocations_per_call(loops::render_minijinja_autoescape_value, || {
+            drop(serde_json::from_str::<serde_json::Value>(&jinja_json.render(&jinja_context).unwrap()).unwrap())
+        }),
+        allocations_per_call(loops::render_tera2_value, || {
+            peer_buffer.clear();
+            tera2.render_to("newsletter.json", &tera2_context, &mut peer_buffer).unwrap();
+            drop(serde_json::from_slice::<serde_json::Value>(&peer_buffer).unwrap())
+        }),
     );
     let mut group = c.benchmark_group("render");
     group.bench_function("courier-bytes", |b| {
