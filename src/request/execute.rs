@@ -84,6 +84,9 @@ struct Inner {
     tokens: TokenCache,
     sink: Arc<dyn EventSink>,
     store: Option<Arc<dyn ReplayStore>>,
+    /// A client the host passed (see [`Executor::with_client`]), used instead of
+    /// courier's own pooled clients.
+    host_client: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -353,6 +356,7 @@ impl Executor {
                 tokens: TokenCache::default(),
                 sink: Arc::new(NoEvents),
                 store: None,
+                host_client: None,
             }),
         }
     }
@@ -367,6 +371,7 @@ impl Executor {
                 tokens: TokenCache::default(),
                 sink,
                 store: self.inner.store.clone(),
+                host_client: self.inner.host_client.clone(),
             }),
         }
     }
@@ -383,6 +388,34 @@ impl Executor {
                 tokens: TokenCache::default(),
                 sink: self.inner.sink.clone(),
                 store: Some(store),
+                host_client: self.inner.host_client.clone(),
+            }),
+        }
+    }
+
+    /// The same options, sink and store, sending through the host's own `client`
+    /// (its connection pool, proxies, TLS roots and certificates) instead of
+    /// clients courier builds (a new executor: its token cache starts empty).
+    ///
+    /// The destination policy still holds for every request and redirect hop: an
+    /// address in the URL is checked as always, and a host name is resolved by
+    /// courier before sending and refused unless *every* address it resolves to is
+    /// allowed. What a host client gives up (`docs/security.md`): its own lookup at
+    /// connect time is not checked, so a name that answers differently moments later
+    /// (DNS rebinding) or a proxy the client uses is outside the policy; a spec's
+    /// connect and read limits are the client's own (the read limit still bounds each
+    /// read of the answer, and the whole-request limit still holds). Build the
+    /// client with `redirect(reqwest::redirect::Policy::none())`: courier follows
+    /// redirects itself, checking each hop, and cannot see a client's own policy.
+    pub fn with_client(self, client: reqwest::Client) -> Self {
+        Executor {
+            inner: Arc::new(Inner {
+                options: self.inner.options.clone(),
+                clients: Mutex::new(HashMap::new()),
+                tokens: TokenCache::default(),
+                sink: self.inner.sink.clone(),
+                store: self.inner.store.clone(),
+                host_client: Some(client),
             }),
         }
     }
@@ -617,6 +650,24 @@ impl Executor {
         Ok(Rendered { url, headers, body, auth, idempotency_key })
     }
 
+    /// The client to send `url` with: the host's (after resolving its name and
+    /// checking every address, see [`Executor::with_client`]) or courier's own.
+    async fn client_for(&self, url: &str, timeouts: &Timeouts, port: u16) -> Result<reqwest::Client, Failure> {
+        let Some(client) = &self.inner.host_client else {
+            return self.client(timeouts, port);
+        };
+        let parsed =
+            url::Url::parse(url).map_err(|error| Failure::exception(format!("{url} is not a URL: {error}")))?;
+        if let Some(url::Host::Domain(name)) = parsed.host() {
+            let resolved = destination::system_lookup()(name.to_owned())
+                .await
+                .map_err(|error| Failure::exception(format!("cannot resolve {name}: {error}")))?;
+            let policy = &self.inner.options.destinations;
+            policy.check_every_address(name, &resolved, port).map_err(Failure::refused)?;
+        }
+        Ok(client.clone())
+    }
+
     /// The pooled client for a request's connect and read limits and destination
     /// port. Its resolver checks every address a name resolves to against the
     /// destination policy (for that port), it follows no redirect (courier follows
@@ -834,7 +885,7 @@ impl Executor {
         let mut followed = 0;
         loop {
             let port = self.check_hop(&hop, redactor)?;
-            let client = self.client(timeouts, port)?;
+            let client = self.client_for(&hop.url, timeouts, port).await?;
             let (method, url) = (hop.method.as_str(), hop.url.as_str());
             let request = client.request(hop.method.clone(), url);
             let response =
@@ -900,7 +951,7 @@ impl Executor {
         let port = self.inner.options.destinations.check_url(&token_url).map_err(Failure::refused)?;
         let host = token_url.host_str().unwrap_or_default();
         redactor.bindings().check(host, request.carried()).map_err(Failure::refused)?;
-        let client = &self.client(timeouts, port)?;
+        let client = &self.client_for(&request.token_url, timeouts, port).await?;
         let read_timeout = timeouts.read;
         let max_bytes = self.inner.options.max_response_bytes;
         let fetch = || async move {
