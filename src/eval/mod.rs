@@ -274,11 +274,7 @@ impl<'a> Runtime<'a> {
     pub(crate) fn eval_ref<'x>(&'x self, node: &'x Node) -> Result<Cow<'x, Value>, Error> {
         Ok(match node {
             Node::Const(value) => Cow::Borrowed(value),
-            Node::Variable(name, span) => match self.variables.lookup(name) {
-                Some(value) => value,
-                None if self.shared.strict => return Err(self.unset(name, *span)),
-                None => Cow::Owned(Value::Null),
-            },
+            Node::Variable(name, span) => self.variable(name, *span)?,
             // `empty name` tests whether a variable is set, in strict mode too.
             Node::Unary(UnaryOp::Empty, operand, _) if matches!(**operand, Node::Variable(..)) => {
                 let Node::Variable(name, _) = &**operand else { unreachable!("matched above") };
@@ -312,6 +308,27 @@ impl<'a> Runtime<'a> {
         })
     }
 
+    /// An operand of an operator or a call: a constant or a variable (the commonest
+    /// operands) is lent in place, without a call into the tree walk.
+    #[inline(always)]
+    fn operand<'x>(&'x self, node: &'x Node) -> Result<Cow<'x, Value>, Error> {
+        match node {
+            Node::Const(value) => Ok(Cow::Borrowed(value)),
+            Node::Variable(name, span) => self.variable(name, *span),
+            _ => self.eval_ref(node),
+        }
+    }
+
+    /// A variable's value, lent by the store; null when unset, or an error in strict mode.
+    #[inline(always)]
+    fn variable<'x>(&'x self, name: &str, span: Span) -> Result<Cow<'x, Value>, Error> {
+        match self.variables.lookup(name) {
+            Some(value) => Ok(value),
+            None if self.shared.strict => Err(self.unset(name, span)),
+            None => Ok(Cow::Owned(Value::Null)),
+        }
+    }
+
     fn binary(&self, op: BinaryOp, left: &Node, right: &Node, span: Span) -> Result<Value, Error> {
         self.step(span)?;
         let truth = |value: &Value| ops::to_boolean(value).map_err(|error| self.fail(error, span));
@@ -324,8 +341,8 @@ impl<'a> Runtime<'a> {
             }
             _ => {}
         }
-        let a = self.eval_ref(left)?;
-        let b = self.eval_ref(right)?;
+        let a = self.operand(left)?;
+        let b = self.operand(right)?;
         if let Some(value) = same_type_binary(op, &a, &b) {
             return Ok(value);
         }
@@ -368,7 +385,7 @@ impl<'a> Runtime<'a> {
         // Most calls take a few arguments: keep them on the stack.
         let mut args: SmallVec<[Value; 4]> = SmallVec::with_capacity(call.args.len());
         for arg in call.args.iter() {
-            args.push(self.eval(arg)?);
+            args.push(self.operand(arg)?.into_owned());
         }
         // The text a function reads is work in proportion to its length, and what
         // it builds is memory: both spend from the evaluation's byte budget.
