@@ -101,7 +101,9 @@ impl UrlTemplate {
         let runtime = template.runtime(variables, context);
         let mut positions = self.positions.iter().copied();
         let mut written: Vec<(Range<usize>, Span, UrlPosition)> = Vec::with_capacity(self.positions.len());
-        let mut out = String::new();
+        // Room for the literal text and typical values at once, instead of growing
+        // from nothing (four reallocations for a short URL); never past the URL limit.
+        let mut out = String::with_capacity((2 * self.template.source().len()).clamp(64, MAX_URL_BYTES));
         template.render_with(
             &runtime,
             |value, span, out| {
