@@ -274,11 +274,7 @@ impl<'a> Runtime<'a> {
     pub(crate) fn eval_ref<'x>(&'x self, node: &'x Node) -> Result<Cow<'x, Value>, Error> {
         Ok(match node {
             Node::Const(value) => Cow::Borrowed(value),
-            Node::Variable(name, span) => match self.variables.lookup(name) {
-                Some(value) => value,
-                None if self.shared.strict => return Err(self.unset(name, *span)),
-                None => Cow::Owned(Value::Null),
-            },
+            Node::Variable(name, span) => self.variable(name, *span)?,
             // `empty name` tests whether a variable is set, in strict mode too.
             Node::Unary(UnaryOp::Empty, operand, _) if matches!(**operand, Node::Variable(..)) => {
                 let Node::Variable(name, _) = &**operand else { unreachable!("matched above") };
@@ -312,6 +308,27 @@ impl<'a> Runtime<'a> {
         })
     }
 
+    /// An operand of an operator or a call: a constant or a variable (the commonest
+    /// operands) is lent in place, without a call into the tree walk.
+    #[inline(always)]
+    fn operand<'x>(&'x self, node: &'x Node) -> Result<Cow<'x, Value>, Error> {
+        match node {
+            Node::Const(value) => Ok(Cow::Borrowed(value)),
+            Node::Variable(name, span) => self.variable(name, *span),
+            _ => self.eval_ref(node),
+        }
+    }
+
+    /// A variable's value, lent by the store; null when unset, or an error in strict mode.
+    #[inline(always)]
+    fn variable<'x>(&'x self, name: &str, span: Span) -> Result<Cow<'x, Value>, Error> {
+        match self.variables.lookup(name) {
+            Some(value) => Ok(value),
+            None if self.shared.strict => Err(self.unset(name, span)),
+            None => Ok(Cow::Owned(Value::Null)),
+        }
+    }
+
     fn binary(&self, op: BinaryOp, left: &Node, right: &Node, span: Span) -> Result<Value, Error> {
         self.step(span)?;
         let truth = |value: &Value| ops::to_boolean(value).map_err(|error| self.fail(error, span));
@@ -324,8 +341,11 @@ impl<'a> Runtime<'a> {
             }
             _ => {}
         }
-        let a = self.eval_ref(left)?;
-        let b = self.eval_ref(right)?;
+        let a = self.operand(left)?;
+        let b = self.operand(right)?;
+        if let Some(value) = same_type_binary(op, &a, &b) {
+            return Ok(value);
+        }
         let result = match op {
             BinaryOp::Add => ops::arithmetic(Arithmetic::Add, &a, &b),
             BinaryOp::Sub => ops::arithmetic(Arithmetic::Sub, &a, &b),
@@ -365,7 +385,7 @@ impl<'a> Runtime<'a> {
         // Most calls take a few arguments: keep them on the stack.
         let mut args: SmallVec<[Value; 4]> = SmallVec::with_capacity(call.args.len());
         for arg in call.args.iter() {
-            args.push(self.eval(arg)?);
+            args.push(self.operand(arg)?.into_owned());
         }
         // The text a function reads is work in proportion to its length, and what
         // it builds is memory: both spend from the evaluation's byte budget.
@@ -460,6 +480,34 @@ impl<'a> Runtime<'a> {
     }
 }
 
+/// The hot operators on two integers or two strings, answered without the general
+/// coercion rules of [`ops`] (which give the same answer for these types: integers
+/// compare and add as integers, two strings are equal when their texts are). `None`
+/// for everything else, and for an overflow, whose error [`ops`] writes.
+#[inline]
+fn same_type_binary(op: BinaryOp, a: &Value, b: &Value) -> Option<Value> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => match op {
+            BinaryOp::Add => x.checked_add(*y).map(Value::Int),
+            BinaryOp::Sub => x.checked_sub(*y).map(Value::Int),
+            BinaryOp::Mul => x.checked_mul(*y).map(Value::Int),
+            BinaryOp::Eq => Some(Value::Bool(x == y)),
+            BinaryOp::Ne => Some(Value::Bool(x != y)),
+            BinaryOp::Lt => Some(Value::Bool(x < y)),
+            BinaryOp::Gt => Some(Value::Bool(x > y)),
+            BinaryOp::Le => Some(Value::Bool(x <= y)),
+            BinaryOp::Ge => Some(Value::Bool(x >= y)),
+            _ => None,
+        },
+        (Value::Str(x), Value::Str(y)) => match op {
+            BinaryOp::Eq => Some(Value::Bool(x == y)),
+            BinaryOp::Ne => Some(Value::Bool(x != y)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The bytes of text in a value: a string's length, a list's or map's strings' lengths.
 fn text_bytes(value: &Value) -> usize {
     match value {
@@ -477,6 +525,7 @@ fn text_bytes(value: &Value) -> usize {
 mod tests {
     use super::*;
     use crate::variables::{NoVariables, Variables};
+    use proptest::strategy::Just;
 
     fn eval(source: &str) -> Result<Value, Error> {
         Engine::new().compile_expression(source)?.evaluate(&NoVariables, &Context::default())
@@ -510,6 +559,57 @@ mod tests {
     fn unknown_variables_are_null() {
         let expression = Engine::new().compile_expression("missing == null").unwrap();
         assert_eq!(expression.evaluate(&Variables::new(), &Context::default()).unwrap(), Value::Bool(true));
+    }
+
+    /// What the general rules of [`ops`] answer, for comparison with the fast path.
+    fn general_binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, ValueError> {
+        match op {
+            BinaryOp::Add => ops::arithmetic(Arithmetic::Add, a, b),
+            BinaryOp::Sub => ops::arithmetic(Arithmetic::Sub, a, b),
+            BinaryOp::Mul => ops::arithmetic(Arithmetic::Mul, a, b),
+            BinaryOp::Eq => ops::equals(a, b).map(Value::Bool),
+            BinaryOp::Ne => ops::equals(a, b).map(|equal| Value::Bool(!equal)),
+            BinaryOp::Lt => ops::relate(Relation::Less, a, b).map(Value::Bool),
+            BinaryOp::Gt => ops::relate(Relation::Greater, a, b).map(Value::Bool),
+            BinaryOp::Le => ops::relate(Relation::LessOrEqual, a, b).map(Value::Bool),
+            BinaryOp::Ge => ops::relate(Relation::GreaterOrEqual, a, b).map(Value::Bool),
+            other => unreachable!("{other:?} has no fast path"),
+        }
+    }
+
+    const FAST_OPS: [BinaryOp; 9] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::Lt,
+        BinaryOp::Gt,
+        BinaryOp::Le,
+        BinaryOp::Ge,
+    ];
+
+    proptest::proptest! {
+        /// The fast path answers as the general rules do wherever it answers, and
+        /// leaves overflows to them.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_rules(
+            x in proptest::prop_oneof![proptest::num::i64::ANY, -3i64..3, Just(i64::MAX), Just(i64::MIN)],
+            y in proptest::prop_oneof![proptest::num::i64::ANY, -3i64..3, Just(i64::MAX), Just(i64::MIN)],
+            s in "[a-c0-9 .eE-]{0,3}",
+            t in "[a-c0-9 .eE-]{0,3}",
+        ) {
+            for op in FAST_OPS {
+                for (a, b) in [(Value::Int(x), Value::Int(y)), (Value::from(s.as_str()), Value::from(t.as_str()))] {
+                    if let Some(fast) = same_type_binary(op, &a, &b) {
+                        let general = general_binary(op, &a, &b);
+                        proptest::prop_assert_eq!(Some(&fast), general.as_ref().ok(), "{:?} {:?} {:?}", a, op, b);
+                    } else if let (Value::Int(_), Value::Int(_)) = (&a, &b) {
+                        proptest::prop_assert!(general_binary(op, &a, &b).is_err(), "{:?} {:?} {:?}", a, op, b);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

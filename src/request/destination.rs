@@ -473,6 +473,18 @@ impl Destinations {
         }
     }
 
+    /// For a client courier did not build (a host's, see
+    /// [`Executor::with_client`](super::Executor::with_client)), which courier's
+    /// resolver cannot be installed on: a refusal unless every address `name`
+    /// resolved to may be connected to. Stricter than the resolver, which drops the
+    /// refused addresses, since here courier cannot choose the address connected to.
+    pub(crate) fn check_every_address(&self, name: &str, resolved: &[IpAddr], port: u16) -> Result<(), Refusal> {
+        if resolved.is_empty() {
+            return Err(Refusal::new(format!("to connect to {name}: it resolved to no address")));
+        }
+        resolved.iter().try_for_each(|address| self.check_address(name, *address, port))
+    }
+
     /// The addresses of those `name` resolved to that may be connected to; a
     /// refusal when none may (naming the first refused).
     fn allowed_addresses(

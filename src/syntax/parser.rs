@@ -453,6 +453,9 @@ pub(crate) struct LineIndex<'a> {
     line_starts: Cow<'a, [u32]>,
     /// The characters before each block of [`CHAR_BLOCK`] bytes.
     block_chars: Cow<'a, [u32]>,
+    /// Whether the source is ASCII: then a column is a byte distance, and nothing
+    /// needs counting (most templates are).
+    ascii: bool,
     base: u32,
 }
 
@@ -468,13 +471,21 @@ impl<'a> LineIndex<'a> {
     pub(crate) fn new(source: &'a str) -> Self {
         let line_starts =
             std::iter::once(0).chain(source.match_indices('\n').map(|(at, _)| at as u32 + 1)).collect::<Vec<u32>>();
+        // An ASCII source needs no character counts (see `span`).
+        let counted = if source.is_ascii() { "" } else { source };
         let block_chars = std::iter::once(0)
-            .chain(source.as_bytes().chunks(CHAR_BLOCK).scan(0, |total, block| {
+            .chain(counted.as_bytes().chunks(CHAR_BLOCK).scan(0, |total, block| {
                 *total += chars_starting_in(block);
                 Some(*total)
             }))
             .collect::<Vec<u32>>();
-        LineIndex { source, line_starts: Cow::Owned(line_starts), block_chars: Cow::Owned(block_chars), base: 0 }
+        LineIndex {
+            source,
+            line_starts: Cow::Owned(line_starts),
+            block_chars: Cow::Owned(block_chars),
+            ascii: source.is_ascii(),
+            base: 0,
+        }
     }
 
     /// A view for parsing `source[base..]` on its own: pest positions are relative to
@@ -484,6 +495,7 @@ impl<'a> LineIndex<'a> {
             source: self.source,
             line_starts: Cow::Borrowed(&self.line_starts),
             block_chars: Cow::Borrowed(&self.block_chars),
+            ascii: self.ascii,
             base: self.base + base,
         }
     }
@@ -504,7 +516,11 @@ impl<'a> LineIndex<'a> {
     pub(crate) fn span(&self, start: u32, end: u32) -> Span {
         let line = self.line_starts.partition_point(|&line_start| line_start <= start);
         let line_start = self.line_starts[line - 1] as usize;
-        let column = self.chars_before(start as usize).saturating_sub(self.chars_before(line_start)) + 1;
+        let column = if self.ascii {
+            (start as usize).min(self.source.len()).saturating_sub(line_start) as u32 + 1
+        } else {
+            self.chars_before(start as usize).saturating_sub(self.chars_before(line_start)) + 1
+        };
         Span { start, end, line: line as u32, column }
     }
 
@@ -522,6 +538,28 @@ impl<'a> LineIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_count_characters_in_ascii_and_other_sources() {
+        for source in [
+            "ab\ncd ${x}\n\n  e",
+            "äb\nc€ ${x}\n𝄞\n  ü",
+            &"a".repeat(600),
+            &format!("{}\n{}", "é".repeat(300), "x".repeat(300)),
+        ] {
+            let index = LineIndex::new(source);
+            for (offset, _) in source.char_indices() {
+                let line_start = source[..offset].rfind('\n').map_or(0, |at| at + 1);
+                let span = index.span(offset as u32, offset as u32);
+                assert_eq!(
+                    span.column as usize,
+                    source[line_start..offset].chars().count() + 1,
+                    "{source:?} at {offset}"
+                );
+                assert_eq!(span.line as usize, source[..offset].matches('\n').count() + 1);
+            }
+        }
+    }
 
     fn parse(source: &str) -> Expr {
         parse_expression(source).unwrap_or_else(|e| panic!("{source}: {e}"))

@@ -13,6 +13,15 @@
 //! crate, refusing what that crate would silently repair (a tab or line break it would
 //! drop, a space it would encode), and a path segment that is `.` or `..`, which would
 //! move the request to another path. The result is the URL as an HTTP client sends it.
+//!
+//! Parsing the whole URL again at every render is most of a render's cost, so it is
+//! skipped when it cannot change or refuse anything: compiling decides whether the
+//! literal text is already in the form the `url` crate gives (checked by parsing it
+//! once, with `x` for each hole), and a hole in the path, query or fragment adds only
+//! unreserved characters and `%XX`, which no parser changes. What is left to check at
+//! render time is what the holes add: a base value (parsed again unless it is a plain
+//! `http(s)://host[:port][/path]`, see [`plain_base`]), a hole in the authority (always
+//! parsed again), and `.`/`..` or empty path segments.
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -59,6 +68,10 @@ pub(crate) enum UrlPosition {
 pub struct UrlTemplate {
     template: Template,
     positions: Box<[UrlPosition]>,
+    /// Whether the literal text is in the `url` crate's form whatever the path, query
+    /// and fragment holes hold, so that a render with a plain base (or none) need not
+    /// be parsed again (see [`canonical_literals`]).
+    canonical_literals: bool,
 }
 
 impl UrlTemplate {
@@ -73,7 +86,8 @@ impl UrlTemplate {
         if let Some(diagnostic) = layout.diagnostics.iter().find(|d| d.severity == Severity::Error) {
             return Err(Error::from_diagnostic(diagnostic, ErrorKind::Render, template.source_arc()));
         }
-        Ok(UrlTemplate { template, positions: layout.positions.into_boxed_slice() })
+        let canonical_literals = canonical_literals(source, &holes, &layout.positions);
+        Ok(UrlTemplate { template, positions: layout.positions.into_boxed_slice(), canonical_literals })
     }
 
     /// The source it was compiled from.
@@ -87,7 +101,9 @@ impl UrlTemplate {
         let runtime = template.runtime(variables, context);
         let mut positions = self.positions.iter().copied();
         let mut written: Vec<(Range<usize>, Span, UrlPosition)> = Vec::with_capacity(self.positions.len());
-        let mut out = String::new();
+        // Room for the literal text and typical values at once, instead of growing
+        // from nothing (four reallocations for a short URL); never past the URL limit.
+        let mut out = String::with_capacity((2 * self.template.source().len()).clamp(64, MAX_URL_BYTES));
         template.render_with(
             &runtime,
             |value, span, out| {
@@ -109,6 +125,20 @@ impl UrlTemplate {
         }
         if let Some((span, message)) = swallowing_base(&out, &written).or_else(|| empty_segment(&out, &written)) {
             return Err(Error::new(ErrorKind::Render, message).at(span, template.source_arc()));
+        }
+        let base_is_plain = || match written.first() {
+            Some((range, _, UrlPosition::Base)) => plain_base(&out[range.clone()]),
+            _ => true,
+        };
+        if self.canonical_literals && base_is_plain() {
+            // Nothing a parser would change or refuse: only dot segments are left to find.
+            return match dot_segment(&out) {
+                None => Ok(out),
+                Some(at) => {
+                    let span = Problem::dot_segment(at).blame(&written).unwrap_or_else(|| self.whole_span());
+                    Err(Error::new(ErrorKind::Render, DOT_SEGMENT).at(span, template.source_arc()))
+                }
+            };
         }
         validate(&out).map_err(|problem| {
             let span = problem.blame(&written).unwrap_or_else(|| self.whole_span());
@@ -148,6 +178,80 @@ fn empty_segment(out: &str, written: &[(Range<usize>, Span, UrlPosition)]) -> Op
             && (out[range.end..].is_empty() || out[range.end..].starts_with(['/', '?', '#']));
         whole_segment.then_some((*span, "the value is empty, which would leave an empty path segment in the URL"))
     })
+}
+
+/// Whether a rendered URL made of `source`'s literal text is already in the `url`
+/// crate's form whatever its path, query and fragment holes hold (they add only
+/// unreserved characters and `%XX`). Decided once by parsing the literal text with
+/// `x` for each hole, after `http://h` when a base hole starts it. A hole in the
+/// authority, or a base followed by anything but a path, leaves the question open.
+fn canonical_literals(source: &str, holes: &[Range<usize>], positions: &[UrlPosition]) -> bool {
+    if positions.contains(&UrlPosition::Authority) {
+        return false;
+    }
+    let base_first = positions.first() == Some(&UrlPosition::Base);
+    let mut sample = String::new();
+    for (number, piece) in literal_pieces(source, holes).enumerate() {
+        sample.extend(piece.chars.iter().map(|(_, c)| *c));
+        if number < holes.len() {
+            sample.push_str(if number == 0 && base_first { "http://h" } else { "x" });
+        }
+    }
+    if base_first && !sample["http://h".len()..].starts_with('/') {
+        return false;
+    }
+    Url::parse(&sample).is_ok_and(|url| url.as_str() == sample)
+}
+
+/// Whether a base value is a URL the `url` crate would keep as it is and that the
+/// literal path after it cannot change: `http://` or `https://`, a lower-case ASCII
+/// host name whose last label starts with a letter (so it is not read as an IPv4
+/// address) and that has no `--` where IDNA looks (`xn--`), an optional port that is
+/// not the scheme's default, and a path of characters no parser encodes. Anything
+/// else is parsed as before.
+fn plain_base(base: &str) -> bool {
+    let (rest, default_port) = match (base.strip_prefix("https://"), base.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, "443"),
+        (None, Some(rest)) => (rest, "80"),
+        (None, None) => return false,
+    };
+    let host_end = rest.find([':', '/']).unwrap_or(rest.len());
+    let (host, mut rest) = rest.split_at(host_end);
+    if !plain_host(host) {
+        return false;
+    }
+    if let Some(after_colon) = rest.strip_prefix(':') {
+        let port_end = after_colon.find('/').unwrap_or(after_colon.len());
+        let port = &after_colon[..port_end];
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && !port.starts_with('0')
+            && port.parse::<u32>().is_ok_and(|number| number <= 65535)
+            && port != default_port;
+        if !valid {
+            return false;
+        }
+        rest = &after_colon[port_end..];
+    }
+    rest.is_empty()
+        || (rest.starts_with('/')
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/".contains(&b)))
+}
+
+/// A host name as [`plain_base`] wants it.
+fn plain_host(host: &str) -> bool {
+    let label_ok = |label: &str| {
+        let bytes = label.as_bytes();
+        (1..=63).contains(&bytes.len())
+            && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            && bytes[0] != b'-'
+            && bytes[bytes.len() - 1] != b'-'
+            && bytes.get(2..4) != Some(b"--")
+    };
+    (1..=253).contains(&host.len())
+        && host.split('.').all(label_ok)
+        && host.rsplit('.').next().is_some_and(|last| last.as_bytes()[0].is_ascii_lowercase())
 }
 
 /// Percent-encodes a value's string form as one URL component.
@@ -255,6 +359,11 @@ impl Problem {
         Problem { message: message.into(), at: None, authority }
     }
 
+    /// A `.` or `..` path segment at `at`.
+    fn dot_segment(at: Range<usize>) -> Self {
+        Problem { message: DOT_SEGMENT.into(), at: Some(at), authority: false }
+    }
+
     /// The span of the hole to blame.
     fn blame(&self, written: &[(Range<usize>, Span, UrlPosition)]) -> Option<Span> {
         if let Some(at) = &self.at {
@@ -291,11 +400,13 @@ fn validate(text: &str) -> Result<String, Problem> {
         return Err(Problem::new(format!("the URL is not well-formed: {}", found.description()), true));
     }
     if let Some(at) = dot_segment(text) {
-        let message = "a path segment of the URL is `.` or `..`, which would send the request to another path";
-        return Err(Problem { message: message.into(), at: Some(at), authority: false });
+        return Err(Problem::dot_segment(at));
     }
     Ok(url.into())
 }
+
+/// Why a `.` or `..` path segment is refused.
+const DOT_SEGMENT: &str = "a path segment of the URL is `.` or `..`, which would send the request to another path";
 
 /// The byte range of a `.` or `..` path segment (also percent-encoded) in a URL that
 /// the `url` crate accepted without repairs, so it is `scheme://authority/path...`.
@@ -400,6 +511,85 @@ mod tests {
         assert!(compile_error("https://x.org:99999/${x}").contains("not valid"));
         assert!(UrlTemplate::compile(&Engine::new(), "HTTPS://x.org/%20/${x}").is_ok());
         assert!(compile_error("${b}/a{b}").contains("`{`"));
+    }
+
+    #[test]
+    fn plain_bases_are_those_no_parser_changes() {
+        for base in ["https://shop.example.org", "http://a.b:8080/api/v1/", "https://a-1.b2.example/x;y=1,2@:~"] {
+            assert!(plain_base(base), "{base}");
+            assert_eq!(Url::parse(base).unwrap().as_str().trim_end_matches('/'), base.trim_end_matches('/'));
+        }
+        for base in [
+            "https://Shop.example.org",
+            "HTTPS://shop.example.org",
+            "http://127.0.0.1:8080",
+            "http://0x7f.1",
+            "http://a.1",
+            "https://xn--bcher-kva.example",
+            "http://a.b:80",
+            "https://a.b:443",
+            "http://a.b:080",
+            "http://a.b:65536",
+            "https://a.b/%2e",
+            "https://a.b?x",
+            "https://a.b#x",
+            "https://u@a.b",
+            "https://a..b",
+            "https://-a.b",
+            "https://a.b/'",
+            "https://a.b/ä",
+            "ftp://a.b",
+        ] {
+            assert!(!plain_base(base), "{base}");
+        }
+    }
+
+    #[test]
+    fn literal_text_known_canonical_at_compile_time() {
+        let canonical = |source: &str| UrlTemplate::compile(&Engine::new(), source).unwrap().canonical_literals;
+        assert!(canonical("${shop_url}/products/${product_id}/price?currency=${currency}"));
+        assert!(canonical("https://x.org/a/${p}?q=${q}#${f}"));
+        assert!(canonical("${b}/a'b"));
+        assert!(!canonical("${b}"), "the url crate adds the path");
+        assert!(!canonical("${b}?q=${x}"), "the query may follow a path or not");
+        assert!(!canonical("https://${host}.example.org/"), "a host hole is parsed");
+        assert!(!canonical("https://X.org/${p}"), "the url crate lower-cases the host");
+        assert!(!canonical("https://x.org:443/${p}"), "the default port is dropped");
+        assert!(!canonical("${b}/p?q='${x}"), "a quote in a query is encoded");
+        assert!(!canonical("https://x.org/ä/${p}"), "non-ASCII is encoded");
+    }
+
+    /// The same template with the parse after every render, as before the fast path.
+    fn always_parsed(template: &UrlTemplate) -> UrlTemplate {
+        UrlTemplate { canonical_literals: false, ..template.clone() }
+    }
+
+    fn outcome(template: &UrlTemplate, variables: &Variables) -> Result<String, (String, Option<Span>)> {
+        template.render(variables, &Context::default()).map_err(|error| (error.message().to_owned(), error.span()))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Skipping the parse changes no render: the same URL, or the same error at
+        /// the same place, as parsing every rendered URL.
+        #[test]
+        fn skipping_the_parse_changes_nothing(
+            base in proptest::prop_oneof![
+                "https?://[a-z0-9]{1,3}([.][a-z0-9-]{1,3}){0,2}(:(80|443|8080|080|65536))?(/[a-z0-9.~-]{0,3}){0,2}",
+                "(https?|HTTP|ftp)://(xn--[a-z]{2}[.]|u@)?([a-z0-9XY-]{0,4}[.]?){1,3}\
+                 (:(80|443|8080|080|0|65536|[0-9]{1,5}))?\
+                 (/([a-zA-Z0-9%'~:@\\|\t -]{0,3}|[.]{1,2}|%2[eE]|ä)){0,3}[?#]?",
+            ],
+            id in "[a-z0-9.%/ -]{0,4}",
+            query in "[a-z0-9.%/&=' -]{0,4}",
+        ) {
+            let variables = Variables::from_strings([("base", base.as_str()), ("id", id.as_str()), ("q", query.as_str())]);
+            for source in ["${base}/products/${id}/price?currency=${q}", "${base}/${id}", "https://x.org/a/${id}?q=${q}#${q}"] {
+                let template = UrlTemplate::compile(&Engine::new(), source).unwrap();
+                proptest::prop_assert_eq!(outcome(&template, &variables), outcome(&always_parsed(&template), &variables));
+            }
+        }
     }
 
     #[test]

@@ -91,10 +91,26 @@ pub fn write_json_string(text: &str, out: &mut Vec<u8>) {
 /// and `\` and the control characters are escaped as serde_json escapes them, all
 /// else is copied, in runs.
 pub fn write_json_string_content(text: &str, out: &mut Vec<u8>) {
+    /// The bytes JSON escapes inside a string: the control characters, `"` and `\`.
+    const NEEDS_ESCAPE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 0x20 {
+            table[byte] = true;
+            byte += 1;
+        }
+        table[b'"' as usize] = true;
+        table[b'\\' as usize] = true;
+        table
+    };
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     let mut run = 0;
     for (at, &byte) in bytes.iter().enumerate() {
+        // One table load per byte: most text has nothing to escape.
+        if !NEEDS_ESCAPE[usize::from(byte)] {
+            continue;
+        }
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",

@@ -25,7 +25,7 @@ impl Executor {
         let mut followed = 0;
         loop {
             let port = self.check_hop(&hop, redactor)?;
-            let client = self.client(timeouts, port)?;
+            let client = self.client_for(&hop.url, timeouts, port).await?;
             let (method, url) = (hop.method.as_str(), hop.url.as_str());
             let request = client.request(hop.method.clone(), url);
             let response =

@@ -106,6 +106,9 @@ struct Inner {
     clients: Mutex<HashMap<(Duration, Duration, u16), reqwest::Client>>,
     tokens: TokenCache,
     sink: Arc<dyn EventSink>,
+    /// A client the host passed (see [`Executor::with_client`]), used instead of
+    /// courier's own pooled clients.
+    host_client: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -165,6 +168,7 @@ impl Executor {
                 clients: Mutex::new(HashMap::new()),
                 tokens: TokenCache::default(),
                 sink: Arc::new(NoEvents),
+                host_client: None,
             }),
         }
     }
@@ -178,6 +182,33 @@ impl Executor {
                 clients: Mutex::new(HashMap::new()),
                 tokens: TokenCache::default(),
                 sink,
+                host_client: self.inner.host_client.clone(),
+            }),
+        }
+    }
+
+    /// The same options and sink, sending through the host's own `client`
+    /// (its connection pool, proxies, TLS roots and certificates) instead of
+    /// clients courier builds (a new executor: its token cache starts empty).
+    ///
+    /// The destination policy still holds for every request and redirect hop: an
+    /// address in the URL is checked as always, and a host name is resolved by
+    /// courier before sending and refused unless *every* address it resolves to is
+    /// allowed. What a host client gives up (`docs/security.md`): its own lookup at
+    /// connect time is not checked, so a name that answers differently moments later
+    /// (DNS rebinding) or a proxy the client uses is outside the policy; a spec's
+    /// connect and read limits are the client's own (the read limit still bounds each
+    /// read of the answer, and the whole-request limit still holds). Build the
+    /// client with `redirect(reqwest::redirect::Policy::none())`: courier follows
+    /// redirects itself, checking each hop, and cannot see a client's own policy.
+    pub fn with_client(self, client: reqwest::Client) -> Self {
+        Executor {
+            inner: Arc::new(Inner {
+                options: self.inner.options.clone(),
+                clients: Mutex::new(HashMap::new()),
+                tokens: TokenCache::default(),
+                sink: self.inner.sink.clone(),
+                host_client: Some(client),
             }),
         }
     }

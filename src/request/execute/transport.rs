@@ -148,6 +148,29 @@ pub(super) fn trace_id() -> String {
 }
 
 impl Executor {
+    /// The client to send `url` with: the host's (after resolving its name and
+    /// checking every address, see [`Executor::with_client`]) or courier's own.
+    pub(super) async fn client_for(
+        &self,
+        url: &str,
+        timeouts: &Timeouts,
+        port: u16,
+    ) -> Result<reqwest::Client, Failure> {
+        let Some(client) = &self.inner.host_client else {
+            return self.client(timeouts, port);
+        };
+        let parsed =
+            url::Url::parse(url).map_err(|error| Failure::exception(format!("{url} is not a URL: {error}")))?;
+        if let Some(url::Host::Domain(name)) = parsed.host() {
+            let resolved = destination::system_lookup()(name.to_owned())
+                .await
+                .map_err(|error| Failure::exception(format!("cannot resolve {name}: {error}")))?;
+            let policy = &self.inner.options.destinations;
+            policy.check_every_address(name, &resolved, port).map_err(Failure::refused)?;
+        }
+        Ok(client.clone())
+    }
+
     /// The pooled client for a request's connect and read limits and destination
     /// port. Its resolver checks every address a name resolves to against the
     /// destination policy (for that port), it follows no redirect (courier follows
