@@ -3,13 +3,16 @@
 //! atomically, even when the process is killed), dry runs, and secrets that appear
 //! nowhere.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
+use common::{BlockingServer as Server, write_spec};
 use serde_json::{Value as Json, json};
 use wiremock::matchers::{any, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 fn courier(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
@@ -31,38 +34,6 @@ fn stderr(output: &Output) -> String {
 fn outcome(output: &Output) -> Json {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("{error}: {}{}", stdout(output), stderr(output)))
-}
-
-/// A tokio runtime kept alive beside a wiremock server for a synchronous test.
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Server {
-    fn start() -> Server {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let server = runtime.block_on(MockServer::start());
-        Server { runtime, server }
-    }
-
-    fn mount(&self, mock: Mock) {
-        self.runtime.block_on(mock.mount(&self.server));
-    }
-
-    fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    fn received(&self) -> Vec<wiremock::Request> {
-        self.runtime.block_on(self.server.received_requests()).unwrap()
-    }
-}
-
-fn write_spec(folder: &Path, text: &str) -> PathBuf {
-    let spec = folder.join("request.toml");
-    std::fs::write(&spec, text).unwrap();
-    spec
 }
 
 #[test]

@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
 
+use common::{BlockingServer as Server, write_spec};
 use courier::replay::Delivery;
 use courier::request::Cookies;
 use courier::{Context, Variables};
@@ -32,44 +33,6 @@ fn outcome(output: &Output) -> Json {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
         panic!("{error}: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
     })
-}
-
-fn write_spec(folder: &Path, text: &str) -> PathBuf {
-    let spec = folder.join("request.toml");
-    std::fs::write(&spec, text).unwrap();
-    spec
-}
-
-/// A wiremock server kept beside its runtime, for the synchronous CLI tests.
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Server {
-    fn start() -> Server {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let server = runtime.block_on(MockServer::start());
-        Server { runtime, server }
-    }
-
-    /// Answers `first` to the first `times` requests, then `then`.
-    fn answering(first: ResponseTemplate, times: u64, then: ResponseTemplate) -> Server {
-        let server = Server::start();
-        server.runtime.block_on(async {
-            Mock::given(any()).respond_with(first).up_to_n_times(times).mount(&server.server).await;
-            Mock::given(any()).respond_with(then).mount(&server.server).await;
-        });
-        server
-    }
-
-    fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    fn received(&self) -> Vec<wiremock::Request> {
-        self.runtime.block_on(self.server.received_requests()).unwrap()
-    }
 }
 
 fn event_names(outcome: &Json) -> Vec<String> {

@@ -84,3 +84,53 @@ pub fn context_with_secrets(secrets: &[(&str, &str)]) -> Context {
 pub fn event_names(outcome: &Outcome) -> Vec<&'static str> {
     outcome.events.iter().map(|event| event.name.name()).collect()
 }
+
+/// A wiremock server kept beside its runtime, for the synchronous tests that run
+/// the `courier` binary against it.
+pub struct BlockingServer {
+    runtime: tokio::runtime::Runtime,
+    server: wiremock::MockServer,
+}
+
+impl BlockingServer {
+    /// A server that answers nothing yet (404 to everything).
+    pub fn start() -> BlockingServer {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(wiremock::MockServer::start());
+        BlockingServer { runtime, server }
+    }
+
+    /// Answers `first` to the first `times` requests, then `then`.
+    pub fn answering(
+        first: wiremock::ResponseTemplate,
+        times: u64,
+        then: wiremock::ResponseTemplate,
+    ) -> BlockingServer {
+        let server = BlockingServer::start();
+        server.mount(wiremock::Mock::given(wiremock::matchers::any()).respond_with(first).up_to_n_times(times));
+        server.mount(wiremock::Mock::given(wiremock::matchers::any()).respond_with(then));
+        server
+    }
+
+    /// Adds an answer.
+    pub fn mount(&self, mock: wiremock::Mock) {
+        self.runtime.block_on(mock.mount(&self.server));
+    }
+
+    /// The server's base URL.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The requests it received, in order.
+    pub fn received(&self) -> Vec<wiremock::Request> {
+        self.runtime.block_on(self.server.received_requests()).unwrap()
+    }
+}
+
+/// Writes `text` as `request.toml` in `folder`.
+pub fn write_spec(folder: &Path, text: &str) -> PathBuf {
+    let spec = folder.join("request.toml");
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
