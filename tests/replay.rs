@@ -695,3 +695,51 @@ async fn the_worker_schedules_the_next_attempt_after_the_services_retry_after() 
     assert!((110..=120).contains(&wait_of("asks")), "{}", wait_of("asks"));
     assert!(wait_of("plain") <= 1, "{}", wait_of("plain"));
 }
+
+/// A lease of any length, up to `Duration::MAX`, is taken as it is by the worker and
+/// by `replay run`: the claim's expiry in the store, the renewal interval and the
+/// send's deadline are all computed from it, and none may overflow or panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_longest_lease_neither_panics_nor_stalls() {
+    use std::sync::Arc;
+
+    use courier::Context;
+    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions, replay_with_lease};
+    use courier::request::{CompiledRequest, Destinations, Executor, ExecutorOptions};
+
+    struct NoSpecs;
+    impl SpecSource for NoSpecs {
+        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+            Err(format!("no spec {name}"))
+        }
+    }
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let path = folder.path().join("long.db");
+    let records = [
+        replay_support::queued(&server.url("/one"), "k1".into()),
+        replay_support::queued(&server.url("/two"), "k2".into()),
+    ];
+    SqliteStore::open(&path).unwrap().insert(&records[..1]).unwrap();
+    let executor = Executor::with_options(ExecutorOptions {
+        destinations: Destinations::allowing_private(),
+        ..Default::default()
+    });
+    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(&path));
+    let worker = Worker::new(store.clone(), executor.clone(), Arc::new(NoSpecs), Context::default()).with_options(
+        WorkerOptions { lease: Duration::MAX, poll: Duration::from_millis(20), ..WorkerOptions::default() },
+    );
+    let report = tokio::time::timeout(Duration::from_secs(20), worker.run_until_empty()).await.unwrap().unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    SqliteStore::open(&path).unwrap().insert(&records[1..]).unwrap();
+    let replayed = tokio::time::timeout(
+        Duration::from_secs(20),
+        replay_with_lease(store, &executor, &NoSpecs, &Context::default(), None, Duration::MAX),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(server.seen().len(), 2, "both sent once");
+}

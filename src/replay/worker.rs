@@ -524,7 +524,7 @@ async fn attempt_renewing(
     record: &Record,
 ) -> Verdict {
     let lease = options.lease;
-    // Clamped: an hour between renewals is plenty, and `now + lease / 3` overflows for a huge lease.
+    // Clamped: an hour between renewals is plenty, whatever the lease.
     let renew_every = (lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(3600));
     let mut deadline = send_deadline(tokio::time::Instant::now(), lease);
     let mut renew_at = tokio::time::Instant::now() + renew_every;
