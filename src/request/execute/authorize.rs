@@ -80,7 +80,7 @@ impl Executor {
         let port = self.inner.options.destinations.check_url(&token_url).map_err(Failure::refused)?;
         let host = token_url.host_str().unwrap_or_default();
         redactor.bindings().check(host, request.carried()).map_err(Failure::refused)?;
-        let client = &self.client_for(&request.token_url, timeouts, port).await?;
+        let client = &self.client_for(&token_url, timeouts, port).await?;
         let read_timeout = timeouts.read;
         let max_bytes = self.inner.options.max_response_bytes;
         let fetch = || async move {

@@ -24,10 +24,11 @@ impl Executor {
     ) -> Result<Response, Failure> {
         let mut followed = 0;
         loop {
-            let port = self.check_hop(&hop, redactor)?;
-            let client = self.client_for(&hop.url, timeouts, port).await?;
+            let (parsed, port) = self.check_hop(&hop, redactor)?;
+            let client = self.client_for(&parsed, timeouts, port).await?;
             let (method, url) = (hop.method.as_str(), hop.url.as_str());
-            let request = client.request(hop.method.clone(), url);
+            // The URL parsed for the check is the one sent: reqwest parses no string again.
+            let request = client.request(hop.method.clone(), parsed);
             let response =
                 self.attempt(request, method, url, hop.headers.clone(), hop.body.clone(), timeouts.read, run).await?;
             let location = response.headers.get(header::LOCATION).filter(|_| redirect::is_redirect(response.status));
@@ -60,8 +61,9 @@ impl Executor {
 
     /// Checks a hop before it is sent: its URL against the destination policy (an
     /// address written in it now, a name when the resolver resolves it), and every
-    /// secret it carries against that secret's host binding. Gives the port.
-    pub(super) fn check_hop(&self, hop: &Hop, redactor: &Redactor) -> Result<u16, Failure> {
+    /// secret it carries against that secret's host binding. Gives the parsed URL
+    /// and its port.
+    pub(super) fn check_hop(&self, hop: &Hop, redactor: &Redactor) -> Result<(url::Url, u16), Failure> {
         let url = url::Url::parse(&hop.url)
             .map_err(|error| Failure::exception(format!("{} is not a URL: {error}; nothing was sent", hop.url)))?;
         let port = self.inner.options.destinations.check_url(&url).map_err(Failure::refused)?;
@@ -71,6 +73,6 @@ impl Executor {
             let host = url.host_str().unwrap_or_default();
             redactor.bindings().check(host, texts.iter().map(String::as_str)).map_err(Failure::refused)?;
         }
-        Ok(port)
+        Ok((url, port))
     }
 }

@@ -152,16 +152,14 @@ impl Executor {
     /// checking every address, see [`Executor::with_client`]) or courier's own.
     pub(super) async fn client_for(
         &self,
-        url: &str,
+        url: &url::Url,
         timeouts: &Timeouts,
         port: u16,
     ) -> Result<reqwest::Client, Failure> {
         let Some(client) = &self.inner.host_client else {
             return self.client(timeouts, port);
         };
-        let parsed =
-            url::Url::parse(url).map_err(|error| Failure::exception(format!("{url} is not a URL: {error}")))?;
-        if let Some(url::Host::Domain(name)) = parsed.host() {
+        if let Some(url::Host::Domain(name)) = url.host() {
             let resolved = destination::system_lookup()(name.to_owned())
                 .await
                 .map_err(|error| Failure::exception(format!("cannot resolve {name}: {error}")))?;
