@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
-use replay_support::{Server, free_port, list, run, stderr, stdout};
+use replay_support::{NoSpecs, Server, free_port, list, run, stderr, stdout};
 
 const STORE: &str = "store.db";
 
@@ -312,7 +312,7 @@ password = '${{secret("PW")}}'
 async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     use std::sync::Arc;
 
-    use courier::replay::{ReplayStore, SpecSource, SqliteStore, State, Worker};
+    use courier::replay::{ReplayStore, SqliteStore, State, Worker};
     use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions};
     use courier::{Context, Engine, Variables};
 
@@ -320,13 +320,6 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     let private_executor = || {
         Executor::with_options(ExecutorOptions { destinations: Destinations::allowing_private(), ..Default::default() })
     };
-
-    struct NoSpecs;
-    impl SpecSource for NoSpecs {
-        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
-            Err(format!("no spec {name}: these requests have no credentials"))
-        }
-    }
 
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start();
@@ -477,9 +470,9 @@ async fn the_worker_reports_a_delivery_after_the_delete_commits_and_rides_out_st
     use chrono::{DateTime, Utc};
     use courier::Context;
     use courier::replay::{
-        Claim, Finish, Record, ReplayStore, SpecSource, SqliteStore, StoreError, Verdict, Worker, WorkerOptions,
+        Claim, Finish, Record, ReplayStore, SqliteStore, StoreError, Verdict, Worker, WorkerOptions,
     };
-    use courier::request::{CompiledRequest, Destinations, Executor, ExecutorOptions};
+    use courier::request::{Destinations, Executor, ExecutorOptions};
 
     /// A store whose `finish` fails its first `failures` calls, as a database that went away would.
     struct Flaky {
@@ -508,12 +501,6 @@ async fn the_worker_reports_a_delivery_after_the_delete_commits_and_rides_out_st
         }
         fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
             self.inner.renew(ids, owner, until)
-        }
-    }
-    struct NoSpecs;
-    impl SpecSource for NoSpecs {
-        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
-            Err(format!("no spec {name}"))
         }
     }
 
@@ -560,15 +547,8 @@ async fn a_lease_is_renewed_while_a_slow_send_is_in_flight() {
     use std::sync::Arc;
 
     use courier::Context;
-    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions};
-    use courier::request::{CompiledRequest, Destinations, Executor, ExecutorOptions};
-
-    struct NoSpecs;
-    impl SpecSource for NoSpecs {
-        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
-            Err(format!("no spec {name}"))
-        }
-    }
+    use courier::replay::{ReplayStore, SqliteStore, Worker, WorkerOptions};
+    use courier::request::{Destinations, Executor, ExecutorOptions};
 
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start();
@@ -649,17 +629,9 @@ async fn the_worker_schedules_the_next_attempt_after_the_services_retry_after() 
     use std::sync::Arc;
 
     use courier::Context;
-    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions};
-    use courier::request::CompiledRequest;
+    use courier::replay::{ReplayStore, SqliteStore, Worker, WorkerOptions};
     use wiremock::matchers::{any, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
-
-    struct NoSpecs;
-    impl SpecSource for NoSpecs {
-        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
-            Err(format!("no spec {name}"))
-        }
-    }
 
     let server = MockServer::start().await;
     Mock::given(path("/asks"))
@@ -704,15 +676,8 @@ async fn the_longest_lease_neither_panics_nor_stalls() {
     use std::sync::Arc;
 
     use courier::Context;
-    use courier::replay::{ReplayStore, SpecSource, SqliteStore, Worker, WorkerOptions, replay_with_lease};
-    use courier::request::{CompiledRequest, Destinations, Executor, ExecutorOptions};
-
-    struct NoSpecs;
-    impl SpecSource for NoSpecs {
-        fn load(&self, name: &str) -> Result<CompiledRequest, String> {
-            Err(format!("no spec {name}"))
-        }
-    }
+    use courier::replay::{ReplayStore, SqliteStore, Worker, WorkerOptions, replay_with_lease};
+    use courier::request::{Destinations, Executor, ExecutorOptions};
 
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start();

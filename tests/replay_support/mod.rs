@@ -273,3 +273,13 @@ pub fn list(folder: &Path, store: &str) -> Vec<serde_json::Value> {
     assert!(output.status.success(), "replay list: {}", stderr(&output));
     serde_json::from_slice(&output.stdout).expect("replay list prints JSON")
 }
+
+/// A spec source with no specs: for records whose requests carry no credentials,
+/// so the worker never needs their spec.
+pub struct NoSpecs;
+
+impl courier::replay::SpecSource for NoSpecs {
+    fn load(&self, name: &str) -> Result<courier::request::CompiledRequest, String> {
+        Err(format!("no spec {name}: these requests have no credentials"))
+    }
+}
