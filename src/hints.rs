@@ -113,7 +113,7 @@ pub(crate) fn join_text_fix(text: &str) -> Option<String> {
 pub(crate) fn literal_text(source: &str, holes: &[Range<usize>]) -> Vec<Diagnostic> {
     let index = LineIndex::new(source);
     let mut found = Vec::new();
-    for piece in crate::template::literal_pieces(source, holes) {
+    for piece in crate::syntax::literal_pieces(source, holes) {
         let text = &source[piece.range.clone()];
         let mut search = 0;
         while let Some(offset) = text[search..].find(['$', '{', '#']) {

@@ -22,6 +22,7 @@
 //! }
 //! ```
 
+mod budget;
 pub mod diagnostics;
 mod error;
 pub mod eval;

@@ -8,8 +8,10 @@ mod eval;
 mod functions;
 mod inputs;
 mod replay;
+mod secrets;
 mod send;
 mod serve;
+mod store;
 
 use std::process::ExitCode;
 

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use courier::replay::{
-    Record, ReplayStore, Replayed, SpecFiles, SqliteStore, StoreError, StoreLocation, Verdict, Worker, WorkerOptions,
-};
+use courier::replay::{Record, Replayed, SpecFiles, StoreError, StoreLocation, Verdict, Worker, WorkerOptions};
 use courier::request::{Executor, ExecutorOptions};
 use courier::{Context, Engine};
 
@@ -17,10 +15,8 @@ use super::Failure;
 use super::Format;
 use super::allow::AllowArgs;
 use super::inputs::read_json;
-use super::send::CliSecrets;
-
-/// The store when neither `--store` nor `COURIER_STORE` names one.
-const DEFAULT_STORE: &str = "courier-replay.db";
+use super::secrets::CliSecrets;
+use super::store::{existing_store, store_at, store_location};
 
 /// `courier replay`
 #[derive(Args, Debug)]
@@ -109,37 +105,6 @@ fn parse_lease(text: &str) -> Result<Duration, String> {
         return Err("a lease may be at most 24h".to_owned());
     }
     Ok(lease)
-}
-
-/// The store: `--store`, else `COURIER_STORE`, else `courier-replay.db`; a
-/// `postgres://` or `postgresql://` address is a PostgreSQL database, anything else a
-/// SQLite file.
-pub(crate) fn store_location(store: Option<PathBuf>) -> StoreLocation {
-    StoreLocation::parse(
-        store
-            .or_else(|| std::env::var_os("COURIER_STORE").filter(|value| !value.is_empty()).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
-    )
-}
-
-/// The store at `location`, opened when first used; an address that does not parse is bad usage.
-pub(crate) fn store_at(location: &StoreLocation) -> Result<Arc<dyn ReplayStore>, Failure> {
-    location.store().map_err(|error| Failure::usage(error.0))
-}
-
-/// The store a reading command uses: a SQLite file must exist (reading commands do
-/// not create one; a missing file is bad usage, exit 2), and is opened read-only,
-/// so that a file the user may only read can still be listed.
-fn existing_store(location: &StoreLocation, read_only: bool) -> Result<Arc<dyn ReplayStore>, Failure> {
-    match location {
-        StoreLocation::File(path) if !path.exists() => {
-            Err(Failure::usage(format!("the replay store {} does not exist", path.display())))
-        }
-        StoreLocation::File(path) if read_only => Ok(Arc::new(
-            SqliteStore::open_read_only(path).map_err(|error| Failure::error(format!("error: {error}\n")))?,
-        )),
-        location => store_at(location),
-    }
 }
 
 pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {

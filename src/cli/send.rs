@@ -10,12 +10,13 @@ use std::sync::Arc;
 use clap::Args;
 use courier::Variables;
 use courier::events::catalog;
-use courier::functions::SecretResolver;
 use courier::replay::Delivery;
 use courier::request::{CompiledRequest, Cookies, Executor, ExecutorOptions};
 
 use super::allow::AllowArgs;
 use super::inputs::{InputArgs, read_json};
+use super::secrets::CliSecrets;
+use super::store::{store_at, store_location};
 use super::{Failure, Format};
 
 /// `courier send SPEC`
@@ -58,36 +59,6 @@ pub(crate) struct EventsArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
-}
-
-/// `secret("NAME")` for the command line: `COURIER_SECRET_NAME`, then the `--secrets`
-/// file. A name ending in `_HOSTS` is never a secret: `COURIER_SECRET_NAME_HOSTS`
-/// (or `NAME_HOSTS` in the file) binds the secret `NAME` to the hosts it lists.
-pub(crate) struct CliSecrets {
-    pub(crate) file: HashMap<String, String>,
-}
-
-/// The suffix of the name that binds a secret to hosts.
-const HOSTS_SUFFIX: &str = "_HOSTS";
-
-impl CliSecrets {
-    fn lookup(&self, name: &str) -> Option<String> {
-        std::env::var(format!("COURIER_SECRET_{name}")).ok().or_else(|| self.file.get(name).cloned())
-    }
-}
-
-impl SecretResolver for CliSecrets {
-    fn resolve(&self, name: &str) -> Option<String> {
-        if name.ends_with(HOSTS_SUFFIX) {
-            return None;
-        }
-        self.lookup(name)
-    }
-
-    fn allowed_hosts(&self, name: &str) -> Option<Vec<String>> {
-        let hosts = self.lookup(&format!("{name}{HOSTS_SUFFIX}"))?;
-        Some(hosts.split(',').map(|host| host.trim().to_owned()).filter(|host| !host.is_empty()).collect())
-    }
 }
 
 /// A session file.
@@ -190,8 +161,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
     let destinations = args.allow.destinations()?;
     let options = ExecutorOptions { local_files: args.files.clone(), destinations, ..ExecutorOptions::default() };
-    let delivery = Delivery::new(Executor::with_options(options))
-        .with_store(super::replay::store_at(&super::replay::store_location(args.store))?);
+    let delivery = Delivery::new(Executor::with_options(options)).with_store(store_at(&store_location(args.store))?);
 
     if args.dry_run {
         let dry_run = delivery

@@ -9,55 +9,21 @@
 mod compile;
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+pub use crate::budget::Limits;
 pub use compile::CheckOptions;
 pub(crate) use compile::Compiler;
 
+use crate::budget::Budget;
 use crate::error::{Error, ErrorKind};
-use crate::functions::{CallContext, Context, Function, RegisterError, Registry};
-use crate::syntax::{BinaryOp, NestingLimits, Span, UnaryOp};
+use crate::functions::{CallContext, Context, Function, NestedRenderer, RegisterError, Registry};
+use crate::syntax::{BinaryOp, Segment, Span, UnaryOp};
 use crate::value::ops::{self, Arithmetic, Relation};
 use crate::value::{Value, ValueError};
 use crate::variables::VariableSource;
-
-/// The bounds that keep one evaluation small, whatever the template and variables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Nesting depth and source size.
-    pub nesting: NestingLimits,
-    /// Largest rendered output or string a function may build, in bytes.
-    pub max_output_bytes: usize,
-    /// Most elements a function may put in one list.
-    pub max_list_len: usize,
-    /// Most evaluation steps (nodes visited, plus function work) in one evaluation.
-    pub max_steps: u64,
-    /// Most bytes one evaluation may build and process: every byte of text a
-    /// function reads from its arguments and every byte it or `+=` builds spends
-    /// from this one budget, so that no number of calls can multiply memory or time.
-    pub max_work_bytes: u64,
-    /// Largest compiled regex, in bytes.
-    pub max_regex_bytes: usize,
-    /// How deep `interpolate` may nest templates.
-    pub max_interpolation_depth: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            nesting: NestingLimits::default(),
-            max_output_bytes: 16 << 20,
-            max_list_len: 100_000,
-            max_steps: 1_000_000,
-            max_work_bytes: 64 << 20,
-            max_regex_bytes: 1 << 20,
-            max_interpolation_depth: 8,
-        }
-    }
-}
 
 /// What templates are compiled with: the functions they may call and the limits.
 ///
@@ -217,14 +183,9 @@ pub(crate) struct Runtime<'a> {
     source: &'a Arc<str>,
     pub(crate) variables: &'a dyn VariableSource,
     pub(crate) context: &'a Context,
-    steps: Cell<u64>,
-    /// Bytes built and processed so far, against [`Limits::max_work_bytes`].
-    work_bytes: Cell<u64>,
+    budget: Budget,
     interpolation_depth: u32,
 }
-
-/// How often (in steps) the evaluation looks at the clock for the context's deadline.
-const DEADLINE_CHECK_EVERY: u64 = 1024;
 
 impl<'a> Runtime<'a> {
     pub(crate) fn new(
@@ -239,14 +200,9 @@ impl<'a> Runtime<'a> {
             source,
             variables,
             context,
-            steps: Cell::new(0),
-            work_bytes: Cell::new(0),
+            budget: Budget::new(shared.limits, context.deadline()),
             interpolation_depth,
         }
-    }
-
-    pub(crate) fn limits(&self) -> &'a Limits {
-        &self.shared.limits
     }
 
     fn fail(&self, error: ValueError, span: Span) -> Error {
@@ -391,7 +347,7 @@ impl<'a> Runtime<'a> {
         // it builds is memory: both spend from the evaluation's byte budget.
         let read: usize = args.iter().map(text_bytes).fold(0, usize::saturating_add);
         self.spend_bytes(read).map_err(|error| error.at(call.span, self.source))?;
-        let cx = CallContext { runtime: self };
+        let cx = CallContext { context: self.context, variables: self.variables, budget: &self.budget, renderer: self };
         let result = call.function.call(&mut args, &cx).map_err(|error| {
             let kind = if error.is_limit() { ErrorKind::Limit } else { ErrorKind::Evaluation };
             Error::new(kind, error.message()).at(call.span, self.source)
@@ -400,84 +356,95 @@ impl<'a> Runtime<'a> {
         Ok(result)
     }
 
-    /// Renders a text template from inside a function (`interpolate`), one level deeper.
-    pub(crate) fn render_nested(&self, source: &str) -> Result<String, Error> {
+    /// Spends `steps` of the evaluation's budget.
+    fn charge(&self, steps: u64) -> Result<(), Error> {
+        self.budget.charge(steps)
+    }
+
+    /// Spends `bytes` of the byte budget (text read or built).
+    fn spend_bytes(&self, bytes: usize) -> Result<(), Error> {
+        self.budget.spend_bytes(bytes)
+    }
+
+    /// Renders compiled text parts into `out`, `write_hole` deciding how each
+    /// hole's value is written; refused past the output limit.
+    pub(crate) fn render_parts(
+        &self,
+        parts: &[Part],
+        mut write_hole: impl FnMut(&Value, Span, &mut String) -> Result<(), Error>,
+        out: &mut String,
+    ) -> Result<(), Error> {
+        let limit = self.shared.limits.max_output_bytes;
+        for part in parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Hole(node, span) => {
+                    let value = self.eval_ref(node)?;
+                    write_hole(&value, *span, out)?;
+                    if out.len() > limit {
+                        let message = format!("the output is larger than the limit of {limit} bytes");
+                        return Err(Error::new(ErrorKind::Limit, message).at(*span, self.source));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `interpolate`'s renderer: a text template compiled and rendered in the current
+/// variables and context, one level deeper, spending from this evaluation's budget.
+impl NestedRenderer for Runtime<'_> {
+    fn render_text(&self, source: &str) -> Result<String, Error> {
         let depth = self.interpolation_depth + 1;
-        if depth > self.shared.limits.max_interpolation_depth {
-            return Err(Error::new(
-                ErrorKind::Limit,
-                format!(
-                    "templates nest more than {} levels through interpolate",
-                    self.shared.limits.max_interpolation_depth
-                ),
-            ));
+        let max_depth = self.shared.limits.max_interpolation_depth;
+        if depth > max_depth {
+            let message = format!("templates nest more than {max_depth} levels through interpolate");
+            return Err(Error::new(ErrorKind::Limit, message));
         }
         // Compiling costs work in proportion to the source, and the nested render
         // spends from this evaluation's budget: fan-out through translations that
         // interpolate each other many times cannot multiply the work.
         self.charge(1 + source.len() as u64 / 16)?;
-        let engine = Engine { shared: self.shared.clone() };
-        let template = crate::template::Template::compile(&engine, source)?;
-        let nested = Runtime::new(self.shared, template.source_arc(), self.variables, self.context, depth);
-        nested.steps.set(self.steps.get());
-        nested.work_bytes.set(self.work_bytes.get());
-        let rendered = template.render_with_runtime(&nested);
-        self.steps.set(nested.steps.get());
-        self.work_bytes.set(nested.work_bytes.get());
-        rendered
+        let source: Arc<str> = Arc::from(source);
+        let parts = compile_text(self.shared, &source)?;
+        let mut nested = Runtime::new(self.shared, &source, self.variables, self.context, depth);
+        nested.budget = self.budget.nested();
+        let mut out = String::new();
+        let rendered = nested.render_parts(&parts, write_text, &mut out);
+        self.budget.take_spent_from(&nested.budget);
+        rendered.map(|()| out)
     }
+}
 
-    /// Spends `steps` of the evaluation's budget; now and then looks at the deadline.
-    fn charge(&self, steps: u64) -> Result<(), Error> {
-        let before = self.steps.get();
-        let spent = before.saturating_add(steps);
-        self.steps.set(spent);
-        if spent > self.shared.limits.max_steps {
-            let message = format!("the evaluation took more than {} steps", self.shared.limits.max_steps);
-            return Err(Error::new(ErrorKind::Limit, message));
-        }
-        if before / DEADLINE_CHECK_EVERY != spent / DEADLINE_CHECK_EVERY {
-            self.check_deadline()?;
-        }
-        Ok(())
-    }
+/// A piece of a compiled text template: literal text, or a hole to evaluate.
+#[derive(Debug, Clone)]
+pub(crate) enum Part {
+    Text(Box<str>),
+    Hole(Node, Span),
+}
 
-    /// Spends steps for a function's work (see [`CallContext::charge_steps`]).
-    pub(crate) fn charge_steps(&self, steps: u64) -> Result<(), Error> {
-        self.charge(steps)
-    }
+/// Compiles a text template's source into its parts.
+pub(crate) fn compile_text(shared: &Arc<Shared>, source: &Arc<str>) -> Result<Vec<Part>, Error> {
+    let ast = crate::syntax::parse_template_with(source, &shared.limits.nesting)
+        .map_err(|error| Error::from_syntax(error, source))?;
+    let mut compiler = Compiler::new(shared, source, None);
+    let parts = ast
+        .segments
+        .iter()
+        .map(|segment| match segment {
+            Segment::Text(text) => Part::Text(text.as_str().into()),
+            Segment::Interpolation(expr, span) => Part::Hole(compiler.compile(expr), *span),
+        })
+        .collect();
+    compiler.finish()?;
+    Ok(parts)
+}
 
-    /// Refuses to go on past the context's deadline (the request's total time limit).
-    fn check_deadline(&self) -> Result<(), Error> {
-        match self.context.deadline() {
-            Some(deadline) if std::time::Instant::now() >= deadline => {
-                Err(Error::new(ErrorKind::Limit, "the evaluation ran past the request's time limit"))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether `bytes` more would stay within the byte budget, without spending them
-    /// (what a function asks before it builds a string).
-    pub(crate) fn afford_bytes(&self, bytes: usize) -> Result<(), Error> {
-        let wanted = self.work_bytes.get().saturating_add(bytes as u64);
-        let limit = self.shared.limits.max_work_bytes;
-        if wanted > limit {
-            let message = format!("the evaluation would build and process more than {limit} bytes of text");
-            return Err(Error::new(ErrorKind::Limit, message));
-        }
-        Ok(())
-    }
-
-    /// Spends `bytes` of the byte budget (text read or built), and looks at the deadline.
-    fn spend_bytes(&self, bytes: usize) -> Result<(), Error> {
-        if bytes == 0 {
-            return Ok(());
-        }
-        self.afford_bytes(bytes)?;
-        self.work_bytes.set(self.work_bytes.get().saturating_add(bytes as u64));
-        self.check_deadline()
-    }
+/// The text context's way of writing a hole: its string form, as it is.
+pub(crate) fn write_text(value: &Value, _: Span, out: &mut String) -> Result<(), Error> {
+    value.write_text(out);
+    Ok(())
 }
 
 /// The hot operators on two integers or two strings, answered without the general

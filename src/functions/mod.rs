@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 pub use context::{Client, Consent, Context, SecretResolver};
 
-use crate::eval::{Limits, Runtime};
+use crate::budget::{Budget, Limits};
 use crate::value::{Value, ValueError};
 use crate::variables::VariableSource;
 
@@ -135,28 +135,40 @@ pub struct Param {
 
 /// What a function body receives besides its arguments.
 pub struct CallContext<'a> {
-    pub(crate) runtime: &'a Runtime<'a>,
+    pub(crate) context: &'a Context,
+    pub(crate) variables: &'a dyn VariableSource,
+    pub(crate) budget: &'a Budget,
+    /// Renders templates for `interpolate`: given by the evaluation above, since
+    /// functions sit below templates and cannot compile one themselves.
+    pub(crate) renderer: &'a dyn NestedRenderer,
+}
+
+/// Renders a text template in the variables and context of the evaluation that
+/// called a function, spending from its budget (see [`CallContext::render_text`]).
+pub(crate) trait NestedRenderer {
+    /// The rendered text, or why it failed.
+    fn render_text(&self, source: &str) -> Result<String, crate::Error>;
 }
 
 impl<'a> CallContext<'a> {
     /// The host's context: clock, time zone, locale, customer, random source.
     pub fn context(&self) -> &'a Context {
-        self.runtime.context
+        self.context
     }
 
     /// The current value of a variable.
     pub fn variable(&self, name: &str) -> Option<Value> {
-        self.runtime.variables.get(name)
+        self.variables.get(name)
     }
 
     /// The variables of this evaluation.
     pub fn variables(&self) -> &'a dyn VariableSource {
-        self.runtime.variables
+        self.variables
     }
 
     /// The limits in force.
     pub fn limits(&self) -> &'a Limits {
-        self.runtime.limits()
+        self.budget.limits()
     }
 
     /// Refuses text longer than the output limit, or more than is left of the
@@ -170,19 +182,19 @@ impl<'a> CallContext<'a> {
                 "the result would be {bytes} bytes, more than the limit of {limit}"
             )));
         }
-        self.runtime.afford_bytes(bytes).map_err(|error| FunctionError::limit(error.message()))
+        self.budget.afford_bytes(bytes).map_err(|error| FunctionError::limit(error.message()))
     }
 
     /// Spends `steps` of the evaluation's step budget, for work a function does in
     /// proportion to its input beyond reading it (a regex match, say); refused past
     /// the budget or the context's deadline.
     pub fn charge_steps(&self, steps: u64) -> Result<(), FunctionError> {
-        self.runtime.charge_steps(steps).map_err(|error| FunctionError::limit(error.message()))
+        self.budget.charge(steps).map_err(|error| FunctionError::limit(error.message()))
     }
 
     /// Evaluates a text template in the current variables and context (for `interpolate`).
     pub fn render_text(&self, source: &str) -> Result<String, FunctionError> {
-        self.runtime.render_nested(source).map_err(|error| {
+        self.renderer.render_text(source).map_err(|error| {
             // The nested template's own line and column would point into another text.
             let message = format!("the template {} failed: {}", Value::from(source).describe(), error.message());
             if error.kind() == crate::ErrorKind::Limit {

@@ -7,7 +7,7 @@
 use super::strings::{RegexCache, regex_error};
 use super::util::{coerce, fail, given, text};
 use super::{CallContext, Function, FunctionError, Kind};
-use crate::eval::Limits;
+use crate::budget::Limits;
 use crate::value::Value;
 
 pub(super) fn functions() -> Vec<Function> {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::util::{arg, coerce, given, integer, text};
 use super::{CallContext, Function, FunctionError, Kind};
-use crate::eval::Limits;
+use crate::budget::Limits;
 use crate::value::Value;
 
 pub(super) fn functions() -> Vec<Function> {

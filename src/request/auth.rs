@@ -13,7 +13,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::body::FieldError;
-use super::execute::Failure;
+use super::exchange::{Failure, read_body};
 use super::spec::{AuthSpec, AuthType, ClientAuth, GrantType, Problems};
 use crate::eval::Engine;
 use crate::events::EventKind;
@@ -358,9 +358,7 @@ impl TokenRequest {
         let response = request.send().await.map_err(|error| (None, Failure::from_reqwest(&error)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = super::execute::read_body(response, read_timeout, max_bytes)
-            .await
-            .map_err(|failure| (Some(status), failure))?;
+        let body = read_body(response, read_timeout, max_bytes).await.map_err(|failure| (Some(status), failure))?;
         let fail = |message: String| {
             (Some(status), Failure { kind: EventKind::Exception, message, refused: false, connection: false })
         };

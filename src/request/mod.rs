@@ -30,6 +30,7 @@ pub mod body;
 pub mod check;
 pub mod cookies;
 pub mod destination;
+mod exchange;
 mod execute;
 mod fields;
 pub mod log;

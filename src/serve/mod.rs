@@ -6,6 +6,7 @@
 //! functions the command line calls, and writes JSON. A spec sent to it never
 //! reads the server's disk unless the operator names a folder ([`ServeOptions::files`]).
 
+mod check;
 mod errors;
 mod leaves;
 mod page;
@@ -70,7 +71,7 @@ pub fn router(mut options: ServeOptions) -> Router {
         .route("/v1/functions", get(templates::functions))
         .route("/v1/eval", post(templates::eval))
         .route("/v1/render", post(templates::render))
-        .route("/v1/check", post(templates::check))
+        .route("/v1/check", post(check::check))
         .route("/v1/dry-run", post(requests::dry_run))
         .route("/v1/send", post(requests::send))
         .route("/v1/mappings", post(leaves::mappings))

@@ -2,8 +2,6 @@
 //! `/v1/functions` — the engine's answers, with errors as the same diagnostics
 //! `courier check --format json` prints.
 
-use std::collections::HashSet;
-
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,12 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::errors::{ApiError, ApiJson};
-use super::{Shared, State, blocking, requests};
-use crate::diagnostics::{Diagnostic, Severity};
+use super::{Shared, State, blocking};
+use crate::diagnostics::Diagnostic;
 use crate::functions::catalog::catalog_json;
-use crate::request::check::check_spec;
 use crate::syntax::LineIndex;
-use crate::template::{CheckOptions, check as check_template};
 use crate::{
     Context, Engine, Error, FormTemplate, HeaderTemplate, JsonTemplate, Template, TemplateKind, UrlTemplate, Variables,
 };
@@ -33,7 +29,7 @@ pub(crate) enum As {
 }
 
 impl As {
-    fn kind(self) -> TemplateKind {
+    pub(crate) fn kind(self) -> TemplateKind {
         match self {
             As::Text => TemplateKind::Text,
             As::Json => TemplateKind::Json,
@@ -60,18 +56,6 @@ pub(crate) struct RenderRequest {
     context_kind: As,
     variables: Option<Json_>,
     context: Option<Json_>,
-    #[serde(default)]
-    strict: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CheckRequest {
-    template: Option<String>,
-    spec: Option<String>,
-    #[serde(rename = "as")]
-    context_kind: Option<As>,
-    variables: Option<Json_>,
     #[serde(default)]
     strict: bool,
 }
@@ -172,49 +156,6 @@ fn render_now(shared: &State, request: RenderRequest) -> Result<Response, ApiErr
         Ok((output, Some(value))) => Json(json!({ "output": output, "value": value })).into_response(),
         Err(error) => diagnostics_response(vec![error_diagnostic(&error, source)]),
     })
-}
-
-pub(crate) async fn check(shared: Shared, ApiJson(request): ApiJson<CheckRequest>) -> Result<Response, ApiError> {
-    blocking(shared, move |shared| check_now(shared, request)).await
-}
-
-fn check_now(shared: &State, request: CheckRequest) -> Result<Response, ApiError> {
-    let mut options = CheckOptions::default();
-    if request.variables.is_some() {
-        let variables = variables(request.variables.as_ref())?;
-        options.known_variables = Some(variables.iter().map(|(name, _)| name.to_owned()).collect::<HashSet<_>>());
-    }
-    let found: Vec<Json_> = match (&request.template, &request.spec) {
-        (Some(template), None) => {
-            let kind = request.context_kind.unwrap_or(As::Text).kind();
-            let mut diagnostics = check_template(&shared.engine, template, kind, &options);
-            // Cut before placing: each placement reads the text once.
-            diagnostics.truncate(requests::MAX_DIAGNOSTICS);
-            strictly(&mut diagnostics, request.strict);
-            diagnostics.iter().map(|diagnostic| diagnostic.to_json(None, template)).collect()
-        }
-        (None, Some(spec)) => {
-            let base_dir = requests::spec_folder(shared, spec)?;
-            let findings = check_spec(&shared.engine, spec, &base_dir, &options);
-            findings
-                .into_iter()
-                .take(requests::MAX_DIAGNOSTICS)
-                .map(|mut finding| {
-                    strictly(std::slice::from_mut(&mut finding.diagnostic), request.strict);
-                    requests::finding_json(&finding.diagnostic, finding.file.as_deref(), spec)
-                })
-                .collect()
-        }
-        _ => return Err(ApiError::bad_request("give either template or spec, not both and not neither")),
-    };
-    Ok(Json(json!({ "diagnostics": found })).into_response())
-}
-
-/// In strict mode an unset variable is an error, as `check --strict` reports it.
-fn strictly(diagnostics: &mut [Diagnostic], strict: bool) {
-    for diagnostic in diagnostics.iter_mut().filter(|d| strict && d.code == "undefined-variable") {
-        diagnostic.severity = Severity::Error;
-    }
 }
 
 pub(crate) async fn functions(shared: Shared) -> Json<Json_> {

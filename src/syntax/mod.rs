@@ -5,12 +5,14 @@
 //! carries the [`Span`] it came from, and prints an AST back to source.
 
 mod json;
+mod literal;
 mod parser;
 mod printer;
 pub(crate) mod scan;
 
 pub(crate) use json::check_json_structure;
 pub use json::{JsonKey, JsonMember, JsonNode, StringPart, parse_json_template_with};
+pub(crate) use literal::literal_pieces;
 pub(crate) use parser::{LineIndex, parse_hole};
 pub use parser::{RESERVED, parse_expression, parse_expression_with, parse_template, parse_template_with};
 pub use scan::{NestingLimits, check_nesting};

@@ -87,7 +87,7 @@ fn forbidden(c: char) -> Option<String> {
 pub(crate) fn literal_problems(source: &str, holes: &[Range<usize>]) -> Vec<Diagnostic> {
     let index = LineIndex::new(source);
     let mut diagnostics = Vec::new();
-    for piece in super::literal_pieces(source, holes) {
+    for piece in crate::syntax::literal_pieces(source, holes) {
         if let Some(&(at, c)) = piece.chars.iter().find(|(_, c)| forbidden(*c).is_some()) {
             let what = forbidden(c).unwrap_or_default();
             let message = format!("a header value cannot hold {what}");

@@ -22,7 +22,6 @@ mod json;
 mod url;
 
 use std::fmt;
-use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,18 +32,12 @@ pub use header::HeaderTemplate;
 pub use json::JsonTemplate;
 pub use url::UrlTemplate;
 
-use crate::error::{Error, ErrorKind};
-use crate::eval::{Compiler, Engine, Node, Runtime, Shared};
+use crate::error::Error;
+use crate::eval::{Engine, Part, Runtime, Shared, compile_text, write_text};
 use crate::functions::Context;
-use crate::syntax::{Segment, Span};
+use crate::syntax::Span;
 use crate::value::Value;
 use crate::variables::VariableSource;
-
-/// The text context's way of writing a hole: its string form, as it is.
-fn write_text(value: &Value, _: Span, out: &mut String) -> Result<(), Error> {
-    value.write_text(out);
-    Ok(())
-}
 
 /// A compiled text template: immutable, `Send + Sync`, rendered any number of times.
 #[derive(Clone)]
@@ -52,12 +45,6 @@ pub struct Template {
     source: Arc<str>,
     parts: Vec<Part>,
     shared: Arc<Shared>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Part {
-    Text(Box<str>),
-    Hole(Node, Span),
 }
 
 impl std::fmt::Debug for Template {
@@ -70,18 +57,7 @@ impl Template {
     /// Compiles a text template.
     pub fn compile(engine: &Engine, source: &str) -> Result<Template, Error> {
         let source: Arc<str> = Arc::from(source);
-        let ast = crate::syntax::parse_template_with(&source, &engine.shared.limits.nesting)
-            .map_err(|error| Error::from_syntax(error, &source))?;
-        let mut compiler = Compiler::new(&engine.shared, &source, None);
-        let parts = ast
-            .segments
-            .iter()
-            .map(|segment| match segment {
-                Segment::Text(text) => Part::Text(text.as_str().into()),
-                Segment::Interpolation(expr, span) => Part::Hole(compiler.compile(expr), *span),
-            })
-            .collect();
-        compiler.finish()?;
+        let parts = compile_text(&engine.shared, &source)?;
         Ok(Template { source, parts, shared: engine.shared.clone() })
     }
 
@@ -100,7 +76,7 @@ impl Template {
 
     /// Renders to text: each hole's string form in place.
     pub fn render(&self, variables: &dyn VariableSource, context: &Context) -> Result<String, Error> {
-        self.render_with_runtime(&self.runtime(variables, context))
+        self.render_string(&self.runtime(variables, context), write_text)
     }
 
     /// Renders into `out`, which is cleared first; reuse one buffer across renders.
@@ -113,11 +89,6 @@ impl Template {
         out.clear();
         let runtime = Runtime::new(&self.shared, &self.source, variables, context, 0);
         self.render_with(&runtime, write_text, out)
-    }
-
-    /// Renders as text on a runtime the caller set up (`interpolate` shares its budget).
-    pub(crate) fn render_with_runtime(&self, runtime: &Runtime<'_>) -> Result<String, Error> {
-        self.render_string(runtime, write_text)
     }
 
     /// Renders to a new string, `write_hole` deciding how each hole's value is written.
@@ -141,24 +112,10 @@ impl Template {
     pub(crate) fn render_with(
         &self,
         runtime: &Runtime<'_>,
-        mut write_hole: impl FnMut(&Value, Span, &mut String) -> Result<(), Error>,
+        write_hole: impl FnMut(&Value, Span, &mut String) -> Result<(), Error>,
         out: &mut String,
     ) -> Result<(), Error> {
-        let limit = self.shared.limits.max_output_bytes;
-        for part in &self.parts {
-            match part {
-                Part::Text(text) => out.push_str(text),
-                Part::Hole(node, span) => {
-                    let value = runtime.eval_ref(node)?;
-                    write_hole(&value, *span, out)?;
-                    if out.len() > limit {
-                        let message = format!("the output is larger than the limit of {limit} bytes");
-                        return Err(Error::new(ErrorKind::Limit, message).at(*span, &self.source));
-                    }
-                }
-            }
-        }
-        Ok(())
+        runtime.render_parts(&self.parts, write_hole, out)
     }
 
     /// The spans of the holes, in order.
@@ -226,32 +183,6 @@ impl fmt::Display for TemplateKind {
     }
 }
 
-/// The literal text between holes, `\${` read as `${`.
-pub(crate) struct LiteralPiece {
-    /// The source range, between two holes (or the ends).
-    pub(crate) range: Range<usize>,
-    /// The characters with their offsets in the source.
-    pub(crate) chars: Vec<(usize, char)>,
-}
-
-/// The literal pieces around `holes` (ranges of `${...}` in order): one before each
-/// hole and one after the last, some of them empty.
-pub(crate) fn literal_pieces<'a>(
-    source: &'a str,
-    holes: &'a [Range<usize>],
-) -> impl Iterator<Item = LiteralPiece> + 'a {
-    let starts = std::iter::once(0).chain(holes.iter().map(|hole| hole.end));
-    let ends = holes.iter().map(|hole| hole.start).chain(std::iter::once(source.len()));
-    starts.zip(ends).map(move |(start, end)| {
-        let chars = source[start..end]
-            .char_indices()
-            .map(|(at, c)| (start + at, c))
-            .filter(|&(at, c)| !(c == '\\' && source[at..].starts_with("\\${")))
-            .collect();
-        LiteralPiece { range: start..end, chars }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,16 +216,6 @@ mod tests {
         assert_eq!(TemplateKind::for_path(Path::new("a/payload.JSON")), TemplateKind::Json);
         assert_eq!(TemplateKind::for_path(Path::new("message.txt")), TemplateKind::Text);
         assert_eq!(TemplateKind::for_path(Path::new("-")), TemplateKind::Text);
-    }
-
-    #[test]
-    fn literal_pieces_surround_the_holes() {
-        let source = "a\\${b}${x}c${y}";
-        let holes = [6..10, 11..15];
-        assert_eq!(&source[holes[0].clone()], "${x}");
-        let pieces: Vec<String> =
-            literal_pieces(source, &holes).map(|piece| piece.chars.iter().map(|(_, c)| *c).collect()).collect();
-        assert_eq!(pieces, ["a${b}", "c", ""]);
     }
 
     #[test]

@@ -29,11 +29,12 @@ use std::ops::Range;
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use url::{SyntaxViolation, Url};
 
-use super::{Template, literal_pieces};
+use super::Template;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::error::{Error, ErrorKind};
 use crate::eval::Engine;
 use crate::functions::Context;
+use crate::syntax::literal_pieces;
 use crate::syntax::{LineIndex, Span};
 use crate::value::{URL_COMPONENT, Value};
 use crate::variables::VariableSource;

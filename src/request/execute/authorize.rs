@@ -9,8 +9,9 @@ use super::super::log::{LogEntry, Redactor};
 use super::super::redirect::Hop;
 use super::super::spec::Timeouts;
 use super::Executor;
+use super::Failure;
 use super::outcome::Prepared;
-use super::transport::{Failure, Response, Run, trace_id};
+use super::transport::{Response, Run, trace_id};
 
 impl Executor {
     /// Gets the token, sends the request (again once, with a new token, when an

@@ -10,7 +10,8 @@ use super::super::log::Redactor;
 use super::super::redirect::Hop;
 use super::super::spec::CompiledRequest;
 use super::Executor;
-use super::transport::{Failure, Run};
+use super::Failure;
+use super::transport::Run;
 
 impl Executor {
     /// Reads a file body's file, from disk or the web.

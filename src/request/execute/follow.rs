@@ -9,7 +9,8 @@ use super::super::log::{LogEntry, Redactor};
 use super::super::redirect::{self, Hop};
 use super::super::spec::Timeouts;
 use super::Executor;
-use super::transport::{Failure, Response, Run};
+use super::Failure;
+use super::transport::{Response, Run};
 
 impl Executor {
     /// Sends a request and follows up to `redirects` redirects (then the 3xx is the

@@ -32,6 +32,7 @@ use super::auth::{AuthPlan, TokenCache};
 use super::body::{BodyPlan, FieldError, FileSource};
 use super::cookies::{self, Cookies};
 use super::destination::Destinations;
+pub(crate) use super::exchange::Failure;
 use super::log::{REDACTED, RecordingResolver, Redactor};
 use super::spec::{CompiledRequest, DEFAULT_REDIRECTS};
 use crate::error::{Error, ErrorKind};
@@ -43,7 +44,6 @@ pub(crate) use call::{Attempt, Call, KeyChoice, Sent};
 use files::add_body_headers;
 pub use outcome::{Credentials, DryRun, Outcome, Prepared};
 use receive::{fail, receive_status, redact_outcome, without_query};
-pub(crate) use transport::{Failure, read_body};
 use transport::{Run, header_pairs, timed_out, trace_id};
 
 /// The header that carries a request's trace id.

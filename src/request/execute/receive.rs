@@ -8,8 +8,9 @@ use reqwest::header::{self, HeaderMap};
 use super::super::cookies;
 use super::super::log::{LogEntry, Redactor};
 use super::super::spec::{CompiledRequest, Method};
+use super::Failure;
 use super::outcome::Outcome;
-use super::transport::{Failure, Response, Run};
+use super::transport::{Response, Run};
 use crate::events::{Event, EventKind};
 
 /// The URL without its query and fragment, as events carry it.

@@ -8,57 +8,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::super::destination::{self, Refusal};
+use super::super::destination;
+use super::super::exchange::{Failure, read_body};
 use super::super::log::{Exchange, LogEntry};
 use super::super::spec::Timeouts;
 use super::{Executor, MAX_CLIENTS};
 use crate::events::EventKind;
-
-/// Why no response came: the event to emit and the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Failure {
-    pub(crate) kind: EventKind,
-    pub(crate) message: String,
-    /// Courier refused to send: nothing went out, and replaying cannot help.
-    pub(crate) refused: bool,
-    /// No connection could be opened: nothing reached the service.
-    pub(crate) connection: bool,
-}
-
-impl Failure {
-    pub(super) fn exception(message: impl Into<String>) -> Self {
-        Failure { kind: EventKind::Exception, message: message.into(), refused: false, connection: false }
-    }
-
-    /// Courier refused to send (an `api_exception`); the message says why.
-    pub(crate) fn refused(refusal: Refusal) -> Self {
-        Failure { kind: EventKind::Exception, message: refusal.to_string(), refused: true, connection: false }
-    }
-
-    /// Classifies a reqwest error: a timeout while connecting, a timeout while
-    /// reading (reqwest's read timeout), or anything else.
-    pub(crate) fn from_reqwest(error: &reqwest::Error) -> Self {
-        if let Some(refusal) = destination::refusal_in(error) {
-            return Failure::refused(refusal.clone());
-        }
-        let kind = match (error.is_timeout(), error.is_connect()) {
-            (true, true) => EventKind::ConnectTimeout,
-            (true, false) => EventKind::SocketTimeout,
-            _ => EventKind::Exception,
-        };
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
-        Failure { kind, message, refused: false, connection: error.is_connect() }
-    }
-}
 
 /// A whole response.
 pub(super) struct Response {
@@ -232,36 +187,5 @@ impl Executor {
         .await;
         run.finish(result.as_ref());
         result
-    }
-}
-
-/// Reads a response body chunk by chunk: at most `max_bytes`, and no chunk may take
-/// longer than `read_timeout` to come.
-pub(crate) async fn read_body(
-    mut response: reqwest::Response,
-    read_timeout: Duration,
-    max_bytes: usize,
-) -> Result<Vec<u8>, Failure> {
-    let too_large = || Failure::exception(format!("the response body is larger than the limit of {max_bytes} bytes"));
-    if response.content_length().is_some_and(|length| length > max_bytes as u64) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    loop {
-        match tokio::time::timeout(read_timeout, response.chunk()).await {
-            Err(_) => {
-                let message =
-                    format!("the response went silent for {} while reading", humantime::format_duration(read_timeout));
-                return Err(Failure { kind: EventKind::SocketTimeout, message, refused: false, connection: false });
-            }
-            Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
-            Ok(Ok(None)) => return Ok(body),
-            Ok(Ok(Some(chunk))) => {
-                if body.len() + chunk.len() > max_bytes {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
     }
 }
