@@ -29,8 +29,11 @@ pub mod eval;
 pub mod events;
 pub mod functions;
 mod hints;
+#[cfg(feature = "http")]
 pub mod replay;
+#[cfg(feature = "http")]
 pub mod request;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod syntax;
 pub mod template;

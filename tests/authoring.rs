@@ -2,6 +2,7 @@
 //! at the same places; strict mode; and the library fixes found on the way
 //! (built-ins cannot be replaced, a panicking host function fails its call, maps
 //! of text lend their variables).
+#![cfg(feature = "cli")]
 
 mod common;
 

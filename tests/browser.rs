@@ -4,6 +4,7 @@
 //!
 //! Runs when `COURIER_TEST_BROWSER=1` (CI sets it after installing chromium);
 //! otherwise it says what it skipped and passes.
+#![cfg(feature = "serve")]
 
 #[path = "browser_support/cdp.rs"]
 mod cdp;

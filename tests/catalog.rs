@@ -1,6 +1,7 @@
 //! The function catalog: every registered function is documented, every example
 //! evaluates to the value it shows, and `courier functions --format json` lists
 //! every function with its parameters.
+#![cfg(feature = "cli")]
 
 use std::process::Command;
 

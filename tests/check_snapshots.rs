@@ -3,6 +3,7 @@
 //! expected output of the real binary: `expected.txt` (exit status and stderr of the
 //! human form) and `expected.json` (stdout of `--format json`). Run with
 //! `UPDATE_EXPECT=1` to write the expected files from what the binary prints.
+#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,6 @@
 //! The command line: `courier render` in each context and `courier check`'s exit
 //! statuses, run as the real binary.
+#![cfg(feature = "cli")]
 
 mod common;
 

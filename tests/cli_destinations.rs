@@ -1,6 +1,7 @@
 //! The destination policy on the command line: `courier send`, `worker` and
 //! `replay run` reach public destinations only unless `--allow` or `COURIER_ALLOW`
 //! adds entries; a refusal exits 1 with the `api_exception` event.
+#![cfg(feature = "cli")]
 
 use std::io::ErrorKind;
 use std::net::TcpListener;

@@ -1,4 +1,5 @@
 //! `courier eval` and `courier render --as text` from a shell's point of view.
+#![cfg(feature = "cli")]
 
 use std::process::{Command, Output};
 

@@ -2,6 +2,7 @@
 //! server on loopback: the outcome JSON, exit statuses, the session file (written
 //! atomically, even when the process is killed), dry runs, and secrets that appear
 //! nowhere.
+#![cfg(feature = "cli")]
 
 mod common;
 

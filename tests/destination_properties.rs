@@ -2,6 +2,7 @@
 //! the URL parser accepts (decimal, hex, octal, short forms, a trailing dot) and
 //! every IPv6 form that carries it (IPv4-mapped, -translated, -compatible, NAT64,
 //! 6to4) is decided as the address itself.
+#![cfg(feature = "http")]
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -1,6 +1,7 @@
 //! The destination policy through the executor, on loopback: several 127.0.0.x
 //! addresses play several hosts, and a listener on each refused address proves that
 //! nothing connected to it.
+#![cfg(feature = "sqlite")]
 
 mod common;
 

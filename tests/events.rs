@@ -1,5 +1,6 @@
 //! Every event a run can emit, each produced for real on loopback: error statuses,
 //! the three timeouts, a refused connection, a failing template, an oversized answer.
+#![cfg(feature = "http")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The executor against a real HTTP server on loopback (wiremock): each body type,
 //! each auth, the OAuth2 token cache, cookies, mappings, the shipped examples, the
 //! log and redaction.
+#![cfg(feature = "http")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Issue #11: requests against hostile authors and services — rendering inside the
 //! request's deadline, credentials redacted in every form, framing headers refused,
 //! local files confined, URLs and keys checked — each against a loopback server.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! it is the client that sends, and the destination policy still holds for every
 //! request and redirect hop, names included (courier resolves them itself, since its
 //! resolver cannot be installed on a host's client). Loopback addresses play the hosts.
+#![cfg(feature = "http")]
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! ran. Time is bounded by a watchdog: a case that has not finished within the
 //! deadline fails the test instead of hanging CI. Neither is a speed measurement
 //! (those are criterion benchmarks); they catch hangs and unbounded growth.
+#![cfg(feature = "http")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;

@@ -9,6 +9,7 @@
 //! - a claim counts as an attempt (SIGKILLed workers);
 //! - the crash test: 3 worker processes drain 2,000 requests while they are
 //!   SIGKILLed at random and the server is crashed and restarted once.
+#![cfg(feature = "cli")]
 
 mod pg_support;
 mod replay_support;

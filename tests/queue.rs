@@ -4,6 +4,7 @@
 //! - workers SIGKILLed at random points while draining, then restarted, many times:
 //!   every request still reaches the server (duplicates only as at-least-once retries);
 //! - two workers draining 10,000 requests together: none lost, none sent twice.
+#![cfg(feature = "cli")]
 
 mod replay_support;
 

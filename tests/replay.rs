@@ -2,6 +2,7 @@
 //! a real SQLite file: failed requests are kept, listed, replayed and dropped;
 //! queued requests are saved first and sent by `courier worker`; refused and
 //! exhausted ones go dead; and no secret ever reaches the file.
+#![cfg(feature = "cli")]
 
 mod replay_support;
 

@@ -1,6 +1,7 @@
 //! The spec's `[retry]`: a direct send that tries again, against real servers on
 //! loopback — through the `courier` binary for what a chat's call does, and through
 //! the library's `Delivery` where the test needs the parts (no store, OAuth2).
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `courier serve` over real HTTP on loopback: every route answers as docs/api.md
 //! and /openapi.json say, every rejection is JSON with a 4xx, and a spec sent to
 //! the API never reads the server's disk.
+#![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

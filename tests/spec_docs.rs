@@ -1,6 +1,7 @@
 //! Every example of `docs/spec.md` works: each spec loads (and `check` finds
 //! no error in it), each context and vars file loads, and the session file drives a
 //! dry run of a spec. The page is the spec format's reference; this keeps it true.
+#![cfg(feature = "cli")]
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(feature = "postgres")]
 use super::pg::PostgresStore;
+#[cfg(feature = "sqlite")]
 use super::sqlite::SqliteStore;
 use super::store::{ReplayStore, StoreError};
 
@@ -32,12 +34,28 @@ impl StoreLocation {
     }
 
     /// The store there, opened when first used. Only an address that does not
-    /// parse fails here.
+    /// parse fails here, or a kind of store this build leaves out (the `sqlite`
+    /// and `postgres` features).
     pub fn store(&self) -> Result<Arc<dyn ReplayStore>, StoreError> {
         Ok(match self {
+            #[cfg(feature = "sqlite")]
             StoreLocation::File(path) => Arc::new(SqliteStore::new(path)),
+            #[cfg(feature = "postgres")]
             StoreLocation::Postgres(url) => Arc::new(PostgresStore::new(url)?),
+            #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+            other => {
+                return Err(StoreError(format!("courier was built without the store for {}", other.kind_feature())));
+            }
         })
+    }
+
+    /// The cargo feature that builds this kind of store.
+    #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+    fn kind_feature(&self) -> &'static str {
+        match self {
+            StoreLocation::File(_) => "SQLite files (the sqlite feature)",
+            StoreLocation::Postgres(_) => "PostgreSQL (the postgres feature)",
+        }
     }
 }
 

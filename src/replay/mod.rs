@@ -20,8 +20,10 @@
 mod deliver;
 mod keep;
 mod location;
+#[cfg(feature = "postgres")]
 mod pg;
 mod retry;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod worker;
@@ -29,8 +31,10 @@ mod worker;
 pub use deliver::{Delivered, Delivery};
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;
+#[cfg(feature = "postgres")]
 pub use pg::PostgresStore;
 pub use retry::{backoff, retry_after};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
     Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State,

@@ -3,13 +3,19 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "http")]
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "http")]
 use std::sync::Arc;
 
+#[cfg(feature = "http")]
 use courier::functions::SecretResolver;
+#[cfg(feature = "http")]
 use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions, Outcome};
-use courier::{Context, Engine, Variables};
+#[cfg(feature = "http")]
+use courier::Context;
+use courier::{Engine, Variables};
 
 /// A file of the repository's `examples/` folder.
 pub fn example(path: &str) -> PathBuf {
@@ -33,6 +39,7 @@ pub fn engine() -> Engine {
 }
 
 /// Compiles a spec written in TOML; relative paths are relative to the crate.
+#[cfg(feature = "http")]
 pub fn compile(toml: &str) -> CompiledRequest {
     CompiledRequest::from_toml(&engine(), toml, Path::new(env!("CARGO_MANIFEST_DIR")))
         .unwrap_or_else(|error| panic!("the spec compiles: {error}\n{toml}"))
@@ -40,17 +47,20 @@ pub fn compile(toml: &str) -> CompiledRequest {
 
 /// The folder the tests' executor may read local files from: the system's
 /// temporary folder, where the tests write theirs.
+#[cfg(feature = "http")]
 pub fn files_folder() -> PathBuf {
     std::env::temp_dir()
 }
 
 /// An executor that may read local files from [`files_folder`] and reach the private
 /// group: the tests' servers listen on loopback.
+#[cfg(feature = "http")]
 pub fn executor() -> Executor {
     Executor::with_options(options())
 }
 
 /// The options of [`executor`]: local files from [`files_folder`], the private group allowed.
+#[cfg(feature = "http")]
 pub fn options() -> ExecutorOptions {
     ExecutorOptions {
         local_files: Some(files_folder()),
@@ -60,14 +70,17 @@ pub fn options() -> ExecutorOptions {
 }
 
 /// Runs `request` with the given variables and no cookies.
+#[cfg(feature = "http")]
 pub async fn run(request: &CompiledRequest, variables: &[(&str, &str)]) -> Outcome {
     let variables = Variables::from_strings(variables.iter().copied());
     executor().execute(request, &variables, &Context::default(), &mut Cookies::new()).await
 }
 
 /// Secrets from a map.
+#[cfg(feature = "http")]
 pub struct Secrets(pub HashMap<String, String>);
 
+#[cfg(feature = "http")]
 impl SecretResolver for Secrets {
     fn resolve(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
@@ -75,23 +88,27 @@ impl SecretResolver for Secrets {
 }
 
 /// A context whose `secret()` knows the given secrets.
+#[cfg(feature = "http")]
 pub fn context_with_secrets(secrets: &[(&str, &str)]) -> Context {
     let secrets = secrets.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
     Context::default().with_secrets(Arc::new(Secrets(secrets)))
 }
 
 /// The names of the outcome's events.
+#[cfg(feature = "http")]
 pub fn event_names(outcome: &Outcome) -> Vec<&'static str> {
     outcome.events.iter().map(|event| event.name.name()).collect()
 }
 
 /// A wiremock server kept beside its runtime, for the synchronous tests that run
 /// the `courier` binary against it.
+#[cfg(feature = "http")]
 pub struct BlockingServer {
     runtime: tokio::runtime::Runtime,
     server: wiremock::MockServer,
 }
 
+#[cfg(feature = "http")]
 impl BlockingServer {
     /// A server that answers nothing yet (404 to everything).
     pub fn start() -> BlockingServer {
@@ -129,6 +146,7 @@ impl BlockingServer {
 }
 
 /// Writes `text` as `request.toml` in `folder`.
+#[cfg(feature = "http")]
 pub fn write_spec(folder: &Path, text: &str) -> PathBuf {
     let spec = folder.join("request.toml");
     std::fs::write(&spec, text).unwrap();
