@@ -46,3 +46,8 @@ pub use functions::{CallContext, Context, Doc, Function, FunctionError, Kind, Re
 pub use template::{FormTemplate, HeaderTemplate, JsonTemplate, Template, TemplateKind, UrlTemplate};
 pub use value::Value;
 pub use variables::{NoVariables, VariableSource, Variables};
+
+/// The README's Rust examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;

@@ -106,13 +106,22 @@ impl Variables {
         Variables::default()
     }
 
-    /// Variables from name/text pairs.
-    pub fn from_strings<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut variables = Variables::new();
-        for (name, text) in pairs {
-            variables.set(name, Value::from(text));
-        }
-        variables
+    /// Variables from name/text pairs, borrowed or owned.
+    ///
+    /// ```
+    /// use courier::{Value, Variables};
+    ///
+    /// let borrowed = Variables::from_strings([("city", "Oslo")]);
+    /// let owned = Variables::from_strings(vec![("city".to_string(), "Oslo".to_string())]);
+    /// assert_eq!(borrowed.get("city"), owned.get("city"));
+    /// assert_eq!(owned.get("city"), Some(Value::from("Oslo")));
+    /// ```
+    pub fn from_strings<N, T>(pairs: impl IntoIterator<Item = (N, T)>) -> Self
+    where
+        N: Into<String>,
+        T: AsRef<str>,
+    {
+        pairs.into_iter().map(|(name, text)| (name, Value::from(text.as_ref()))).collect()
     }
 
     /// Reads a JSON object whose values are strings or lists of strings.
@@ -187,6 +196,24 @@ fn variable_value(name: &str, json: &serde_json::Value) -> Result<Value, Variabl
         other => Err(VariablesError(format!(
             "variable {name:?} must be a string or a list of strings (variables are stored as text), not {other}"
         ))),
+    }
+}
+
+/// Variables from name/value pairs; a later pair overrides an earlier one.
+///
+/// ```
+/// use courier::{Value, Variables};
+///
+/// let variables: Variables = [("n", Value::Int(1)), ("tags", Value::list(vec![Value::from("a")]))].into_iter().collect();
+/// assert_eq!(variables.get("n"), Some(Value::Int(1)));
+/// ```
+impl<N: Into<String>> FromIterator<(N, Value)> for Variables {
+    fn from_iter<I: IntoIterator<Item = (N, Value)>>(pairs: I) -> Self {
+        let mut variables = Variables::new();
+        for (name, value) in pairs {
+            variables.set(name, value);
+        }
+        variables
     }
 }
 

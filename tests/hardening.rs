@@ -78,7 +78,7 @@ async fn basic_credentials_echoed_by_a_service_are_redacted_in_the_outcome_and_t
         server.uri()
     );
     std::fs::write(folder.path().join("echo.toml"), spec).unwrap();
-    let request = courier::request::CompiledRequest::load(&common::engine(), &folder.path().join("echo.toml")).unwrap();
+    let request = courier::request::CompiledRequest::load(&common::engine(), folder.path().join("echo.toml")).unwrap();
     let executor = courier::replay::Delivery::new(common::executor()).with_store(store.clone());
     let context = common::context_with_secrets(&[("PW", "correct horse battery")]);
     let outcome =

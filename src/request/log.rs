@@ -1,5 +1,5 @@
 //! The request log and redaction: the entries a run writes (method, URL, status,
-//! duration; with `debug` also payloads, headers and bodies), and the [`Redactor`]
+//! duration; with `debug` also payloads, headers and bodies), and the `Redactor`
 //! that learns every secret a template resolves and replaces it with `[redacted]`
 //! in everything a run hands back.
 

@@ -8,7 +8,7 @@
 //!
 //! The executor sends and reports; it never decides to send again or to keep a
 //! request. The delivery layer above it (`crate::replay`: `Delivery`, the worker)
-//! does, through [`Executor::call`] — a run step by step — and
+//! does, through `Executor::call` (crate-internal: a run step by step) and
 //! [`Executor::send_prepared`]; the spec's `[retry]` ([`retry`]) is data here.
 //!
 //! ```no_run
@@ -16,7 +16,7 @@
 //! use courier::{Context, Engine, Variables};
 //!
 //! # async fn run() {
-//! let request = CompiledRequest::load(&Engine::new(), "price-lookup/request.toml".as_ref()).unwrap();
+//! let request = CompiledRequest::load(&Engine::new(), "price-lookup/request.toml").unwrap();
 //! let executor = Executor::new(); // one per process: connection pools and token cache
 //! let variables = Variables::from_strings([("shop_url", "https://shop.example.org"), ("product_id", "123")]);
 //! let mut cookies = Cookies::new();

@@ -102,6 +102,96 @@ impl Value {
         }
     }
 
+    /// The integer of an integer value, without conversion (`"3"` and `3.0` give `None`;
+    /// EL's coercions are `toInteger`'s job).
+    ///
+    /// ```
+    /// use courier::{Context, Engine, Value, Variables};
+    ///
+    /// let total = Engine::new().compile_expression("toInteger(n) * 2").unwrap();
+    /// let value = total.evaluate(&Variables::from_strings([("n", "21")]), &Context::default()).unwrap();
+    /// assert_eq!(value.as_i64(), Some(42));
+    /// assert_eq!(Value::from("42").as_i64(), None);
+    /// ```
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(number) => Some(*number),
+            _ => None,
+        }
+    }
+
+    /// The number of a numeric value (integer, float or decimal) as an `f64`,
+    /// without converting text.
+    ///
+    /// ```
+    /// use courier::Value;
+    ///
+    /// assert_eq!(Value::Int(2).as_f64(), Some(2.0));
+    /// assert_eq!(Value::Float(1.5).as_f64(), Some(1.5));
+    /// assert_eq!(Value::from("1.5").as_f64(), None);
+    /// ```
+    pub fn as_f64(&self) -> Option<f64> {
+        use rust_decimal::prelude::ToPrimitive;
+        match self {
+            Value::Int(number) => Some(*number as f64),
+            Value::Float(number) => Some(*number),
+            Value::Decimal(number) => number.to_f64(),
+            _ => None,
+        }
+    }
+
+    /// The boolean of a boolean value, without conversion.
+    ///
+    /// ```
+    /// use courier::{Context, Engine, Variables};
+    ///
+    /// let adult = Engine::new().compile_expression("age >= 18").unwrap();
+    /// let value = adult.evaluate(&Variables::from_strings([("age", "20")]), &Context::default()).unwrap();
+    /// assert_eq!(value.as_bool(), Some(true));
+    /// ```
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(flag) => Some(*flag),
+            _ => None,
+        }
+    }
+
+    /// The items of a list value.
+    ///
+    /// ```
+    /// use courier::{Context, Engine, Value, Variables};
+    ///
+    /// let parts = Engine::new().compile_expression("stringSplit(\"a,b\", \",\")").unwrap();
+    /// let value = parts.evaluate(&Variables::new(), &Context::default()).unwrap();
+    /// let texts: Vec<&str> = value.as_list().unwrap().iter().filter_map(Value::as_str).collect();
+    /// assert_eq!(texts, ["a", "b"]);
+    /// ```
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The entries of a map value, in their order.
+    ///
+    /// ```
+    /// use courier::{Context, Engine, Value, Variables};
+    ///
+    /// let order = Engine::new().compile_expression("parseJson(body)").unwrap();
+    /// let variables = Variables::from_strings([("body", r#"{"id": 7, "paid": true}"#)]);
+    /// let value = order.evaluate(&variables, &Context::default()).unwrap();
+    /// let map = value.as_map().unwrap();
+    /// assert_eq!(map.get("id").and_then(Value::as_i64), Some(7));
+    /// assert_eq!(map.get("paid").and_then(Value::as_bool), Some(true));
+    /// ```
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
     /// The string form (section 3 of the language): what text rendering prints.
     pub fn to_text(&self) -> String {
         match self {

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[cfg(feature = "http")]
+use courier::Context;
+#[cfg(feature = "http")]
 use courier::functions::SecretResolver;
 #[cfg(feature = "http")]
 use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions, Outcome};
-#[cfg(feature = "http")]
-use courier::Context;
 use courier::{Engine, Variables};
 
 /// A file of the repository's `examples/` folder.

@@ -97,7 +97,8 @@ impl Origin {
 impl CompiledRequest {
     /// Reads and compiles a spec file, TOML or JSON (recognised by its content).
     /// Relative paths in it (`payload_file`, a local `file`) are relative to its folder.
-    pub fn load(engine: &Engine, path: &Path) -> Result<CompiledRequest, SpecError> {
+    pub fn load(engine: &Engine, path: impl AsRef<Path>) -> Result<CompiledRequest, SpecError> {
+        let path = path.as_ref();
         let with_file = |mut error: SpecError| {
             error.file = Some(path.to_owned());
             error
