@@ -98,7 +98,7 @@ fn no_module_names_one_above_it_or_beside_it() {
     for file in &files {
         let Some(module) = module_of(&src, file) else { continue };
         let Some(layer) = layer_of(&module) else {
-            wrong.push(format!("{module} has no layer: add it to LAYERS and to docs/architecture.md"));
+            wrong.push(format!("{module} has no layer: add it to LAYERS and to the README's layout"));
             continue;
         };
         for named in named_modules(&code(file)) {
