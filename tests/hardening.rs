@@ -457,3 +457,32 @@ async fn an_over_long_cookie_is_neither_kept_nor_sent_and_the_log_says_so() {
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.last().unwrap().headers.get("cookie").unwrap(), "lang=de");
 }
+
+/// A spec of `count` headers, sent to a closed loopback port.
+fn spec_with_headers(count: usize) -> String {
+    let mut spec = String::from("url = \"http://127.0.0.1:9/\"\n[headers]\n");
+    for number in 0..count {
+        spec.push_str(&format!("X-H{number} = \"v\"\n"));
+    }
+    spec
+}
+
+#[test]
+fn too_many_headers_are_a_problem_of_the_spec_never_a_panic() {
+    // 25,000 headers overflowed the HTTP client's header map: send exited 101.
+    let error = load_error(&spec_with_headers(25_000));
+    assert!(error.contains("headers: has 25000 entries; a spec may have at most 1000"), "{error}");
+    common::compile(&spec_with_headers(courier::request::lists::MAX_HEADERS));
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("many.toml"), spec_with_headers(25_000)).unwrap();
+    for args in [&["check", "many.toml"][..], &["send", "many.toml"], &["send", "many.toml", "--dry-run"]] {
+        let output = courier_cli(folder.path(), args);
+        let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(101), "{args:?}: {said}");
+        assert_ne!(output.status.code(), Some(0), "{args:?}: {said}");
+        assert!(said.contains("at most 1000"), "{args:?}: {said}");
+    }
+    let long_lists =
+        "url = \"https://x.org\"\n".to_owned() + &"[[mappings]]\nsource = \"a\"\ntarget = \"t\"\n".repeat(10_001);
+    assert!(load_error(&long_lists).contains("mappings: has 10001 entries"));
+}

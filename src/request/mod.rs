@@ -32,6 +32,7 @@ pub mod cookies;
 pub mod destination;
 mod execute;
 mod fields;
+pub mod lists;
 pub mod log;
 pub mod mapping;
 mod redirect;
