@@ -531,3 +531,103 @@ async fn mappings_of_long_paths_are_cut_by_answer_size() {
     assert!(size < 2 * courier::serve::MAX_LEAVES_BYTES, "the answer is {size} bytes");
     assert!(answer["leaves"].as_array().unwrap().len() > 1);
 }
+
+/// The most memory the process `pid` has held (its peak resident set), in bytes.
+fn peak_resident(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("Linux's /proc");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// One request over a fresh connection, its whole answer read: (status line, time taken).
+fn timed_request(address: &str, request: &str) -> (String, Duration) {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    (answer.lines().next().unwrap_or_default().to_owned(), started.elapsed())
+}
+
+fn raw_post(address: &str, route: &str, body: &str) -> String {
+    format!(
+        "POST {route} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn slow_readers_of_large_answers_are_bounded_and_eval_keeps_answering() {
+    use std::io::Write;
+    let server = start(&[]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let render = json!({ "template": "${padZeroes(\"1\", 16000000)}", "as": "text" }).to_string();
+    let render = raw_post(&address, "/v1/render", &render);
+    let eval = raw_post(&address, "/v1/eval", &json!({ "expression": "1 + 1" }).to_string());
+    // 50 connections ask for a 16 MB answer each and never read it (2.44 GB before).
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.write_all(render.as_bytes()).unwrap();
+        held.push(stream);
+    }
+    // Once each has its answer's first line (200, or 503 when the answers being
+    // written already hold their budget), they stop reading.
+    let mut statuses = std::collections::BTreeMap::new();
+    for stream in &held {
+        stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        *statuses.entry(line.trim().to_owned()).or_insert(0) += 1;
+    }
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let (status, took) = timed_request(&address, &eval);
+        assert!(status.contains("200"), "{status}");
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let peak = peak_resident(server.child.id());
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "slow readers: {statuses:?}; eval answered within {slowest:?}, the server's peak was {} MiB\n",
+            peak >> 20
+        )
+        .as_bytes(),
+    );
+    assert!(slowest < Duration::from_secs(2), "eval took {slowest:?}");
+    assert!(peak < 1 << 30, "the server held {} MiB", peak >> 20);
+    drop(held);
+}
+
+#[test]
+fn connections_that_never_finish_their_headers_are_closed() {
+    use std::io::Write;
+    // A server with 256 descriptors, and 300 connections that send half a request.
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -n 256 && exec {} serve --listen 127.0.0.1:0", env!("CARGO_BIN_EXE_courier"))])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server { child, base: line.trim().rsplit(' ').next().unwrap().trim_end_matches('/').to_owned() };
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut partial = Vec::new();
+    for _ in 0..300 {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.write_all(format!("POST /v1/eval HTTP/1.1\r\nHost: {address}\r\n").as_bytes()).unwrap();
+        partial.push(stream);
+    }
+    // Each has the header-read timeout from when it was accepted: the last are
+    // accepted when the first are closed, and then the server answers again.
+    let eval = raw_post(&address, "/v1/eval", &json!({ "expression": "1 + 1" }).to_string());
+    let (status, took) = timed_request(&address, &eval);
+    assert!(status.contains("200"), "{status:?} after {took:?}");
+    assert!(took < 2 * courier::serve::HEADER_READ_TIMEOUT + Duration::from_secs(5), "{took:?}");
+    drop(partial);
+}
