@@ -648,3 +648,36 @@ async fn a_bound_secret_transformed_in_a_spec_sent_to_the_server_is_refused() {
     assert!(error.contains("the secret K to 127.0.0.1: it is bound to api.example.org"), "{outcome}");
     assert!(attacker.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_large_answers_does_not_stall_other_requests() {
+    let body = format!(r#"{{"pad": "{}", "a": 1}}"#, "x".repeat(10_000_000));
+    let shop = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&shop)
+        .await;
+    let server = start(&["--allow-send"]);
+    let mut spec = format!("url = \"{}/x\"\ntimeout = \"6s\"\n", shop.uri());
+    for number in 0..5_000 {
+        spec.push_str(&format!("[[mappings]]\nsource = \"a\"\ntarget = \"t{number}\"\n"));
+    }
+    let sends: Vec<_> = (0..2)
+        .map(|_| {
+            let request = reqwest::Client::new()
+                .post(format!("{}/v1/send", server.base))
+                .header("content-type", "application/json")
+                .body(json!({ "spec": spec }).to_string());
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    let (status, answer) = post_json(&server, "/v1/eval", json!({ "expression": "1 + 1" })).await;
+    let took = started.elapsed();
+    assert_eq!((status, answer["text"].clone()), (200, json!("2")));
+    assert!(took < Duration::from_secs(2), "eval waited {took:?} behind two sends' mappings");
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 200);
+    }
+}
