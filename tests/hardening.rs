@@ -545,3 +545,21 @@ async fn mapping_a_large_response_stops_at_the_requests_timeout() {
     assert!(error.contains("the timeout of 2s ran out while mapping the response"), "{error}");
     assert!(outcome.variables.contains_key("t0") && !outcome.variables.contains_key("t4999"));
 }
+
+#[tokio::test]
+async fn an_over_long_redirect_location_is_refused_and_not_quoted() {
+    let location = format!("/next?{}", "a".repeat(60_000));
+    let server = server_answering(ResponseTemplate::new(302).insert_header("Location", location.as_str())).await;
+    for redirects in [5, 0] {
+        let spec = format!("url = \"{}/x\"\nredirects = {redirects}\n", server.uri());
+        let outcome = common::executor()
+            .execute(&compile(&spec), &courier::Variables::new(), &courier::Context::default(), &mut Default::default())
+            .await;
+        let shown = serde_json::to_string(&outcome).unwrap();
+        assert!(!shown.contains(&"a".repeat(1_000)), "the Location is quoted: {} bytes", shown.len());
+        if redirects > 0 {
+            let error = outcome.error.as_deref().unwrap_or_default();
+            assert!(error.contains("its Location is 60006 bytes, more than the limit of 16384"), "{error}");
+        }
+    }
+}

@@ -31,7 +31,7 @@ pub use check::check;
 pub use form::FormTemplate;
 pub use header::HeaderTemplate;
 pub use json::JsonTemplate;
-pub use url::UrlTemplate;
+pub use url::{MAX_URL_BYTES, UrlTemplate};
 
 use crate::error::{Error, ErrorKind};
 use crate::eval::{Compiler, Engine, Node, Runtime, Shared};

@@ -10,6 +10,7 @@ use super::super::redirect::{self, Hop};
 use super::super::spec::Timeouts;
 use super::Executor;
 use super::transport::{Failure, Response, Run};
+use crate::template::MAX_URL_BYTES;
 
 impl Executor {
     /// Sends a request and follows up to `redirects` redirects (then the 3xx is the
@@ -35,11 +36,13 @@ impl Executor {
             let Some(location) = location else { return Ok(response) };
             if followed == redirects {
                 if redirects > 0 {
+                    let to = match location.len() {
+                        length if length > MAX_URL_BYTES => format!("a Location of {length} bytes"),
+                        _ => format!("{:?}", String::from_utf8_lossy(location.as_bytes())),
+                    };
                     run.log.push(LogEntry::note(format!(
-                        "not following the {} to {:?}: {redirects} redirects were followed already; the {} is the answer",
-                        response.status,
-                        String::from_utf8_lossy(location.as_bytes()),
-                        response.status
+                        "not following the {} to {to}: {redirects} redirects were followed already; the {} is the answer",
+                        response.status, response.status
                     )));
                 }
                 return Ok(response);
