@@ -563,3 +563,26 @@ async fn an_over_long_redirect_location_is_refused_and_not_quoted() {
         }
     }
 }
+
+#[test]
+fn a_payload_file_linked_out_of_its_folder_is_refused_unread() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("private.json"), "top-secret-token {").unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path().join("private.json"), folder.path().join("payload.json")).unwrap();
+    std::fs::write(folder.path().join("real.json"), "{\"a\": 1}").unwrap();
+    std::os::unix::fs::symlink(folder.path().join("real.json"), folder.path().join("inside.json")).unwrap();
+    let spec = "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload_file = \"payload.json\"\n";
+    let error = courier::request::CompiledRequest::from_toml(&common::engine(), spec, folder.path()).unwrap_err();
+    let error = error.to_string();
+    assert!(error.contains("payload.json: a link leads out of the spec's folder"), "{error}");
+    assert!(!error.contains("top-secret"), "{error}");
+    let inside = spec.replace("payload.json", "inside.json");
+    courier::request::CompiledRequest::from_toml(&common::engine(), &inside, folder.path())
+        .expect("a link inside is fine");
+    // The command line's check and a server's --files folder say the same.
+    std::fs::write(folder.path().join("spec.toml"), spec).unwrap();
+    let output = courier_cli(folder.path(), &["check", "spec.toml"]);
+    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("a link leads out") && !said.contains("top-secret"), "{said}");
+}

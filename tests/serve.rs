@@ -681,3 +681,19 @@ async fn mapping_large_answers_does_not_stall_other_requests() {
         assert_eq!(send.await.unwrap(), 200);
     }
 }
+
+#[tokio::test]
+async fn a_payload_file_linked_out_of_the_files_folder_is_refused_unread() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("private.json"), "top-secret-token {").unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path().join("private.json"), folder.path().join("payload.json")).unwrap();
+    let server = start(&["--files", folder.path().to_str().unwrap()]);
+    let spec = "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload_file = \"payload.json\"\n";
+    for route in ["/v1/dry-run", "/v1/check"] {
+        let (status, answer) = post_json(&server, route, json!({ "spec": spec })).await;
+        assert!(status == 422 || status == 200, "{route}: {status} {answer}");
+        let text = answer.to_string();
+        assert!(text.contains("a link leads out") && !text.contains("top-secret"), "{route}: {text}");
+    }
+}
