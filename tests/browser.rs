@@ -27,6 +27,11 @@ fn browser_tests_on() -> bool {
 
 /// Starts `courier serve` on a free loopback port; it lives as long as the test process.
 fn start_server() -> String {
+    start_server_with(ServeOptions::default())
+}
+
+/// Starts `courier serve` with `options` on a free loopback port.
+fn start_server_with(options: ServeOptions) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.set_nonblocking(true).expect("a non-blocking listener");
     let address = listener.local_addr().expect("its address");
@@ -34,7 +39,7 @@ fn start_server() -> String {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-            serve(listener, ServeOptions::default()).await.expect("the server runs");
+            serve(listener, options).await.expect("the server runs");
         });
     });
     format!("http://{address}/")
@@ -188,4 +193,65 @@ fn playground_is_readable_in_a_narrow_window() {
     assert!(widest.as_f64().unwrap() <= 420.0, "a panel ends at {widest}");
     assert_eq!(browser.eval("document.documentElement.scrollWidth <= 420"), json!(true));
     browser.screenshot(&screenshots().join("6-narrow.png"));
+}
+
+#[test]
+fn a_page_on_another_origin_cannot_use_the_server() {
+    if !browser_tests_on() {
+        return;
+    }
+    // A server that sends, and may reach loopback: what a foreign page would abuse.
+    let executor = courier::request::ExecutorOptions {
+        destinations: courier::request::Destinations::allowing_private(),
+        ..Default::default()
+    };
+    let target = start_server_with(ServeOptions { allow_send: true, executor, ..ServeOptions::default() });
+    // Where the abused server would send: a listener that records any connection.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let spec = format!(
+        "method = \"POST\"\nurl = \"http://{}/steal\"\nbody = \"json\"\npayload = '{{}}'\n",
+        trap.local_addr().unwrap()
+    );
+    // The attacker's page: another origin (another port).
+    let foreign = start_server();
+    let mut browser = Browser::open(&foreign, 800, 600);
+    browser.wait_for(
+        "foreign-page",
+        "document.readyState === 'complete' && location.href.startsWith('http')",
+        &screenshots(),
+    );
+    let script = format!(
+        r#"(async () => {{
+            const target = {target:?};
+            const body = JSON.stringify({{ spec: {spec:?} }});
+            const results = [];
+            // A "simple" request: sent without a preflight, its answer unreadable.
+            try {{
+                const r = await fetch(target + "v1/send", {{ method: "POST", mode: "no-cors",
+                    headers: {{ "content-type": "text/plain" }}, body }});
+                results.push("simple:" + r.type);
+            }} catch (e) {{ results.push("simple:failed"); }}
+            // A JSON request: preflighted, and the answer read if the server let it.
+            for (const route of ["v1/send", "v1/dry-run", "v1/eval"]) {{
+                try {{
+                    const r = await fetch(target + route, {{ method: "POST",
+                        headers: {{ "content-type": "application/json" }}, body }});
+                    results.push(route + ":" + r.status + ":" + (await r.text()));
+                }} catch (e) {{ results.push(route + ":failed"); }}
+            }}
+            return results;
+        }})()"#
+    );
+    let results = browser.eval(&script);
+    assert_eq!(
+        results,
+        json!(["simple:opaque", "v1/send:failed", "v1/dry-run:failed", "v1/eval:failed"]),
+        "the foreign page read an answer"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    match trap.accept() {
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the server sent a foreign page's request: {other:?}"),
+    }
 }

@@ -182,6 +182,15 @@ fn a_secret_bound_to_hosts_in_the_environment_goes_nowhere_else() {
     assert_refused(&output, "the secret API_KEY to 127.0.0.4: it is bound to api.example.org, 127.0.0.2");
     assert!(!text(&output.stdout).contains("k3y-s3cret") && !text(&output.stderr).contains("k3y-s3cret"));
     trap.assert_untouched();
+    // Transformed, it is still the secret: the template called secret("API_KEY").
+    let toml = format!(
+        "method = \"POST\"\nurl = \"{}\"\nbody = \"json\"\npayload = '{{\"k\": ${{stringToUpperCase(secret(\"API_KEY\"))}}}}'\n",
+        trap.url()
+    );
+    let upper = spec(folder.path(), "upper.toml", &toml);
+    let output = courier(folder.path(), &["send", &upper], &env);
+    assert_refused(&output, "the secret API_KEY to 127.0.0.4: it is bound to api.example.org, 127.0.0.2");
+    trap.assert_untouched();
     // A name ending in _HOSTS is a binding, never a secret.
     let toml = format!("url = \"{}\"\n[headers]\nX-Hosts = \"${{secret(\\\"API_KEY_HOSTS\\\")}}\"\n", trap.url());
     let hosts = spec(folder.path(), "hosts.toml", &toml);

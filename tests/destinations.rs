@@ -412,3 +412,61 @@ fn the_librarys_default_refuses_the_private_group() {
     assert!(default.check_address("127.0.0.1", loopback, 80).is_err());
     assert!(Executor::new().options().destinations.entries().is_empty());
 }
+
+#[tokio::test]
+async fn a_bound_secret_is_refused_to_other_hosts_whatever_became_of_its_value() {
+    let trap = Trap::on("127.0.0.4");
+    let executor = executor_allowing(&["private"]);
+    let bound = secrets(&[("API_KEY", "127.0.0.2")]);
+    let url = trap.url("127.0.0.4");
+    let transformed = [
+        "stringToUpperCase(secret(\\\"API_KEY\\\"))",
+        "stringToLowerCase(secret(\\\"API_KEY\\\"))",
+        "capitalize(secret(\\\"API_KEY\\\"))",
+        "substring(secret(\\\"API_KEY\\\"), 1, 6)",
+        "stringReplace(secret(\\\"API_KEY\\\"), \\\"s3\\\", \\\"S-3\\\")",
+        "\\\"x\\\" += secret(\\\"API_KEY\\\") += \\\"y\\\"",
+        "sha256(secret(\\\"API_KEY\\\"))",
+    ];
+    for expression in transformed {
+        let places = [
+            format!("url = \"{url}?k=${{{expression}}}\"\n"),
+            format!("url = \"{url}\"\n[headers]\nX-K = \"${{{expression}}}\"\n"),
+            format!(
+                "method = \"POST\"\nurl = \"{url}\"\n[body]\ntype = \"form\"\n[body.fields]\nk = \"${{{expression}}}\"\n"
+            ),
+            format!("url = \"{url}\"\n[auth]\ntype = \"bearer\"\ntoken = \"${{{expression}}}\"\n"),
+        ];
+        for spec in places {
+            let outcome = send_with(&executor, &spec, &bound).await;
+            assert_refused(&outcome, &["the secret API_KEY to 127.0.0.4", "bound to 127.0.0.2"]);
+            trap.assert_untouched();
+        }
+    }
+    // Its own host gets it in any form.
+    let own = server_on("127.0.0.2", ResponseTemplate::new(200)).await;
+    let spec = format!("url = \"{}/x\"\n[headers]\nX-K = \"${{capitalize(secret(\\\"API_KEY\\\"))}}\"\n", own.uri());
+    let outcome = send_with(&executor, &spec, &bound).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    // An OAuth2 client secret bound to the token host goes there; the request
+    // carries only the token, so the API on another host is not refused for it.
+    let token = server_on(
+        "127.0.0.2",
+        ResponseTemplate::new(200)
+            .set_body_raw(r#"{"access_token": "tok-123456", "expires_in": 60}"#, "application/json"),
+    )
+    .await;
+    let api = server_on("127.0.0.3", ResponseTemplate::new(200)).await;
+    let spec = format!(
+        "url = \"{}/api\"\n[auth]\ntype = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"bot\"\nclient_secret = \"${{stringToUpperCase(secret(\\\"API_KEY\\\"))}}\"\n",
+        api.uri(),
+        token.uri()
+    );
+    let outcome = send_with(&executor, &spec, &bound).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    // ... but a token URL on another host is refused the client secret.
+    let spec = spec.replace(&token.uri(), &trap.url("127.0.0.4").replace("/trap", ""));
+    let outcome = send_with(&executor, &spec, &bound).await;
+    assert_refused(&outcome, &["the secret API_KEY to 127.0.0.4"]);
+    trap.assert_untouched();
+}

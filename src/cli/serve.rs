@@ -10,12 +10,20 @@ use courier::serve::{ServeOptions, serve as run};
 use super::Failure;
 use super::allow::AllowArgs;
 
-/// `courier serve [--listen ADDR] [--allow-send] [--files DIR] [--allow ENTRY]...`
+/// `courier serve [--listen ADDR] [--host NAME]... [--allow-send [--public]] [--files DIR] [--allow ENTRY]...`
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
     /// The address to listen on (port 0 picks a free one; the address is printed).
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
+    /// A name the server is reached by besides its address (repeatable): a request's
+    /// Host must be the address, a loopback name of it, or one of these.
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
+    /// Allow --allow-send on an address other than loopback: every machine that
+    /// reaches it could then make the server send, with the operator's secrets.
+    #[arg(long)]
+    public: bool,
     /// Let POST /v1/send send requests (else it answers 403).
     #[arg(long)]
     allow_send: bool,
@@ -33,12 +41,24 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
+    if args.allow_send && !args.listen.ip().is_loopback() && !args.public {
+        return Err(Failure::usage(format!(
+            "--allow-send on {} lets every machine that reaches it send requests with this server's secrets: \
+             listen on loopback (127.0.0.1), or add --public if that is meant",
+            args.listen
+        )));
+    }
+    if let Some(folder) = &args.files
+        && !folder.is_dir()
+    {
+        return Err(Failure::usage(format!("--files {}: not an existing folder", folder.display())));
+    }
     let executor = ExecutorOptions {
         destinations: args.allow.destinations()?,
         max_attempts: args.max_attempts,
         ..ExecutorOptions::default()
     };
-    let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor };
+    let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor, hosts: args.hosts };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

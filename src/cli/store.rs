@@ -32,9 +32,10 @@ pub(crate) fn store_at(location: &StoreLocation) -> Result<Arc<dyn ReplayStore>,
 /// so that a file the user may only read can still be listed.
 pub(crate) fn existing_store(location: &StoreLocation, read_only: bool) -> Result<Arc<dyn ReplayStore>, Failure> {
     match location {
-        StoreLocation::File(path) if !path.exists() => {
-            Err(Failure::usage(format!("the replay store {} does not exist", path.display())))
-        }
+        StoreLocation::File(path) if !path.exists() => Err(Failure::usage(format!(
+            "the replay store {} does not exist",
+            courier::replay::without_password(&path.to_string_lossy())
+        ))),
         StoreLocation::File(path) if read_only => Ok(Arc::new(
             SqliteStore::open_read_only(path).map_err(|error| Failure::error(format!("error: {error}\n")))?,
         )),

@@ -17,6 +17,7 @@
 //! direct delivery makes the same decisions; the executor below it only sends and
 //! reports, and imports nothing from here.
 
+mod address;
 mod deliver;
 mod keep;
 mod location;
@@ -28,6 +29,7 @@ mod sqlite;
 mod store;
 mod worker;
 
+pub use address::without_password;
 pub use deliver::{Delivered, Delivery};
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;

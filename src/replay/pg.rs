@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, Row};
 
+use super::address::without_password;
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State, StoreError,
 };
@@ -120,7 +121,7 @@ impl PostgresStore {
     /// address that does not parse is an error, which does not quote its password.
     pub fn new(url: &str) -> Result<Self, StoreError> {
         let location = without_password(url);
-        let mut config: Config = url
+        let mut config: Config = with_lowercase_scheme(url)
             .parse()
             .map_err(|error| StoreError(format!("the replay store {location} is not a PostgreSQL address: {error}")))?;
         if config.get_connect_timeout().is_none() {
@@ -196,16 +197,12 @@ impl PostgresStore {
     }
 }
 
-/// `url` with its password, if any, replaced by `***`.
-fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "(an address that does not parse)".to_owned(),
+/// `url` with its scheme in lower case: libpq's parser knows only `postgres://`
+/// and `postgresql://`, and a scheme is matched in any case (RFC 3986, 3.1).
+fn with_lowercase_scheme(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+        None => url.to_owned(),
     }
 }
 
@@ -533,5 +530,21 @@ mod tests {
         assert!(!error.0.contains("hunter2"), "{error}");
         let error = PostgresStore::new("postgresql://courier:hunter2@127.0.0.1:1/queue?sslmode=nonsense").unwrap_err();
         assert!(error.0.contains("not a PostgreSQL address") && !error.0.contains("hunter2"), "{error}");
+        // libpq's own option, which the docs point to, and its keyword/value form.
+        let store = PostgresStore::new("postgres://courier@127.0.0.1:1/queue?password=hunter2").unwrap();
+        let error = store.list().unwrap_err();
+        assert!(error.0.contains("?password=***") && !error.0.contains("hunter2"), "{error}");
+        assert!(!format!("{store:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_scheme_is_matched_in_any_case() {
+        for url in ["POSTGRES://courier@127.0.0.1:1/queue", "PostgreSQL://courier@127.0.0.1:1/queue"] {
+            let store = PostgresStore::new(url).unwrap();
+            assert!(store.location().starts_with("postgres"), "{}", store.location());
+            // Parsed: connecting fails on the closed port, not on the address.
+            let error = store.list().unwrap_err();
+            assert!(!error.0.contains("not a PostgreSQL address"), "{error}");
+        }
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 
+use super::address::without_password;
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State, StoreError,
 };
@@ -81,7 +82,9 @@ impl SqliteStore {
     /// schema must be the one this courier writes.
     pub fn open_read_only(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let path = path.into();
-        let failed = |error: String| StoreError(format!("the replay store {}: {error}", path.display()));
+        let failed = |error: String| {
+            StoreError(format!("the replay store {}: {error}", without_password(&path.to_string_lossy())))
+        };
         let connection = match read_only(&path, false) {
             Err(rusqlite::Error::SqliteFailure(error, _)) if error.code == rusqlite::ErrorCode::ReadOnly => {
                 read_only(&path, true)
@@ -108,7 +111,9 @@ impl SqliteStore {
     }
 
     fn with<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let failed = |error: String| StoreError(format!("the replay store {}: {error}", self.path.display()));
+        let failed = |error: String| {
+            StoreError(format!("the replay store {}: {error}", without_password(&self.path.to_string_lossy())))
+        };
         let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if connection.is_none() {
             *connection = Some(connect(&self.path).map_err(failed)?);

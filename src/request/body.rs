@@ -214,10 +214,29 @@ fn compile_json(
                 return None;
             }
             let path = base_dir.join(file);
+            if let Err(message) = stays_inside(base_dir, &path) {
+                problems.push(&field, format!("{}: {message}", file.display()));
+                return None;
+            }
             let source = read_limited(&path).map_err(|message| problems.push(&field, message)).ok()?;
             let compiled = JsonTemplate::compile(engine, &source);
             problems.template_from(&field, TemplateKind::Json, &source, Some(&path), compiled).map(CompiledBody::Json)
         }
+    }
+}
+
+/// Refuses a payload file that a link leads out of `folder` (the spec's, or a
+/// server's `--files`): it is not read, so nothing of it is quoted. A file that
+/// does not exist is left for the read to report.
+fn stays_inside(folder: &Path, path: &Path) -> Result<(), String> {
+    let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+    let (Ok(folder), Ok(resolved)) = (folder.canonicalize(), path.canonicalize()) else {
+        return Ok(());
+    };
+    if resolved.starts_with(&folder) {
+        Ok(())
+    } else {
+        Err("a link leads out of the spec's folder (or the server's --files folder); the file was not read".to_owned())
     }
 }
 

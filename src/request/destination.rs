@@ -626,6 +626,19 @@ impl Bindings {
         self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_empty()
     }
 
+    /// Refuses a request to `host` that carries by taint (a template of it called
+    /// `secret(NAME)`) one of the secrets `names` bound to other hosts.
+    pub(crate) fn check_names(&self, host: &str, names: &[String]) -> Result<(), Refusal> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for secret in bound.iter().filter(|secret| names.contains(&secret.name)) {
+            secret.allows(host)?;
+        }
+        Ok(())
+    }
+
     /// Refuses a request to `host` that carries, in any of `texts`, a secret bound
     /// to other hosts.
     pub(crate) fn check<'a>(
@@ -637,28 +650,32 @@ impl Bindings {
         for secret in bound.iter() {
             let carried =
                 texts.clone().into_iter().any(|text| secret.forms.iter().any(|form| text.contains(form.as_str())));
-            if !carried {
-                continue;
-            }
-            match &secret.hosts {
-                Ok(hosts) if hosts.iter().any(|pattern| pattern.matches(host)) => {}
-                Ok(hosts) => {
-                    let list: Vec<String> = hosts.iter().map(HostPattern::to_string).collect();
-                    return Err(Refusal::new(format!(
-                        "to send the secret {} to {host}: it is bound to {}",
-                        secret.name,
-                        if list.is_empty() { "no host".to_owned() } else { list.join(", ") }
-                    )));
-                }
-                Err(why) => {
-                    return Err(Refusal::new(format!(
-                        "to send the secret {} to {host}: its host binding cannot be read: {why}",
-                        secret.name
-                    )));
-                }
+            if carried {
+                secret.allows(host)?;
             }
         }
         Ok(())
+    }
+}
+
+impl Bound {
+    /// Refuses sending this secret to `host` unless its binding names it.
+    fn allows(&self, host: &str) -> Result<(), Refusal> {
+        match &self.hosts {
+            Ok(hosts) if hosts.iter().any(|pattern| pattern.matches(host)) => Ok(()),
+            Ok(hosts) => {
+                let list: Vec<String> = hosts.iter().map(HostPattern::to_string).collect();
+                Err(Refusal::new(format!(
+                    "to send the secret {} to {host}: it is bound to {}",
+                    self.name,
+                    if list.is_empty() { "no host".to_owned() } else { list.join(", ") }
+                )))
+            }
+            Err(why) => Err(Refusal::new(format!(
+                "to send the secret {} to {host}: its host binding cannot be read: {why}",
+                self.name
+            ))),
+        }
     }
 }
 

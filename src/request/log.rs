@@ -125,6 +125,22 @@ pub(crate) struct Redactor {
     secret_headers: Mutex<Vec<String>>,
     /// The secrets as they are, for the unescaped reading of JSON text.
     secrets: Mutex<Vec<String>>,
+    /// The names of the secrets templates resolved, in order (see [`Redactor::taint`]).
+    resolved: Mutex<Vec<String>>,
+    /// The secrets the request carries by taint: every one a template of its URL,
+    /// headers, body or `Authorization` called, whatever became of its value.
+    carried: Mutex<Vec<String>>,
+    /// The secrets the OAuth2 token request carries by taint.
+    carried_to_token: Mutex<Vec<String>>,
+}
+
+/// Which request a template's secrets go out with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carrier {
+    /// The request itself (and its redirect hops within its origin).
+    Request,
+    /// The OAuth2 token request.
+    TokenRequest,
 }
 
 /// Shortest secret whose Base64 is looked for inside longer Base64 text: shorter
@@ -206,6 +222,36 @@ impl Redactor {
         &self.bindings
     }
 
+    /// How many secrets templates resolved so far: a mark for [`Redactor::taint`].
+    pub(crate) fn resolved(&self) -> usize {
+        self.resolved.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    /// Records that the secrets resolved since `mark` go out with `carrier`: a
+    /// template that called `secret("K")` carries K, however it transformed the value.
+    pub(crate) fn taint(&self, mark: usize, carrier: Carrier) {
+        let resolved = self.resolved.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let carried = match carrier {
+            Carrier::Request => &self.carried,
+            Carrier::TokenRequest => &self.carried_to_token,
+        };
+        let mut carried = carried.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for name in resolved.iter().skip(mark) {
+            if !carried.contains(name) {
+                carried.push(name.clone());
+            }
+        }
+    }
+
+    /// The names of the secrets `carrier` carries by taint.
+    pub(crate) fn carried(&self, carrier: Carrier) -> Vec<String> {
+        let carried = match carrier {
+            Carrier::Request => &self.carried,
+            Carrier::TokenRequest => &self.carried_to_token,
+        };
+        carried.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
     /// `text` with every secret replaced.
     pub(crate) fn redact(&self, text: &str) -> String {
         let forms = self.forms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -252,8 +298,41 @@ pub(crate) fn forms_of(secret: &str) -> Vec<String> {
         unicode_escaped(secret, false),
         unicode_escaped(secret, true),
     ];
+    // Python's `json.dumps` (ASCII only): every non-ASCII character as `\u`, the
+    // rest as JSON escapes it; and that escaped again, as when a service quotes the
+    // JSON body it was sent inside its own JSON answer.
+    let ascii = ascii_json(secret);
+    let ascii_twice = serde_json::Value::String(ascii.clone()).to_string();
+    candidates.push(ascii_twice[1..ascii_twice.len() - 1].to_owned());
+    candidates.push(ascii);
     candidates.extend(base64_forms(secret.as_bytes()));
     candidates
+}
+
+/// `text` as JSON string content with only ASCII left (Python's `json.dumps`):
+/// quotes, backslashes and control characters escaped, non-ASCII characters as
+/// `\u` escapes of their UTF-16 units in lower-case hex.
+fn ascii_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(character),
+            other => {
+                let mut units = [0u16; 2];
+                for unit in other.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Every character as a JSON `\u` escape (UTF-16 code units), in lower or upper hex.
@@ -389,6 +468,7 @@ impl SecretResolver for RecordingResolver {
         let inner = self.inner.as_ref()?;
         let value = inner.resolve(name)?;
         self.redactor.add(&value);
+        self.redactor.resolved.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(name.to_owned());
         if let Some(hosts) = inner.allowed_hosts(name) {
             self.redactor.bindings.record(name, forms_of(&value), &hosts);
         }

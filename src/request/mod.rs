@@ -33,6 +33,7 @@ pub mod destination;
 mod exchange;
 mod execute;
 mod fields;
+pub mod lists;
 pub mod log;
 pub mod mapping;
 mod redirect;

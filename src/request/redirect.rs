@@ -6,6 +6,8 @@
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
+use crate::template::MAX_URL_BYTES;
+
 use super::destination::Refusal;
 use super::log::{Redactor, is_credential_header};
 
@@ -49,10 +51,23 @@ pub(crate) fn next_hop(
 ) -> Result<(Hop, Vec<String>), Refusal> {
     let from = Url::parse(&hop.url)
         .map_err(|error| Refusal::new(format!("to follow a redirect from {}: {error}", hop.url)))?;
+    // Capped like a rendered URL, and not quoted: it is what is too long to show.
+    if location.len() > MAX_URL_BYTES {
+        return Err(Refusal::new(format!(
+            "to follow the {status} redirect: its Location is {} bytes, more than the limit of {MAX_URL_BYTES}",
+            location.len()
+        )));
+    }
     let written = String::from_utf8_lossy(location.as_bytes());
     let to = from
         .join(&written)
         .map_err(|error| Refusal::new(format!("to follow the {status} redirect to {written:?}: {error}")))?;
+    if to.as_str().len() > MAX_URL_BYTES {
+        return Err(Refusal::new(format!(
+            "to follow the {status} redirect: it leads to a URL of {} bytes, more than the limit of {MAX_URL_BYTES}",
+            to.as_str().len()
+        )));
+    }
     if !matches!(to.scheme(), "http" | "https") {
         return Err(Refusal::new(format!("to follow the {status} redirect to {to}: only http and https are followed")));
     }

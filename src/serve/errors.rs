@@ -1,6 +1,6 @@
 //! The API's errors: every rejection is a JSON object `{"error": "..."}` with a
 //! 4xx status that says what is wrong — malformed or mistyped bodies (400), a body
-//! over the limit (413), unknown routes (404) and methods (405) — replacing axum's
+//! over the limit (413), a body too slow to arrive (408), unknown routes (404) and methods (405) — replacing axum's
 //! plain-text rejections. [`ApiJson`] is the body extractor that does so.
 
 use axum::body::Bytes;
@@ -39,14 +39,22 @@ impl IntoResponse for ApiError {
 
 /// A JSON body read as `T`, or a JSON [`ApiError`]: 413 over the body limit, 400
 /// for anything that is not the JSON `T` describes (serde's message says which
-/// field, line and column). The content type is not required.
+/// field, line and column), 408 when it takes longer than [`super::BODY_READ_TIMEOUT`]
+/// to arrive. The content type is checked before (`guard.rs`).
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| match rejection {
+        let reading = Bytes::from_request(request, state);
+        let Ok(read) = tokio::time::timeout(super::BODY_READ_TIMEOUT, reading).await else {
+            return Err(ApiError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                message: format!("the request body took longer than {:?} to arrive", super::BODY_READ_TIMEOUT),
+            });
+        };
+        let bytes = read.map_err(|rejection| match rejection {
             BytesRejection::FailedToBufferBody(failure) if failure.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError {
                     status: StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,13 +2,21 @@
 //! accepts, so that a page can offer "click a field to map it".
 
 use axum::Json;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json_;
 
 use super::errors::{ApiError, ApiJson};
+use super::{Shared, blocking};
 
 /// Most leaves listed; a larger response is cut (and `truncated` says so).
 pub const MAX_LEAVES: usize = 10_000;
+
+/// Most bytes of paths, pointers and values an answer lists: every leaf repeats
+/// its whole path, so a 1 MiB response of long keys nested deep would otherwise
+/// ask for gigabytes (a 971 KB one asked for ~9.6 GB). Past it the list is cut
+/// (and `truncated` says so).
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,16 +52,27 @@ enum Step<'a> {
     Index(usize),
 }
 
-pub(crate) async fn mappings(ApiJson(request): ApiJson<MappingsRequest>) -> Result<Json<Leaves>, ApiError> {
-    let response: Json_ = serde_json::from_str(&request.response)
-        .map_err(|error| ApiError::unprocessable(format!("response is not JSON: {error}")))?;
-    let mut leaves = Vec::new();
-    let truncated = collect(&response, &mut Vec::new(), &mut leaves);
-    Ok(Json(Leaves { leaves, truncated }))
+pub(crate) async fn mappings(shared: Shared, ApiJson(request): ApiJson<MappingsRequest>) -> Result<Response, ApiError> {
+    // Parsing and listing a large response is CPU work: off the async workers.
+    blocking(shared, move |_| {
+        let response: Json_ = serde_json::from_str(&request.response)
+            .map_err(|error| ApiError::unprocessable(format!("response is not JSON: {error}")))?;
+        let mut found = Found { leaves: Vec::new(), bytes: 0 };
+        let truncated = collect(&response, &mut Vec::new(), &mut found);
+        Ok(Json(Leaves { leaves: found.leaves, truncated }).into_response())
+    })
+    .await
 }
 
-/// Appends the leaves under `value` in document order; true when [`MAX_LEAVES`] cut it.
-fn collect<'a>(value: &'a Json_, steps: &mut Vec<Step<'a>>, leaves: &mut Vec<Leaf>) -> bool {
+/// The leaves listed so far and the bytes they take in the answer.
+struct Found {
+    leaves: Vec<Leaf>,
+    bytes: usize,
+}
+
+/// Appends the leaves under `value` in document order; true when [`MAX_LEAVES`]
+/// or [`MAX_ANSWER_BYTES`] cut it.
+fn collect<'a>(value: &'a Json_, steps: &mut Vec<Step<'a>>, found: &mut Found) -> bool {
     let members: Vec<(Step<'a>, &'a Json_)> = match value {
         Json_::Object(members) if !members.is_empty() => {
             members.iter().map(|(key, member)| (Step::Key(key.as_str()), member)).collect()
@@ -62,17 +81,23 @@ fn collect<'a>(value: &'a Json_, steps: &mut Vec<Step<'a>>, leaves: &mut Vec<Lea
             items.iter().enumerate().map(|(index, item)| (Step::Index(index), item)).collect()
         }
         _ => {
-            if leaves.len() == MAX_LEAVES {
+            if found.leaves.len() == MAX_LEAVES {
                 return true;
             }
             let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-            leaves.push(Leaf { path: path(steps), pointer: pointer(steps), value: value.clone(), text });
+            let leaf = Leaf { path: path(steps), pointer: pointer(steps), value: value.clone(), text };
+            // The value is written twice (as JSON and as text); escapes are not counted.
+            found.bytes += leaf.path.len() + leaf.pointer.len() + 2 * leaf.text.len();
+            if found.bytes > MAX_ANSWER_BYTES {
+                return true;
+            }
+            found.leaves.push(leaf);
             return false;
         }
     };
     for (step, member) in members {
         steps.push(step);
-        let cut = collect(member, steps, leaves);
+        let cut = collect(member, steps, found);
         steps.pop();
         if cut {
             return true;

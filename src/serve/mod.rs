@@ -6,25 +6,35 @@
 //! functions the command line calls, and writes JSON. A spec sent to it never
 //! reads the server's disk unless the operator names a folder ([`ServeOptions::files`]).
 
+mod bounds;
 mod check;
 mod errors;
+mod guard;
 mod leaves;
 mod page;
 mod requests;
 mod templates;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::Engine;
 use crate::request::{Executor, ExecutorOptions};
 
+pub use bounds::{
+    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, MAX_ANSWER_BYTES, MAX_IN_PROGRESS, MAX_WORKING, SMALL_ANSWER,
+    WAIT_FOR_TURN, WRITE_TIMEOUT,
+};
 pub use errors::ApiError;
+pub use leaves::{MAX_ANSWER_BYTES as MAX_LEAVES_BYTES, MAX_LEAVES};
 
 /// Largest request body the API reads, in bytes; a larger one gets 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -40,6 +50,9 @@ pub struct ServeOptions {
     /// What the executor of `/v1/send` and `/v1/dry-run` allows (local file bodies
     /// stay refused whatever this says: see docs/api.md).
     pub executor: ExecutorOptions,
+    /// Names besides the listening address that a request's `Host` may give
+    /// (`--host`): each as it is (port 80) and with the server's port.
+    pub hosts: Vec<String>,
 }
 
 /// What every handler shares: one engine, one executor (its connection pools and
@@ -50,19 +63,24 @@ pub(crate) struct State {
     pub(crate) strict_engine: Engine,
     pub(crate) executor: Executor,
     pub(crate) options: ServeOptions,
+    pub(crate) bounds: Arc<bounds::Bounds>,
 }
 
 type Shared = axum::extract::State<Arc<State>>;
 
-/// The whole application: every route, JSON rejections, the body limit.
-pub fn router(mut options: ServeOptions) -> Router {
+/// The whole application of a server listening on `address`: every route, JSON
+/// rejections, the body limit, the bounds on work in progress, and the guard
+/// that refuses other origins and hosts (`guard.rs`).
+pub fn router(mut options: ServeOptions, address: SocketAddr) -> Router {
     // A spec sent to the API never reads the server's disk through a file body.
     options.executor.local_files = None;
     let engine = Engine::new();
     let mut strict_engine = engine.clone();
     strict_engine.set_strict(true);
-    let state =
-        Arc::new(State { engine, strict_engine, executor: Executor::with_options(options.executor.clone()), options });
+    let guard = Arc::new(guard::Guard::new(address, &options.hosts));
+    let bounds = Arc::new(bounds::Bounds::default());
+    let executor = Executor::with_options(options.executor.clone());
+    let state = Arc::new(State { engine, strict_engine, executor, options, bounds: bounds.clone() });
     Router::new()
         .route("/", get(page::index))
         .route("/page.css", get(page::stylesheet))
@@ -79,6 +97,9 @@ pub fn router(mut options: ServeOptions) -> Router {
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        // The guard runs first: a refused request takes no turn.
+        .layer(axum::middleware::from_fn_with_state(bounds, bounds::limit))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
 /// Runs `work` off the async workers: checking or rendering a large template is
@@ -89,7 +110,14 @@ where
     F: FnOnce(&State) -> Result<axum::response::Response, ApiError> + Send + 'static,
 {
     let state = shared.0;
-    tokio::task::spawn_blocking(move || work(&state)).await.unwrap_or_else(|_| {
+    let turn = state.bounds.work_turn().await?;
+    tokio::task::spawn_blocking(move || {
+        // Held until the work ends, even when the client has gone.
+        let _turn = turn;
+        work(&state)
+    })
+    .await
+    .unwrap_or_else(|_| {
         Err(ApiError {
             status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             message: "courier failed on this request (a bug: please report it with the request)".to_owned(),
@@ -97,7 +125,27 @@ where
     })
 }
 
-/// Serves [`router`] on `listener` until the process ends.
+/// Serves [`router`] on `listener` until the process ends, over HTTP/1.1 with
+/// the header-read, idle and write timeouts of `bounds.rs`.
 pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Result<()> {
-    axum::serve(listener, router(options)).await
+    let app = router(options, listener.local_addr()?);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of descriptors, say: wait for connections to end rather than spin.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection =
+            http.serve_connection(TokioIo::new(bounds::Timed::new(stream)), TowerToHyperService::new(app.clone()));
+        tokio::spawn(async move {
+            // A connection's failure (a timeout, a reset) is its own, not the server's.
+            let _ = connection.await;
+        });
+    }
 }

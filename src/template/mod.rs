@@ -30,7 +30,7 @@ pub use check::check;
 pub use form::FormTemplate;
 pub use header::HeaderTemplate;
 pub use json::JsonTemplate;
-pub use url::UrlTemplate;
+pub use url::{MAX_URL_BYTES, UrlTemplate};
 
 use crate::error::Error;
 use crate::eval::{Engine, Part, Runtime, Shared, compile_text, write_text};

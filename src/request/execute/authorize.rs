@@ -5,7 +5,7 @@
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::super::auth::AuthPlan;
-use super::super::log::{LogEntry, Redactor};
+use super::super::log::{Carrier, LogEntry, Redactor};
 use super::super::redirect::Hop;
 use super::super::spec::Timeouts;
 use super::Executor;
@@ -25,6 +25,14 @@ impl Executor {
         run: &mut Run,
     ) -> Result<Response, Failure> {
         let timeouts = &prepared.timeouts;
+        // Every secret a template of the request called goes out with it, whatever
+        // became of its value (upper-cased, reversed, hashed): checked by name before
+        // anything (a token too) is fetched, as each hop's texts are checked for the
+        // values' known forms.
+        if let Ok(url) = url::Url::parse(&prepared.url) {
+            let host = url.host_str().unwrap_or_default();
+            redactor.bindings().check_names(host, &redactor.carried(Carrier::Request)).map_err(Failure::refused)?;
+        }
         let mut headers = HeaderMap::new();
         for (name, value) in &prepared.headers {
             let bad = || Failure::exception(format!("the header {name:?} cannot be sent"));
@@ -81,6 +89,7 @@ impl Executor {
         let port = self.inner.options.destinations.check_url(&token_url).map_err(Failure::refused)?;
         let host = token_url.host_str().unwrap_or_default();
         redactor.bindings().check(host, request.carried()).map_err(Failure::refused)?;
+        redactor.bindings().check_names(host, &redactor.carried(Carrier::TokenRequest)).map_err(Failure::refused)?;
         let client = &self.client_for(&token_url, timeouts, port).await?;
         let read_timeout = timeouts.read;
         let max_bytes = self.inner.options.max_response_bytes;

@@ -223,7 +223,17 @@ impl<'a> Call<'a> {
     pub(crate) fn finish(mut self) -> Sent {
         let method = self.request.method.as_str();
         match self.last.take().map(|(result, _)| result) {
-            Some(Ok(response)) => receive(self.request, &response, &self.url, &mut self.outcome, &mut self.run),
+            Some(Ok(response)) => {
+                let deadline = (self.deadline, self.total);
+                let (request, url, outcome, run) = (self.request, &self.url, &mut self.outcome, &mut self.run);
+                // Mapping a large response is CPU work: on a multi-threaded runtime
+                // (a server's), the thread's other tasks move to other workers meanwhile.
+                let mut mapping = move || receive(request, &response, url, outcome, run, deadline);
+                match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+                    Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(mapping),
+                    _ => mapping(),
+                }
+            }
             Some(Err(failure)) => fail(&mut self.outcome, failure, method, &without_query(&self.url)),
             None => {}
         }

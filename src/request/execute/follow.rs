@@ -11,6 +11,7 @@ use super::super::spec::Timeouts;
 use super::Executor;
 use super::Failure;
 use super::transport::{Response, Run};
+use crate::template::MAX_URL_BYTES;
 
 impl Executor {
     /// Sends a request and follows up to `redirects` redirects (then the 3xx is the
@@ -36,11 +37,13 @@ impl Executor {
             let Some(location) = location else { return Ok(response) };
             if followed == redirects {
                 if redirects > 0 {
+                    let to = match location.len() {
+                        length if length > MAX_URL_BYTES => format!("a Location of {length} bytes"),
+                        _ => format!("{:?}", String::from_utf8_lossy(location.as_bytes())),
+                    };
                     run.log.push(LogEntry::note(format!(
-                        "not following the {} to {:?}: {redirects} redirects were followed already; the {} is the answer",
-                        response.status,
-                        String::from_utf8_lossy(location.as_bytes()),
-                        response.status
+                        "not following the {} to {to}: {redirects} redirects were followed already; the {} is the answer",
+                        response.status, response.status
                     )));
                 }
                 return Ok(response);

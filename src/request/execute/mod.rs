@@ -33,7 +33,7 @@ use super::body::{BodyPlan, FieldError, FileSource};
 use super::cookies::{self, Cookies};
 use super::destination::Destinations;
 pub(crate) use super::exchange::Failure;
-use super::log::{REDACTED, RecordingResolver, Redactor};
+use super::log::{Carrier, REDACTED, RecordingResolver, Redactor};
 use super::spec::{CompiledRequest, DEFAULT_REDIRECTS};
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventSink, NoEvents};
@@ -345,6 +345,7 @@ impl Executor {
     ) -> Result<Rendered, FieldError> {
         let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
         let context = &context.fork_with_secrets(Arc::new(resolver)).with_deadline(deadline);
+        let mark = redactor.resolved();
         let url = request.url.render(variables, context).map_err(|error| ("url".to_owned(), error))?;
         let mut headers = HeaderMap::new();
         for (name, written, template) in &request.headers {
@@ -353,6 +354,7 @@ impl Executor {
             let text = template.render(variables, context).map_err(|error| (field(), error))?;
             if redactor.lookups() != lookups {
                 redactor.mark_secret_header(name.as_str());
+                learn_derived(redactor, &text);
             }
             let value = HeaderValue::from_bytes(text.as_bytes())
                 .map_err(|_| (field(), render_error(format!("{text:?} is not a header value"))))?;
@@ -364,14 +366,14 @@ impl Executor {
             headers.insert(header::COOKIE, value);
         }
         let body = request.body.as_ref().map(|body| body.render(variables, context, &request.base_dir)).transpose()?;
-        let auth = request.auth.as_ref().map(|auth| auth.render(variables, context)).transpose()?;
-        learn_credentials(redactor, auth.as_ref());
         let idempotency_key = request
             .idempotency_key
             .as_ref()
             .map(|template| template.render(variables, context))
             .transpose()
             .map_err(|error| ("idempotency_key".to_owned(), error))?;
+        redactor.taint(mark, Carrier::Request);
+        let auth = render_auth(request, variables, context, redactor)?;
         Ok(Rendered { url, headers, body, auth, idempotency_key })
     }
 
@@ -441,17 +443,18 @@ impl Executor {
         let mut ready = prepared.clone();
         for (name, written, template) in &credentials.request.headers {
             if credentials.headers.iter().any(|wanted| name.as_str().eq_ignore_ascii_case(wanted)) {
+                let mark = redactor.resolved();
                 let text = template
                     .render(credentials.variables, context)
                     .map_err(|error| (format!("headers.{written}"), error))?;
                 // Kept out of the record as a credential: it stays one on every hop.
                 redactor.mark_secret_header(name.as_str());
+                redactor.taint(mark, Carrier::Request);
+                learn_derived(redactor, &text);
                 ready.headers.push((name.as_str().to_owned(), text));
             }
         }
-        let auth =
-            credentials.request.auth.as_ref().map(|auth| auth.render(credentials.variables, context)).transpose()?;
-        learn_credentials(redactor, auth.as_ref());
+        let auth = render_auth(credentials.request, credentials.variables, context, redactor)?;
         Ok((ready, auth))
     }
 
@@ -492,6 +495,38 @@ impl Executor {
             timeouts: request.timeouts,
         };
         Ok((prepared, rendered.auth))
+    }
+}
+
+/// Renders the spec's auth; the secrets its templates called go out with the
+/// request, or with the token request for OAuth2 (the request carries only the token).
+fn render_auth(
+    request: &CompiledRequest,
+    variables: &dyn VariableSource,
+    context: &Context,
+    redactor: &Redactor,
+) -> Result<Option<AuthPlan>, FieldError> {
+    let mark = redactor.resolved();
+    let auth = request.auth.as_ref().map(|auth| auth.render(variables, context)).transpose()?;
+    let carrier = match auth {
+        Some(AuthPlan::OAuth2(_)) => Carrier::TokenRequest,
+        _ => Carrier::Request,
+    };
+    redactor.taint(mark, carrier);
+    learn_credentials(redactor, auth.as_ref());
+    Ok(auth)
+}
+
+/// Shortest rendered value of a header that called `secret()` which is redacted
+/// as a secret itself: a shorter one (a flag, a digit) would blank out unrelated text.
+const MIN_DERIVED_SECRET: usize = 8;
+
+/// Learns the rendered value of a header whose template called `secret()` (a
+/// hash, a signature, a transformed secret) as a secret: echoed by a service, it
+/// is redacted like one.
+fn learn_derived(redactor: &Redactor, value: &str) {
+    if value.len() >= MIN_DERIVED_SECRET {
+        redactor.add(value);
     }
 }
 

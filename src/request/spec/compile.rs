@@ -148,6 +148,9 @@ impl CompiledRequest {
         base_dir: &Path,
         problems: &mut Problems,
     ) -> Option<CompiledRequest> {
+        if !crate::request::lists::fit(&spec, problems) {
+            return None;
+        }
         let strict_engine;
         let engine = if spec.strict && !engine.is_strict() {
             strict_engine = {
