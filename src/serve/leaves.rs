@@ -13,7 +13,8 @@ pub const MAX_LEAVES: usize = 10_000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MappingsRequest {
-    /// The response, as JSON text.
+    /// The response: JSON text, or the JSON document itself.
+    #[serde(deserialize_with = "super::errors::document_or_text")]
     response: String,
 }
 

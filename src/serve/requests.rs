@@ -50,6 +50,8 @@ pub(crate) const MAX_DIAGNOSTICS: usize = 1000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SpecRequest {
+    /// The spec: TOML or JSON text, or a JSON object.
+    #[serde(deserialize_with = "super::errors::object_or_text")]
     spec: String,
     variables: Option<Json_>,
     context: Option<Json_>,
