@@ -137,7 +137,8 @@ pub(super) fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, S
 /// The failure of a request that ran out of its whole time limit; the HTTP request
 /// in flight is logged as interrupted.
 pub(super) fn timed_out(total: Duration, run: &mut Run) -> Failure {
-    let message = format!("no response within the timeout of {}", humantime::format_duration(total));
+    let total = humantime::format_duration(total);
+    let message = format!("no response within the timeout of {total} (the spec's timeout = \"{total}\" ran out)");
     run.interrupt(&message);
     Failure { kind: EventKind::Timeout, message, refused: false, connection: false }
 }
@@ -223,7 +224,8 @@ impl Executor {
             request = request.body(body);
         }
         let result = async {
-            let response = request.send().await.map_err(|error| Failure::from_reqwest(&error))?;
+            let response =
+                request.send().await.map_err(|error| name_the_limit(Failure::from_reqwest(&error), read_timeout))?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = read_body(response, read_timeout, self.inner.options.max_response_bytes).await?;
@@ -233,6 +235,24 @@ impl Executor {
         run.finish(result.as_ref());
         result
     }
+}
+
+/// A timeout's failure with the spec's field whose limit ran out named, so that the
+/// author knows which one to raise (reqwest says only "operation timed out").
+fn name_the_limit(mut failure: Failure, read_timeout: Duration) -> Failure {
+    match failure.kind {
+        EventKind::SocketTimeout => {
+            let limit = humantime::format_duration(read_timeout);
+            failure
+                .message
+                .push_str(&format!(" (the spec's read_timeout = \"{limit}\" ran out: no byte came for that long)"));
+        }
+        EventKind::ConnectTimeout => {
+            failure.message.push_str(" (the spec's connect_timeout ran out: no connection was opened in time)")
+        }
+        _ => {}
+    }
+    failure
 }
 
 /// Reads a response body chunk by chunk: at most `max_bytes`, and no chunk may take
@@ -250,11 +270,12 @@ pub(crate) async fn read_body(
     loop {
         match tokio::time::timeout(read_timeout, response.chunk()).await {
             Err(_) => {
+                let limit = humantime::format_duration(read_timeout);
                 let message =
-                    format!("the response went silent for {} while reading", humantime::format_duration(read_timeout));
+                    format!("the response went silent for {limit} while reading (read_timeout = \"{limit}\")");
                 return Err(Failure { kind: EventKind::SocketTimeout, message, refused: false, connection: false });
             }
-            Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
+            Ok(Err(error)) => return Err(name_the_limit(Failure::from_reqwest(&error), read_timeout)),
             Ok(Ok(None)) => return Ok(body),
             Ok(Ok(Some(chunk))) => {
                 if body.len() + chunk.len() > max_bytes {
