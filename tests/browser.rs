@@ -181,6 +181,60 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
     browser.screenshot(&folder.join("5-dry-run.png"));
 }
 
+/// Replaces the spec in the dry-run box by typing `text` into it.
+fn type_spec(browser: &mut Browser, text: &str) {
+    browser.eval("(() => { const e = document.getElementById('spec'); e.focus(); e.select(); })()");
+    browser.type_text(text);
+}
+
+#[test]
+fn playground_offers_apply_only_for_certain_fixes_in_the_right_editor_and_no_cli_advice() {
+    if !browser_tests_on() {
+        return;
+    }
+    let folder = screenshots();
+    let mut browser = open_page(1280, 800);
+    let template = "{\n  \"email\": ${email},\n  \"firstName\": ${firstname}\n}";
+    browser.wait_for("first-render", "document.getElementById('result').textContent.includes('Ada')", &folder);
+
+    // A spec's misspelt field: its certain fix is applied to the spec, not to the template.
+    type_spec(&mut browser, "url = \"https://api.example.org/x\"\ntimeot = \"5s\"\n");
+    browser.click("#dry-run");
+    let offered = browser.wait_for(
+        "spec-apply",
+        "[...document.querySelectorAll('#spec-diagnostics .apply')].map(e => e.textContent)",
+        &folder,
+    );
+    assert_eq!(offered, json!(["Apply: write timeout"]), "one button, naming the field");
+    browser.click("#spec-diagnostics .apply");
+    assert_eq!(
+        browser.eval("document.getElementById('spec').value"),
+        json!("url = \"https://api.example.org/x\"\ntimeout = \"5s\"\n")
+    );
+    assert_eq!(browser.eval("document.getElementById('template').value"), json!(template), "the template is untouched");
+
+    // A variable the panel lacks: "did you mean firstname?" is a guess, listed without Apply.
+    type_template(&mut browser, "{ \"name\": ${lastname} }");
+    let listed = browser.wait_for(
+        "guess-listed",
+        "(t => t.includes('did you mean firstname?') && t)(document.getElementById('diagnostics').textContent)",
+        &folder,
+    );
+    assert!(listed.as_str().is_some(), "{listed}");
+    assert_eq!(browser.eval("document.querySelectorAll('#diagnostics .apply').length"), json!(0));
+
+    // Strict mode's advice names the page's controls, not the command line's options.
+    browser.click("#strict");
+    let advice = browser.wait_for(
+        "strict-advice",
+        "(t => t.includes('not set') && t)(document.getElementById('diagnostics').textContent)",
+        &folder,
+    );
+    let advice = advice.as_str().unwrap_or_default();
+    assert!(advice.contains("Variables panel") && !advice.contains("--"), "{advice}");
+    browser.screenshot(&folder.join("7-certain-fixes.png"));
+}
+
 #[test]
 fn playground_is_readable_in_a_narrow_window() {
     if !browser_tests_on() {

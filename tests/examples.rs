@@ -40,3 +40,16 @@ fn price_lookup_url_renders_to_the_expected_url() {
     let url = template.render(&variables, &Context::default()).unwrap();
     assert_eq!(url, read_example("price-lookup/expected-url.txt").trim_end());
 }
+
+#[test]
+fn the_shipped_specs_check_clean_without_a_warning() {
+    for spec in ["price-lookup/request.toml", "newsletter/request.toml"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_courier"))
+            .args(["check", "--format", "json", common::example(spec).to_str().unwrap()])
+            .output()
+            .unwrap();
+        let found: serde_json::Value = serde_json::from_slice(&output.stdout).expect("check prints JSON");
+        assert_eq!(found, serde_json::json!([]), "{spec}");
+        assert_eq!(output.status.code(), Some(0), "{spec}");
+    }
+}

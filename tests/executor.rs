@@ -92,7 +92,7 @@ async fn form_bodies_are_url_encoded() {
 #[tokio::test]
 async fn base64_bodies_send_a_local_file_as_base64_text() {
     let server = server_answering(ResponseTemplate::new(200)).await;
-    let folder = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir_in(common::files_folder()).unwrap();
     let file = folder.path().join("receipt.bin");
     std::fs::write(&file, b"\x00\x01hello\xff").unwrap();
     let spec = format!(
@@ -111,7 +111,7 @@ async fn base64_bodies_send_a_local_file_as_base64_text() {
 #[tokio::test]
 async fn octet_stream_bodies_send_the_raw_bytes() {
     let server = server_answering(ResponseTemplate::new(200)).await;
-    let folder = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir_in(common::files_folder()).unwrap();
     let bytes: Vec<u8> = (0..=255).collect();
     std::fs::write(folder.path().join("blob"), &bytes).unwrap();
     let spec = format!(

@@ -161,7 +161,11 @@ async fn local_files_are_read_only_inside_the_named_folder() {
     let server = server_answering(ResponseTemplate::new(200)).await;
     let inside = tempfile::tempdir_in(common::files_folder()).unwrap();
     std::fs::write(inside.path().join("ok.bin"), b"fine").unwrap();
-    let outside = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    // A file beside the named folder, never inside it, wherever the clone lies.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside_file = elsewhere.path().join("outside.toml");
+    std::fs::write(&outside_file, "secret = 1").unwrap();
+    let outside = outside_file.to_str().unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(outside, inside.path().join("link.toml")).unwrap();
     let ok = inside.path().join("ok.bin");

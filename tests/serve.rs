@@ -290,6 +290,47 @@ async fn mappings_list_every_leaf_with_a_path_the_mapping_accepts() {
 }
 
 #[tokio::test]
+async fn specs_and_responses_are_taken_as_json_documents_as_well_as_their_text() {
+    let server = start(&[]);
+    let spec = json!({ "method": "POST", "url": "https://shop.example.org/products/${id}", "body": "json",
+                       "payload": "{\"id\": ${toInteger(id)}}" });
+    let (status, answer) = post_json(&server, "/v1/dry-run", json!({ "spec": spec, "variables": { "id": "7" } })).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!((&answer["method"], &answer["url"]), (&json!("POST"), &json!("https://shop.example.org/products/7")));
+    assert_eq!(answer["body"], json!("{\"id\": 7}"));
+    // A problem in an object is placed in its indented text: line 3 holds the second field.
+    let (status, answer) =
+        post_json(&server, "/v1/dry-run", json!({ "spec": { "url": "https://x.org", "method": "POTS" } })).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        (&answer["diagnostics"][0]["line"], &answer["diagnostics"][0]["suggestion"]),
+        (&json!(3), &json!("write \"POST\""))
+    );
+    let (status, answer) =
+        post_json(&server, "/v1/check", json!({ "spec": { "url": "https://x.org", "timeot": "1s" } })).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["diagnostics"][0]["suggestion"], json!("did you mean `timeout`?"), "{answer}");
+
+    for text in [r#"{"price": {"amount": 12.50}}"#, r#"[{"price": {"amount": 12.50}}]"#] {
+        let response: Value = serde_json::from_str(text).unwrap();
+        let (status, answer) = post_json(&server, "/v1/mappings", json!({ "response": response })).await;
+        assert_eq!(status, 200, "{answer}");
+        let leaf = &answer["leaves"][0];
+        assert!(leaf["path"].as_str().unwrap().ends_with("price.amount"), "{answer}");
+        assert_eq!(leaf["text"], json!("12.50"), "the response's own spelling is kept");
+    }
+    // Anything else is refused, saying what is taken.
+    let (status, answer) = post_json(&server, "/v1/dry-run", json!({ "spec": 5 })).await;
+    assert!(
+        status == 400
+            && answer["error"].as_str().unwrap().contains("expected a JSON object, or its text, found a number"),
+        "{answer}"
+    );
+    let (status, answer) = post_json(&server, "/v1/mappings", json!({ "response": true })).await;
+    assert!(status == 400 && answer["error"].as_str().unwrap().contains("found a boolean"), "{answer}");
+}
+
+#[tokio::test]
 async fn every_rejection_is_json_with_a_4xx() {
     let server = start(&[]);
     let (status, answer) = post(&server, "/v1/eval", "not json").await;

@@ -90,3 +90,46 @@ fn the_session_example_drives_a_dry_run() {
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("https://shop.example.org/products/123/price?currency=EUR"), "{stdout}");
 }
+
+/// The fields a table of the spec takes, as its deserializer names them when it
+/// refuses an unknown one: the loader's own list, so a new field cannot be missed.
+fn fields_of<T: serde::de::DeserializeOwned>() -> Vec<String> {
+    let refused = serde_json::from_value::<T>(serde_json::json!({ "\u{0}": 0 })).err().expect("an unknown field");
+    let message = refused.to_string();
+    let (_, expected) = message.split_once("expected").expect("serde lists the fields it expects");
+    expected.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
+/// The text of the page from the heading `from` to the next heading of its level or above.
+fn section<'a>(page: &'a str, from: &str) -> &'a str {
+    let start = page.find(from).unwrap_or_else(|| panic!("docs/spec.md has a section {from}"));
+    let rest = &page[start + from.len()..];
+    let end = rest.find("\n## ").into_iter().chain(rest.find("\n### ")).min().unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[test]
+fn every_field_the_loader_takes_is_in_the_reference() {
+    use courier::request::spec::{AuthSpec, BodyTable, MappingSpec, ResponseHeaderSpec};
+    use courier::request::{RequestSpec, RetrySpec};
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/spec.md")).unwrap();
+    let tables: [(&str, Vec<String>, &str); 6] = [
+        ("## Fields", fields_of::<RequestSpec>(), "| `{}` |"),
+        ("### `[body]`", fields_of::<BodyTable>(), "| `{}` |"),
+        ("### `[auth]`", fields_of::<AuthSpec>(), "| `{}` |"),
+        ("### `[retry]`", fields_of::<RetrySpec>(), "| `{}` |"),
+        ("### `[[mappings]]`", fields_of::<MappingSpec>(), "| `mappings[].{}` |"),
+        ("### `[[mappings]]`", fields_of::<ResponseHeaderSpec>(), "| `response_headers[].{}` |"),
+    ];
+    let mut missing = Vec::new();
+    for (heading, fields, row) in tables {
+        assert!(fields.len() >= 2, "{heading}: the loader's list was read ({fields:?})");
+        let text = section(&page, heading);
+        for field in fields {
+            if !text.contains(&row.replace("{}", &field)) {
+                missing.push(format!("{heading}: {field}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "fields the loader takes but docs/spec.md does not list: {missing:?}");
+}

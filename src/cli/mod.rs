@@ -6,6 +6,7 @@ mod allow;
 mod check;
 mod eval;
 mod functions;
+mod import_curl;
 mod inputs;
 mod replay;
 mod secrets;
@@ -50,6 +51,8 @@ enum Command {
     Worker(replay::WorkerArgs),
     /// Serve the JSON API and the playground page for template authors.
     Serve(serve::ServeArgs),
+    /// Turn a request written for another tool into a request spec (`import curl`).
+    Import(import_curl::ImportArgs),
 }
 
 /// How a command prints: for people, or as JSON for editors, CI and other tools.
@@ -102,6 +105,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(args),
         Command::Worker(args) => replay::worker(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Import(args) => import_curl::import(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

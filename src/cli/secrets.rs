@@ -33,4 +33,10 @@ impl SecretResolver for CliSecrets {
         let hosts = self.lookup(&format!("{name}{HOSTS_SUFFIX}"))?;
         Some(hosts.split(',').map(|host| host.trim().to_owned()).filter(|host| !host.is_empty()).collect())
     }
+
+    fn how_to_set(&self, name: &str) -> Option<String> {
+        Some(format!(
+            "set the environment variable COURIER_SECRET_{name}, or give {name} in a --secrets FILE (a JSON object of strings)"
+        ))
+    }
 }

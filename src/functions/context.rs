@@ -23,6 +23,13 @@ pub trait SecretResolver: Send + Sync {
         let _ = name;
         None
     }
+
+    /// How the host gives the secret `name` when it is missing, for the error that
+    /// names it (`set COURIER_SECRET_NAME ...`); `None` (the default) says nothing more.
+    fn how_to_set(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
 }
 
 /// The chat's client: the browser or app the customer chats from.

@@ -213,7 +213,10 @@ fn secret(cx: &CallContext<'_>, name: &str) -> Result<Value, FunctionError> {
     };
     match resolver.resolve(name) {
         Some(value) => Ok(Value::from(value)),
-        None => fail(format!("unknown secret {shown}")),
+        None => match resolver.how_to_set(name) {
+            Some(how) => fail(format!("unknown secret {shown}: {how}")),
+            None => fail(format!("unknown secret {shown}")),
+        },
     }
 }
 

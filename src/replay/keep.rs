@@ -214,6 +214,10 @@ impl SecretResolver for Watch {
         self.used.store(true, Ordering::Relaxed);
         self.inner.as_ref()?.resolve(name)
     }
+
+    fn how_to_set(&self, name: &str) -> Option<String> {
+        self.inner.as_ref()?.how_to_set(name)
+    }
 }
 
 /// Variables that note which of them were read, and their values as JSON.

@@ -20,6 +20,8 @@ use crate::variables::VariableSource;
 pub(crate) enum CompiledBody {
     Json(JsonTemplate),
     Form(Vec<(String, FormTemplate)>),
+    /// A multipart body of text parts only (no file part).
+    Parts(Vec<(String, Template)>),
     File(FileBody),
 }
 
@@ -139,8 +141,12 @@ pub(crate) fn compile(
                 refuse("field", table.field.is_some());
             }
             let Some(file) = &table.file else {
+                if kind == BodyType::Multipart && !table.fields.is_empty() {
+                    return compile_parts(engine, table, problems);
+                }
+                let what = if kind == BodyType::Multipart { "a file or text fields" } else { "a file" };
                 problems
-                    .push("body.file", format!("a {} body needs a file (a local path or an http(s) URL)", kind.name()));
+                    .push("body.file", format!("a {} body needs {what} (a local path or an http(s) URL)", kind.name()));
                 return None;
             };
             let file = problems.template("body.file", TemplateKind::Text, file, Template::compile(engine, file));
@@ -165,6 +171,28 @@ pub(crate) fn compile(
             Some(CompiledBody::File(FileBody { kind, file: file?, file_name, content_type, field, fields }))
         }
     }
+}
+
+/// A multipart body of text fields only: what describes a file part needs a file.
+fn compile_parts(engine: &Engine, table: &BodyTable, problems: &mut Problems) -> Option<CompiledBody> {
+    for (field, present) in [
+        ("file_name", table.file_name.is_some()),
+        ("content_type", table.content_type.is_some()),
+        ("field", table.field.is_some()),
+    ] {
+        if present {
+            problems.push(format!("body.{field}"), "describes the file part: give file too, or leave it out");
+        }
+    }
+    let mut fields = Vec::new();
+    for (name, source) in &table.fields {
+        let compiled = Template::compile(engine, source);
+        if let Some(template) = problems.template(&format!("body.fields.{name}"), TemplateKind::Text, source, compiled)
+        {
+            fields.push((name.clone(), template));
+        }
+    }
+    Some(CompiledBody::Parts(fields))
 }
 
 fn refuse_file_fields(table: &BodyTable, refuse: &mut impl FnMut(&str, bool)) {
@@ -274,6 +302,19 @@ impl CompiledBody {
                 let content_type = "application/x-www-form-urlencoded".to_owned();
                 Ok(BodyPlan::Ready(Body { content_type, disposition: None, bytes: text.into_bytes() }))
             }
+            CompiledBody::Parts(fields) => {
+                let mut rendered = Vec::new();
+                for (name, template) in fields {
+                    let value =
+                        template.render(variables, context).map_err(|error| (format!("body.fields.{name}"), error))?;
+                    rendered.push((name.clone(), value));
+                }
+                let boundary = new_boundary();
+                let mut bytes = text_parts(&boundary, &rendered).into_bytes();
+                bytes.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+                let content_type = format!("multipart/form-data; boundary={boundary}");
+                Ok(BodyPlan::Ready(Body { content_type, disposition: None, bytes }))
+            }
             CompiledBody::File(body) => body.render(variables, context, base_dir).map(BodyPlan::File),
         }
     }
@@ -340,7 +381,7 @@ impl FilePlan {
                 bytes: base64::engine::general_purpose::STANDARD.encode(file).into_bytes(),
             },
             BodyType::Multipart => {
-                let boundary = format!("courier-{:032x}", rand::random::<u128>());
+                let boundary = new_boundary();
                 let bytes = multipart(&boundary, &self, file_name.as_deref(), file);
                 Body { content_type: format!("multipart/form-data; boundary={boundary}"), disposition: None, bytes }
             }
@@ -367,13 +408,24 @@ fn quote(name: &str) -> String {
     name.replace('"', "%22").replace('\r', "%0D").replace('\n', "%0A")
 }
 
-/// A `multipart/form-data` body: the text fields, then the file part.
-fn multipart(boundary: &str, plan: &FilePlan, file_name: Option<&str>, file: Vec<u8>) -> Vec<u8> {
+/// A fresh multipart boundary.
+fn new_boundary() -> String {
+    format!("courier-{:032x}", rand::random::<u128>())
+}
+
+/// The text parts of a `multipart/form-data` body, each closed by its line break.
+fn text_parts(boundary: &str, fields: &[(String, String)]) -> String {
     let mut head = String::new();
-    for (name, value) in &plan.fields {
+    for (name, value) in fields {
         let _ =
             write!(head, "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n", quote(name));
     }
+    head
+}
+
+/// A `multipart/form-data` body: the text fields, then the file part.
+fn multipart(boundary: &str, plan: &FilePlan, file_name: Option<&str>, file: Vec<u8>) -> Vec<u8> {
+    let mut head = text_parts(boundary, &plan.fields);
     let _ = write!(head, "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", quote(&plan.field));
     if let Some(file_name) = file_name {
         let _ = write!(head, "; filename=\"{}\"", quote(file_name));

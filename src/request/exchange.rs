@@ -53,6 +53,24 @@ impl Failure {
     }
 }
 
+/// A timeout's failure with the spec's field whose limit ran out named, so that the
+/// author knows which one to raise (reqwest says only "operation timed out").
+pub(crate) fn name_the_limit(mut failure: Failure, read_timeout: Duration) -> Failure {
+    match failure.kind {
+        EventKind::SocketTimeout => {
+            let limit = humantime::format_duration(read_timeout);
+            failure
+                .message
+                .push_str(&format!(" (the spec's read_timeout = \"{limit}\" ran out: no byte came for that long)"));
+        }
+        EventKind::ConnectTimeout => {
+            failure.message.push_str(" (the spec's connect_timeout ran out: no connection was opened in time)")
+        }
+        _ => {}
+    }
+    failure
+}
+
 /// Reads a response body chunk by chunk: at most `max_bytes`, and no chunk may take
 /// longer than `read_timeout` to come.
 pub(crate) async fn read_body(
@@ -68,11 +86,12 @@ pub(crate) async fn read_body(
     loop {
         match tokio::time::timeout(read_timeout, response.chunk()).await {
             Err(_) => {
+                let limit = humantime::format_duration(read_timeout);
                 let message =
-                    format!("the response went silent for {} while reading", humantime::format_duration(read_timeout));
+                    format!("the response went silent for {limit} while reading (read_timeout = \"{limit}\")");
                 return Err(Failure { kind: EventKind::SocketTimeout, message, refused: false, connection: false });
             }
-            Ok(Err(error)) => return Err(Failure::from_reqwest(&error)),
+            Ok(Err(error)) => return Err(name_the_limit(Failure::from_reqwest(&error), read_timeout)),
             Ok(Ok(None)) => return Ok(body),
             Ok(Ok(Some(chunk))) => {
                 if body.len() + chunk.len() > max_bytes {

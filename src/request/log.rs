@@ -478,6 +478,10 @@ impl SecretResolver for RecordingResolver {
     fn allowed_hosts(&self, name: &str) -> Option<Vec<String>> {
         self.inner.as_ref()?.allowed_hosts(name)
     }
+
+    fn how_to_set(&self, name: &str) -> Option<String> {
+        self.inner.as_ref()?.how_to_set(name)
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,68 @@ impl Mapping {
     }
 }
 
+/// Most paths of a response compared when a mapping finds nothing: the search for
+/// a suggestion stays bounded however large the response.
+const MAX_SUGGESTION_PATHS: usize = 10_000;
+
+/// The path of `response` nearest to `source`, for a mapping that found nothing:
+/// `price.ammount` → `price.amount`, `variants.id` on a list → `variants[0].id`,
+/// `$.price.amount` (JSONPath) → `price.amount`. Built only on that failure.
+pub(crate) fn nearest_path(response: &RawValue, source: &str) -> Option<String> {
+    let tree: serde_json::Value = serde_json::from_str(response.get()).ok()?;
+    let mut paths = Vec::new();
+    collect_paths(&tree, String::new(), &mut paths);
+    let wanted = source.trim_start_matches('$').trim_start_matches('.');
+    let wanted = wanted.trim_start_matches('/').replace('/', ".");
+    if paths.contains(&wanted) {
+        return (wanted != source).then_some(wanted);
+    }
+    if let Some(through) = through_first_items(&tree, &wanted) {
+        return Some(through);
+    }
+    crate::diagnostics::closest(&wanted, paths.iter().map(String::as_str)).map(str::to_owned)
+}
+
+/// `wanted`'s keys read through the first item of each list met on the way
+/// (`variants.id` → `variants[0].id`), when that reaches a field.
+fn through_first_items(tree: &serde_json::Value, wanted: &str) -> Option<String> {
+    let mut at = tree;
+    let mut path = String::new();
+    for key in wanted.split('.') {
+        while let serde_json::Value::Array(items) = at {
+            at = items.first()?;
+            path.push_str("[0]");
+        }
+        at = at.get(key)?;
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    }
+    Some(path)
+}
+
+/// Every path under `value` (objects and lists too), in bracket form, up to [`MAX_SUGGESTION_PATHS`].
+fn collect_paths(value: &serde_json::Value, at: String, paths: &mut Vec<String>) {
+    let children: Vec<(String, &serde_json::Value)> = match value {
+        serde_json::Value::Object(members) => members
+            .iter()
+            .map(|(key, member)| (if at.is_empty() { key.clone() } else { format!("{at}.{key}") }, member))
+            .collect(),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().map(|(index, item)| (format!("{at}[{index}]"), item)).collect()
+        }
+        _ => return,
+    };
+    for (path, child) in children {
+        if paths.len() >= MAX_SUGGESTION_PATHS {
+            return;
+        }
+        paths.push(path.clone());
+        collect_paths(child, path, paths);
+    }
+}
+
 /// Parses a response body for mapping: checks that all of it is JSON, building
 /// nothing, and keeps its text.
 pub(crate) fn parse_response(body: &[u8]) -> Result<&RawValue, serde_json::Error> {
@@ -179,6 +241,17 @@ fn compact(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_that_matches_nothing_gets_the_nearest_path_of_the_response() {
+        let body = br#"{"price": {"amount": 12.50}, "variants": [{"id": 7}], "items": [{"name": "a"}]}"#;
+        let response = parse_response(body).unwrap();
+        let nearest = |source: &str| nearest_path(response, source);
+        assert_eq!(nearest("price.ammount").as_deref(), Some("price.amount"));
+        assert_eq!(nearest("variants.id").as_deref(), Some("variants[0].id"));
+        assert_eq!(nearest("$.price.amount").as_deref(), Some("price.amount"));
+        assert_eq!(nearest("nothing.like.it"), None);
+    }
 
     fn read(source: &str, response: &str) -> Option<String> {
         Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap())

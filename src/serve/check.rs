@@ -19,6 +19,7 @@ use crate::template::{CheckOptions, check as check_template};
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckRequest {
     template: Option<String>,
+    #[serde(default, deserialize_with = "some_object_or_text")]
     spec: Option<String>,
     #[serde(rename = "as")]
     context_kind: Option<As>,
@@ -61,6 +62,11 @@ fn check_now(shared: &State, request: CheckRequest) -> Result<Response, ApiError
         _ => return Err(ApiError::bad_request("give either template or spec, not both and not neither")),
     };
     Ok(Json(json!({ "diagnostics": found })).into_response())
+}
+
+/// `/v1/check`'s optional spec: an object or its text, as `/v1/dry-run` takes it.
+fn some_object_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    super::errors::object_or_text(deserializer).map(Some)
 }
 
 /// In strict mode an unset variable is an error, as `check --strict` reports it.

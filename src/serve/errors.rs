@@ -8,7 +8,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde_json::Value;
 
 /// A failed request: its status and a message saying what is wrong and how to fix it.
 #[derive(Debug)]
@@ -66,6 +68,47 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|error| {
             ApiError::bad_request(format!("the request body is not the JSON this route takes: {error}"))
         })
+    }
+}
+
+/// A request field that holds a JSON document (a spec, a response): its text, or
+/// the document itself. An object (or, where `lists` allows, a list) is taken as
+/// its JSON text, indented, so that a diagnostic's line and column point into
+/// something readable.
+fn document_text<'de, D: Deserializer<'de>>(deserializer: D, lists: bool) -> Result<String, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(text) => Ok(text),
+        document @ Value::Object(_) => Ok(indented(&document)),
+        document @ Value::Array(_) if lists => Ok(indented(&document)),
+        other => {
+            let expected = if lists { "a JSON object or list, or its text" } else { "a JSON object, or its text" };
+            Err(D::Error::custom(format!("expected {expected}, found {}", kind_of(&other))))
+        }
+    }
+}
+
+/// `deserialize_with` for a field that takes an object or its text (a spec).
+pub(crate) fn object_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    document_text(deserializer, false)
+}
+
+/// `deserialize_with` for a field that takes any JSON document or its text (a response).
+pub(crate) fn document_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    document_text(deserializer, true)
+}
+
+fn indented(document: &Value) -> String {
+    serde_json::to_string_pretty(document).unwrap_or_default()
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 

@@ -21,7 +21,8 @@ pub const MAX_ANSWER_BYTES: usize = 4 << 20;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MappingsRequest {
-    /// The response, as JSON text.
+    /// The response: JSON text, or the JSON document itself.
+    #[serde(deserialize_with = "super::errors::document_or_text")]
     response: String,
 }
 

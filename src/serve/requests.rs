@@ -42,6 +42,10 @@ impl SecretResolver for EnvSecrets {
         let hosts = std::env::var(format!("COURIER_SECRET_{name}{HOSTS_SUFFIX}")).ok()?;
         Some(hosts.split(',').map(|host| host.trim().to_owned()).filter(|host| !host.is_empty()).collect())
     }
+
+    fn how_to_set(&self, name: &str) -> Option<String> {
+        Some(format!("start the server with the environment variable COURIER_SECRET_{name} set"))
+    }
 }
 
 /// Most diagnostics one answer holds: a hostile spec cannot make an answer huge.
@@ -50,6 +54,8 @@ pub(crate) const MAX_DIAGNOSTICS: usize = 1000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SpecRequest {
+    /// The spec: TOML or JSON text, or a JSON object.
+    #[serde(deserialize_with = "super::errors::object_or_text")]
     spec: String,
     variables: Option<Json_>,
     context: Option<Json_>,

@@ -6,6 +6,7 @@
 //! checked beside: the JSON structure (with each hole taken as a valid value, so a
 //! broken hole does not hide a missing comma), a URL's or header's literal text.
 
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -68,7 +69,8 @@ pub fn check(engine: &Engine, source: &str, kind: TemplateKind, options: &CheckO
             }
             TemplateKind::Url => {
                 let layout = url::analyze(source, &scan.holes);
-                diagnostics.extend(empty_segments(source, &index, &scan.holes, &layout.positions));
+                let known = options.known_variables.as_ref();
+                diagnostics.extend(empty_segments(source, &index, &scan.holes, &layout.positions, known));
                 diagnostics.extend(layout.diagnostics);
             }
             TemplateKind::Header => diagnostics.extend(header::literal_problems(source, &scan.holes)),
@@ -115,30 +117,42 @@ fn quoted_conversions(source: &str, index: &LineIndex, holes: &[Range<usize>]) -
         .collect()
 }
 
-/// A hole that is a whole URL path segment (`/products/${id}/price`): when its value
-/// is empty the path gets `//` and names another resource.
+/// A hole that is a whole URL path segment (`/products/${id}/price`) and reads a
+/// variable known to be unset (the variables were given and it is not among them):
+/// it renders empty, and the renderer refuses a path that would get `//`. Without
+/// the variables nothing is known, and a correct spec gets no warning.
 fn empty_segments(
     source: &str,
     index: &LineIndex,
     holes: &[Range<usize>],
     positions: &[url::UrlPosition],
+    known: Option<&HashSet<String>>,
 ) -> Vec<Diagnostic> {
+    let Some(known) = known else {
+        return Vec::new();
+    };
     holes
         .iter()
         .zip(positions)
-        .filter(|(hole, position)| {
+        .filter_map(|(hole, position)| {
             let before = source[..hole.start].ends_with('/');
             let after = source[hole.end..].chars().next().is_none_or(|c| matches!(c, '/' | '?' | '#'));
-            **position == url::UrlPosition::Path && before && after
+            let name = source[hole.start + 2..hole.end - 1].trim();
+            let bare = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            (*position == url::UrlPosition::Path && before && after && bare && !known.contains(name))
+                .then_some((hole, name))
         })
-        .map(|(hole, _)| {
+        .map(|(hole, name)| {
             let written = &source[hole.clone()];
             Diagnostic::warning(
                 "empty-segment",
-                format!("{written} is a whole path segment: when it renders empty the path gets `//`"),
+                format!(
+                    "{written} is a whole path segment and {name} is not among the variables: it renders empty, \
+                     and a path with `//` is refused"
+                ),
                 index.span(hole.start as u32, hole.end as u32),
             )
-            .with_suggestion("make sure the variable is set (--strict refuses an unset variable)")
+            .with_suggestion(format!("set {name}, or test it first: empty {name} ? ... : {name}"))
         })
         .collect()
 }
@@ -222,6 +236,19 @@ mod tests {
             ]
         );
         assert_eq!(diagnostics[1].suggestion.as_deref(), Some("did you mean age?"));
+    }
+
+    #[test]
+    fn a_whole_path_segment_is_flagged_only_when_its_variable_is_known_to_be_unset() {
+        let url = "https://shop.example.org/products/${product_id}/price?c=${currency}";
+        let codes = |known: Option<&[&str]>| {
+            let known_variables = known.map(|names| names.iter().map(|name| name.to_string()).collect());
+            let options = CheckOptions { known_variables };
+            check(&Engine::new(), url, TemplateKind::Url, &options).into_iter().map(|d| d.code).collect::<Vec<_>>()
+        };
+        assert_eq!(codes(None), Vec::<&str>::new(), "a correct URL gets no warning");
+        assert_eq!(codes(Some(&["product_id", "currency"])), Vec::<&str>::new());
+        assert_eq!(codes(Some(&["currency"])), ["empty-segment", "undefined-variable"]);
     }
 
     #[test]

@@ -45,11 +45,14 @@ pub fn compile(toml: &str) -> CompiledRequest {
         .unwrap_or_else(|error| panic!("the spec compiles: {error}\n{toml}"))
 }
 
-/// The folder the tests' executor may read local files from: the system's
-/// temporary folder, where the tests write theirs.
+/// The folder the tests' executor may read local files from: a folder of its own
+/// under the system's temporary folder (created on first use), so that neither the
+/// crate nor the other temporary files lie inside it wherever the clone is.
 #[cfg(feature = "http")]
 pub fn files_folder() -> PathBuf {
-    std::env::temp_dir()
+    let folder = std::env::temp_dir().join("courier-tests-local-files");
+    std::fs::create_dir_all(&folder).unwrap_or_else(|error| panic!("{}: {error}", folder.display()));
+    folder
 }
 
 /// An executor that may read local files from [`files_folder`] and reach the private

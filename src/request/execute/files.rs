@@ -63,7 +63,8 @@ impl Executor {
         use std::io::Read;
         let Some(folder) = &self.inner.options.local_files else {
             return Err(Failure::exception(format!(
-                "the body's file {} is a local path, and this host does not allow reading local files",
+                "the body's file {} is a local path, and this host does not allow reading local files: \
+                 name the folder they may come from (courier send --files DIR; ExecutorOptions::local_files)",
                 path.display()
             )));
         };

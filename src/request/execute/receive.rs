@@ -106,17 +106,28 @@ pub(super) fn receive(
                         Some(value) => {
                             outcome.variables.insert(mapping.target.clone(), value);
                         }
-                        None => run.log.push(LogEntry::note(format!(
-                            "mapping {:?} → {}: the response has no such field; {} is unchanged",
-                            mapping.source, mapping.target, mapping.target
-                        ))),
+                        None => {
+                            let nearest = super::super::mapping::nearest_path(json, &mapping.source)
+                                .map(|path| format!(" (did you mean {path}?)"))
+                                .unwrap_or_default();
+                            run.log.push(LogEntry::note(format!(
+                                "mapping {:?} → {}: the response has no such field{nearest}; {} is unchanged",
+                                mapping.source, mapping.target, mapping.target
+                            )))
+                        }
                     }
                 }
             }
-            Err(why) => {
+            Err(_) => {
+                // serde's "expected value at line 1 column 1" would not say what the body is.
+                let content_type = response
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .map(|value| format!("Content-Type: {}", String::from_utf8_lossy(value.as_bytes())))
+                    .unwrap_or_else(|| "no Content-Type".to_owned());
                 for mapping in &request.mappings {
                     run.log.push(LogEntry::note(format!(
-                        "mapping {:?} → {}: {why}; {} is unchanged",
+                        "mapping {:?} → {}: the response is not JSON ({content_type}), so no field can be read; {} is unchanged",
                         mapping.source, mapping.target, mapping.target
                     )));
                 }

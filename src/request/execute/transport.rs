@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::super::destination;
-use super::super::exchange::{Failure, read_body};
+use super::super::exchange::{Failure, name_the_limit, read_body};
 use super::super::log::{Exchange, LogEntry};
 use super::super::spec::Timeouts;
 use super::{Executor, MAX_CLIENTS};
@@ -92,7 +92,8 @@ pub(super) fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, S
 /// The failure of a request that ran out of its whole time limit; the HTTP request
 /// in flight is logged as interrupted.
 pub(super) fn timed_out(total: Duration, run: &mut Run) -> Failure {
-    let message = format!("no response within the timeout of {}", humantime::format_duration(total));
+    let total = humantime::format_duration(total);
+    let message = format!("no response within the timeout of {total} (the spec's timeout = \"{total}\" ran out)");
     run.interrupt(&message);
     Failure { kind: EventKind::Timeout, message, refused: false, connection: false }
 }
@@ -178,7 +179,8 @@ impl Executor {
             request = request.body(body);
         }
         let result = async {
-            let response = request.send().await.map_err(|error| Failure::from_reqwest(&error))?;
+            let response =
+                request.send().await.map_err(|error| name_the_limit(Failure::from_reqwest(&error), read_timeout))?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = read_body(response, read_timeout, self.inner.options.max_response_bytes).await?;

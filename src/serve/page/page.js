@@ -83,8 +83,8 @@ function paintMarkers(diagnostics) {
     const d = byLine.get(line);
     if (d) {
       cell.className = "marker marker-" + d.severity;
-      cell.title = d.message + (d.suggestion ? " — " + d.suggestion : "");
-      cell.addEventListener("click", () => goTo(d));
+      cell.title = d.message + (d.suggestion ? " — " + pageAdvice(d.suggestion) : "");
+      cell.addEventListener("click", () => goTo(editor, d));
     }
     gutter.append(cell);
   }
@@ -112,7 +112,9 @@ function syncScroll() {
   gutter.scrollTop = editor.scrollTop;
 }
 
-function showDiagnostics(list, diagnostics, source) {
+// Lists `diagnostics` in `list`. `target` is the editor their offsets point into:
+// clicking one selects its text there, and a certain fix is applied there.
+function showDiagnostics(list, diagnostics, target) {
   list.replaceChildren();
   if (!diagnostics.length) {
     list.append(el("li", { className: "ok", textContent: "No problems found." }));
@@ -121,13 +123,14 @@ function showDiagnostics(list, diagnostics, source) {
   for (const d of diagnostics) {
     const where = el("span", { className: "where", textContent: `${d.severity} at line ${d.line}, column ${d.column}: ` });
     const button = el("button", { type: "button", title: "Go to the problem" }, where, d.message);
-    if (d.suggestion) button.append(el("span", { className: "fix", textContent: " Fix: " + d.suggestion }));
-    if (source) button.addEventListener("click", () => goTo(d));
+    const advice = pageAdvice(d.suggestion);
+    if (advice) button.append(el("span", { className: "fix", textContent: " Fix: " + advice }));
+    button.addEventListener("click", () => goTo(target, d));
     const item = el("li", { className: d.severity }, button);
-    const replacement = source && fixFor(d);
-    if (replacement !== null && replacement !== undefined) {
+    const replacement = fixFor(d);
+    if (replacement !== null) {
       const apply = el("button", { type: "button", className: "apply", textContent: "Apply: write " + replacement });
-      apply.addEventListener("click", () => applyFix(d, replacement));
+      apply.addEventListener("click", () => applyFix(target, d, replacement));
       item.append(apply);
     }
     item.dataset.line = String(d.line);
@@ -136,25 +139,43 @@ function showDiagnostics(list, diagnostics, source) {
   }
 }
 
-// The one certain fix a suggestion names: "did you mean toInteger?" replaces the span.
+// A suggestion in the page's words: where it names a command-line option, the
+// page's own control that does the same.
+function pageAdvice(suggestion) {
+  if (!suggestion) return suggestion;
+  return suggestion
+    .replace(/\(--var ([^=\s]+)=\.\.\.\)/g, "(give $1 a value in the Variables panel)")
+    .replace(/--var ([^=\s]+)=\S*/g, "a value for $1 in the Variables panel")
+    .replace(/\(--strict refuses an unset variable\)/g, "(tick Strict to refuse an unset variable)")
+    .replace(/--strict/g, "Strict");
+}
+
+// The one certain fix a suggestion names, or null. Only where the name written
+// cannot be right (no such function, no such spec field) is the closest name
+// certain; "did you mean firstname?" for a variable the panel lacks is a guess
+// (the chat may set it), so it gets no Apply button.
 function fixFor(d) {
-  const match = /^did you mean `?([A-Za-z_][A-Za-z0-9_.]*)`?\?$/.exec(d.suggestion || "");
+  const certain = d.code === "unknown-function" || (d.code === "spec" && /unknown field/.test(d.message));
+  if (!certain) return null;
+  const match = /^did you mean `?([A-Za-z_][A-Za-z0-9_.-]*)`?\?$/.exec(d.suggestion || "");
   return match ? match[1] : null;
 }
 
-function applyFix(d, replacement) {
-  const start = charIndex(editor.value, d.offset);
-  const end = charIndex(editor.value, d.end.offset);
-  editor.focus();
-  editor.setRangeText(replacement, start, end, "end");
-  markStale();
-  update();
+function applyFix(target, d, replacement) {
+  const start = charIndex(target.value, d.offset);
+  const end = charIndex(target.value, d.end.offset);
+  target.focus();
+  target.setRangeText(replacement, start, end, "end");
+  if (target === editor) {
+    markStale();
+    update();
+  }
 }
 
-function goTo(d) {
-  editor.focus();
-  const start = charIndex(editor.value, d.offset);
-  editor.setSelectionRange(start, Math.max(start, charIndex(editor.value, d.end.offset)));
+function goTo(target, d) {
+  target.focus();
+  const start = charIndex(target.value, d.offset);
+  target.setSelectionRange(start, Math.max(start, charIndex(target.value, d.end.offset)));
 }
 
 const update = debounce(async () => {
@@ -186,7 +207,7 @@ const update = debounce(async () => {
   $("diagnostics").classList.remove("stale");
   result.classList.remove("stale");
   paintMarkers(diagnostics);
-  showDiagnostics($("diagnostics"), diagnostics, true);
+  showDiagnostics($("diagnostics"), diagnostics, editor);
 }, 150);
 
 // ---- completion of function names (from the catalog) and variable names
@@ -355,7 +376,7 @@ $("dry-run").addEventListener("click", async () => {
       (json.notes.length ? "\n\n" + json.notes.join("\n") : "");
   } else if (json.diagnostics) {
     out.textContent = "Nothing would be sent: fix the problems above.";
-    showDiagnostics(list, json.diagnostics, false);
+    showDiagnostics(list, json.diagnostics, $("spec"));
   } else {
     out.textContent = json.error;
   }
