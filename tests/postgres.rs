@@ -119,7 +119,7 @@ fn processes_starting_at_once_migrate_the_schema_once() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let versions: Vec<i64> =
         client.query("SELECT version FROM courier_schema", &[]).unwrap().iter().map(|row| row.get(0)).collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [2]);
     // A newer schema than this courier knows is refused.
     client.execute("UPDATE courier_schema SET version = 99", &[]).unwrap();
     let error = PostgresStore::open(&url).unwrap_err();

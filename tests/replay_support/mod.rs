@@ -195,6 +195,7 @@ pub fn queued(url: &str, key: String) -> courier::replay::NewRecord {
         },
         attempts: 0,
         last_error: None,
+        tenant: None,
     }
 }
 
