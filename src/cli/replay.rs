@@ -275,6 +275,7 @@ fn listed(record: &Record) -> serde_json::Value {
         "next_attempt_at": record.next_attempt_at,
         "idempotency_key": record.saved.idempotency_key,
         "spec": record.saved.spec_name,
+        "tenant": record.tenant,
     })
 }
 

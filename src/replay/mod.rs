@@ -18,6 +18,7 @@
 //! reports, and imports nothing from here.
 
 mod deliver;
+mod enqueue;
 mod keep;
 mod location;
 mod pg;
@@ -27,6 +28,7 @@ mod store;
 mod worker;
 
 pub use deliver::{Delivered, Delivery};
+pub use enqueue::Enqueued;
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;
 pub use pg::PostgresStore;
