@@ -195,6 +195,26 @@ fn a_claim_counts_as_an_attempt_on_postgres_too() {
 }
 
 #[test]
+fn kills_while_records_sit_in_the_buffer_or_before_their_batch_commits_lose_nothing_on_postgres() {
+    let test = "kills_while_records_sit_in_the_buffer_or_before_their_batch_commits_lose_nothing_on_postgres";
+    let Some(cluster) = Cluster::start(test) else { return };
+    let folder = tempfile::tempdir().unwrap();
+    let url = cluster.url();
+    replay_support::kills_in_the_buffer_and_before_the_batch_commits(
+        folder.path(),
+        &url,
+        |records| drop(PostgresStore::open(&url).unwrap().insert(records).unwrap()),
+        || {
+            // SHARE mode lets reads through and holds back every update and delete
+            // (the worker's batch) until the lock's transaction ends with the client.
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client.batch_execute("BEGIN; LOCK TABLE courier_requests IN SHARE MODE").unwrap();
+            client
+        },
+    );
+}
+
+#[test]
 fn a_slow_send_keeps_its_renewed_lease_against_a_rival_worker() {
     let Some(cluster) = Cluster::start("a_slow_send_keeps_its_renewed_lease_against_a_rival_worker") else { return };
     let folder = tempfile::tempdir().unwrap();

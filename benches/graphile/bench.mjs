@@ -1,0 +1,58 @@
+// graphile-worker side of benches/queue.rs: queues N jobs with one addJobs call,
+// then drains them with the configuration of graphile-worker's performance page
+// (a local queue, batched completions), each job a POST to the sink. Prints one
+// JSON line: {"enqueued_per_s": ..., "delivered_per_s": ...}.
+//
+// Environment: DATABASE_URL, SINK_URL, REQUESTS, CONCURRENCY.
+import { makeWorkerUtils, run } from "graphile-worker";
+
+const connectionString = process.env.DATABASE_URL;
+const sink = process.env.SINK_URL;
+const requests = Number(process.env.REQUESTS);
+const concurrency = Number(process.env.CONCURRENCY);
+
+const utils = await makeWorkerUtils({ connectionString });
+await utils.migrate();
+const jobs = Array.from({ length: requests }, (_, n) => ({ identifier: "post", payload: { n } }));
+let started = process.hrtime.bigint();
+await utils.addJobs(jobs);
+const enqueued = Number(process.hrtime.bigint() - started) / 1e9;
+await utils.release();
+
+let delivered = 0;
+let done;
+const finished = new Promise((resolve) => (done = resolve));
+const taskList = {
+  post: async (payload) => {
+    const response = await fetch(sink, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(payload),
+    });
+    await response.arrayBuffer();
+    if (response.status >= 400) throw new Error(`the sink answered ${response.status}`);
+    delivered += 1;
+    if (delivered === requests) done();
+  },
+};
+started = process.hrtime.bigint();
+const runner = await run({
+  noHandleSignals: true,
+  taskList,
+  logger: undefined,
+  preset: {
+    worker: {
+      connectionString,
+      concurrentJobs: concurrency,
+      maxPoolSize: concurrency + 1,
+      pollInterval: 1000,
+      localQueue: { size: 500 },
+      completeJobBatchDelay: 0,
+      failJobBatchDelay: 0,
+    },
+  },
+});
+await finished;
+const drained = Number(process.hrtime.bigint() - started) / 1e9;
+await runner.stop();
+console.log(JSON.stringify({ enqueued_per_s: requests / enqueued, delivered_per_s: requests / drained }));
