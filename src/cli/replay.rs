@@ -214,14 +214,17 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
                 .with_options(options)
                 .observe(|record, verdict| {
                     let request = &record.saved.request;
-                    eprintln!(
-                        "{} {} {} (attempt {}): {}",
+                    // Formatted first and written at once: stderr is unbuffered, and
+                    // `eprintln!` writes each piece of a format with a system call of its own.
+                    let line = format!(
+                        "{} {} {} (attempt {}): {}\n",
                         record.id,
                         request.method.as_str(),
                         request.url,
                         record.attempts,
                         verdict_text(verdict)
                     );
+                    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
                 })
                 .observe_store(|error, wait| {
                     eprintln!("{error}; trying again in {} ms", wait.as_millis());
