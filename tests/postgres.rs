@@ -291,7 +291,9 @@ fn three_workers_killed_at_random_and_a_database_crash_lose_nothing() {
         *spawned += 1;
         let log = std::fs::File::create(folder.path().join(format!("worker-{spawned}.log"))).unwrap();
         courier(folder.path())
-            .args(["worker", "--store", &url, "--lease", "2s", "--concurrency", "8"])
+            // A small batch: a killed worker's buffered records wait out its lease, and
+            // with 64 each the many kills would leave the new workers little to claim.
+            .args(["worker", "--store", &url, "--lease", "2s", "--concurrency", "8", "--batch", "16"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

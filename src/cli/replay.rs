@@ -90,6 +90,10 @@ pub(crate) struct WorkerArgs {
     /// Requests sent at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     concurrency: usize,
+    /// Requests claimed in one transaction and held (leased) ahead of the sends; at
+    /// least --concurrency. A killed worker's held requests wait for their lease to lapse.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    batch: usize,
     #[command(flatten)]
     secrets: SecretsArg,
     #[command(flatten)]
@@ -200,6 +204,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         lease: args.lease,
         max_attempts: args.max_attempts.max(1),
         concurrency: args.concurrency.max(1),
+        batch: args.batch.max(1),
         ..WorkerOptions::default()
     };
     // Read first, so that a bad entry is reported whether or not there is work.

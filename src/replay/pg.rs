@@ -289,14 +289,24 @@ fn version(client: &mut Client) -> Result<Option<i64>, Failed> {
 }
 
 impl ReplayStore for PostgresStore {
+    /// One statement for the lot: every column passed as an array and unnested,
+    /// so that a batch of thousands is one round trip, not one per record.
     fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError> {
-        let rows: Vec<Values> = records.iter().map(Values::of).collect();
+        let columns = Columns::of(records);
         self.with(|connection| {
             let statement = connection.statement("insert", || {
                 "INSERT INTO courier_requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                      read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
                      created_at, updated_at, next_attempt_at, tenant)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $15, $16)
+                 SELECT state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms,
+                     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, $15, $15, $15, tenant
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[],
+                     $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
+                     $14::text[], $16::text[])
+                     WITH ORDINALITY AS new (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
+                         read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts,
+                         last_error, tenant, position)
+                 ORDER BY position
                  RETURNING id"
                     .to_owned()
             })?;
@@ -305,32 +315,32 @@ impl ReplayStore for PostgresStore {
             // default, so that a request reported queued survives a crash.
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
             let now = Utc::now().timestamp_millis();
-            let mut ids = Vec::with_capacity(rows.len());
-            for (new, values) in records.iter().zip(&rows) {
-                let saved = &new.saved;
-                let row = transaction.query_one(
-                    &statement,
-                    &[
-                        &new.state.as_str(),
-                        &saved.request.method.as_str(),
-                        &saved.request.url,
-                        &values.headers,
-                        &saved.request.body,
-                        &values.timeouts[0],
-                        &values.timeouts[1],
-                        &values.timeouts[2],
-                        &saved.idempotency_key,
-                        &saved.spec_name,
-                        &saved.spec_sha256,
-                        &values.credentials,
-                        &values.attempts,
-                        &new.last_error,
-                        &now,
-                        &new.tenant,
-                    ],
-                )?;
-                ids.push(row.get(0));
-            }
+            let c = &columns;
+            let rows = transaction.query(
+                &statement,
+                &[
+                    &c.states,
+                    &c.methods,
+                    &c.urls,
+                    &c.headers,
+                    &c.bodies,
+                    &c.timeouts[0],
+                    &c.timeouts[1],
+                    &c.timeouts[2],
+                    &c.keys,
+                    &c.spec_names,
+                    &c.spec_sha256s,
+                    &c.credentials,
+                    &c.attempts,
+                    &c.last_errors,
+                    &now,
+                    &c.tenants,
+                ],
+            )?;
+            // The identity is drawn in the order the rows are inserted (by position),
+            // so the ids in ascending order are the records' in order.
+            let mut ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+            ids.sort_unstable();
             if records.iter().any(|record| record.state == State::Pending) {
                 // Delivered to the listeners when (and only if) the transaction commits.
                 transaction.execute("SELECT pg_notify($1, '')", &[&CHANNEL])?;
@@ -506,28 +516,52 @@ fn claim_sql(filter: &str) -> String {
     )
 }
 
-/// The parts of a record that are stored in another form than they are held.
-struct Values {
-    headers: String,
-    credentials: Option<String>,
-    timeouts: [i64; 3],
-    attempts: i32,
+/// Records as columns, for an insert that unnests arrays.
+#[derive(Default)]
+struct Columns<'a> {
+    states: Vec<&'static str>,
+    methods: Vec<&'static str>,
+    urls: Vec<&'a str>,
+    headers: Vec<String>,
+    bodies: Vec<Option<&'a [u8]>>,
+    timeouts: [Vec<i64>; 3],
+    keys: Vec<&'a str>,
+    spec_names: Vec<Option<&'a str>>,
+    spec_sha256s: Vec<Option<&'a str>>,
+    credentials: Vec<Option<String>>,
+    attempts: Vec<i32>,
+    last_errors: Vec<Option<&'a str>>,
+    tenants: Vec<Option<&'a str>>,
 }
 
-impl Values {
-    fn of(new: &NewRecord) -> Values {
-        let request = &new.saved.request;
+impl<'a> Columns<'a> {
+    fn of(records: &'a [NewRecord]) -> Columns<'a> {
         let millis = |duration: Duration| i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-        Values {
-            headers: serde_json::to_string(&request.headers).expect("headers serialize"),
-            credentials: new
-                .saved
-                .credentials
-                .as_ref()
-                .map(|credentials| serde_json::to_string(credentials).expect("credentials serialize")),
-            timeouts: [millis(request.timeouts.total), millis(request.timeouts.connect), millis(request.timeouts.read)],
-            attempts: i32::try_from(new.attempts).unwrap_or(i32::MAX),
+        let mut columns = Columns::default();
+        for new in records {
+            let (saved, request) = (&new.saved, &new.saved.request);
+            columns.states.push(new.state.as_str());
+            columns.methods.push(request.method.as_str());
+            columns.urls.push(&request.url);
+            columns.headers.push(serde_json::to_string(&request.headers).expect("headers serialize"));
+            columns.bodies.push(request.body.as_deref());
+            columns.timeouts[0].push(millis(request.timeouts.total));
+            columns.timeouts[1].push(millis(request.timeouts.connect));
+            columns.timeouts[2].push(millis(request.timeouts.read));
+            columns.keys.push(&saved.idempotency_key);
+            columns.spec_names.push(saved.spec_name.as_deref());
+            columns.spec_sha256s.push(saved.spec_sha256.as_deref());
+            columns.credentials.push(
+                saved
+                    .credentials
+                    .as_ref()
+                    .map(|credentials| serde_json::to_string(credentials).expect("credentials serialize")),
+            );
+            columns.attempts.push(i32::try_from(new.attempts).unwrap_or(i32::MAX));
+            columns.last_errors.push(new.last_error.as_deref());
+            columns.tenants.push(new.tenant.as_deref());
         }
+        columns
     }
 }
 
