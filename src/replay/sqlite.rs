@@ -509,6 +509,42 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_the_first_schema_is_migrated_keeping_its_records() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("r.db");
+        {
+            let connection = Connection::open(&path).unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            connection.pragma_update(None, "user_version", 1).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO requests (state, method, url, headers, timeout_ms, connect_timeout_ms,
+                         read_timeout_ms, idempotency_key, attempts, created_at, updated_at, next_attempt_at)
+                     VALUES ('pending', 'POST', 'http://127.0.0.1:9/', '[]', 1000, 1000, 1000, 'k0', 0, 1, 1, 1)",
+                    [],
+                )
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let records = store.list().unwrap();
+        assert_eq!((records.len(), records[0].saved.idempotency_key.as_str()), (1, "k0"));
+        assert_eq!(records[0].tenant, None);
+        let connection = Connection::open(&path).unwrap();
+        let plan: String = connection
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM requests WHERE state = 'pending' AND next_attempt_at <= 5
+                 ORDER BY next_attempt_at, id LIMIT 10",
+                [],
+                |row| row.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("requests_claim") && !plan.contains("TEMP B-TREE"), "{plan}");
+        let ids = store.insert(&[pending("k1")]).unwrap();
+        assert_eq!(store.list().unwrap()[1].id, ids[0]);
+        assert_eq!(store.list().unwrap()[1].tenant.as_deref(), Some("acme"));
+    }
+
+    #[test]
     fn a_lease_keeps_a_record_from_another_claimer_until_it_lapses() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("r.db");
