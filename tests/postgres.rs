@@ -127,6 +127,54 @@ fn processes_starting_at_once_migrate_the_schema_once() {
 }
 
 #[test]
+fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
+    let Some(cluster) = Cluster::start("a_database_of_the_first_schema_is_migrated_keeping_its_records") else {
+        return;
+    };
+    let url = cluster.database("first");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    // The schema of version 1, as the first release wrote it.
+    client
+        .batch_execute(
+            "CREATE TABLE courier_schema (version BIGINT NOT NULL);
+             INSERT INTO courier_schema VALUES (1);
+             CREATE TABLE courier_requests (
+                 id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                 state TEXT NOT NULL CHECK (state IN ('pending', 'failed', 'dead')),
+                 method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL, body BYTEA,
+                 timeout_ms BIGINT NOT NULL, connect_timeout_ms BIGINT NOT NULL, read_timeout_ms BIGINT NOT NULL,
+                 idempotency_key TEXT NOT NULL, spec_name TEXT, spec_sha256 TEXT, credentials TEXT,
+                 attempts INTEGER NOT NULL, last_error TEXT, created_at BIGINT NOT NULL,
+                 updated_at BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, lease_owner TEXT,
+                 lease_expires_at BIGINT);
+             CREATE INDEX courier_requests_due ON courier_requests (state, next_attempt_at);
+             INSERT INTO courier_requests (state, method, url, headers, timeout_ms, connect_timeout_ms,
+                 read_timeout_ms, idempotency_key, attempts, created_at, updated_at, next_attempt_at)
+             VALUES ('pending', 'POST', 'http://127.0.0.1:9/', '[]', 1000, 1000, 1000, 'k0', 0, 1, 1, 1);",
+        )
+        .unwrap();
+    let store = PostgresStore::open(&url).unwrap();
+    let records = store.list().unwrap();
+    assert_eq!((records.len(), records[0].saved.idempotency_key.as_str(), records[0].tenant.clone()), (1, "k0", None));
+    let version: i64 = client.query_one("SELECT version FROM courier_schema", &[]).unwrap().get(0);
+    assert_eq!(version, 2);
+    let indexes: Vec<String> = client
+        .query("SELECT indexname FROM pg_indexes WHERE tablename = 'courier_requests' ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(indexes, ["courier_requests_claim", "courier_requests_pkey"]);
+    let new =
+        courier::replay::NewRecord { tenant: Some("acme".to_owned()), ..queued("http://127.0.0.1:9/", "k1".into()) };
+    let ids = store.insert(&[new.clone(), queued("http://127.0.0.1:9/", "k2".into())]).unwrap();
+    let records = store.list().unwrap();
+    assert_eq!(records.iter().map(|record| record.id).collect::<Vec<_>>()[1..], ids[..]);
+    assert_eq!((records[1].tenant.as_deref(), records[2].tenant.as_deref()), (Some("acme"), None));
+    assert_eq!(records[1].saved, new.saved);
+}
+
+#[test]
 fn an_insert_wakes_a_listening_worker_before_its_poll() {
     let Some(cluster) = Cluster::start("an_insert_wakes_a_listening_worker_before_its_poll") else { return };
     let store = Arc::new(PostgresStore::open(&cluster.url()).unwrap());
