@@ -120,11 +120,59 @@ fn processes_starting_at_once_migrate_the_schema_once() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let versions: Vec<i64> =
         client.query("SELECT version FROM courier_schema", &[]).unwrap().iter().map(|row| row.get(0)).collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [2]);
     // A newer schema than this courier knows is refused.
     client.execute("UPDATE courier_schema SET version = 99", &[]).unwrap();
     let error = PostgresStore::open(&url).unwrap_err();
     assert!(error.0.contains("newer courier"), "{error}");
+}
+
+#[test]
+fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
+    let Some(cluster) = Cluster::start("a_database_of_the_first_schema_is_migrated_keeping_its_records") else {
+        return;
+    };
+    let url = cluster.database("first");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    // The schema of version 1, as the first release wrote it.
+    client
+        .batch_execute(
+            "CREATE TABLE courier_schema (version BIGINT NOT NULL);
+             INSERT INTO courier_schema VALUES (1);
+             CREATE TABLE courier_requests (
+                 id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                 state TEXT NOT NULL CHECK (state IN ('pending', 'failed', 'dead')),
+                 method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL, body BYTEA,
+                 timeout_ms BIGINT NOT NULL, connect_timeout_ms BIGINT NOT NULL, read_timeout_ms BIGINT NOT NULL,
+                 idempotency_key TEXT NOT NULL, spec_name TEXT, spec_sha256 TEXT, credentials TEXT,
+                 attempts INTEGER NOT NULL, last_error TEXT, created_at BIGINT NOT NULL,
+                 updated_at BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, lease_owner TEXT,
+                 lease_expires_at BIGINT);
+             CREATE INDEX courier_requests_due ON courier_requests (state, next_attempt_at);
+             INSERT INTO courier_requests (state, method, url, headers, timeout_ms, connect_timeout_ms,
+                 read_timeout_ms, idempotency_key, attempts, created_at, updated_at, next_attempt_at)
+             VALUES ('pending', 'POST', 'http://127.0.0.1:9/', '[]', 1000, 1000, 1000, 'k0', 0, 1, 1, 1);",
+        )
+        .unwrap();
+    let store = PostgresStore::open(&url).unwrap();
+    let records = store.list().unwrap();
+    assert_eq!((records.len(), records[0].saved.idempotency_key.as_str(), records[0].tenant.clone()), (1, "k0", None));
+    let version: i64 = client.query_one("SELECT version FROM courier_schema", &[]).unwrap().get(0);
+    assert_eq!(version, 2);
+    let indexes: Vec<String> = client
+        .query("SELECT indexname FROM pg_indexes WHERE tablename = 'courier_requests' ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(indexes, ["courier_requests_claim", "courier_requests_pkey"]);
+    let new =
+        courier::replay::NewRecord { tenant: Some("acme".to_owned()), ..queued("http://127.0.0.1:9/", "k1".into()) };
+    let ids = store.insert(&[new.clone(), queued("http://127.0.0.1:9/", "k2".into())]).unwrap();
+    let records = store.list().unwrap();
+    assert_eq!(records.iter().map(|record| record.id).collect::<Vec<_>>()[1..], ids[..]);
+    assert_eq!((records[1].tenant.as_deref(), records[2].tenant.as_deref()), (Some("acme"), None));
+    assert_eq!(records[1].saved, new.saved);
 }
 
 #[test]
@@ -193,6 +241,26 @@ fn a_claim_counts_as_an_attempt_on_postgres_too() {
     kills_use_up_attempts(folder.path(), &url, |target| {
         PostgresStore::open(&url).unwrap().insert(&[queued(target, "key-k".to_owned())]).unwrap();
     });
+}
+
+#[test]
+fn kills_while_records_sit_in_the_buffer_or_before_their_batch_commits_lose_nothing_on_postgres() {
+    let test = "kills_while_records_sit_in_the_buffer_or_before_their_batch_commits_lose_nothing_on_postgres";
+    let Some(cluster) = Cluster::start(test) else { return };
+    let folder = tempfile::tempdir().unwrap();
+    let url = cluster.url();
+    replay_support::kills_in_the_buffer_and_before_the_batch_commits(
+        folder.path(),
+        &url,
+        |records| drop(PostgresStore::open(&url).unwrap().insert(records).unwrap()),
+        || {
+            // SHARE mode lets reads through and holds back every update and delete
+            // (the worker's batch) until the lock's transaction ends with the client.
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client.batch_execute("BEGIN; LOCK TABLE courier_requests IN SHARE MODE").unwrap();
+            client
+        },
+    );
 }
 
 #[test]
@@ -272,7 +340,9 @@ fn three_workers_killed_at_random_and_a_database_crash_lose_nothing() {
         *spawned += 1;
         let log = std::fs::File::create(folder.path().join(format!("worker-{spawned}.log"))).unwrap();
         courier(folder.path())
-            .args(["worker", "--store", &url, "--lease", "2s", "--concurrency", "8"])
+            // A small batch: a killed worker's buffered records wait out its lease, and
+            // with 64 each the many kills would leave the new workers little to claim.
+            .args(["worker", "--store", &url, "--lease", "2s", "--concurrency", "8", "--batch", "16"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

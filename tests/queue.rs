@@ -144,3 +144,20 @@ fn a_claim_counts_as_an_attempt_so_a_request_that_kills_its_worker_runs_out() {
         SqliteStore::open(folder.path().join(STORE)).unwrap().insert(&[queued(url, "key-k".to_owned())]).unwrap();
     });
 }
+
+#[test]
+fn kills_while_records_sit_in_the_buffer_or_before_their_batch_commits_lose_nothing() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join(STORE);
+    replay_support::kills_in_the_buffer_and_before_the_batch_commits(
+        folder.path(),
+        STORE,
+        |records| drop(SqliteStore::open(&path).unwrap().insert(records).unwrap()),
+        || {
+            // The write lock, held until dropped: the worker's batch waits for it.
+            let connection = rusqlite::Connection::open(&path).unwrap();
+            connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+            connection
+        },
+    );
+}

@@ -4,6 +4,7 @@
 
 mod allow;
 mod check;
+mod enqueue;
 mod eval;
 mod functions;
 mod import_curl;
@@ -47,6 +48,8 @@ enum Command {
     Functions(functions::FunctionsArgs),
     /// List, replay or drop the requests kept in the replay store.
     Replay(replay::ReplayArgs),
+    /// Queue a request spec once for each line of a JSONL file of variables.
+    Enqueue(enqueue::EnqueueArgs),
     /// Send the queued requests that are due.
     Worker(replay::WorkerArgs),
     /// Serve the JSON API and the playground page for template authors.
@@ -103,6 +106,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Events(args) => send::events(args),
         Command::Functions(args) => functions::functions(args),
         Command::Replay(args) => replay::replay(args),
+        Command::Enqueue(args) => enqueue::enqueue(args),
         Command::Worker(args) => replay::worker(args),
         Command::Serve(args) => serve::serve(args),
         Command::Import(args) => import_curl::import(args),

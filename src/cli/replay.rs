@@ -86,6 +86,10 @@ pub(crate) struct WorkerArgs {
     /// Requests sent at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     concurrency: usize,
+    /// Requests claimed in one transaction and held (leased) ahead of the sends; at
+    /// least --concurrency. A killed worker's held requests wait for their lease to lapse.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    batch: usize,
     #[command(flatten)]
     secrets: SecretsArg,
     #[command(flatten)]
@@ -165,6 +169,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         lease: args.lease,
         max_attempts: args.max_attempts.max(1),
         concurrency: args.concurrency.max(1),
+        batch: args.batch.max(1),
         ..WorkerOptions::default()
     };
     // Read first, so that a bad entry is reported whether or not there is work.
@@ -179,14 +184,17 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
                 .with_options(options)
                 .observe(|record, verdict| {
                     let request = &record.saved.request;
-                    eprintln!(
-                        "{} {} {} (attempt {}): {}",
+                    // Formatted first and written at once: stderr is unbuffered, and
+                    // `eprintln!` writes each piece of a format with a system call of its own.
+                    let line = format!(
+                        "{} {} {} (attempt {}): {}\n",
                         record.id,
                         request.method.as_str(),
                         request.url,
                         record.attempts,
                         verdict_text(verdict)
                     );
+                    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
                 })
                 .observe_store(|error, wait| {
                     eprintln!("{error}; trying again in {} ms", wait.as_millis());
@@ -240,6 +248,7 @@ fn listed(record: &Record) -> serde_json::Value {
         "next_attempt_at": record.next_attempt_at,
         "idempotency_key": record.saved.idempotency_key,
         "spec": record.saved.spec_name,
+        "tenant": record.tenant,
     })
 }
 

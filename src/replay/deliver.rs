@@ -75,6 +75,11 @@ impl Delivery {
         &self.executor
     }
 
+    /// The replay store, when it has one.
+    pub fn store(&self) -> Option<&Arc<dyn ReplayStore>> {
+        self.store.as_ref()
+    }
+
     /// Delivers a request: renders it, sends it (again, as its `[retry]` allows),
     /// maps the response, and keeps it in the store when it failed. Session cookies
     /// are sent from and saved into `cookies`, as [`Executor::execute`] does.

@@ -109,7 +109,7 @@ pub(crate) async fn keep(
     } else {
         (State::Failed, sent.attempts.max(1), Some(redactor.redact(&failure_text(outcome))))
     };
-    let record = NewRecord { state, saved, attempts, last_error };
+    let record = NewRecord { state, saved, attempts, last_error, tenant: None };
     let store = store.clone();
     let ids = tokio::task::spawn_blocking(move || store.insert(std::slice::from_ref(&record)))
         .await
@@ -122,7 +122,7 @@ pub(crate) async fn keep(
 /// credential — the spec's `[auth]` (never in `prepared`), `Authorization`, and any
 /// header whose template reads a secret — with what it takes to render them again.
 /// A request whose URL or body reads a secret cannot be kept.
-fn without_credentials(
+pub(super) fn without_credentials(
     request: &CompiledRequest,
     mut prepared: Prepared,
     variables: &(dyn VariableSource + Sync),

@@ -37,16 +37,14 @@ impl StoreLocation {
     /// parse fails here, or a kind of store this build leaves out (the `sqlite`
     /// and `postgres` features).
     pub fn store(&self) -> Result<Arc<dyn ReplayStore>, StoreError> {
-        Ok(match self {
+        match self {
             #[cfg(feature = "sqlite")]
-            StoreLocation::File(path) => Arc::new(SqliteStore::new(path)),
+            StoreLocation::File(path) => Ok(Arc::new(SqliteStore::new(path))),
             #[cfg(feature = "postgres")]
-            StoreLocation::Postgres(url) => Arc::new(PostgresStore::new(url)?),
+            StoreLocation::Postgres(url) => Ok(Arc::new(PostgresStore::new(url)?)),
             #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
-            other => {
-                return Err(StoreError(format!("courier was built without the store for {}", other.kind_feature())));
-            }
-        })
+            other => Err(StoreError(format!("courier was built without the store for {}", other.kind_feature()))),
+        }
     }
 
     /// The cargo feature that builds this kind of store.

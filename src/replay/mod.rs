@@ -19,6 +19,7 @@
 
 mod address;
 mod deliver;
+mod enqueue;
 mod keep;
 mod location;
 #[cfg(feature = "postgres")]
@@ -31,6 +32,7 @@ mod worker;
 
 pub use address::without_password;
 pub use deliver::{Delivered, Delivery};
+pub use enqueue::Enqueued;
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;
 #[cfg(feature = "postgres")]

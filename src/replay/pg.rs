@@ -7,17 +7,19 @@
 //! [`ReplayStore`] trait is synchronous and called from `spawn_blocking`, so a
 //! blocking client needs no runtime of courier's (each connection drives itself).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, NoTls, Row};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State, StoreError,
+    Claim, Finish, KeptCredentials, Lease, NewRecord, Record, ReplayStore, Saved, Selection, State, StoreError,
 };
 use crate::request::{Method, Prepared, Timeouts};
 
@@ -36,7 +38,8 @@ const MIGRATION_LOCK: i64 = 0x0063_6f75_7269_6572;
 
 /// The schema, one migration per version: `courier_schema.version` is the number of
 /// migrations applied. A migration is never edited once released; a change is a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE courier_requests (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN ('pending', 'failed', 'dead')),
@@ -60,12 +63,22 @@ CREATE TABLE courier_requests (
     lease_expires_at BIGINT
 );
 CREATE INDEX courier_requests_due ON courier_requests (state, next_attempt_at);
-"#];
+"#,
+    r#"
+-- Whose request it is, for the host (issue: fairness between tenants).
+ALTER TABLE courier_requests ADD COLUMN tenant TEXT;
+-- The claim's order, over pending records only: a claim reads the first due
+-- entries and stops, whatever the backlog, where (state, next_attempt_at) left
+-- records queued together (one due time) to be sorted by id on every claim.
+DROP INDEX courier_requests_due;
+CREATE INDEX courier_requests_claim ON courier_requests (next_attempt_at, id) WHERE state = 'pending';
+"#,
+];
 
 /// The columns a [`Record`] is read from, in the order [`record`] reads them.
 const COLUMNS: &str = "id, state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms, \
     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, created_at, updated_at, \
-    next_attempt_at, lease_owner, lease_expires_at";
+    next_attempt_at, lease_owner, lease_expires_at, tenant";
 
 /// A [`ReplayStore`] in a PostgreSQL database, shared by any number of processes.
 /// Connections are opened when first needed (the schema created or migrated then),
@@ -75,7 +88,7 @@ pub struct PostgresStore {
     config: Config,
     /// The address without its password, for messages.
     location: String,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Connection>>,
     listener: Mutex<Option<Client>>,
     migrated: AtomicBool,
 }
@@ -92,7 +105,8 @@ impl Drop for PostgresStore {
     /// worker's, say) may well be dropped there: then they are closed on a thread
     /// of their own.
     fn drop(&mut self) {
-        let mut clients = std::mem::take(self.idle.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let mut clients: Vec<Client> = idle.into_iter().map(|connection| connection.client).collect();
         clients.extend(self.listener.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).take());
         if clients.is_empty() {
             return;
@@ -100,6 +114,25 @@ impl Drop for PostgresStore {
         if tokio::runtime::Handle::try_current().is_ok() {
             std::thread::spawn(move || drop(clients));
         }
+    }
+}
+
+/// A connection with the statements prepared on it: each is parsed and planned
+/// once per connection, not on every call.
+struct Connection {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+impl Connection {
+    /// The statement `name`, prepared from `sql` the first time this connection needs it.
+    fn statement(&mut self, name: &'static str, sql: impl FnOnce() -> String) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.prepared.get(name) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(&sql())?;
+        self.prepared.insert(name, statement.clone());
+        Ok(statement)
     }
 }
 
@@ -179,18 +212,18 @@ impl PostgresStore {
     /// Runs `work` on a pooled connection. A connection that broke is dropped with
     /// every idle one (after a server restart they are all stale), so the next
     /// call connects afresh.
-    fn with<T>(&self, work: impl FnOnce(&mut Client) -> Result<T, Failed>) -> Result<T, StoreError> {
+    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, Failed>) -> Result<T, StoreError> {
         let pooled = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-        let mut client = match pooled {
-            Some(client) if !client.is_closed() => client,
-            _ => self.connect()?,
+        let mut connection = match pooled {
+            Some(connection) if !connection.client.is_closed() => connection,
+            _ => Connection { client: self.connect()?, prepared: HashMap::new() },
         };
-        let result = work(&mut client);
+        let result = work(&mut connection);
         let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if client.is_closed() || matches!(&result, Err(Failed::Database(error)) if error.is_closed()) {
+        if connection.client.is_closed() || matches!(&result, Err(Failed::Database(error)) if error.is_closed()) {
             idle.clear();
         } else if idle.len() < POOL {
-            idle.push(client);
+            idle.push(connection);
         }
         drop(idle);
         result.map_err(|error| self.error(error))
@@ -253,46 +286,58 @@ fn version(client: &mut Client) -> Result<Option<i64>, Failed> {
 }
 
 impl ReplayStore for PostgresStore {
+    /// One statement for the lot: every column passed as an array and unnested,
+    /// so that a batch of thousands is one round trip, not one per record.
     fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError> {
-        let rows: Vec<Values> = records.iter().map(Values::of).collect();
-        self.with(|client| {
-            let mut transaction = client.transaction()?;
+        let columns = Columns::of(records);
+        self.with(|connection| {
+            let statement = connection.statement("insert", || {
+                "INSERT INTO courier_requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
+                     read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
+                     created_at, updated_at, next_attempt_at, tenant)
+                 SELECT state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms,
+                     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, $15, $15, $15, tenant
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[],
+                     $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
+                     $14::text[], $16::text[])
+                     WITH ORDINALITY AS new (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
+                         read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts,
+                         last_error, tenant, position)
+                 ORDER BY position
+                 RETURNING id"
+                    .to_owned()
+            })?;
+            let mut transaction = connection.client.transaction()?;
             // The commit waits for the WAL to reach the disk whatever the server's
             // default, so that a request reported queued survives a crash.
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
-            let statement = transaction.prepare(
-                "INSERT INTO courier_requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
-                     read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
-                     created_at, updated_at, next_attempt_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $15)
-                 RETURNING id",
-            )?;
             let now = Utc::now().timestamp_millis();
-            let mut ids = Vec::with_capacity(rows.len());
-            for (new, values) in records.iter().zip(&rows) {
-                let saved = &new.saved;
-                let row = transaction.query_one(
-                    &statement,
-                    &[
-                        &new.state.as_str(),
-                        &saved.request.method.as_str(),
-                        &saved.request.url,
-                        &values.headers,
-                        &saved.request.body,
-                        &values.timeouts[0],
-                        &values.timeouts[1],
-                        &values.timeouts[2],
-                        &saved.idempotency_key,
-                        &saved.spec_name,
-                        &saved.spec_sha256,
-                        &values.credentials,
-                        &values.attempts,
-                        &new.last_error,
-                        &now,
-                    ],
-                )?;
-                ids.push(row.get(0));
-            }
+            let c = &columns;
+            let rows = transaction.query(
+                &statement,
+                &[
+                    &c.states,
+                    &c.methods,
+                    &c.urls,
+                    &c.headers,
+                    &c.bodies,
+                    &c.timeouts[0],
+                    &c.timeouts[1],
+                    &c.timeouts[2],
+                    &c.keys,
+                    &c.spec_names,
+                    &c.spec_sha256s,
+                    &c.credentials,
+                    &c.attempts,
+                    &c.last_errors,
+                    &now,
+                    &c.tenants,
+                ],
+            )?;
+            // The identity is drawn in the order the rows are inserted (by position),
+            // so the ids in ascending order are the records' in order.
+            let mut ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+            ids.sort_unstable();
             if records.iter().any(|record| record.state == State::Pending) {
                 // Delivered to the listeners when (and only if) the transaction commits.
                 transaction.execute("SELECT pg_notify($1, '')", &[&CHANNEL])?;
@@ -303,8 +348,9 @@ impl ReplayStore for PostgresStore {
     }
 
     fn list(&self) -> Result<Vec<Record>, StoreError> {
-        self.with(|client| {
-            client
+        self.with(|connection| {
+            connection
+                .client
                 .query(&format!("SELECT {COLUMNS} FROM courier_requests ORDER BY id"), &[])?
                 .iter()
                 .map(|row| record(row).map_err(Failed::Data))
@@ -312,105 +358,98 @@ impl ReplayStore for PostgresStore {
         })
     }
 
+    /// One prepared statement leases the batch: the due rows are picked and locked
+    /// (`FOR UPDATE SKIP LOCKED`: rows another claimer is taking right now are
+    /// passed over, not waited for), and [`Claim::plan`] is done in SQL — those whose
+    /// attempts ran out go dead, the others are leased with one attempt more and
+    /// due again after the backoff, jitter included.
     fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
-        self.with(|client| {
-            let mut transaction = client.transaction()?;
+        let now = claim.now.timestamp_millis();
+        let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+        let until = claim.until.timestamp_millis();
+        let max_attempts = claim.max_attempts.map(|max| i32::try_from(max).unwrap_or(i32::MAX));
+        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        let first = claim.backoff.map(|backoff| millis(backoff.first));
+        let longest = claim.backoff.map(|backoff| millis(backoff.max));
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&now, &limit, &claim.owner, &until, &max_attempts, &first, &longest];
+        let (name, filter) = match &claim.selection {
+            Selection::Due => ("claim_due", "state = 'pending' AND next_attempt_at <= $1"),
+            Selection::One(id) => {
+                params.push(id);
+                ("claim_one", "id = $8")
+            }
+        };
+        self.with(|connection| {
+            let statement = connection.statement(name, || claim_sql(filter))?;
+            let mut transaction = connection.client.transaction()?;
             // A lease lost to a crash could let two workers send at once: on disk first.
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
-            let now = claim.now.timestamp_millis();
-            let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-            // SKIP LOCKED: rows another claimer is taking right now are passed over,
-            // not waited for, so workers never queue up behind one another.
-            let free = "(lease_owner IS NULL OR lease_expires_at <= $1)";
-            let order = "ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED";
-            let candidates = match claim.selection {
-                Selection::Due => transaction.query(
-                    &format!(
-                        "SELECT id, attempts, next_attempt_at FROM courier_requests
-                         WHERE state = 'pending' AND next_attempt_at <= $1 AND {free} {order}"
-                    ),
-                    &[&now, &limit],
-                )?,
-                Selection::One(id) => transaction.query(
-                    &format!(
-                        "SELECT id, attempts, next_attempt_at FROM courier_requests WHERE id = $3 AND {free} {order}"
-                    ),
-                    &[&now, &limit, &id],
-                )?,
-            };
-            let mut records = Vec::with_capacity(candidates.len());
-            for candidate in candidates {
-                let id: i64 = candidate.get(0);
-                let attempts = u32::try_from(candidate.get::<_, i32>(1)).unwrap_or(0);
-                let next_attempt_at = time(candidate.get(2)).map_err(Failed::Data)?;
-                match claim.plan(attempts, next_attempt_at) {
-                    Planned::Exhausted { error } => {
-                        transaction.execute(
-                            "UPDATE courier_requests SET state = 'dead', last_error = $1, updated_at = $2,
-                                    lease_owner = NULL, lease_expires_at = NULL WHERE id = $3",
-                            &[&error, &now, &id],
-                        )?;
-                    }
-                    Planned::Send { attempts, next_attempt_at } => {
-                        let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
-                        let row = transaction.query_one(
-                            &format!(
-                                "UPDATE courier_requests SET lease_owner = $1, lease_expires_at = $2, attempts = $3,
-                                        updated_at = $4, next_attempt_at = $5
-                                 WHERE id = $6 RETURNING {COLUMNS}"
-                            ),
-                            &[
-                                &claim.owner,
-                                &claim.until.timestamp_millis(),
-                                &attempts,
-                                &now,
-                                &next_attempt_at.timestamp_millis(),
-                                &id,
-                            ],
-                        )?;
-                        records.push(record(&row).map_err(Failed::Data)?);
-                    }
-                }
-            }
+            let rows = transaction.query(&statement, &params)?;
             transaction.commit()?;
-            Ok(records)
+            rows.iter().map(|row| record(row).map_err(Failed::Data)).collect()
         })
     }
 
     fn finish(&self, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.with(|client| {
+        self.finish_many(owner, &[(id, finish.clone())], now)
+    }
+
+    /// Two statements in one transaction, whatever the number: the delivered rows
+    /// deleted together, the failed ones updated together from arrays. Committed
+    /// without waiting for the disk (the connection's `synchronous_commit = off`):
+    /// a settle lost to a crash of the server leaves the record leased, due again
+    /// when its lease lapses, and it is sent once more — as at-least-once allows.
+    fn finish_many(&self, owner: &str, settled: &[(i64, Finish)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut delivered: Vec<i64> = Vec::new();
+        let (mut ids, mut states, mut errors, mut times) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (id, finish) in settled {
             match finish {
-                Finish::Delivered => client.execute("DELETE FROM courier_requests WHERE id = $1", &[&id])?,
-                Finish::Failed { state, error, next_attempt_at } => client.execute(
-                    "UPDATE courier_requests SET state = $1, last_error = $2, next_attempt_at = $3, updated_at = $4,
-                            lease_owner = NULL, lease_expires_at = NULL
-                     WHERE id = $5 AND lease_owner = $6",
-                    &[
-                        &state.as_str(),
-                        error,
-                        &next_attempt_at.timestamp_millis(),
-                        &now.timestamp_millis(),
-                        &id,
-                        &owner,
-                    ],
-                )?,
-            };
+                Finish::Delivered => delivered.push(*id),
+                Finish::Failed { state, error, next_attempt_at } => {
+                    ids.push(*id);
+                    states.push(state.as_str());
+                    errors.push(error.as_str());
+                    times.push(next_attempt_at.timestamp_millis());
+                }
+            }
+        }
+        let now = now.timestamp_millis();
+        self.with(|connection| {
+            let delete =
+                connection.statement("delete_many", || "DELETE FROM courier_requests WHERE id = ANY($1)".to_owned())?;
+            let fail = connection.statement("fail_many", || {
+                "UPDATE courier_requests AS r SET state = u.state, last_error = u.error,
+                        next_attempt_at = u.next_attempt_at, updated_at = $5, lease_owner = NULL, lease_expires_at = NULL
+                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS u(id, state, error, next_attempt_at)
+                 WHERE r.id = u.id AND r.lease_owner = $6"
+                    .to_owned()
+            })?;
+            let mut transaction = connection.client.transaction()?;
+            if !delivered.is_empty() {
+                transaction.execute(&delete, &[&delivered])?;
+            }
+            if !ids.is_empty() {
+                transaction.execute(&fail, &[&ids, &states, &errors, &times, &now, &owner])?;
+            }
+            transaction.commit()?;
             Ok(())
         })
     }
 
     fn remove(&self, id: i64) -> Result<bool, StoreError> {
-        self.with(|client| Ok(client.execute("DELETE FROM courier_requests WHERE id = $1", &[&id])? > 0))
+        self.with(|connection| Ok(connection.client.execute("DELETE FROM courier_requests WHERE id = $1", &[&id])? > 0))
     }
 
     fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
-        self.with(|client| {
-            let mut transaction = client.transaction()?;
+        self.with(|connection| {
+            let statement = connection.statement("renew", || {
+                "UPDATE courier_requests SET lease_expires_at = $1 WHERE id = ANY($2) AND lease_owner = $3 RETURNING id"
+                    .to_owned()
+            })?;
+            let mut transaction = connection.client.transaction()?;
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
-            let rows = transaction.query(
-                "UPDATE courier_requests SET lease_expires_at = $1 WHERE id = ANY($2) AND lease_owner = $3 RETURNING id",
-                &[&until.timestamp_millis(), &ids, &owner],
-            )?;
+            let rows = transaction.query(&statement, &[&until.timestamp_millis(), &ids, &owner])?;
             transaction.commit()?;
             Ok(rows.iter().map(|row| row.get(0)).collect())
         })
@@ -441,28 +480,85 @@ impl ReplayStore for PostgresStore {
     }
 }
 
-/// The parts of a record that are stored in another form than they are held.
-struct Values {
-    headers: String,
-    credentials: Option<String>,
-    timeouts: [i64; 3],
-    attempts: i32,
+/// The claim of records that pass `filter`: see [`PostgresStore::claim`] for its
+/// parameters. The backoff follows [`super::store::Backoff::after`]: the first
+/// wait doubled for each attempt before this one, at most the longest (and a
+/// century), less a random half.
+fn claim_sql(filter: &str) -> String {
+    let returned: Vec<String> = COLUMNS.split(", ").map(|column| format!("r.{}", column.trim())).collect();
+    let returned = returned.join(", ");
+    format!(
+        "WITH due AS (
+            SELECT id, attempts, next_attempt_at FROM courier_requests
+            WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= $1)
+            ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+        ), dead AS (
+            UPDATE courier_requests AS r SET state = 'dead', updated_at = $1, lease_owner = NULL,
+                lease_expires_at = NULL,
+                last_error = 'its ' || due.attempts || ' attempts ran out (max ' || $5::int
+                    || ') and the last has no outcome: its worker stopped while sending it'
+            FROM due WHERE r.id = due.id AND due.attempts >= $5::int
+        ), claimed AS (
+            UPDATE courier_requests AS r SET lease_owner = $3, lease_expires_at = $4,
+                attempts = LEAST(due.attempts::bigint + 1, 2147483647)::int, updated_at = $1,
+                next_attempt_at = CASE WHEN $6::float8 IS NULL THEN r.next_attempt_at
+                    ELSE $1 + (wait.ms / 2 + wait.ms * random() / 2)::bigint END
+            FROM due, LATERAL (
+                SELECT LEAST($6::float8 * power(2, LEAST(due.attempts, 30)), $7::float8, 3155760000000::float8) AS ms
+            ) AS wait
+            WHERE r.id = due.id AND ($5::int IS NULL OR due.attempts < $5::int)
+            RETURNING {returned}, due.next_attempt_at AS due_at
+        )
+        SELECT {COLUMNS} FROM claimed ORDER BY due_at, id"
+    )
 }
 
-impl Values {
-    fn of(new: &NewRecord) -> Values {
-        let request = &new.saved.request;
+/// Records as columns, for an insert that unnests arrays.
+#[derive(Default)]
+struct Columns<'a> {
+    states: Vec<&'static str>,
+    methods: Vec<&'static str>,
+    urls: Vec<&'a str>,
+    headers: Vec<String>,
+    bodies: Vec<Option<&'a [u8]>>,
+    timeouts: [Vec<i64>; 3],
+    keys: Vec<&'a str>,
+    spec_names: Vec<Option<&'a str>>,
+    spec_sha256s: Vec<Option<&'a str>>,
+    credentials: Vec<Option<String>>,
+    attempts: Vec<i32>,
+    last_errors: Vec<Option<&'a str>>,
+    tenants: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(records: &'a [NewRecord]) -> Columns<'a> {
         let millis = |duration: Duration| i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-        Values {
-            headers: serde_json::to_string(&request.headers).expect("headers serialize"),
-            credentials: new
-                .saved
-                .credentials
-                .as_ref()
-                .map(|credentials| serde_json::to_string(credentials).expect("credentials serialize")),
-            timeouts: [millis(request.timeouts.total), millis(request.timeouts.connect), millis(request.timeouts.read)],
-            attempts: i32::try_from(new.attempts).unwrap_or(i32::MAX),
+        let mut columns = Columns::default();
+        for new in records {
+            let (saved, request) = (&new.saved, &new.saved.request);
+            columns.states.push(new.state.as_str());
+            columns.methods.push(request.method.as_str());
+            columns.urls.push(&request.url);
+            columns.headers.push(serde_json::to_string(&request.headers).expect("headers serialize"));
+            columns.bodies.push(request.body.as_deref());
+            columns.timeouts[0].push(millis(request.timeouts.total));
+            columns.timeouts[1].push(millis(request.timeouts.connect));
+            columns.timeouts[2].push(millis(request.timeouts.read));
+            columns.keys.push(&saved.idempotency_key);
+            columns.spec_names.push(saved.spec_name.as_deref());
+            columns.spec_sha256s.push(saved.spec_sha256.as_deref());
+            columns.credentials.push(
+                saved
+                    .credentials
+                    .as_ref()
+                    .map(|credentials| serde_json::to_string(credentials).expect("credentials serialize")),
+            );
+            columns.attempts.push(i32::try_from(new.attempts).unwrap_or(i32::MAX));
+            columns.last_errors.push(new.last_error.as_deref());
+            columns.tenants.push(new.tenant.as_deref());
         }
+        columns
     }
 }
 
@@ -514,6 +610,7 @@ fn record(row: &Row) -> Result<Record, String> {
             (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at: time(expires_at)? }),
             _ => None,
         },
+        tenant: row.try_get(20).map_err(read)?,
     })
 }
 

@@ -80,6 +80,9 @@ pub struct NewRecord {
     pub attempts: u32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// Whose request it is (a chat platform's customer, say), when the host says:
+    /// stored with the record, for the host's own bookkeeping.
+    pub tenant: Option<String>,
 }
 
 /// Who is sending a record, and until when.
@@ -113,6 +116,8 @@ pub struct Record {
     pub next_attempt_at: DateTime<Utc>,
     /// The current or last claim.
     pub lease: Option<Lease>,
+    /// Whose request it is, as it was queued.
+    pub tenant: Option<String>,
 }
 
 /// Which records a claim may take.
@@ -259,6 +264,16 @@ pub trait ReplayStore: Send + Sync {
 
     /// Ends an attempt at a record that `owner` claimed.
     fn finish(&self, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Ends attempts at records that `owner` claimed, as [`ReplayStore::finish`]
+    /// does for each, all of them committed together when it returns (the worker
+    /// settles what its sends finished in one transaction). The default calls
+    /// `finish` for each in turn; a store that can do better writes them together.
+    /// Settling again what was already settled changes nothing, so that a batch
+    /// whose commit failed may be written again.
+    fn finish_many(&self, owner: &str, settled: &[(i64, Finish)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        settled.iter().try_for_each(|(id, finish)| self.finish(*id, owner, finish, now))
+    }
 
     /// Deletes a record; `false` when there is none.
     fn remove(&self, id: i64) -> Result<bool, StoreError>;

@@ -2,7 +2,7 @@
 //! with jitter, a maximum of attempts, the dead-letter state), and [`replay`], which
 //! sends chosen records now (`courier replay run`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -56,6 +56,11 @@ pub struct WorkerOptions {
     pub lease: Duration,
     /// Records sent at once.
     pub concurrency: usize,
+    /// Records claimed in one transaction, and held (leased, their leases renewed)
+    /// ahead of the sends, so that a finished send takes the next record from
+    /// memory instead of waiting for a claim; at least `concurrency`. The buffer is
+    /// topped up while sends are in flight, once it is half empty.
+    pub batch: usize,
     /// Attempts before a record goes dead.
     pub max_attempts: u32,
     /// The wait after the first failed attempt; it doubles with each further one.
@@ -79,6 +84,7 @@ impl Default for WorkerOptions {
             owner: format!("worker-{}-{:08x}", std::process::id(), rand::random::<u32>()),
             lease: Duration::from_secs(60),
             concurrency: 8,
+            batch: 64,
             max_attempts: 10,
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(15 * 60),
@@ -237,58 +243,174 @@ impl Worker {
         self.drain(true).await
     }
 
+    /// The loop: a claimer keeps a buffer of leased records ahead of the sends
+    /// (one claim for many records, made while sends are in flight), the sends
+    /// take from it, and the attempts that ended are written together, one batch
+    /// at a time, while the next sends go on (a group commit: what ends while a
+    /// batch is being written goes in the next). Every record held — buffered,
+    /// in flight, or waiting for its batch — has its lease renewed.
     async fn drain(&self, until_empty: bool) -> Result<Report, StoreError> {
-        let mut report = Report::default();
-        let mut sending: JoinSet<(Record, Attempted)> = JoinSet::new();
-        // The deadline of each send in flight, moved on when its lease is renewed.
-        let mut leases: HashMap<i64, watch::Sender<tokio::time::Instant>> = HashMap::new();
-        let renew_every = (self.options.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(3600));
-        let mut renew_at = tokio::time::Instant::now() + renew_every;
-        let mut outage = Outage::default();
-        let mut worked = false;
+        let mut state = Drain::new(&self.options);
         loop {
-            let free = self.options.concurrency.max(1).saturating_sub(sending.len());
-            if free > 0 {
-                let started = tokio::time::Instant::now();
-                match claim(&self.store, &self.options, free, Selection::Due).await {
-                    Ok(claimed) => {
-                        worked = true;
-                        outage = Outage::default();
-                        for record in claimed {
-                            let (deadline, watched) = watch::channel(send_deadline(started, self.options.lease));
-                            leases.insert(record.id, deadline);
-                            sending.spawn(self.send(record, watched));
-                        }
-                    }
-                    Err(error) if !worked => return Err(error),
-                    Err(error) => {
-                        self.ride_out(&mut outage, error).await?;
-                        continue;
-                    }
-                }
+            let now = tokio::time::Instant::now();
+            self.dispatch(&mut state, now);
+            if state.claiming.is_none() && state.wants_claim(&self.options, now) {
+                state.claiming = Some(self.start_claim(state.target.saturating_sub(state.buffer.len())));
             }
-            if sending.is_empty() {
+            if state.flushing.is_none() && !state.ended.is_empty() && state.flush_retry_at.is_none_or(|at| now >= at) {
+                state.flushing = Some(self.start_flush(&mut state));
+            }
+            if state.is_idle() {
                 if until_empty {
-                    return Ok(report);
+                    return Ok(state.report);
                 }
                 let poll = self.options.poll;
-                if let Err(error) = blocking(&self.store, move |store| store.wait_for_work(poll)).await {
-                    self.ride_out(&mut outage, error).await?;
+                match blocking(&self.store, move |store| store.wait_for_work(poll)).await {
+                    Ok(()) => state.dry_since = None,
+                    Err(error) => self.ride_out(&mut state.outage, error).await?,
                 }
                 continue;
             }
-            let now = tokio::time::Instant::now();
-            if now >= renew_at {
-                self.renew(&leases).await;
-                renew_at = now + renew_every;
+            if now >= state.renew_at {
+                self.renew(&state.leases).await;
+                state.renew_at = now + state.renew_every;
             }
-            let wake = self.options.poll.min(renew_at.saturating_duration_since(now));
-            let Ok(Some(joined)) = tokio::time::timeout(wake, sending.join_next()).await else {
+            let wake = state.wake(&self.options, now);
+            tokio::select! {
+                Some(joined) = state.sending.join_next(), if !state.sending.is_empty() => {
+                    let (record, (verdict, asked)) =
+                        joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
+                    let finish = self.finish_of(&record, &verdict, asked);
+                    state.ended.push(Ended { record, verdict, finish });
+                }
+                claimed = finished(&mut state.claiming) => self.claimed(&mut state, claimed)?,
+                flushed = finished(&mut state.flushing) => self.flushed(&mut state, flushed)?,
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Starts buffered records while there is room for more sends; a record whose
+    /// lease could not be renewed in time is let go unsent (another worker takes it
+    /// when the lease lapses).
+    fn dispatch(&self, state: &mut Drain, now: tokio::time::Instant) {
+        while state.sending.len() < self.options.concurrency.max(1) {
+            let Some(record) = state.buffer.pop_front() else { break };
+            let Some(deadline) = state.leases.get(&record.id) else { continue };
+            if now >= *deadline.borrow() {
+                state.leases.remove(&record.id);
                 continue;
-            };
-            let (record, (verdict, asked)) = joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
-            leases.remove(&record.id);
-            self.settle(record, verdict, asked, &mut report, &mut outage).await?;
+            }
+            let watched = deadline.subscribe();
+            state.sending.spawn(self.send(record, watched));
+        }
+    }
+
+    /// Claims up to `limit` due records on a blocking thread, while the sends go on.
+    fn start_claim(&self, limit: usize) -> Pending<Vec<Record>> {
+        let (store, options) = (self.store.clone(), self.options.clone());
+        let started = tokio::time::Instant::now();
+        let handle = tokio::task::spawn_blocking(move || {
+            let now = Utc::now();
+            store.claim(&Claim {
+                owner: &options.owner,
+                now,
+                until: now + delta(options.lease),
+                limit,
+                selection: Selection::Due,
+                max_attempts: Some(options.max_attempts),
+                backoff: Some(options.schedule()),
+            })
+        });
+        Pending { handle, started, size: limit }
+    }
+
+    /// Takes in what a claim leased (into the buffer, each with its lease's
+    /// deadline), or the claim's error.
+    fn claimed(&self, state: &mut Drain, claimed: Finished<Vec<Record>>) -> Result<(), StoreError> {
+        let (result, started, asked) = claimed;
+        match result {
+            Ok(records) => {
+                state.worked = true;
+                state.outage = Outage::default();
+                state.claim_retry_at = None;
+                state.dry_since = (records.len() < asked).then(tokio::time::Instant::now);
+                for record in records {
+                    let (deadline, _) = watch::channel(send_deadline(started, self.options.lease));
+                    state.leases.insert(record.id, deadline);
+                    state.buffer.push_back(record);
+                }
+                Ok(())
+            }
+            Err(error) if !state.worked => Err(error),
+            Err(error) => {
+                let wait = self.outage_wait(&mut state.outage, error)?;
+                state.claim_retry_at = Some(tokio::time::Instant::now() + wait);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the attempts that ended, together, on a blocking thread.
+    fn start_flush(&self, state: &mut Drain) -> Pending<()> {
+        state.flushed = std::mem::take(&mut state.ended);
+        let settled: Vec<(i64, Finish)> =
+            state.flushed.iter().map(|ended| (ended.record.id, ended.finish.clone())).collect();
+        let (store, owner) = (self.store.clone(), self.options.owner.clone());
+        let size = settled.len();
+        let handle = tokio::task::spawn_blocking(move || store.finish_many(&owner, &settled, Utc::now()));
+        Pending { handle, started: tokio::time::Instant::now(), size }
+    }
+
+    /// Once a batch is written, counts it and tells the observer (a record reported
+    /// delivered is gone); a batch that could not be written is tried again after
+    /// the outage's wait.
+    fn flushed(&self, state: &mut Drain, flushed: Finished<()>) -> Result<(), StoreError> {
+        let mut batch = std::mem::take(&mut state.flushed);
+        match flushed.0 {
+            Ok(()) => {
+                state.outage = Outage::default();
+                state.flush_retry_at = None;
+                for ended in &batch {
+                    state.leases.remove(&ended.record.id);
+                    match &ended.finish {
+                        Finish::Delivered => state.report.delivered += 1,
+                        Finish::Failed { state: State::Dead, .. } => state.report.dead += 1,
+                        Finish::Failed { .. } => {
+                            state.report.retried += 1;
+                            // It may be due again soon: look before calling the queue empty.
+                            state.dry_since = None;
+                        }
+                    }
+                    if let Some(observer) = &self.observer {
+                        observer(&ended.record, &ended.verdict);
+                    }
+                }
+                Ok(())
+            }
+            Err(error) => {
+                batch.append(&mut state.ended);
+                state.ended = batch;
+                let wait = self.outage_wait(&mut state.outage, error)?;
+                state.flush_retry_at = Some(tokio::time::Instant::now() + wait);
+                Ok(())
+            }
+        }
+    }
+
+    /// How an attempt ends in the store.
+    fn finish_of(&self, record: &Record, verdict: &Verdict, asked: Option<Duration>) -> Finish {
+        let now = Utc::now();
+        match verdict {
+            Verdict::Delivered { .. } => Finish::Delivered,
+            Verdict::Failed { error } if record.attempts < self.options.max_attempts => Finish::Failed {
+                state: State::Pending,
+                error: error.clone(),
+                next_attempt_at: now + delta(self.options.wait_after(record.attempts, asked)),
+            },
+            Verdict::Failed { error } | Verdict::Refused { error } => {
+                Finish::Failed { state: State::Dead, error: error.clone(), next_attempt_at: now }
+            }
         }
     }
 
@@ -351,6 +473,14 @@ impl Worker {
     /// Waits out a store error with backoff, or gives up when the outage has lasted
     /// longer than the options allow.
     async fn ride_out(&self, outage: &mut Outage, error: StoreError) -> Result<(), StoreError> {
+        let wait = self.outage_wait(outage, error)?;
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// The wait before trying the store again after `error` (told to the store
+    /// observer), or the error when the outage has lasted longer than the options allow.
+    fn outage_wait(&self, outage: &mut Outage, error: StoreError) -> Result<Duration, StoreError> {
         let now = tokio::time::Instant::now();
         let since = *outage.since.get_or_insert(now);
         if let Some(limit) = self.options.give_up_after
@@ -364,49 +494,124 @@ impl Worker {
         if let Some(observer) = &self.store_observer {
             observer(&error, wait);
         }
-        tokio::time::sleep(wait).await;
-        Ok(())
+        Ok(wait)
+    }
+}
+
+/// A claimed record whose attempt ended, waiting for its batch to be written.
+struct Ended {
+    record: Record,
+    verdict: Verdict,
+    finish: Finish,
+}
+
+/// A store call running on a blocking thread: when it started, and how many
+/// records it asked for or carries.
+struct Pending<T> {
+    handle: tokio::task::JoinHandle<Result<T, StoreError>>,
+    started: tokio::time::Instant,
+    size: usize,
+}
+
+/// A finished [`Pending`]: its result, when it started, and its size.
+type Finished<T> = (Result<T, StoreError>, tokio::time::Instant, usize);
+
+/// Waits for the store call in `pending`, if there is one (else for ever, so that
+/// `select!` passes it over), and clears it.
+async fn finished<T>(pending: &mut Option<Pending<T>>) -> Finished<T> {
+    let Some(call) = pending.as_mut() else {
+        return std::future::pending().await;
+    };
+    let result = match (&mut call.handle).await {
+        Ok(result) => result,
+        Err(error) => Err(StoreError(format!("the replay store failed: {error}"))),
+    };
+    let (started, size) = (call.started, call.size);
+    *pending = None;
+    (result, started, size)
+}
+
+/// What the worker's loop holds.
+struct Drain {
+    report: Report,
+    /// Claimed records not sent yet, the earliest due first.
+    buffer: VecDeque<Record>,
+    /// The sends in flight.
+    sending: JoinSet<(Record, Attempted)>,
+    /// Attempts that ended, for the next batch.
+    ended: Vec<Ended>,
+    /// The claim and the batch being written, if any.
+    claiming: Option<Pending<Vec<Record>>>,
+    flushing: Option<Pending<()>>,
+    /// The attempts in the batch being written.
+    flushed: Vec<Ended>,
+    /// The lease deadline of every record held, moved on when its lease is renewed.
+    leases: HashMap<i64, watch::Sender<tokio::time::Instant>>,
+    /// Records the buffer is topped up to.
+    target: usize,
+    renew_every: Duration,
+    renew_at: tokio::time::Instant,
+    /// Since when the store has had no more due records (the last claim came back
+    /// short); `None` while there may be more.
+    dry_since: Option<tokio::time::Instant>,
+    claim_retry_at: Option<tokio::time::Instant>,
+    flush_retry_at: Option<tokio::time::Instant>,
+    outage: Outage,
+    /// Whether a store call has succeeded yet: one failing before ends the worker.
+    worked: bool,
+}
+
+impl Drain {
+    fn new(options: &WorkerOptions) -> Drain {
+        let renew_every = (options.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(3600));
+        Drain {
+            report: Report::default(),
+            buffer: VecDeque::new(),
+            sending: JoinSet::new(),
+            ended: Vec::new(),
+            claiming: None,
+            flushing: None,
+            flushed: Vec::new(),
+            leases: HashMap::new(),
+            target: options.batch.max(options.concurrency).max(1),
+            renew_every,
+            renew_at: tokio::time::Instant::now() + renew_every,
+            dry_since: None,
+            claim_retry_at: None,
+            flush_retry_at: None,
+            outage: Outage::default(),
+            worked: false,
+        }
     }
 
-    /// Writes down how an attempt went (trying again while the store fails), then
-    /// tells the observer: a record reported removed is gone.
-    async fn settle(
-        &self,
-        record: Record,
-        verdict: Verdict,
-        asked: Option<Duration>,
-        report: &mut Report,
-        outage: &mut Outage,
-    ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let finish = match &verdict {
-            Verdict::Delivered { .. } => Finish::Delivered,
-            Verdict::Failed { error } if record.attempts < self.options.max_attempts => Finish::Failed {
-                state: State::Pending,
-                error: error.clone(),
-                next_attempt_at: now + delta(self.options.wait_after(record.attempts, asked)),
-            },
-            Verdict::Failed { error } | Verdict::Refused { error } => {
-                Finish::Failed { state: State::Dead, error: error.clone(), next_attempt_at: now }
-            }
-        };
-        loop {
-            let (owner, finish, id) = (self.options.owner.clone(), finish.clone(), record.id);
-            match blocking(&self.store, move |store| store.finish(id, &owner, &finish, Utc::now())).await {
-                Ok(()) => break,
-                Err(error) => self.ride_out(outage, error).await?,
-            }
+    /// Whether to claim now: the buffer is half empty, the store is not known to
+    /// be dry (or was found so a poll ago), and no store error is being waited out.
+    fn wants_claim(&self, options: &WorkerOptions, now: tokio::time::Instant) -> bool {
+        self.buffer.len() <= self.target / 2
+            && self.dry_since.is_none_or(|since| now >= since + options.poll)
+            && self.claim_retry_at.is_none_or(|at| now >= at)
+    }
+
+    /// Nothing held and nothing going on, and the last claim found nothing more.
+    fn is_idle(&self) -> bool {
+        self.dry_since.is_some()
+            && self.buffer.is_empty()
+            && self.sending.is_empty()
+            && self.ended.is_empty()
+            && self.claiming.is_none()
+            && self.flushing.is_none()
+    }
+
+    /// When the loop must look again if nothing else happens first.
+    fn wake(&self, options: &WorkerOptions, now: tokio::time::Instant) -> tokio::time::Instant {
+        let mut wake = self.renew_at.min(now + options.poll);
+        for at in [self.claim_retry_at, self.flush_retry_at, self.dry_since.map(|since| since + options.poll)]
+            .into_iter()
+            .flatten()
+        {
+            wake = wake.min(at.max(now));
         }
-        *outage = Outage::default();
-        match &finish {
-            Finish::Delivered => report.delivered += 1,
-            Finish::Failed { state: State::Dead, .. } => report.dead += 1,
-            Finish::Failed { .. } => report.retried += 1,
-        }
-        if let Some(observer) = &self.observer {
-            observer(&record, &verdict);
-        }
-        Ok(())
+        wake
     }
 }
 

@@ -195,6 +195,7 @@ pub fn queued(url: &str, key: String) -> courier::replay::NewRecord {
         },
         attempts: 0,
         last_error: None,
+        tenant: None,
     }
 }
 
@@ -250,6 +251,89 @@ pub fn kills_use_up_attempts(folder: &Path, store: &str, insert: impl FnOnce(&st
     assert_eq!(record["attempts"], 3, "{record}");
     assert!(record["last_error"].as_str().unwrap_or_default().contains("attempts ran out"), "{record}");
     assert_eq!(server.seen().len(), 3, "no fourth delivery");
+}
+
+/// A worker killed while claimed records sit in its buffer, and one killed between
+/// its sends and the commit of their batch, lose nothing. Ten requests are queued
+/// (`insert`, on `store`) to a server that answers after 400 ms. The first worker
+/// (`--concurrency 1`) claims them all in one batch and is SIGKILLed during its
+/// first send: nine sit in its buffer, unsent. The second (`--concurrency 4`),
+/// once their leases lapse, claims them and sends four; `lock` then holds the
+/// store's write lock, so that their batch cannot commit when the answers come,
+/// and the worker is SIGKILLed once it has them. After that every request still
+/// reaches the server — the four answered ones twice, with the same key and body.
+pub fn kills_in_the_buffer_and_before_the_batch_commits<L>(
+    folder: &Path,
+    store: &str,
+    insert: impl FnOnce(&[courier::replay::NewRecord]),
+    lock: impl FnOnce() -> L,
+) {
+    let server = Server::start();
+    server.delay(Duration::from_millis(400));
+    let records: Vec<courier::replay::NewRecord> =
+        (0..10).map(|n| queued(&server.url("/buffered"), format!("buffered-{n:02}"))).collect();
+    insert(&records);
+    let worker = |concurrency: &str| {
+        courier(folder)
+            .args(["worker", "--store", store, "--lease", "1s", "--concurrency", concurrency])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("courier runs")
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "waited in vain for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let held =
+        || list(folder, store).iter().filter(|record| !record["attempts"].is_null() && record["attempts"] != 0).count();
+
+    let mut first = worker("1");
+    wait_for("the first send", &|| !server.seen().is_empty());
+    first.kill().expect("SIGKILL");
+    first.wait().expect("the worker ends");
+    assert_eq!(server.seen().len(), 1, "one send in flight, the rest buffered");
+    assert_eq!(held(), 10, "all ten were claimed in one batch, and none settled");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut second = worker("4");
+    wait_for("four sends", &|| server.seen().len() >= 5);
+    let guard = lock();
+    std::thread::sleep(Duration::from_millis(700));
+    second.kill().expect("SIGKILL");
+    second.wait().expect("the worker ends");
+    drop(guard);
+    let answered: Vec<String> =
+        server.seen()[1..].iter().filter_map(|seen| seen.header("idempotency-key").map(str::to_owned)).collect();
+    assert!(answered.len() >= 4, "{answered:?}");
+    assert_eq!(list(folder, store).len(), 10, "the answered four were not deleted: their batch never committed");
+
+    let mut runs = 0;
+    while !list(folder, store).is_empty() {
+        runs += 1;
+        assert!(runs <= 10, "the queue does not drain");
+        std::thread::sleep(Duration::from_millis(1100));
+        let output = courier(folder)
+            .args(["worker", "--store", store, "--lease", "1s", "--until-empty", "--concurrency", "8"])
+            .output()
+            .expect("courier runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let keys = server.keys();
+    for record in &records {
+        let key = &record.saved.idempotency_key;
+        assert!(keys.contains_key(key), "{key} never reached the server");
+    }
+    for key in &answered {
+        assert!(keys[key] >= 2, "{key}: answered before the kill, so sent again after it");
+    }
+    for seen in server.seen() {
+        let key = seen.header("idempotency-key").expect("a key");
+        assert_eq!(seen.body, body_of(key), "every delivery of {key} carries its body");
+    }
 }
 
 /// Runs `courier ARGS` in `folder`.

@@ -1,0 +1,134 @@
+//! `courier enqueue` with the real binary: a JSONL file of variables queued as one
+//! record a line, in batched transactions, bad lines reported by number, and the
+//! records then delivered by `courier worker` to a loopback server — on SQLite,
+//! and on PostgreSQL when `COURIER_TEST_POSTGRES=1` (`tests/pg_support`).
+#![cfg(feature = "cli")]
+
+mod pg_support;
+mod replay_support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+use pg_support::Cluster;
+use replay_support::{Server, courier, list, stderr, stdout};
+
+/// A spec that does not say `queue = true`: `enqueue` queues it all the same.
+fn write_spec(folder: &Path) {
+    let spec = "method = \"POST\"\nurl = \"${base}/${id}\"\nbody = \"json\"\n\
+                payload = '{\"id\": \"${id}\", \"n\": ${toInteger(n)}}'\n";
+    std::fs::write(folder.join("order.toml"), spec).unwrap();
+}
+
+/// Queues six lines, four of them bad, into `store`, then drains it: the two good
+/// ones reach the server, each with its own key and body, the tenant stored.
+fn bad_lines_are_reported_by_number_and_the_rest_delivered(store: &str) {
+    let folder = tempfile::tempdir().unwrap();
+    write_spec(folder.path());
+    let server = Server::start();
+    let base = server.url("/orders");
+    let lines = [
+        format!(r#"{{"base": "{base}", "id": "a1", "n": "1"}}"#),
+        "[1, 2]".to_owned(),
+        format!(r#"{{"base": "{base}", "id": "a3", "n": "lots"}}"#),
+        r#"{"base": "http://10.1.2.3:9/orders", "id": "a4", "n": "4"}"#.to_owned(),
+        String::new(),
+        format!(r#"{{"base": "{base}", "id": "a6", "n": "6"}}"#),
+        "{not json".to_owned(),
+    ];
+    std::fs::write(folder.path().join("lines.jsonl"), lines.join("\n") + "\n").unwrap();
+    let queued = courier(folder.path())
+        .env_remove("COURIER_ALLOW")
+        .args(["enqueue", "order.toml", "--store", store, "--vars-jsonl", "lines.jsonl", "--tenant", "acme"])
+        .args(["--allow", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert_eq!(queued.status.code(), Some(1), "{}", stderr(&queued));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&queued)).unwrap();
+    assert_eq!((summary["queued"].as_u64(), summary["failed"].as_u64()), (Some(2), Some(4)), "{summary}");
+    let errors = summary["errors"].as_array().unwrap();
+    let numbers: Vec<u64> = errors.iter().map(|error| error["line"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, [2, 3, 4, 7], "{summary}");
+    let error = |line: usize| errors[line].to_string();
+    assert!(error(0).contains("not a JSON object"), "{}", error(0));
+    assert!(error(1).contains("lots") && error(1).contains("nothing was sent"), "{}", error(1));
+    assert!(error(2).contains("10.1.2.3"), "{}", error(2));
+    assert!(error(3).contains("not JSON"), "{}", error(3));
+
+    let records = list(folder.path(), store);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records.iter().all(|record| record["state"] == "pending" && record["attempts"] == 0), "{records:?}");
+    assert!(records.iter().all(|record| record["tenant"] == "acme"), "{records:?}");
+
+    let worked = courier(folder.path()).args(["worker", "--store", store, "--until-empty"]).output().unwrap();
+    assert!(worked.status.success(), "{}", stderr(&worked));
+    assert_eq!(stdout(&worked).trim(), r#"{"delivered":2,"retried":0,"dead":0}"#);
+    let mut seen = server.seen();
+    seen.sort_by(|a, b| a.path.cmp(&b.path));
+    let paths: Vec<&str> = seen.iter().map(|seen| seen.path.as_str()).collect();
+    assert_eq!(paths, ["/orders/a1", "/orders/a6"]);
+    assert_eq!(seen[1].body, br#"{"id": "a6", "n": 6}"#);
+    let keys: Vec<&str> = seen.iter().filter_map(|seen| seen.header("idempotency-key")).collect();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0], keys[1]);
+    for (seen, record) in seen.iter().zip(&records) {
+        assert_eq!(seen.header("idempotency-key"), record["idempotency_key"].as_str());
+    }
+    assert!(list(folder.path(), store).is_empty());
+}
+
+#[test]
+fn enqueue_reports_bad_lines_by_number_and_queues_the_rest_on_sqlite() {
+    bad_lines_are_reported_by_number_and_the_rest_delivered("queue.db");
+}
+
+#[test]
+fn enqueue_reports_bad_lines_by_number_and_queues_the_rest_on_postgres() {
+    let Some(cluster) = Cluster::start("enqueue_reports_bad_lines_by_number_and_queues_the_rest_on_postgres") else {
+        return;
+    };
+    bad_lines_are_reported_by_number_and_the_rest_delivered(&cluster.url());
+}
+
+#[test]
+fn enqueue_reads_stdin_in_batches_and_exits_0_when_every_line_was_queued() {
+    const LINES: usize = 2500;
+    let folder = tempfile::tempdir().unwrap();
+    write_spec(folder.path());
+    let mut child = courier(folder.path())
+        .args(["enqueue", "order.toml", "--store", "queue.db", "--vars-jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for n in 0..LINES {
+            writeln!(stdin, r#"{{"base": "http://127.0.0.1:9/o", "id": "{n}", "n": "{n}"}}"#).unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), format!(r#"{{"queued":{LINES},"failed":0,"errors":[]}}"#));
+    let records = list(folder.path(), "queue.db");
+    assert_eq!(records.len(), LINES);
+    let keys: std::collections::HashSet<&str> =
+        records.iter().map(|record| record["idempotency_key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), LINES, "one key per record");
+}
+
+#[test]
+fn enqueue_without_its_input_or_with_an_unreadable_one_is_bad_usage() {
+    let folder = tempfile::tempdir().unwrap();
+    write_spec(folder.path());
+    let missing = courier(folder.path()).args(["enqueue", "order.toml", "--store", "q.db"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    let unreadable = courier(folder.path())
+        .args(["enqueue", "order.toml", "--store", "q.db", "--vars-jsonl", "nothing-here.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(unreadable.status.code(), Some(2), "{}", stderr(&unreadable));
+    assert!(stderr(&unreadable).contains("nothing-here.jsonl"), "{}", stderr(&unreadable));
+}
