@@ -90,6 +90,10 @@ pub(crate) struct WorkerArgs {
     /// least --concurrency. A killed worker's held requests wait for their lease to lapse.
     #[arg(long, value_name = "N", default_value_t = 64)]
     batch: usize,
+    /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address
+    /// (`docs/operations.md`).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     #[command(flatten)]
     secrets: SecretsArg,
     #[command(flatten)]
@@ -179,6 +183,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         StoreLocation::File(path) if args.until_empty && !path.exists() => courier::replay::Report::default(),
         location => {
             let store = store_at(location)?;
+            let store_for_probes = store.clone();
             let specs = Arc::new(SpecFiles::new(Engine::new()));
             let worker = Worker::new(store, executor, specs, context(&args.secrets)?)
                 .with_options(options)
@@ -200,6 +205,9 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
                     eprintln!("{error}; trying again in {} ms", wait.as_millis());
                 });
             let runtime = runtime()?;
+            if let Some(address) = args.metrics {
+                serve_operations(&runtime, address, store_for_probes)?;
+            }
             let drained = if args.until_empty {
                 runtime.block_on(worker.run_until_empty())
             } else {
@@ -209,6 +217,24 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         }
     };
     super::eval::print((serde_json::to_string(&report).unwrap_or_default() + "\n").as_bytes())
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `address` for as long as the
+/// worker runs; an address that cannot be bound is bad usage.
+fn serve_operations(
+    runtime: &tokio::runtime::Runtime,
+    address: std::net::SocketAddr,
+    store: Arc<dyn courier::replay::ReplayStore>,
+) -> Result<(), Failure> {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(address))
+        .map_err(|error| Failure::usage(format!("--metrics {address}: {error}")))?;
+    let bound = listener.local_addr().map_err(|error| Failure::usage(format!("--metrics {address}: {error}")))?;
+    eprintln!("metrics on http://{bound}/metrics");
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, courier::serve::operations::router(Some(store))).await;
+    });
+    Ok(())
 }
 
 /// The executor that sends kept and queued requests, under the destination policy

@@ -19,7 +19,7 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Record, ReplayStore, Saved, Selection, State, StoreError,
+    Claim, Finish, KeptCredentials, Lease, NewRecord, Record, ReplayStore, QueueCounts, Saved, Selection, State, StoreError,
 };
 use crate::request::{Method, Prepared, Timeouts};
 
@@ -355,6 +355,19 @@ impl ReplayStore for PostgresStore {
                 .iter()
                 .map(|row| record(row).map_err(Failed::Data))
                 .collect()
+        })
+    }
+
+    fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, StoreError> {
+        let now = now.timestamp_millis();
+        self.with(|connection| {
+            let row = connection.client.query_one(
+                "SELECT count(*) FILTER (WHERE next_attempt_at <= $1), count(*) FILTER (WHERE next_attempt_at > $1)
+                 FROM courier_requests WHERE state = 'pending'",
+                &[&now],
+            )?;
+            let (due, waiting): (i64, i64) = (row.get(0), row.get(1));
+            Ok(QueueCounts { due: due as u64, waiting: waiting as u64 })
         })
     }
 

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 
 use super::address::without_password;
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State, StoreError,
+    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, QueueCounts, Saved, Selection, State, StoreError,
 };
 use crate::request::{Method, Prepared, Timeouts};
 
@@ -223,6 +223,16 @@ impl ReplayStore for SqliteStore {
         self.with(|connection| {
             let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM requests ORDER BY id"))?;
             statement.query_map([], record)?.collect()
+        })
+    }
+
+    fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, StoreError> {
+        self.with(|connection| {
+            let sql = "SELECT COALESCE(SUM(next_attempt_at <= ?1), 0), COALESCE(SUM(next_attempt_at > ?1), 0)
+                       FROM requests WHERE state = 'pending'";
+            connection.query_row(sql, params![millis(now)], |row| {
+                Ok(QueueCounts { due: row.get::<_, i64>(0)? as u64, waiting: row.get::<_, i64>(1)? as u64 })
+            })
         })
     }
 

@@ -251,12 +251,36 @@ pub struct StoreError(pub String);
 ///   its lease; [`Finish::Delivered`] deletes it whoever holds it by then, and has
 ///   committed when it returns.
 /// - `renew` extends only leases that `owner` still holds.
+/// Queued records by whether they are due (see [`ReplayStore::queue_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Pending records due now.
+    pub due: u64,
+    /// Pending records due later.
+    pub waiting: u64,
+}
+
 pub trait ReplayStore: Send + Sync {
     /// Saves records in one committed transaction; their ids, in order.
     fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError>;
 
     /// Every record, by id.
     fn list(&self) -> Result<Vec<Record>, StoreError>;
+
+    /// How many queued (pending) records are due at `now`, and how many wait for a
+    /// later time: the queue's gauges. The default counts the records of
+    /// [`ReplayStore::list`]; a store that can count in place does.
+    fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, StoreError> {
+        let mut counts = QueueCounts::default();
+        for record in self.list()?.iter().filter(|record| record.state == State::Pending) {
+            if record.next_attempt_at <= now {
+                counts.due += 1;
+            } else {
+                counts.waiting += 1;
+            }
+        }
+        Ok(counts)
+    }
 
     /// Leases records of the selection whose lease is free or has lapsed at
     /// `claim.now`; the records, the earliest due first.

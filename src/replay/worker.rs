@@ -18,6 +18,7 @@ use super::retry::retry_after;
 use super::store::{Backoff, Claim, Finish, Record, ReplayStore, Selection, State, StoreError};
 use crate::eval::Engine;
 use crate::functions::Context;
+use crate::request::metrics::{self, Fate};
 use crate::request::{CompiledRequest, Credentials, Executor, Outcome};
 use crate::value::{Value, from_json};
 
@@ -382,6 +383,7 @@ impl Worker {
                             state.dry_since = None;
                         }
                     }
+                    metrics::delivery(fate_of(&ended.finish, &ended.verdict));
                     if let Some(observer) = &self.observer {
                         observer(&ended.record, &ended.verdict);
                     }
@@ -752,6 +754,16 @@ async fn attempt_renewing(
                 renew_at = started + renew_every;
             }
         }
+    }
+}
+
+/// A record's fate once its end is written, for the deliveries metric.
+fn fate_of(finish: &Finish, verdict: &Verdict) -> Fate {
+    match (finish, verdict) {
+        (Finish::Delivered, _) => Fate::Delivered,
+        (_, Verdict::Refused { .. }) => Fate::Refused,
+        (Finish::Failed { state: State::Dead, .. }, _) => Fate::Dead,
+        (Finish::Failed { .. }, _) => Fate::Retry,
     }
 }
 

@@ -36,6 +36,7 @@ mod fields;
 pub mod lists;
 pub mod log;
 pub mod mapping;
+pub mod metrics;
 mod redirect;
 pub mod retry;
 pub mod source;

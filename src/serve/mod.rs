@@ -11,6 +11,7 @@ mod check;
 mod errors;
 mod guard;
 mod leaves;
+pub mod operations;
 mod page;
 mod requests;
 mod templates;
@@ -97,6 +98,7 @@ pub fn router(mut options: ServeOptions, address: SocketAddr) -> Router {
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        .merge(operations::router(None))
         // The guard runs first: a refused request takes no turn.
         .layer(axum::middleware::from_fn_with_state(bounds, bounds::limit))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))

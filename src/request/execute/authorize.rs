@@ -6,6 +6,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::super::auth::AuthPlan;
 use super::super::log::{Carrier, LogEntry, Redactor};
+use super::super::metrics::AttemptTimer;
 use super::super::redirect::Hop;
 use super::super::spec::Timeouts;
 use super::Executor;
@@ -14,9 +15,29 @@ use super::outcome::Prepared;
 use super::transport::{Response, Run, trace_id};
 
 impl Executor {
+    /// One attempt, measured (`courier_attempts_total` and its duration): see
+    /// [`Executor::deliver_unmeasured`].
+    pub(super) async fn deliver(
+        &self,
+        prepared: &Prepared,
+        auth: Option<&AuthPlan>,
+        redirects: u32,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let timer = AttemptTimer::start();
+        let result = self.deliver_unmeasured(prepared, auth, redirects, redactor, run).await;
+        match &result {
+            Ok(response) => timer.answered(Some(response.status)),
+            Err(failure) if failure.refused => timer.refused(),
+            Err(_) => timer.answered(None),
+        }
+        result
+    }
+
     /// Gets the token, sends the request (again once, with a new token, when an
     /// OAuth2-authorized request is answered one of its `expired_statuses`), reads the answer.
-    pub(super) async fn deliver(
+    async fn deliver_unmeasured(
         &self,
         prepared: &Prepared,
         auth: Option<&AuthPlan>,
