@@ -41,8 +41,7 @@ pub use retry::{backoff, retry_after};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
-    Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved, Selection,
-    State,
-    StoreError,
+    Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved,
+    Selection, State, StoreError,
 };
 pub use worker::{Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay, replay_with_lease};

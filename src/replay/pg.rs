@@ -19,7 +19,8 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Record, ReplayStore, QueueCounts, Saved, Selection, State, StoreError,
+    Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
+    StoreError,
 };
 use crate::request::{Method, Prepared, Timeouts};
 

@@ -10,7 +10,8 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 
 use super::address::without_password;
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, QueueCounts, Saved, Selection, State, StoreError,
+    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved, Selection,
+    State, StoreError,
 };
 use crate::request::{Method, Prepared, Timeouts};
 

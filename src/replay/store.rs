@@ -235,6 +235,15 @@ pub enum Finish {
 #[error("{0}")]
 pub struct StoreError(pub String);
 
+/// Queued records by whether they are due (see [`ReplayStore::queue_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Pending records due now.
+    pub due: u64,
+    /// Pending records due later.
+    pub waiting: u64,
+}
+
 /// A durable store of requests. The SQLite default is [`super::SqliteStore`]; a
 /// runtime that outgrows one machine implements this over a shared database.
 ///
@@ -251,15 +260,6 @@ pub struct StoreError(pub String);
 ///   its lease; [`Finish::Delivered`] deletes it whoever holds it by then, and has
 ///   committed when it returns.
 /// - `renew` extends only leases that `owner` still holds.
-/// Queued records by whether they are due (see [`ReplayStore::queue_counts`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueCounts {
-    /// Pending records due now.
-    pub due: u64,
-    /// Pending records due later.
-    pub waiting: u64,
-}
-
 pub trait ReplayStore: Send + Sync {
     /// Saves records in one committed transaction; their ids, in order.
     fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError>;

@@ -28,7 +28,10 @@ pub const DURATION_BUCKETS: &[f64] =
 
 /// Gives each metric its help text and unit, for the recorder in force.
 pub fn describe() {
-    metrics::describe_counter!(ATTEMPTS, "Requests sent (attempts), by the class of the status that answered (none: no answer)");
+    metrics::describe_counter!(
+        ATTEMPTS,
+        "Requests sent (attempts), by the class of the status that answered (none: no answer)"
+    );
     metrics::describe_histogram!(
         ATTEMPT_DURATION,
         metrics::Unit::Seconds,
@@ -140,10 +143,8 @@ mod tests {
 
     #[test]
     fn statuses_fall_into_their_class() {
-        let classes: Vec<_> = [Some(200), Some(302), Some(404), Some(503), Some(99), None]
-            .into_iter()
-            .map(status_class)
-            .collect();
+        let classes: Vec<_> =
+            [Some(200), Some(302), Some(404), Some(503), Some(99), None].into_iter().map(status_class).collect();
         assert_eq!(classes, ["2xx", "3xx", "4xx", "5xx", "none", "none"]);
     }
 }

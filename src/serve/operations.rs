@@ -87,7 +87,9 @@ async fn ready(axum::extract::State(probe): axum::extract::State<Arc<Probe>>) ->
     match tokio::task::spawn_blocking(move || store.queue_counts(chrono::Utc::now())).await {
         Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
         // Store errors never carry a password (see replay's address handling).
-        Ok(Err(error)) => (StatusCode::SERVICE_UNAVAILABLE, format!("the store does not answer: {error}\n")).into_response(),
+        Ok(Err(error)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("the store does not answer: {error}\n")).into_response()
+        }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store check failed\n").into_response(),
     }
 }

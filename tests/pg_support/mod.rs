@@ -88,6 +88,17 @@ impl Cluster {
         self.pg_ctl(&["restart", "-m", "immediate"]);
     }
 
+    /// Stops the server (`pg_ctl stop -m fast`): every connection is refused until
+    /// [`Cluster::start_again`].
+    pub fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast"]);
+    }
+
+    /// Starts a stopped server again, on the same port.
+    pub fn start_again(&self) {
+        self.pg_ctl(&["start"]);
+    }
+
     /// The server's log, for a failing test's message.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.folder.path().join("server.log")).unwrap_or_default()

@@ -1,0 +1,224 @@
+//! What operators scrape and probe, with the real binary: `courier worker
+//! --metrics ADDR` after a drain with a known mix of answers, its page read back
+//! count by count (and checked by Prometheus's own `promtool` when
+//! `COURIER_TEST_PROMTOOL=1`), `/healthz`, and `/readyz` following PostgreSQL down
+//! and up (with `COURIER_TEST_POSTGRES=1`); `courier serve` answers the same paths.
+#![cfg(feature = "cli")]
+
+mod pg_support;
+mod replay_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use pg_support::Cluster;
+use replay_support::{Server, courier, stderr};
+
+/// A worker running in the background with its metrics listener; killed on drop.
+struct RunningWorker {
+    child: Child,
+    address: String,
+    said: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RunningWorker {
+    fn start(folder: &Path, store: &str, extra: &[&str]) -> RunningWorker {
+        let mut child = courier(folder)
+            .args(["worker", "--store", store, "--metrics", "127.0.0.1:0", "--allow", "127.0.0.1"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().expect("the worker says where its metrics are").unwrap();
+        let address = first
+            .strip_prefix("metrics on http://")
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_owned();
+        // Keep reading, so that a full pipe never stops the worker; kept for messages.
+        let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = said.clone();
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| kept.lock().unwrap().push(line)));
+        RunningWorker { child, address, said }
+    }
+
+    /// What the worker wrote on stderr so far.
+    fn said(&self) -> String {
+        self.said.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET path` on `address`: the status and the body.
+fn get(address: &str, path: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(address) else { return (0, "nothing listens".to_owned()) };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the sample named exactly `series` (name and labels as printed).
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Scrapes until `done` holds for the page, for at most 30 s.
+fn scrape_until(address: &str, done: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let (status, page) = get(address, "/metrics");
+        assert_eq!(status, 200, "{page}");
+        if done(&page) {
+            return page;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the page never got there:\n{page}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn enqueue(folder: &Path, store: &str, lines: &[String]) {
+    let spec = "method = \"POST\"\nurl = \"${base}/${id}\"\nbody = \"json\"\npayload = '{\"id\": \"${id}\"}'\n";
+    std::fs::write(folder.join("order.toml"), spec).unwrap();
+    std::fs::write(folder.join("lines.jsonl"), lines.join("\n") + "\n").unwrap();
+    let queued = courier(folder)
+        .args(["enqueue", "order.toml", "--store", store, "--vars-jsonl", "lines.jsonl", "--allow", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(queued.status.success(), "{}", stderr(&queued));
+}
+
+#[test]
+fn the_page_counts_a_drain_exactly() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db").to_string_lossy().into_owned();
+    let (good, bad) = (Server::start(), Server::start());
+    bad.answer_with(503);
+    let mut lines: Vec<String> =
+        (0..3).map(|n| format!(r#"{{"base": "{}", "id": "ok{n}"}}"#, good.url("/orders"))).collect();
+    lines.extend((0..2).map(|n| format!(r#"{{"base": "{}", "id": "down{n}"}}"#, bad.url("/orders"))));
+    enqueue(folder.path(), &store, &lines);
+
+    // One attempt each: the 503s go dead at once.
+    let worker = RunningWorker::start(folder.path(), &store, &["--max-attempts", "1"]);
+    let page = scrape_until(&worker.address, |page| {
+        sample(page, "courier_deliveries_total{result=\"delivered\"}") == Some(3.0)
+            && sample(page, "courier_deliveries_total{result=\"dead\"}") == Some(2.0)
+    });
+    assert_eq!(sample(&page, "courier_attempts_total{status_class=\"2xx\"}"), Some(3.0), "{page}");
+    assert_eq!(sample(&page, "courier_attempts_total{status_class=\"5xx\"}"), Some(2.0), "{page}");
+    assert_eq!(sample(&page, "courier_attempt_duration_seconds_count"), Some(5.0), "{page}");
+    assert_eq!(sample(&page, "courier_in_flight"), Some(0.0), "{page}");
+    assert_eq!(sample(&page, "courier_deliveries_total{result=\"retry\"}"), None, "{page}");
+    // What the services saw agrees with the page.
+    assert_eq!((good.seen().len(), bad.seen().len()), (3, 2));
+    // Every metric has its help and type; the duration is a histogram.
+    for name in ["courier_attempts_total", "courier_attempt_duration_seconds", "courier_in_flight"] {
+        assert!(page.contains(&format!("# HELP {name} ")), "{name}:\n{page}");
+    }
+    assert!(page.contains("# TYPE courier_attempt_duration_seconds histogram"), "{page}");
+    // The queue's gauges: nothing left, the two dead ones no longer queued.
+    // (The gauges are read at most once a second: a figure from the middle of the
+    // drain stays up to a second.)
+    let page = scrape_until(&worker.address, |page| {
+        sample(page, "courier_queue_due") == Some(0.0) && sample(page, "courier_queue_waiting") == Some(0.0)
+    });
+    // No URL, path or body in any label.
+    assert!(!page.contains("/orders") && !page.contains("127.0.0.1"), "{page}");
+    assert_eq!(get(&worker.address, "/healthz").0, 200);
+    assert_eq!(get(&worker.address, "/readyz").0, 200);
+    promtool_accepts(&page);
+}
+
+/// Prometheus's own checker, where `.ci/run` installed it.
+fn promtool_accepts(page: &str) {
+    if std::env::var_os("COURIER_TEST_PROMTOOL").is_none() {
+        eprintln!("skipped: promtool check metrics (set COURIER_TEST_PROMTOOL=1 with promtool installed)");
+        return;
+    }
+    let mut check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed");
+    check.stdin.take().unwrap().write_all(page.as_bytes()).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned() + &String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success() && said.trim().is_empty(), "promtool: {said}\n{page}");
+}
+
+#[test]
+fn readyz_follows_postgres_down_and_up() {
+    let Some(cluster) = Cluster::start("readyz following PostgreSQL") else { return };
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    enqueue(folder.path(), &cluster.url(), &[format!(r#"{{"base": "{}", "id": "one"}}"#, server.url("/orders"))]);
+    let worker = RunningWorker::start(folder.path(), &cluster.url(), &[]);
+    // A worker whose very first claim fails stops (a wrong address is said at once);
+    // once it has worked, it rides outages out.
+    scrape_until(&worker.address, |page| sample(page, "courier_deliveries_total{result=\"delivered\"}") == Some(1.0));
+    let ready = |want: u16| {
+        let started = Instant::now();
+        loop {
+            let (status, body) = get(&worker.address, "/readyz");
+            if status == want {
+                return body;
+            }
+            let said = worker.said();
+            assert!(started.elapsed() < Duration::from_secs(30), "/readyz stayed {status}: {body}\nworker: {said}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    ready(200);
+    cluster.stop();
+    let body = ready(503);
+    assert!(body.contains("store"), "{body}");
+    assert_eq!(get(&worker.address, "/healthz").0, 200);
+    cluster.start_again();
+    ready(200);
+}
+
+#[test]
+fn serve_answers_the_same_paths() {
+    let mut server = courier(Path::new("."))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let address = loop {
+        said.clear();
+        if out.read_line(&mut said).unwrap() == 0 {
+            break None;
+        }
+        if let Some(rest) = said.split("http://").nth(1) {
+            break rest.split('/').next().map(str::to_owned);
+        }
+    };
+    let address = address.expect("serve says where it listens");
+    assert_eq!(get(&address, "/healthz").0, 200);
+    assert_eq!(get(&address, "/readyz").0, 200);
+    let (status, page) = get(&address, "/metrics");
+    assert_eq!(status, 200);
+    assert!(page.is_empty() || page.contains("# TYPE"), "{page}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
