@@ -194,26 +194,64 @@ fn readyz_follows_postgres_down_and_up() {
     ready(200);
 }
 
-#[test]
-fn serve_answers_the_same_paths() {
+/// Starts `courier serve` with `args`; the process and the address it listens on.
+fn start_serve(args: &[&str]) -> (Child, String) {
     let mut server = courier(Path::new("."))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut said = String::new();
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    let address = loop {
-        said.clear();
-        if out.read_line(&mut said).unwrap() == 0 {
-            break None;
-        }
-        if let Some(rest) = said.split("http://").nth(1) {
-            break rest.split('/').next().map(str::to_owned);
-        }
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line.split("http://").nth(1).and_then(|rest| rest.split('/').next()).map(str::to_owned);
+    (server, address.unwrap_or_else(|| panic!("serve says where it listens: {line}")))
+}
+
+#[test]
+fn serve_finishes_the_requests_in_progress_on_sigterm() {
+    let service = Server::start();
+    service.delay(Duration::from_millis(1500));
+    let (mut server, address) = start_serve(&["--allow-send", "--allow", "127.0.0.1", "--grace", "20s"]);
+    let spec = format!("method = \"POST\"\nurl = \"{}\"\n", service.url("/slow"));
+    let body = serde_json::json!({ "spec": spec }).to_string();
+    let sending = {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(&address).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            write!(
+                stream,
+                "POST /v1/send HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answer
+        })
     };
-    let address = address.expect("serve says where it listens");
+    // SIGTERM while the send waits for the slow service.
+    let started = Instant::now();
+    while service.seen().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the send never reached the service");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let terminated = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(terminated.success());
+    let answer = sending.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"status\":200"), "{answer}");
+    let exited = server.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(get(&address, "/healthz").0, 0, "nothing listens once it stopped");
+}
+
+#[test]
+fn serve_answers_the_same_paths() {
+    let (mut server, address) = start_serve(&[]);
     assert_eq!(get(&address, "/healthz").0, 200);
     assert_eq!(get(&address, "/readyz").0, 200);
     let (status, page) = get(&address, "/metrics");

@@ -9,6 +9,7 @@ mod eval;
 mod functions;
 mod import_curl;
 mod inputs;
+mod log;
 mod replay;
 mod secrets;
 mod send;

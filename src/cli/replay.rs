@@ -15,8 +15,10 @@ use super::Failure;
 use super::Format;
 use super::allow::AllowArgs;
 use super::inputs::read_json;
+use super::log::{Level, LogFormat};
 use super::secrets::CliSecrets;
 use super::store::{existing_store, store_at, store_location};
+use serde_json::json;
 
 /// `courier replay`
 #[derive(Args, Debug)]
@@ -94,6 +96,9 @@ pub(crate) struct WorkerArgs {
     /// (`docs/operations.md`).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    /// How log lines are written on stderr: for people, or one JSON object a line.
+    #[arg(long, value_enum, default_value_t)]
+    log_format: LogFormat,
     #[command(flatten)]
     secrets: SecretsArg,
     #[command(flatten)]
@@ -184,29 +189,37 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         location => {
             let store = store_at(location)?;
             let store_for_probes = store.clone();
+            let log_format = args.log_format;
             let specs = Arc::new(SpecFiles::new(Engine::new()));
             let worker = Worker::new(store, executor, specs, context(&args.secrets)?)
                 .with_options(options)
-                .observe(|record, verdict| {
+                .observe(move |record, verdict| {
                     let request = &record.saved.request;
-                    // Formatted first and written at once: stderr is unbuffered, and
-                    // `eprintln!` writes each piece of a format with a system call of its own.
-                    let line = format!(
-                        "{} {} {} (attempt {}): {}\n",
+                    let human = format!(
+                        "{} {} {} (attempt {}): {}",
                         record.id,
                         request.method.as_str(),
                         request.url,
                         record.attempts,
                         verdict_text(verdict)
                     );
-                    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+                    let fields = [
+                        ("id", json!(record.id)),
+                        ("method", json!(request.method.as_str())),
+                        ("url", json!(request.url)),
+                        ("attempt", json!(record.attempts)),
+                        ("verdict", json!(verdict_text(verdict))),
+                    ];
+                    log_format.write(Level::Info, &human, "attempt ended", &fields);
                 })
-                .observe_store(|error, wait| {
-                    eprintln!("{error}; trying again in {} ms", wait.as_millis());
+                .observe_store(move |error, wait| {
+                    let human = format!("{error}; trying again in {} ms", wait.as_millis());
+                    let fields = [("error", json!(error.to_string())), ("retry_in_ms", json!(wait.as_millis() as u64))];
+                    log_format.write(Level::Warn, &human, "the store failed", &fields);
                 });
             let runtime = runtime()?;
             if let Some(address) = args.metrics {
-                serve_operations(&runtime, address, store_for_probes)?;
+                serve_operations(&runtime, address, store_for_probes, log_format)?;
             }
             let drained = if args.until_empty {
                 runtime.block_on(worker.run_until_empty())
@@ -225,12 +238,14 @@ fn serve_operations(
     runtime: &tokio::runtime::Runtime,
     address: std::net::SocketAddr,
     store: Arc<dyn courier::replay::ReplayStore>,
+    log_format: LogFormat,
 ) -> Result<(), Failure> {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(address))
         .map_err(|error| Failure::usage(format!("--metrics {address}: {error}")))?;
     let bound = listener.local_addr().map_err(|error| Failure::usage(format!("--metrics {address}: {error}")))?;
-    eprintln!("metrics on http://{bound}/metrics");
+    let url = format!("http://{bound}/metrics");
+    log_format.write(Level::Info, &format!("metrics on {url}"), "metrics listening", &[("url", json!(url))]);
     runtime.spawn(async move {
         let _ = axum::serve(listener, courier::serve::operations::router(Some(store))).await;
     });

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 use courier::request::ExecutorOptions;
-use courier::serve::{ServeOptions, serve as run};
+use courier::serve::{ServeOptions, serve_until};
+use serde_json::json;
 
 use super::Failure;
 use super::allow::AllowArgs;
+use super::log::{Level, LogFormat};
 
 /// `courier serve [--listen ADDR] [--host NAME]... [--allow-send [--public]] [--files DIR] [--allow ENTRY]...`
 #[derive(Args, Debug)]
@@ -38,6 +40,12 @@ pub(crate) struct ServeArgs {
     /// tenant's spec cannot turn one call into many requests to a service.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     max_attempts: u32,
+    /// On SIGTERM or SIGINT, how long the requests in progress may take to finish.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    grace: std::time::Duration,
+    /// How log lines are written on stderr: for people, or one JSON object a line.
+    #[arg(long, value_enum, default_value_t)]
+    log_format: LogFormat,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
@@ -70,6 +78,30 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         let address = listener.local_addr().map_err(|error| Failure::usage(error.to_string()))?;
         // The first line on stdout is the address: scripts and tests read it.
         super::eval::print(format!("courier serve: listening on http://{address}/\n").as_bytes())?;
-        run(listener, options).await.map_err(|error| Failure::error(format!("error: the server stopped: {error}\n")))
+        let url = format!("http://{address}/");
+        let fields = [("url", json!(url)), ("allow_send", json!(options.allow_send))];
+        args.log_format.write(Level::Info, &format!("listening on {url}"), "listening", &fields);
+        let stopped = serve_until(listener, options, shutdown_signal(), args.grace).await;
+        stopped.map_err(|error| Failure::error(format!("error: the server stopped: {error}\n")))?;
+        args.log_format.write(Level::Info, "stopped: the requests in progress finished", "stopped", &[]);
+        Ok(())
     })
+}
+
+/// Completes on SIGTERM (every deploy, every autoscaler) or SIGINT (Ctrl-C).
+pub(crate) async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }

@@ -130,24 +130,46 @@ where
 /// Serves [`router`] on `listener` until the process ends, over HTTP/1.1 with
 /// the header-read, idle and write timeouts of `bounds.rs`.
 pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Result<()> {
+    serve_until(listener, options, std::future::pending(), std::time::Duration::ZERO).await
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes; then accepts no
+/// more connections, lets the requests in progress finish (each connection closes
+/// once its answer is written) for at most `grace`, and returns.
+pub async fn serve_until(
+    listener: TcpListener,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: std::time::Duration,
+) -> std::io::Result<()> {
     let app = router(options, listener.local_addr()?);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            // Out of descriptors, say: wait for connections to end rather than spin.
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of descriptors, say: wait for connections to end rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
         let connection =
             http.serve_connection(TokioIo::new(bounds::Timed::new(stream)), TowerToHyperService::new(app.clone()));
+        let connection = connections.watch(connection);
         tokio::spawn(async move {
             // A connection's failure (a timeout, a reset) is its own, not the server's.
             let _ = connection.await;
         });
     }
+    drop(listener);
+    // Requests in progress finish; what is still open after the grace is dropped.
+    let _ = tokio::time::timeout(grace, connections.shutdown()).await;
+    Ok(())
 }
