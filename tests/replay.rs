@@ -708,3 +708,22 @@ async fn the_longest_lease_neither_panics_nor_stalls() {
     assert_eq!(replayed.len(), 1);
     assert_eq!(server.seen().len(), 2, "both sent once");
 }
+
+#[test]
+fn a_services_control_characters_are_shown_escaped_on_the_terminal() {
+    use courier::replay::{ReplayStore, SqliteStore};
+    let folder = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(folder.path().join(STORE)).unwrap();
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}";
+    let mut record = replay_support::queued(&format!("http://127.0.0.1:{}/{hostile}", free_port()), "k".to_owned());
+    record.last_error = Some(format!("the service answered: {hostile}"));
+    store.insert(&[record]).unwrap();
+    drop(store);
+    let table = stdout(&run(folder.path(), &["replay", "list", "--store", STORE]));
+    let worker = run(folder.path(), &["worker", "--until-empty", "--max-attempts", "1", "--store", STORE]);
+    let replayed = run(folder.path(), &["replay", "run", "--all", "--store", STORE]);
+    for (what, text) in [("list", table), ("worker", stderr(&worker)), ("run", stdout(&replayed))] {
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{what}: {text:?}");
+        assert!(text.contains("\\u{1b}]0;owned\\u{7}") || text.contains("%1B"), "{what}: {text:?}");
+    }
+}

@@ -10,6 +10,7 @@ mod inputs;
 mod replay;
 mod send;
 mod serve;
+mod terminal;
 
 use std::process::ExitCode;
 

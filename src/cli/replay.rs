@@ -18,6 +18,7 @@ use super::Format;
 use super::allow::AllowArgs;
 use super::inputs::read_json;
 use super::send::CliSecrets;
+use super::terminal::shown;
 
 /// The store when neither `--store` nor `COURIER_STORE` names one.
 const DEFAULT_STORE: &str = "courier-replay.db";
@@ -215,7 +216,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
                 .with_options(options)
                 .observe(|record, verdict| {
                     let request = &record.saved.request;
-                    eprintln!(
+                    let line = format!(
                         "{} {} {} (attempt {}): {}",
                         record.id,
                         request.method.as_str(),
@@ -223,9 +224,10 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
                         record.attempts,
                         verdict_text(verdict)
                     );
+                    eprintln!("{}", shown(&line));
                 })
                 .observe_store(|error, wait| {
-                    eprintln!("{error}; trying again in {} ms", wait.as_millis());
+                    eprintln!("{}; trying again in {} ms", shown(&error.to_string()), wait.as_millis());
                 });
             let runtime = runtime()?;
             let drained = if args.until_empty {
@@ -296,9 +298,9 @@ fn table(records: &[Record]) -> String {
             record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             record.state.to_string(),
             record.saved.request.method.as_str().to_owned(),
-            shortened(&record.saved.request.url),
+            shortened(&shown(&record.saved.request.url)),
             record.attempts.to_string(),
-            shortened(record.last_error.as_deref().unwrap_or_default()),
+            shortened(&shown(record.last_error.as_deref().unwrap_or_default())),
         ]);
     }
     let widths: Vec<usize> =
@@ -337,7 +339,7 @@ fn said(replayed: &Replayed) -> String {
         None => "skipped: a worker is sending it".to_owned(),
         Some(verdict) => format!("(attempt {}): {}", replayed.attempts, verdict_text(verdict)),
     };
-    format!("{} {} {} {what}", replayed.id, replayed.method, replayed.url)
+    shown(&format!("{} {} {} {what}", replayed.id, replayed.method, replayed.url))
 }
 
 fn verdict_text(verdict: &Verdict) -> String {
