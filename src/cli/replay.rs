@@ -149,13 +149,19 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
     let failed = |error: StoreError| Failure::error(format!("error: {error}\n"));
     match args.command {
         ReplayCommand::List { format } => {
-            let records = existing_store(&location, true)?.list().map_err(failed)?;
+            // One record at a time: what is kept of each is its line, never its body.
+            let store = existing_store(&location, true)?;
             match format {
                 Format::Json => {
-                    let json: Vec<_> = records.iter().map(listed).collect();
+                    let mut json = Vec::new();
+                    store.each(&mut |record| json.push(listed(&record))).map_err(failed)?;
                     super::eval::print((serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())
                 }
-                Format::Human => super::eval::print(table(&records).as_bytes()),
+                Format::Human => {
+                    let mut rows = vec![HEADING.map(str::to_owned)];
+                    store.each(&mut |record| rows.push(row(&record))).map_err(failed)?;
+                    super::eval::print(table(&rows).as_bytes())
+                }
             }
         }
         ReplayCommand::Drop { id } => {
@@ -281,32 +287,28 @@ fn listed(record: &Record) -> serde_json::Value {
     })
 }
 
-/// The records as a table, one a line under a heading.
-fn table(records: &[Record]) -> String {
-    let mut rows = vec![[
-        "ID".to_owned(),
-        "SAVED".to_owned(),
-        "STATE".to_owned(),
-        "METHOD".to_owned(),
-        "URL".to_owned(),
-        "ATTEMPTS".to_owned(),
-        "LAST ERROR".to_owned(),
-    ]];
-    for record in records {
-        rows.push([
-            record.id.to_string(),
-            record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            record.state.to_string(),
-            record.saved.request.method.as_str().to_owned(),
-            shortened(&shown(&record.saved.request.url)),
-            record.attempts.to_string(),
-            shortened(&shown(record.last_error.as_deref().unwrap_or_default())),
-        ]);
-    }
+/// The columns of `replay list`.
+const HEADING: [&str; 7] = ["ID", "SAVED", "STATE", "METHOD", "URL", "ATTEMPTS", "LAST ERROR"];
+
+/// A record as a line of `replay list`, its service's text shown escaped and shortened.
+fn row(record: &Record) -> [String; 7] {
+    [
+        record.id.to_string(),
+        record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        record.state.to_string(),
+        record.saved.request.method.as_str().to_owned(),
+        shown(&shortened(&record.saved.request.url)),
+        record.attempts.to_string(),
+        shown(&shortened(record.last_error.as_deref().unwrap_or_default())),
+    ]
+}
+
+/// The rows as a table, each padded to its column's width.
+fn table(rows: &[[String; 7]]) -> String {
     let widths: Vec<usize> =
         (0..7).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
     let mut text = String::new();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (column, cell) in row.iter().enumerate() {
             line.push_str(cell);

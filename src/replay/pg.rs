@@ -312,6 +312,17 @@ impl ReplayStore for PostgresStore {
         })
     }
 
+    fn each(&self, visit: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
+        self.with(|client| {
+            let sql = format!("SELECT {COLUMNS} FROM courier_requests ORDER BY id");
+            let mut rows = client.query_raw(sql.as_str(), std::iter::empty::<i64>())?;
+            while let Some(row) = rows.next()? {
+                visit(record(&row).map_err(Failed::Data)?);
+            }
+            Ok(())
+        })
+    }
+
     fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
         self.with(|client| {
             let mut transaction = client.transaction()?;

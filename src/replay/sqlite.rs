@@ -215,6 +215,16 @@ impl ReplayStore for SqliteStore {
         })
     }
 
+    fn each(&self, visit: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM requests ORDER BY id"))?;
+            for read in statement.query_map([], record)? {
+                visit(read?);
+            }
+            Ok(())
+        })
+    }
+
     fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
         self.with(|connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
