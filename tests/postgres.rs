@@ -41,6 +41,9 @@ fn the_store_contract_holds_on_postgres() {
     let records = store.list().unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].id, &records[0].saved), (ids[0], &new.saved), "a record comes back as written");
+    let mut each = Vec::new();
+    store.each(&mut |record| each.push(record)).unwrap();
+    assert_eq!(each, records, "row by row, the same records");
     assert_eq!((records[0].state, records[0].attempts, records[0].lease.clone()), (State::Pending, 0, None));
 
     let now = Utc::now();
