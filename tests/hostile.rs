@@ -368,7 +368,7 @@ fn listing_the_replay_store_holds_one_body_at_a_time() {
     let reader = store.clone();
     let (seen, peak) = bounded(move || {
         let mut seen = 0;
-        reader.each(&mut |record| seen += record.saved.request.body.map_or(0, |body| body.len())).unwrap();
+        reader.each(&mut |record| seen += record.unwrap().saved.request.body.map_or(0, |body| body.len())).unwrap();
         seen
     });
     assert_eq!(seen, 80 * MIB);

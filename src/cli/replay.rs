@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use courier::replay::{
-    Record, ReplayStore, Replayed, SpecFiles, SqliteStore, StoreError, StoreLocation, Verdict, Worker, WorkerOptions,
+    Record, ReplayStore, Replayed, SpecFiles, SqliteStore, StoreError, StoreLocation, Unreadable, Verdict, Worker,
+    WorkerOptions,
 };
 use courier::request::{Executor, ExecutorOptions};
 use courier::{Context, Engine};
@@ -154,12 +155,12 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
             match format {
                 Format::Json => {
                     let mut json = Vec::new();
-                    store.each(&mut |record| json.push(listed(&record))).map_err(failed)?;
+                    store.each(&mut |record| json.push(listed(record))).map_err(failed)?;
                     super::eval::print((serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())
                 }
                 Format::Human => {
                     let mut rows = vec![HEADING.map(str::to_owned)];
-                    store.each(&mut |record| rows.push(row(&record))).map_err(failed)?;
+                    store.each(&mut |record| rows.push(row(record))).map_err(failed)?;
                     super::eval::print(table(&rows).as_bytes())
                 }
             }
@@ -271,8 +272,13 @@ fn context(secrets: &SecretsArg) -> Result<Context, Failure> {
     Ok(Context::default().with_secrets(Arc::new(CliSecrets { file })))
 }
 
-/// A record as `replay list --format json` prints it.
-fn listed(record: &Record) -> serde_json::Value {
+/// A record as `replay list --format json` prints it; a row that does not read
+/// as one, with its id and why (the worker sets it aside as dead).
+fn listed(record: Result<Record, Unreadable>) -> serde_json::Value {
+    let record = match record {
+        Ok(record) => record,
+        Err(Unreadable { id, why }) => return serde_json::json!({ "id": id, "state": "unreadable", "last_error": why }),
+    };
     serde_json::json!({
         "id": record.id,
         "created_at": record.created_at,
@@ -291,7 +297,15 @@ fn listed(record: &Record) -> serde_json::Value {
 const HEADING: [&str; 7] = ["ID", "SAVED", "STATE", "METHOD", "URL", "ATTEMPTS", "LAST ERROR"];
 
 /// A record as a line of `replay list`, its service's text shown escaped and shortened.
-fn row(record: &Record) -> [String; 7] {
+fn row(record: Result<Record, Unreadable>) -> [String; 7] {
+    let record = match record {
+        Ok(record) => record,
+        Err(Unreadable { id, why }) => {
+            let mut row: [String; 7] = Default::default();
+            (row[0], row[2], row[6]) = (id.to_string(), "unreadable".to_owned(), shown(&shortened(&why)));
+            return row;
+        }
+    };
     [
         record.id.to_string(),
         record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),

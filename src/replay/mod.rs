@@ -36,6 +36,6 @@ pub use retry::{backoff, retry_after};
 pub use sqlite::SqliteStore;
 pub use store::{
     Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State,
-    StoreError,
+    StoreError, Unreadable,
 };
 pub use worker::{Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay, replay_with_lease};

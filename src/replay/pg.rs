@@ -17,7 +17,8 @@ use postgres::{Client, Config, NoTls, Row};
 
 use super::address::without_password;
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State, StoreError,
+    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, Record, ReplayStore, Saved, Selection, State,
+    StoreError, Unreadable,
 };
 use crate::request::{Method, Prepared, Timeouts};
 
@@ -197,6 +198,17 @@ impl PostgresStore {
     }
 }
 
+/// Sets a record that does not read aside as dead, with the reason, so that the
+/// queue goes on: one bad row stopped every claim before.
+fn park(transaction: &mut postgres::Transaction<'_>, id: i64, why: &str, now: i64) -> Result<(), Failed> {
+    transaction.execute(
+        "UPDATE courier_requests SET state = 'dead', last_error = $1, updated_at = $2,
+                lease_owner = NULL, lease_expires_at = NULL WHERE id = $3",
+        &[&super::store::unreadable(why), &now, &id],
+    )?;
+    Ok(())
+}
+
 /// `url` with its scheme in lower case: libpq's parser knows only `postgres://`
 /// and `postgresql://`, and a scheme is matched in any case (RFC 3986, 3.1).
 fn with_lowercase_scheme(url: &str) -> String {
@@ -312,12 +324,12 @@ impl ReplayStore for PostgresStore {
         })
     }
 
-    fn each(&self, visit: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
+    fn each(&self, visit: &mut dyn FnMut(Result<Record, Unreadable>)) -> Result<(), StoreError> {
         self.with(|client| {
             let sql = format!("SELECT {COLUMNS} FROM courier_requests ORDER BY id");
             let mut rows = client.query_raw(sql.as_str(), std::iter::empty::<i64>())?;
             while let Some(row) = rows.next()? {
-                visit(record(&row).map_err(Failed::Data)?);
+                visit(record(&row).map_err(|why| Unreadable { id: row.get(0), why }));
             }
             Ok(())
         })
@@ -353,7 +365,13 @@ impl ReplayStore for PostgresStore {
             for candidate in candidates {
                 let id: i64 = candidate.get(0);
                 let attempts = u32::try_from(candidate.get::<_, i32>(1)).unwrap_or(0);
-                let next_attempt_at = time(candidate.get(2)).map_err(Failed::Data)?;
+                let next_attempt_at = match time(candidate.get(2)) {
+                    Ok(due) => due,
+                    Err(why) => {
+                        park(&mut transaction, id, &why, now)?;
+                        continue;
+                    }
+                };
                 match claim.plan(attempts, next_attempt_at) {
                     Planned::Exhausted { error } => {
                         transaction.execute(
@@ -379,7 +397,10 @@ impl ReplayStore for PostgresStore {
                                 &id,
                             ],
                         )?;
-                        records.push(record(&row).map_err(Failed::Data)?);
+                        match record(&row) {
+                            Ok(record) => records.push(record),
+                            Err(why) => park(&mut transaction, id, &why, now)?,
+                        }
                     }
                 }
             }
