@@ -3,9 +3,10 @@
 //! 2.44 GB, and 300 connections that never finished their headers made the server
 //! unreachable. So:
 //!
-//! - at most [`MAX_IN_PROGRESS`] requests are handled at once (one waits for a
-//!   turn up to [`WAIT_FOR_TURN`], then gets 503), and at most [`MAX_WORKING`] of
-//!   them evaluate, render, check or list leaves at once, on the blocking pool;
+//! - at most [`MAX_IN_PROGRESS`] requests are handled at once, and
+//!   [`MAX_SENDING`] sends besides (one waits for a turn up to [`WAIT_FOR_TURN`],
+//!   then gets 503), and at most [`MAX_WORKING`] of them evaluate, render, check
+//!   or list leaves at once, on the blocking pool;
 //! - answers larger than [`SMALL_ANSWER`] bytes share a budget of
 //!   [`MAX_ANSWER_BYTES`] until they are written out (an answer that does not fit
 //!   is a 503): an unread answer holds its share, never more. Small answers (an
@@ -33,8 +34,12 @@ use tokio::time::{Instant, Sleep};
 
 use super::errors::ApiError;
 
-/// Most requests handled at once.
+/// Most requests handled at once, besides sends.
 pub const MAX_IN_PROGRESS: usize = 32;
+
+/// Most `/v1/send` requests handled at once: each may wait on a slow service for
+/// its whole timeout, so they have turns of their own and never hold the others'.
+pub const MAX_SENDING: usize = 8;
 
 /// Most requests evaluating, rendering, checking or listing at once (each may use
 /// an evaluation's byte budget, 64 MiB, and a 16 MiB output).
@@ -67,6 +72,7 @@ const PIECE: usize = 64 << 10;
 #[derive(Debug)]
 pub(crate) struct Bounds {
     in_progress: Arc<Semaphore>,
+    sending: Arc<Semaphore>,
     working: Arc<Semaphore>,
     answers: Arc<Semaphore>,
 }
@@ -75,6 +81,7 @@ impl Default for Bounds {
     fn default() -> Self {
         Bounds {
             in_progress: Arc::new(Semaphore::new(MAX_IN_PROGRESS)),
+            sending: Arc::new(Semaphore::new(MAX_SENDING)),
             working: Arc::new(Semaphore::new(MAX_WORKING)),
             answers: Arc::new(Semaphore::new(MAX_ANSWER_BYTES)),
         }
@@ -105,7 +112,8 @@ async fn turn(semaphore: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, ApiErr
 /// The middleware: a request waits for a turn, and a large answer takes its share
 /// of the answer budget until it is written.
 pub(crate) async fn limit(State(bounds): State<Arc<Bounds>>, request: Request, next: Next) -> Response {
-    let turn = match turn(&bounds.in_progress).await {
+    let turns = if request.uri().path() == "/v1/send" { &bounds.sending } else { &bounds.in_progress };
+    let turn = match turn(turns).await {
         Ok(turn) => turn,
         Err(refusal) => return refusal.into_response(),
     };
