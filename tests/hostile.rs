@@ -337,3 +337,42 @@ fn a_huge_table_with_a_mistyped_value_is_reported_in_bounded_time() {
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     assert!(peak < 200 * MIB, "peak {peak}");
 }
+
+#[test]
+fn listing_the_replay_store_holds_one_body_at_a_time() {
+    use courier::replay::{NewRecord, ReplayStore, Saved, SqliteStore, State};
+    use courier::request::{Method, Prepared, Timeouts};
+    let folder = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(folder.path().join("replay.db")).unwrap());
+    // 20 records of 4 MiB: listed whole, 80 MiB (151 of 10 MiB took 1.56 GB).
+    let record = |number: usize| NewRecord {
+        state: State::Failed,
+        saved: Saved {
+            request: Prepared {
+                method: Method::Post,
+                url: format!("http://127.0.0.1:9/{number}"),
+                headers: Vec::new(),
+                body: Some(vec![b'x'; 4 * MIB]),
+                timeouts: Timeouts::default(),
+            },
+            idempotency_key: format!("k{number}"),
+            spec_name: None,
+            spec_sha256: None,
+            credentials: None,
+        },
+        attempts: 1,
+        last_error: None,
+        tenant: None,
+    };
+    for number in 0..20 {
+        store.insert(&[record(number)]).unwrap();
+    }
+    let reader = store.clone();
+    let (seen, peak) = bounded(move || {
+        let mut seen = 0;
+        reader.each(&mut |record| seen += record.unwrap().saved.request.body.map_or(0, |body| body.len())).unwrap();
+        seen
+    });
+    assert_eq!(seen, 80 * MIB);
+    assert!(peak < 16 * MIB, "listing held {} MiB", peak / MIB);
+}

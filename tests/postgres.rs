@@ -42,6 +42,9 @@ fn the_store_contract_holds_on_postgres() {
     let records = store.list().unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].id, &records[0].saved), (ids[0], &new.saved), "a record comes back as written");
+    let mut each = Vec::new();
+    store.each(&mut |record| each.push(record.unwrap())).unwrap();
+    assert_eq!(each, records, "row by row, the same records");
     assert_eq!((records[0].state, records[0].attempts, records[0].lease.clone()), (State::Pending, 0, None));
 
     let now = Utc::now();
@@ -423,4 +426,24 @@ fn three_workers_killed_at_random_and_a_database_crash_lose_nothing() {
         .map(|log| log.matches("trying again").count())
         .sum();
     assert!(reconnections > 0, "the workers that lost the database said they would try again");
+}
+
+#[test]
+fn an_unreadable_row_is_set_aside_on_postgres_and_the_queue_goes_on() {
+    let Some(cluster) = Cluster::start("an_unreadable_row_is_set_aside_on_postgres") else { return };
+    let url = cluster.url();
+    let store = PostgresStore::open(&url).unwrap();
+    let ids = store
+        .insert(&[queued("http://127.0.0.1:9/x", "k1".to_owned()), queued("http://127.0.0.1:9/x", "k2".to_owned())])
+        .unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.execute("UPDATE courier_requests SET method = 'BREW' WHERE id = $1", &[&ids[0]]).unwrap();
+    assert_eq!(claim(&store, "w", Utc::now(), 10), vec![ids[1]], "the readable record is claimed");
+    let row = client.query_one("SELECT state, last_error FROM courier_requests WHERE id = $1", &[&ids[0]]).unwrap();
+    let (state, error): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(state, "dead");
+    assert!(error.contains("courier cannot read this record") && error.contains("BREW"), "{error}");
+    let mut listed = Vec::new();
+    store.each(&mut |record| listed.push(record.map(|record| record.id).map_err(|unreadable| unreadable.id))).unwrap();
+    assert_eq!(listed, vec![Err(ids[0]), Ok(ids[1])]);
 }

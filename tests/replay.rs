@@ -709,3 +709,59 @@ async fn the_longest_lease_neither_panics_nor_stalls() {
     assert_eq!(replayed.len(), 1);
     assert_eq!(server.seen().len(), 2, "both sent once");
 }
+
+#[test]
+fn a_services_control_characters_are_shown_escaped_on_the_terminal() {
+    use courier::replay::{ReplayStore, SqliteStore};
+    let folder = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(folder.path().join(STORE)).unwrap();
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}";
+    let mut record = replay_support::queued(&format!("http://127.0.0.1:{}/{hostile}", free_port()), "k".to_owned());
+    record.last_error = Some(format!("the service answered: {hostile}"));
+    store.insert(&[record]).unwrap();
+    drop(store);
+    let table = stdout(&run(folder.path(), &["replay", "list", "--store", STORE]));
+    let worker = run(folder.path(), &["worker", "--until-empty", "--max-attempts", "1", "--store", STORE]);
+    let replayed = run(folder.path(), &["replay", "run", "--all", "--store", STORE]);
+    for (what, text) in [("list", table), ("worker", stderr(&worker)), ("run", stdout(&replayed))] {
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{what}: {text:?}");
+        assert!(text.contains("\\u{1b}]0;owned\\u{7}") || text.contains("%1B"), "{what}: {text:?}");
+    }
+}
+
+#[test]
+fn an_unreadable_row_is_set_aside_and_the_queue_goes_on() {
+    use courier::replay::{ReplayStore, SqliteStore};
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.answer_with(200);
+    let store = SqliteStore::open(folder.path().join(STORE)).unwrap();
+    let records: Vec<_> =
+        ["k1", "k2"].iter().map(|key| replay_support::queued(&server.url("/orders"), (*key).to_owned())).collect();
+    let ids = store.insert(&records).unwrap();
+    drop(store);
+    // A row written outside courier: its headers are not JSON.
+    let connection = rusqlite::Connection::open(folder.path().join(STORE)).unwrap();
+    connection.execute("UPDATE requests SET headers = 'not json' WHERE id = ?1", [ids[0]]).unwrap();
+    drop(connection);
+
+    let listed = list(folder.path(), STORE);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!((listed[0]["id"].clone(), listed[0]["state"].clone()), (ids[0].into(), "unreadable".into()));
+    let worker = run(folder.path(), &["worker", "--until-empty", "--store", STORE]);
+    assert!(worker.status.success(), "{}", stderr(&worker));
+    assert_eq!(server.seen().len(), 1, "the readable record was delivered");
+    let store = SqliteStore::open(folder.path().join(STORE)).unwrap();
+    let mut left = Vec::new();
+    store.each(&mut |record| left.push(record)).unwrap();
+    let [Err(parked)] = left.as_slice() else { panic!("{left:?}") };
+    assert_eq!(parked.id, ids[0]);
+    let connection = rusqlite::Connection::open(folder.path().join(STORE)).unwrap();
+    let (state, error): (String, String) = connection
+        .query_row("SELECT state, last_error FROM requests WHERE id = ?1", [ids[0]], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(state, "dead");
+    assert!(error.contains("courier cannot read this record") && error.contains("set aside as dead"), "{error}");
+}

@@ -741,3 +741,32 @@ async fn a_payload_file_linked_out_of_the_files_folder_is_refused_unread() {
         assert!(text.contains("a link leads out") && !text.contains("top-secret"), "{route}: {text}");
     }
 }
+
+#[tokio::test]
+async fn slow_sends_do_not_hold_the_other_routes_turns() {
+    let slow = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(4)))
+        .mount(&slow)
+        .await;
+    let server = start(&["--allow-send"]);
+    let spec = format!("url = \"{}/slow\"\n", slow.uri());
+    // More sends than there are turns for all requests: each waits on the service.
+    let sends: Vec<_> = (0..courier::serve::MAX_IN_PROGRESS + 8)
+        .map(|_| {
+            let request = reqwest::Client::new()
+                .post(format!("{}/v1/send", server.base))
+                .header("content-type", "application/json")
+                .body(json!({ "spec": spec }).to_string());
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let (status, _) = post_json(&server, "/v1/eval", json!({ "expression": "1 + 1" })).await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() < Duration::from_secs(2), "eval waited {:?} behind sends", started.elapsed());
+    for send in sends {
+        assert!([200, 503].contains(&send.await.unwrap()));
+    }
+}

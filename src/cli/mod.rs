@@ -15,6 +15,7 @@ mod secrets;
 mod send;
 mod serve;
 mod store;
+mod terminal;
 
 use std::process::ExitCode;
 

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use courier::replay::{Record, Replayed, SpecFiles, StoreError, StoreLocation, Verdict, Worker, WorkerOptions};
+use courier::replay::{
+    Record, Replayed, SpecFiles, StoreError, StoreLocation, Unreadable, Verdict, Worker, WorkerOptions,
+};
 use courier::request::{Executor, ExecutorOptions};
 use courier::{Context, Engine};
 
@@ -18,6 +20,7 @@ use super::inputs::read_json;
 use super::log::{Level, LogFormat};
 use super::secrets::CliSecrets;
 use super::store::{existing_store, store_at, store_location};
+use super::terminal::shown;
 use serde_json::json;
 
 /// `courier replay`
@@ -125,13 +128,19 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
     let failed = |error: StoreError| Failure::error(format!("error: {error}\n"));
     match args.command {
         ReplayCommand::List { format } => {
-            let records = existing_store(&location, true)?.list().map_err(failed)?;
+            // One record at a time: what is kept of each is its line, never its body.
+            let store = existing_store(&location, true)?;
             match format {
                 Format::Json => {
-                    let json: Vec<_> = records.iter().map(listed).collect();
+                    let mut json = Vec::new();
+                    store.each(&mut |record| json.push(listed(record))).map_err(failed)?;
                     super::eval::print((serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())
                 }
-                Format::Human => super::eval::print(table(&records).as_bytes()),
+                Format::Human => {
+                    let mut rows = vec![HEADING.map(str::to_owned)];
+                    store.each(&mut |record| rows.push(row(record))).map_err(failed)?;
+                    super::eval::print(table(&rows).as_bytes())
+                }
             }
         }
         ReplayCommand::Drop { id } => {
@@ -210,10 +219,10 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
                         ("attempt", json!(record.attempts)),
                         ("verdict", json!(verdict_text(verdict))),
                     ];
-                    log_format.write(Level::Info, &human, "attempt ended", &fields);
+                    log_format.write(Level::Info, &shown(&human), "attempt ended", &fields);
                 })
                 .observe_store(move |error, wait| {
-                    let human = format!("{error}; trying again in {} ms", wait.as_millis());
+                    let human = format!("{}; trying again in {} ms", shown(&error.to_string()), wait.as_millis());
                     let fields = [("error", json!(error.to_string())), ("retry_in_ms", json!(wait.as_millis() as u64))];
                     log_format.write(Level::Warn, &human, "the store failed", &fields);
                 });
@@ -276,8 +285,13 @@ fn context(secrets: &SecretsArg) -> Result<Context, Failure> {
     Ok(Context::default().with_secrets(Arc::new(CliSecrets { file })))
 }
 
-/// A record as `replay list --format json` prints it.
-fn listed(record: &Record) -> serde_json::Value {
+/// A record as `replay list --format json` prints it; a row that does not read
+/// as one, with its id and why (the worker sets it aside as dead).
+fn listed(record: Result<Record, Unreadable>) -> serde_json::Value {
+    let record = match record {
+        Ok(record) => record,
+        Err(Unreadable { id, why }) => return serde_json::json!({ "id": id, "state": "unreadable", "last_error": why }),
+    };
     serde_json::json!({
         "id": record.id,
         "created_at": record.created_at,
@@ -293,32 +307,36 @@ fn listed(record: &Record) -> serde_json::Value {
     })
 }
 
-/// The records as a table, one a line under a heading.
-fn table(records: &[Record]) -> String {
-    let mut rows = vec![[
-        "ID".to_owned(),
-        "SAVED".to_owned(),
-        "STATE".to_owned(),
-        "METHOD".to_owned(),
-        "URL".to_owned(),
-        "ATTEMPTS".to_owned(),
-        "LAST ERROR".to_owned(),
-    ]];
-    for record in records {
-        rows.push([
-            record.id.to_string(),
-            record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            record.state.to_string(),
-            record.saved.request.method.as_str().to_owned(),
-            shortened(&record.saved.request.url),
-            record.attempts.to_string(),
-            shortened(record.last_error.as_deref().unwrap_or_default()),
-        ]);
-    }
+/// The columns of `replay list`.
+const HEADING: [&str; 7] = ["ID", "SAVED", "STATE", "METHOD", "URL", "ATTEMPTS", "LAST ERROR"];
+
+/// A record as a line of `replay list`, its service's text shown escaped and shortened.
+fn row(record: Result<Record, Unreadable>) -> [String; 7] {
+    let record = match record {
+        Ok(record) => record,
+        Err(Unreadable { id, why }) => {
+            let mut row: [String; 7] = Default::default();
+            (row[0], row[2], row[6]) = (id.to_string(), "unreadable".to_owned(), shown(&shortened(&why)));
+            return row;
+        }
+    };
+    [
+        record.id.to_string(),
+        record.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        record.state.to_string(),
+        record.saved.request.method.as_str().to_owned(),
+        shown(&shortened(&record.saved.request.url)),
+        record.attempts.to_string(),
+        shown(&shortened(record.last_error.as_deref().unwrap_or_default())),
+    ]
+}
+
+/// The rows as a table, each padded to its column's width.
+fn table(rows: &[[String; 7]]) -> String {
     let widths: Vec<usize> =
         (0..7).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
     let mut text = String::new();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (column, cell) in row.iter().enumerate() {
             line.push_str(cell);
@@ -351,7 +369,7 @@ fn said(replayed: &Replayed) -> String {
         None => "skipped: a worker is sending it".to_owned(),
         Some(verdict) => format!("(attempt {}): {}", replayed.attempts, verdict_text(verdict)),
     };
-    format!("{} {} {} {what}", replayed.id, replayed.method, replayed.url)
+    shown(&format!("{} {} {} {what}", replayed.id, replayed.method, replayed.url))
 }
 
 fn verdict_text(verdict: &Verdict) -> String {

@@ -42,6 +42,6 @@ pub use retry::{backoff, retry_after};
 pub use sqlite::SqliteStore;
 pub use store::{
     Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved,
-    Selection, State, StoreError,
+    Selection, State, StoreError, Unreadable,
 };
 pub use worker::{Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay, replay_with_lease};

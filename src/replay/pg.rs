@@ -20,7 +20,7 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 use super::address::without_password;
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
-    StoreError,
+    StoreError, Unreadable,
 };
 use crate::request::{Method, Prepared, Timeouts};
 
@@ -231,6 +231,17 @@ impl PostgresStore {
     }
 }
 
+/// Sets a record that does not read aside as dead, with the reason, so that the
+/// queue goes on: one bad row stopped every claim before.
+fn park(transaction: &mut postgres::Transaction<'_>, id: i64, why: &str, now: i64) -> Result<(), Failed> {
+    transaction.execute(
+        "UPDATE courier_requests SET state = 'dead', last_error = $1, updated_at = $2,
+                lease_owner = NULL, lease_expires_at = NULL WHERE id = $3",
+        &[&super::store::unreadable(why), &now, &id],
+    )?;
+    Ok(())
+}
+
 /// `url` with its scheme in lower case: libpq's parser knows only `postgres://`
 /// and `postgresql://`, and a scheme is matched in any case (RFC 3986, 3.1).
 fn with_lowercase_scheme(url: &str) -> String {
@@ -372,6 +383,17 @@ impl ReplayStore for PostgresStore {
         })
     }
 
+    fn each(&self, visit: &mut dyn FnMut(Result<Record, Unreadable>)) -> Result<(), StoreError> {
+        self.with(|connection| {
+            let sql = format!("SELECT {COLUMNS} FROM courier_requests ORDER BY id");
+            let mut rows = connection.client.query_raw(sql.as_str(), std::iter::empty::<i64>())?;
+            while let Some(row) = rows.next()? {
+                visit(record(&row).map_err(|why| Unreadable { id: row.get(0), why }));
+            }
+            Ok(())
+        })
+    }
+
     /// One prepared statement leases the batch: the due rows are picked and locked
     /// (`FOR UPDATE SKIP LOCKED`: rows another claimer is taking right now are
     /// passed over, not waited for), and [`Claim::plan`] is done in SQL — those whose
@@ -400,8 +422,17 @@ impl ReplayStore for PostgresStore {
             // A lease lost to a crash could let two workers send at once: on disk first.
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
             let rows = transaction.query(&statement, &params)?;
+            // A row that does not read as a record is set aside (dead, with the reason),
+            // and the others are sent.
+            let mut records = Vec::with_capacity(rows.len());
+            for row in &rows {
+                match record(row) {
+                    Ok(record) => records.push(record),
+                    Err(why) => park(&mut transaction, row.get(0), &why, now)?,
+                }
+            }
             transaction.commit()?;
-            rows.iter().map(|row| record(row).map_err(Failed::Data)).collect()
+            Ok(records)
         })
     }
 

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use super::address::without_password;
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved, Selection,
-    State, StoreError,
+    State, StoreError, Unreadable,
 };
 use crate::request::{Method, Prepared, Timeouts};
 
@@ -237,6 +237,20 @@ impl ReplayStore for SqliteStore {
         })
     }
 
+    fn each(&self, visit: &mut dyn FnMut(Result<Record, Unreadable>)) -> Result<(), StoreError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM requests ORDER BY id"))?;
+            let read = |row: &Row<'_>| {
+                Ok(record(row)
+                    .map_err(|error| Unreadable { id: row.get(0).unwrap_or_default(), why: error.to_string() }))
+            };
+            for read in statement.query_map([], read)? {
+                visit(read?);
+            }
+            Ok(())
+        })
+    }
+
     fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
         self.with(|connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -261,7 +275,14 @@ impl ReplayStore for SqliteStore {
             };
             let mut records = Vec::with_capacity(candidates.len());
             for (id, attempts, next_attempt_at) in candidates {
-                match claim.plan(attempts, time(2, next_attempt_at)?) {
+                let due = match time(2, next_attempt_at) {
+                    Ok(due) => due,
+                    Err(error) => {
+                        park(&transaction, id, &error, claim.now)?;
+                        continue;
+                    }
+                };
+                match claim.plan(attempts, due) {
                     Planned::Exhausted { error } => {
                         transaction
                             .prepare_cached(
@@ -270,8 +291,8 @@ impl ReplayStore for SqliteStore {
                             )?
                             .execute(params![error, millis(claim.now), id])?;
                     }
-                    Planned::Send { attempts, next_attempt_at } => records.push(
-                        transaction
+                    Planned::Send { attempts, next_attempt_at } => {
+                        let claimed = transaction
                             .prepare_cached(&format!(
                                 "UPDATE requests SET lease_owner = ?1, lease_expires_at = ?2, attempts = ?3,
                                         updated_at = ?4, next_attempt_at = ?5
@@ -287,8 +308,13 @@ impl ReplayStore for SqliteStore {
                                     id
                                 ],
                                 record,
-                            )?,
-                    ),
+                            );
+                        match claimed {
+                            Ok(record) => records.push(record),
+                            Err(error) if is_unreadable(&error) => park(&transaction, id, &error, claim.now)?,
+                            Err(error) => return Err(error),
+                        }
+                    }
                 }
             }
             transaction.commit()?;
@@ -401,6 +427,33 @@ fn millis(time: DateTime<Utc>) -> i64 {
 
 fn time(index: usize, millis: i64) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(millis).ok_or_else(|| bad(index, format!("{millis} is not a time")))
+}
+
+/// Whether `error` says a row does not read as a record (written outside
+/// courier, or by a courier that wrote it otherwise), rather than that the database failed.
+fn is_unreadable(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    )
+}
+
+/// Sets a record that does not read aside as dead, with the reason, so that the
+/// queue goes on: one bad row stopped every claim before.
+fn park(
+    transaction: &rusqlite::Transaction<'_>,
+    id: i64,
+    error: &rusqlite::Error,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    transaction.execute(
+        "UPDATE requests SET state = 'dead', last_error = ?1, updated_at = ?2, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ?3",
+        params![super::store::unreadable(&error.to_string()), millis(now), id],
+    )?;
+    Ok(())
 }
 
 fn bad(index: usize, message: String) -> rusqlite::Error {

@@ -3,9 +3,10 @@
 //! 2.44 GB, and 300 connections that never finished their headers made the server
 //! unreachable. So:
 //!
-//! - at most [`MAX_IN_PROGRESS`] requests are handled at once (one waits for a
-//!   turn up to [`WAIT_FOR_TURN`], then gets 503), and at most [`MAX_WORKING`] of
-//!   them evaluate, render, check or list leaves at once, on the blocking pool;
+//! - at most [`MAX_IN_PROGRESS`] requests are handled at once, and
+//!   [`MAX_SENDING`] sends besides (one waits for a turn up to [`WAIT_FOR_TURN`],
+//!   then gets 503), and at most [`MAX_WORKING`] of them evaluate, render, check
+//!   or list leaves at once, on the blocking pool;
 //! - answers larger than [`SMALL_ANSWER`] bytes share a budget of
 //!   [`MAX_ANSWER_BYTES`] until they are written out (an answer that does not fit
 //!   is a 503): an unread answer holds its share, never more. Small answers (an
@@ -33,8 +34,12 @@ use tokio::time::{Instant, Sleep};
 
 use super::errors::ApiError;
 
-/// Most requests handled at once.
+/// Most requests handled at once, besides sends.
 pub const MAX_IN_PROGRESS: usize = 32;
+
+/// Most `/v1/send` requests handled at once: each may wait on a slow service for
+/// its whole timeout, so they have turns of their own and never hold the others'.
+pub const MAX_SENDING: usize = 8;
 
 /// Most requests evaluating, rendering, checking or listing at once (each may use
 /// an evaluation's byte budget, 64 MiB, and a 16 MiB output).
@@ -67,6 +72,7 @@ const PIECE: usize = 64 << 10;
 #[derive(Debug)]
 pub(crate) struct Bounds {
     in_progress: Arc<Semaphore>,
+    sending: Arc<Semaphore>,
     working: Arc<Semaphore>,
     answers: Arc<Semaphore>,
 }
@@ -75,6 +81,7 @@ impl Default for Bounds {
     fn default() -> Self {
         Bounds {
             in_progress: Arc::new(Semaphore::new(MAX_IN_PROGRESS)),
+            sending: Arc::new(Semaphore::new(MAX_SENDING)),
             working: Arc::new(Semaphore::new(MAX_WORKING)),
             answers: Arc::new(Semaphore::new(MAX_ANSWER_BYTES)),
         }
@@ -105,7 +112,8 @@ async fn turn(semaphore: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, ApiErr
 /// The middleware: a request waits for a turn, and a large answer takes its share
 /// of the answer budget until it is written.
 pub(crate) async fn limit(State(bounds): State<Arc<Bounds>>, request: Request, next: Next) -> Response {
-    let turn = match turn(&bounds.in_progress).await {
+    let turns = if request.uri().path() == "/v1/send" { &bounds.sending } else { &bounds.in_progress };
+    let turn = match turn(turns).await {
         Ok(turn) => turn,
         Err(refusal) => return refusal.into_response(),
     };
@@ -160,17 +168,23 @@ impl http_body::Body for Pieces {
 pub(crate) struct Timed<T> {
     io: T,
     stalled: Option<Pin<Box<Sleep>>>,
+    timeout: Duration,
 }
 
 impl<T> Timed<T> {
+    /// `io` with [`WRITE_TIMEOUT`].
     pub(crate) fn new(io: T) -> Self {
-        Timed { io, stalled: None }
+        Timed::with_timeout(io, WRITE_TIMEOUT)
+    }
+
+    fn with_timeout(io: T, timeout: Duration) -> Self {
+        Timed { io, stalled: None, timeout }
     }
 
     /// After a write that did not progress: pending until the timeout, then an error.
     fn wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        let sleep =
-            self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + WRITE_TIMEOUT)));
+        let timeout = self.timeout;
+        let sleep = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
         ready!(sleep.as_mut().poll(cx));
         Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "the client read nothing for too long"))
     }
@@ -219,5 +233,45 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let polled = Pin::new(&mut self.io).poll_shutdown(cx);
         self.progress(cx, polled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_write_the_peer_does_not_read_fails_after_the_timeout() {
+        // A pipe of 1 KiB whose other end never reads.
+        let (near, _far) = tokio::io::duplex(1024);
+        let mut timed = Timed::with_timeout(near, Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let written = tokio::time::timeout(Duration::from_secs(5), timed.write_all(&[0; 64 << 10])).await;
+        let error = written.expect("the write ends by itself").expect_err("the write times out");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_write_that_progresses_is_not_cut() {
+        let (near, mut far) = tokio::io::duplex(1024);
+        let mut timed = Timed::with_timeout(near, Duration::from_millis(200));
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let mut buffer = [0; 512];
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                match tokio::io::AsyncReadExt::read(&mut far, &mut buffer).await {
+                    Ok(0) | Err(_) => return all.len(),
+                    Ok(read) => all.extend_from_slice(&buffer[..read]),
+                }
+            }
+        });
+        // 16 KiB at 512 bytes per 20 ms: ~640 ms in all, never 200 ms without progress.
+        timed.write_all(&[1; 16 << 10]).await.expect("a slow but steady reader is served");
+        timed.shutdown().await.unwrap();
+        drop(timed);
+        assert_eq!(reader.await.unwrap(), 16 << 10);
     }
 }

@@ -5,6 +5,9 @@
 //! The server is a view over the library: it reads requests, calls the same
 //! functions the command line calls, and writes JSON. A spec sent to it never
 //! reads the server's disk unless the operator names a folder ([`ServeOptions::files`]).
+//! Before any route runs, `guard.rs` refuses other origins and hosts (a web page
+//! the operator opens must not use the server), and `bounds.rs` bounds what the
+//! server takes on at once and for how long.
 
 mod bounds;
 mod check;
@@ -31,7 +34,7 @@ use crate::Engine;
 use crate::request::{Executor, ExecutorOptions};
 
 pub use bounds::{
-    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, MAX_ANSWER_BYTES, MAX_IN_PROGRESS, MAX_WORKING, SMALL_ANSWER,
+    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, MAX_ANSWER_BYTES, MAX_IN_PROGRESS, MAX_SENDING, MAX_WORKING, SMALL_ANSWER,
     WAIT_FOR_TURN, WRITE_TIMEOUT,
 };
 pub use errors::ApiError;
