@@ -23,8 +23,17 @@ pub(crate) fn syntax(source: &str, error: SyntaxError) -> (SyntaxError, Option<S
         }
         if let Some(name) = dollar_name(rest) {
             let message = format!("`$` does not start a variable: {}", error.message);
-            return (SyntaxError { message, ..error }, Some(format!("write {name}")));
+            // In a payload a variable is a hole; inside an expression, its bare name.
+            let fix = if error.message.contains("JSON value") {
+                format!("write ${{{name}}}")
+            } else {
+                format!("write {name}")
+            };
+            return (SyntaxError { message, ..error }, Some(fix));
         }
+    }
+    if let Some(hinted) = json_mistake(source, at, found, &error) {
+        return hinted;
     }
     if found == Some("=") && !rest.starts_with("==") {
         return (error, Some("use == to compare".to_owned()));
@@ -76,6 +85,59 @@ pub(crate) fn syntax(source: &str, error: SyntaxError) -> (SyntaxError, Option<S
         return (error, Some("close the hole with }".to_owned()));
     }
     (error, None)
+}
+
+/// The JSON mistakes authors make in payloads, each named with its fix: a missing
+/// comma or colon, an unquoted key, a comment, Python's literals, a decimal comma,
+/// an extra `)` in a hole, an empty `${}`.
+fn json_mistake(
+    source: &str,
+    at: usize,
+    found: Option<&str>,
+    error: &SyntaxError,
+) -> Option<(SyntaxError, Option<String>)> {
+    let found = found?;
+    let before = source[..at].trim_end();
+    let named =
+        |message: &str, fix: String| Some((SyntaxError { message: message.to_owned(), ..error.clone() }, Some(fix)));
+    let value_end = before.ends_with(['"', '}', ']']) || before.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let value_start = found.starts_with(|c: char| matches!(c, '"' | '{' | '[' | '-' | '$') || c.is_ascii_digit())
+        || ["true", "false", "null"].contains(&found);
+    if error.message.starts_with("expected `,` or") && value_start && value_end {
+        let next: String = source[at..].chars().take_while(|c| *c != ':' && *c != '\n').collect();
+        return named("a missing comma between two members or items", format!("write `,` before {}", next.trim()));
+    }
+    if found.starts_with('/') && (source[at..].starts_with("//") || source[at..].starts_with("/*")) {
+        return named("JSON has no comments", "remove the comment (or keep it in a \"_comment\" member)".to_owned());
+    }
+    if error.message.starts_with("expected `:`") {
+        let key = before.rsplit('"').nth(1).unwrap_or_default();
+        return named("a key needs a `:` before its value", format!("write \"{key}\": {found}"));
+    }
+    let word = found.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if error.message.contains("object key") && word && !found.chars().all(|c| c.is_ascii_digit()) {
+        return named("object keys are strings in double quotes", format!("write \"{found}\""));
+    }
+    if error.message.contains("object key") && found.chars().all(|c| c.is_ascii_digit()) && before.ends_with(',') {
+        let whole: String = before[..before.len() - 1].chars().rev().take_while(char::is_ascii_digit).collect();
+        if !whole.is_empty() {
+            let whole: String = whole.chars().rev().collect();
+            return named("a decimal comma: JSON numbers take a point", format!("write {whole}.{found}"));
+        }
+    }
+    let python = [("True", "true"), ("False", "false"), ("None", "null")];
+    if let Some((_, literal)) = python.iter().find(|(written, _)| *written == found)
+        && error.message.contains("JSON value")
+    {
+        return named(&format!("`{found}` is Python's; JSON writes {literal}"), format!("write {literal}"));
+    }
+    if found == ")" && error.message.contains("expected an operator") {
+        return named("a `)` with no `(` to close", "remove the `)`".to_owned());
+    }
+    if found == "}" && error.message.starts_with("expected an expression") && before.ends_with("${") {
+        return named("an empty `${}`", "write a variable or an expression inside, as ${email}".to_owned());
+    }
+    None
 }
 
 /// The hint for an evaluation error whose message is `message`, raised while
@@ -263,6 +325,26 @@ mod tests {
             hint(source, 10, "expected a JSON value, found `]`").1.as_deref(),
             Some("remove the comma after \"b\"")
         );
+    }
+
+    #[test]
+    fn json_mistakes_are_named_with_their_fix() {
+        let cases = [
+            (r#"{"a": 1 "b": 2}"#, 8, "expected `,` or `}`, found `\"`", "a missing comma", "write `,` before \"b\""),
+            (r#"{"a" 1}"#, 5, "expected `:`, found `1`", "needs a `:`", "write \"a\": 1"),
+            ("{a: 1}", 1, "expected an object key (a string) or `}`, found `a`", "double quotes", "write \"a\""),
+            ("{\"a\": 1 // x\n}", 8, "expected `,` or `}`, found `/`", "no comments", "remove the comment"),
+            (r#"{"a": True}"#, 6, "expected a JSON value, found `True`", "Python's", "write true"),
+            (r#"{"a": 1,5}"#, 8, "expected an object key (a string), found `5`", "decimal comma", "write 1.5"),
+            (r#"{"a": ${f(x))}}"#, 12, "expected an operator or `}`, found `)`", "no `(`", "remove the `)`"),
+            (r#"{"a": ${}}"#, 8, "expected an expression, found `}`", "an empty `${}`", "write a variable"),
+            (r#"{"a": $name}"#, 6, "expected a JSON value, found `$`", "does not start a variable", "write ${name}"),
+        ];
+        for (source, start, message, said, fix) in cases {
+            let (message, suggestion, _) = hint(source, start, message);
+            assert!(message.contains(said), "{source}: {message}");
+            assert!(suggestion.as_deref().unwrap_or_default().starts_with(fix), "{source}: {suggestion:?}");
+        }
     }
 
     #[test]

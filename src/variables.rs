@@ -26,6 +26,12 @@ pub trait VariableSource {
     fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
         self.get(name).map(Cow::Owned)
     }
+
+    /// The names that are set, for a hint that names the closest one to a name
+    /// read but not set ("did you mean email?"); the default names none.
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl<T: VariableSource + ?Sized> VariableSource for &T {
@@ -35,6 +41,10 @@ impl<T: VariableSource + ?Sized> VariableSource for &T {
 
     fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
         (**self).lookup(name)
+    }
+
+    fn names(&self) -> Vec<String> {
+        (**self).names()
     }
 }
 
@@ -224,6 +234,10 @@ impl VariableSource for Variables {
 
     fn lookup(&self, name: &str) -> Option<Cow<'_, Value>> {
         self.values.get(name).map(Cow::Borrowed)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.values.keys().cloned().collect()
     }
 }
 

@@ -9,9 +9,13 @@
 #[path = "browser_support/cdp.rs"]
 mod cdp;
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cdp::Browser;
+use courier::request::{Destinations, ExecutorOptions};
 use courier::serve::{ServeOptions, serve};
 use serde_json::{Value, json};
 
@@ -233,6 +237,97 @@ fn playground_offers_apply_only_for_certain_fixes_in_the_right_editor_and_no_cli
     let advice = advice.as_str().unwrap_or_default();
     assert!(advice.contains("Variables panel") && !advice.contains("--"), "{advice}");
     browser.screenshot(&folder.join("7-certain-fixes.png"));
+}
+
+/// A shop on loopback that answers every request with `body` (JSON) and counts them.
+fn start_shop(body: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            counted.fetch_add(1, Ordering::SeqCst);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (format!("http://{address}"), count)
+}
+
+#[test]
+fn playground_sends_the_request_and_maps_a_field_of_the_real_response() {
+    if !browser_tests_on() {
+        return;
+    }
+    let folder = screenshots();
+    let (shop, sent) = start_shop(r#"{"product_id": "123", "price": {"amount": 99.95, "currency": "CHF"}}"#);
+    let options = ServeOptions {
+        allow_send: true,
+        executor: ExecutorOptions { destinations: Destinations::allowing_private(), ..ExecutorOptions::default() },
+        ..ServeOptions::default()
+    };
+    let url = start_server_with(options);
+    let mut browser = Browser::open(&url, 1280, 800);
+    browser.wait_for(
+        "page-loaded",
+        "document.querySelectorAll('#gutter div').length > 0 && catalog.length > 0",
+        &folder,
+    );
+
+    // Fill in the spec, send it for real: status and body of the real response.
+    browser.eval(&format!(
+        "document.getElementById('spec').value = {}",
+        json!(format!("url = \"{shop}/products/${{product_id}}/price\"\n"))
+    ));
+    browser.click("#add-variable");
+    browser.type_text("product_id");
+    browser.eval("document.querySelector('#variables tr:last-child td:nth-child(2) input').focus()");
+    browser.type_text("123");
+    browser.click("#send");
+    let shown = browser.wait_for(
+        "sent",
+        "(t => t.includes('Status 200') && t)(document.getElementById('send-result').textContent)",
+        &folder,
+    );
+    assert!(shown.as_str().unwrap().contains("99.95"), "{shown}");
+    browser.screenshot(&folder.join("8-sent.png"));
+
+    // A field of the real response (not of the page's sample) is a click away from a mapping.
+    browser.wait_for(
+        "real-fields",
+        "[...document.querySelectorAll('#fields button')].some(b => b.textContent.includes('CHF'))",
+        &folder,
+    );
+    assert!(
+        browser.eval("document.getElementById('sample-response').value").as_str().unwrap().contains("CHF"),
+        "the real response is the one mapped"
+    );
+    browser.click("#fields button[data-path=\"price.amount\"]");
+    let row =
+        browser.wait_for("mapped", "[...document.querySelectorAll('#mappings tr input')].map(e => e.value)", &folder);
+    assert_eq!(row, json!(["price.amount", "price_amount"]));
+
+    // Sent again with the mapping: the mapped variable holds the real value, as the response spelt it.
+    browser.click("#send");
+    browser.wait_for(
+        "mapped-variable",
+        "(t => t.includes('price_amount = 99.95') && t)(document.getElementById('send-result').textContent)",
+        &folder,
+    );
+    assert_eq!(sent.load(Ordering::SeqCst), 2, "two real requests reached the shop");
+    browser.screenshot(&folder.join("9-mapped-variable.png"));
 }
 
 #[test]

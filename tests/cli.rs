@@ -118,7 +118,7 @@ fn render_reports_compile_errors_with_a_caret() {
     assert_eq!(out.stdout, "");
     assert_eq!(
         out.stderr,
-        "error[syntax]: <stdin>:3:3: expected `,` or `}`, found `\"`\n  |\n3 |   \"b\": 1\n  |   ^\n"
+        "error[syntax]: <stdin>:3:3: a missing comma between two members or items\n  |\n3 |   \"b\": 1\n  |   ^\n  = help: write `,` before \"b\"\n"
     );
 }
 

@@ -122,3 +122,27 @@ fn a_timeout_names_the_limit_that_ran_out() {
     let said = told(&outcome);
     assert!(said.contains("timeout = \"300ms\""), "{said}");
 }
+
+#[test]
+fn an_unset_variable_read_without_strict_mode_is_named_in_the_log() {
+    let server = Server::answering(ResponseTemplate::new(200), 10, ResponseTemplate::new(200));
+    let folder = tempfile::tempdir().unwrap();
+    let spec = write_spec(folder.path(), &format!("url = \"{}/x?e=${{emial}}\"\n", server.uri()));
+    let output = Command::new(env!("CARGO_BIN_EXE_courier"))
+        .args(["send", spec.to_str().unwrap(), "--var", "email=anna@example.org"])
+        .env("COURIER_ALLOW", "private")
+        .output()
+        .unwrap();
+    let outcome: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let said = told(&outcome);
+    assert!(said.contains("variable emial is not set") && said.contains("did you mean email?"), "{said}");
+    assert_eq!(outcome["status"], 200, "without strict mode it is still sent");
+    // A set variable is not named.
+    let output = Command::new(env!("CARGO_BIN_EXE_courier"))
+        .args(["send", spec.to_str().unwrap(), "--var", "emial=anna@example.org"])
+        .env("COURIER_ALLOW", "private")
+        .output()
+        .unwrap();
+    let outcome: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(!told(&outcome).contains("not set"), "{outcome}");
+}

@@ -192,6 +192,17 @@ impl<'a> Compiler<'a> {
                 )
                 .with_suggestion(format!("compare numbers: toInteger({left}) {} toInteger({right})", op.symbol())),
             );
+        } else if relational && let (Some(left_number), Some(right_number)) = (as_number(left), as_number(right)) {
+            // A number held as text (`"100"`) against a variable or another such text:
+            // EL compares the two as text, so "100" < "9" — the same mistake as above.
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    "text-comparison",
+                    format!("`{left} {} {right}` compares text, so \"100\" < \"9\"", op.symbol()),
+                    span,
+                )
+                .with_suggestion(format!("compare numbers: {left_number} {} {right_number}", op.symbol())),
+            );
         }
         let written = self.source.get(span.range()).unwrap_or_default();
         if op == BinaryOp::Sub && is_variable(left) && is_variable(right) && !written.contains(char::is_whitespace) {
@@ -225,6 +236,18 @@ impl<'a> Compiler<'a> {
             }
             self.diagnostics.push(diagnostic);
         }
+    }
+}
+
+/// How to write `expr` as a number, when it is text that may hold one: a variable
+/// (`toInteger(price)`) or a string literal spelling a number (`"100"` → `100`).
+fn as_number(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Variable(name) => Some(format!("toInteger({name})")),
+        ExprKind::Literal(Literal::String(text)) if text.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
+            Some(text.trim().to_owned())
+        }
+        _ => None,
     }
 }
 

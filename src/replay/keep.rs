@@ -233,6 +233,10 @@ impl VariableSource for Recorder<'_> {
         self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(name.to_owned(), json);
         Some(value)
     }
+
+    fn names(&self) -> Vec<String> {
+        self.inner.names()
+    }
 }
 
 #[cfg(test)]

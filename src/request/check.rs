@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::source::SpecFormat;
+use serde_json::Value;
+
+use super::source::{SpecFormat, SpecSource};
 use super::spec::analyze;
 use crate::diagnostics::Diagnostic;
 use crate::eval::{CheckOptions, Engine};
@@ -65,10 +67,10 @@ pub fn looks_like_spec(text: &str) -> bool {
 /// let spec = "method = \"POTS\"\nurl = \"shop.example.org/${id}\"\ntimout = \"5s\"\n";
 /// let found = check_spec(&Engine::new(), spec, ".".as_ref(), &CheckOptions::default());
 /// let places: Vec<(u32, u32)> = found.iter().map(|f| (f.diagnostic.span.line, f.diagnostic.span.column)).collect();
-/// // The method, the URL's missing scheme, a warning that `${id}` may render empty, the field.
-/// assert_eq!(places, [(1, 10), (2, 8), (2, 25), (3, 1)]);
+/// // The method, the URL's missing scheme, the field.
+/// assert_eq!(places, [(1, 10), (2, 8), (3, 1)]);
 /// assert_eq!(found[0].diagnostic.suggestion.as_deref(), Some("write \"POST\""));
-/// assert_eq!(found[3].diagnostic.suggestion.as_deref(), Some("did you mean `timeout`?"));
+/// assert_eq!(found[2].diagnostic.suggestion.as_deref(), Some("did you mean `timeout`?"));
 /// ```
 pub fn check_spec(engine: &Engine, text: &str, base_dir: &Path, options: &CheckOptions) -> Vec<SpecFinding> {
     let analysis = analyze(engine, text, SpecFormat::of(text), base_dir);
@@ -111,6 +113,112 @@ pub fn check_spec(engine: &Engine, text: &str, base_dir: &Path, options: &CheckO
             findings.push(SpecFinding { file: template.file.clone(), diagnostic });
         }
     }
+    if let Some(source) = &analysis.source {
+        findings.extend(
+            author_mistakes(source, &index).into_iter().map(|diagnostic| SpecFinding { file: None, diagnostic }),
+        );
+    }
     findings.sort_by(|a, b| (&a.file, a.diagnostic.span.start).cmp(&(&b.file, b.diagnostic.span.start)));
     findings
+}
+
+/// Mistakes in a spec that load but cannot be what the author meant, as warnings
+/// with the fix: a mapping target no `${}` can read, a credential written in the
+/// spec's text, a bearer header written by hand.
+fn author_mistakes(source: &SpecSource, index: &LineIndex) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut warn = |field: &str, code: &'static str, message: String, fix: String| {
+        let range = source.place(field).map(|at| at.value.clone()).unwrap_or(0..0);
+        let span = index.span(range.start as u32, range.end as u32);
+        found.push(Diagnostic::warning(code, format!("{field}: {message}"), span).with_suggestion(fix));
+    };
+    for list in ["mappings", "response_headers"] {
+        let items = source.tree.get(list).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        for (at, item) in items.iter().enumerate() {
+            let Some(target) = item.get("target").and_then(Value::as_str) else { continue };
+            if !is_name(target) {
+                let fixed: String =
+                    target.trim().chars().map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' }).collect();
+                let message =
+                    format!("{target:?} cannot be read as ${{...}}: a variable name is letters, digits and _");
+                warn(&format!("{list}[{at}].target"), "unusable-target", message, format!("write \"{fixed}\""));
+            }
+        }
+    }
+    for field in ["password", "token", "client_secret"] {
+        let Some(value) = source.tree.get("auth").and_then(|auth| auth.get(field)).and_then(Value::as_str) else {
+            continue;
+        };
+        if !value.is_empty() && !value.contains("${") {
+            let message = "a credential written in the spec: it travels and is stored with the spec's text".to_owned();
+            let name = field.to_ascii_uppercase();
+            let fix = format!("write ${{secret(\"{name}\")}} and set COURIER_SECRET_{name}");
+            warn(&format!("auth.{field}"), "literal-secret", message, fix);
+        }
+    }
+    let headers = source.tree.get("headers").and_then(Value::as_object);
+    for (name, value) in headers.into_iter().flatten() {
+        let Some(value) = value.as_str() else { continue };
+        let field = format!("headers.{name}");
+        let lower = name.to_ascii_lowercase();
+        if lower == "authorization" && value.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer ")) {
+            let token = value[7..].trim();
+            let message = "a bearer token written as a header: [auth] is redacted in every output and not \
+                           carried to another host on a redirect"
+                .to_owned();
+            let token = if token.contains("${") { token.to_owned() } else { "${secret(\"TOKEN\")}".to_owned() };
+            let fix = format!("remove the header and write [auth] type = \"bearer\", token = {token:?}");
+            warn(&field, "hand-written-bearer", message, fix);
+        } else if (lower == "authorization"
+            || ["token", "api-key", "apikey", "secret", "password"].iter().any(|part| lower.contains(part)))
+            && !value.contains("${")
+            && !value.trim().is_empty()
+        {
+            let message = "a credential written in the spec: it travels and is stored with the spec's text".to_owned();
+            let secret: String =
+                name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+            let fix = format!("write ${{secret(\"{secret}\")}} and set COURIER_SECRET_{secret}");
+            warn(&field, "literal-secret", message, fix);
+        }
+    }
+    found
+}
+
+/// Whether `name` is a variable name a `${}` can read.
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warnings(spec: &str) -> Vec<(&'static str, String)> {
+        check_spec(&Engine::new(), spec, ".".as_ref(), &CheckOptions::default())
+            .into_iter()
+            .map(|finding| (finding.diagnostic.code, finding.diagnostic.suggestion.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn author_mistakes_in_specs_get_a_warning_with_the_fix() {
+        let spec = "url = \"https://x.org\"\n[headers]\nAuthorization = \"Bearer ${token}\"\nX-Api-Key = \"abc123\"\n\
+                    [[mappings]]\nsource = \"price\"\ntarget = \"product price\"\n";
+        let found = warnings(spec);
+        let codes: Vec<&str> = found.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, ["hand-written-bearer", "literal-secret", "unusable-target"], "{found:?}");
+        assert!(found[0].1.contains("type = \"bearer\""), "{found:?}");
+        assert!(found[1].1.contains("COURIER_SECRET_X_API_KEY"), "{found:?}");
+        assert_eq!(found[2].1, "write \"product_price\"");
+        let basic = "url = \"https://x.org\"\n[auth]\ntype = \"basic\"\nusername = \"anna\"\npassword = \"hunter2\"\n";
+        assert_eq!(warnings(basic).iter().map(|(code, _)| *code).collect::<Vec<_>>(), ["literal-secret"]);
+    }
+
+    #[test]
+    fn a_correct_spec_gets_no_warning() {
+        let spec = "url = \"https://shop.example.org/products/${product_id}/price\"\n[headers]\nX-Api-Key = '${secret(\"KEY\")}'\n\
+                    [auth]\ntype = \"bearer\"\ntoken = '${secret(\"TOKEN\")}'\n[[mappings]]\nsource = \"price.amount\"\ntarget = \"product_price\"\n";
+        assert_eq!(warnings(spec), []);
+    }
 }

@@ -239,6 +239,24 @@ mod tests {
     }
 
     #[test]
+    fn numbers_held_as_text_compared_with_lt_are_warned_of() {
+        let found = check(
+            &Engine::new(),
+            r#"${"10" < "9"} ${price < "100"} ${price < 100}"#,
+            TemplateKind::Text,
+            &CheckOptions::default(),
+        );
+        let fixes: Vec<(&str, Option<&str>)> = found.iter().map(|d| (d.code, d.suggestion.as_deref())).collect();
+        assert_eq!(
+            fixes,
+            [
+                ("text-comparison", Some("compare numbers: 10 < 9")),
+                ("text-comparison", Some("compare numbers: toInteger(price) < 100"))
+            ]
+        );
+    }
+
+    #[test]
     fn a_whole_path_segment_is_flagged_only_when_its_variable_is_known_to_be_unset() {
         let url = "https://shop.example.org/products/${product_id}/price?c=${currency}";
         let codes = |known: Option<&[&str]>| {

@@ -621,7 +621,10 @@ mod tests {
     fn structure_errors_come_before_variables() {
         let error = compile("{\n  \"a\": ${x}\n  \"b\": 2\n}").unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Syntax);
-        assert_eq!(error.to_string(), "line 3, column 3: expected `,` or `}`, found `\"`");
+        assert_eq!(
+            error.to_string(),
+            "line 3, column 3: a missing comma between two members or items; write `,` before \"b\""
+        );
         let error = compile("{\"a\": ${toInterger(x)}}").unwrap_err();
         assert_eq!(error.kind(), ErrorKind::UnknownFunction);
         assert_eq!(error.suggestion(), Some("did you mean toInteger?"));

@@ -297,7 +297,14 @@ pub(crate) fn analyze(source: &str, holes: &[Range<usize>]) -> UrlLayout {
         for (i, &(at, c)) in piece.chars.iter().enumerate().skip(skip) {
             if !reported && let Some(message) = invalid_literal(c, &piece.chars[i + 1..]) {
                 let end = at + c.len_utf8();
-                diagnostics.push(Diagnostic::error("render", message, index.span(at as u32, end as u32)));
+                let mut diagnostic = Diagnostic::error("render", message, index.span(at as u32, end as u32));
+                // OpenAPI's path parameter `{id}`, where courier's hole `${id}` was meant.
+                if let Some(name) = openapi_parameter(c, &piece.chars[i + 1..]) {
+                    diagnostic.message =
+                        format!("a URL cannot hold `{{`: `{{{name}}}` is an OpenAPI path parameter, not a hole");
+                    diagnostic = diagnostic.with_suggestion(format!("write ${{{name}}}"));
+                }
+                diagnostics.push(diagnostic);
                 reported = true;
             }
             state = match (state, c) {
@@ -326,6 +333,16 @@ pub(crate) fn analyze(source: &str, holes: &[Range<usize>]) -> UrlLayout {
     }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.span.start, diagnostic.span.end));
     UrlLayout { positions, diagnostics }
+}
+
+/// The name of `{name}` when `c` is its `{` and `rest` the text after it.
+fn openapi_parameter(c: char, rest: &[(usize, char)]) -> Option<String> {
+    if c != '{' {
+        return None;
+    }
+    let name: String = rest.iter().map(|(_, c)| *c).take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let closed = rest.get(name.chars().count()).is_some_and(|(_, c)| *c == '}');
+    (!name.is_empty() && closed).then_some(name)
 }
 
 /// Why a literal character cannot stand in a URL template, if it cannot; `rest` is
@@ -429,6 +446,14 @@ fn dot_segment(text: &str) -> Option<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_openapi_path_parameter_is_named_with_the_hole_meant() {
+        let layout = analyze("https://x.org/users/{id}/orders", &[]);
+        let found = &layout.diagnostics[0];
+        assert!(found.message.contains("OpenAPI path parameter"), "{found:?}");
+        assert_eq!(found.suggestion.as_deref(), Some("write ${id}"));
+    }
     use crate::variables::Variables;
 
     fn render(source: &str, pairs: &[(&str, &str)]) -> Result<String, Error> {

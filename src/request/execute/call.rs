@@ -133,8 +133,11 @@ impl Executor {
                 };
                 fail(&mut call.outcome, failure, method, &without_query(&call.url));
             }
-            Ok(rendered) => {
+            Ok(mut rendered) => {
                 call.url = rendered.url.clone();
+                for note in std::mem::take(&mut rendered.unset) {
+                    call.run.log.push(LogEntry::note(note));
+                }
                 let prepared = call.prepare(rendered, key);
                 match tokio::time::timeout_at(deadline.into(), prepared).await {
                     Ok(Ok(ready)) => call.ready = Some(ready),

@@ -19,6 +19,7 @@ mod follow;
 mod outcome;
 mod receive;
 mod transport;
+mod unset;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -131,6 +132,8 @@ struct Rendered {
     auth: Option<AuthPlan>,
     /// The spec's `idempotency_key`, rendered.
     idempotency_key: Option<String>,
+    /// A log note for each variable read but not set.
+    unset: Vec<String>,
 }
 
 /// A fresh idempotency key: a random UUID (version 4).
@@ -281,7 +284,7 @@ impl Executor {
         let rendered = self.render(request, variables, context, cookies, &redactor, deadline);
         let redact = |text: &str| redactor.redact(text);
         let mut rendered = rendered.map_err(|(field, error)| redact(&request.describe_field_error(&field, &error)))?;
-        let mut notes = Vec::new();
+        let mut notes = std::mem::take(&mut rendered.unset);
         let body = match rendered.body.take() {
             None => None,
             Some(BodyPlan::Ready(body)) => Some(body),
@@ -343,6 +346,8 @@ impl Executor {
         redactor: &Arc<Redactor>,
         deadline: Instant,
     ) -> Result<Rendered, FieldError> {
+        let noting = unset::NotingUnset::new(variables);
+        let variables: &dyn VariableSource = &noting;
         let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
         let context = &context.fork_with_secrets(Arc::new(resolver)).with_deadline(deadline);
         let mark = redactor.resolved();
@@ -374,7 +379,7 @@ impl Executor {
             .map_err(|error| ("idempotency_key".to_owned(), error))?;
         redactor.taint(mark, Carrier::Request);
         let auth = render_auth(request, variables, context, redactor)?;
-        Ok(Rendered { url, headers, body, auth, idempotency_key })
+        Ok(Rendered { url, headers, body, auth, idempotency_key, unset: noting.notes() })
     }
 
     /// Sends a prepared request again — a replay, or a queued request's delivery — with

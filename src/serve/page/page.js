@@ -344,7 +344,7 @@ function addMapping(path) {
   showMappingToml();
 }
 
-const listFields = debounce(async () => {
+async function listFieldsNow() {
   const { status, json } = await api("/v1/mappings", { response: $("sample-response").value });
   const fields = $("fields");
   fields.replaceChildren();
@@ -359,7 +359,8 @@ const listFields = debounce(async () => {
     button.addEventListener("click", () => addMapping(leaf.path));
     fields.append(el("li", {}, button));
   }
-}, 200);
+}
+const listFields = debounce(listFieldsNow, 200);
 $("sample-response").addEventListener("input", listFields);
 
 // ---- dry run of a whole spec
@@ -379,6 +380,67 @@ $("dry-run").addEventListener("click", async () => {
     showDiagnostics(list, json.diagnostics, $("spec"));
   } else {
     out.textContent = json.error;
+  }
+});
+
+// ---- send for real, then click a field of the real response to map it
+// The spec with the panel's mappings added: as [[mappings]] tables after a TOML
+// spec, or into the "mappings" list of a JSON one.
+function specWithMappings() {
+  const spec = $("spec").value;
+  const rows = mappingRows().filter((m) => m.source && m.target);
+  if (!rows.length) return spec;
+  if (spec.trim().startsWith("{")) {
+    try {
+      const object = JSON.parse(spec);
+      object.mappings = (object.mappings || []).concat(rows);
+      return object;
+    } catch (_) { return spec; } // the server's diagnostics say what is wrong
+  }
+  return spec.replace(/\n*$/, "\n\n") + $("mappings-toml").textContent;
+}
+
+function showOutcome(outcome) {
+  const lines = [];
+  if (outcome.status != null) lines.push("Status " + outcome.status);
+  if (outcome.error) lines.push("Error: " + outcome.error);
+  const exchange = (outcome.log || []).map((entry) => entry.response).filter(Boolean).pop();
+  if (exchange) {
+    lines.push(...Object.entries(exchange.headers).map(([k, v]) => `${k}: ${v}`));
+  } else if (outcome.status != null) {
+    lines.push("(the response's headers are shown with debug = true in the spec)");
+  }
+  const mapped = mappingRows().filter((m) => m.target && outcome.variables && m.target in outcome.variables);
+  if (mapped.length) {
+    lines.push("", "Mapped variables:");
+    for (const m of mapped) lines.push(`${m.target} = ${outcome.variables[m.target]}`);
+  }
+  const notes = (outcome.log || []).filter((entry) => entry.status == null).map((entry) => entry.message);
+  if (notes.length) lines.push("", ...notes);
+  const body = outcome.variables && outcome.variables.api_client_response_body;
+  if (body != null) lines.push("", body);
+  return lines.join("\n");
+}
+
+$("send").addEventListener("click", async () => {
+  const out = $("send-result");
+  out.classList.add("stale");
+  const { status, json } = await api("/v1/send", { spec: specWithMappings(), variables: variables() });
+  out.classList.remove("stale");
+  out.classList.toggle("failed", status !== 200 || Boolean(json.error));
+  const list = $("spec-diagnostics");
+  list.replaceChildren();
+  if (status !== 200) {
+    out.textContent = json.diagnostics ? "Nothing was sent: fix the problems above." : json.error;
+    if (json.diagnostics) showDiagnostics(list, json.diagnostics, $("spec"));
+    return;
+  }
+  out.textContent = showOutcome(json);
+  const body = json.variables && json.variables.api_client_response_body;
+  if (body) {
+    // The real response becomes the one to map: its fields are listed to click.
+    $("sample-response").value = body;
+    await listFieldsNow();
   }
 });
 
