@@ -131,3 +131,27 @@ fn enqueue_without_its_input_or_with_an_unreadable_one_is_bad_usage() {
     assert_eq!(unreadable.status.code(), Some(2), "{}", stderr(&unreadable));
     assert!(stderr(&unreadable).contains("nothing-here.jsonl"), "{}", stderr(&unreadable));
 }
+
+#[test]
+fn lines_with_the_same_idempotency_key_queue_one_record() {
+    let folder = tempfile::tempdir().unwrap();
+    let spec = "method = \"POST\"\nurl = \"http://127.0.0.1:9/${id}\"\nidempotency_key = \"order-${id}\"\n";
+    std::fs::write(folder.path().join("keyed.toml"), spec).unwrap();
+    let lines = "{\"id\": \"1\"}\n{\"id\": \"2\"}\n{\"id\": \"1\"}\n";
+    std::fs::write(folder.path().join("lines.jsonl"), lines).unwrap();
+    let enqueue = || {
+        courier(folder.path())
+            .args(["enqueue", "keyed.toml", "--store", "q.db", "--vars-jsonl", "lines.jsonl"])
+            .output()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let output = enqueue();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output).trim(), r#"{"queued":3,"failed":0,"errors":[]}"#);
+    }
+    let records = list(folder.path(), "q.db");
+    let mut keys: Vec<&str> = records.iter().map(|record| record["idempotency_key"].as_str().unwrap()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["order-1", "order-2"], "a repeated key, in the file or queued before, is one record");
+}
