@@ -157,7 +157,8 @@ fn install_graphile() -> Result<PathBuf, String> {
     for file in ["package.json", "package-lock.json", "bench.mjs"] {
         std::fs::copy(source.join(file), folder.join(file)).map_err(|error| format!("{file}: {error}"))?;
     }
-    if !folder.join("node_modules/graphile-worker").exists() {
+    // Checked by a file of the package, so that an install cut short is done again.
+    if !folder.join("node_modules/graphile-worker/dist/index.js").exists() {
         let installed = Command::new("npm")
             .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
             .current_dir(&folder)
@@ -179,10 +180,13 @@ fn run_graphile(folder: &Path, url: &str, sink: &str, requests: usize, concurren
         .env("SINK_URL", sink)
         .env("REQUESTS", requests.to_string())
         .env("CONCURRENCY", concurrency.to_string())
-        .stderr(Stdio::null())
         .output()
         .unwrap();
-    assert!(output.status.success(), "graphile-worker: {}", String::from_utf8_lossy(&output.stdout));
+    let tail = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    };
+    assert!(output.status.success(), "graphile-worker failed: {}\n{}", tail(&output.stdout), tail(&output.stderr));
     let line = String::from_utf8_lossy(&output.stdout);
     let rates: serde_json::Value = serde_json::from_str(line.lines().last().unwrap_or_default())
         .unwrap_or_else(|error| panic!("graphile-worker printed {line:?}: {error}"));

@@ -93,7 +93,7 @@ fn enqueue_reports_bad_lines_by_number_and_queues_the_rest_on_postgres() {
 
 #[test]
 fn enqueue_reads_stdin_in_batches_and_exits_0_when_every_line_was_queued() {
-    const LINES: usize = 2500;
+    const LINES: usize = 6000;
     let folder = tempfile::tempdir().unwrap();
     write_spec(folder.path());
     let mut child = courier(folder.path())
@@ -131,4 +131,70 @@ fn enqueue_without_its_input_or_with_an_unreadable_one_is_bad_usage() {
         .unwrap();
     assert_eq!(unreadable.status.code(), Some(2), "{}", stderr(&unreadable));
     assert!(stderr(&unreadable).contains("nothing-here.jsonl"), "{}", stderr(&unreadable));
+}
+
+#[test]
+fn lines_with_the_same_idempotency_key_queue_one_record() {
+    let folder = tempfile::tempdir().unwrap();
+    let spec = "method = \"POST\"\nurl = \"http://127.0.0.1:9/${id}\"\nidempotency_key = \"order-${id}\"\n";
+    std::fs::write(folder.path().join("keyed.toml"), spec).unwrap();
+    let lines = "{\"id\": \"1\"}\n{\"id\": \"2\"}\n{\"id\": \"1\"}\n";
+    std::fs::write(folder.path().join("lines.jsonl"), lines).unwrap();
+    let enqueue = || {
+        courier(folder.path())
+            .args(["enqueue", "keyed.toml", "--store", "q.db", "--vars-jsonl", "lines.jsonl"])
+            .output()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let output = enqueue();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output).trim(), r#"{"queued":3,"failed":0,"errors":[]}"#);
+    }
+    let records = list(folder.path(), "q.db");
+    let mut keys: Vec<&str> = records.iter().map(|record| record["idempotency_key"].as_str().unwrap()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["order-1", "order-2"], "a repeated key, in the file or queued before, is one record");
+}
+
+/// Long lines are saved a few at a time: 64 lines of 1 MB each go in batches of at
+/// most 16 MiB of input, so the process's peak memory stays far below what holding
+/// the whole file's variables, bodies and records at once would take (about 160 MB
+/// measured without the byte limit, about 65 MB with it).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_of_long_lines_is_queued_in_batches_of_bounded_size() {
+    let folder = tempfile::tempdir().unwrap();
+    let spec = "method = \"POST\"\nurl = \"http://127.0.0.1:9/big\"\nbody = \"json\"\npayload = '{\"n\": \"${n}\"}'\n";
+    std::fs::write(folder.path().join("big.toml"), spec).unwrap();
+    {
+        let mut lines = std::io::BufWriter::new(std::fs::File::create(folder.path().join("big.jsonl")).unwrap());
+        let long = "x".repeat(1_000_000);
+        for n in 0..64 {
+            writeln!(lines, r#"{{"n": "{long}{n}"}}"#).unwrap();
+        }
+    }
+    let mut child = courier(folder.path())
+        .args(["enqueue", "big.toml", "--store", "q.db", "--vars-jsonl", "big.jsonl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The peak resident size, read until the process ends.
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(kb) = std::fs::read_to_string(&status).ok().and_then(|text| {
+            let line = text.lines().find(|line| line.starts_with("VmHWM:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        }) {
+            peak_kb = peak_kb.max(kb);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), r#"{"queued":64,"failed":0,"errors":[]}"#);
+    assert!(peak_kb > 0, "the peak was read");
+    assert!(peak_kb < 110_000, "peak {peak_kb} kB: the batch held more than its byte limit");
 }

@@ -67,6 +67,64 @@ fn the_store_contract_holds_on_postgres() {
 }
 
 #[test]
+fn the_claim_plans_attempts_backoff_and_dead_letters_in_sql_as_claim_plan_says() {
+    use courier::replay::Backoff;
+    let test = "the_claim_plans_attempts_backoff_and_dead_letters_in_sql_as_claim_plan_says";
+    let Some(cluster) = Cluster::start(test) else { return };
+    let store = PostgresStore::open(&cluster.url()).unwrap();
+    let with_attempts = |key: &str, attempts: u32| courier::replay::NewRecord {
+        attempts,
+        ..queued("http://127.0.0.1:9/", key.to_owned())
+    };
+    let ids = store.insert(&[with_attempts("fresh", 0), with_attempts("third", 3), with_attempts("spent", 5)]).unwrap();
+    let now = Utc::now() + TimeDelta::seconds(1);
+    let backoff = Backoff { first: Duration::from_secs(10), max: Duration::from_secs(60) };
+    let claim = Claim {
+        owner: "w",
+        now,
+        until: now + TimeDelta::seconds(30),
+        limit: 10,
+        selection: Selection::Due,
+        max_attempts: Some(5),
+        backoff: Some(backoff),
+    };
+    let claimed = store.claim(&claim).unwrap();
+    let claimed_ids: Vec<i64> = claimed.iter().map(|record| record.id).collect();
+    assert_eq!(claimed_ids, ids[..2], "the spent one is not claimed");
+    for (record, (attempts, full)) in claimed.iter().zip([(1, 10), (4, 60)]) {
+        assert_eq!(record.attempts, attempts);
+        let wait = (record.next_attempt_at - now).num_milliseconds();
+        // Equal jitter: between half the full wait and all of it (the full wait
+        // doubles per attempt before this one, up to the cap).
+        assert!(wait >= full * 500 && wait <= full * 1000, "{}: {wait} ms", record.saved.idempotency_key);
+        assert_eq!(record.lease.as_ref().map(|lease| lease.owner.as_str()), Some("w"));
+    }
+    let spent = store.list().unwrap().into_iter().find(|record| record.id == ids[2]).unwrap();
+    assert_eq!((spent.state, spent.attempts, spent.lease.clone()), (State::Dead, 5, None));
+    let error = spent.last_error.unwrap_or_default();
+    assert!(error.contains("its 5 attempts ran out (max 5)"), "{error}");
+    assert_eq!(Some(error), claim_plan_error(5, 5));
+}
+
+/// The error `Claim::plan` gives a record whose attempts ran out.
+fn claim_plan_error(attempts: u32, max: u32) -> Option<String> {
+    let now = Utc::now();
+    let claim = Claim {
+        owner: "w",
+        now,
+        until: now,
+        limit: 1,
+        selection: Selection::Due,
+        max_attempts: Some(max),
+        backoff: None,
+    };
+    match claim.plan(attempts, now) {
+        courier::replay::Planned::Exhausted { error } => Some(error),
+        courier::replay::Planned::Send { .. } => None,
+    }
+}
+
+#[test]
 fn concurrent_claims_skip_locked_rows_and_never_overlap() {
     let Some(cluster) = Cluster::start("concurrent_claims_skip_locked_rows_and_never_overlap") else { return };
     let url = cluster.url();

@@ -765,3 +765,95 @@ fn an_unreadable_row_is_set_aside_and_the_queue_goes_on() {
     assert_eq!(state, "dead");
     assert!(error.contains("courier cannot read this record") && error.contains("set aside as dead"), "{error}");
 }
+
+/// The worker claims ahead of its sends and settles in batches: 300 requests take a
+/// handful of claims and far fewer settle transactions than deliveries, every one
+/// written through `finish_many` (never one `finish` a record), and each record is
+/// reported only once its batch has committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_claims_many_records_at_once_and_settles_them_in_batches() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use chrono::{DateTime, Utc};
+    use courier::Context;
+    use courier::replay::{Claim, Finish, Record, ReplayStore, SqliteStore, StoreError, Worker, WorkerOptions};
+    use courier::request::{Destinations, Executor, ExecutorOptions};
+
+    /// Counts the calls, and the records settled in each batch.
+    #[derive(Default)]
+    struct Calls {
+        claims: AtomicUsize,
+        singles: AtomicUsize,
+        batches: Mutex<Vec<usize>>,
+    }
+    struct Counting {
+        inner: SqliteStore,
+        calls: Arc<Calls>,
+    }
+    impl ReplayStore for Counting {
+        fn insert(&self, records: &[courier::replay::NewRecord]) -> Result<Vec<i64>, StoreError> {
+            self.inner.insert(records)
+        }
+        fn list(&self) -> Result<Vec<Record>, StoreError> {
+            self.inner.list()
+        }
+        fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
+            self.calls.claims.fetch_add(1, Ordering::SeqCst);
+            self.inner.claim(claim)
+        }
+        fn finish(&self, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> Result<(), StoreError> {
+            self.calls.singles.fetch_add(1, Ordering::SeqCst);
+            self.inner.finish(id, owner, finish, now)
+        }
+        fn finish_many(&self, owner: &str, settled: &[(i64, Finish)], now: DateTime<Utc>) -> Result<(), StoreError> {
+            self.calls.batches.lock().unwrap().push(settled.len());
+            self.inner.finish_many(owner, settled, now)
+        }
+        fn remove(&self, id: i64) -> Result<bool, StoreError> {
+            self.inner.remove(id)
+        }
+        fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+            self.inner.renew(ids, owner, until)
+        }
+    }
+
+    const REQUESTS: usize = 300;
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let inner = SqliteStore::open(folder.path().join("batches.db")).unwrap();
+    let records: Vec<_> =
+        (0..REQUESTS).map(|n| replay_support::queued(&server.url("/orders"), format!("k{n:03}"))).collect();
+    inner.insert(&records).unwrap();
+    let calls = Arc::new(Calls::default());
+    let store = Arc::new(Counting { inner, calls: calls.clone() });
+    let reported_before_commit = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let (observed, early) = (store.clone(), reported_before_commit.clone());
+        Worker::new(
+            store.clone(),
+            Executor::with_options(ExecutorOptions {
+                destinations: Destinations::allowing_private(),
+                ..Default::default()
+            }),
+            Arc::new(NoSpecs),
+            Context::default(),
+        )
+        .with_options(WorkerOptions { concurrency: 4, batch: 64, ..WorkerOptions::default() })
+        .observe(move |record, _| {
+            if observed.inner.list().unwrap().iter().any(|left| left.id == record.id) {
+                early.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let report = tokio::time::timeout(Duration::from_secs(60), worker.run_until_empty()).await.unwrap().unwrap();
+    assert_eq!(report.delivered, REQUESTS);
+    assert_eq!(server.keys().len(), REQUESTS);
+    assert_eq!(reported_before_commit.load(Ordering::SeqCst), 0, "a record was reported before its batch committed");
+    let claims = calls.claims.load(Ordering::SeqCst);
+    assert!(claims <= 3 * REQUESTS / 32 + 2, "{claims} claims for {REQUESTS} records: not batched");
+    assert_eq!(calls.singles.load(Ordering::SeqCst), 0, "settled one by one");
+    let batches = calls.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), REQUESTS, "{batches:?}");
+    assert!(batches.len() < REQUESTS, "one settle per delivery: {batches:?}");
+}

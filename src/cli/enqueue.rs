@@ -19,8 +19,12 @@ use super::inputs::read_json;
 use super::secrets::CliSecrets;
 use super::store::{store_at, store_location};
 
-/// Lines rendered and saved in one transaction.
-const BATCH: usize = 1000;
+/// Lines rendered and saved in one transaction, at most: each transaction is one
+/// flushed commit, so fewer and larger ones queue faster.
+const BATCH: usize = 5000;
+/// The bytes of input lines in one transaction, at most, so that a batch of long
+/// lines (each up to [`MAX_LINE`]) does not hold gigabytes.
+const BATCH_BYTES: usize = 16 << 20;
 /// Errors listed in the summary; the count covers them all.
 const LISTED_ERRORS: usize = 100;
 /// The longest line read; a longer one is reported and skipped, so that one
@@ -115,21 +119,25 @@ pub(crate) fn enqueue(args: EnqueueArgs) -> Result<(), Failure> {
 
     let mut summary = Summary::default();
     let mut lines = Lines::new(BufReader::new(input));
-    let mut batch: Vec<(usize, Variables)> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<(usize, Variables)> = Vec::new();
+    let mut batch_bytes = 0;
     let mut stopped = None;
     loop {
         let line = lines.next();
         let end = line.is_none();
         match line {
             Some((number, Ok(text))) => match variables(&text) {
-                Ok(Some(variables)) => batch.push((number, variables)),
+                Ok(Some(variables)) => {
+                    batch_bytes += text.len();
+                    batch.push((number, variables));
+                }
                 Ok(None) => {}
                 Err(error) => summary.fail(number, error),
             },
             Some((number, Err(error))) => summary.fail(number, error),
             None => {}
         }
-        if batch.len() == BATCH || (end && !batch.is_empty()) {
+        if batch.len() == BATCH || batch_bytes >= BATCH_BYTES || (end && !batch.is_empty()) {
             let sets: Vec<&Variables> = batch.iter().map(|(_, variables)| variables).collect();
             match runtime.block_on(delivery.enqueue_many(&request, &sets, &context, args.tenant.as_deref())) {
                 Ok(results) => tally(&mut summary, &batch, results),
@@ -139,6 +147,7 @@ pub(crate) fn enqueue(args: EnqueueArgs) -> Result<(), Failure> {
                 }
             }
             batch.clear();
+            batch_bytes = 0;
         }
         if end {
             break;

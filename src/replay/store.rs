@@ -192,7 +192,9 @@ pub struct Claim<'a> {
 
 impl Claim<'_> {
     /// What the claim does with a record that has had `attempts` attempts and is
-    /// due at `next_attempt_at`; both stores claim by this.
+    /// due at `next_attempt_at`. SQLite claims by this; PostgreSQL does the same in
+    /// its claim's SQL (`tests/postgres.rs` checks the attempts, the backoff and the
+    /// dead letter).
     pub fn plan(&self, attempts: u32, next_attempt_at: DateTime<Utc>) -> Planned {
         if let Some(max) = self.max_attempts
             && attempts >= max
