@@ -260,3 +260,69 @@ fn serve_answers_the_same_paths() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// SIGTERM while a worker has sends in flight and more records claimed in its
+/// buffer: the sends complete, the worker exits 0 within its grace having put the
+/// buffered records back, and a second worker started at once delivers them without
+/// waiting for the (long) lease; every request arrives exactly once.
+fn sigterm_finishes_the_sends_and_puts_the_rest_back(store: &str) {
+    let folder = tempfile::tempdir().unwrap();
+    let service = Server::start();
+    service.delay(Duration::from_millis(800));
+    let lines: Vec<String> =
+        (0..20).map(|n| format!(r#"{{"base": "{}", "id": "r{n}"}}"#, service.url("/orders"))).collect();
+    enqueue(folder.path(), store, &lines);
+    let mut worker = courier(folder.path())
+        .args(["worker", "--store", store, "--allow", "127.0.0.1", "--concurrency", "2", "--batch", "20"])
+        .args(["--lease", "10m", "--grace", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while service.seen().len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the worker never sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopped_at = Instant::now();
+    let terminated = std::process::Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    assert!(terminated.success());
+    let mut report = String::new();
+    worker.stdout.take().unwrap().read_to_string(&mut report).unwrap();
+    let exited = worker.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    assert!(stopped_at.elapsed() < Duration::from_secs(20), "it took {:?}", stopped_at.elapsed());
+    let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
+    let (delivered, released) = (report["delivered"].as_u64().unwrap(), report["released"].as_u64().unwrap_or(0));
+    assert!(delivered >= 2, "the sends in flight completed: {report}");
+    assert_eq!(delivered + released, 20, "{report}");
+    assert!(released > 0, "records were held in the buffer: {report}");
+
+    // The second worker does not wait for the ten-minute lease.
+    service.delay(Duration::ZERO);
+    let second_started = Instant::now();
+    let second = courier(folder.path())
+        .args(["worker", "--store", store, "--allow", "127.0.0.1", "--until-empty", "--lease", "10m"])
+        .output()
+        .unwrap();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(second_started.elapsed() < Duration::from_secs(60));
+    let keys = service.keys();
+    assert_eq!(keys.len(), 20, "every record arrived");
+    assert!(keys.values().all(|&count| count == 1), "nothing was sent twice: {keys:?}");
+    let listed = replay_support::list(folder.path(), store);
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
+#[test]
+fn a_worker_stops_on_sigterm_without_losing_or_repeating_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db").to_string_lossy().into_owned();
+    sigterm_finishes_the_sends_and_puts_the_rest_back(&store);
+}
+
+#[test]
+fn a_worker_stops_on_sigterm_without_losing_or_repeating_on_postgres() {
+    let Some(cluster) = Cluster::start("a worker's graceful stop on PostgreSQL") else { return };
+    sigterm_finishes_the_sends_and_puts_the_rest_back(&cluster.url());
+}

@@ -19,6 +19,7 @@ use super::allow::AllowArgs;
 use super::inputs::read_json;
 use super::log::{Level, LogFormat};
 use super::secrets::CliSecrets;
+use super::serve::shutdown_signal;
 use super::store::{existing_store, store_at, store_location};
 use super::terminal::shown;
 use serde_json::json;
@@ -102,6 +103,10 @@ pub(crate) struct WorkerArgs {
     /// How log lines are written on stderr: for people, or one JSON object a line.
     #[arg(long, value_enum, default_value_t)]
     log_format: LogFormat,
+    /// On SIGTERM or SIGINT, how long the sends in flight may take to finish (the
+    /// requests claimed but not started are put back at once).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    grace: Duration,
     #[command(flatten)]
     secrets: SecretsArg,
     #[command(flatten)]
@@ -230,11 +235,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
             if let Some(address) = args.metrics {
                 serve_operations(&runtime, address, store_for_probes, log_format)?;
             }
-            let drained = if args.until_empty {
-                runtime.block_on(worker.run_until_empty())
-            } else {
-                runtime.block_on(worker.run())
-            };
+            let drained = runtime.block_on(worker.run_until(args.until_empty, shutdown_signal(), args.grace));
             drained.map_err(|error| Failure::error(format!("error: {error}\n")))?
         }
     };

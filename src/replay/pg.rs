@@ -370,6 +370,23 @@ impl ReplayStore for PostgresStore {
         })
     }
 
+    fn release(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let now = now.timestamp_millis();
+        self.with(|connection| {
+            let mut transaction = connection.client.transaction()?;
+            // Durable, like a claim: a lost release only makes the records wait for their lease.
+            transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
+            transaction.execute(
+                "UPDATE courier_requests SET lease_owner = NULL, lease_expires_at = NULL,
+                        attempts = GREATEST(attempts - 1, 0), next_attempt_at = $3, updated_at = $3
+                 WHERE id = ANY($1) AND lease_owner = $2 AND state = 'pending'",
+                &[&ids, &owner, &now],
+            )?;
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
     fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, StoreError> {
         let now = now.timestamp_millis();
         self.with(|connection| {

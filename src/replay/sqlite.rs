@@ -227,6 +227,23 @@ impl ReplayStore for SqliteStore {
         })
     }
 
+    fn release(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut statement = transaction.prepare_cached(
+                    "UPDATE requests SET lease_owner = NULL, lease_expires_at = NULL, attempts = MAX(attempts - 1, 0),
+                            next_attempt_at = ?1, updated_at = ?1
+                     WHERE id = ?2 AND lease_owner = ?3 AND state = 'pending'",
+                )?;
+                for id in ids {
+                    statement.execute(params![millis(now), id, owner])?;
+                }
+            }
+            transaction.commit()
+        })
+    }
+
     fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, StoreError> {
         self.with(|connection| {
             let sql = "SELECT COALESCE(SUM(next_attempt_at <= ?1), 0), COALESCE(SUM(next_attempt_at > ?1), 0)

@@ -269,6 +269,20 @@ pub trait ReplayStore: Send + Sync {
     /// Every record, by id.
     fn list(&self) -> Result<Vec<Record>, StoreError>;
 
+    /// Puts back records `owner` claimed but did not send (a worker told to stop):
+    /// unleased, the attempt their claim counted given back, due at `now`, so that
+    /// another worker takes them at once. Records whose lease `owner` no longer
+    /// holds are left as they are. The default settles them as failed attempts
+    /// due now (the attempt stays counted); the stores of this crate give it back.
+    fn release(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let error = "put back unsent when its worker stopped".to_owned();
+        let settled: Vec<(i64, Finish)> = ids
+            .iter()
+            .map(|id| (*id, Finish::Failed { state: State::Pending, error: error.clone(), next_attempt_at: now }))
+            .collect();
+        self.finish_many(owner, &settled, now)
+    }
+
     /// How many queued (pending) records are due at `now`, and how many wait for a
     /// later time: the queue's gauges. The default counts the records of
     /// [`ReplayStore::list`]; a store that can count in place does.

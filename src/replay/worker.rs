@@ -161,9 +161,19 @@ pub struct Report {
     pub retried: usize,
     /// Records that went dead.
     pub dead: usize,
+    /// Claimed records put back unsent when the worker was told to stop (see
+    /// [`Worker::run_until`]); left out of the JSON form when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub released: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 type Observer = dyn Fn(&Record, &Verdict) + Send + Sync;
+/// What tells a worker to stop.
+type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 type StoreObserver = dyn Fn(&StoreError, Duration) + Send + Sync;
 
 /// The first wait after a store error, and the longest.
@@ -235,13 +245,28 @@ impl Worker {
     /// Returns only when the store fails on the first call, or for longer than
     /// [`WorkerOptions::give_up_after`]; shorter outages are ridden out.
     pub async fn run(&self) -> Result<Report, StoreError> {
-        self.drain(false).await
+        self.drain(false, Box::pin(std::future::pending()), Duration::ZERO).await
     }
 
     /// Sends due records until none is due and none is in flight; records waiting
     /// for their backoff, or leased by another worker, are left.
     pub async fn run_until_empty(&self) -> Result<Report, StoreError> {
-        self.drain(true).await
+        self.drain(true, Box::pin(std::future::pending()), Duration::ZERO).await
+    }
+
+    /// Runs as [`Worker::run`] (or [`Worker::run_until_empty`] with `until_empty`)
+    /// until `stop` completes; then claims nothing more, puts back at once every
+    /// record it holds but has not started (unleased, its attempt given back, due
+    /// now: another worker takes it without waiting for the lease), lets the sends
+    /// in flight finish and their ends be written for at most `grace`, and returns.
+    /// A send still going after `grace` is cut short; its record waits for its lease.
+    pub async fn run_until(
+        &self,
+        until_empty: bool,
+        stop: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> Result<Report, StoreError> {
+        self.drain(until_empty, Box::pin(stop), grace).await
     }
 
     /// The loop: a claimer keeps a buffer of leased records ahead of the sends
@@ -250,19 +275,36 @@ impl Worker {
     /// at a time, while the next sends go on (a group commit: what ends while a
     /// batch is being written goes in the next). Every record held — buffered,
     /// in flight, or waiting for its batch — has its lease renewed.
-    async fn drain(&self, until_empty: bool) -> Result<Report, StoreError> {
+    async fn drain(&self, until_empty: bool, mut stop: Stop, grace: Duration) -> Result<Report, StoreError> {
         let mut state = Drain::new(&self.options);
+        // When the worker was told to stop, the end of its grace.
+        let mut stopping: Option<tokio::time::Instant> = None;
         loop {
             let now = tokio::time::Instant::now();
-            self.dispatch(&mut state, now);
-            if state.claiming.is_none() && state.wants_claim(&self.options, now) {
+            if let Some(deadline) = stopping {
+                if !state.buffer.is_empty() && state.claiming.is_none() {
+                    self.release(&mut state).await;
+                }
+                if now >= deadline {
+                    // Cut short: their records wait for their leases.
+                    state.sending.abort_all();
+                    while state.sending.join_next().await.is_some() {}
+                }
+                if state.sending.is_empty() && state.claiming.is_none() && state.buffer.is_empty() {
+                    self.settle_all(&mut state).await;
+                    return Ok(state.report);
+                }
+            } else {
+                self.dispatch(&mut state, now);
+            }
+            if stopping.is_none() && state.claiming.is_none() && state.wants_claim(&self.options, now) {
                 state.claiming = Some(self.start_claim(state.target.saturating_sub(state.buffer.len())));
             }
             if state.flushing.is_none() && !state.ended.is_empty() && state.flush_retry_at.is_none_or(|at| now >= at) {
                 state.flushing = Some(self.start_flush(&mut state));
             }
             if state.is_idle() {
-                if until_empty {
+                if until_empty || stopping.is_some() {
                     return Ok(state.report);
                 }
                 let poll = self.options.poll;
@@ -276,8 +318,12 @@ impl Worker {
                 self.renew(&state.leases).await;
                 state.renew_at = now + state.renew_every;
             }
-            let wake = state.wake(&self.options, now);
+            let mut wake = state.wake(&self.options, now);
+            if let Some(deadline) = stopping {
+                wake = wake.min(deadline);
+            }
             tokio::select! {
+                () = &mut stop, if stopping.is_none() => stopping = Some(tokio::time::Instant::now() + grace),
                 Some(joined) = state.sending.join_next(), if !state.sending.is_empty() => {
                     let (record, (verdict, asked)) =
                         joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
@@ -288,6 +334,42 @@ impl Worker {
                 flushed = finished(&mut state.flushing) => self.flushed(&mut state, flushed)?,
                 () = tokio::time::sleep_until(wake) => {}
             }
+        }
+    }
+
+    /// Puts back the records held but not started: unleased, their attempt given
+    /// back, due now. A store that cannot be reached leaves them to their leases.
+    async fn release(&self, state: &mut Drain) {
+        let records: Vec<Record> = state.buffer.drain(..).collect();
+        let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
+        for id in &ids {
+            state.leases.remove(id);
+        }
+        let owner = self.options.owner.clone();
+        let count = ids.len();
+        match blocking(&self.store, move |store| store.release(&ids, &owner, Utc::now())).await {
+            Ok(()) => state.report.released += count,
+            Err(error) => {
+                if let Some(observer) = &self.store_observer {
+                    observer(&error, Duration::ZERO);
+                }
+            }
+        }
+    }
+
+    /// Writes every attempt that ended, before a stop: what cannot be written now
+    /// is left to the leases (its record is sent again, as at-least-once allows).
+    async fn settle_all(&self, state: &mut Drain) {
+        while let Some(flushing) = state.flushing.take() {
+            let flushed = finished(&mut Some(flushing)).await;
+            if self.flushed(state, flushed).is_err() || state.flush_retry_at.is_some() {
+                return;
+            }
+        }
+        if !state.ended.is_empty() {
+            let pending = self.start_flush(state);
+            let flushed = finished(&mut Some(pending)).await;
+            let _ = self.flushed(state, flushed);
         }
     }
 
