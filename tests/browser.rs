@@ -302,6 +302,8 @@ fn playground_sends_the_request_and_maps_a_field_of_the_real_response() {
         &folder,
     );
     assert!(shown.as_str().unwrap().contains("99.95"), "{shown}");
+    // The response's headers too, whether or not the spec says debug.
+    assert!(shown.as_str().unwrap().to_ascii_lowercase().contains("content-type: application/json"), "{shown}");
     browser.screenshot(&folder.join("8-sent.png"));
 
     // A field of the real response (not of the page's sample) is a click away from a mapping.

@@ -59,6 +59,10 @@ pub(crate) struct SpecRequest {
     spec: String,
     variables: Option<Json_>,
     context: Option<Json_>,
+    /// `/v1/send` only: the outcome's log shows each exchange (headers and bodies,
+    /// credentials redacted), as the spec's own `debug = true` does.
+    #[serde(default)]
+    debug: bool,
 }
 
 /// The folder a spec's relative paths start from: the operator's `--files`
@@ -179,10 +183,11 @@ pub(crate) async fn send(shared: Shared, ApiJson(request): ApiJson<SpecRequest>)
     }
     let variables = variables(request.variables.as_ref())?;
     let context = context(request.context.as_ref())?.with_secrets(Arc::new(EnvSecrets));
-    let compiled = match compile(&shared, &request.spec)? {
+    let mut compiled = match compile(&shared, &request.spec)? {
         Ok(compiled) => compiled,
         Err(answer) => return Ok(answer),
     };
+    compiled.debug |= request.debug;
     let mut cookies = Cookies::new();
     // Through the delivery layer, so that a spec's [retry] applies; there is no store.
     let delivery = crate::replay::Delivery::new(shared.executor.clone());

@@ -407,8 +407,6 @@ function showOutcome(outcome) {
   const exchange = (outcome.log || []).map((entry) => entry.response).filter(Boolean).pop();
   if (exchange) {
     lines.push(...Object.entries(exchange.headers).map(([k, v]) => `${k}: ${v}`));
-  } else if (outcome.status != null) {
-    lines.push("(the response's headers are shown with debug = true in the spec)");
   }
   const mapped = mappingRows().filter((m) => m.target && outcome.variables && m.target in outcome.variables);
   if (mapped.length) {
@@ -425,7 +423,8 @@ function showOutcome(outcome) {
 $("send").addEventListener("click", async () => {
   const out = $("send-result");
   out.classList.add("stale");
-  const { status, json } = await api("/v1/send", { spec: specWithMappings(), variables: variables() });
+  // debug: the outcome's log carries the response's headers and body to show.
+  const { status, json } = await api("/v1/send", { spec: specWithMappings(), variables: variables(), debug: true });
   out.classList.remove("stale");
   out.classList.toggle("failed", status !== 200 || Boolean(json.error));
   const list = $("spec-diagnostics");
