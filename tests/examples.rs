@@ -41,6 +41,7 @@ fn price_lookup_url_renders_to_the_expected_url() {
     assert_eq!(url, read_example("price-lookup/expected-url.txt").trim_end());
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_shipped_specs_check_clean_without_a_warning() {
     for spec in ["price-lookup/request.toml", "newsletter/request.toml"] {
