@@ -87,7 +87,10 @@ impl Display for Expr {
                 f.write_char(')')
             }
             ExprKind::Apply { target, args } => {
-                write_operand(f, target, precedence(target) < 10)?;
+                // `f(x)` would read as a call of the function f, `a.f(x)` as an operation.
+                let variable =
+                    matches!(target.kind, ExprKind::Variable(_) | ExprKind::Member { key: MemberKey::Name(_), .. });
+                write_operand(f, target, precedence(target) < 10 || variable)?;
                 f.write_char('(')?;
                 write_list(f, args)?;
                 f.write_char(')')
