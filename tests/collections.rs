@@ -90,3 +90,64 @@ fn every_collection_case_agrees_with_tomcat() {
     assert!(count >= 90, "the case file is complete");
     assert!(failures.is_empty(), "{} of {count} cases disagree:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Every example of docs/language.md's section on collections and lambdas gives
+/// the result the page shows.
+#[test]
+fn the_language_page_examples_hold() {
+    let page = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+        .expect("docs/language.md");
+    let block = page.split("```el examples\n").nth(1).expect("an examples block").split("```").next().unwrap();
+    let mut variables = variables();
+    variables
+        .set("products", Value::from(r#"[{"name":"Tea","price":3,"stock":5},{"name":"Mug","price":8,"stock":0}]"#));
+    let engine = Engine::new();
+    let mut count = 0;
+    for line in block.lines().filter(|line| !line.trim().is_empty()) {
+        let (source, expected) = line.split_once('⇒').expect("expression ⇒ result");
+        let value = engine
+            .compile_expression(source.trim())
+            .and_then(|expression| expression.evaluate(&variables, &Context::default()))
+            .unwrap_or_else(|error| panic!("{source}: {error}"));
+        assert_eq!(value.to_text(), expected.trim(), "{source}");
+        count += 1;
+    }
+    assert!(count >= 30, "every operation has an example");
+}
+
+/// `check` knows lambda parameters (they are not unknown variables) and the
+/// operations, and places each mistake.
+#[test]
+fn check_knows_parameters_and_operations() {
+    use courier::template::{CheckOptions, TemplateKind, check};
+    let options = CheckOptions { known_variables: Some(["products".to_owned()].into_iter().collect()) };
+    let engine = Engine::new();
+    let clean = "${parseJson(products).stream().map(p -> [p].stream().map(q -> q.name += p.name).toList()).toList()}";
+    assert_eq!(check(&engine, clean, TemplateKind::Text, &options), vec![]);
+    let source = "${products.stream().fliter(p -> p.ok)} ${products.stream().map((a, b) -> a)} ${p}";
+    let found: Vec<(&str, String, Option<String>)> = check(&engine, source, TemplateKind::Text, &options)
+        .into_iter()
+        .map(|diagnostic| (diagnostic.code, source[diagnostic.span.range()].to_owned(), diagnostic.suggestion))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("unknown-operation", "fliter".to_owned(), Some("did you mean filter?".to_owned())),
+            ("arity", "(a, b) -> a".to_owned(), None),
+            ("undefined-variable", "p".to_owned(), None),
+        ]
+    );
+    // At evaluation, the same mistakes are errors at their place.
+    let error = engine
+        .compile_expression("[1].stream().fliter(x -> x)")
+        .unwrap()
+        .evaluate(&variables(), &Context::default())
+        .unwrap_err();
+    assert_eq!((error.span().unwrap().column, error.suggestion()), (14, Some("did you mean filter?")));
+    let error = engine
+        .compile_expression("[1].stream().map((a, b) -> a).toList()")
+        .unwrap()
+        .evaluate(&variables(), &Context::default())
+        .unwrap_err();
+    assert_eq!((error.span().unwrap().column, error.message()), (18, "the lambda takes 2 arguments, and was given 1"));
+}
