@@ -1,12 +1,15 @@
 //! Response mapping: a source field of the JSON response — a dot path
 //! (`store_address.city`, `items.0.id`, `items[0].id`) or a JSON Pointer
-//! (`/store_address/city`) — read into a target variable as its string form.
+//! (`/store_address/city`) — read into a target variable as its string form; or,
+//! for a source that starts with `$`, the nodes an RFC 9535 JSONPath query selects,
+//! as the JSON text of a list.
 //!
 //! The response is never built as a tree: it is checked to be JSON once, then each
 //! mapping walks the raw text one level at a time, skipping what it does not read.
 //! So a large body costs memory only for the fields mapped, and numbers keep the
 //! response's own spelling (`1.0E2`, `12.50`).
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -14,24 +17,59 @@ use serde_json::value::RawValue;
 
 use crate::value::FieldPath;
 
-/// A compiled mapping: target variable ← source field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A compiled mapping: target variable ← source field or query.
+#[derive(Debug, Clone)]
 pub(crate) struct Mapping {
     pub(crate) source: String,
     pub(crate) target: String,
-    path: FieldPath,
+    path: Source,
 }
 
+/// Two mappings are the same when they are written the same.
+impl PartialEq for Mapping {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.target == other.target
+    }
+}
+
+impl Eq for Mapping {}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Field(FieldPath),
+    Query(serde_json_path::JsonPath),
+}
+
+/// The response as a tree, built once, and only for JSONPath mappings (a query may
+/// look anywhere, where a field path reads one branch).
+pub(crate) type Tree = OnceCell<Option<serde_json::Value>>;
+
 impl Mapping {
-    /// Parses the source path (the path syntax is [`FieldPath`]'s, shared with `jsonGet`).
+    /// Parses the source: a JSONPath query when it starts with `$`, else a field path
+    /// (the path syntax is [`FieldPath`]'s, shared with `jsonGet`).
     pub(crate) fn new(source: &str, target: &str) -> Result<Mapping, String> {
-        let path = FieldPath::parse(source)?;
+        let path = if source.starts_with('$') {
+            let query = serde_json_path::JsonPath::parse(source)
+                .map_err(|error| format!("invalid JSONPath query {source:?}: {error}"))?;
+            Source::Query(query)
+        } else {
+            Source::Field(FieldPath::parse(source)?)
+        };
         Ok(Mapping { source: source.to_owned(), target: target.to_owned(), path })
     }
 
-    /// The field's string form in `response`, when the field is there.
-    pub(crate) fn read(&self, response: &RawValue) -> Option<String> {
-        let field = match &self.path {
+    /// The field's string form in `response`, when the field is there; for a query,
+    /// the JSON text of the list of nodes it selects (`[]` when none).
+    pub(crate) fn read(&self, response: &RawValue, tree: &Tree) -> Option<String> {
+        let path = match &self.path {
+            Source::Field(path) => path,
+            Source::Query(query) => {
+                let tree = tree.get_or_init(|| serde_json::from_str(response.get()).ok()).as_ref()?;
+                let nodes = query.query(tree).all();
+                return serde_json::to_string(&nodes).ok();
+            }
+        };
+        let field = match path {
             FieldPath::Keys(keys) => keys.iter().try_fold(response, |value, key| step(value, key))?,
             FieldPath::Pointer(pointer) => pointer
                 .split('/')
@@ -62,7 +100,8 @@ pub fn read_fields(body: &[u8], sources: &[&str]) -> Result<Vec<Option<String>>,
     let mappings =
         sources.iter().map(|source| Mapping::new(source, "field")).collect::<Result<Vec<Mapping>, String>>()?;
     let response = parse_response(body).map_err(|error| format!("the response is not JSON ({error})"))?;
-    Ok(mappings.iter().map(|mapping| mapping.read(response)).collect())
+    let tree = Tree::new();
+    Ok(mappings.iter().map(|mapping| mapping.read(response, &tree)).collect())
 }
 
 /// The member `key` of an object (the last, when a key repeats, as serde_json
@@ -181,7 +220,20 @@ mod tests {
     use super::*;
 
     fn read(source: &str, response: &str) -> Option<String> {
-        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap())
+        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap(), &Tree::new())
+    }
+
+    #[test]
+    fn jsonpath_sources_give_the_nodelist_as_json_text() {
+        let response = r#"{"items": [{"id": 7, "ok": true}, {"id": 8, "ok": false}], "name": "x"}"#;
+        assert_eq!(read("$.items[*].id", response).as_deref(), Some("[7,8]"));
+        // `?@.ok` tests that the member exists; `== true` tests its value.
+        assert_eq!(read("$.items[?@.ok].id", response).as_deref(), Some("[7,8]"));
+        assert_eq!(read("$.items[?@.ok == true].id", response).as_deref(), Some("[7]"));
+        assert_eq!(read("$.items[?@.ok == true]", response).as_deref(), Some(r#"[{"id":7,"ok":true}]"#));
+        assert_eq!(read("$.name", response).as_deref(), Some(r#"["x"]"#));
+        assert_eq!(read("$.missing", response).as_deref(), Some("[]"));
+        assert!(Mapping::new("$.items[", "t").unwrap_err().contains("invalid JSONPath query"));
     }
 
     #[test]

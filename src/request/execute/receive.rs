@@ -79,8 +79,9 @@ pub(super) fn receive(request: &CompiledRequest, response: &Response, url: &str,
     if !request.mappings.is_empty() {
         match super::super::mapping::parse_response(&response.body) {
             Ok(json) => {
+                let tree = super::super::mapping::Tree::new();
                 for mapping in &request.mappings {
-                    match mapping.read(json) {
+                    match mapping.read(json, &tree) {
                         Some(value) => {
                             outcome.variables.insert(mapping.target.clone(), value);
                         }
