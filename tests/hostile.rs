@@ -406,3 +406,17 @@ fn a_list_literal_longer_than_the_list_limit_is_refused() {
     });
     assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
 }
+
+#[test]
+fn telling_large_values_apart_spends_the_byte_budget() {
+    let (error, peak) = bounded(|| {
+        let mut variables = thousand();
+        let big: courier::value::Map = (0..20_000).map(|key| (format!("key{key}"), courier::Value::Int(key))).collect();
+        variables.set("m", courier::Value::map(big));
+        // A thousand copies of a 300 KB map: 300 MB of text to compare, were it not for the budget.
+        let expression = Engine::new().compile_expression("l.stream().map(x -> m).distinct().count()").unwrap();
+        expression.evaluate(&variables, &Context::default()).unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(peak < 16 * MIB, "peak {peak}");
+}

@@ -304,11 +304,7 @@ impl<'a> Runtime<'a> {
                 self.eval_ref(if truth { &parts.1 } else { &parts.2 })?
             }
             Node::List(items, span) => Cow::Owned(Value::list(self.items(items, *span)?)),
-            Node::Set(items, span) => {
-                let mut seen = std::collections::HashSet::new();
-                let items = self.items(items, *span)?.into_iter().filter(|item| seen.insert(streams::identity(item)));
-                Cow::Owned(Value::list(items.collect()))
-            }
+            Node::Set(items, span) => Cow::Owned(Value::list(self.distinct(self.items(items, *span)?, *span)?)),
             Node::Map(entries, span) => Cow::Owned(self.map_literal(entries, *span)?),
             Node::Param(slot, span) => match self.params.borrow().get(*slot as usize) {
                 Some(value) => Cow::Owned(value.clone()),

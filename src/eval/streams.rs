@@ -268,10 +268,7 @@ impl Runtime<'_> {
                 Flow::Stream(mapped.collect::<Result<_>>()?)
             }
             Op::FlatMap => Flow::Stream(self.flat_map(items, call)?),
-            Op::Distinct => {
-                let mut seen = HashSet::new();
-                Flow::Stream(items.into_iter().filter(|item| seen.insert(identity(item))).collect())
-            }
+            Op::Distinct => Flow::Stream(self.distinct(items, span)?),
             Op::Sorted => Flow::Stream(self.sorted(items, call)?),
             Op::Limit => {
                 let end = self.index_arg(call, 0)?;
@@ -304,6 +301,21 @@ impl Runtime<'_> {
                 unreachable!("dispatched before")
             }
         })
+    }
+
+    /// The elements without repeats, first ones kept. Telling a list or a map apart
+    /// costs its text, which spends the byte budget.
+    pub(super) fn distinct(&self, items: Vec<Value>, span: Span) -> Result<Vec<Value>> {
+        let mut seen = HashSet::new();
+        let mut kept = Vec::new();
+        for item in items {
+            let key = identity(&item);
+            self.budget.spend_bytes(key.1.len()).map_err(|error| error.at(span, self.source))?;
+            if seen.insert(key) {
+                kept.push(item);
+            }
+        }
+        Ok(kept)
     }
 
     fn flat_map(&self, items: Vec<Value>, call: &MethodCall) -> Result<Vec<Value>> {

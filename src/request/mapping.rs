@@ -59,25 +59,52 @@ impl Mapping {
     }
 
     /// The field's string form in `response`, when the field is there; for a query,
-    /// the JSON text of the list of nodes it selects (`[]` when none).
-    pub(crate) fn read(&self, response: &RawValue, tree: &Tree) -> Option<String> {
+    /// the JSON text of the list of nodes it selects (`[]` when none). An error says
+    /// why a query's nodes cannot be written (they would pass [`MAX_QUERY_TEXT`]).
+    pub(crate) fn read(&self, response: &RawValue, tree: &Tree) -> Result<Option<String>, String> {
         let path = match &self.path {
             Source::Field(path) => path,
             Source::Query(query) => {
-                let tree = tree.get_or_init(|| serde_json::from_str(response.get()).ok()).as_ref()?;
-                let nodes = query.query(tree).all();
-                return serde_json::to_string(&nodes).ok();
+                let Some(tree) = tree.get_or_init(|| serde_json::from_str(response.get()).ok()).as_ref() else {
+                    return Ok(None);
+                };
+                return query_text(&query.query(tree).all()).map(Some);
             }
         };
         let field = match path {
-            FieldPath::Keys(keys) => keys.iter().try_fold(response, |value, key| step(value, key))?,
+            FieldPath::Keys(keys) => keys.iter().try_fold(response, |value, key| step(value, key)),
             FieldPath::Pointer(pointer) => pointer
                 .split('/')
                 .skip(1)
-                .try_fold(response, |value, token| step(value, &token.replace("~1", "/").replace("~0", "~")))?,
+                .try_fold(response, |value, token| step(value, &token.replace("~1", "/").replace("~0", "~"))),
         };
-        string_form(field)
+        Ok(field.and_then(string_form))
     }
+}
+
+/// The most text a JSONPath mapping writes. Nodes may nest in each other (`$..*`),
+/// so their text can be many times the response's: it is capped, not built whole.
+pub(crate) const MAX_QUERY_TEXT: usize = 16 << 20;
+
+/// The nodes as JSON text, refused once it passes [`MAX_QUERY_TEXT`].
+fn query_text(nodes: &[&serde_json::Value]) -> Result<String, String> {
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + bytes.len() > MAX_QUERY_TEXT {
+                return Err(std::io::Error::other("too long"));
+            }
+            self.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::new());
+    serde_json::to_writer(&mut out, nodes)
+        .map_err(|_| format!("the nodes the query selects would be more than {MAX_QUERY_TEXT} bytes of JSON text"))?;
+    String::from_utf8(out.0).map_err(|error| error.to_string())
 }
 
 /// Parses a response body for mapping: checks that all of it is JSON, building
@@ -101,7 +128,7 @@ pub fn read_fields(body: &[u8], sources: &[&str]) -> Result<Vec<Option<String>>,
         sources.iter().map(|source| Mapping::new(source, "field")).collect::<Result<Vec<Mapping>, String>>()?;
     let response = parse_response(body).map_err(|error| format!("the response is not JSON ({error})"))?;
     let tree = Tree::new();
-    Ok(mappings.iter().map(|mapping| mapping.read(response, &tree)).collect())
+    mappings.iter().map(|mapping| mapping.read(response, &tree)).collect()
 }
 
 /// The member `key` of an object (the last, when a key repeats, as serde_json
@@ -220,7 +247,7 @@ mod tests {
     use super::*;
 
     fn read(source: &str, response: &str) -> Option<String> {
-        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap(), &Tree::new())
+        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap(), &Tree::new()).unwrap()
     }
 
     #[test]
@@ -234,6 +261,16 @@ mod tests {
         assert_eq!(read("$.name", response).as_deref(), Some(r#"["x"]"#));
         assert_eq!(read("$.missing", response).as_deref(), Some("[]"));
         assert!(Mapping::new("$.items[", "t").unwrap_err().contains("invalid JSONPath query"));
+    }
+
+    #[test]
+    fn a_query_whose_nodes_nest_is_capped_not_built_whole() {
+        // 120 levels of 150 KB: `$..*` selects each level, whose text holds all below it.
+        let leaf = format!("\"{}\"", "x".repeat(150_000));
+        let deep = (0..120).fold(leaf, |inner, _| format!("[{inner}]"));
+        let mapping = Mapping::new("$..*", "t").unwrap();
+        let error = mapping.read(parse_response(deep.as_bytes()).unwrap(), &Tree::new()).unwrap_err();
+        assert!(error.contains("more than"), "{error}");
     }
 
     #[test]

@@ -82,11 +82,15 @@ pub(super) fn receive(request: &CompiledRequest, response: &Response, url: &str,
                 let tree = super::super::mapping::Tree::new();
                 for mapping in &request.mappings {
                     match mapping.read(json, &tree) {
-                        Some(value) => {
+                        Ok(Some(value)) => {
                             outcome.variables.insert(mapping.target.clone(), value);
                         }
-                        None => run.log.push(LogEntry::note(format!(
+                        Ok(None) => run.log.push(LogEntry::note(format!(
                             "mapping {:?} → {}: the response has no such field; {} is unchanged",
+                            mapping.source, mapping.target, mapping.target
+                        ))),
+                        Err(why) => run.log.push(LogEntry::note(format!(
+                            "mapping {:?} → {}: {why}; {} is unchanged",
                             mapping.source, mapping.target, mapping.target
                         ))),
                     }
