@@ -18,7 +18,7 @@ pub struct Limits {
     pub nesting: NestingLimits,
     /// Largest rendered output or string a function may build, in bytes.
     pub max_output_bytes: usize,
-    /// Most elements a function may put in one list.
+    /// Most elements a function, a list or set literal, or a stream may hold.
     pub max_list_len: usize,
     /// Most evaluation steps (nodes visited, plus function work) in one evaluation.
     pub max_steps: u64,

@@ -165,6 +165,17 @@ fn playground_renders_marks_completes_and_maps_in_chromium() {
     browser.press("Escape", 27);
     assert_eq!(browser.eval("document.getElementById('completion').hidden"), json!(true));
 
+    // After a `.`, the collection operations, past the `}` of a map literal too.
+    type_template(&mut browser, "${{'a': [1]}.a.stream().fil");
+    let offered = browser.wait_for(
+        "operation-completion",
+        "!document.getElementById('completion').hidden && [...document.querySelectorAll('#completion li')].map(e => e.dataset.name)",
+        &folder,
+    );
+    assert_eq!(offered, json!(["filter"]));
+    browser.press("Enter", 13);
+    assert_eq!(browser.eval("document.getElementById('template').value"), json!("${{'a': [1]}.a.stream().filter("));
+
     // Clicking a field of the sample response adds a mapping row with its path.
     browser.wait_for("fields", "document.querySelector('#fields button[data-path=\"price.amount\"]')", &folder);
     browser.click("#fields button[data-path=\"price.amount\"]");

@@ -579,3 +579,39 @@ async fn an_unknown_secret_is_named_and_nothing_is_sent() {
     assert!(error.contains("NOPE") && error.contains("headers.X-Key"), "{error}");
     assert!(received(&server).await.is_empty());
 }
+
+/// The carousel example end to end: the products response, mapped through JSONPath
+/// queries into variables, builds a typed carousel payload from the list.
+#[tokio::test]
+async fn the_carousel_example_builds_a_payload_from_a_jsonpath_mapping() {
+    let shop =
+        server_answering(ResponseTemplate::new(200).set_body_json(read_json("examples/carousel/products.json"))).await;
+    let products = CompiledRequest::load(&common::engine(), Path::new("examples/carousel/products.toml")).unwrap();
+    let mut variables = Variables::from_json(&read_json("examples/carousel/vars.json")).unwrap();
+    variables.set("shop_url", courier::Value::from(shop.uri().as_str()));
+    let outcome = executor().execute(&products, &variables, &Context::default(), &mut Cookies::new()).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    assert_eq!(outcome.variables["product_names"], r#"["Green tea","Mug","Teapot"]"#);
+    let in_stock: Json = serde_json::from_str(&outcome.variables["in_stock"]).unwrap();
+    assert_eq!(in_stock.as_array().map(Vec::len), Some(2), "{in_stock}");
+    for (name, value) in &outcome.variables {
+        variables.set(name.as_str(), courier::Value::from(value.as_str()));
+    }
+
+    let channel = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/messages"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&channel)
+        .await;
+    variables.set("channel_url", courier::Value::from(channel.uri().as_str()));
+    let send = CompiledRequest::load(&common::engine(), Path::new("examples/carousel/send.toml")).unwrap();
+    let outcome = executor().execute(&send, &variables, &Context::default(), &mut Cookies::new()).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    let requests = received(&channel).await;
+    let sent: Json = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(sent, read_json("examples/carousel/expected-payload.json"));
+    // Typed: the count is a number, each element an object.
+    assert_eq!(sent["count"], json!(2));
+    assert!(sent["elements"][0].is_object());
+}

@@ -319,6 +319,34 @@ fn json_get_reads_mapping_paths_and_keeps_types() {
     assert!(compile_error("jsonGet(\"{}\", \"a..b\")").contains("not a field path"));
 }
 
+#[test]
+fn json_path_selects_a_nodelist() {
+    let body = r#"{"products": [{"name": "Tea", "stock": 5}, {"name": "Mug", "stock": 0}], "total": 2}"#;
+    let variables = Variables::from_strings([("body", body)]);
+    let query = |q: &str| eval_vars(&format!("jsonPath(body, \"{q}\")"), &variables).to_text();
+    assert_eq!(query("$.products[*].name"), r#"["Tea","Mug"]"#);
+    assert_eq!(query("$.products[?@.stock > 0].name"), r#"["Tea"]"#);
+    assert_eq!(query("$..stock"), "[5,0]");
+    assert_eq!(query("$.total"), "[2]");
+    assert_eq!(query("$.missing"), "[]");
+    // A parsed value, null and blank text work too: always a list.
+    assert_eq!(eval_vars("jsonPath(parseJson(body), '$.products[1].name')", &variables).to_text(), r#"["Mug"]"#);
+    assert_eq!(eval("jsonPath(null, '$')").to_text(), "[]");
+    assert_eq!(eval("jsonPath('', '$.a')").to_text(), "[]");
+    assert!(error("jsonPath('not json', '$.a')").contains("is not JSON"));
+    // An invalid query written as a literal is refused when compiling.
+    assert!(compile_error("jsonPath('{}', '$.a[')").contains("invalid JSONPath query"));
+    // A selection past the list limit is refused.
+    let engine = {
+        let mut engine = Engine::new();
+        engine.set_limits(courier::Limits { max_list_len: 3, ..courier::Limits::default() });
+        engine
+    };
+    let error =
+        engine.compile_expression("jsonPath('[1,2,3,4]', '$[*]')").unwrap().evaluate(&Variables::new(), &context());
+    assert_eq!(error.unwrap_err().kind(), ErrorKind::Limit);
+}
+
 // ---------------------------------------------------------------------------------------
 // Regex
 

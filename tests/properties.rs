@@ -68,10 +68,25 @@ fn arbitrary_expr() -> impl Strategy<Value = Expr> {
                 target: Box::new(target),
                 key: MemberKey::Name(key)
             })),
-            (inner.clone(), inner).prop_map(|(target, key)| expr(ExprKind::Member {
+            (inner.clone(), inner.clone()).prop_map(|(target, key)| expr(ExprKind::Member {
                 target: Box::new(target),
                 key: MemberKey::Index(Box::new(key))
             })),
+            prop::collection::vec(inner.clone(), 0..3).prop_map(|items| expr(ExprKind::List(items))),
+            prop::collection::vec(inner.clone(), 0..3).prop_map(|items| expr(ExprKind::Set(items))),
+            prop::collection::vec((inner.clone(), inner.clone()), 1..3)
+                .prop_map(|entries| expr(ExprKind::Map(entries))),
+            (prop::collection::hash_set(name(), 0..3), inner.clone()).prop_map(|(params, body)| expr(
+                ExprKind::Lambda {
+                    params: params.into_iter().map(|text| Name { text, span: Span::default() }).collect(),
+                    body: Box::new(body)
+                }
+            )),
+            (inner.clone(), name(), prop::collection::vec(inner.clone(), 0..3)).prop_map(|(target, text, args)| {
+                expr(ExprKind::Method { target: Box::new(target), name: Name { text, span: Span::default() }, args })
+            }),
+            (inner.clone(), prop::collection::vec(inner, 0..3))
+                .prop_map(|(target, args)| expr(ExprKind::Apply { target: Box::new(target), args })),
         ]
     })
 }
@@ -97,6 +112,15 @@ const PROGRAMS: &[&str] = &[
     "parseJson(a)",
     "toJson(a)",
     "stringConcat(a, b, c)",
+    "[a, b, c].stream().sorted().toList()",
+    "[a, b, c].stream().sorted((x, y) -> x - y).distinct().toList()",
+    "[a, b, c].stream().map(x -> {x: [x, b]}).filter(m -> !empty m).count()",
+    "[a, b].stream().sum() + [c].stream().average().orElse(0)",
+    "[a, b, c].stream().max().get()",
+    "{a, b, c}",
+    "parseJson(a).stream().flatMap(x -> [x, b].stream()).limit(c).toList()",
+    "[a].stream().reduce(b, (x, y) -> x += y)",
+    "((x, y) -> x > y)(a, b)",
 ];
 
 proptest! {
@@ -136,6 +160,36 @@ proptest! {
         let expression = engine.compile_expression(PROGRAMS[program]).unwrap();
         let variables = Variables::from_strings([("a", a.as_str()), ("b", b.as_str()), ("c", "")]);
         let _ = expression.evaluate(&variables, &Context::default());
+    }
+
+    /// `filter` keeps what its predicate accepts: counting after it is counting with the predicate.
+    #[test]
+    fn filter_then_count_counts_with_the_predicate(items in prop::collection::vec(-50i64..50, 0..40), limit in -60i64..60) {
+        let mut variables = Variables::new();
+        variables.set("l", Value::list(items.iter().copied().map(Value::Int).collect()));
+        variables.set("t", Value::Int(limit));
+        let expression = Engine::new().compile_expression("l.stream().filter(x -> x > t).count()").unwrap();
+        let counted = items.iter().filter(|item| **item > limit).count() as i64;
+        prop_assert_eq!(expression.evaluate(&variables, &Context::default()).unwrap(), Value::Int(counted));
+    }
+
+    /// `sorted()` gives its elements in order, all of them: numbers, and text by UTF-16 units.
+    #[test]
+    fn sorted_is_an_ordered_permutation(numbers in prop::collection::vec(any::<i64>(), 0..40), texts in prop::collection::vec(".{0,4}", 0..20)) {
+        let mut variables = Variables::new();
+        variables.set("n", Value::list(numbers.iter().copied().map(Value::Int).collect()));
+        variables.set("s", Value::list(texts.iter().map(|text| Value::from(text.as_str())).collect()));
+        let sort = |source: &str| Engine::new().compile_expression(source).unwrap().evaluate(&variables, &Context::default()).unwrap();
+        let mut expected = numbers.clone();
+        expected.sort();
+        prop_assert_eq!(sort("n.stream().sorted().toList()"), Value::list(expected.iter().copied().map(Value::Int).collect()));
+        let mut expected = texts.clone();
+        expected.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+        prop_assert_eq!(sort("s.stream().sorted().toList()"), Value::list(expected.iter().map(|text| Value::from(text.as_str())).collect()));
+        // A comparator lambda sorts the other way, stably.
+        let mut expected = numbers.clone();
+        expected.sort_by(|a, b| b.cmp(a));
+        prop_assert_eq!(sort("n.stream().sorted((a, b) -> a < b ? 1 : a > b ? -1 : 0).toList()"), Value::list(expected.iter().copied().map(Value::Int).collect()));
     }
 
     #[test]

@@ -7,11 +7,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::{Call, Node, Runtime, Shared};
+use super::streams::{Arg, OPERATIONS, Takes, operation_names};
+use super::{Call, Lambda, MethodCall, Node, Runtime, Shared};
 use crate::diagnostics::{Diagnostic, Severity, closest};
 use crate::error::{Error, ErrorKind};
 use crate::functions::Context;
-use crate::syntax::{BinaryOp, Expr, ExprKind, Literal, MemberKey, Span};
+use crate::syntax::{BinaryOp, Expr, ExprKind, Literal, MemberKey, Name, Span};
 use crate::value::{Value, parse_java_double};
 use crate::variables::NoVariables;
 
@@ -31,11 +32,13 @@ pub(crate) struct Compiler<'a> {
     /// How many branches that may not be taken (`?:`, the right of `&&` and `||`)
     /// enclose the node being compiled.
     guarded: u32,
+    /// The parameters of the lambdas enclosing the node being compiled, outermost first.
+    params: Vec<String>,
 }
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(shared: &'a Arc<Shared>, source: &'a Arc<str>, lint: Option<&'a CheckOptions>) -> Self {
-        Compiler { shared, source, lint, diagnostics: Vec::new(), guarded: 0 }
+        Compiler { shared, source, lint, diagnostics: Vec::new(), guarded: 0, params: Vec::new() }
     }
 
     /// The first error, if any problem was an error.
@@ -55,6 +58,10 @@ impl<'a> Compiler<'a> {
         match &expr.kind {
             ExprKind::Literal(literal) => Node::Const(literal_value(literal)),
             ExprKind::Variable(name) => {
+                // The innermost parameter of that name hides the others and the variable.
+                if let Some(slot) = self.params.iter().rposition(|param| param == name) {
+                    return Node::Param(slot as u32, expr.span);
+                }
                 if self.lint.is_some() {
                     self.diagnostics.extend(crate::hints::foreign_literal(name, expr.span));
                 }
@@ -86,6 +93,107 @@ impl<'a> Compiler<'a> {
                 let (then, otherwise) =
                     self.guarded_if(true, |compiler| (compiler.compile(then), compiler.compile(otherwise)));
                 self.fold(Node::Conditional(Box::new((condition, then, otherwise)), expr.span))
+            }
+            ExprKind::List(items) => {
+                let items = items.iter().map(|item| self.compile(item)).collect();
+                self.fold(Node::List(items, expr.span))
+            }
+            ExprKind::Set(items) => {
+                let items = items.iter().map(|item| self.compile(item)).collect();
+                self.fold(Node::Set(items, expr.span))
+            }
+            ExprKind::Map(entries) => {
+                let entries = entries.iter().map(|(key, value)| (self.compile(key), self.compile(value))).collect();
+                self.fold(Node::Map(entries, expr.span))
+            }
+            ExprKind::Lambda { .. } => self.invalid(
+                "lambda",
+                "a lambda is not a value: pass it to an operation (filter, map, ...) or call it at once".into(),
+                None,
+                expr.span,
+            ),
+            ExprKind::Method { target, name, args } => self.compile_method(target, name, args, expr.span),
+            ExprKind::Apply { target, args } => {
+                let ExprKind::Lambda { params, body } = &target.kind else {
+                    let message = "only a lambda can be called this way: (x -> ...)(argument)".to_owned();
+                    return self.invalid("not-callable", message, None, target.span);
+                };
+                let args = args.iter().map(|arg| self.compile(arg)).collect();
+                let lambda = self.compile_lambda(params, body, target.span);
+                Node::Apply(Box::new((lambda, args)), expr.span)
+            }
+        }
+    }
+
+    /// A certain error raised when the node is evaluated, and reported by `check`.
+    fn invalid(&mut self, code: &'static str, message: String, suggestion: Option<String>, span: Span) -> Node {
+        if self.lint.is_some() {
+            let mut diagnostic = Diagnostic::error(code, message.clone(), span);
+            if let Some(suggestion) = &suggestion {
+                diagnostic = diagnostic.with_suggestion(suggestion.clone());
+            }
+            self.diagnostics.push(diagnostic);
+        }
+        let error = Error::new(ErrorKind::Evaluation, message).at(span, self.source).with_suggestion(suggestion);
+        Node::Invalid(Box::new(error))
+    }
+
+    fn compile_lambda(&mut self, params: &[Name], body: &Expr, span: Span) -> Lambda {
+        let base = self.params.len();
+        self.params.extend(params.iter().map(|param| param.text.clone()));
+        let compiled = self.compile(body);
+        self.params.truncate(base);
+        Lambda { params: params.len() as u32, base: base as u32, body: compiled, span, body_span: body.span }
+    }
+
+    fn compile_method(&mut self, target: &Expr, name: &Name, args: &[Expr], span: Span) -> Node {
+        let target = self.compile(target);
+        let Some(&(known, op, forms)) = OPERATIONS.iter().find(|(known, ..)| *known == name.text) else {
+            let suggestion = closest(&name.text, operation_names()).map(|known| format!("did you mean {known}?"));
+            let message = format!("unknown operation {}", name.text);
+            return self.invalid("unknown-operation", message, suggestion, name.span);
+        };
+        let Some(form) = forms.iter().find(|form| form.len() == args.len()) else {
+            let counts: Vec<String> = forms.iter().map(|form| form.len().to_string()).collect();
+            let message = format!("{known}() takes {} arguments, not {}", counts.join(" or "), args.len());
+            return self.invalid("arity", message, None, span);
+        };
+        let mut compiled = Vec::with_capacity(args.len());
+        for (arg, takes) in args.iter().zip(form.iter()) {
+            compiled.push(match (takes, &arg.kind) {
+                (Takes::Lambda(_), ExprKind::Lambda { params, body }) => {
+                    Arg::Lambda(self.compile_lambda(params, body, arg.span))
+                }
+                (Takes::Lambda(count), _) => {
+                    let example = match count {
+                        0 => "() -> ...",
+                        1 => "x -> ...",
+                        _ => "(a, b) -> ...",
+                    };
+                    let message = format!("{known}() takes a lambda here, such as {example}");
+                    return self.invalid("lambda-expected", message, None, arg.span);
+                }
+                (Takes::Value, _) => Arg::Value(self.compile(arg)),
+            });
+        }
+        if self.lint.is_some() {
+            self.lint_lambda_arity(known, form, args);
+        }
+        Node::Method(Box::new(MethodCall { target, op, name: known, args: compiled.into_boxed_slice(), span }))
+    }
+
+    /// A lambda that declares more parameters than its operation gives fails when called.
+    fn lint_lambda_arity(&mut self, known: &str, form: &[Takes], args: &[Expr]) {
+        for (arg, takes) in args.iter().zip(form) {
+            if let (Takes::Lambda(given), ExprKind::Lambda { params, .. }) = (takes, &arg.kind)
+                && params.len() > *given as usize
+            {
+                let message = format!(
+                    "{known}() calls its lambda with {given} argument{}, and this lambda takes {}",
+                    if *given == 1 { "" } else { "s" },
+                    params.len()
+                );
+                self.diagnostics.push(Diagnostic::error("arity", message, arg.span));
             }
         }
     }
@@ -135,7 +243,14 @@ impl<'a> Compiler<'a> {
             Node::Member(pair, _) | Node::Binary(_, pair, _) => is_const(&pair.0) && is_const(&pair.1),
             Node::Unary(_, operand, _) => is_const(operand),
             Node::Conditional(parts, _) => is_const(&parts.0) && is_const(&parts.1) && is_const(&parts.2),
-            Node::Const(_) | Node::Variable(..) => false,
+            Node::List(items, _) | Node::Set(items, _) => items.iter().all(is_const),
+            Node::Map(entries, _) => entries.iter().all(|(key, value)| is_const(key) && is_const(value)),
+            Node::Const(_)
+            | Node::Variable(..)
+            | Node::Param(..)
+            | Node::Method(_)
+            | Node::Apply(..)
+            | Node::Invalid(_) => false,
         };
         if !constant_children {
             return node;

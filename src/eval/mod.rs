@@ -7,8 +7,10 @@
 //! budget, and errors placed at the span that failed.
 
 mod compile;
+mod streams;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -16,6 +18,7 @@ use smallvec::SmallVec;
 pub use crate::budget::Limits;
 pub use compile::CheckOptions;
 pub(crate) use compile::Compiler;
+pub use streams::operation_names;
 
 use crate::budget::Budget;
 use crate::error::{Error, ErrorKind};
@@ -137,6 +140,42 @@ pub(crate) enum Node {
     Unary(UnaryOp, Box<Node>, Span),
     Binary(BinaryOp, Box<(Node, Node)>, Span),
     Conditional(Box<(Node, Node, Node)>, Span),
+    /// `[a, b]`, `{a, b}` (duplicates dropped), `{k: v}`.
+    List(Box<[Node]>, Span),
+    Set(Box<[Node]>, Span),
+    Map(Box<[(Node, Node)]>, Span),
+    /// A lambda's parameter: its slot on the parameter stack.
+    Param(u32, Span),
+    /// `target.op(args)`.
+    Method(Box<MethodCall>),
+    /// `(x -> ...)(args)`.
+    Apply(Box<(Lambda, Box<[Node]>)>, Span),
+    /// What compiled into a certain error (an unknown operation, a lambda where a
+    /// value is read), raised when evaluated: EL reports these at evaluation, and
+    /// the branch holding it may never be taken.
+    Invalid(Box<Error>),
+}
+
+/// A compiled lambda.
+#[derive(Debug, Clone)]
+pub(crate) struct Lambda {
+    /// How many parameters it declares.
+    pub(crate) params: u32,
+    /// The slot of its first parameter: the enclosing lambdas' parameters count.
+    pub(crate) base: u32,
+    pub(crate) body: Node,
+    pub(crate) span: Span,
+    pub(crate) body_span: Span,
+}
+
+/// A compiled `target.op(args)`.
+#[derive(Debug, Clone)]
+pub(crate) struct MethodCall {
+    pub(crate) target: Node,
+    pub(crate) op: streams::Op,
+    pub(crate) name: &'static str,
+    pub(crate) args: Box<[streams::Arg]>,
+    pub(crate) span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +224,8 @@ pub(crate) struct Runtime<'a> {
     pub(crate) context: &'a Context,
     budget: Budget,
     interpolation_depth: u32,
+    /// The arguments of the lambdas being called, outermost first.
+    params: RefCell<Vec<Value>>,
 }
 
 impl<'a> Runtime<'a> {
@@ -202,6 +243,7 @@ impl<'a> Runtime<'a> {
             context,
             budget: Budget::new(shared.limits, context.deadline()),
             interpolation_depth,
+            params: RefCell::new(Vec::new()),
         }
     }
 
@@ -261,7 +303,50 @@ impl<'a> Runtime<'a> {
                 let truth = ops::to_boolean(&condition).map_err(|error| self.fail(error, *span))?;
                 self.eval_ref(if truth { &parts.1 } else { &parts.2 })?
             }
+            Node::List(items, span) => Cow::Owned(Value::list(self.items(items, *span)?)),
+            Node::Set(items, span) => Cow::Owned(Value::list(self.distinct(self.items(items, *span)?, *span)?)),
+            Node::Map(entries, span) => Cow::Owned(self.map_literal(entries, *span)?),
+            Node::Param(slot, span) => match self.params.borrow().get(*slot as usize) {
+                Some(value) => Cow::Owned(value.clone()),
+                None => return Err(self.fail(ValueError("a lambda parameter read outside its lambda".into()), *span)),
+            },
+            Node::Method(call) => Cow::Owned(self.settle(self.method(call)?, call.span)?),
+            Node::Apply(pair, span) => Cow::Owned(self.settle(self.apply(&pair.0, &pair.1)?, *span)?),
+            Node::Invalid(error) => return Err((**error).clone()),
         })
+    }
+
+    /// Evaluates a node that may give a stream or an optional (an operation, a
+    /// lambda call); anything else is a value.
+    pub(crate) fn flow(&self, node: &Node) -> Result<streams::Flow, Error> {
+        match node {
+            Node::Method(call) => self.method(call),
+            Node::Apply(pair, _) => self.apply(&pair.0, &pair.1),
+            _ => self.eval(node).map(streams::Flow::Value),
+        }
+    }
+
+    fn apply(&self, lambda: &Lambda, args: &[Node]) -> Result<streams::Flow, Error> {
+        let args = args.iter().map(|arg| self.eval(arg)).collect::<Result<Vec<_>, _>>()?;
+        self.call_lambda(lambda, &args)
+    }
+
+    /// The values of a literal's items, one step each, within `max_list_len`.
+    fn items(&self, items: &[Node], span: Span) -> Result<Vec<Value>, Error> {
+        self.bounded(items.len(), span)?;
+        self.charge(items.len() as u64 + 1).map_err(|error| error.at(span, self.source))?;
+        items.iter().map(|item| self.eval(item)).collect()
+    }
+
+    /// A map literal: keys are their text (a JSON object's keys), in written order.
+    fn map_literal(&self, entries: &[(Node, Node)], span: Span) -> Result<Value, Error> {
+        self.charge(entries.len() as u64 + 1).map_err(|error| error.at(span, self.source))?;
+        let mut map = crate::value::Map::with_capacity(entries.len());
+        for (key, value) in entries {
+            let key = self.eval_ref(key)?.to_text();
+            map.insert(key, self.eval(value)?);
+        }
+        Ok(Value::map(map))
     }
 
     /// An operand of an operator or a call: a constant or a variable (the commonest

@@ -1,8 +1,11 @@
 //! JSON access: `jsonGet`, a field of JSON text (such as `api_client_response_body`)
-//! or of a parsed value, by the paths response mappings read ([`FieldPath`]).
+//! or of a parsed value, by the paths response mappings read ([`FieldPath`]); and
+//! `jsonPath`, the nodes an RFC 9535 JSONPath query selects.
+
+use serde_json_path::JsonPath;
 
 use super::util::{arg, fail, text};
-use super::{Function, FunctionError, Kind};
+use super::{CallContext, Function, FunctionError, Kind};
 use crate::value::{FieldPath, Value, from_json};
 
 pub(super) fn functions() -> Vec<Function> {
@@ -16,7 +19,43 @@ pub(super) fn functions() -> Vec<Function> {
             })
             .summary("the field at a path (a.b, items.0.name, items[0].name, /a/b) of JSON text or a value; null when missing", "any")
             .example(r#"jsonGet('{"items": [{"price": 12.5}]}', 'items[0].price')"#, "12.5"),
+        Function::new("jsonPath", |args, cx| json_path(arg(args, 0), text(args, 1), cx))
+            .param("json", Kind::Any)
+            .param("query", Kind::Text)
+            .validate(|constants| match constants.get(1).copied().flatten() {
+                Some(query) => parse_query(&query.to_text()).map(drop).map_err(|message| (1, message)),
+                None => Ok(()),
+            })
+            .summary("the nodes a JSONPath query (RFC 9535) selects in JSON text or a value, as a list (empty when none)", "list")
+            .example(r#"jsonPath('{"items": [{"id": 1}, {"id": 2}]}', '$.items[*].id')"#, "[1,2]"),
     ]
+}
+
+/// Parses an RFC 9535 query, saying what is wrong with one that is not.
+pub(crate) fn parse_query(query: &str) -> Result<JsonPath, String> {
+    JsonPath::parse(query).map_err(|error| format!("invalid JSONPath query {query:?}: {error}"))
+}
+
+/// The nodelist of `query` in `json`, always a list: null and blank text select nothing.
+fn json_path(json: &Value, query: &str, cx: &CallContext<'_>) -> Result<Value, FunctionError> {
+    let path = parse_query(query).map_err(FunctionError::new)?;
+    let document = match json {
+        Value::Null => return Ok(Value::list(Vec::new())),
+        Value::Str(text) if text.trim().is_empty() => return Ok(Value::list(Vec::new())),
+        Value::Str(text) => serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|error| FunctionError::new(format!("jsonPath: {} is not JSON: {error}", json.describe())))?,
+        other => other.to_json().map_err(|error| FunctionError::new(format!("jsonPath: {error}")))?,
+    };
+    let nodes = path.query(&document).all();
+    let max = cx.limits().max_list_len;
+    if nodes.len() > max {
+        return Err(FunctionError::limit(format!(
+            "jsonPath: the query selects {} nodes, more than the list limit of {max}",
+            nodes.len()
+        )));
+    }
+    cx.charge_steps(nodes.len() as u64)?;
+    Ok(Value::list(nodes.into_iter().map(from_json).collect()))
 }
 
 /// Text is parsed as JSON (null and `""` have no fields); any other value is read as

@@ -1,12 +1,15 @@
 //! Response mapping: a source field of the JSON response — a dot path
 //! (`store_address.city`, `items.0.id`, `items[0].id`) or a JSON Pointer
-//! (`/store_address/city`) — read into a target variable as its string form.
+//! (`/store_address/city`) — read into a target variable as its string form; or,
+//! for a source that starts with `$`, the nodes an RFC 9535 JSONPath query selects,
+//! as the JSON text of a list.
 //!
 //! The response is never built as a tree: it is checked to be JSON once, then each
 //! mapping walks the raw text one level at a time, skipping what it does not read.
 //! So a large body costs memory only for the fields mapped, and numbers keep the
 //! response's own spelling (`1.0E2`, `12.50`).
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -14,31 +17,68 @@ use serde_json::value::RawValue;
 
 use crate::value::FieldPath;
 
-/// A compiled mapping: target variable ← source field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A compiled mapping: target variable ← source field or query.
+#[derive(Debug, Clone)]
 pub(crate) struct Mapping {
     pub(crate) source: String,
     pub(crate) target: String,
-    path: FieldPath,
+    path: Source,
 }
 
+/// Two mappings are the same when they are written the same.
+impl PartialEq for Mapping {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.target == other.target
+    }
+}
+
+impl Eq for Mapping {}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Field(FieldPath),
+    Query(serde_json_path::JsonPath),
+}
+
+/// The response as a tree, built once, and only for JSONPath mappings (a query may
+/// look anywhere, where a field path reads one branch).
+pub(crate) type Tree = OnceCell<Option<serde_json::Value>>;
+
 impl Mapping {
-    /// Parses the source path (the path syntax is [`FieldPath`]'s, shared with `jsonGet`).
+    /// Parses the source: a JSONPath query when it starts with `$`, else a field path
+    /// (the path syntax is [`FieldPath`]'s, shared with `jsonGet`).
     pub(crate) fn new(source: &str, target: &str) -> Result<Mapping, String> {
-        let path = FieldPath::parse(source)?;
+        let path = if source.starts_with('$') {
+            let query = serde_json_path::JsonPath::parse(source)
+                .map_err(|error| format!("invalid JSONPath query {source:?}: {error}"))?;
+            Source::Query(query)
+        } else {
+            Source::Field(FieldPath::parse(source)?)
+        };
         Ok(Mapping { source: source.to_owned(), target: target.to_owned(), path })
     }
 
-    /// The field's string form in `response`, when the field is there.
-    pub(crate) fn read(&self, response: &RawValue) -> Option<String> {
-        let field = match &self.path {
-            FieldPath::Keys(keys) => keys.iter().try_fold(response, |value, key| step(value, key))?,
+    /// The field's string form in `response`, when the field is there; for a query,
+    /// the JSON text of the list of nodes it selects (`[]` when none). An error says
+    /// why a query's nodes cannot be written (they would pass [`MAX_QUERY_TEXT`]).
+    pub(crate) fn read(&self, response: &RawValue, tree: &Tree) -> Result<Option<String>, String> {
+        let path = match &self.path {
+            Source::Field(path) => path,
+            Source::Query(query) => {
+                let Some(tree) = tree.get_or_init(|| serde_json::from_str(response.get()).ok()).as_ref() else {
+                    return Ok(None);
+                };
+                return query_text(&query.query(tree).all()).map(Some);
+            }
+        };
+        let field = match path {
+            FieldPath::Keys(keys) => keys.iter().try_fold(response, |value, key| step(value, key)),
             FieldPath::Pointer(pointer) => pointer
                 .split('/')
                 .skip(1)
-                .try_fold(response, |value, token| step(value, &token.replace("~1", "/").replace("~0", "~")))?,
+                .try_fold(response, |value, token| step(value, &token.replace("~1", "/").replace("~0", "~"))),
         };
-        string_form(field)
+        Ok(field.and_then(string_form))
     }
 }
 
@@ -104,6 +144,31 @@ fn collect_paths(value: &serde_json::Value, at: String, paths: &mut Vec<String>)
     }
 }
 
+/// The most text a JSONPath mapping writes. Nodes may nest in each other (`$..*`),
+/// so their text can be many times the response's: it is capped, not built whole.
+pub(crate) const MAX_QUERY_TEXT: usize = 16 << 20;
+
+/// The nodes as JSON text, refused once it passes [`MAX_QUERY_TEXT`].
+fn query_text(nodes: &[&serde_json::Value]) -> Result<String, String> {
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + bytes.len() > MAX_QUERY_TEXT {
+                return Err(std::io::Error::other("too long"));
+            }
+            self.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::new());
+    serde_json::to_writer(&mut out, nodes)
+        .map_err(|_| format!("the nodes the query selects would be more than {MAX_QUERY_TEXT} bytes of JSON text"))?;
+    String::from_utf8(out.0).map_err(|error| error.to_string())
+}
+
 /// Parses a response body for mapping: checks that all of it is JSON, building
 /// nothing, and keeps its text.
 pub(crate) fn parse_response(body: &[u8]) -> Result<&RawValue, serde_json::Error> {
@@ -124,7 +189,8 @@ pub fn read_fields(body: &[u8], sources: &[&str]) -> Result<Vec<Option<String>>,
     let mappings =
         sources.iter().map(|source| Mapping::new(source, "field")).collect::<Result<Vec<Mapping>, String>>()?;
     let response = parse_response(body).map_err(|error| format!("the response is not JSON ({error})"))?;
-    Ok(mappings.iter().map(|mapping| mapping.read(response)).collect())
+    let tree = Tree::new();
+    mappings.iter().map(|mapping| mapping.read(response, &tree)).collect()
 }
 
 /// The member `key` of an object (the last, when a key repeats, as serde_json
@@ -254,7 +320,30 @@ mod tests {
     }
 
     fn read(source: &str, response: &str) -> Option<String> {
-        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap())
+        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap(), &Tree::new()).unwrap()
+    }
+
+    #[test]
+    fn jsonpath_sources_give_the_nodelist_as_json_text() {
+        let response = r#"{"items": [{"id": 7, "ok": true}, {"id": 8, "ok": false}], "name": "x"}"#;
+        assert_eq!(read("$.items[*].id", response).as_deref(), Some("[7,8]"));
+        // `?@.ok` tests that the member exists; `== true` tests its value.
+        assert_eq!(read("$.items[?@.ok].id", response).as_deref(), Some("[7,8]"));
+        assert_eq!(read("$.items[?@.ok == true].id", response).as_deref(), Some("[7]"));
+        assert_eq!(read("$.items[?@.ok == true]", response).as_deref(), Some(r#"[{"id":7,"ok":true}]"#));
+        assert_eq!(read("$.name", response).as_deref(), Some(r#"["x"]"#));
+        assert_eq!(read("$.missing", response).as_deref(), Some("[]"));
+        assert!(Mapping::new("$.items[", "t").unwrap_err().contains("invalid JSONPath query"));
+    }
+
+    #[test]
+    fn a_query_whose_nodes_nest_is_capped_not_built_whole() {
+        // 120 levels of 150 KB: `$..*` selects each level, whose text holds all below it.
+        let leaf = format!("\"{}\"", "x".repeat(150_000));
+        let deep = (0..120).fold(leaf, |inner, _| format!("[{inner}]"));
+        let mapping = Mapping::new("$..*", "t").unwrap();
+        let error = mapping.read(parse_response(deep.as_bytes()).unwrap(), &Tree::new()).unwrap_err();
+        assert!(error.contains("more than"), "{error}");
     }
 
     #[test]

@@ -24,3 +24,17 @@ pub(crate) async fn script() -> impl IntoResponse {
 pub(crate) async fn openapi() -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/json")], OPENAPI)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SCRIPT;
+
+    /// The page completes every operation of the language after a `.`, and no other.
+    #[test]
+    fn the_page_completes_the_languages_operations() {
+        let listed = SCRIPT.split("const OPERATIONS = [").nth(1).and_then(|rest| rest.split("];").next()).unwrap();
+        let names: Vec<&str> =
+            listed.split("[\"").skip(1).map(|entry| entry.split('"').next().unwrap_or_default()).collect();
+        assert_eq!(names, crate::eval::operation_names().collect::<Vec<_>>());
+    }
+}

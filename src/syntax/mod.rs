@@ -96,6 +96,35 @@ pub enum ExprKind {
         /// Right operand.
         right: Box<Expr>,
     },
+    /// `[a, b]`: a list literal.
+    List(Vec<Expr>),
+    /// `{a, b}`: a set literal (duplicates dropped, written order kept).
+    Set(Vec<Expr>),
+    /// `{k: v, ...}`: a map literal, in written order.
+    Map(Vec<(Expr, Expr)>),
+    /// `x -> body`, `(a, b) -> body`.
+    Lambda {
+        /// The parameters, in order.
+        params: Vec<Name>,
+        /// What a call evaluates, with the parameters bound.
+        body: Box<Expr>,
+    },
+    /// `target.name(args)`: a collection, stream or optional operation.
+    Method {
+        /// What the operation applies to.
+        target: Box<Expr>,
+        /// The operation's name, and where it was written.
+        name: Name,
+        /// The arguments in order.
+        args: Vec<Expr>,
+    },
+    /// `(x -> x * 2)(3)`: a lambda called at once.
+    Apply {
+        /// What is called (a lambda, possibly parenthesized).
+        target: Box<Expr>,
+        /// The arguments in order.
+        args: Vec<Expr>,
+    },
     /// `condition ? then : otherwise`.
     Conditional {
         /// The condition, coerced to boolean.

@@ -130,7 +130,11 @@ fn node(kind: ExprKind, span: Span, depth: u32, index: &LineIndex) -> BuildResul
 pub(crate) fn build_expr(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
     let span = index.span_of(&pair);
     let mut inner = pair.into_inner();
-    let condition = build_binary(inner.next().expect("grammar: expr starts with binary"), index)?;
+    let first = inner.next().expect("grammar: expr starts with binary or lambda");
+    if first.as_rule() == Rule::lambda {
+        return build_lambda(first, index);
+    }
+    let condition = build_binary(first, index)?;
     if inner.next().is_none() {
         return Ok(condition);
     }
@@ -144,6 +148,52 @@ pub(crate) fn build_expr(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult
         otherwise: Box::new(otherwise.expr),
     };
     node(kind, span, depth, index)
+}
+
+fn build_lambda(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
+    let span = index.span_of(&pair);
+    let mut inner = pair.into_inner();
+    let mut params: Vec<Name> = Vec::new();
+    for name in inner.next().expect("grammar: lambda starts with params").into_inner() {
+        if name.as_rule() != Rule::name {
+            continue;
+        }
+        let text = unreserved(&name, index)?;
+        if params.iter().any(|param| param.text == text) {
+            let message = format!("the parameter {text} is named twice");
+            return Err(SyntaxError { message, span: index.span_of(&name) });
+        }
+        params.push(Name { text, span: index.span_of(&name) });
+    }
+    inner.next(); // `->`
+    let body = build_expr(inner.next().expect("grammar: lambda body"), index)?;
+    let depth = body.depth + 1;
+    node(ExprKind::Lambda { params, body: Box::new(body.expr) }, span, depth, index)
+}
+
+/// The expressions among a pair's children, built, and the deepest of them.
+fn build_items(pair: Pair<'_, Rule>, index: &LineIndex) -> Result<(Vec<Expr>, u32), SyntaxError> {
+    let mut depth = 0;
+    let mut items = Vec::new();
+    for part in pair.into_inner().filter(|part| part.as_rule() == Rule::expr) {
+        let item = build_expr(part, index)?;
+        depth = depth.max(item.depth);
+        items.push(item.expr);
+    }
+    Ok((items, depth))
+}
+
+fn build_map(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResult {
+    let mut depth = 0;
+    let mut entries = Vec::new();
+    for entry in pair.into_inner().filter(|part| part.as_rule() == Rule::entry) {
+        let (mut parts, entry_depth) = build_items(entry, index)?;
+        depth = depth.max(entry_depth);
+        let value = parts.pop().expect("grammar: entry has a value");
+        let key = parts.pop().expect("grammar: entry has a key");
+        entries.push((key, value));
+    }
+    node(ExprKind::Map(entries), span, depth + 1, index)
 }
 
 fn build_binary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
@@ -205,6 +255,27 @@ fn build_postfix(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
     let mut built = build_primary(parts.next().expect("grammar: postfix starts with primary"), index)?;
     for access in parts {
         let access_span = index.span_of(&access);
+        let span = index.span(built.expr.span.start, access_span.end);
+        match access.as_rule() {
+            Rule::method => {
+                let mut parts = access.into_inner();
+                let name = parts.next().expect("grammar: method starts with a name");
+                let name = Name { text: unreserved(&name, index)?, span: index.span_of(&name) };
+                let (args, depth) = build_items(parts.next().expect("grammar: method arguments"), index)?;
+                let depth = built.depth.max(depth) + 1;
+                let kind = ExprKind::Method { target: Box::new(built.expr), name, args };
+                built = node(kind, span, depth, index)?;
+                continue;
+            }
+            Rule::apply => {
+                let arguments = access.into_inner().next().expect("grammar: apply arguments");
+                let (args, depth) = build_items(arguments, index)?;
+                let depth = built.depth.max(depth) + 1;
+                built = node(ExprKind::Apply { target: Box::new(built.expr), args }, span, depth, index)?;
+                continue;
+            }
+            _ => {}
+        }
         let key = match access.as_rule() {
             Rule::member => {
                 let name = access.into_inner().next().expect("grammar: member holds a name");
@@ -216,7 +287,6 @@ fn build_postfix(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
                 MemberKey::Index(Box::new(key.expr))
             }
         };
-        let span = index.span(built.expr.span.start, access_span.end);
         let depth = built.depth + 1;
         built = node(ExprKind::Member { target: Box::new(built.expr), key }, span, depth, index)?;
     }
@@ -246,6 +316,13 @@ fn build_primary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         Rule::variable => node(ExprKind::Variable(unreserved(&pair, index)?), span, 1, index),
         Rule::group => build_expr(pair.into_inner().next().expect("grammar: group holds expr"), index),
         Rule::call => build_call(pair, span, index),
+        Rule::list | Rule::set => {
+            let is_list = pair.as_rule() == Rule::list;
+            let (items, depth) = build_items(pair, index)?;
+            let kind = if is_list { ExprKind::List(items) } else { ExprKind::Set(items) };
+            node(kind, span, depth + 1, index)
+        }
+        Rule::map => build_map(pair, span, index),
         other => unreachable!("grammar: {other:?} is not a primary"),
     }
 }
@@ -377,6 +454,9 @@ fn describe_expected(positives: &[Rule], end_word: &str) -> String {
             | Rule::rem
             | Rule::question
             | Rule::member
+            | Rule::method
+            | Rule::apply
+            | Rule::arrow
             | Rule::index
             | Rule::kw_and
             | Rule::kw_or

@@ -9,11 +9,22 @@ use super::{Expr, ExprKind, Literal, MemberKey, UnaryOp};
 /// Binding strength of a node, as the parser sees it.
 fn precedence(expr: &Expr) -> u8 {
     match &expr.kind {
+        ExprKind::Lambda { .. } => 0,
         ExprKind::Conditional { .. } => 1,
         ExprKind::Binary { op, .. } => op.precedence(),
         ExprKind::Unary { .. } => 9,
         _ => 10,
     }
+}
+
+fn write_list(f: &mut Formatter<'_>, items: &[Expr]) -> fmt::Result {
+    for (position, item) in items.iter().enumerate() {
+        if position > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
 }
 
 fn write_operand(f: &mut Formatter<'_>, expr: &Expr, parenthesize: bool) -> fmt::Result {
@@ -27,12 +38,61 @@ impl Display for Expr {
             ExprKind::Variable(name) => f.write_str(name),
             ExprKind::Call { name, args } => {
                 write!(f, "{}(", name.text)?;
-                for (position, arg) in args.iter().enumerate() {
+                write_list(f, args)?;
+                f.write_char(')')
+            }
+            ExprKind::List(items) => {
+                f.write_char('[')?;
+                write_list(f, items)?;
+                f.write_char(']')
+            }
+            ExprKind::Set(items) => {
+                f.write_char('{')?;
+                write_list(f, items)?;
+                f.write_char('}')
+            }
+            ExprKind::Map(entries) => {
+                f.write_char('{')?;
+                for (position, (key, value)) in entries.iter().enumerate() {
                     if position > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{arg}")?;
+                    // A conditional key would swallow the entry's `:`.
+                    write_operand(f, key, precedence(key) <= 1)?;
+                    write!(f, ": {value}")?;
                 }
+                f.write_char('}')
+            }
+            ExprKind::Lambda { params, body } => {
+                match params.as_slice() {
+                    [one] => f.write_str(&one.text)?,
+                    _ => {
+                        f.write_char('(')?;
+                        for (position, param) in params.iter().enumerate() {
+                            if position > 0 {
+                                f.write_str(", ")?;
+                            }
+                            f.write_str(&param.text)?;
+                        }
+                        f.write_char(')')?;
+                    }
+                }
+                write!(f, " -> {body}")
+            }
+            ExprKind::Method { target, name, args } => {
+                let number = matches!(target.kind, ExprKind::Literal(Literal::Integer(_) | Literal::Float(_)));
+                write_operand(f, target, precedence(target) < 10 || number)?;
+                write!(f, ".{}(", name.text)?;
+                write_list(f, args)?;
+                f.write_char(')')
+            }
+            ExprKind::Apply { target, args } => {
+                // `f(x)` would read as a call of the function f, `a.f(x)` as an operation.
+                let variable =
+                    matches!(target.kind, ExprKind::Variable(_) | ExprKind::Member { key: MemberKey::Name(_), .. });
+                write_operand(f, target, precedence(target) < 10 || variable)?;
+                f.write_char('(')?;
+                write_list(f, args)?;
                 f.write_char(')')
             }
             ExprKind::Member { target, key } => {
@@ -58,8 +118,11 @@ impl Display for Expr {
                 write_operand(f, right, precedence(right) <= op.precedence())
             }
             ExprKind::Conditional { condition, then, otherwise } => {
-                write_operand(f, condition, precedence(condition) == 1)?;
-                write!(f, " ? {then} : {otherwise}")
+                write_operand(f, condition, precedence(condition) <= 1)?;
+                f.write_str(" ? ")?;
+                // A lambda's body would run on through the `:`.
+                write_operand(f, then, precedence(then) == 0)?;
+                write!(f, " : {otherwise}")
             }
         }
     }

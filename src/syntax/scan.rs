@@ -44,16 +44,19 @@ enum State {
     JsonString {
         opened: usize,
     },
-    /// An interpolation; `json_string` is where the JSON string it stands in opened.
+    /// An interpolation; `json_string` is where the JSON string it stands in opened;
+    /// `braces` counts the set and map literals open in it, whose `}` do not close it.
     Expr {
         opened: usize,
         depth: usize,
+        braces: usize,
         json_string: Option<usize>,
     },
     ExprString {
         quote: u8,
         opened: usize,
         depth: usize,
+        braces: usize,
         interpolation: usize,
         json_string: Option<usize>,
     },
@@ -121,7 +124,7 @@ fn scan_into(source: &str, mode: ScanMode, limits: &NestingLimits, found: &mut S
     };
     let mut json_depth = 0usize;
     let mut state = match mode {
-        ScanMode::Expression => State::Expr { opened: usize::MAX, depth: 0, json_string: None },
+        ScanMode::Expression => State::Expr { opened: usize::MAX, depth: 0, braces: 0, json_string: None },
         ScanMode::Template => State::Text,
         ScanMode::Json => State::Json,
     };
@@ -136,7 +139,7 @@ fn scan_into(source: &str, mode: ScanMode, limits: &NestingLimits, found: &mut S
                     continue;
                 }
                 if b == b'$' && next == Some(b'{') {
-                    state = State::Expr { opened: i, depth: 0, json_string: None };
+                    state = State::Expr { opened: i, depth: 0, braces: 0, json_string: None };
                     i += 2;
                     continue;
                 }
@@ -151,7 +154,7 @@ fn scan_into(source: &str, mode: ScanMode, limits: &NestingLimits, found: &mut S
                 }
                 b']' | b'}' => json_depth = json_depth.saturating_sub(1),
                 b'$' if next == Some(b'{') => {
-                    state = State::Expr { opened: i, depth: 0, json_string: None };
+                    state = State::Expr { opened: i, depth: 0, braces: 0, json_string: None };
                     i += 2;
                     continue;
                 }
@@ -169,7 +172,7 @@ fn scan_into(source: &str, mode: ScanMode, limits: &NestingLimits, found: &mut S
                 }
                 b'"' => state = State::Json,
                 b'$' if next == Some(b'{') => {
-                    state = State::Expr { opened: i, depth: 0, json_string: Some(opened) };
+                    state = State::Expr { opened: i, depth: 0, braces: 0, json_string: Some(opened) };
                     i += 2;
                     continue;
                 }
@@ -181,18 +184,24 @@ fn scan_into(source: &str, mode: ScanMode, limits: &NestingLimits, found: &mut S
                 }
                 _ => {}
             },
-            State::Expr { opened, depth, json_string } => match b {
+            State::Expr { opened, depth, braces, json_string } => match b {
                 b'"' | b'\'' => {
-                    state = State::ExprString { quote: b, opened: i, depth, interpolation: opened, json_string }
+                    state = State::ExprString { quote: b, opened: i, depth, braces, interpolation: opened, json_string }
                 }
-                b'(' | b'[' | b'?' => {
+                // `->` nests too: a lambda's body is an expression of its own.
+                b'(' | b'[' | b'?' | b'{' | b'>' if b != b'>' || i > 0 && bytes[i - 1] == b'-' => {
                     if json_depth + depth + 1 > limits.max_nesting {
                         return Err(too_deep(i));
                     }
-                    state = State::Expr { opened, depth: depth + 1, json_string };
+                    let braces = braces + usize::from(b == b'{');
+                    state = State::Expr { opened, depth: depth + 1, braces, json_string };
                 }
-                // `?` never closes, so a chain of conditionals counts as deep as it is long.
-                b')' | b']' => state = State::Expr { opened, depth: depth.saturating_sub(1), json_string },
+                // `?` and `->` never close, so a chain of them counts as deep as it is long.
+                b')' | b']' => state = State::Expr { opened, depth: depth.saturating_sub(1), braces, json_string },
+                // The `}` of a set or map literal.
+                b'}' if braces > 0 => {
+                    state = State::Expr { opened, depth: depth.saturating_sub(1), braces: braces - 1, json_string }
+                }
                 b'}' if mode != ScanMode::Expression => {
                     found.holes.push(opened..i + 1);
                     state = match (mode, json_string) {
@@ -203,13 +212,13 @@ fn scan_into(source: &str, mode: ScanMode, limits: &NestingLimits, found: &mut S
                 }
                 _ => {}
             },
-            State::ExprString { quote, depth, interpolation, json_string, .. } => {
+            State::ExprString { quote, depth, braces, interpolation, json_string, .. } => {
                 if b == b'\\' {
                     i += 2;
                     continue;
                 }
                 if b == quote {
-                    state = State::Expr { opened: interpolation, depth, json_string };
+                    state = State::Expr { opened: interpolation, depth, braces, json_string };
                 }
             }
         }

@@ -292,6 +292,19 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, ValueError> {
     }
 }
 
+/// Java's natural order, as `sorted()`, `min()` and `max()` use it: values of one
+/// type compare (text by UTF-16 units, as Java does); numbers compare as numbers
+/// whatever their types (Java would refuse a `Long` against a `Double`, which JSON
+/// numbers mix freely); anything else is an error.
+pub fn natural_order(a: &Value, b: &Value) -> Result<Ordering, ValueError> {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => Ok(java_compare_strings(x, y)),
+        (Value::Bool(x), Value::Bool(y)) => Ok(x.cmp(y)),
+        _ if is_numeric(a) && is_numeric(b) => compare(a, b),
+        _ => Err(ValueError(format!("cannot order {} and {}: they are not of one type", a.describe(), b.describe()))),
+    }
+}
+
 /// The relational operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relation {

@@ -90,6 +90,7 @@ pub(super) fn receive(
     if !request.mappings.is_empty() {
         match super::super::mapping::parse_response(&response.body) {
             Ok(json) => {
+                let tree = super::super::mapping::Tree::new();
                 for (done, mapping) in request.mappings.iter().enumerate() {
                     if Instant::now() >= deadline.0 {
                         let message = format!(
@@ -102,11 +103,11 @@ pub(super) fn receive(
                         fail(outcome, failure, request.method.as_str(), &without_query(url));
                         break;
                     }
-                    match mapping.read(json) {
-                        Some(value) => {
+                    match mapping.read(json, &tree) {
+                        Ok(Some(value)) => {
                             outcome.variables.insert(mapping.target.clone(), value);
                         }
-                        None => {
+                        Ok(None) => {
                             let nearest = super::super::mapping::nearest_path(json, &mapping.source)
                                 .map(|path| format!(" (did you mean {path}?)"))
                                 .unwrap_or_default();
@@ -115,6 +116,10 @@ pub(super) fn receive(
                                 mapping.source, mapping.target, mapping.target
                             )))
                         }
+                        Err(why) => run.log.push(LogEntry::note(format!(
+                            "mapping {:?} → {}: {why}; {} is unchanged",
+                            mapping.source, mapping.target, mapping.target
+                        ))),
                     }
                 }
             }

@@ -142,6 +142,15 @@ fn template_errors_name_their_field() {
 }
 
 #[test]
+fn an_invalid_jsonpath_source_is_a_load_error_at_its_place() {
+    let toml = "url = \"https://x.org\"\n[[mappings]]\nsource = \"$.items[*].id\"\ntarget = \"ids\"\n\n[[mappings]]\nsource = \"$.items[\"\ntarget = \"t\"";
+    let found = problems(toml);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(has(&found, "mappings[1].source", "invalid JSONPath query"), "{found:?}");
+    assert_eq!(places(toml), [("mappings[1].source".to_owned(), 7, 10)]);
+}
+
+#[test]
 fn fields_that_do_not_apply_are_refused() {
     let found =
         problems("method = \"POST\"\nurl = \"https://x.org\"\n[body]\ntype = \"json\"\npayload = \"{}\"\nfile = \"a\"");

@@ -214,11 +214,39 @@ const update = debounce(async () => {
 function openHole(text, caret) {
   const before = text.slice(0, caret);
   const open = before.lastIndexOf("${");
-  return open >= 0 && before.indexOf("}", open) < 0;
+  if (open < 0) return false;
+  // A `{` inside the hole opens a set or map literal, whose `}` does not close it.
+  let depth = 0;
+  for (const c of before.slice(open + 2)) {
+    if (c === "{") depth++;
+    else if (c === "}" && depth-- === 0) return false;
+  }
+  return true;
 }
 
-function completions(prefix) {
+// The collection operations of EL 3.0, completed after a `.`. A unit test of
+// serve/page.rs checks that this list is the language's (eval::operation_names).
+const OPERATIONS = [
+  ["stream", "()", "list or set → stream"], ["values", "()", "map → list of its values"],
+  ["filter", "(x -> test)", "stream → the elements that pass"], ["map", "(x -> value)", "stream → each element's value"],
+  ["flatMap", "(x -> stream)", "stream → the elements of each one's stream"], ["distinct", "()", "stream → without repeats"],
+  ["sorted", "() or ((a, b) -> n)", "stream → in order"], ["limit", "(n)", "stream → the first n"],
+  ["substream", "(start, end?)", "stream → elements start to end - 1"], ["toList", "()", "stream → list"],
+  ["count", "()", "stream → integer"], ["sum", "()", "stream → number"], ["average", "()", "stream → optional number"],
+  ["min", "() or ((a, b) -> n)", "stream → optional element"], ["max", "() or ((a, b) -> n)", "stream → optional element"],
+  ["anyMatch", "(x -> test)", "stream → optional boolean"], ["allMatch", "(x -> test)", "stream → optional boolean"],
+  ["noneMatch", "(x -> test)", "stream → optional boolean"], ["findFirst", "()", "stream → optional element"],
+  ["reduce", "(seed?, (a, b) -> value)", "stream → (optional) result"], ["get", "()", "optional → its value"],
+  ["orElse", "(default)", "optional → its value or the default"], ["orElseGet", "(() -> default)", "optional → its value or the lambda's"],
+  ["isPresent", "()", "optional → whether it has a value"],
+];
+
+function completions(prefix, afterDot) {
   const lower = prefix.toLowerCase();
+  if (afterDot) {
+    const ops = OPERATIONS.map(([name, args, summary]) => ({ kind: "operation", name, detail: name + args, summary }));
+    return ops.filter((c) => c.name.toLowerCase().startsWith(lower));
+  }
   const fns = catalog.map((f) => ({ kind: "function", name: f.name, detail: f.signature + " → " + f.returns, summary: f.summary }));
   const vars = Object.keys(variables()).map((name) => ({ kind: "variable", name, detail: "variable", summary: "" }));
   const all = vars.concat(fns);
@@ -236,8 +264,9 @@ function showCompletion(force) {
   const caret = editor.selectionStart;
   const text = editor.value;
   const prefix = wordBefore(text, caret);
-  if (!openHole(text, caret) || (!prefix && !force)) return hideCompletion();
-  completionItems = completions(prefix);
+  const afterDot = text[caret - prefix.length - 1] === ".";
+  if (!openHole(text, caret) || (!prefix && !force && !afterDot)) return hideCompletion();
+  completionItems = completions(prefix, afterDot);
   if (!completionItems.length) return hideCompletion();
   completionIndex = 0;
   completion.replaceChildren();
@@ -288,7 +317,7 @@ function acceptCompletion() {
   if (!chosen) return;
   const caret = editor.selectionStart;
   const prefix = wordBefore(editor.value, caret);
-  const insert = chosen.kind === "function" ? chosen.name + "(" : chosen.name;
+  const insert = chosen.kind === "function" || chosen.kind === "operation" ? chosen.name + "(" : chosen.name;
   editor.setRangeText(insert, caret - prefix.length, caret, "end");
   markStale();
   hideCompletion();

@@ -1,0 +1,44 @@
+//! The JSONPath Compliance Test Suite (`tests/jsonpath/cts.json`) run against
+//! `jsonPath`: every valid query selects the nodes the suite expects, in order (or
+//! in one of the orders it allows), and every invalid one is an error. The document
+//! goes in as JSON text, as a response body does.
+
+use courier::value::from_json;
+use courier::{Context, Engine, Value, Variables};
+use serde_json::Value as Json;
+
+const SUITE: &str = include_str!("jsonpath/cts.json");
+
+#[test]
+fn the_compliance_test_suite_passes() {
+    let suite: Json = serde_json::from_str(SUITE).expect("the suite is JSON");
+    let expression = Engine::new().compile_expression("jsonPath(document, query)").unwrap();
+    let mut failures = Vec::new();
+    let tests = suite["tests"].as_array().expect("tests");
+    for case in tests {
+        let name = case["name"].as_str().unwrap_or("?");
+        let query = case["selector"].as_str().expect("selector");
+        let mut variables = Variables::new();
+        variables.set("query", Value::from(query));
+        variables.set("document", Value::from(case["document"].to_string()));
+        let result = expression.evaluate(&variables, &Context::default());
+        let failure = if case["invalid_selector"] == Json::Bool(true) {
+            result.ok().map(|value| format!("an invalid query gave {value}"))
+        } else {
+            let allowed: Vec<Value> = match case.get("results") {
+                Some(Json::Array(orders)) => orders.iter().map(from_json).collect(),
+                _ => vec![from_json(&case["result"])],
+            };
+            match result {
+                Ok(value) if allowed.contains(&value) => None,
+                Ok(value) => Some(format!("gave {value}, expected {}", allowed[0])),
+                Err(error) => Some(format!("failed: {error}")),
+            }
+        };
+        if let Some(why) = failure {
+            failures.push(format!("{name} `{query}`: {why}"));
+        }
+    }
+    assert!(tests.len() > 700, "the suite is complete");
+    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), tests.len(), failures.join("\n"));
+}
