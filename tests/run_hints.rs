@@ -86,7 +86,7 @@ fn a_mapping_that_matches_nothing_suggests_the_nearest_path() {
         .set_body_raw(r#"{"price": {"amount": 12.50}, "variants": [{"id": 7}]}"#, "application/json");
     let server = Server::answering(body, 10, ResponseTemplate::new(200));
     for (source, nearest) in
-        [("price.ammount", "price.amount"), ("variants.id", "variants[0].id"), ("$.price.amount", "price.amount")]
+        [("price.ammount", "price.amount"), ("variants.id", "variants[0].id"), ("/price/ammount", "price.amount")]
     {
         let outcome =
             send(&format!("url = \"{}/x\"\n[[mappings]]\nsource = \"{source}\"\ntarget = \"v\"\n", server.uri()));
