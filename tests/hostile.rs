@@ -459,3 +459,20 @@ fn telling_large_values_apart_spends_the_byte_budget() {
     assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
     assert!(peak < 16 * MIB, "peak {peak}");
 }
+
+#[test]
+fn unclosed_braces_and_calls_nested_deep_fail_to_parse_in_linear_time() {
+    // Found by the expression fuzz target: each `{` was parsed as a map and then
+    // again as a set, and each `.name(` again as a member and a call, so that a
+    // literal that never closes took 2^depth attempts.
+    let ((braces, calls, mixed), _) = bounded(|| {
+        let engine = Engine::new();
+        let braces =
+            format!("l.stream().flatMap(x -> l.stream(toString(((a, b) -> {}limit(3).toList()", "{".repeat(90));
+        let calls = format!("{}x", "l.stream(".repeat(90));
+        let mixed = format!("{}1", "{a.b(".repeat(45));
+        let fails = |source: &str| engine.compile_expression(source).is_err();
+        (fails(&braces), fails(&calls), fails(&mixed))
+    });
+    assert!(braces && calls && mixed);
+}

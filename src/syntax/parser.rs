@@ -183,17 +183,32 @@ fn build_items(pair: Pair<'_, Rule>, index: &LineIndex) -> Result<(Vec<Expr>, u3
     Ok((items, depth))
 }
 
-fn build_map(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResult {
+/// `{...}`: a map when every entry is `key: value`, a set when none is (`{}` is
+/// the empty set, as in EL); both kinds in one literal is an error at the first
+/// entry of the other kind.
+fn build_brace(pair: Pair<'_, Rule>, span: Span, index: &LineIndex) -> BuildResult {
     let mut depth = 0;
-    let mut entries = Vec::new();
+    let (mut keyed, mut items) = (Vec::new(), Vec::new());
+    let mut first_kind: Option<bool> = None;
     for entry in pair.into_inner().filter(|part| part.as_rule() == Rule::entry) {
+        let entry_span = index.span_of(&entry);
         let (mut parts, entry_depth) = build_items(entry, index)?;
         depth = depth.max(entry_depth);
-        let value = parts.pop().expect("grammar: entry has a value");
-        let key = parts.pop().expect("grammar: entry has a key");
-        entries.push((key, value));
+        let is_pair = parts.len() == 2;
+        if *first_kind.get_or_insert(is_pair) != is_pair {
+            let message = "a literal in braces is a set ({1, 2}) or a map ({'a': 1}): give every entry a key, or none";
+            return Err(SyntaxError { message: message.to_owned(), span: entry_span });
+        }
+        if is_pair {
+            let value = parts.pop().expect("grammar: a keyed entry has a value");
+            let key = parts.pop().expect("grammar: a keyed entry has a key");
+            keyed.push((key, value));
+        } else {
+            items.extend(parts);
+        }
     }
-    node(ExprKind::Map(entries), span, depth + 1, index)
+    let kind = if first_kind == Some(true) { ExprKind::Map(keyed) } else { ExprKind::Set(items) };
+    node(kind, span, depth + 1, index)
 }
 
 fn build_binary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
@@ -316,13 +331,11 @@ fn build_primary(pair: Pair<'_, Rule>, index: &LineIndex) -> BuildResult {
         Rule::variable => node(ExprKind::Variable(unreserved(&pair, index)?), span, 1, index),
         Rule::group => build_expr(pair.into_inner().next().expect("grammar: group holds expr"), index),
         Rule::call => build_call(pair, span, index),
-        Rule::list | Rule::set => {
-            let is_list = pair.as_rule() == Rule::list;
+        Rule::list => {
             let (items, depth) = build_items(pair, index)?;
-            let kind = if is_list { ExprKind::List(items) } else { ExprKind::Set(items) };
-            node(kind, span, depth + 1, index)
+            node(ExprKind::List(items), span, depth + 1, index)
         }
-        Rule::map => build_map(pair, span, index),
+        Rule::brace => build_brace(pair, span, index),
         other => unreachable!("grammar: {other:?} is not a primary"),
     }
 }
