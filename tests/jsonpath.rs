@@ -42,3 +42,37 @@ fn the_compliance_test_suite_passes() {
     assert!(tests.len() > 700, "the suite is complete");
     assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), tests.len(), failures.join("\n"));
 }
+
+/// Runs `case` on its own thread and fails when it takes longer than 20 s: the
+/// JSONPath parser's time grows exponentially with nested filters.
+fn within_deadline<T: Send + 'static>(case: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(case());
+    });
+    receiver.recv_timeout(std::time::Duration::from_secs(20)).expect("finished before the deadline")
+}
+
+#[test]
+fn a_query_nested_deep_is_refused_before_it_is_parsed() {
+    // Found by the response_mapping fuzz target: 20 unclosed `[?` took seconds to refuse.
+    let hostile = format!("$.items{}", "[?@.s".repeat(20));
+    let refused = within_deadline(move || {
+        let expression = courier::Engine::new().compile_expression("jsonPath('[]', q)").unwrap();
+        let variables = courier::Variables::from_strings([("q", hostile.as_str())]);
+        expression.evaluate(&variables, &courier::Context::default()).unwrap_err().message().to_owned()
+    });
+    assert!(refused.contains("nests brackets 20 deep, more than the limit of 8"), "{refused}");
+    // At the limit the parser still answers at once, refusing or not.
+    let at_limit = format!("$.items{}", "[?@.s".repeat(8));
+    within_deadline(move || {
+        courier::Engine::new().compile_expression(&format!("jsonPath('[]', '{at_limit}')")).is_err()
+    });
+    // Brackets inside string literals do not count.
+    let quoted = format!("$['{}']", "[".repeat(40));
+    let listed = within_deadline(move || {
+        let expression = courier::Engine::new().compile_expression(&format!("jsonPath('{{}}', \"{quoted}\")")).unwrap();
+        expression.evaluate(&courier::Variables::new(), &courier::Context::default()).unwrap().to_text()
+    });
+    assert_eq!(listed, "[]");
+}

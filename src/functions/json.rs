@@ -31,9 +31,56 @@ pub(super) fn functions() -> Vec<Function> {
     ]
 }
 
+/// The longest JSONPath query parsed, in bytes.
+pub(crate) const MAX_QUERY_BYTES: usize = 4096;
+
+/// The deepest nesting of brackets and parentheses in a JSONPath query. The
+/// parser backtracks through nested filters, so its time grows exponentially with
+/// their depth (20 unclosed `[?` took seconds): a query may come from a variable,
+/// and is refused past this depth before it is parsed.
+pub(crate) const MAX_QUERY_NESTING: usize = 8;
+
 /// Parses an RFC 9535 query, saying what is wrong with one that is not.
 pub(crate) fn parse_query(query: &str) -> Result<JsonPath, String> {
+    check_query_shape(query)?;
     JsonPath::parse(query).map_err(|error| format!("invalid JSONPath query {query:?}: {error}"))
+}
+
+/// Refuses a query too long or nested too deep to parse in bounded time
+/// (brackets inside the query's string literals do not count).
+fn check_query_shape(query: &str) -> Result<(), String> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(format!("the JSONPath query is {} bytes, more than the limit of {MAX_QUERY_BYTES}", query.len()));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut quote, mut escaped) = (None, false);
+    for c in query.chars() {
+        if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == open {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' | '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_QUERY_NESTING {
+        return Err(format!(
+            "the JSONPath query nests brackets {deepest} deep, more than the limit of {MAX_QUERY_NESTING}"
+        ));
+    }
+    Ok(())
 }
 
 /// The nodelist of `query` in `json`, always a list: null and blank text select nothing.

@@ -18,6 +18,8 @@ mod dates;
 mod fallbacks;
 mod hashes;
 mod json;
+#[cfg(feature = "http")]
+pub(crate) use json::parse_query;
 mod lists;
 mod number_format;
 mod numbers;

@@ -49,9 +49,7 @@ impl Mapping {
     /// (the path syntax is [`FieldPath`]'s, shared with `jsonGet`).
     pub(crate) fn new(source: &str, target: &str) -> Result<Mapping, String> {
         let path = if source.starts_with('$') {
-            let query = serde_json_path::JsonPath::parse(source)
-                .map_err(|error| format!("invalid JSONPath query {source:?}: {error}"))?;
-            Source::Query(query)
+            Source::Query(crate::functions::parse_query(source)?)
         } else {
             Source::Field(FieldPath::parse(source)?)
         };
