@@ -76,3 +76,24 @@ fn a_query_nested_deep_is_refused_before_it_is_parsed() {
     });
     assert_eq!(listed, "[]");
 }
+
+#[test]
+fn a_unicode_escape_cut_short_is_an_invalid_query_not_a_panic() {
+    // Found by the response_mapping fuzz target: the parser panics on a `\u` escape
+    // whose digits are missing (it reports incomplete input, which it does not expect).
+    let expression = Engine::new().compile_expression("jsonPath('{}', q)").unwrap();
+    for query in ["$[':i\\u", "$['\\u12", "$['\\uD83D']", "$[\"\\uD83D\\u00"] {
+        let variables = Variables::from_strings([("q", query)]);
+        let error = expression.evaluate(&variables, &Context::default()).unwrap_err();
+        assert!(error.message().contains("needs four hex digits"), "{query}: {error}");
+    }
+    // A whole escape, and a whole surrogate pair, read as they should.
+    for (query, document, expected) in
+        [("$['\\u00e9']", r#"{"é": 1}"#, "[1]"), ("$['\\uD83D\\uDE00']", r#"{"😀": 2}"#, "[2]")]
+    {
+        let expression = Engine::new().compile_expression(&format!("jsonPath(j, \"{query}\")")).unwrap();
+        let variables = Variables::from_strings([("j", document)]);
+        let value = expression.evaluate(&variables, &Context::default()).unwrap();
+        assert_eq!(value.to_json().unwrap().to_string(), expected, "{query}: {value:?}");
+    }
+}

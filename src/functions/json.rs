@@ -43,7 +43,12 @@ pub(crate) const MAX_QUERY_NESTING: usize = 8;
 /// Parses an RFC 9535 query, saying what is wrong with one that is not.
 pub(crate) fn parse_query(query: &str) -> Result<JsonPath, String> {
     check_query_shape(query)?;
-    JsonPath::parse(query).map_err(|error| format!("invalid JSONPath query {query:?}: {error}"))
+    // The parser is a crate's: should another input make it panic, that is an
+    // invalid query here, not a failed evaluation (builds that abort on a panic
+    // rely on the checks above).
+    let parsed = std::panic::catch_unwind(|| JsonPath::parse(query))
+        .map_err(|_| format!("invalid JSONPath query {query:?}: the parser could not read it"))?;
+    parsed.map_err(|error| format!("invalid JSONPath query {query:?}: {error}"))
 }
 
 /// Refuses a query too long or nested too deep to parse in bounded time
@@ -53,13 +58,12 @@ fn check_query_shape(query: &str) -> Result<(), String> {
         return Err(format!("the JSONPath query is {} bytes, more than the limit of {MAX_QUERY_BYTES}", query.len()));
     }
     let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut quote, mut escaped) = (None, false);
-    for c in query.chars() {
+    let mut quote = None;
+    let mut chars = query.chars();
+    while let Some(c) = chars.next() {
         if let Some(open) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
+            if c == '\\' && chars.next() == Some('u') {
+                unicode_escape(&mut chars, query)?;
             } else if c == open {
                 quote = None;
             }
@@ -79,6 +83,33 @@ fn check_query_shape(query: &str) -> Result<(), String> {
         return Err(format!(
             "the JSONPath query nests brackets {deepest} deep, more than the limit of {MAX_QUERY_NESTING}"
         ));
+    }
+    Ok(())
+}
+
+/// A string literal's `\uXXXX` (after the `\u`), and its low half when it is the
+/// high half of a surrogate pair. The parser panics on one cut short (it reports
+/// it as incomplete input, which it does not expect), so it is refused here.
+fn unicode_escape(chars: &mut std::str::Chars<'_>, query: &str) -> Result<(), String> {
+    let cut_short = || {
+        format!(
+            "invalid JSONPath query {query:?}: a \\u escape needs four hex digits (and a high surrogate its low half)"
+        )
+    };
+    let hex4 = |chars: &mut std::str::Chars<'_>| -> Result<u32, String> {
+        let digits: String = chars.take(4).collect();
+        if digits.len() == 4 && digits.chars().all(|digit| digit.is_ascii_hexdigit()) {
+            u32::from_str_radix(&digits, 16).map_err(|_| cut_short())
+        } else {
+            Err(cut_short())
+        }
+    };
+    let high = hex4(chars)?;
+    if (0xD800..0xDC00).contains(&high) {
+        if chars.next() != Some('\\') || chars.next() != Some('u') {
+            return Err(cut_short());
+        }
+        hex4(chars)?;
     }
     Ok(())
 }
