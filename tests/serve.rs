@@ -705,15 +705,7 @@ async fn mapping_large_answers_does_not_stall_other_requests() {
     for number in 0..5_000 {
         spec.push_str(&format!("[[mappings]]\nsource = \"a\"\ntarget = \"t{number}\"\n"));
     }
-    let sends: Vec<_> = (0..2)
-        .map(|_| {
-            let request = reqwest::Client::new()
-                .post(format!("{}/v1/send", server.base))
-                .header("content-type", "application/json")
-                .body(json!({ "spec": spec }).to_string());
-            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
-        })
-        .collect();
+    let sends = spawn_sends(&server, &spec, 2);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let started = Instant::now();
     let (status, answer) = post_json(&server, "/v1/eval", json!({ "expression": "1 + 1" })).await;
@@ -741,6 +733,19 @@ async fn a_payload_file_linked_out_of_the_files_folder_is_refused_unread() {
     }
 }
 
+/// `count` `/v1/send`s of `spec` started at once; each task gives its status.
+fn spawn_sends(server: &Server, spec: &str, count: usize) -> Vec<tokio::task::JoinHandle<u16>> {
+    (0..count)
+        .map(|_| {
+            let request = reqwest::Client::new()
+                .post(format!("{}/v1/send", server.base))
+                .header("content-type", "application/json")
+                .body(json!({ "spec": spec }).to_string());
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn slow_sends_do_not_hold_the_other_routes_turns() {
     let slow = MockServer::start().await;
@@ -751,15 +756,7 @@ async fn slow_sends_do_not_hold_the_other_routes_turns() {
     let server = start(&["--allow-send"]);
     let spec = format!("url = \"{}/slow\"\n", slow.uri());
     // More sends than there are turns for all requests: each waits on the service.
-    let sends: Vec<_> = (0..courier::serve::MAX_IN_PROGRESS + 8)
-        .map(|_| {
-            let request = reqwest::Client::new()
-                .post(format!("{}/v1/send", server.base))
-                .header("content-type", "application/json")
-                .body(json!({ "spec": spec }).to_string());
-            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
-        })
-        .collect();
+    let sends = spawn_sends(&server, &spec, courier::serve::MAX_IN_PROGRESS + 8);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     let (status, _) = post_json(&server, "/v1/eval", json!({ "expression": "1 + 1" })).await;
