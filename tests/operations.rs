@@ -194,6 +194,21 @@ fn readyz_follows_postgres_down_and_up() {
     ready(200);
 }
 
+/// `POST /v1/send` with `body` on `address`: the whole answer, status line first.
+fn post_send(address: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "POST /v1/send HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
 /// Starts `courier serve` with `args`; the process and the address it listens on.
 fn start_serve(args: &[&str]) -> (Child, String) {
     let mut server = courier(Path::new("."))
@@ -218,19 +233,7 @@ fn serve_finishes_the_requests_in_progress_on_sigterm() {
     let body = serde_json::json!({ "spec": spec }).to_string();
     let sending = {
         let address = address.clone();
-        std::thread::spawn(move || {
-            let mut stream = TcpStream::connect(&address).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-            write!(
-                stream,
-                "POST /v1/send HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            answer
-        })
+        std::thread::spawn(move || post_send(&address, &body))
     };
     // SIGTERM while the send waits for the slow service.
     let started = Instant::now();
@@ -251,12 +254,18 @@ fn serve_finishes_the_requests_in_progress_on_sigterm() {
 
 #[test]
 fn serve_answers_the_same_paths() {
-    let (mut server, address) = start_serve(&[]);
+    let service = Server::start();
+    let (mut server, address) = start_serve(&["--allow-send", "--allow", "127.0.0.1"]);
     assert_eq!(get(&address, "/healthz").0, 200);
     assert_eq!(get(&address, "/readyz").0, 200);
+    // What /v1/send sent is on serve's own page.
+    let spec = format!("url = \"{}\"\n", service.url("/ok"));
+    let answer = post_send(&address, &serde_json::json!({ "spec": spec }).to_string());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let (status, page) = get(&address, "/metrics");
     assert_eq!(status, 200);
-    assert!(page.is_empty() || page.contains("# TYPE"), "{page}");
+    assert_eq!(sample(&page, "courier_attempts_total{status_class=\"2xx\"}"), Some(1.0), "{page}");
+    assert!(page.contains("# TYPE courier_attempt_duration_seconds histogram"), "{page}");
     let _ = server.kill();
     let _ = server.wait();
 }
