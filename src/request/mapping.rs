@@ -246,22 +246,21 @@ impl<'de> Visitor<'de> for ScalarList {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
         let mut texts = Vec::new();
-        let mut found = None;
+        let mut too_many = false;
         while let Some(item) = items.next_element::<&'de RawValue>()? {
-            let text = item.get().trim_start();
-            if text.starts_with(['{', '[']) {
-                found = Some(Scalars::NotAll);
-                break;
+            if item.get().trim_start().starts_with(['{', '[']) {
+                // The rest is skipped, not built: serde_json wants the list read to its end.
+                while items.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(Scalars::NotAll);
             }
-            if texts.len() == MAX_LIST_ITEMS {
-                found = Some(Scalars::TooMany);
-                break;
+            // Past the cap the items are still looked at, not kept: an object after
+            // them makes the list JSON text, not one too long.
+            too_many |= texts.len() == MAX_LIST_ITEMS;
+            if !too_many {
+                texts.push(string_form(item).unwrap_or_default());
             }
-            texts.push(string_form(item).unwrap_or_default());
         }
-        // The rest is skipped, not built: serde_json wants the list read to its end.
-        while items.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(found.unwrap_or(Scalars::All(texts)))
+        Ok(if too_many { Scalars::TooMany } else { Scalars::All(texts) })
     }
 }
 
@@ -568,6 +567,12 @@ mod tests {
         for source in ["l", "$.l[*]"] {
             let error = read_variable(source, &over).unwrap_err();
             assert!(error.contains(&format!("more than {MAX_LIST_ITEMS} items")), "{source}: {error}");
+        }
+        // An object after the cap makes it a list of objects: JSON text, not refused.
+        let with_object = over.replace("]}", ",{}]}");
+        for source in ["l", "$.l", "$.l[*]"] {
+            let text = read_variable(source, &with_object).unwrap().unwrap();
+            assert!(text.as_text().is_some_and(|text| text.ends_with(",{}]") || text.ends_with(",{}]]")), "{source}");
         }
     }
 
