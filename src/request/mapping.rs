@@ -549,6 +549,10 @@ mod tests {
         assert_eq!(read("mixed"), Some(Variable::from(r#"[1,{"a":2}]"#)));
         assert_eq!(read("o"), Some(Variable::from(r#"{"tags":["x"]}"#)));
         assert_eq!(read("tags[1]"), Some(Variable::from("b \" c")));
+        // Deep nesting (within serde_json's 128 levels) is a list of lists: its text.
+        let deep = format!("{{\"l\": [1, {}2{}]}}", "[".repeat(120), "]".repeat(120));
+        let text = read_variable("l", &deep).unwrap().unwrap();
+        assert_eq!(text.as_text().map(str::len), Some(deep.len() - "{\"l\": }".len() - 1));
     }
 
     #[test]
