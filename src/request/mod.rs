@@ -39,6 +39,7 @@ pub mod mapping;
 pub mod metrics;
 mod redirect;
 pub mod retry;
+pub mod trace;
 pub mod source;
 pub mod spec;
 
