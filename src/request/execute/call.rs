@@ -94,6 +94,9 @@ pub(crate) struct Sent {
     pub(crate) prepared: Option<Prepared>,
     /// Attempts sent.
     pub(crate) attempts: u32,
+    /// The trace context of the run's span, when OpenTelemetry recorded it: what a
+    /// record kept or queued from this run carries to its delivery.
+    pub(crate) trace: Option<trace::TraceParent>,
 }
 
 impl Executor {
@@ -269,6 +272,7 @@ impl<'a> Call<'a> {
             outcome: self.outcome,
             prepared: self.ready.map(|(prepared, _)| prepared),
             attempts: self.attempts,
+            trace: self.span.in_scope(trace::current),
         }
     }
 }
