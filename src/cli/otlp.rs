@@ -49,7 +49,8 @@ impl OtlpArgs {
     /// collector: installs the OpenTelemetry layer as the process's subscriber.
     /// Keep the result until the command ends.
     pub(crate) fn start(&self) -> Result<Traces, Failure> {
-        let from_environment = || std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|url| !url.trim().is_empty());
+        let from_environment =
+            || std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|url| !url.trim().is_empty());
         let Some(base) = self.otlp.clone().or_else(from_environment) else {
             return Ok(Traces { provider: None });
         };
@@ -112,7 +113,10 @@ mod tests {
     #[test]
     fn the_traces_path_is_added_to_the_collector_url() {
         assert_eq!(traces_endpoint("http://127.0.0.1:4318").ok(), Some("http://127.0.0.1:4318/v1/traces".to_owned()));
-        assert_eq!(traces_endpoint("https://otel.example.org/a/").ok(), Some("https://otel.example.org/a/v1/traces".to_owned()));
+        assert_eq!(
+            traces_endpoint("https://otel.example.org/a/").ok(),
+            Some("https://otel.example.org/a/v1/traces".to_owned())
+        );
         assert!(traces_endpoint("127.0.0.1:4318").is_err());
         assert!(traces_endpoint("ftp://x.org").is_err());
     }

@@ -39,9 +39,9 @@ pub mod mapping;
 pub mod metrics;
 mod redirect;
 pub mod retry;
-pub mod trace;
 pub mod source;
 pub mod spec;
+pub mod trace;
 
 pub use body::Body;
 pub use cookies::Cookies;

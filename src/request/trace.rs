@@ -216,7 +216,8 @@ mod tests {
 
     #[test]
     fn a_traceparent_is_written_and_read_back() {
-        let parent = TraceParent { trace_id: 0x0af7651916cd43dd8448eb211c80319c, span_id: 0xb7ad6b7169203331, sampled: true };
+        let parent =
+            TraceParent { trace_id: 0x0af7651916cd43dd8448eb211c80319c, span_id: 0xb7ad6b7169203331, sampled: true };
         assert_eq!(parent.header(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
         assert_eq!(TraceParent::parse(&parent.header()), Some(parent));
         let fresh = TraceParent::fresh();
@@ -243,7 +244,10 @@ mod tests {
 
     #[test]
     fn url_templates_lose_their_query_and_user_info() {
-        assert_eq!(url_template("https://api.example.org/v1/${id}?key=${secret('k')}"), "https://api.example.org/v1/${id}");
+        assert_eq!(
+            url_template("https://api.example.org/v1/${id}?key=${secret('k')}"),
+            "https://api.example.org/v1/${id}"
+        );
         assert_eq!(url_template("https://user:p@ss@api.example.org/v1#top"), "https://api.example.org/v1");
         assert_eq!(url_template("https://user:pass@api.example.org"), "https://api.example.org");
         assert_eq!(url_template("${base}/orders"), "${base}/orders");

@@ -125,32 +125,32 @@ impl Executor {
         let fetch = || {
             let span = span.clone();
             async move {
-            // The exchange is logged like any request (with debug: headers and
-            // body, the credentials and tokens replaced).
-            let trace = run.trace.next();
-            let logged_form = request.form(true);
-            let headers = request.headers(&trace);
-            run.start("POST", &request.token_url, &trace.trace_hex(), &headers, Some(logged_form.as_bytes()));
-            match request.fetch(client, &trace, read_timeout, max_bytes).await {
-                Ok((answer, token)) => {
-                    tracing::Span::current().record("http.response.status_code", answer.status);
-                    let response =
-                        Response { status: answer.status, headers: answer.headers, body: answer.logged_body };
-                    run.finish(Ok(&response));
-                    Ok(token)
-                }
-                Err((status, failure)) => {
-                    let current = tracing::Span::current();
-                    if let Some(status) = status {
-                        current.record("http.response.status_code", status);
+                // The exchange is logged like any request (with debug: headers and
+                // body, the credentials and tokens replaced).
+                let trace = run.trace.next();
+                let logged_form = request.form(true);
+                let headers = request.headers(&trace);
+                run.start("POST", &request.token_url, &trace.trace_hex(), &headers, Some(logged_form.as_bytes()));
+                match request.fetch(client, &trace, read_timeout, max_bytes).await {
+                    Ok((answer, token)) => {
+                        tracing::Span::current().record("http.response.status_code", answer.status);
+                        let response =
+                            Response { status: answer.status, headers: answer.headers, body: answer.logged_body };
+                        run.finish(Ok(&response));
+                        Ok(token)
                     }
-                    current.record("otel.status_code", "error");
-                    let failure =
-                        Failure { message: format!("getting an OAuth2 token: {}", failure.message), ..failure };
-                    run.finish(Err(&failure));
-                    Err(failure)
+                    Err((status, failure)) => {
+                        let current = tracing::Span::current();
+                        if let Some(status) = status {
+                            current.record("http.response.status_code", status);
+                        }
+                        current.record("otel.status_code", "error");
+                        let failure =
+                            Failure { message: format!("getting an OAuth2 token: {}", failure.message), ..failure };
+                        run.finish(Err(&failure));
+                        Err(failure)
+                    }
                 }
-            }
             }
             .instrument(span)
         };

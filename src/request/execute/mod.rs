@@ -45,8 +45,8 @@ pub(crate) use call::{Attempt, Call, KeyChoice, Sent};
 use files::add_body_headers;
 pub use outcome::{Credentials, DryRun, Outcome, Prepared};
 use receive::{fail, receive_status, redact_outcome, without_query};
-use transport::{Run, header_pairs, timed_out};
 use tracing::Instrument;
+use transport::{Run, header_pairs, timed_out};
 
 /// The header that carries a request's trace id.
 pub const TRACE_HEADER: &str = "X-B3-TraceId";
