@@ -153,7 +153,35 @@ fn send(c: &mut Criterion) {
             })
         });
     }
+    // The same sends with spans recorded: a subscriber with OpenTelemetry's layer
+    // (as `--otlp` installs), spans built with ids and attributes, then ended. The
+    // export (a batch, on its own thread) is not part of it.
+    #[cfg(feature = "otel")]
+    {
+        let (dispatch, _provider) = recording_dispatch();
+        for in_flight in [1usize, 64] {
+            group.bench_function(format!("courier-traced/{in_flight}"), |b| {
+                b.iter_custom(|iterations| {
+                    rounds(&runtime, iterations, in_flight, || {
+                        use tracing::instrument::WithSubscriber;
+                        let courier = courier.clone();
+                        async move { courier.send().await }.with_subscriber(dispatch.clone())
+                    })
+                })
+            });
+        }
+    }
     group.finish();
+}
+
+/// A subscriber recording spans with OpenTelemetry, for the futures it is given to.
+#[cfg(feature = "otel")]
+fn recording_dispatch() -> (tracing::Dispatch, opentelemetry_sdk::trace::SdkTracerProvider) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    (tracing::Dispatch::new(tracing_subscriber::registry().with(layer)), provider)
 }
 
 criterion_group!(benches, send);
