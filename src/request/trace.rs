@@ -60,8 +60,9 @@ impl TraceParent {
         let hex = |part: &str, length: usize| {
             part.len() == length && part.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
         };
-        let later_version = version != "00" && version != "ff";
-        if !hex(version, 2) || !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
+        // Version ff is invalid; a later version may add fields after the fourth.
+        let later_version = version != "00";
+        if version == "ff" || !hex(version, 2) || !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
             return None;
         }
         if parts.next().is_some() && !later_version {
