@@ -180,7 +180,13 @@ fn recording_dispatch() -> (tracing::Dispatch, opentelemetry_sdk::trace::SdkTrac
     use opentelemetry::trace::TracerProvider as _;
     use tracing_subscriber::layer::SubscriberExt;
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("bench"))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_level(false);
     (tracing::Dispatch::new(tracing_subscriber::registry().with(layer)), provider)
 }
 

@@ -235,6 +235,23 @@ fn a_send_exports_its_span_tree_in_the_trace_of_its_traceparent_and_no_secret() 
     assert_eq!(http.attributes.get("http.request.method").map(String::as_str), Some("POST"));
     assert_eq!(send.attributes.get("url.template").map(String::as_str), Some(server.url("/hook").as_str()));
     assert_eq!(send.attributes.get("courier.attempts").map(String::as_str), Some("1"));
+    // Only the documented attributes: no source locations or thread names.
+    let documented = [
+        "http.request.method",
+        "url.template",
+        "server.address",
+        "server.port",
+        "courier.attempts",
+        "courier.attempt",
+        "courier.redirect",
+        "http.response.status_code",
+        "error.type",
+    ];
+    for span in &spans {
+        for key in span.attributes.keys() {
+            assert!(documented.contains(&key.as_str()), "{key} on {}", span.name);
+        }
+    }
 
     // No secret in any form in anything exported.
     let percent = percent_encoding::utf8_percent_encode(SECRET, percent_encoding::NON_ALPHANUMERIC).to_string();

@@ -72,7 +72,16 @@ impl OtlpArgs {
             .with_resource(Resource::builder_empty().with_service_name(service).build())
             .build();
         let tracer = provider.tracer("courier");
-        let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+        // Only the attributes courier sets (docs/operations.md): no source
+        // locations, targets, levels, thread names or busy/idle times.
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_target(false)
+            .with_level(false);
+        let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|error| Failure::usage(format!("cannot install the trace exporter: {error}")))?;
         Ok(Traces { provider: Some(provider) })
