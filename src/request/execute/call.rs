@@ -281,11 +281,11 @@ impl<'a> Call<'a> {
 /// query) when there is a spec, else the host alone (a kept request's rendered
 /// path may carry a value); its attempts and last status once over.
 pub(super) fn send_span(method: &str, url_source: Option<&str>, url: &str) -> tracing::Span {
-    let template = url_source.map(trace::url_template);
+    // The fields are evaluated only when a subscriber takes the span.
     tracing::info_span!(
         "courier.send",
         http.request.method = method,
-        url.template = template,
+        url.template = url_source.map(trace::url_template),
         server.address = url_source.is_none().then(|| trace::host_of(url)),
         courier.attempts = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
