@@ -2,7 +2,9 @@
 //! 64 requests in flight. Both sides do the same work: a GET with a path variable,
 //! read the whole JSON answer, take one field out of it. courier also renders the
 //! URL template, classifies the outcome, keeps the log and maps the field into a
-//! variable: that is the overhead measured.
+//! variable: that is the overhead measured. `courier-traced` sends the same with
+//! spans recorded by OpenTelemetry's layer (what `--otlp` installs); `courier` has
+//! no subscriber, as without `--otlp`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -126,6 +128,23 @@ fn send(c: &mut Criterion) {
             async move { courier.send().await }
         });
     });
+    // The same sends with spans recorded: a subscriber with OpenTelemetry's layer
+    // (as `--otlp` installs), spans built with ids and attributes, then ended. The
+    // export (a batch, on its own thread) is not part of it.
+    #[cfg(feature = "otel")]
+    let (dispatch, _provider) = recording_dispatch();
+    #[cfg(feature = "otel")]
+    let traced = |in_flight: usize, iterations: u64| {
+        use tracing::instrument::WithSubscriber;
+        rounds(&runtime, iterations, in_flight, || {
+            let courier = courier.clone();
+            async move { courier.send().await }.with_subscriber(dispatch.clone())
+        })
+    };
+    #[cfg(feature = "otel")]
+    per_request("courier, spans recorded", &|n| {
+        traced(1, n);
+    });
     per_request("reqwest", &|n| {
         rounds(&runtime, n, 1, || {
             let (client, base) = (client.clone(), base.clone());
@@ -153,23 +172,11 @@ fn send(c: &mut Criterion) {
             })
         });
     }
-    // The same sends with spans recorded: a subscriber with OpenTelemetry's layer
-    // (as `--otlp` installs), spans built with ids and attributes, then ended. The
-    // export (a batch, on its own thread) is not part of it.
     #[cfg(feature = "otel")]
-    {
-        let (dispatch, _provider) = recording_dispatch();
-        for in_flight in [1usize, 64] {
-            group.bench_function(format!("courier-traced/{in_flight}"), |b| {
-                b.iter_custom(|iterations| {
-                    rounds(&runtime, iterations, in_flight, || {
-                        use tracing::instrument::WithSubscriber;
-                        let courier = courier.clone();
-                        async move { courier.send().await }.with_subscriber(dispatch.clone())
-                    })
-                })
-            });
-        }
+    for in_flight in [1usize, 64] {
+        group.bench_function(format!("courier-traced/{in_flight}"), |b| {
+            b.iter_custom(|iterations| traced(in_flight, iterations))
+        });
     }
     group.finish();
 }
