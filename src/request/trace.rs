@@ -133,8 +133,8 @@ pub fn current() -> Option<TraceParent> {
 
 /// Makes `parent` (a queued record's kept context) the remote parent of `span`,
 /// so that the span joins the enqueuer's trace. Without OpenTelemetry recording
-/// `span`, the kept trace id is used by the requests sent under it (see
-/// [`Outgoing`]) and nothing else is done.
+/// `span` this does nothing: the requests sent within [`within_kept`] carry the
+/// kept trace id then.
 pub fn adopt(span: &tracing::Span, parent: &TraceParent) {
     #[cfg(feature = "otel")]
     {
