@@ -84,7 +84,14 @@ impl Delivery {
         }
         let saved = without_credentials(request, prepared, variables, context, sent.redactor())
             .map_err(|why| format!("cannot queue the request: {why}"))?;
-        Ok(NewRecord { state: State::Pending, saved, attempts: 0, last_error: None, tenant: tenant.map(str::to_owned) })
+        Ok(NewRecord {
+            state: State::Pending,
+            saved,
+            attempts: 0,
+            last_error: None,
+            tenant: tenant.map(str::to_owned),
+            trace_context: sent.trace,
+        })
     }
 }
 

@@ -110,7 +110,7 @@ pub(crate) async fn keep(
     } else {
         (State::Failed, sent.attempts.max(1), Some(redactor.redact(&failure_text(outcome))))
     };
-    let record = NewRecord { state, saved, attempts, last_error, tenant: None };
+    let record = NewRecord { state, saved, attempts, last_error, tenant: None, trace_context: sent.trace };
     let store = store.clone();
     let ids = tokio::task::spawn_blocking(move || store.insert(std::slice::from_ref(&record)))
         .await
