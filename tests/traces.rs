@@ -268,9 +268,9 @@ fn a_send_exports_its_span_tree_in_the_trace_of_its_traceparent_and_no_secret() 
     }
 }
 
-#[test]
-fn a_queued_records_delivery_joins_the_trace_of_its_enqueuer() {
-    let (server, receiver) = (Server::start(), Receiver::start());
+/// Queues one POST to `server` with `courier enqueue --otlp` to `receiver`; the
+/// folder and the store's path.
+fn enqueue_one_traced(server: &Server, receiver: &Receiver) -> (tempfile::TempDir, String) {
     let folder = tempfile::tempdir().unwrap();
     let spec = folder.path().join("request.toml");
     std::fs::write(&spec, format!("method = \"POST\"\nurl = '{}'\n", server.url("/queued"))).unwrap();
@@ -284,6 +284,15 @@ fn a_queued_records_delivery_joins_the_trace_of_its_enqueuer() {
         .output()
         .unwrap();
     assert_eq!(enqueued.status.code(), Some(0), "{}", stderr(&enqueued));
+    let store = store.to_owned();
+    (folder, store)
+}
+
+#[test]
+fn a_queued_records_delivery_joins_the_trace_of_its_enqueuer() {
+    let (server, receiver) = (Server::start(), Receiver::start());
+    let (folder, store) = enqueue_one_traced(&server, &receiver);
+    let store = store.as_str();
     let enqueue_spans = receiver.wait_for(2);
     let enqueuer = named(&enqueue_spans, "courier.send");
     assert_eq!(enqueuer.len(), 1, "{enqueue_spans:#?}");
@@ -320,19 +329,8 @@ fn a_queued_records_delivery_joins_the_trace_of_its_enqueuer() {
 #[test]
 fn a_worker_without_otlp_sends_a_queued_record_in_its_enqueuers_trace() {
     let (server, receiver) = (Server::start(), Receiver::start());
-    let folder = tempfile::tempdir().unwrap();
-    let spec = folder.path().join("request.toml");
-    std::fs::write(&spec, format!("method = \"POST\"\nurl = '{}'\n", server.url("/queued"))).unwrap();
-    let vars = folder.path().join("vars.jsonl");
-    std::fs::write(&vars, "{\"n\": \"1\"}\n").unwrap();
-    let store = folder.path().join("queue.db");
-    let store = store.to_str().unwrap();
-    let enqueued = clean_courier(folder.path())
-        .args(["enqueue", spec.to_str().unwrap(), "--vars-jsonl", vars.to_str().unwrap(), "--store", store])
-        .args(["--otlp", &receiver.url()])
-        .output()
-        .unwrap();
-    assert_eq!(enqueued.status.code(), Some(0), "{}", stderr(&enqueued));
+    let (folder, store) = enqueue_one_traced(&server, &receiver);
+    let store = store.as_str();
     let spans = receiver.wait_for(2);
     let enqueuer = named(&spans, "courier.send");
     assert_eq!(enqueuer.len(), 1, "{spans:#?}");
