@@ -18,6 +18,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
+use super::destinations::host_of;
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
     StoreError, Unreadable,
@@ -73,6 +74,26 @@ ALTER TABLE courier_requests ADD COLUMN tenant TEXT;
 -- records queued together (one due time) to be sorted by id on every claim.
 DROP INDEX courier_requests_due;
 CREATE INDEX courier_requests_claim ON courier_requests (next_attempt_at, id) WHERE state = 'pending';
+"#,
+    r#"
+-- Issue #22 (fairness, breakers): each record's destination host (for records
+-- saved before, read from the URL: after the scheme, up to the path, without a
+-- user), an index that finds each tenant's hosts with pending records and their
+-- earliest due, and the hosts' state shared by every worker: circuit breaker
+-- and Retry-After pause.
+ALTER TABLE courier_requests ADD COLUMN host TEXT NOT NULL DEFAULT '';
+UPDATE courier_requests
+    SET host = lower(coalesce(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#]*)'), ''));
+CREATE INDEX courier_requests_fair ON courier_requests ((coalesce(tenant, '')), host, next_attempt_at, id)
+    WHERE state = 'pending';
+CREATE TABLE courier_hosts (
+    host TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    breaker TEXT NOT NULL DEFAULT 'closed' CHECK (breaker IN ('closed', 'open', 'half-open')),
+    cooldown_ms BIGINT NOT NULL DEFAULT 0,
+    probe_at BIGINT,
+    paused_until BIGINT
+);
 "#,
 ];
 
@@ -306,15 +327,16 @@ impl ReplayStore for PostgresStore {
             let statement = connection.statement("insert", || {
                 "INSERT INTO courier_requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                      read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
-                     created_at, updated_at, next_attempt_at, tenant)
+                     created_at, updated_at, next_attempt_at, tenant, host)
                  SELECT state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms,
-                     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, $15, $15, $15, tenant
+                     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, $15, $15, $15, tenant,
+                     host
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[],
                      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
-                     $14::text[], $16::text[])
+                     $14::text[], $16::text[], $17::text[])
                      WITH ORDINALITY AS new (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                          read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts,
-                         last_error, tenant, position)
+                         last_error, tenant, host, position)
                  ORDER BY position
                  RETURNING id"
                     .to_owned()
@@ -344,6 +366,7 @@ impl ReplayStore for PostgresStore {
                     &c.last_errors,
                     &now,
                     &c.tenants,
+                    &c.hosts,
                 ],
             )?;
             // The identity is drawn in the order the rows are inserted (by position),
@@ -427,7 +450,7 @@ impl ReplayStore for PostgresStore {
         let mut params: Vec<&(dyn ToSql + Sync)> =
             vec![&now, &limit, &claim.owner, &until, &max_attempts, &first, &longest];
         let (name, filter) = match &claim.selection {
-            Selection::Due => ("claim_due", "state = 'pending' AND next_attempt_at <= $1"),
+            Selection::Due => ("claim_due", DUE),
             Selection::One(id) => {
                 params.push(id);
                 ("claim_one", "id = $8")
@@ -542,19 +565,21 @@ impl ReplayStore for PostgresStore {
     }
 }
 
+/// The filter of a worker's claim: pending records that are due. [`claim_sql`]
+/// given it takes them in the fair order (see [`fair_pick`]).
+const DUE: &str = "state = 'pending' AND next_attempt_at <= $1";
+
 /// The claim of records that pass `filter`: see [`PostgresStore::claim`] for its
 /// parameters. The backoff follows [`super::store::Backoff::after`]: the first
 /// wait doubled for each attempt before this one, at most the longest (and a
-/// century), less a random half.
+/// century), less a random half. The records come back in the order they were
+/// picked in: for [`DUE`], the fair order.
 fn claim_sql(filter: &str) -> String {
     let returned: Vec<String> = COLUMNS.split(", ").map(|column| format!("r.{}", column.trim())).collect();
     let returned = returned.join(", ");
+    let pick = if filter == DUE { fair_pick() } else { plain_pick(filter) };
     format!(
-        "WITH due AS (
-            SELECT id, attempts, next_attempt_at FROM courier_requests
-            WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= $1)
-            ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
-        ), dead AS (
+        "WITH RECURSIVE {pick}, dead AS (
             UPDATE courier_requests AS r SET state = 'dead', updated_at = $1, lease_owner = NULL,
                 lease_expires_at = NULL,
                 last_error = 'its ' || due.attempts || ' attempts ran out (max ' || $5::int
@@ -569,10 +594,84 @@ fn claim_sql(filter: &str) -> String {
                 SELECT LEAST($6::float8 * power(2, LEAST(due.attempts, 30)), $7::float8, 3155760000000::float8) AS ms
             ) AS wait
             WHERE r.id = due.id AND ($5::int IS NULL OR due.attempts < $5::int)
-            RETURNING {returned}, due.next_attempt_at AS due_at
+            RETURNING {returned}, due.position
         )
-        SELECT {COLUMNS} FROM claimed ORDER BY due_at, id"
+        SELECT {COLUMNS} FROM claimed ORDER BY position"
     )
+}
+
+/// `due`: the records that pass `filter`, the earliest due first, locked.
+fn plain_pick(filter: &str) -> String {
+    format!(
+        "due AS (
+            SELECT id, attempts, next_attempt_at,
+                row_number() OVER (ORDER BY next_attempt_at, id) AS position
+            FROM (
+                SELECT id, attempts, next_attempt_at FROM courier_requests
+                WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= $1)
+                ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+            ) AS locked
+        )"
+    )
+}
+
+/// `due` for a worker's claim, in the order of `destinations::fair_order` (tenants
+/// take turns, and a tenant's hosts): the (tenant, host) groups with pending
+/// records are found one at a time along the `courier_requests_fair` index (a
+/// loose index scan, at most 4096 groups), up to `$2` due records of each, ranked
+/// with window functions, and the first `$2` of them locked (`SKIP LOCKED`: rows
+/// another claimer is taking are passed over). A host whose breaker is open or
+/// that is paused (`courier_hosts`) is left out; one whose breaker's cooldown has
+/// passed gives one record, its probe, and is marked half-open until this claim's
+/// lease lapses (`$4`) — by one claimer only: the row's lock decides who.
+fn fair_pick() -> String {
+    "groups (tenant, host) AS (
+            (SELECT coalesce(tenant, ''), host FROM courier_requests WHERE state = 'pending'
+             ORDER BY coalesce(tenant, ''), host LIMIT 1)
+            UNION ALL
+            SELECT later.tenant, later.host FROM groups AS g, LATERAL (
+                SELECT coalesce(n.tenant, '') AS tenant, n.host FROM courier_requests AS n
+                WHERE n.state = 'pending' AND (coalesce(n.tenant, ''), n.host) > (g.tenant, g.host)
+                ORDER BY coalesce(n.tenant, ''), n.host LIMIT 1
+            ) AS later
+        ), probing AS (
+            UPDATE courier_hosts SET breaker = 'half-open', probe_at = $4
+            WHERE breaker <> 'closed' AND coalesce(probe_at, 0) <= $1 AND coalesce(paused_until, 0) <= $1
+            RETURNING host
+        ), shut AS (
+            SELECT host FROM courier_hosts WHERE breaker <> 'closed' OR coalesce(paused_until, 0) > $1
+        ), candidates AS (
+            SELECT c.id, g.tenant, g.host, c.next_attempt_at,
+                row_number() OVER (PARTITION BY g.tenant, g.host ORDER BY c.next_attempt_at, c.id) AS host_turn,
+                min(c.next_attempt_at) OVER (PARTITION BY g.tenant, g.host) AS host_head,
+                min(c.next_attempt_at) OVER (PARTITION BY g.tenant) AS tenant_head,
+                g.host IN (SELECT host FROM probing) AS probe
+            FROM (SELECT tenant, host FROM groups LIMIT 4096) AS g
+            CROSS JOIN LATERAL (
+                SELECT id, next_attempt_at FROM courier_requests
+                WHERE state = 'pending' AND coalesce(tenant, '') = g.tenant AND host = g.host
+                    AND next_attempt_at <= $1 AND (lease_owner IS NULL OR lease_expires_at <= $1)
+                ORDER BY next_attempt_at, id LIMIT $2
+            ) AS c
+            WHERE g.host NOT IN (SELECT host FROM shut) OR g.host IN (SELECT host FROM probing)
+        ), ranked AS (
+            SELECT id, tenant, tenant_head, probe, host,
+                row_number() OVER (PARTITION BY tenant ORDER BY host_turn, host_head, host) AS tenant_turn
+            FROM candidates
+        ), ordered AS (
+            SELECT id, row_number() OVER (ORDER BY tenant_turn, tenant_head, tenant) AS position,
+                row_number() OVER (PARTITION BY host, probe ORDER BY tenant_turn, tenant_head, tenant) AS nth
+            FROM ranked
+        ), due AS (
+            SELECT r.id, r.attempts, r.next_attempt_at, o.position
+            FROM courier_requests AS r JOIN ordered AS o ON o.id = r.id
+            WHERE r.state = 'pending' AND r.next_attempt_at <= $1
+                AND (r.lease_owner IS NULL OR r.lease_expires_at <= $1)
+                AND (o.nth = 1 OR r.host NOT IN (SELECT host FROM probing))
+            ORDER BY o.position LIMIT $2
+            FOR UPDATE OF r SKIP LOCKED
+        )"
+    .to_owned()
 }
 
 /// Records as columns, for an insert that unnests arrays.
@@ -591,6 +690,7 @@ struct Columns<'a> {
     attempts: Vec<i32>,
     last_errors: Vec<Option<&'a str>>,
     tenants: Vec<Option<&'a str>>,
+    hosts: Vec<String>,
 }
 
 impl<'a> Columns<'a> {
@@ -619,6 +719,7 @@ impl<'a> Columns<'a> {
             columns.attempts.push(i32::try_from(new.attempts).unwrap_or(i32::MAX));
             columns.last_errors.push(new.last_error.as_deref());
             columns.tenants.push(new.tenant.as_deref());
+            columns.hosts.push(host_of(&request.url));
         }
         columns
     }
