@@ -25,6 +25,8 @@ use crate::variables::VariableSource;
 pub struct Delivery {
     executor: Executor,
     store: Option<Arc<dyn ReplayStore>>,
+    /// The tenant every record it keeps or queues gets, over the spec's `tenant`.
+    tenant: Option<String>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -59,7 +61,7 @@ impl Deref for Delivered {
 impl Delivery {
     /// Delivery through `executor`, with no replay store.
     pub fn new(executor: Executor) -> Self {
-        Delivery { executor, store: None }
+        Delivery { executor, store: None, tenant: None }
     }
 
     /// The same delivery with a replay store: requests that fail for want of a
@@ -68,6 +70,12 @@ impl Delivery {
     /// every request carries an `Idempotency-Key`.
     pub fn with_store(self, store: Arc<dyn ReplayStore>) -> Self {
         Delivery { store: Some(store), ..self }
+    }
+
+    /// The same delivery, giving every record it keeps or queues `tenant`
+    /// whatever the spec's `tenant` says (`courier send --tenant`).
+    pub fn with_tenant(self, tenant: Option<String>) -> Self {
+        Delivery { tenant, ..self }
     }
 
     /// The executor it sends through.
@@ -168,7 +176,8 @@ impl Delivery {
         }
         let prepared = sent.prepared.clone()?;
         let supplied_key = key_supplied || request.idempotency_key.is_some();
-        let kept = keep(store, request, prepared, variables, context, sent, supplied_key).await;
+        let owned = (supplied_key, self.tenant.as_deref());
+        let kept = keep(store, request, prepared, variables, context, sent, owned).await;
         match kept {
             Ok(kept) => {
                 sent.note(kept.to_string());
