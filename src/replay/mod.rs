@@ -25,6 +25,8 @@ mod keep;
 mod location;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+mod pg_queue;
 mod retry;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -43,7 +45,7 @@ pub use retry::{backoff, retry_after};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
-    Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved,
-    Selection, State, StoreError, Unreadable,
+    AsyncQueue, Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore,
+    Saved, Selection, State, StoreError, StoreFuture, Unreadable,
 };
 pub use worker::{Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay, replay_with_lease};

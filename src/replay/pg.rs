@@ -3,9 +3,11 @@
 //! `LISTEN` (and poll as well); the schema is versioned and migrated under an
 //! advisory lock, so that processes starting together do not race.
 //!
-//! The client is the `postgres` crate, the blocking face of `tokio-postgres`: the
-//! [`ReplayStore`] trait is synchronous and called from `spawn_blocking`, so a
-//! blocking client needs no runtime of courier's (each connection drives itself).
+//! Two faces on one schema: the [`ReplayStore`] trait, synchronous and called from
+//! `spawn_blocking`, on the `postgres` crate (the blocking face of `tokio-postgres`,
+//! each connection driving itself, so it needs no runtime of courier's); and the
+//! worker's hot calls on `tokio-postgres` itself ([`super::pg_queue`]). Both use the
+//! SQL and the parameters defined here.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -108,11 +110,14 @@ const COLUMNS: &str = "id, state, method, url, headers, body, timeout_ms, connec
 /// a store outlives a restart of the server.
 pub struct PostgresStore {
     config: Config,
+    async_config: tokio_postgres::Config,
     /// The address without its password, for messages.
     location: String,
     idle: Mutex<Vec<Connection>>,
     listener: Mutex<Option<Client>>,
     migrated: AtomicBool,
+    /// The async face's connections (see [`super::pg_queue`]).
+    pub(super) lanes: super::pg_queue::Lanes,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -159,7 +164,7 @@ impl Connection {
 }
 
 /// Why a call failed: the database's error, or a row that does not read as a record.
-enum Failed {
+pub(super) enum Failed {
     Database(postgres::Error),
     Data(String),
 }
@@ -176,7 +181,7 @@ impl PostgresStore {
     /// address that does not parse is an error, which does not quote its password.
     pub fn new(url: &str) -> Result<Self, StoreError> {
         let location = without_password(url);
-        let mut config: Config = with_lowercase_scheme(url)
+        let mut config: tokio_postgres::Config = with_lowercase_scheme(url)
             .parse()
             .map_err(|error| StoreError(format!("the replay store {location} is not a PostgreSQL address: {error}")))?;
         if config.get_connect_timeout().is_none() {
@@ -186,11 +191,13 @@ impl PostgresStore {
             config.application_name("courier");
         }
         Ok(PostgresStore {
-            config,
+            config: Config::from(config.clone()),
+            async_config: config,
             location,
             idle: Mutex::new(Vec::new()),
             listener: Mutex::new(None),
             migrated: AtomicBool::new(false),
+            lanes: super::pg_queue::Lanes::default(),
         })
     }
 
@@ -201,12 +208,38 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// The address's settings, for the async face's connections.
+    pub(super) fn config(&self) -> &tokio_postgres::Config {
+        &self.async_config
+    }
+
+    /// Brings the schema up to date once per store, on a blocking thread, for the
+    /// async face (whose connections never run the migrations themselves).
+    pub(super) async fn migrated(&self) -> Result<(), StoreError> {
+        if self.migrated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let config = self.config.clone();
+        let migrating = tokio::task::spawn_blocking(move || -> Result<(), Failed> {
+            let mut client = config.connect(NoTls)?;
+            migrate(&mut client)
+        });
+        match migrating.await {
+            Ok(Ok(())) => {
+                self.migrated.store(true, Ordering::Release);
+                Ok(())
+            }
+            Ok(Err(failed)) => Err(self.error(failed)),
+            Err(error) => Err(StoreError(format!("the replay store {}: {error}", self.location))),
+        }
+    }
+
     /// The address, without its password.
     pub fn location(&self) -> &str {
         &self.location
     }
 
-    fn error(&self, failed: Failed) -> StoreError {
+    pub(super) fn error(&self, failed: Failed) -> StoreError {
         let message = match failed {
             Failed::Database(error) => match error.as_db_error() {
                 Some(db) => format!("{}: {}", db.code().code(), db.message()),
@@ -252,14 +285,25 @@ impl PostgresStore {
     }
 }
 
-/// Sets a record that does not read aside as dead, with the reason, so that the
-/// queue goes on: one bad row stopped every claim before.
+/// Sets a record that does not read aside as dead, with the reason (`$1`), so that
+/// the queue goes on: one bad row stopped every claim before.
+pub(super) const PARK: &str = "UPDATE courier_requests SET state = 'dead', last_error = $1, updated_at = $2,
+        lease_owner = NULL, lease_expires_at = NULL WHERE id = $3";
+
+/// Settles a batch in one statement: the delivered (`$1`) deleted, the failed
+/// updated from arrays (`$2`–`$5`), only while `$7` still holds their lease.
+pub(super) const SETTLE: &str = "WITH delivered AS (DELETE FROM courier_requests WHERE id = ANY($1))
+    UPDATE courier_requests AS r SET state = u.state, last_error = u.error,
+        next_attempt_at = u.next_attempt_at, updated_at = $6, lease_owner = NULL, lease_expires_at = NULL
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS u(id, state, error, next_attempt_at)
+    WHERE r.id = u.id AND r.lease_owner = $7";
+
+/// Extends the leases of `$2` that `$3` still holds to `$1`; the ids renewed.
+pub(super) const RENEW: &str =
+    "UPDATE courier_requests SET lease_expires_at = $1 WHERE id = ANY($2) AND lease_owner = $3 RETURNING id";
+
 fn park(transaction: &mut postgres::Transaction<'_>, id: i64, why: &str, now: i64) -> Result<(), Failed> {
-    transaction.execute(
-        "UPDATE courier_requests SET state = 'dead', last_error = $1, updated_at = $2,
-                lease_owner = NULL, lease_expires_at = NULL WHERE id = $3",
-        &[&super::store::unreadable(why), &now, &id],
-    )?;
+    transaction.execute(PARK, &[&super::store::unreadable(why), &now, &id])?;
     Ok(())
 }
 
@@ -440,35 +484,20 @@ impl ReplayStore for PostgresStore {
     /// attempts ran out go dead, the others are leased with one attempt more and
     /// due again after the backoff, jitter included.
     fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
-        let now = claim.now.timestamp_millis();
-        let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-        let until = claim.until.timestamp_millis();
-        let max_attempts = claim.max_attempts.map(|max| i32::try_from(max).unwrap_or(i32::MAX));
-        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
-        let first = claim.backoff.map(|backoff| millis(backoff.first));
-        let longest = claim.backoff.map(|backoff| millis(backoff.max));
-        let mut params: Vec<&(dyn ToSql + Sync)> =
-            vec![&now, &limit, &claim.owner, &until, &max_attempts, &first, &longest];
-        let (name, filter) = match &claim.selection {
-            Selection::Due => ("claim_due", DUE),
-            Selection::One(id) => {
-                params.push(id);
-                ("claim_one", "id = $8")
-            }
-        };
+        let plan = ClaimPlan::of(claim);
         self.with(|connection| {
-            let statement = connection.statement(name, || claim_sql(filter))?;
+            let statement = connection.statement(plan.name, || claim_sql(plan.filter))?;
             let mut transaction = connection.client.transaction()?;
             // A lease lost to a crash could let two workers send at once: on disk first.
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
-            let rows = transaction.query(&statement, &params)?;
+            let rows = transaction.query(&statement, &plan.params())?;
             // A row that does not read as a record is set aside (dead, with the reason),
             // and the others are sent.
             let mut records = Vec::with_capacity(rows.len());
             for row in &rows {
                 match record(row) {
                     Ok(record) => records.push(record),
-                    Err(why) => park(&mut transaction, row.get(0), &why, now)?,
+                    Err(why) => park(&mut transaction, row.get(0), &why, plan.now)?,
                 }
             }
             transaction.commit()?;
@@ -480,44 +509,16 @@ impl ReplayStore for PostgresStore {
         self.finish_many(owner, &[(id, finish.clone())], now)
     }
 
-    /// Two statements in one transaction, whatever the number: the delivered rows
-    /// deleted together, the failed ones updated together from arrays. Committed
-    /// without waiting for the disk (the connection's `synchronous_commit = off`):
-    /// a settle lost to a crash of the server leaves the record leased, due again
-    /// when its lease lapses, and it is sent once more — as at-least-once allows.
+    /// One statement, whatever the number: the delivered rows deleted together,
+    /// the failed ones updated together from arrays. Committed without waiting for
+    /// the disk (the connection's `synchronous_commit = off`): a settle lost to a
+    /// crash of the server leaves the record leased, due again when its lease
+    /// lapses, and it is sent once more — as at-least-once allows.
     fn finish_many(&self, owner: &str, settled: &[(i64, Finish)], now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut delivered: Vec<i64> = Vec::new();
-        let (mut ids, mut states, mut errors, mut times) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (id, finish) in settled {
-            match finish {
-                Finish::Delivered => delivered.push(*id),
-                Finish::Failed { state, error, next_attempt_at } => {
-                    ids.push(*id);
-                    states.push(state.as_str());
-                    errors.push(error.as_str());
-                    times.push(next_attempt_at.timestamp_millis());
-                }
-            }
-        }
-        let now = now.timestamp_millis();
+        let settle = Settle::of(owner, settled, now);
         self.with(|connection| {
-            let delete =
-                connection.statement("delete_many", || "DELETE FROM courier_requests WHERE id = ANY($1)".to_owned())?;
-            let fail = connection.statement("fail_many", || {
-                "UPDATE courier_requests AS r SET state = u.state, last_error = u.error,
-                        next_attempt_at = u.next_attempt_at, updated_at = $5, lease_owner = NULL, lease_expires_at = NULL
-                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS u(id, state, error, next_attempt_at)
-                 WHERE r.id = u.id AND r.lease_owner = $6"
-                    .to_owned()
-            })?;
-            let mut transaction = connection.client.transaction()?;
-            if !delivered.is_empty() {
-                transaction.execute(&delete, &[&delivered])?;
-            }
-            if !ids.is_empty() {
-                transaction.execute(&fail, &[&ids, &states, &errors, &times, &now, &owner])?;
-            }
-            transaction.commit()?;
+            let statement = connection.statement("settle", || SETTLE.to_owned())?;
+            connection.client.execute(&statement, &settle.params())?;
             Ok(())
         })
     }
@@ -528,10 +529,7 @@ impl ReplayStore for PostgresStore {
 
     fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         self.with(|connection| {
-            let statement = connection.statement("renew", || {
-                "UPDATE courier_requests SET lease_expires_at = $1 WHERE id = ANY($2) AND lease_owner = $3 RETURNING id"
-                    .to_owned()
-            })?;
+            let statement = connection.statement("renew", || RENEW.to_owned())?;
             let mut transaction = connection.client.transaction()?;
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
             let rows = transaction.query(&statement, &[&until.timestamp_millis(), &ids, &owner])?;
@@ -563,6 +561,100 @@ impl ReplayStore for PostgresStore {
         }
         Ok(())
     }
+
+    fn as_async(&self) -> Option<&dyn super::store::AsyncQueue> {
+        Some(self)
+    }
+}
+
+/// A claim's statement and its parameters, the same on either face of the store.
+pub(super) struct ClaimPlan<'a> {
+    /// The prepared statement's name.
+    pub(super) name: &'static str,
+    /// Which rows it may take.
+    pub(super) filter: &'static str,
+    pub(super) now: i64,
+    limit: i64,
+    owner: &'a str,
+    until: i64,
+    max_attempts: Option<i32>,
+    first: Option<f64>,
+    longest: Option<f64>,
+    id: Option<i64>,
+}
+
+impl<'a> ClaimPlan<'a> {
+    pub(super) fn of(claim: &Claim<'a>) -> ClaimPlan<'a> {
+        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        let (name, filter, id) = match claim.selection {
+            Selection::Due => ("claim_due", DUE, None),
+            Selection::One(id) => ("claim_one", "id = $8", Some(id)),
+        };
+        ClaimPlan {
+            name,
+            filter,
+            now: claim.now.timestamp_millis(),
+            limit: i64::try_from(claim.limit).unwrap_or(i64::MAX),
+            owner: claim.owner,
+            until: claim.until.timestamp_millis(),
+            max_attempts: claim.max_attempts.map(|max| i32::try_from(max).unwrap_or(i32::MAX)),
+            first: claim.backoff.map(|backoff| millis(backoff.first)),
+            longest: claim.backoff.map(|backoff| millis(backoff.max)),
+            id,
+        }
+    }
+
+    /// The parameters of [`claim_sql`], in order.
+    pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&self.now, &self.limit, &self.owner, &self.until, &self.max_attempts, &self.first, &self.longest];
+        if let Some(id) = &self.id {
+            params.push(id);
+        }
+        params
+    }
+}
+
+/// A batch of settled attempts as the arrays of [`SETTLE`].
+pub(super) struct Settle<'a> {
+    delivered: Vec<i64>,
+    ids: Vec<i64>,
+    states: Vec<&'static str>,
+    errors: Vec<&'a str>,
+    times: Vec<i64>,
+    now: i64,
+    owner: &'a str,
+}
+
+impl<'a> Settle<'a> {
+    pub(super) fn of(owner: &'a str, settled: &'a [(i64, Finish)], now: DateTime<Utc>) -> Settle<'a> {
+        let mut settle = Settle {
+            delivered: Vec::new(),
+            ids: Vec::new(),
+            states: Vec::new(),
+            errors: Vec::new(),
+            times: Vec::new(),
+            now: now.timestamp_millis(),
+            owner,
+        };
+        for (id, finish) in settled {
+            match finish {
+                Finish::Delivered => settle.delivered.push(*id),
+                Finish::Failed { state, error, next_attempt_at } => {
+                    settle.ids.push(*id);
+                    settle.states.push(state.as_str());
+                    settle.errors.push(error);
+                    settle.times.push(next_attempt_at.timestamp_millis());
+                }
+            }
+        }
+        settle
+    }
+
+    /// The parameters of [`SETTLE`], in order.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [&self.delivered, &self.ids, &self.states, &self.errors, &self.times, &self.now, &self.owner]
+    }
 }
 
 /// The filter of a worker's claim: pending records that are due. [`claim_sql`]
@@ -574,7 +666,7 @@ const DUE: &str = "state = 'pending' AND next_attempt_at <= $1";
 /// wait doubled for each attempt before this one, at most the longest (and a
 /// century), less a random half. The records come back in the order they were
 /// picked in: for [`DUE`], the fair order.
-fn claim_sql(filter: &str) -> String {
+pub(super) fn claim_sql(filter: &str) -> String {
     let returned: Vec<String> = COLUMNS.split(", ").map(|column| format!("r.{}", column.trim())).collect();
     let returned = returned.join(", ");
     let pick = if filter == DUE { fair_pick() } else { plain_pick(filter) };
@@ -730,7 +822,7 @@ fn time(millis: i64) -> Result<DateTime<Utc>, String> {
 }
 
 /// Reads a record from a row of [`COLUMNS`].
-fn record(row: &Row) -> Result<Record, String> {
+pub(super) fn record(row: &Row) -> Result<Record, String> {
     let read = |error: postgres::Error| error.to_string();
     let state: String = row.try_get(1).map_err(read)?;
     let method: String = row.try_get(2).map_err(read)?;

@@ -1,6 +1,8 @@
 //! The store's contract: what a record holds, and the [`ReplayStore`] trait.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -340,6 +342,35 @@ pub trait ReplayStore: Send + Sync {
         std::thread::sleep(timeout);
         Ok(())
     }
+
+    /// The store's async face, when its client has one: the worker then makes its
+    /// claims, settles and renewals there, with no blocking thread per call. `None`
+    /// (the default): the worker calls the methods above on a blocking thread.
+    fn as_async(&self) -> Option<&dyn AsyncQueue> {
+        None
+    }
+}
+
+/// A store call in flight, borrowing what it was given.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The worker's hot calls as futures, for a store whose client is async (see
+/// [`ReplayStore::as_async`]). Each keeps the promise of the [`ReplayStore`] method
+/// of the same name, and works on the same records: a worker may call either face.
+pub trait AsyncQueue: Send + Sync {
+    /// As [`ReplayStore::claim`].
+    fn claim<'a>(&'a self, claim: Claim<'a>) -> StoreFuture<'a, Vec<Record>>;
+
+    /// As [`ReplayStore::finish_many`].
+    fn finish_many<'a>(
+        &'a self,
+        owner: &'a str,
+        settled: &'a [(i64, Finish)],
+        now: DateTime<Utc>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// As [`ReplayStore::renew`].
+    fn renew<'a>(&'a self, ids: &'a [i64], owner: &'a str, until: DateTime<Utc>) -> StoreFuture<'a, Vec<i64>>;
 }
 
 /// A row of a store that does not read as a record (written outside courier, say).

@@ -389,21 +389,16 @@ impl Worker {
         }
     }
 
-    /// Claims up to `limit` due records on a blocking thread, while the sends go on.
+    /// Claims up to `limit` due records, while the sends go on: on the store's
+    /// async face when it has one, else on a blocking thread.
     fn start_claim(&self, limit: usize) -> Pending<Vec<Record>> {
         let (store, options) = (self.store.clone(), self.options.clone());
         let started = tokio::time::Instant::now();
-        let handle = tokio::task::spawn_blocking(move || {
-            let now = Utc::now();
-            store.claim(&Claim {
-                owner: &options.owner,
-                now,
-                until: now + delta(options.lease),
-                limit,
-                selection: Selection::Due,
-                max_attempts: Some(options.max_attempts),
-                backoff: Some(options.schedule()),
-            })
+        let handle = tokio::spawn(async move {
+            match store.as_async() {
+                Some(queue) => queue.claim(due_claim(&options, limit)).await,
+                None => blocking(&store, move |store| store.claim(&due_claim(&options, limit))).await,
+            }
         });
         Pending { handle, started, size: limit }
     }
@@ -434,14 +429,20 @@ impl Worker {
         }
     }
 
-    /// Writes the attempts that ended, together, on a blocking thread.
+    /// Writes the attempts that ended, together: on the store's async face when it
+    /// has one, else on a blocking thread.
     fn start_flush(&self, state: &mut Drain) -> Pending<()> {
         state.flushed = std::mem::take(&mut state.ended);
         let settled: Vec<(i64, Finish)> =
             state.flushed.iter().map(|ended| (ended.record.id, ended.finish.clone())).collect();
         let (store, owner) = (self.store.clone(), self.options.owner.clone());
         let size = settled.len();
-        let handle = tokio::task::spawn_blocking(move || store.finish_many(&owner, &settled, Utc::now()));
+        let handle = tokio::spawn(async move {
+            match store.as_async() {
+                Some(queue) => queue.finish_many(&owner, &settled, Utc::now()).await,
+                None => blocking(&store, move |store| store.finish_many(&owner, &settled, Utc::now())).await,
+            }
+        });
         Pending { handle, started: tokio::time::Instant::now(), size }
     }
 
@@ -537,7 +538,10 @@ impl Worker {
         let started = tokio::time::Instant::now();
         let ids: Vec<i64> = leases.keys().copied().collect();
         let (owner, lease) = (self.options.owner.clone(), self.options.lease);
-        let renewed = blocking(&self.store, move |store| store.renew(&ids, &owner, Utc::now() + delta(lease))).await;
+        let renewed = match self.store.as_async() {
+            Some(queue) => queue.renew(&ids, &owner, Utc::now() + delta(lease)).await,
+            None => blocking(&self.store, move |store| store.renew(&ids, &owner, Utc::now() + delta(lease))).await,
+        };
         match renewed {
             Ok(renewed) => {
                 for id in renewed {
@@ -881,6 +885,20 @@ async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context,
         kept.variables.iter().map(|(name, value)| (name.clone(), from_json(value))).collect();
     let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables };
     judged(&executor.send_prepared(&saved.request, Some(credentials), context).await)
+}
+
+/// The worker's claim of up to `limit` due records, from now.
+fn due_claim(options: &WorkerOptions, limit: usize) -> Claim<'_> {
+    let now = Utc::now();
+    Claim {
+        owner: &options.owner,
+        now,
+        until: now + delta(options.lease),
+        limit,
+        selection: Selection::Due,
+        max_attempts: Some(options.max_attempts),
+        backoff: Some(options.schedule()),
+    }
 }
 
 /// Leases up to `limit` records of `selection` for `options.owner`, from now for `options.lease`.
