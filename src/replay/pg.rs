@@ -710,9 +710,11 @@ fn plain_pick(filter: &str) -> String {
 /// `due` for a worker's claim, in the order of `destinations::fair_order` (tenants
 /// take turns, and a tenant's hosts): the (tenant, host) groups with pending
 /// records are found one at a time along the `courier_requests_fair` index (a
-/// loose index scan, at most 4096 groups), up to `$2` due records of each, ranked
-/// with window functions, and the first `$2` of them locked (`SKIP LOCKED`: rows
-/// another claimer is taking are passed over). A host whose breaker is open or
+/// loose index scan, at most 4096 groups), up to `$2` due records of each that no
+/// other claimer is taking (`FOR UPDATE SKIP LOCKED` per group: claimers at work
+/// together take different records, not the same first ones), ranked with window
+/// functions, and the first `$2` of them claimed (the others' locks end with the
+/// claim's short transaction). A host whose breaker is open or
 /// that is paused (`courier_hosts`) is left out; one whose breaker's cooldown has
 /// passed gives one record, its probe, and is marked half-open until this claim's
 /// lease lapses (`$4`) — by one claimer only: the row's lock decides who.
@@ -743,7 +745,7 @@ fn fair_pick() -> String {
                 SELECT id, next_attempt_at FROM courier_requests
                 WHERE state = 'pending' AND coalesce(tenant, '') = g.tenant AND host = g.host
                     AND next_attempt_at <= $1 AND (lease_owner IS NULL OR lease_expires_at <= $1)
-                ORDER BY next_attempt_at, id LIMIT $2
+                ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
             ) AS c
             WHERE g.host NOT IN (SELECT host FROM shut) OR g.host IN (SELECT host FROM probing)
         ), ranked AS (
