@@ -126,3 +126,99 @@ fn a_records_tenant_comes_from_the_specs_template_or_from_send_tenant() {
         replay_support::list(folder.path(), store).iter().map(|record| record["tenant"].clone()).collect();
     assert_eq!(tenants, [serde_json::json!("team-acme"), serde_json::json!("chosen")]);
 }
+
+/// Every record of `store`, as JSON (`courier replay list --format json`).
+fn listed(folder: &Path, store: &str) -> Vec<serde_json::Value> {
+    replay_support::list(folder, store)
+}
+
+/// A host that answers 503 to everything: after the breaker's 3 failures it gets
+/// only probes (a cooldown of 1 s, doubling), however many records wait for it, and
+/// they wait without spending their attempts; once it answers again, all of them
+/// are delivered.
+fn a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers(store: &str, count: usize) {
+    const RECORDS: usize = 40;
+    let folder = tempfile::tempdir().unwrap();
+    let dead = Server::start_at("127.0.0.4", 0);
+    dead.answer_with(503);
+    open(store).insert(&records("t", &dead.url("/dead"), "dead", RECORDS)).unwrap();
+    let extra = ["--concurrency", "2", "--batch", "4", "--breaker-failures", "3", "--breaker-cooldown", "1s"];
+    let _workers = workers(folder.path(), store, count, &extra);
+    std::thread::sleep(Duration::from_secs(5));
+    let while_dead = dead.seen().len();
+    // Three failures open it, each worker may have had its sends in flight, and
+    // probes go after 1 s, 2 s (4 s is past the window): without a breaker 40
+    // records retried with a 1 s backoff would have made well over 60 requests.
+    let handful = 3 + 2 * count + 3 * count;
+    assert!(while_dead <= handful, "the dead host got {while_dead} requests in 5 s (at most {handful})");
+    let waiting = listed(folder.path(), store);
+    assert_eq!(waiting.len(), RECORDS, "every record waits");
+    let spent: u64 = waiting.iter().map(|record| record["attempts"].as_u64().unwrap()).sum();
+    assert!(spent <= handful as u64, "the waiting records spent {spent} attempts");
+    assert!(waiting.iter().all(|record| record["state"] == "pending"), "none went dead");
+    dead.answer_with(200);
+    assert!(
+        wait_until(Duration::from_secs(30), || listed(folder.path(), store).is_empty()),
+        "every record was delivered once the host recovered"
+    );
+    assert_eq!(dead.keys().len(), RECORDS);
+}
+
+#[test]
+fn a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers(store.to_str().unwrap(), 1);
+}
+
+#[test]
+fn a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers_across_postgres_workers() {
+    let test = "a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers_across_postgres_workers";
+    let Some(cluster) = Cluster::start(test) else { return };
+    a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers(&cluster.url(), 2);
+}
+
+/// A host answers 429 with `Retry-After: 3` until the test sees its first
+/// request, then 200: from then on no worker sends it anything for 3 s (allowing
+/// half a second for sends already in flight and for the other workers to hear of
+/// the pause), then all of it is delivered.
+fn a_retry_after_pauses_the_host_for_every_worker(store: &str, count: usize) {
+    const RECORDS: usize = 20;
+    let folder = tempfile::tempdir().unwrap();
+    let host = Server::start_at("127.0.0.5", 0);
+    host.answer_with(429);
+    host.answer_header(Some(("retry-after", "3")));
+    open(store).insert(&records("t", &host.url("/busy"), "busy", RECORDS)).unwrap();
+    let _workers = workers(folder.path(), store, count, &["--concurrency", "2", "--batch", "4"]);
+    assert!(wait_until(Duration::from_secs(20), || !host.seen().is_empty()), "the host was reached");
+    host.answer_with(200);
+    host.answer_header(None);
+    let switched = Instant::now();
+    let first = host.seen()[0].at;
+    assert!(
+        wait_until(Duration::from_secs(30), || listed(folder.path(), store).is_empty()),
+        "everything was delivered after the pause"
+    );
+    let seen = host.seen();
+    let during: Vec<Duration> = seen
+        .iter()
+        .filter(|seen| seen.at > switched + Duration::from_millis(500) && seen.at < first + Duration::from_secs(3))
+        .map(|seen| seen.at.duration_since(first))
+        .collect();
+    assert!(during.is_empty(), "requests during the pause, this long after the 429: {during:?}");
+    let resumed = seen.iter().filter(|seen| seen.at >= first + Duration::from_secs(3)).count();
+    assert!(resumed > 0, "the host got requests again after the pause");
+}
+
+#[test]
+fn a_retry_after_pauses_the_host_for_the_worker_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_retry_after_pauses_the_host_for_every_worker(store.to_str().unwrap(), 1);
+}
+
+#[test]
+fn a_retry_after_pauses_the_host_for_every_postgres_worker() {
+    let Some(cluster) = Cluster::start("a_retry_after_pauses_the_host_for_every_postgres_worker") else { return };
+    a_retry_after_pauses_the_host_for_every_worker(&cluster.url(), 3);
+}

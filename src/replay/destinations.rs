@@ -8,6 +8,10 @@
 //! [`fair_order`]. Both follow the same rules, written down at [`fair_order`].
 
 use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
 
 /// The host a URL is sent to, as fairness, limits and breakers name it: the host
 /// in lower case, with `:PORT` when the URL names a port other than its scheme's
@@ -19,6 +23,189 @@ pub fn host_of(url: &str) -> String {
     match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host,
+    }
+}
+
+/// The longest a breaker's cooldown grows to while its probes fail.
+pub const MAX_COOLDOWN: Duration = Duration::from_secs(600);
+
+/// A host's circuit breaker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Breaker {
+    /// Requests go.
+    #[default]
+    Closed,
+    /// Too many attempts failed in a row: nothing goes until the probe time.
+    Open,
+    /// The cooldown passed and one probe is out: its outcome closes or reopens it.
+    HalfOpen,
+}
+
+impl Breaker {
+    /// The state's name: `closed`, `open`, `half-open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Breaker::Closed => "closed",
+            Breaker::Open => "open",
+            Breaker::HalfOpen => "half-open",
+        }
+    }
+
+    /// The state of a name; an unknown one reads as closed.
+    pub fn parse(name: &str) -> Breaker {
+        match name {
+            "open" => Breaker::Open,
+            "half-open" => Breaker::HalfOpen,
+            _ => Breaker::Closed,
+        }
+    }
+}
+
+/// When a host's breaker opens, and how long it stays open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerPolicy {
+    /// Consecutive failed attempts (no answer, timeout, 5xx, 429) that open it.
+    pub failures: u32,
+    /// The first cooldown before a probe; it doubles while probes fail, up to
+    /// [`MAX_COOLDOWN`].
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        BreakerPolicy { failures: 5, cooldown: Duration::from_secs(30) }
+    }
+}
+
+/// A destination host's state, shared by every worker of a store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostState {
+    /// The host (see [`host_of`]).
+    pub host: String,
+    /// Attempts failed in a row.
+    pub failures: u32,
+    /// Its breaker.
+    pub breaker: Breaker,
+    /// The cooldown in force (zero while closed).
+    pub cooldown: Duration,
+    /// When an open breaker lets its probe through (half-open: when the probe's
+    /// claim lapses).
+    pub probe_at: Option<DateTime<Utc>>,
+    /// Until when the fleet sends it nothing (a `Retry-After`).
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+/// How an attempt at a host went, for its breaker and pause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostReport {
+    /// The host.
+    pub host: String,
+    /// Whether the attempt failed for want of a good answer (no connection,
+    /// timeout, 5xx, 429); an answer of any other status is a success here.
+    pub failed: bool,
+    /// Until when the service asked the fleet to wait (`Retry-After` on a 429 or 503).
+    pub pause_until: Option<DateTime<Utc>>,
+}
+
+impl HostState {
+    /// The state after `report`, at `now`, under `policy`: a success closes the
+    /// breaker; a failure counts, opens a closed breaker at `policy.failures`, and
+    /// reopens a half-open one (its probe failed) with the cooldown doubled, up to
+    /// [`MAX_COOLDOWN`]. A pause only ever moves later.
+    pub fn apply(&mut self, report: &HostReport, policy: &BreakerPolicy, now: DateTime<Utc>) {
+        if let Some(until) = report.pause_until
+            && self.paused_until.is_none_or(|paused| paused < until)
+        {
+            self.paused_until = Some(until);
+        }
+        if !report.failed {
+            self.failures = 0;
+            self.breaker = Breaker::Closed;
+            self.cooldown = Duration::ZERO;
+            self.probe_at = None;
+            return;
+        }
+        self.failures = self.failures.saturating_add(1);
+        let cooldown = match self.breaker {
+            Breaker::Closed if self.failures >= policy.failures.max(1) => policy.cooldown,
+            Breaker::HalfOpen => self.cooldown.max(policy.cooldown).saturating_mul(2).min(MAX_COOLDOWN),
+            // Closed below the threshold, or open (a late failure of a record sent
+            // before it opened): nothing more.
+            _ => return,
+        };
+        self.breaker = Breaker::Open;
+        self.cooldown = cooldown;
+        self.probe_at = Some(now + TimeDelta::from_std(cooldown).unwrap_or(TimeDelta::MAX));
+    }
+
+    /// What a claim may take of this host at `now` (the stores read it from their
+    /// columns with [`Gate::of`]).
+    #[cfg(test)]
+    pub(crate) fn gate(&self, now: DateTime<Utc>) -> Gate {
+        Gate::of(
+            self.breaker.as_str(),
+            self.probe_at.map(|at| at.timestamp_millis()),
+            self.paused_until.map(|at| at.timestamp_millis()),
+            now.timestamp_millis(),
+        )
+    }
+}
+
+/// How often a busy worker reads the hosts' shared state (and writes its
+/// reports): a breaker opened or a pause asked for by another worker's answer
+/// reaches this worker's buffered records within this time.
+pub(crate) const REFRESH: Duration = Duration::from_millis(200);
+
+/// A worker's view of the hosts' shared state, and the reports it has yet to write.
+#[derive(Debug, Default)]
+pub(crate) struct HostWatch {
+    known: HashMap<String, HostState>,
+    /// Reports not written yet, in order.
+    pub reports: Vec<HostReport>,
+}
+
+impl HostWatch {
+    /// Notes how an attempt at `host` went. Only what changes something is kept
+    /// for the store — a failure, a pause, or a success at a host with failures
+    /// or a breaker — so that a healthy fleet writes nothing more; the view takes
+    /// it at once, so that this worker stops sending to a host it saw fail.
+    pub fn note(&mut self, report: HostReport, policy: &BreakerPolicy, now: DateTime<Utc>) {
+        let known = self.known.get(&report.host);
+        let trivial = !report.failed
+            && report.pause_until.is_none()
+            && known.is_none_or(|state| state.failures == 0 && state.breaker == Breaker::Closed);
+        if trivial {
+            return;
+        }
+        let state = self
+            .known
+            .entry(report.host.clone())
+            .or_insert_with(|| HostState { host: report.host.clone(), ..HostState::default() });
+        state.apply(&report, policy, now);
+        self.reports.push(report);
+    }
+
+    /// Whether a record for `host` must not be sent now: it is paused, or its
+    /// breaker is open and its probe time has not come. A half-open breaker's
+    /// record goes: a claim gives a half-open host's one record, its probe.
+    pub fn shut(&self, host: &str, now: DateTime<Utc>) -> bool {
+        self.known.get(host).is_some_and(|state| {
+            state.paused_until.is_some_and(|until| until > now)
+                || (state.breaker == Breaker::Open && state.probe_at.is_some_and(|at| at > now))
+        })
+    }
+
+    /// The store's view replaces this one, bar the reports not written yet.
+    pub fn replace(&mut self, states: Vec<HostState>, policy: &BreakerPolicy, now: DateTime<Utc>) {
+        self.known = states.into_iter().map(|state| (state.host.clone(), state)).collect();
+        for report in &self.reports {
+            let state = self
+                .known
+                .entry(report.host.clone())
+                .or_insert_with(|| HostState { host: report.host.clone(), ..HostState::default() });
+            state.apply(report, policy, now);
+        }
     }
 }
 
@@ -117,6 +304,46 @@ pub(crate) fn fair_order(mut candidates: Vec<Candidate>) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_breaker_opens_after_its_failures_doubles_while_probes_fail_and_closes_on_success() {
+        let policy = BreakerPolicy { failures: 3, cooldown: Duration::from_secs(30) };
+        let now = Utc::now();
+        let failed = HostReport { host: "x".into(), failed: true, pause_until: None };
+        let mut state = HostState { host: "x".into(), ..HostState::default() };
+        for _ in 0..2 {
+            state.apply(&failed, &policy, now);
+        }
+        assert_eq!((state.breaker, state.failures), (Breaker::Closed, 2));
+        state.apply(&failed, &policy, now);
+        assert_eq!((state.breaker, state.cooldown), (Breaker::Open, Duration::from_secs(30)));
+        assert_eq!(state.gate(now), Gate::Shut);
+        assert_eq!(state.gate(now + TimeDelta::seconds(31)), Gate::Probe);
+        let mut cooldowns = Vec::new();
+        for _ in 0..6 {
+            state.breaker = Breaker::HalfOpen;
+            state.apply(&failed, &policy, now);
+            cooldowns.push(state.cooldown.as_secs());
+        }
+        assert_eq!(cooldowns, [60, 120, 240, 480, 600, 600]);
+        state.apply(&HostReport { failed: false, ..failed.clone() }, &policy, now);
+        assert_eq!((state.breaker, state.failures, state.probe_at), (Breaker::Closed, 0, None));
+    }
+
+    #[test]
+    fn a_pause_only_moves_later() {
+        let (policy, now) = (BreakerPolicy::default(), Utc::now());
+        let pause = |seconds| HostReport {
+            host: "x".into(),
+            failed: false,
+            pause_until: Some(now + TimeDelta::seconds(seconds)),
+        };
+        let mut state = HostState::default();
+        state.apply(&pause(10), &policy, now);
+        state.apply(&pause(3), &policy, now);
+        assert_eq!(state.paused_until, Some(now + TimeDelta::seconds(10)));
+        assert_eq!(state.gate(now + TimeDelta::seconds(5)), Gate::Shut);
+    }
 
     fn candidate(id: i64, tenant: &str, host: &str, due: i64) -> Candidate {
         Candidate { id, tenant: tenant.to_owned(), host: host.to_owned(), due }

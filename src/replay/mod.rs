@@ -35,7 +35,7 @@ mod worker;
 
 pub use address::without_password;
 pub use deliver::{Delivered, Delivery};
-pub use destinations::host_of;
+pub use destinations::{Breaker, BreakerPolicy, HostReport, HostState, MAX_COOLDOWN, host_of};
 pub use enqueue::Enqueued;
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;

@@ -20,7 +20,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
-use super::destinations::host_of;
+use super::destinations::{Breaker, BreakerPolicy, HostReport, HostState, host_of};
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
     StoreError, Unreadable,
@@ -523,6 +523,73 @@ impl ReplayStore for PostgresStore {
         })
     }
 
+    /// In one transaction: the hosts' rows made if missing, locked in the order of
+    /// their names (two workers reporting at once wait for each other, never
+    /// deadlock), brought up to date by [`HostState::apply`], written back.
+    fn report_hosts(
+        &self,
+        reports: &[HostReport],
+        policy: &BreakerPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = reports.iter().map(|report| report.host.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        self.with(|connection| {
+            let mut transaction = connection.client.transaction()?;
+            transaction.execute(
+                "INSERT INTO courier_hosts (host) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (host) DO NOTHING",
+                &[&names],
+            )?;
+            let rows = transaction.query(
+                &format!("SELECT {HOST_COLUMNS} FROM courier_hosts WHERE host = ANY($1) ORDER BY host FOR UPDATE"),
+                &[&names],
+            )?;
+            let mut states: HashMap<String, HostState> = rows
+                .iter()
+                .map(|row| host_state(row).map(|state| (state.host.clone(), state)))
+                .collect::<Result<_, _>>()?;
+            for report in reports {
+                let state = states
+                    .entry(report.host.clone())
+                    .or_insert_with(|| HostState { host: report.host.clone(), ..HostState::default() });
+                state.apply(report, policy, now);
+            }
+            let states: Vec<&HostState> = states.values().collect();
+            let hosts: Vec<&str> = states.iter().map(|state| state.host.as_str()).collect();
+            let failures: Vec<i32> =
+                states.iter().map(|state| i32::try_from(state.failures).unwrap_or(i32::MAX)).collect();
+            let breakers: Vec<&str> = states.iter().map(|state| state.breaker.as_str()).collect();
+            let cooldowns: Vec<i64> =
+                states.iter().map(|state| i64::try_from(state.cooldown.as_millis()).unwrap_or(i64::MAX)).collect();
+            let probes: Vec<Option<i64>> =
+                states.iter().map(|state| state.probe_at.map(|at| at.timestamp_millis())).collect();
+            let pauses: Vec<Option<i64>> =
+                states.iter().map(|state| state.paused_until.map(|at| at.timestamp_millis())).collect();
+            transaction.execute(
+                "UPDATE courier_hosts AS h SET failures = u.failures, breaker = u.breaker, cooldown_ms = u.cooldown,
+                        probe_at = u.probe_at, paused_until = u.paused_until
+                 FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+                     AS u(host, failures, breaker, cooldown, probe_at, paused_until)
+                 WHERE h.host = u.host",
+                &[&hosts, &failures, &breakers, &cooldowns, &probes, &pauses],
+            )?;
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        self.with(|connection| {
+            let rows =
+                connection.client.query(&format!("SELECT {HOST_COLUMNS} FROM courier_hosts ORDER BY host"), &[])?;
+            rows.iter().map(host_state).collect()
+        })
+    }
+
     fn remove(&self, id: i64) -> Result<bool, StoreError> {
         self.with(|connection| Ok(connection.client.execute("DELETE FROM courier_requests WHERE id = $1", &[&id])? > 0))
     }
@@ -821,6 +888,27 @@ impl<'a> Columns<'a> {
 
 fn time(millis: i64) -> Result<DateTime<Utc>, String> {
     DateTime::from_timestamp_millis(millis).ok_or_else(|| format!("{millis} is not a time"))
+}
+
+/// The columns a [`HostState`] is read from, in the order [`host_state`] reads them.
+const HOST_COLUMNS: &str = "host, failures, breaker, cooldown_ms, probe_at, paused_until";
+
+/// Reads a host's state from a row of [`HOST_COLUMNS`].
+fn host_state(row: &Row) -> Result<HostState, Failed> {
+    let failures: i32 = row.try_get(1)?;
+    let breaker: String = row.try_get(2)?;
+    let cooldown: i64 = row.try_get(3)?;
+    let at = |index: usize| -> Result<Option<DateTime<Utc>>, Failed> {
+        row.try_get::<_, Option<i64>>(index)?.map(|at| time(at).map_err(Failed::Data)).transpose()
+    };
+    Ok(HostState {
+        host: row.try_get(0)?,
+        failures: u32::try_from(failures).unwrap_or(0),
+        breaker: Breaker::parse(&breaker),
+        cooldown: Duration::from_millis(u64::try_from(cooldown).unwrap_or(0)),
+        probe_at: at(4)?,
+        paused_until: at(5)?,
+    })
 }
 
 /// Reads a record from a row of [`COLUMNS`].

@@ -10,7 +10,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 
 use super::address::without_password;
-use super::destinations::{Candidate, Gate, fair_order, host_of};
+use super::destinations::{Breaker, BreakerPolicy, Candidate, Gate, HostReport, HostState, fair_order, host_of};
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved, Selection,
     State, StoreError, Unreadable,
@@ -378,6 +378,61 @@ impl ReplayStore for SqliteStore {
         self.with(|connection| Ok(connection.execute("DELETE FROM requests WHERE id = ?1", [id])? > 0))
     }
 
+    fn report_hosts(
+        &self,
+        reports: &[HostReport],
+        policy: &BreakerPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        self.with(|connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut states: HashMap<String, HostState> = HashMap::new();
+            for report in reports {
+                if !states.contains_key(&report.host) {
+                    let known = transaction
+                        .prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts WHERE host = ?1"))?
+                        .query_map([&report.host], host_state)?
+                        .next()
+                        .transpose()?;
+                    let state =
+                        known.unwrap_or_else(|| HostState { host: report.host.clone(), ..HostState::default() });
+                    states.insert(report.host.clone(), state);
+                }
+                states.get_mut(&report.host).expect("just read").apply(report, policy, now);
+            }
+            for state in states.values() {
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO hosts (host, failures, breaker, cooldown_ms, probe_at, paused_until)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (host) DO UPDATE SET failures = ?2, breaker = ?3, cooldown_ms = ?4,
+                             probe_at = ?5, paused_until = ?6",
+                    )?
+                    .execute(params![
+                        state.host,
+                        state.failures,
+                        state.breaker.as_str(),
+                        i64::try_from(state.cooldown.as_millis()).unwrap_or(i64::MAX),
+                        state.probe_at.map(millis),
+                        state.paused_until.map(millis),
+                    ])?;
+            }
+            transaction.commit()
+        })
+    }
+
+    fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        self.with(|connection| {
+            connection
+                .prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts ORDER BY host"))?
+                .query_map([], host_state)?
+                .collect()
+        })
+    }
+
     fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         self.with(|connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -584,6 +639,25 @@ fn park(
 
 fn bad(index: usize, message: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, message.into())
+}
+
+/// The columns a [`HostState`] is read from, in the order [`host_state`] reads them.
+const HOST_COLUMNS: &str = "host, failures, breaker, cooldown_ms, probe_at, paused_until";
+
+/// Reads a host's state from a row of [`HOST_COLUMNS`].
+fn host_state(row: &Row<'_>) -> rusqlite::Result<HostState> {
+    let breaker: String = row.get(2)?;
+    let at = |index: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        row.get::<_, Option<i64>>(index)?.map(|at| time(index, at)).transpose()
+    };
+    Ok(HostState {
+        host: row.get(0)?,
+        failures: row.get(1)?,
+        breaker: Breaker::parse(&breaker),
+        cooldown: Duration::from_millis(u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0)),
+        probe_at: at(4)?,
+        paused_until: at(5)?,
+    })
 }
 
 /// Reads a record from a row of [`COLUMNS`].

@@ -42,6 +42,8 @@ struct State {
     status: AtomicU16,
     delay_ms: AtomicU64,
     seen: Mutex<Vec<Seen>>,
+    /// A header every answer carries (`Retry-After`, say), if any.
+    header: Mutex<Option<(String, String)>>,
 }
 
 /// The server; it stops when dropped.
@@ -105,6 +107,11 @@ impl Server {
         self.state.status.store(status, Ordering::SeqCst);
     }
 
+    /// A header every answer carries from now on (`None`: none).
+    pub fn answer_header(&self, header: Option<(&str, &str)>) {
+        *self.state.header.lock().unwrap() = header.map(|(name, value)| (name.to_owned(), value.to_owned()));
+    }
+
     /// Waits this long before each answer (after recording the request).
     pub fn delay(&self, delay: Duration) {
         self.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
@@ -157,8 +164,11 @@ async fn answer(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let status = state.status.load(Ordering::SeqCst);
-    let response = Response::builder()
-        .status(status)
+    let mut response = Response::builder().status(status);
+    if let Some((name, value)) = state.header.lock().unwrap().clone() {
+        response = response.header(name, value);
+    }
+    let response = response
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from_static(b"{\"ok\": true}")))
         .expect("a response");
