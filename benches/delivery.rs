@@ -26,7 +26,7 @@ const WORKERS: [usize; 3] = [1, 4, 16];
 struct NoSpecs;
 
 impl SpecSource for NoSpecs {
-    fn load(&self, name: &str) -> Result<CompiledRequest, String> {
+    fn load(&self, name: &str) -> Result<std::sync::Arc<CompiledRequest>, String> {
         Err(format!("no spec {name}: the benchmark's requests have no credentials"))
     }
 }

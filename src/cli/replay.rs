@@ -227,23 +227,31 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
             let worker = Worker::new(store, executor, specs, context(&args.secrets)?)
                 .with_options(options)
                 .observe(move |record, verdict| {
+                    // One line a delivery: built only in the format written.
                     let request = &record.saved.request;
-                    let human = format!(
-                        "{} {} {} (attempt {}): {}",
-                        record.id,
-                        request.method.as_str(),
-                        request.url,
-                        record.attempts,
-                        verdict_text(verdict)
-                    );
-                    let fields = [
-                        ("id", json!(record.id)),
-                        ("method", json!(request.method.as_str())),
-                        ("url", json!(request.url)),
-                        ("attempt", json!(record.attempts)),
-                        ("verdict", json!(verdict_text(verdict))),
-                    ];
-                    log_format.write(Level::Info, &shown(&human), "attempt ended", &fields);
+                    match log_format {
+                        LogFormat::Human => {
+                            let human = format!(
+                                "{} {} {} (attempt {}): {}",
+                                record.id,
+                                request.method.as_str(),
+                                request.url,
+                                record.attempts,
+                                verdict_text(verdict)
+                            );
+                            log_format.write(Level::Info, &shown(&human), "", &[]);
+                        }
+                        LogFormat::Json => {
+                            let fields = [
+                                ("id", json!(record.id)),
+                                ("method", json!(request.method.as_str())),
+                                ("url", json!(request.url)),
+                                ("attempt", json!(record.attempts)),
+                                ("verdict", json!(verdict_text(verdict))),
+                            ];
+                            log_format.write(Level::Info, "", "attempt ended", &fields);
+                        }
+                    }
                 })
                 .observe_store(move |error, wait| {
                     let human = format!("{}; trying again in {} ms", shown(&error.to_string()), wait.as_millis());

@@ -26,24 +26,71 @@ use crate::value::{Value, from_json};
 /// Finds a record's spec by the name it was saved with, to render its credentials.
 pub trait SpecSource: Send + Sync {
     /// The compiled spec of that name.
-    fn load(&self, name: &str) -> Result<CompiledRequest, String>;
+    fn load(&self, name: &str) -> Result<Arc<CompiledRequest>, String>;
 }
 
-/// Specs in files, named by their paths: the command line's.
+/// Specs in files, named by their paths: the command line's. A spec is compiled
+/// once and kept while its file stays the same (its inode, length and time of
+/// change), so a worker does not parse the spec again for each record it sends;
+/// the record's SHA-256 is still checked against the compiled text's.
 pub struct SpecFiles {
     engine: Engine,
+    compiled: std::sync::Mutex<HashMap<String, (FileStamp, Arc<CompiledRequest>)>>,
 }
+
+/// What tells that a file changed without reading it: its inode, length, and
+/// times of modification and (on Unix) of status change, which no one can set back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    length: u64,
+    modified: Option<SystemTime>,
+    changed: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let (inode, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (metadata.ino(), (metadata.ctime(), metadata.ctime_nsec()))
+        };
+        #[cfg(not(unix))]
+        let (inode, changed) = (0, (0, 0));
+        Some(FileStamp { inode, length: metadata.len(), modified: metadata.modified().ok(), changed })
+    }
+}
+
+/// Specs kept compiled at most: a worker serves a few specs, and a store full of
+/// names must not grow the cache without end.
+const SPECS_KEPT: usize = 256;
 
 impl SpecFiles {
     /// Specs compiled with `engine` (its functions).
     pub fn new(engine: Engine) -> Self {
-        SpecFiles { engine }
+        SpecFiles { engine, compiled: std::sync::Mutex::new(HashMap::new()) }
     }
 }
 
 impl SpecSource for SpecFiles {
-    fn load(&self, name: &str) -> Result<CompiledRequest, String> {
-        CompiledRequest::load(&self.engine, Path::new(name)).map_err(|error| error.to_string())
+    fn load(&self, name: &str) -> Result<Arc<CompiledRequest>, String> {
+        let path = Path::new(name);
+        let stamp = FileStamp::of(path);
+        let mut compiled = self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let (Some(stamp), Some((kept, spec))) = (stamp, compiled.get(name))
+            && *kept == stamp
+        {
+            return Ok(spec.clone());
+        }
+        let spec = Arc::new(CompiledRequest::load(&self.engine, path).map_err(|error| error.to_string())?);
+        if let Some(stamp) = stamp {
+            if compiled.len() >= SPECS_KEPT {
+                compiled.clear();
+            }
+            compiled.insert(name.to_owned(), (stamp, spec.clone()));
+        }
+        Ok(spec)
     }
 }
 
@@ -1046,6 +1093,23 @@ fn send_deadline(started: tokio::time::Instant, lease: Duration) -> tokio::time:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spec_file_is_compiled_once_until_it_changes() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("spec.toml");
+        let name = path.to_str().unwrap();
+        std::fs::write(&path, "method = \"GET\"\nurl = \"http://127.0.0.1:9/a\"\n").unwrap();
+        let specs = SpecFiles::new(Engine::new());
+        let first = specs.load(name).unwrap();
+        assert!(Arc::ptr_eq(&first, &specs.load(name).unwrap()), "kept compiled");
+        // The same length, written at once: the status change still tells.
+        std::fs::write(&path, "method = \"GET\"\nurl = \"http://127.0.0.1:9/b\"\n").unwrap();
+        let second = specs.load(name).unwrap();
+        assert_ne!(first.sha256(), second.sha256(), "compiled again from the new text");
+        std::fs::remove_file(&path).unwrap();
+        assert!(specs.load(name).is_err(), "a spec gone is an error, not the one kept");
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {

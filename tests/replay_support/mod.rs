@@ -381,7 +381,7 @@ pub fn list(folder: &Path, store: &str) -> Vec<serde_json::Value> {
 pub struct NoSpecs;
 
 impl courier::replay::SpecSource for NoSpecs {
-    fn load(&self, name: &str) -> Result<courier::request::CompiledRequest, String> {
+    fn load(&self, name: &str) -> Result<std::sync::Arc<courier::request::CompiledRequest>, String> {
         Err(format!("no spec {name}: these requests have no credentials"))
     }
 }
