@@ -156,6 +156,18 @@ fn a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers(store
     let spent: u64 = waiting.iter().map(|record| record["attempts"].as_u64().unwrap()).sum();
     assert!(spent <= handful as u64, "the waiting records spent {spent} attempts");
     assert!(waiting.iter().all(|record| record["state"] == "pending"), "none went dead");
+    // `courier destinations` shows the breaker.
+    let shown = courier(folder.path()).args(["destinations", "--store", store, "--format", "json"]).output().unwrap();
+    assert!(shown.status.success(), "{}", replay_support::stderr(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let host = dead.address.to_string();
+    let hosts = shown["destinations"].as_array().unwrap();
+    let entry = hosts.iter().find(|entry| entry["host"] == host.as_str()).expect("the dead host is listed");
+    assert!(entry["breaker"] == "open" || entry["breaker"] == "half-open", "{entry}");
+    assert!(entry["failures"].as_u64().unwrap() >= 3 && entry["in_flight"].is_u64(), "{entry}");
+    let probe_at = entry["probe_at"].as_str().expect("an open breaker has a probe time");
+    assert!(chrono::DateTime::parse_from_rfc3339(probe_at).is_ok(), "{probe_at}");
+    assert!(entry["rate"].is_null() && entry["concurrency"].is_null(), "{entry}");
     dead.answer_with(200);
     assert!(
         wait_until(Duration::from_secs(30), || listed(folder.path(), store).is_empty()),
