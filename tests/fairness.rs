@@ -4,6 +4,7 @@
 //! throwaway PostgreSQL cluster. What is asserted is what the services saw (when
 //! each request arrived), not courier's own counters. Every wait is bounded.
 
+mod common;
 mod pg_support;
 mod replay_support;
 
@@ -233,4 +234,47 @@ fn a_retry_after_pauses_the_host_for_the_worker_on_sqlite() {
 fn a_retry_after_pauses_the_host_for_every_postgres_worker() {
     let Some(cluster) = Cluster::start("a_retry_after_pauses_the_host_for_every_postgres_worker") else { return };
     a_retry_after_pauses_the_host_for_every_worker(&cluster.url(), 3);
+}
+
+#[test]
+fn a_library_host_without_a_store_gets_an_in_process_breaker() {
+    use courier::functions::Context;
+    use courier::replay::Delivery;
+    use courier::request::Cookies;
+    let server = Server::start_at("127.0.0.6", 0);
+    server.answer_with(503);
+    let request = common::compile(&format!("method = \"GET\"\nurl = \"{}\"\n", server.url("/x")));
+    let delivery = Delivery::new(common::executor());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let variables = courier::Variables::from_strings([("a", "b")]);
+    let outcomes: Vec<_> = (0..7)
+        .map(|_| runtime.block_on(delivery.execute(&request, &variables, &Context::default(), &mut Cookies::new())))
+        .collect();
+    assert_eq!(server.seen().len(), 5, "five failures open the breaker; nothing more is sent");
+    let last = &outcomes[6];
+    let error = last.error.as_deref().unwrap_or_default();
+    let expected = format!("the circuit breaker of {} is open", server.address);
+    assert!(error.contains(&expected) && error.contains("probes again at"), "{error}");
+    assert!(common::event_names(&last.outcome).contains(&"api_exception"), "{:?}", last.events);
+    assert_eq!(last.attempts, 0);
+}
+
+#[test]
+fn a_direct_send_honours_the_open_breaker_of_its_store() {
+    use courier::replay::{BreakerPolicy, HostReport};
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start_at("127.0.0.7", 0);
+    let store = folder.path().join("queue.db");
+    let host = server.address.to_string();
+    let reports: Vec<HostReport> =
+        (0..5).map(|_| HostReport { host: host.clone(), failed: true, pause_until: None }).collect();
+    SqliteStore::open(&store).unwrap().report_hosts(&reports, &BreakerPolicy::default(), chrono::Utc::now()).unwrap();
+    std::fs::write(folder.path().join("get.toml"), format!("method = \"GET\"\nurl = \"{}\"\n", server.url("/x")))
+        .unwrap();
+    let sent = courier(folder.path()).args(["send", "get.toml", "--store", store.to_str().unwrap()]).output().unwrap();
+    let outcome: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    let error = outcome["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("the circuit breaker of {host} is open")), "{outcome}");
+    assert!(outcome["events"].to_string().contains("api_exception"), "{outcome}");
+    assert!(server.seen().is_empty(), "nothing was sent");
 }

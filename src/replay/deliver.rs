@@ -4,10 +4,11 @@
 //! is sent, one that failed for want of an answer after).
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use super::destinations::{BreakerPolicy, HostReport, HostWatch, host_of};
 use super::keep::{Kept, keep, worth_keeping};
 use super::retry::{Next, may_resend, next};
 use super::store::ReplayStore;
@@ -27,6 +28,8 @@ pub struct Delivery {
     store: Option<Arc<dyn ReplayStore>>,
     /// The tenant every record it keeps or queues gets, over the spec's `tenant`.
     tenant: Option<String>,
+    /// Without a store, the hosts' circuit breakers, in this process (issue #22).
+    breakers: Arc<Mutex<HostWatch>>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -61,7 +64,7 @@ impl Deref for Delivered {
 impl Delivery {
     /// Delivery through `executor`, with no replay store.
     pub fn new(executor: Executor) -> Self {
-        Delivery { executor, store: None, tenant: None }
+        Delivery { executor, store: None, tenant: None, breakers: Arc::default() }
     }
 
     /// The same delivery with a replay store: requests that fail for want of a
@@ -116,6 +119,15 @@ impl Delivery {
     ) -> Delivered {
         let choice = KeyChoice { supplied: key, fresh: self.needs_key(request) };
         let mut call = self.executor.call(request, variables, context, cookies, choice).await;
+        let host = call.prepared().map(|prepared| host_of(&prepared.url));
+        if !request.is_queued()
+            && let Some(host) = &host
+            && let Some(refusal) = self.breaker_refusal(host).await
+        {
+            let mut sent = call.finish();
+            sent.fail(refusal);
+            return Delivered { outcome: sent.complete(cookies), replay: None, attempts: 0 };
+        }
         if !request.is_queued() {
             // The host's cap on attempts holds whatever the spec asks for.
             let cap = self.executor.options().max_attempts.max(1);
@@ -124,9 +136,35 @@ impl Delivery {
             send_with_retries(&mut call, policy.as_ref()).await;
         }
         let mut sent = call.finish();
+        if let Some(host) = host.filter(|_| self.store.is_none() && sent.attempts > 0) {
+            let outcome = &sent.outcome;
+            let failed = outcome.status.map_or(!outcome.refused, |status| status >= 500 || status == 429);
+            let report = HostReport { host, failed, pause_until: None };
+            let mut breakers = self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            breakers.note(report, &BreakerPolicy::default(), chrono::Utc::now());
+            breakers.reports.clear();
+        }
         let replay = self.keep(&mut sent, request, variables, context, key.is_some()).await;
         let attempts = sent.attempts;
         Delivered { outcome: sent.complete(cookies), replay, attempts }
+    }
+
+    /// Why a request to `host` must not be sent now: the store's breaker of the host
+    /// is open, or the host is paused (read from the store, as its workers do);
+    /// without a store, this process's breaker is open. `None`: send it.
+    async fn breaker_refusal(&self, host: &str) -> Option<String> {
+        let now = chrono::Utc::now();
+        let Some(store) = &self.store else {
+            let mut breakers = self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            breakers.reports.clear();
+            return breakers.refusal(host, now);
+        };
+        let store = store.clone();
+        // A store that cannot be read says nothing against sending.
+        let states = tokio::task::spawn_blocking(move || store.hosts()).await.ok()?.ok()?;
+        let mut watch = HostWatch::default();
+        watch.replace(states, &BreakerPolicy::default(), now);
+        watch.refusal(host, now)
     }
 
     /// Renders a request without sending anything, as [`Executor::dry_run`] does,

@@ -157,6 +157,9 @@ impl HostState {
 /// reaches this worker's buffered records within this time.
 pub(crate) const REFRESH: Duration = Duration::from_millis(200);
 
+/// The most hosts a [`HostWatch`] remembers before it forgets those whose breaker is closed.
+const MAX_KNOWN: usize = 4096;
+
 /// A worker's view of the hosts' shared state, and the reports it has yet to write.
 #[derive(Debug, Default)]
 pub(crate) struct HostWatch {
@@ -184,6 +187,10 @@ impl HostWatch {
             .or_insert_with(|| HostState { host: report.host.clone(), ..HostState::default() });
         state.apply(&report, policy, now);
         self.reports.push(report);
+        // Bounded: a process sending to ever new failing hosts forgets the closed ones.
+        if self.known.len() > MAX_KNOWN {
+            self.known.retain(|_, state| state.breaker != Breaker::Closed);
+        }
     }
 
     /// Whether a record for `host` must not be sent now: it is paused, or its
@@ -193,6 +200,29 @@ impl HostWatch {
         self.known.get(host).is_some_and(|state| {
             state.paused_until.is_some_and(|until| until > now)
                 || (state.breaker == Breaker::Open && state.probe_at.is_some_and(|at| at > now))
+        })
+    }
+
+    /// What is known of `host`.
+    pub fn state(&self, host: &str) -> Option<&HostState> {
+        self.known.get(host)
+    }
+
+    /// Why a request to `host` must not be sent at `now`, for its outcome's error:
+    /// the host is paused, or its breaker is open; `None` when it may be sent.
+    pub fn refusal(&self, host: &str, now: DateTime<Utc>) -> Option<String> {
+        let state = self.state(host).filter(|_| self.shut(host, now))?;
+        let at = |time: Option<DateTime<Utc>>| {
+            time.map_or_else(|| "-".to_owned(), |time| time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        };
+        Some(match state.paused_until.filter(|until| *until > now) {
+            Some(until) => format!("{host} is paused until {} (its Retry-After); nothing was sent", at(Some(until))),
+            None => format!(
+                "the circuit breaker of {host} is open after {} failed attempts in a row; it probes again at {}; \
+                 nothing was sent",
+                state.failures,
+                at(state.probe_at)
+            ),
         })
     }
 

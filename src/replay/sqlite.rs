@@ -424,7 +424,11 @@ impl ReplayStore for SqliteStore {
         })
     }
 
+    /// No file yet: no hosts, and no file made for a question (a direct send asks).
     fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        if !self.path.exists() {
+            return Ok(Vec::new());
+        }
         self.with(|connection| {
             connection
                 .prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts ORDER BY host"))?
