@@ -255,6 +255,16 @@ mod tests {
     }
 
     #[test]
+    fn lists_and_list_looking_strings_round_trip_apart() {
+        let list = Value::list(vec![Value::from("a"), Value::from("")]);
+        let variables: Variables =
+            [("list", list.clone()), ("text", Value::from(r#"["a", ""]"#))].into_iter().collect();
+        let again = Variables::from_json(&variables.to_json()).unwrap();
+        assert_eq!(again.get("list"), Some(list));
+        assert_eq!(again.get("text"), Some(Value::from(r#"["a", ""]"#)));
+    }
+
+    #[test]
     fn other_json_is_refused_with_the_name() {
         let error = Variables::from_json(&serde_json::json!({"age": 18})).unwrap_err();
         assert!(error.0.contains("\"age\""), "{error}");

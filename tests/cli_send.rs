@@ -128,6 +128,73 @@ fn send_prints_the_outcome_and_keeps_the_session() {
     assert_eq!(cookie.as_deref(), Some("SESSIONID=s-1"));
 }
 
+/// A mapping that reads a list of scalars sets a list variable: a JSON array in the
+/// outcome and in the session file, read back as a list by the next send, whose json
+/// body then holds it as an array; a string that only looks like a list stays a string.
+#[test]
+fn a_list_of_scalars_is_a_list_variable_in_the_outcome_the_session_and_the_next_payload() {
+    let server = Server::start();
+    // Raw text, so that the response spells 12.50 as written.
+    let products = r#"{"products": [
+        {"name": "Tea", "id": 7, "tags": ["green", "loose"]},
+        {"name": "Mug", "id": 12.50, "tags": []}
+    ]}"#;
+    server.mount(
+        Mock::given(path("/products"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(products, "application/json")),
+    );
+    server.mount(Mock::given(path("/order")).respond_with(ResponseTemplate::new(201)));
+    let folder = tempfile::tempdir().unwrap();
+    let session = folder.path().join("session.json");
+    std::fs::write(&session, r#"{"variables": {"note": "[\"not\", \"a list\"]"}, "cookies": {}}"#).unwrap();
+    let mapping = |source: &str, target: &str| format!("[[mappings]]\nsource = \"{source}\"\ntarget = \"{target}\"\n");
+    let read = write_spec(
+        folder.path(),
+        &format!(
+            "url = \"{}/products\"\n{}{}{}{}",
+            server.uri(),
+            mapping("$.products[*].name", "names"),
+            mapping("$.products[*].id", "ids"),
+            mapping("products[0].tags", "tags"),
+            mapping("$.products[0]", "first"),
+        ),
+    );
+    let session_arg = session.to_str().unwrap();
+    let output = courier(&["send", read.to_str().unwrap(), "--session", session_arg], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let first = outcome(&output);
+    assert_eq!(first["variables"]["names"], json!(["Tea", "Mug"]));
+    // Numbers keep the response's spelling, as strings: a list variable holds text.
+    assert_eq!(first["variables"]["ids"], json!(["7", "12.50"]));
+    assert_eq!(first["variables"]["tags"], json!(["green", "loose"]));
+    // A list of objects stays JSON text.
+    assert_eq!(first["variables"]["first"], json!(r#"[{"name":"Tea","id":7,"tags":["green","loose"]}]"#));
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
+    assert_eq!(saved["variables"]["names"], json!(["Tea", "Mug"]));
+    assert_eq!(saved["variables"]["ids"], json!(["7", "12.50"]));
+    assert_eq!(saved["variables"]["note"], json!(r#"["not", "a list"]"#), "a string stays a string");
+
+    let payload = r#"{"names": ${names}, "count": ${arrayLength(names)}, "first": ${names[0]},
+        "ids": ${ids.stream().map(id -> toDouble(id)).toList()}, "loud": ${tags.stream().map(t -> stringToUpperCase(t)).toList()},
+        "note": ${note}, "note_items": ${arrayLength(note)}}"#;
+    let order = write_spec(
+        folder.path(),
+        &format!("method = \"POST\"\nurl = \"{}/order\"\nbody = \"json\"\npayload = '''{payload}'''\n", server.uri()),
+    );
+    let output = courier(&["send", order.to_str().unwrap(), "--session", session_arg], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(outcome(&output)["status"], 201, "{}", stdout(&output));
+    let sent: Json = serde_json::from_slice(&server.received()[1].body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"names": ["Tea", "Mug"], "count": 2, "first": "Tea", "ids": [7.0, 12.5], "loud": ["GREEN", "LOOSE"],
+            "note": r#"["not", "a list"]"#, "note_items": 1})
+    );
+    // The session, written again, still holds the lists as lists.
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
+    assert_eq!(saved["variables"]["tags"], json!(["green", "loose"]));
+}
+
 #[test]
 fn no_response_exits_1_with_the_error_in_the_outcome() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -394,10 +394,10 @@ async fn the_price_lookup_example_maps_its_response() {
     assert_eq!(requests[0].url.path(), "/products/123%20abc%2Fx/price");
     assert_eq!(requests[0].url.query(), Some("currency=EUR%20%26%20more"));
     for (name, value) in read_json("examples/price-lookup/expected-variables.json").as_object().unwrap() {
-        assert_eq!(outcome.variables.get(name).map(String::as_str), value.as_str(), "{name}");
+        assert_eq!(outcome.variables.get(name).map(|variable| json!(variable)).as_ref(), Some(value), "{name}");
     }
     assert_eq!(
-        serde_json::from_str::<Json>(&outcome.variables["api_client_response_body"]).unwrap(),
+        serde_json::from_str::<Json>(outcome.variables["api_client_response_body"].as_text().unwrap()).unwrap(),
         read_json("examples/price-lookup/response.json")
     );
 }
@@ -433,7 +433,7 @@ async fn the_consultant_example_maps_a_flat_and_a_nested_field() {
     let spec = format!("method = \"GET\"\nurl = \"{}/consultant\"\n{mappings}", server.uri());
     let outcome = run(&compile(&spec), &[]).await;
     for (name, value) in read_json("examples/consultant/expected-variables.json").as_object().unwrap() {
-        assert_eq!(outcome.variables.get(name).map(String::as_str), value.as_str(), "{name}");
+        assert_eq!(outcome.variables.get(name).map(|variable| json!(variable)).as_ref(), Some(value), "{name}");
     }
 }
 
@@ -465,7 +465,8 @@ async fn a_missing_field_leaves_its_target_alone_and_is_logged() {
     );
     let outcome = run(&compile(&spec), &[]).await;
     assert_eq!(outcome.variables["first_id"], "7");
-    assert_eq!(outcome.variables["tags"], r#"["a"]"#);
+    // A list of scalars is a list variable.
+    assert_eq!(outcome.variables["tags"].as_list(), Some(&["a".to_owned()][..]));
     assert_eq!(outcome.variables["request_id"], "r-1");
     assert!(!outcome.variables.contains_key("fourth_id"));
     assert!(!outcome.variables.contains_key("missing_header"));
@@ -531,7 +532,7 @@ async fn secrets_are_redacted_everywhere_in_the_outcome() {
     // The server echoes the secret back in its body and a header.
     let server = server_answering(
         ResponseTemplate::new(500)
-            .set_body_json(json!({"echo": secret, "token": "ok"}))
+            .set_body_json(json!({"echo": secret, "token": "ok", "list": ["a", secret]}))
             .insert_header("X-Echo", secret),
     )
     .await;
@@ -547,6 +548,9 @@ async fn secrets_are_redacted_everywhere_in_the_outcome() {
         [[mappings]]
         source = "echo"
         target = "echoed"
+        [[mappings]]
+        source = "$.list[*]"
+        target = "echoed_list"
         [[response_headers]]
         header = "X-Echo"
         target = "echo_header"
@@ -566,6 +570,8 @@ async fn secrets_are_redacted_everywhere_in_the_outcome() {
     }
     assert!(text.contains("[redacted]"));
     assert_eq!(outcome.variables["echoed"], "[redacted]");
+    // Each item of a list variable is redacted too.
+    assert_eq!(json!(outcome.variables["echoed_list"]), json!(["a", "[redacted]"]));
 }
 
 #[tokio::test]
@@ -591,12 +597,13 @@ async fn the_carousel_example_builds_a_payload_from_a_jsonpath_mapping() {
     variables.set("shop_url", courier::Value::from(shop.uri().as_str()));
     let outcome = executor().execute(&products, &variables, &Context::default(), &mut Cookies::new()).await;
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
-    assert_eq!(outcome.variables["product_names"], r#"["Green tea","Mug","Teapot"]"#);
-    let in_stock: Json = serde_json::from_str(&outcome.variables["in_stock"]).unwrap();
+    // Names are scalars: a list variable. Products are objects: their JSON text.
+    assert_eq!(json!(outcome.variables["product_names"]), json!(["Green tea", "Mug", "Teapot"]));
+    assert_eq!(json!(outcome.variables["in_stock_names"]), json!(["Green tea", "Teapot"]));
+    let in_stock: Json = serde_json::from_str(outcome.variables["in_stock"].as_text().unwrap()).unwrap();
     assert_eq!(in_stock.as_array().map(Vec::len), Some(2), "{in_stock}");
-    for (name, value) in &outcome.variables {
-        variables.set(name.as_str(), courier::Value::from(value.as_str()));
-    }
+    outcome.apply_to(&mut variables);
+    assert_eq!(variables.get("product_names").and_then(|names| names.as_list().map(<[_]>::len)), Some(3));
 
     let channel = MockServer::start().await;
     Mock::given(method("POST"))

@@ -278,7 +278,7 @@ fn a_ten_megabyte_response_with_one_mapping_is_not_built_whole() {
                 .await
         })
     });
-    assert_eq!(outcome.variables.get("third").map(String::as_str), Some("0"), "{:?}", outcome.log);
+    assert_eq!(outcome.variables.get("third").and_then(|third| third.as_text()), Some("0"), "{:?}", outcome.log);
     // The server's copy, the body read, and its text as a variable: a few times 10 MB.
     assert!(peak < 100 * MIB, "peak {peak}");
 }
@@ -475,4 +475,76 @@ fn unclosed_braces_and_calls_nested_deep_fail_to_parse_in_linear_time() {
         (fails(&braces), fails(&calls), fails(&mixed))
     });
     assert!(braces && calls && mixed);
+}
+
+/// Sends one GET to a local service answering `body()`, with `mappings` (source,
+/// target), and hands the outcome to `check`, all under [`bounded`] (so that no
+/// large allocation of the case falls outside it, into another case's peak).
+fn map_response<T: Send + 'static>(
+    body: impl FnOnce() -> String + Send + 'static,
+    mappings: &'static [(&'static str, &'static str)],
+    check: impl FnOnce(courier::request::Outcome) -> T + Send + 'static,
+) -> (T, usize) {
+    bounded(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let outcome = runtime.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any())
+                .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(body(), "application/json"))
+                .mount(&server)
+                .await;
+            let mut spec = format!("url = \"{}/big\"\n", server.uri());
+            for (source, target) in mappings {
+                spec.push_str(&format!("[[mappings]]\nsource = \"{source}\"\ntarget = \"{target}\"\n"));
+            }
+            let request =
+                courier::request::CompiledRequest::from_toml(&Engine::new(), &spec, std::path::Path::new(".")).unwrap();
+            courier::request::Executor::with_options(common::options())
+                .execute(&request, &Variables::new(), &Context::default(), &mut Default::default())
+                .await
+        });
+        check(outcome)
+    })
+}
+
+#[test]
+fn a_response_list_of_five_million_scalars_is_refused_as_a_list_variable_in_bounded_memory() {
+    // 10 MB of `0,`: as strings of their own, five million items took a Vec of
+    // 8 million Strings (192 MB) before the cap of a list variable's items.
+    let body = || format!("{{\"l\": [{}0]}}", "0,".repeat(5 * MIB - 10));
+    let ((mapped, third, notes), peak) = map_response(body, &[("l", "l"), ("l[3]", "third")], |outcome| {
+        let third = outcome.variables.get("third").and_then(|third| third.as_text()).map(str::to_owned);
+        let notes: Vec<String> = outcome.log.iter().map(|entry| entry.message.clone()).collect();
+        (outcome.variables.contains_key("l"), third, notes)
+    });
+    assert!(!mapped);
+    assert_eq!(third.as_deref(), Some("0"));
+    assert!(
+        notes.iter().any(|note| note.contains("more than 100000 items") && note.contains("l is unchanged")),
+        "{notes:?}"
+    );
+    assert!(peak < 100 * MIB, "peak {peak}");
+}
+
+#[test]
+fn the_longest_list_variable_of_long_strings_stays_bounded_and_evaluates() {
+    // 100,000 items of 90 bytes (9 MB): the most a list variable holds, each item a string.
+    let body = || {
+        let item = format!("\"{}\"", "x".repeat(88));
+        format!("{{\"l\": [{}]}}", vec![item.as_str(); 100_000].join(","))
+    };
+    let (rendered, peak) = map_response(body, &[("$.l[*]", "l")], |outcome| {
+        let mut variables = Variables::new();
+        outcome.apply_to(&mut variables);
+        render("${arrayLength(l)} ${l.stream().filter(x -> stringLength(x) == 88).count()}", &variables)
+    });
+    assert_eq!(rendered.unwrap(), "100000 100000");
+    assert!(peak < 100 * MIB, "peak {peak}");
+    // A list of one huge string is one item, as long as the response's text.
+    let body = || format!("{{\"l\": [\"{}\"]}}", "y".repeat(9 * MIB));
+    let (length, peak) = map_response(body, &[("l", "l")], |outcome| {
+        outcome.variables.get("l").and_then(|l| l.as_list()).map(|l| (l.len(), l[0].len()))
+    });
+    assert_eq!(length, Some((1, 9 * MIB)));
+    assert!(peak < 100 * MIB, "peak {peak}");
 }

@@ -11,9 +11,13 @@ mod replay_support;
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use courier::replay::{NewRecord, ReplayStore, SqliteStore};
+use chrono::{DateTime, Utc};
+use courier::Context;
+use courier::replay::{Claim, Finish, NewRecord, Record, ReplayStore, SqliteStore, StoreError, Worker, WorkerOptions};
+use courier::request::{Destinations, Executor, ExecutorOptions};
 use rand::Rng;
 use replay_support::{Server, courier, kills_use_up_attempts, queued, stderr};
 
@@ -160,4 +164,71 @@ fn kills_while_records_sit_in_the_buffer_or_before_their_batch_commits_lose_noth
             connection
         },
     );
+}
+
+/// A SQLite store that notes how many records each claim asked for.
+struct NotingClaims {
+    store: SqliteStore,
+    asked: std::sync::Mutex<Vec<usize>>,
+}
+
+impl ReplayStore for NotingClaims {
+    fn insert(&self, records: &[NewRecord]) -> Result<Vec<i64>, StoreError> {
+        self.store.insert(records)
+    }
+    fn list(&self) -> Result<Vec<Record>, StoreError> {
+        self.store.list()
+    }
+    fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
+        self.asked.lock().unwrap().push(claim.limit);
+        self.store.claim(claim)
+    }
+    fn finish(&self, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.store.finish(id, owner, finish, now)
+    }
+    fn finish_many(&self, owner: &str, settled: &[(i64, Finish)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.store.finish_many(owner, settled, now)
+    }
+    fn remove(&self, id: i64) -> Result<bool, StoreError> {
+        self.store.remove(id)
+    }
+    fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        self.store.renew(ids, owner, until)
+    }
+}
+
+/// Drains `count` queued requests to `server` with batch 4 and concurrency 4;
+/// the size of every claim.
+fn claims_of_a_drain(server: &Server, count: usize) -> Vec<usize> {
+    let folder = tempfile::tempdir().unwrap();
+    enqueue(folder.path(), &server.url("/events"), count);
+    let store = Arc::new(NotingClaims {
+        store: SqliteStore::open(folder.path().join(STORE)).unwrap(),
+        asked: std::sync::Mutex::new(Vec::new()),
+    });
+    let executor = Executor::with_options(ExecutorOptions {
+        destinations: Destinations::allowing_private(),
+        ..ExecutorOptions::default()
+    });
+    let options = WorkerOptions { concurrency: 4, batch: 4, ..WorkerOptions::default() };
+    let worker = Worker::new(store.clone(), executor, Arc::new(replay_support::NoSpecs), Context::default())
+        .with_options(options);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let report = runtime.block_on(worker.run_until_empty()).unwrap();
+    assert_eq!(report.delivered, count);
+    store.asked.lock().unwrap().clone()
+}
+
+#[test]
+fn claims_grow_when_fast_sends_wait_for_them_and_stay_small_when_sends_are_slow() {
+    let fast = Server::start();
+    let asked = claims_of_a_drain(&fast, 600);
+    let most = asked.iter().copied().max().unwrap();
+    assert!(most > 4, "fast sends ran dry waiting for claims of 4, so the claims grew: {asked:?}");
+    assert!(most <= 32, "at most 8 times the batch: {asked:?}");
+
+    let slow = Server::start();
+    slow.delay(Duration::from_millis(50));
+    let asked = claims_of_a_drain(&slow, 24);
+    assert!(asked.iter().all(|limit| *limit <= 4), "slow sends never ran dry: {asked:?}");
 }

@@ -349,6 +349,40 @@ async fn a_host_queues_through_the_executor_and_runs_the_worker_as_a_task() {
     assert!(server.keys().values().all(|count| *count == 1));
 }
 
+/// A queued request's credentials are rendered again from the chat variables they
+/// read, kept as JSON in the store: a list variable comes back a list, and a string
+/// that looks like a list stays a string.
+#[test]
+fn kept_credential_variables_keep_lists_and_strings_apart() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.answer_with(200);
+    let spec = format!(
+        "url = \"{}\"\nqueue = true\n[headers]\nX-Api-Key = '${{secret(\"KEY\")}}:${{stringJoin(scopes, \"+\")}}:${{arrayLength(scopes)}}:${{arrayLength(note)}}'\n",
+        server.url("/orders")
+    );
+    write_spec(folder.path(), "queued.toml", &spec);
+    let vars = folder.path().join("vars.json");
+    std::fs::write(&vars, r#"{"scopes": ["read", "write"], "note": "[\"a\", \"b\"]"}"#).unwrap();
+    let with_secret = |args: &[&str]| {
+        replay_support::courier(folder.path()).args(args).env("COURIER_SECRET_KEY", "k-1").output().unwrap()
+    };
+    let queued = with_secret(&["send", "queued.toml", "--vars", vars.to_str().unwrap(), "--store", STORE]);
+    assert_eq!(outcome(&queued)["replay"]["state"], "pending", "{}", stdout(&queued));
+
+    use courier::replay::ReplayStore;
+    let store = courier::replay::SqliteStore::open(folder.path().join(STORE)).unwrap();
+    let records = store.list().unwrap();
+    let kept = records[0].saved.credentials.as_ref().expect("credentials are kept");
+    assert_eq!(kept.variables["scopes"], serde_json::json!(["read", "write"]));
+    assert_eq!(kept.variables["note"], serde_json::json!(r#"["a", "b"]"#));
+
+    let worked = with_secret(&["worker", "--store", STORE, "--until-empty"]);
+    assert_eq!(stdout(&worked).trim(), r#"{"delivered":1,"retried":0,"dead":0}"#, "{}", stderr(&worked));
+    // Two scopes joined, and the note one item: each read back as it was.
+    assert_eq!(server.seen()[0].header("x-api-key"), Some("k-1:read+write:2:1"));
+}
+
 #[test]
 fn credentials_are_not_applied_from_a_spec_that_changed_since_the_request_was_saved() {
     let folder = tempfile::tempdir().unwrap();

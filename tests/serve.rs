@@ -264,6 +264,34 @@ async fn send_is_refused_unless_allowed_and_then_maps_a_listed_field() {
     assert_eq!(outcome["variables"]["product_price"], json!("12.50"), "{outcome}");
 }
 
+/// `/v1/send` shows a mapping that read a list of scalars as a JSON array, which a
+/// later `/v1/send` takes back as variables and renders as an array in its payload.
+#[tokio::test]
+async fn send_shows_a_list_variable_as_an_array_that_a_later_send_reads_back() {
+    let shop = MockServer::start().await;
+    let products = json!({"products": [{"name": "Tea", "stock": 2}, {"name": "Mug", "stock": 0}]});
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_json(products)).mount(&shop).await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&shop).await;
+    let server = start(&["--allow-send"]);
+    let read = json!({"url": format!("{}/products", shop.uri()), "mappings": [
+        {"source": "$.products[?@.stock > 0].name", "target": "in_stock"},
+        {"source": "$.products[*]", "target": "all"}
+    ]});
+    let (status, outcome) = post_json(&server, "/v1/send", json!({ "spec": read })).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["variables"]["in_stock"], json!(["Tea"]), "{outcome}");
+    assert!(outcome["variables"]["all"].is_string(), "a list of objects stays JSON text: {outcome}");
+
+    let payload = r#"{"buttons": ${in_stock.stream().map(name -> {'title': name}).toList()}, "first": ${in_stock[0]}}"#;
+    let post = json!({"method": "POST", "url": format!("{}/messages", shop.uri()), "body": "json", "payload": payload});
+    let (status, answer) =
+        post_json(&server, "/v1/send", json!({ "spec": post, "variables": outcome["variables"].clone() })).await;
+    assert_eq!((status, answer["status"].clone()), (200, json!(200)), "{answer}");
+    let requests = shop.received_requests().await.unwrap();
+    let sent: Value = serde_json::from_slice(&requests[1].body).unwrap();
+    assert_eq!(sent, json!({"buttons": [{"title": "Tea"}], "first": "Tea"}));
+}
+
 #[tokio::test]
 async fn mappings_list_every_leaf_with_a_path_the_mapping_accepts() {
     let server = start(&[]);

@@ -59,6 +59,7 @@ pub(crate) fn failure_text(outcome: &Outcome) -> String {
             let body = outcome
                 .variables
                 .get("api_client_response_body")
+                .and_then(crate::request::Variable::as_text)
                 .map(|body| body.split_whitespace().collect::<Vec<_>>().join(" "))
                 .unwrap_or_default();
             let mut text = format!("the service answered {status}");
@@ -265,7 +266,7 @@ mod tests {
     #[test]
     fn a_failure_reads_as_one_line_with_the_start_of_the_body() {
         let mut answered = outcome(Some(400), None);
-        answered.variables.insert("api_client_response_body".into(), "bad\n  email ".repeat(100));
+        answered.variables.insert("api_client_response_body".into(), "bad\n  email ".repeat(100).into());
         let text = failure_text(&answered);
         assert!(text.starts_with("the service answered 400: bad email bad"), "{text}");
         assert!(text.ends_with('…') && !text.contains('\n'), "{text}");

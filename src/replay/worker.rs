@@ -108,7 +108,9 @@ pub struct WorkerOptions {
     /// Records claimed in one transaction, and held (leased, their leases renewed)
     /// ahead of the sends, so that a finished send takes the next record from
     /// memory instead of waiting for a claim; at least `concurrency`. The buffer is
-    /// topped up while sends are in flight, once it is half empty.
+    /// topped up while sends are in flight, once it is half empty. When the sends
+    /// run dry waiting for a claim that got all it asked for, the claims double,
+    /// up to 8 times this.
     pub batch: usize,
     /// Attempts before a record goes dead.
     pub max_attempts: u32,
@@ -532,6 +534,19 @@ impl Worker {
         let (result, started, asked) = claimed;
         match result {
             Ok(records) => {
+                // The sends ran dry while this claim was on its way (its commit waits
+                // for the disk; the first claim does not count: nothing was being sent
+                // before it), and the queue had all it asked for: claim more at a
+                // time from now on. Slow sends never run dry, so a worker whose sends
+                // are slow keeps holding few records that another worker could take.
+                if state.worked
+                    && state.buffer.is_empty()
+                    && state.sending.len() < self.options.concurrency
+                    && records.len() == asked
+                {
+                    let most = self.options.batch.max(self.options.concurrency).saturating_mul(BATCH_GROWTH);
+                    state.target = state.target.saturating_mul(2).min(most);
+                }
                 state.worked = true;
                 state.outage = Outage::default();
                 state.claim_retry_at = None;
@@ -1030,6 +1045,10 @@ async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context,
     let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables };
     judged(&executor.send_prepared(&saved.request, Some(credentials), context).await)
 }
+
+/// How many times its `batch` a worker's claims may grow to when its sends run dry
+/// waiting for them.
+const BATCH_GROWTH: usize = 8;
 
 /// The worker's claim of up to `limit` due records, from now.
 fn due_claim(options: &WorkerOptions, limit: usize) -> Claim<'_> {

@@ -1,8 +1,10 @@
 //! Response mapping: a source field of the JSON response — a dot path
 //! (`store_address.city`, `items.0.id`, `items[0].id`) or a JSON Pointer
 //! (`/store_address/city`) — read into a target variable as its string form; or,
-//! for a source that starts with `$`, the nodes an RFC 9535 JSONPath query selects,
-//! as the JSON text of a list.
+//! for a source that starts with `$`, the nodes an RFC 9535 JSONPath query selects.
+//! A list of scalars (a field that is one, or a query's nodes when all are scalars)
+//! becomes a list [`Variable`] of their string forms, the shape of a multiple-choice
+//! answer; anything else holding objects or lists, its JSON text.
 //!
 //! The response is never built as a tree: it is checked to be JSON once, then each
 //! mapping walks the raw text one level at a time, skipping what it does not read.
@@ -12,10 +14,104 @@
 use std::cell::OnceCell;
 use std::fmt;
 
+use serde::Serialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::value::FieldPath;
+use crate::value::{FieldPath, Value};
+
+/// What a mapping (or a response header, or the status) sets a variable to: text,
+/// or a list of texts when the response held a list of scalars. Serialized as a
+/// JSON string or a JSON array of strings, the two shapes a session's variables take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Variable {
+    /// A field's string form: strings as they are, numbers as the response wrote
+    /// them, `true`/`false`, null as empty text, objects and other lists as JSON text.
+    Text(String),
+    /// The string forms of a list of scalars, in order.
+    List(Vec<String>),
+}
+
+impl Variable {
+    /// The text, when this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Variable::Text(text) => Some(text),
+            Variable::List(_) => None,
+        }
+    }
+
+    /// The items, when this is a list.
+    pub fn as_list(&self) -> Option<&[String]> {
+        match self {
+            Variable::List(items) => Some(items),
+            Variable::Text(_) => None,
+        }
+    }
+
+    /// The value a session stores: a string, or a list of strings.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Variable::Text(text) => Value::from(text.as_str()),
+            Variable::List(items) => Value::list(items.iter().map(|item| Value::from(item.as_str())).collect()),
+        }
+    }
+
+    /// Every text it holds, for redaction.
+    pub(crate) fn texts_mut(&mut self) -> std::slice::IterMut<'_, String> {
+        match self {
+            Variable::Text(text) => std::slice::from_mut(text).iter_mut(),
+            Variable::List(items) => items.iter_mut(),
+        }
+    }
+}
+
+/// The string form: the text, or a list as the compact JSON array of its strings.
+impl fmt::Display for Variable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Variable::Text(text) => f.write_str(text),
+            Variable::List(_) => write!(f, "{}", self.to_value()),
+        }
+    }
+}
+
+impl From<String> for Variable {
+    fn from(text: String) -> Self {
+        Variable::Text(text)
+    }
+}
+
+impl From<&str> for Variable {
+    fn from(text: &str) -> Self {
+        Variable::Text(text.to_owned())
+    }
+}
+
+/// Text compares with text; a list is never equal to text.
+impl PartialEq<str> for Variable {
+    fn eq(&self, other: &str) -> bool {
+        self.as_text() == Some(other)
+    }
+}
+
+impl PartialEq<String> for Variable {
+    fn eq(&self, other: &String) -> bool {
+        self.as_text() == Some(other.as_str())
+    }
+}
+
+impl PartialEq<&str> for Variable {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_text() == Some(*other)
+    }
+}
+
+/// Most items a list variable holds, as many as an evaluation's lists may
+/// (`Limits::max_list_len`): a response of 10 MiB could hold five million scalars,
+/// each a string of its own. A longer list leaves the target unchanged.
+pub const MAX_LIST_ITEMS: usize = 100_000;
 
 /// A compiled mapping: target variable ← source field or query.
 #[derive(Debug, Clone)]
@@ -56,17 +152,19 @@ impl Mapping {
         Ok(Mapping { source: source.to_owned(), target: target.to_owned(), path })
     }
 
-    /// The field's string form in `response`, when the field is there; for a query,
-    /// the JSON text of the list of nodes it selects (`[]` when none). An error says
-    /// why a query's nodes cannot be written (they would pass [`MAX_QUERY_TEXT`]).
-    pub(crate) fn read(&self, response: &RawValue, tree: &Tree) -> Result<Option<String>, String> {
+    /// The field in `response`, when it is there: a list of strings for a list of
+    /// scalars, else its string form; for a query, the nodes it selects as a list
+    /// of strings when all are scalars (empty when none), else their JSON text. An
+    /// error says why a list cannot be set: more than [`MAX_LIST_ITEMS`] scalars,
+    /// or nodes whose text would pass [`MAX_QUERY_TEXT`].
+    pub(crate) fn read(&self, response: &RawValue, tree: &Tree) -> Result<Option<Variable>, String> {
         let path = match &self.path {
             Source::Field(path) => path,
             Source::Query(query) => {
                 let Some(tree) = tree.get_or_init(|| serde_json::from_str(response.get()).ok()).as_ref() else {
                     return Ok(None);
                 };
-                return query_text(&query.query(tree).all()).map(Some);
+                return query_variable(&query.query(tree).all()).map(Some);
             }
         };
         let field = match path {
@@ -76,7 +174,93 @@ impl Mapping {
                 .skip(1)
                 .try_fold(response, |value, token| step(value, &token.replace("~1", "/").replace("~0", "~"))),
         };
-        Ok(field.and_then(string_form))
+        field.map(field_variable).transpose()
+    }
+}
+
+/// A field as a variable: a list of scalars as a list of their string forms,
+/// anything else as its string form.
+fn field_variable(field: &RawValue) -> Result<Variable, String> {
+    if field.get().trim_start().starts_with('[') {
+        let mut reader = serde_json::Deserializer::from_str(field.get());
+        match ScalarList.deserialize(&mut reader) {
+            Ok(Scalars::All(items)) => return Ok(Variable::List(items)),
+            Ok(Scalars::TooMany) => return Err(too_many()),
+            Ok(Scalars::NotAll) | Err(_) => {}
+        }
+    }
+    Ok(Variable::Text(string_form(field).unwrap_or_default()))
+}
+
+fn too_many() -> String {
+    format!("the list has more than {MAX_LIST_ITEMS} items, more than a list variable holds")
+}
+
+/// A query's nodes as a variable: a list of their string forms when all are
+/// scalars, else their JSON text.
+fn query_variable(nodes: &[&serde_json::Value]) -> Result<Variable, String> {
+    use serde_json::Value as Json;
+    if nodes.iter().all(|node| !matches!(node, Json::Array(_) | Json::Object(_))) {
+        if nodes.len() > MAX_LIST_ITEMS {
+            return Err(too_many());
+        }
+        let text = |node: &&Json| match node {
+            Json::String(text) => text.clone(),
+            Json::Null => String::new(),
+            // Numbers keep the response's spelling (serde_json's `arbitrary_precision`).
+            other => other.to_string(),
+        };
+        return Ok(Variable::List(nodes.iter().map(text).collect()));
+    }
+    query_text(nodes).map(Variable::Text)
+}
+
+/// What [`ScalarList`] found in a JSON list.
+enum Scalars {
+    /// Every item a scalar: their string forms.
+    All(Vec<String>),
+    /// An item is an object or a list.
+    NotAll,
+    /// More than [`MAX_LIST_ITEMS`] scalars.
+    TooMany,
+}
+
+/// Reads a JSON list's items as string forms while they are scalars; past an
+/// object, a list or [`MAX_LIST_ITEMS`], skips the rest unbuilt.
+struct ScalarList;
+
+impl<'de> DeserializeSeed<'de> for ScalarList {
+    type Value = Scalars;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScalarList {
+    type Value = Scalars;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        let mut texts = Vec::new();
+        let mut too_many = false;
+        while let Some(item) = items.next_element::<&'de RawValue>()? {
+            if item.get().trim_start().starts_with(['{', '[']) {
+                // The rest is skipped, not built: serde_json wants the list read to its end.
+                while items.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(Scalars::NotAll);
+            }
+            // Past the cap the items are still looked at, not kept: an object after
+            // them makes the list JSON text, not one too long.
+            too_many |= texts.len() == MAX_LIST_ITEMS;
+            if !too_many {
+                texts.push(string_form(item).unwrap_or_default());
+            }
+        }
+        Ok(if too_many { Scalars::TooMany } else { Scalars::All(texts) })
     }
 }
 
@@ -173,17 +357,22 @@ pub(crate) fn parse_response(body: &[u8]) -> Result<&RawValue, serde_json::Error
     serde_json::from_slice(body)
 }
 
-/// Reads the fields `sources` name (dot paths or JSON Pointers, as `[[mappings]]`
-/// writes them) from a response body, as the executor does: each field's string
-/// form, or `None` where the response has no such field. An error says why a
-/// source or the body cannot be read.
+/// Reads the fields `sources` name (dot paths, JSON Pointers or JSONPath queries,
+/// as `[[mappings]]` writes them) from a response body, as the executor does: each
+/// field as a [`Variable`], or `None` where the response has no such field. An
+/// error says why a source, the body or a field cannot be read.
 ///
 /// ```
-/// let body = br#"{"store": {"city": "Bern"}, "items": [{"id": 7}]}"#;
-/// let fields = courier::request::mapping::read_fields(body, &["store.city", "/items/0/id", "nope"]);
-/// assert_eq!(fields.unwrap(), [Some("Bern".to_owned()), Some("7".to_owned()), None]);
+/// use courier::request::mapping::{Variable, read_fields};
+///
+/// let body = br#"{"store": {"city": "Bern"}, "items": [{"id": 7}, {"id": 8}]}"#;
+/// let fields = read_fields(body, &["store.city", "/items/0/id", "$.items[*].id", "nope"]).unwrap();
+/// assert_eq!(fields[0], Some(Variable::from("Bern")));
+/// assert_eq!(fields[1], Some(Variable::from("7")));
+/// assert_eq!(fields[2], Some(Variable::List(vec!["7".into(), "8".into()])));
+/// assert_eq!(fields[3], None);
 /// ```
-pub fn read_fields(body: &[u8], sources: &[&str]) -> Result<Vec<Option<String>>, String> {
+pub fn read_fields(body: &[u8], sources: &[&str]) -> Result<Vec<Option<Variable>>, String> {
     let mappings =
         sources.iter().map(|source| Mapping::new(source, "field")).collect::<Result<Vec<Mapping>, String>>()?;
     let response = parse_response(body).map_err(|error| format!("the response is not JSON ({error})"))?;
@@ -317,21 +506,78 @@ mod tests {
         assert_eq!(nearest("nothing.like.it"), None);
     }
 
+    fn read_variable(source: &str, response: &str) -> Result<Option<Variable>, String> {
+        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap(), &Tree::new())
+    }
+
+    /// The string form of what `source` reads: text as it is, a list as JSON text.
     fn read(source: &str, response: &str) -> Option<String> {
-        Mapping::new(source, "t").unwrap().read(parse_response(response.as_bytes()).unwrap(), &Tree::new()).unwrap()
+        read_variable(source, response).unwrap().map(|variable| variable.to_string())
+    }
+
+    fn list(items: &[&str]) -> Option<Variable> {
+        Some(Variable::List(items.iter().map(|item| (*item).to_owned()).collect()))
     }
 
     #[test]
-    fn jsonpath_sources_give_the_nodelist_as_json_text() {
-        let response = r#"{"items": [{"id": 7, "ok": true}, {"id": 8, "ok": false}], "name": "x"}"#;
-        assert_eq!(read("$.items[*].id", response).as_deref(), Some("[7,8]"));
+    fn jsonpath_sources_give_scalars_as_a_list_and_other_nodes_as_json_text() {
+        let response = r#"{"items": [{"id": 7, "ok": true}, {"id": 8.50, "ok": null}], "name": "x"}"#;
+        let read = |source| read_variable(source, response).unwrap();
+        // Numbers keep the response's spelling; null is empty text, as in a field.
+        assert_eq!(read("$.items[*].id"), list(&["7", "8.50"]));
+        assert_eq!(read("$.items[*].ok"), list(&["true", ""]));
         // `?@.ok` tests that the member exists; `== true` tests its value.
-        assert_eq!(read("$.items[?@.ok].id", response).as_deref(), Some("[7,8]"));
-        assert_eq!(read("$.items[?@.ok == true].id", response).as_deref(), Some("[7]"));
-        assert_eq!(read("$.items[?@.ok == true]", response).as_deref(), Some(r#"[{"id":7,"ok":true}]"#));
-        assert_eq!(read("$.name", response).as_deref(), Some(r#"["x"]"#));
-        assert_eq!(read("$.missing", response).as_deref(), Some("[]"));
+        assert_eq!(read("$.items[?@.ok].id"), list(&["7", "8.50"]));
+        assert_eq!(read("$.items[?@.ok == true].id"), list(&["7"]));
+        assert_eq!(read("$.items[?@.ok == true]"), Some(Variable::from(r#"[{"id":7,"ok":true}]"#)));
+        assert_eq!(read("$.name"), list(&["x"]));
+        assert_eq!(read("$.missing"), list(&[]));
+        // One node that is a list is not a list of scalars: the nodelist holds a list.
+        assert_eq!(read_variable("$.l", r#"{"l": [1, 2]}"#).unwrap(), Some(Variable::from("[[1,2]]")));
         assert!(Mapping::new("$.items[", "t").unwrap_err().contains("invalid JSONPath query"));
+    }
+
+    #[test]
+    fn a_field_holding_a_list_of_scalars_is_a_list_and_one_holding_objects_is_text() {
+        let response = r#"{"tags": ["a", "b \" c", 3, 1.0E2, true, null], "nested": [[1], [2]], "mixed": [1, {"a": 2}],
+            "empty": [], "o": {"tags": ["x"]}}"#;
+        let read = |source| read_variable(source, response).unwrap();
+        assert_eq!(read("tags"), list(&["a", "b \" c", "3", "1.0E2", "true", ""]));
+        assert_eq!(read("/o/tags"), list(&["x"]));
+        assert_eq!(read("empty"), list(&[]));
+        assert_eq!(read("nested"), Some(Variable::from("[[1],[2]]")));
+        assert_eq!(read("mixed"), Some(Variable::from(r#"[1,{"a":2}]"#)));
+        assert_eq!(read("o"), Some(Variable::from(r#"{"tags":["x"]}"#)));
+        assert_eq!(read("tags[1]"), Some(Variable::from("b \" c")));
+        // Deep nesting (within serde_json's 128 levels) is a list of lists: its text.
+        let deep = format!("{{\"l\": [1, {}2{}]}}", "[".repeat(120), "]".repeat(120));
+        let text = read_variable("l", &deep).unwrap().unwrap();
+        assert_eq!(text.as_text().map(str::len), Some(deep.len() - "{\"l\": }".len() - 1));
+    }
+
+    #[test]
+    fn a_list_of_more_scalars_than_a_list_variable_holds_is_refused() {
+        let items = |count: usize| format!("{{\"l\": [{}]}}", vec!["1"; count].join(","));
+        let most = items(MAX_LIST_ITEMS);
+        assert_eq!(
+            read_variable("l", &most).unwrap().and_then(|v| v.as_list().map(<[String]>::len)),
+            Some(MAX_LIST_ITEMS)
+        );
+        assert_eq!(
+            read_variable("$.l[*]", &most).unwrap().and_then(|v| v.as_list().map(<[String]>::len)),
+            Some(MAX_LIST_ITEMS)
+        );
+        let over = items(MAX_LIST_ITEMS + 1);
+        for source in ["l", "$.l[*]"] {
+            let error = read_variable(source, &over).unwrap_err();
+            assert!(error.contains(&format!("more than {MAX_LIST_ITEMS} items")), "{source}: {error}");
+        }
+        // An object after the cap makes it a list of objects: JSON text, not refused.
+        let with_object = over.replace("]}", ",{}]}");
+        for source in ["l", "$.l", "$.l[*]"] {
+            let text = read_variable(source, &with_object).unwrap().unwrap();
+            assert!(text.as_text().is_some_and(|text| text.ends_with(",{}]") || text.ends_with(",{}]]")), "{source}");
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub use execute::{
     new_idempotency_key,
 };
 pub use log::{Exchange, LogEntry, REDACTED};
+pub use mapping::Variable;
 pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};
 pub use source::SpecFormat;
 pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, TemplateField, Timeouts};

@@ -9,6 +9,7 @@ use super::super::cookies::Cookies;
 use super::super::spec::{CompiledRequest, Method, Timeouts};
 use crate::events::Event;
 use crate::request::log::LogEntry;
+use crate::request::mapping::Variable;
 use crate::variables::VariableSource;
 
 /// What one run produced: returned to the host, printed by `courier send`.
@@ -17,8 +18,9 @@ pub struct Outcome {
     /// The response status, when a whole response came.
     pub status: Option<u16>,
     /// Variables to set: `api_client_status_code`, `api_client_response_body`, and
-    /// each mapping's and response header's target.
-    pub variables: IndexMap<String, String>,
+    /// each mapping's and response header's target. Text, but a mapping that read a
+    /// list of scalars sets a list (a JSON array in the outcome's JSON).
+    pub variables: IndexMap<String, Variable>,
     /// Cookies to save into the session (an empty value deletes one).
     pub cookies: Cookies,
     /// The events, in order.
@@ -39,10 +41,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Sets the outcome's variables into a session's.
+    /// Sets the outcome's variables into a session's: text as a string, a list as a
+    /// list of strings.
     pub fn apply_to(&self, variables: &mut crate::Variables) {
         for (name, value) in &self.variables {
-            variables.set(name.clone(), crate::Value::from(value.as_str()));
+            variables.set(name.clone(), value.to_value());
         }
     }
 }

@@ -142,7 +142,7 @@ pub(super) fn receive(
     for (name, target) in &request.response_headers {
         match response.headers.get(name) {
             Some(value) => {
-                outcome.variables.insert(target.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned());
+                outcome.variables.insert(target.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned().into());
             }
             None => run.log.push(LogEntry::note(format!(
                 "response header {name} → {target}: the response has no such header; {target} is unchanged"
@@ -158,8 +158,8 @@ pub(super) fn receive_status(method: Method, response: &Response, url: &str, out
     outcome.retry_after =
         response.headers.get(header::RETRY_AFTER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let text = decode(&response.headers, &response.body);
-    outcome.variables.insert("api_client_status_code".to_owned(), status.to_string());
-    outcome.variables.insert("api_client_response_body".to_owned(), text);
+    outcome.variables.insert("api_client_status_code".to_owned(), status.to_string().into());
+    outcome.variables.insert("api_client_response_body".to_owned(), text.into());
     if let Some(kind) = EventKind::for_status(status) {
         outcome.events.push(Event {
             name: kind,
@@ -191,7 +191,8 @@ pub(super) fn redact_outcome(redactor: &Redactor, outcome: &mut Outcome) {
     if redactor.is_empty() {
         return;
     }
-    for value in outcome.variables.values_mut().chain(outcome.cookies.values_mut()) {
+    let variables = outcome.variables.values_mut().flat_map(|value| value.texts_mut());
+    for value in variables.chain(outcome.cookies.values_mut()) {
         redactor.redact_in_place(value);
     }
     for event in &mut outcome.events {

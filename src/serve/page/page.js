@@ -440,7 +440,9 @@ function showOutcome(outcome) {
   const mapped = mappingRows().filter((m) => m.target && outcome.variables && m.target in outcome.variables);
   if (mapped.length) {
     lines.push("", "Mapped variables:");
-    for (const m of mapped) lines.push(`${m.target} = ${outcome.variables[m.target]}`);
+    // A list variable (a mapping that read a list of scalars) shows as its JSON array.
+    const shown = (value) => (Array.isArray(value) ? JSON.stringify(value) : value);
+    for (const m of mapped) lines.push(`${m.target} = ${shown(outcome.variables[m.target])}`);
   }
   const notes = (outcome.log || []).filter((entry) => entry.status == null).map((entry) => entry.message);
   if (notes.length) lines.push("", ...notes);
