@@ -2,7 +2,9 @@
 //! 64 requests in flight. Both sides do the same work: a GET with a path variable,
 //! read the whole JSON answer, take one field out of it. courier also renders the
 //! URL template, classifies the outcome, keeps the log and maps the field into a
-//! variable: that is the overhead measured.
+//! variable: that is the overhead measured. `courier-traced` sends the same with
+//! spans recorded by OpenTelemetry's layer (what `--otlp` installs); `courier` has
+//! no subscriber, as without `--otlp`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -126,6 +128,23 @@ fn send(c: &mut Criterion) {
             async move { courier.send().await }
         });
     });
+    // The same sends with spans recorded: a subscriber with OpenTelemetry's layer
+    // (as `--otlp` installs), spans built with ids and attributes, then ended. The
+    // export (a batch, on its own thread) is not part of it.
+    #[cfg(feature = "otel")]
+    let (dispatch, _provider) = recording_dispatch();
+    #[cfg(feature = "otel")]
+    let traced = |in_flight: usize, iterations: u64| {
+        use tracing::instrument::WithSubscriber;
+        rounds(&runtime, iterations, in_flight, || {
+            let courier = courier.clone();
+            async move { courier.send().await }.with_subscriber(dispatch.clone())
+        })
+    };
+    #[cfg(feature = "otel")]
+    per_request("courier, spans recorded", &|n| {
+        traced(1, n);
+    });
     per_request("reqwest", &|n| {
         rounds(&runtime, n, 1, || {
             let (client, base) = (client.clone(), base.clone());
@@ -153,7 +172,29 @@ fn send(c: &mut Criterion) {
             })
         });
     }
+    #[cfg(feature = "otel")]
+    for in_flight in [1usize, 64] {
+        group.bench_function(format!("courier-traced/{in_flight}"), |b| {
+            b.iter_custom(|iterations| traced(in_flight, iterations))
+        });
+    }
     group.finish();
+}
+
+/// A subscriber recording spans with OpenTelemetry, for the futures it is given to.
+#[cfg(feature = "otel")]
+fn recording_dispatch() -> (tracing::Dispatch, opentelemetry_sdk::trace::SdkTracerProvider) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("bench"))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_level(false);
+    (tracing::Dispatch::new(tracing_subscriber::registry().with(layer)), provider)
 }
 
 criterion_group!(benches, send);

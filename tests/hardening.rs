@@ -296,8 +296,14 @@ fn replay_list_shows_a_record_with_a_huge_url_shortened() {
         timeouts: Default::default(),
     };
     let saved = Saved { request, idempotency_key: "k".into(), spec_name: None, spec_sha256: None, credentials: None };
-    let record =
-        NewRecord { state: State::Failed, saved, attempts: 1, last_error: Some("e".repeat(70_000)), tenant: None };
+    let record = NewRecord {
+        state: State::Failed,
+        saved,
+        attempts: 1,
+        last_error: Some("e".repeat(70_000)),
+        tenant: None,
+        trace_context: None,
+    };
     courier::replay::SqliteStore::open(&path).unwrap().insert(&[record]).unwrap();
     let listed = std::process::Command::new(env!("CARGO_BIN_EXE_courier"))
         .args(["replay", "list", "--store"])

@@ -363,6 +363,7 @@ fn listing_the_replay_store_holds_one_body_at_a_time() {
         attempts: 1,
         last_error: None,
         tenant: None,
+        trace_context: None,
     };
     for number in 0..20 {
         store.insert(&[record(number)]).unwrap();

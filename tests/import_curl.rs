@@ -148,10 +148,10 @@ fn arrived(server: &Server) -> Arrived {
 }
 
 /// Headers either side adds on its own, not named by the command: the client's
-/// name, the framing, curl's `--compressed`, courier's trace id and the
+/// name, the framing, curl's `--compressed`, courier's trace context and the
 /// `Idempotency-Key` its replay store gives every request (docs/replay.md).
 const OWN_HEADERS: &[&str] =
-    &["host", "user-agent", "content-length", "accept-encoding", "x-b3-traceid", "idempotency-key"];
+    &["host", "user-agent", "content-length", "accept-encoding", "x-b3-traceid", "traceparent", "idempotency-key"];
 
 /// The body with each side's multipart boundary replaced by one name.
 fn comparable_body(arrived: &Arrived) -> Vec<u8> {

@@ -181,7 +181,7 @@ fn processes_starting_at_once_migrate_the_schema_once() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let versions: Vec<i64> =
         client.query("SELECT version FROM courier_schema", &[]).unwrap().iter().map(|row| row.get(0)).collect();
-    assert_eq!(versions, [3]);
+    assert_eq!(versions, [4]);
     // A newer schema than this courier knows is refused.
     client.execute("UPDATE courier_schema SET version = 99", &[]).unwrap();
     let error = PostgresStore::open(&url).unwrap_err();
@@ -219,7 +219,7 @@ fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
     let records = store.list().unwrap();
     assert_eq!((records.len(), records[0].saved.idempotency_key.as_str(), records[0].tenant.clone()), (1, "k0", None));
     let version: i64 = client.query_one("SELECT version FROM courier_schema", &[]).unwrap().get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     // The host of a record saved before the fairness migration is read from its URL.
     let host: String =
         client.query_one("SELECT host FROM courier_requests WHERE idempotency_key = 'k0'", &[]).unwrap().get(0);
@@ -231,12 +231,18 @@ fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
         .map(|row| row.get(0))
         .collect();
     assert_eq!(indexes, ["courier_requests_claim", "courier_requests_fair", "courier_requests_pkey"]);
-    let new =
-        courier::replay::NewRecord { tenant: Some("acme".to_owned()), ..queued("http://127.0.0.1:9/", "k1".into()) };
+    let trace_context =
+        courier::request::trace::TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    let new = courier::replay::NewRecord {
+        tenant: Some("acme".to_owned()),
+        trace_context,
+        ..queued("http://127.0.0.1:9/", "k1".into())
+    };
     let ids = store.insert(&[new.clone(), queued("http://127.0.0.1:9/", "k2".into())]).unwrap();
     let records = store.list().unwrap();
     assert_eq!(records.iter().map(|record| record.id).collect::<Vec<_>>()[1..], ids[..]);
     assert_eq!((records[1].tenant.as_deref(), records[2].tenant.as_deref()), (Some("acme"), None));
+    assert_eq!((records[1].trace_context, records[2].trace_context), (trace_context, None), "migration 3 (#23)");
     assert_eq!(records[1].saved, new.saved);
 }
 

@@ -51,6 +51,8 @@ pub(crate) struct EnqueueArgs {
     secrets: Option<PathBuf>,
     #[command(flatten)]
     allow: AllowArgs,
+    #[command(flatten)]
+    otlp: super::otlp::OtlpArgs,
 }
 
 /// A line that queued nothing.
@@ -88,6 +90,7 @@ impl Summary {
 }
 
 pub(crate) fn enqueue(args: EnqueueArgs) -> Result<(), Failure> {
+    let _traces = args.otlp.start()?;
     let engine = Engine::new();
     if let Err(error) = std::fs::File::open(&args.spec) {
         return Err(Failure::usage(format!("cannot read {}: {error}", args.spec.display())));

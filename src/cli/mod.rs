@@ -11,6 +11,7 @@ mod functions;
 mod import_curl;
 mod inputs;
 mod log;
+mod otlp;
 mod replay;
 mod secrets;
 mod send;

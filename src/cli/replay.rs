@@ -57,6 +57,8 @@ enum ReplayCommand {
         secrets: SecretsArg,
         #[command(flatten)]
         allow: AllowArgs,
+        #[command(flatten)]
+        otlp: super::otlp::OtlpArgs,
     },
     /// Delete a kept request without sending it.
     Drop {
@@ -118,6 +120,8 @@ pub(crate) struct WorkerArgs {
     secrets: SecretsArg,
     #[command(flatten)]
     allow: AllowArgs,
+    #[command(flatten)]
+    otlp: super::otlp::OtlpArgs,
 }
 
 /// Longest lease a worker may take: a crashed worker's requests wait this long.
@@ -170,7 +174,8 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
                 Err(Failure::error(format!("error: there is no record {id}\n")))
             }
         }
-        ReplayCommand::Run { id, lease, secrets, allow, .. } => {
+        ReplayCommand::Run { id, lease, secrets, allow, otlp, .. } => {
+            let _traces = otlp.start()?;
             // Read first, so that a bad entry is reported whether or not there is work.
             let executor = executor(&allow)?;
             let store = existing_store(&location, false)?;
@@ -202,6 +207,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
+    let _traces = args.otlp.start()?;
     let location = store_location(args.store);
     let options = WorkerOptions {
         lease: args.lease,

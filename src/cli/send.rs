@@ -54,6 +54,8 @@ pub(crate) struct SendArgs {
     tenant: Option<String>,
     #[command(flatten)]
     allow: AllowArgs,
+    #[command(flatten)]
+    otlp: super::otlp::OtlpArgs,
 }
 
 /// `courier events`
@@ -135,6 +137,7 @@ fn check_writable(path: &Path) -> Result<(), Failure> {
 }
 
 pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
+    let _traces = args.otlp.start()?;
     let engine = args.inputs.engine();
     // A spec that cannot be read is bad usage, like a --vars file that cannot.
     if let Err(error) = fs::File::open(&args.spec) {

@@ -46,6 +46,8 @@ pub(crate) struct ServeArgs {
     /// How log lines are written on stderr: for people, or one JSON object a line.
     #[arg(long, value_enum, default_value_t)]
     log_format: LogFormat,
+    #[command(flatten)]
+    otlp: super::otlp::OtlpArgs,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
@@ -67,6 +69,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         ..ExecutorOptions::default()
     };
     let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor, hosts: args.hosts };
+    let _traces = args.otlp.start()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

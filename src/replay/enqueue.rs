@@ -88,7 +88,7 @@ impl Delivery {
             Some(tenant) => Some(tenant.to_owned()),
             None => request.render_tenant(variables, context)?.map(|tenant| sent.redactor().redact(&tenant)),
         };
-        Ok(NewRecord { state: State::Pending, saved, attempts: 0, last_error: None, tenant })
+        Ok(NewRecord { state: State::Pending, saved, attempts: 0, last_error: None, tenant, trace_context: sent.trace })
     }
 }
 

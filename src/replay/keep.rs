@@ -115,7 +115,7 @@ pub(crate) async fn keep(
         Some(tenant) => Some(tenant.to_owned()),
         None => request.render_tenant(variables, context)?.map(|tenant| redactor.redact(&tenant)),
     };
-    let record = NewRecord { state, saved, attempts, last_error, tenant };
+    let record = NewRecord { state, saved, attempts, last_error, tenant, trace_context: sent.trace };
     let store = store.clone();
     let ids = tokio::task::spawn_blocking(move || store.insert(std::slice::from_ref(&record)))
         .await

@@ -25,6 +25,7 @@ use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
     StoreError, Unreadable,
 };
+use crate::request::trace::TraceParent;
 use crate::request::{Method, Prepared, Timeouts};
 
 /// Connections kept open between calls; more are opened when needed and closed after.
@@ -78,6 +79,11 @@ DROP INDEX courier_requests_due;
 CREATE INDEX courier_requests_claim ON courier_requests (next_attempt_at, id) WHERE state = 'pending';
 "#,
     r#"
+-- The enqueuer's W3C trace context (a traceparent value), so that the delivery's
+-- spans join its trace (issue #23: traces).
+ALTER TABLE courier_requests ADD COLUMN trace_context TEXT;
+"#,
+    r#"
 -- Issue #22 (fairness, breakers): each record's destination host (for records
 -- saved before, read from the URL: after the scheme, up to the path, without a
 -- user), an index that finds each tenant's hosts with pending records and their
@@ -102,7 +108,7 @@ CREATE TABLE courier_hosts (
 /// The columns a [`Record`] is read from, in the order [`record`] reads them.
 const COLUMNS: &str = "id, state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms, \
     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, created_at, updated_at, \
-    next_attempt_at, lease_owner, lease_expires_at, tenant";
+    next_attempt_at, lease_owner, lease_expires_at, tenant, trace_context";
 
 /// A [`ReplayStore`] in a PostgreSQL database, shared by any number of processes.
 /// Connections are opened when first needed (the schema created or migrated then),
@@ -371,16 +377,16 @@ impl ReplayStore for PostgresStore {
             let statement = connection.statement("insert", || {
                 "INSERT INTO courier_requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                      read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
-                     created_at, updated_at, next_attempt_at, tenant, host)
+                     created_at, updated_at, next_attempt_at, tenant, trace_context, host)
                  SELECT state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms,
                      idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, $15, $15, $15, tenant,
-                     host
+                     trace_context, host
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[],
                      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
-                     $14::text[], $16::text[], $17::text[])
+                     $14::text[], $16::text[], $17::text[], $18::text[])
                      WITH ORDINALITY AS new (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                          read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts,
-                         last_error, tenant, host, position)
+                         last_error, tenant, trace_context, host, position)
                  ORDER BY position
                  RETURNING id"
                     .to_owned()
@@ -410,6 +416,7 @@ impl ReplayStore for PostgresStore {
                     &c.last_errors,
                     &now,
                     &c.tenants,
+                    &c.trace_contexts,
                     &c.hosts,
                 ],
             )?;
@@ -851,6 +858,7 @@ struct Columns<'a> {
     attempts: Vec<i32>,
     last_errors: Vec<Option<&'a str>>,
     tenants: Vec<Option<&'a str>>,
+    trace_contexts: Vec<Option<String>>,
     hosts: Vec<String>,
 }
 
@@ -880,6 +888,7 @@ impl<'a> Columns<'a> {
             columns.attempts.push(i32::try_from(new.attempts).unwrap_or(i32::MAX));
             columns.last_errors.push(new.last_error.as_deref());
             columns.tenants.push(new.tenant.as_deref());
+            columns.trace_contexts.push(new.trace_context.map(|trace| trace.header()));
             columns.hosts.push(host_of(&request.url));
         }
         columns
@@ -956,6 +965,8 @@ pub(super) fn record(row: &Row) -> Result<Record, String> {
             _ => None,
         },
         tenant: row.try_get(20).map_err(read)?,
+        // A value that is not a traceparent (written by hand) starts a new trace.
+        trace_context: row.try_get::<_, Option<String>>(21).map_err(read)?.as_deref().and_then(TraceParent::parse),
     })
 }
 

@@ -15,6 +15,7 @@ use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved, Selection,
     State, StoreError, Unreadable,
 };
+use crate::request::trace::TraceParent;
 use crate::request::{Method, Prepared, Timeouts};
 
 /// How long a statement waits for another connection's write lock.
@@ -58,6 +59,11 @@ DROP INDEX requests_due;
 CREATE INDEX requests_claim ON requests (next_attempt_at, id) WHERE state = 'pending';
 "#,
     r#"
+-- The enqueuer's W3C trace context (a traceparent value), so that the delivery's
+-- spans join its trace (issue #23: traces).
+ALTER TABLE requests ADD COLUMN trace_context TEXT;
+"#,
+    r#"
 -- Issue #22 (fairness, breakers): each record's destination host (for records
 -- saved before, read from the URL: after the scheme, up to the path, without a
 -- user), an index that finds each tenant's hosts with pending records and their
@@ -84,7 +90,7 @@ CREATE TABLE hosts (
 /// The columns a [`Record`] is read from, in the order [`record`] reads them.
 const COLUMNS: &str = "id, state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms, \
     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, created_at, updated_at, \
-    next_attempt_at, lease_owner, lease_expires_at, tenant";
+    next_attempt_at, lease_owner, lease_expires_at, tenant, trace_context";
 
 /// The most (tenant, host) groups one claim looks at: a claim's cost is bounded
 /// whatever the number of tenants (the groups are taken in the index's order).
@@ -567,8 +573,8 @@ fn insert(connection: &mut Connection, records: &[NewRecord]) -> rusqlite::Resul
         let mut statement = transaction.prepare_cached(
             "INSERT INTO requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                  read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
-                 created_at, updated_at, next_attempt_at, tenant, host)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16, ?17)",
+                 created_at, updated_at, next_attempt_at, tenant, trace_context, host)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16, ?17, ?18)",
         )?;
         let now = millis(Utc::now());
         for new in records {
@@ -597,6 +603,7 @@ fn insert(connection: &mut Connection, records: &[NewRecord]) -> rusqlite::Resul
                 new.last_error,
                 now,
                 new.tenant,
+                new.trace_context.map(|trace| trace.header()),
                 host_of(&request.url),
             ])?;
             ids.push(transaction.last_insert_rowid());
@@ -707,6 +714,8 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
             _ => None,
         },
         tenant: row.get(20)?,
+        // A value that is not a traceparent (written by hand) starts a new trace.
+        trace_context: row.get::<_, Option<String>>(21)?.as_deref().and_then(TraceParent::parse),
     })
 }
 
@@ -738,6 +747,7 @@ mod tests {
             attempts: 0,
             last_error: None,
             tenant: Some("acme".to_owned()),
+            trace_context: TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         }
     }
 
@@ -801,7 +811,7 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         let records = store.list().unwrap();
         assert_eq!((records.len(), records[0].saved.idempotency_key.as_str()), (1, "k0"));
-        assert_eq!(records[0].tenant, None);
+        assert_eq!((records[0].tenant.as_deref(), records[0].trace_context), (None, None));
         let connection = Connection::open(&path).unwrap();
         let host: String = connection.query_row("SELECT host FROM requests", [], |row| row.get(0)).unwrap();
         assert_eq!(host, "127.0.0.1:9", "the host of a record saved before is read from its URL");
@@ -817,6 +827,7 @@ mod tests {
         let ids = store.insert(&[pending("k1")]).unwrap();
         assert_eq!(store.list().unwrap()[1].id, ids[0]);
         assert_eq!(store.list().unwrap()[1].tenant.as_deref(), Some("acme"));
+        assert_eq!(store.list().unwrap()[1].trace_context, pending("k1").trace_context, "the trace context is kept");
     }
 
     #[test]

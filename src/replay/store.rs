@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::destinations::{BreakerPolicy, HostReport, HostState};
 use crate::request::Prepared;
+use crate::request::trace::TraceParent;
 
 /// Where a record stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,6 +87,9 @@ pub struct NewRecord {
     /// Whose request it is (a chat platform's customer, say), when the host says:
     /// stored with the record, for the host's own bookkeeping.
     pub tenant: Option<String>,
+    /// The enqueuer's trace context, when a recorded span was current (see
+    /// [`crate::request::trace::current`]): the delivery's spans join that trace.
+    pub trace_context: Option<TraceParent>,
 }
 
 /// Who is sending a record, and until when.
@@ -121,6 +125,8 @@ pub struct Record {
     pub lease: Option<Lease>,
     /// Whose request it is, as it was queued.
     pub tenant: Option<String>,
+    /// The enqueuer's trace context, as it was queued.
+    pub trace_context: Option<TraceParent>,
 }
 
 /// Which records a claim may take.

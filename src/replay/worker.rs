@@ -20,6 +20,7 @@ use super::store::{Backoff, Claim, Finish, Record, ReplayStore, Selection, State
 use crate::eval::Engine;
 use crate::functions::Context;
 use crate::request::metrics::{self, Fate};
+use crate::request::trace;
 use crate::request::{CompiledRequest, Credentials, Executor, Outcome};
 use crate::value::{Value, from_json};
 
@@ -1021,8 +1022,35 @@ fn judged(outcome: &Outcome) -> Attempted {
     (Verdict::of(outcome), asked)
 }
 
-/// Sends a record once: its credentials rendered from its spec, when it has any.
+/// Sends a record once, in a `courier.deliver` span that joins the trace its
+/// enqueuer kept with it (issue #23).
 async fn attempt(executor: &Executor, specs: &dyn SpecSource, context: &Context, record: &Record) -> Attempted {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "courier.deliver",
+        courier.record = record.id,
+        courier.attempt = record.attempts,
+        courier.result = tracing::field::Empty,
+    );
+    if let Some(parent) = &record.trace_context {
+        trace::adopt(&span, parent);
+    }
+    let sending = trace::within_kept(record.trace_context, attempt_once(executor, specs, context, record));
+    let attempted = sending.instrument(span.clone()).await;
+    span.record("courier.result", verdict_word(&attempted.0));
+    attempted
+}
+
+fn verdict_word(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Delivered { .. } => "delivered",
+        Verdict::Failed { .. } => "failed",
+        Verdict::Refused { .. } => "refused",
+    }
+}
+
+/// Sends a record once: its credentials rendered from its spec, when it has any.
+async fn attempt_once(executor: &Executor, specs: &dyn SpecSource, context: &Context, record: &Record) -> Attempted {
     let saved = &record.saved;
     let Some(kept) = &saved.credentials else {
         return judged(&executor.send_prepared(&saved.request, None, context).await);

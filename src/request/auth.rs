@@ -328,14 +328,12 @@ impl TokenRequest {
 
     /// The token request's headers: the form's type, JSON accepted, the trace id,
     /// and the client's credentials as HTTP Basic when they go in the header.
-    pub(crate) fn headers(&self, trace_id: &str) -> reqwest::header::HeaderMap {
+    pub(crate) fn headers(&self, trace: &super::trace::TraceParent) -> reqwest::header::HeaderMap {
         use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        if let Ok(trace) = HeaderValue::from_str(trace_id) {
-            headers.insert(reqwest::header::HeaderName::from_static("x-b3-traceid"), trace);
-        }
+        trace.insert_into(&mut headers);
         if self.client_auth == ClientAuth::Header {
             if let Ok(mut value) = HeaderValue::from_str(&self.client_header()) {
                 value.set_sensitive(true);
@@ -350,11 +348,11 @@ impl TokenRequest {
     pub(crate) async fn fetch(
         &self,
         client: &reqwest::Client,
-        trace_id: &str,
+        trace: &super::trace::TraceParent,
         read_timeout: Duration,
         max_bytes: usize,
     ) -> Result<(TokenAnswer, FetchedToken), (Option<u16>, Failure)> {
-        let request = client.post(&self.token_url).headers(self.headers(trace_id)).body(self.form(false));
+        let request = client.post(&self.token_url).headers(self.headers(trace)).body(self.form(false));
         let response = request.send().await.map_err(|error| (None, Failure::from_reqwest(&error)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();

@@ -41,6 +41,7 @@ mod redirect;
 pub mod retry;
 pub mod source;
 pub mod spec;
+pub mod trace;
 
 pub use body::Body;
 pub use cookies::Cookies;

@@ -214,6 +214,7 @@ pub fn queued(url: &str, key: String) -> courier::replay::NewRecord {
         attempts: 0,
         last_error: None,
         tenant: None,
+        trace_context: None,
     }
 }
 

@@ -12,7 +12,8 @@ use super::super::spec::Timeouts;
 use super::Executor;
 use super::Failure;
 use super::outcome::Prepared;
-use super::transport::{Response, Run, trace_id};
+use super::transport::{Response, Run};
+use tracing::Instrument;
 
 impl Executor {
     /// One attempt, measured (`courier_attempts_total` and its duration): see
@@ -118,26 +119,44 @@ impl Executor {
         let client = &self.client_for(&token_url, timeouts, port).await?;
         let read_timeout = timeouts.read;
         let max_bytes = self.inner.options.max_response_bytes;
-        let fetch = || async move {
-            // The exchange is logged like any request (with debug: headers and
-            // body, the credentials and tokens replaced).
-            let trace = trace_id();
-            let logged_form = request.form(true);
-            run.start("POST", &request.token_url, &trace, &request.headers(&trace), Some(logged_form.as_bytes()));
-            match request.fetch(client, &trace, read_timeout, max_bytes).await {
-                Ok((answer, token)) => {
-                    let response =
-                        Response { status: answer.status, headers: answer.headers, body: answer.logged_body };
-                    run.finish(Ok(&response));
-                    Ok(token)
-                }
-                Err((_, failure)) => {
-                    let failure =
-                        Failure { message: format!("getting an OAuth2 token: {}", failure.message), ..failure };
-                    run.finish(Err(&failure));
-                    Err(failure)
+        let span = tracing::info_span!(
+            "courier.token",
+            otel.kind = "client",
+            server.address = host,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let fetch = || {
+            let span = span.clone();
+            async move {
+                // The exchange is logged like any request (with debug: headers and
+                // body, the credentials and tokens replaced).
+                let trace = run.trace.next();
+                let logged_form = request.form(true);
+                let headers = request.headers(&trace);
+                run.start("POST", &request.token_url, &trace.trace_hex(), &headers, Some(logged_form.as_bytes()));
+                match request.fetch(client, &trace, read_timeout, max_bytes).await {
+                    Ok((answer, token)) => {
+                        tracing::Span::current().record("http.response.status_code", answer.status);
+                        let response =
+                            Response { status: answer.status, headers: answer.headers, body: answer.logged_body };
+                        run.finish(Ok(&response));
+                        Ok(token)
+                    }
+                    Err((status, failure)) => {
+                        let current = tracing::Span::current();
+                        if let Some(status) = status {
+                            current.record("http.response.status_code", status);
+                        }
+                        current.record("otel.status_code", "error");
+                        let failure =
+                            Failure { message: format!("getting an OAuth2 token: {}", failure.message), ..failure };
+                        run.finish(Err(&failure));
+                        Err(failure)
+                    }
                 }
             }
+            .instrument(span)
         };
         self.inner.tokens.token(request, rejected, fetch).await
     }

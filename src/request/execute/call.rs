@@ -17,6 +17,7 @@ use super::super::auth::AuthPlan;
 use super::super::cookies::Cookies;
 use super::super::log::{LogEntry, Redactor};
 use super::super::spec::CompiledRequest;
+use super::super::trace;
 use super::Failure;
 use super::outcome::{Outcome, Prepared};
 use super::receive::{fail, receive, record_event, without_query};
@@ -25,6 +26,7 @@ use super::{Executor, Rendered};
 use crate::events::EventKind;
 use crate::functions::Context;
 use crate::variables::VariableSource;
+use tracing::Instrument;
 
 /// Which `Idempotency-Key` a request carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,6 +76,8 @@ pub(crate) struct Call<'a> {
     /// The latest attempt's result, and when it ended (its event's time).
     last: Option<(Result<Response, Failure>, DateTime<Utc>)>,
     attempts: u32,
+    /// The run's span, `courier.send`: the parent of its attempts and its mapping.
+    span: tracing::Span,
 }
 
 /// A run that is over, before its outcome is redacted and emitted: the layer above
@@ -90,6 +94,9 @@ pub(crate) struct Sent {
     pub(crate) prepared: Option<Prepared>,
     /// Attempts sent.
     pub(crate) attempts: u32,
+    /// The trace context of the run's span, when OpenTelemetry recorded it: what a
+    /// record kept or queued from this run carries to its delivery.
+    pub(crate) trace: Option<trace::TraceParent>,
 }
 
 impl Executor {
@@ -109,11 +116,12 @@ impl Executor {
         // Rendering counts against the total time limit, as sending does.
         let total = request.timeouts.total.min(self.inner.options.max_timeout);
         let deadline = Instant::now() + total;
+        let span = send_span(request.method.as_str(), Some(&request.url_source), "");
         let mut call = Call {
             executor: self,
             request,
             redactor: Arc::new(Redactor::default()),
-            run: Run { debug: request.debug, log: Vec::new(), in_flight: None },
+            run: span.in_scope(|| Run::new(request.debug)),
             outcome: Outcome::default(),
             total,
             deadline,
@@ -121,9 +129,14 @@ impl Executor {
             ready: None,
             last: None,
             attempts: 0,
+            span,
         };
         let method = request.method.as_str();
-        match self.render(request, variables, context, cookies, &call.redactor, deadline) {
+        let rendered = call.span.in_scope(|| {
+            let _render = tracing::info_span!("courier.render").entered();
+            self.render(request, variables, context, cookies, &call.redactor, deadline)
+        });
+        match rendered {
             Err((field, error)) => {
                 let message = format!("{}; nothing was sent", request.describe_field_error(&field, &error));
                 let failure = if Instant::now() >= deadline {
@@ -138,8 +151,9 @@ impl Executor {
                 for note in std::mem::take(&mut rendered.unset) {
                     call.run.log.push(LogEntry::note(note));
                 }
+                let span = call.span.clone();
                 let prepared = call.prepare(rendered, key);
-                match tokio::time::timeout_at(deadline.into(), prepared).await {
+                match tokio::time::timeout_at(deadline.into(), prepared).instrument(span).await {
                     Ok(Ok(ready)) => call.ready = Some(ready),
                     Ok(Err(failure)) => fail(&mut call.outcome, failure, method, &without_query(&call.url)),
                     Err(_) => {
@@ -198,12 +212,14 @@ impl<'a> Call<'a> {
             record_event(&mut self.outcome, previous, ended, self.request.method, &self.url);
         }
         self.attempts += 1;
+        let span = attempt_span(&self.span, self.attempts);
         let sending =
             self.executor.deliver(prepared, auth.as_ref(), self.request.redirects, &self.redactor, &mut self.run);
-        let result = match tokio::time::timeout_at(self.deadline.into(), sending).await {
+        let result = match tokio::time::timeout_at(self.deadline.into(), sending).instrument(span.clone()).await {
             Ok(result) => result,
             Err(_) => Err(timed_out(self.total, &mut self.run)),
         };
+        record_result(&span, &result);
         let attempt = match &result {
             Ok(response) => Attempt::Answered {
                 status: response.status,
@@ -225,13 +241,20 @@ impl<'a> Call<'a> {
     /// variables, cookies, mappings and event), or its failure recorded.
     pub(crate) fn finish(mut self) -> Sent {
         let method = self.request.method.as_str();
+        self.span.record("courier.attempts", self.attempts);
+        if let Some((result, _)) = &self.last {
+            record_result(&self.span, result);
+        } else if self.ready.is_none() {
+            self.span.record("otel.status_code", "error");
+        }
         match self.last.take().map(|(result, _)| result) {
             Some(Ok(response)) => {
                 let deadline = (self.deadline, self.total);
                 let (request, url, outcome, run) = (self.request, &self.url, &mut self.outcome, &mut self.run);
+                let span = tracing::info_span!(parent: &self.span, "courier.map");
                 // Mapping a large response is CPU work: on a multi-threaded runtime
                 // (a server's), the thread's other tasks move to other workers meanwhile.
-                let mut mapping = move || receive(request, &response, url, outcome, run, deadline);
+                let mut mapping = move || span.in_scope(|| receive(request, &response, url, outcome, run, deadline));
                 match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
                     Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(mapping),
                     _ => mapping(),
@@ -249,6 +272,49 @@ impl<'a> Call<'a> {
             outcome: self.outcome,
             prepared: self.ready.map(|(prepared, _)| prepared),
             attempts: self.attempts,
+            trace: self.span.in_scope(trace::current),
+        }
+    }
+}
+
+/// The span of a whole send: the method, and the spec's URL template (up to its
+/// query) when there is a spec, else the host alone (a kept request's rendered
+/// path may carry a value); its attempts and last status once over.
+pub(super) fn send_span(method: &str, url_source: Option<&str>, url: &str) -> tracing::Span {
+    // The fields are evaluated only when a subscriber takes the span.
+    tracing::info_span!(
+        "courier.send",
+        http.request.method = method,
+        url.template = url_source.map(trace::url_template),
+        server.address = url_source.is_none().then(|| trace::host_of(url)),
+        courier.attempts = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+}
+
+/// The span of one attempt (the token fetch, the request and its redirects).
+pub(super) fn attempt_span(parent: &tracing::Span, attempt: u32) -> tracing::Span {
+    tracing::info_span!(
+        parent: parent,
+        "courier.attempt",
+        courier.attempt = attempt,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+}
+
+/// Records an attempt's status, or that it got none, on `span`.
+pub(super) fn record_result(span: &tracing::Span, result: &Result<Response, Failure>) {
+    match result {
+        Ok(response) => {
+            span.record("http.response.status_code", response.status);
+            if response.status >= 500 {
+                span.record("otel.status_code", "error");
+            }
+        }
+        Err(_) => {
+            span.record("otel.status_code", "error");
         }
     }
 }

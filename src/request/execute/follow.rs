@@ -12,6 +12,7 @@ use super::Executor;
 use super::Failure;
 use super::transport::{Response, Run};
 use crate::template::MAX_URL_BYTES;
+use tracing::Instrument;
 
 impl Executor {
     /// Sends a request and follows up to `redirects` redirects (then the 3xx is the
@@ -30,9 +31,15 @@ impl Executor {
             let client = self.client_for(&parsed, timeouts, port).await?;
             let (method, url) = (hop.method.as_str(), hop.url.as_str());
             // The URL parsed for the check is the one sent: reqwest parses no string again.
+            let span = hop_span(method, &parsed, port, followed);
             let request = client.request(hop.method.clone(), parsed);
-            let response =
-                self.attempt(request, method, url, hop.headers.clone(), hop.body.clone(), timeouts.read, run).await?;
+            let sending = self.attempt(request, method, url, hop.headers.clone(), hop.body.clone(), timeouts.read, run);
+            let response = sending.instrument(span.clone()).await;
+            match &response {
+                Ok(response) => span.record("http.response.status_code", response.status),
+                Err(failure) => span.record("otel.status_code", "error").record("error.type", failure.kind.name()),
+            };
+            let response = response?;
             let location = response.headers.get(header::LOCATION).filter(|_| redirect::is_redirect(response.status));
             let Some(location) = location else { return Ok(response) };
             if followed == redirects {
@@ -79,4 +86,20 @@ impl Executor {
         }
         Ok((url, port))
     }
+}
+
+/// The span of one HTTP request: its method, host, port and place in the redirect
+/// chain; its status once answered. Never its URL, which may carry values.
+fn hop_span(method: &str, url: &url::Url, port: u16, redirect: u32) -> tracing::Span {
+    tracing::info_span!(
+        "courier.http",
+        otel.kind = "client",
+        http.request.method = method,
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = port,
+        courier.redirect = redirect,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
 }

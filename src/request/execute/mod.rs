@@ -45,7 +45,8 @@ pub(crate) use call::{Attempt, Call, KeyChoice, Sent};
 use files::add_body_headers;
 pub use outcome::{Credentials, DryRun, Outcome, Prepared};
 use receive::{fail, receive_status, redact_outcome, without_query};
-use transport::{Run, header_pairs, timed_out, trace_id};
+use tracing::Instrument;
+use transport::{Run, header_pairs, timed_out};
 
 /// The header that carries a request's trace id.
 pub const TRACE_HEADER: &str = "X-B3-TraceId";
@@ -318,9 +319,7 @@ impl Executor {
         if let Some(key) = rendered.idempotency_key.as_deref().and_then(|key| HeaderValue::from_str(key).ok()) {
             rendered.headers.insert(HeaderName::from_static("idempotency-key"), key);
         }
-        if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
-            rendered.headers.insert(HeaderName::from_static("x-b3-traceid"), trace);
-        }
+        super::trace::TraceParent::fresh().insert_into(&mut rendered.headers);
         let mut headers = IndexMap::new();
         for (name, value) in header_pairs(&rendered.headers) {
             let value = if super::log::is_credential_header(name) { REDACTED.to_owned() } else { redact(&value) };
@@ -394,7 +393,8 @@ impl Executor {
     ) -> Outcome {
         let redactor = Arc::new(Redactor::default());
         let mut outcome = Outcome::default();
-        let mut run = Run { debug: false, log: Vec::new(), in_flight: None };
+        let span = call::send_span(prepared.method.as_str(), None, &prepared.url);
+        let mut run = span.in_scope(|| Run::new(false));
         let (method, url) = (prepared.method, without_query(&prepared.url));
         let ready = match credentials {
             None => Ok((None, None)),
@@ -411,11 +411,18 @@ impl Executor {
                 let ready = ready.as_ref().unwrap_or(prepared);
                 let total = ready.timeouts.total.min(self.inner.options.max_timeout);
                 let redirects = credentials.map_or(DEFAULT_REDIRECTS, |credentials| credentials.request.redirects);
+                let attempt = call::attempt_span(&span, 1);
                 let sending = self.deliver(ready, auth.as_ref(), redirects, &redactor, &mut run);
-                match tokio::time::timeout(total, sending).await {
-                    Ok(Ok(response)) => receive_status(method, &response, &ready.url, &mut outcome),
-                    Ok(Err(failure)) => fail(&mut outcome, failure, method.as_str(), &url),
-                    Err(_) => fail(&mut outcome, timed_out(total, &mut run), method.as_str(), &url),
+                let result = match tokio::time::timeout(total, sending).instrument(attempt.clone()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(timed_out(total, &mut run)),
+                };
+                call::record_result(&attempt, &result);
+                call::record_result(&span, &result);
+                span.record("courier.attempts", 1);
+                match result {
+                    Ok(response) => receive_status(method, &response, &ready.url, &mut outcome),
+                    Err(failure) => fail(&mut outcome, failure, method.as_str(), &url),
                 }
             }
         }
@@ -570,10 +577,10 @@ mod tests {
 
     #[test]
     fn trace_ids_are_128_bit_hex() {
-        let (a, b) = (trace_id(), trace_id());
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|byte| byte.is_ascii_hexdigit()));
-        assert_ne!(a, b);
+        let (a, b) = (super::super::trace::TraceParent::fresh(), super::super::trace::TraceParent::fresh());
+        assert_eq!(a.trace_hex().len(), 32);
+        assert!(a.trace_hex().bytes().all(|byte| byte.is_ascii_hexdigit()));
+        assert_ne!(a.trace_hex(), b.trace_hex());
     }
 
     #[test]

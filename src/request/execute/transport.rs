@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 
 use super::super::destination;
 use super::super::exchange::{Failure, name_the_limit, read_body};
 use super::super::log::{Exchange, LogEntry};
 use super::super::spec::Timeouts;
+use super::super::trace::Outgoing;
 use super::{Executor, MAX_CLIENTS};
 use crate::events::EventKind;
 
@@ -22,11 +23,13 @@ pub(super) struct Response {
     pub(super) body: Vec<u8>,
 }
 
-/// The log of one run, and the HTTP request in flight (which a timeout interrupts).
+/// The log of one run, the HTTP request in flight (which a timeout interrupts),
+/// and the trace its requests belong to.
 pub(super) struct Run {
     pub(super) debug: bool,
     pub(super) log: Vec<LogEntry>,
     pub(super) in_flight: Option<InFlight>,
+    pub(super) trace: Outgoing,
 }
 
 pub(super) struct InFlight {
@@ -38,6 +41,11 @@ pub(super) struct InFlight {
 }
 
 impl Run {
+    /// A run's start: an empty log, and its trace (see [`Outgoing::start`]).
+    pub(super) fn new(debug: bool) -> Self {
+        Run { debug, log: Vec::new(), in_flight: None, trace: Outgoing::start() }
+    }
+
     pub(super) fn start(&mut self, method: &str, url: &str, trace_id: &str, headers: &HeaderMap, body: Option<&[u8]>) {
         let request = self.debug.then(|| Exchange::new(header_pairs(headers), body));
         self.in_flight = Some(InFlight {
@@ -96,11 +104,6 @@ pub(super) fn timed_out(total: Duration, run: &mut Run) -> Failure {
     let message = format!("no response within the timeout of {total} (the spec's timeout = \"{total}\" ran out)");
     run.interrupt(&message);
     Failure { kind: EventKind::Timeout, message, refused: false, connection: false }
-}
-
-/// A fresh 128-bit trace id, as 32 lowercase hex digits.
-pub(super) fn trace_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
 }
 
 impl Executor {
@@ -169,11 +172,9 @@ impl Executor {
         read_timeout: Duration,
         run: &mut Run,
     ) -> Result<Response, Failure> {
-        let trace = trace_id();
-        if let Ok(value) = HeaderValue::from_str(&trace) {
-            headers.insert(HeaderName::from_static("x-b3-traceid"), value);
-        }
-        run.start(method, url, &trace, &headers, body.as_deref());
+        let trace = run.trace.next();
+        trace.insert_into(&mut headers);
+        run.start(method, url, &trace.trace_hex(), &headers, body.as_deref());
         let mut request = request.headers(headers);
         if let Some(body) = body {
             request = request.body(body);
