@@ -181,7 +181,7 @@ fn processes_starting_at_once_migrate_the_schema_once() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let versions: Vec<i64> =
         client.query("SELECT version FROM courier_schema", &[]).unwrap().iter().map(|row| row.get(0)).collect();
-    assert_eq!(versions, [3]);
+    assert_eq!(versions, [4]);
     // A newer schema than this courier knows is refused.
     client.execute("UPDATE courier_schema SET version = 99", &[]).unwrap();
     let error = PostgresStore::open(&url).unwrap_err();
@@ -219,14 +219,18 @@ fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
     let records = store.list().unwrap();
     assert_eq!((records.len(), records[0].saved.idempotency_key.as_str(), records[0].tenant.clone()), (1, "k0", None));
     let version: i64 = client.query_one("SELECT version FROM courier_schema", &[]).unwrap().get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
+    // The host of a record saved before the fairness migration is read from its URL.
+    let host: String =
+        client.query_one("SELECT host FROM courier_requests WHERE idempotency_key = 'k0'", &[]).unwrap().get(0);
+    assert_eq!(host, "127.0.0.1:9");
     let indexes: Vec<String> = client
         .query("SELECT indexname FROM pg_indexes WHERE tablename = 'courier_requests' ORDER BY 1", &[])
         .unwrap()
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(indexes, ["courier_requests_claim", "courier_requests_pkey"]);
+    assert_eq!(indexes, ["courier_requests_claim", "courier_requests_fair", "courier_requests_pkey"]);
     let trace_context =
         courier::request::trace::TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     let new = courier::replay::NewRecord {

@@ -43,7 +43,7 @@ pub(crate) struct EnqueueArgs {
     /// The replay store: a SQLite file or a postgres:// address [default: $COURIER_STORE, else courier-replay.db].
     #[arg(long, value_name = "FILE|URL")]
     store: Option<PathBuf>,
-    /// Whose requests these are, stored with each record.
+    /// Whose requests these are, stored with each record over the spec's `tenant`.
     #[arg(long, value_name = "T")]
     tenant: Option<String>,
     /// A JSON object of secrets, NAME → value (the environment's COURIER_SECRET_NAME comes first).

@@ -4,6 +4,7 @@
 
 mod allow;
 mod check;
+mod destinations;
 mod enqueue;
 mod eval;
 mod functions;
@@ -55,6 +56,8 @@ enum Command {
     Enqueue(enqueue::EnqueueArgs),
     /// Send the queued requests that are due.
     Worker(replay::WorkerArgs),
+    /// List the store's destination hosts: requests in flight, circuit breaker, failures, next probe.
+    Destinations(destinations::DestinationsArgs),
     /// Serve the JSON API and the playground page for template authors.
     Serve(serve::ServeArgs),
     /// Turn a request written for another tool into a request spec (`import curl`).
@@ -111,6 +114,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(args),
         Command::Enqueue(args) => enqueue::enqueue(args),
         Command::Worker(args) => replay::worker(args),
+        Command::Destinations(args) => destinations::destinations(args),
         Command::Serve(args) => serve::serve(args),
         Command::Import(args) => import_curl::import(args),
     };

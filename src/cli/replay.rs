@@ -98,6 +98,13 @@ pub(crate) struct WorkerArgs {
     /// least --concurrency. A killed worker's held requests wait for their lease to lapse.
     #[arg(long, value_name = "N", default_value_t = 64)]
     batch: usize,
+    /// Consecutive failed attempts at a host (no answer, timeout, 5xx, 429) that open
+    /// its circuit breaker: its records wait, spending no attempt, until a probe succeeds.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    breaker_failures: u32,
+    /// How long an open breaker waits before its probe; doubled while probes fail, up to 10 minutes.
+    #[arg(long, value_name = "DURATION", value_parser = parse_cooldown, default_value = "30s")]
+    breaker_cooldown: Duration,
     /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address
     /// (`docs/operations.md`).
     #[arg(long, value_name = "ADDR")]
@@ -130,6 +137,14 @@ fn parse_lease(text: &str) -> Result<Duration, String> {
         return Err("a lease may be at most 24h".to_owned());
     }
     Ok(lease)
+}
+
+fn parse_cooldown(text: &str) -> Result<Duration, String> {
+    let cooldown = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if cooldown < Duration::from_secs(1) || cooldown > courier::replay::MAX_COOLDOWN {
+        return Err("a breaker's cooldown must be between 1s and 10m".to_owned());
+    }
+    Ok(cooldown)
 }
 
 pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
@@ -199,6 +214,10 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         max_attempts: args.max_attempts.max(1),
         concurrency: args.concurrency.max(1),
         batch: args.batch.max(1),
+        breaker: courier::replay::BreakerPolicy {
+            failures: args.breaker_failures.max(1),
+            cooldown: args.breaker_cooldown,
+        },
         ..WorkerOptions::default()
     };
     // Read first, so that a bad entry is reported whether or not there is work.

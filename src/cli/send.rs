@@ -49,6 +49,9 @@ pub(crate) struct SendArgs {
     /// file or a postgres:// address [default: $COURIER_STORE, else courier-replay.db].
     #[arg(long, value_name = "FILE|URL")]
     store: Option<PathBuf>,
+    /// Whose request this is, stored with a queued or kept record over the spec's `tenant`.
+    #[arg(long, value_name = "T")]
+    tenant: Option<String>,
     #[command(flatten)]
     allow: AllowArgs,
     #[command(flatten)]
@@ -164,7 +167,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
     let destinations = args.allow.destinations()?;
     let options = ExecutorOptions { local_files: args.files.clone(), destinations, ..ExecutorOptions::default() };
-    let delivery = Delivery::new(Executor::with_options(options)).with_store(store_at(&store_location(args.store))?);
+    let delivery = Delivery::new(Executor::with_options(options))
+        .with_store(store_at(&store_location(args.store))?)
+        .with_tenant(args.tenant);
 
     if args.dry_run {
         let dry_run = delivery

@@ -4,10 +4,11 @@
 //! is sent, one that failed for want of an answer after).
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use super::destinations::{BreakerPolicy, HostReport, HostWatch, host_of};
 use super::keep::{Kept, keep, worth_keeping};
 use super::retry::{Next, may_resend, next};
 use super::store::ReplayStore;
@@ -25,6 +26,10 @@ use crate::variables::VariableSource;
 pub struct Delivery {
     executor: Executor,
     store: Option<Arc<dyn ReplayStore>>,
+    /// The tenant every record it keeps or queues gets, over the spec's `tenant`.
+    tenant: Option<String>,
+    /// Without a store, the hosts' circuit breakers, in this process (issue #22).
+    breakers: Arc<Mutex<HostWatch>>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -59,7 +64,7 @@ impl Deref for Delivered {
 impl Delivery {
     /// Delivery through `executor`, with no replay store.
     pub fn new(executor: Executor) -> Self {
-        Delivery { executor, store: None }
+        Delivery { executor, store: None, tenant: None, breakers: Arc::default() }
     }
 
     /// The same delivery with a replay store: requests that fail for want of a
@@ -68,6 +73,12 @@ impl Delivery {
     /// every request carries an `Idempotency-Key`.
     pub fn with_store(self, store: Arc<dyn ReplayStore>) -> Self {
         Delivery { store: Some(store), ..self }
+    }
+
+    /// The same delivery, giving every record it keeps or queues `tenant`
+    /// whatever the spec's `tenant` says (`courier send --tenant`).
+    pub fn with_tenant(self, tenant: Option<String>) -> Self {
+        Delivery { tenant, ..self }
     }
 
     /// The executor it sends through.
@@ -108,6 +119,15 @@ impl Delivery {
     ) -> Delivered {
         let choice = KeyChoice { supplied: key, fresh: self.needs_key(request) };
         let mut call = self.executor.call(request, variables, context, cookies, choice).await;
+        let host = call.prepared().map(|prepared| host_of(&prepared.url));
+        if !request.is_queued()
+            && let Some(host) = &host
+            && let Some(refusal) = self.breaker_refusal(host).await
+        {
+            let mut sent = call.finish();
+            sent.fail(refusal);
+            return Delivered { outcome: sent.complete(cookies), replay: None, attempts: 0 };
+        }
         if !request.is_queued() {
             // The host's cap on attempts holds whatever the spec asks for.
             let cap = self.executor.options().max_attempts.max(1);
@@ -116,9 +136,35 @@ impl Delivery {
             send_with_retries(&mut call, policy.as_ref()).await;
         }
         let mut sent = call.finish();
+        if let Some(host) = host.filter(|_| self.store.is_none() && sent.attempts > 0) {
+            let outcome = &sent.outcome;
+            let failed = outcome.status.map_or(!outcome.refused, |status| status >= 500 || status == 429);
+            let report = HostReport { host, failed, pause_until: None };
+            let mut breakers = self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            breakers.note(report, &BreakerPolicy::default(), chrono::Utc::now());
+            breakers.reports.clear();
+        }
         let replay = self.keep(&mut sent, request, variables, context, key.is_some()).await;
         let attempts = sent.attempts;
         Delivered { outcome: sent.complete(cookies), replay, attempts }
+    }
+
+    /// Why a request to `host` must not be sent now: the store's breaker of the host
+    /// is open, or the host is paused (read from the store, as its workers do);
+    /// without a store, this process's breaker is open. `None`: send it.
+    async fn breaker_refusal(&self, host: &str) -> Option<String> {
+        let now = chrono::Utc::now();
+        let Some(store) = &self.store else {
+            let mut breakers = self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            breakers.reports.clear();
+            return breakers.refusal(host, now);
+        };
+        let store = store.clone();
+        // A store that cannot be read says nothing against sending.
+        let states = tokio::task::spawn_blocking(move || store.hosts()).await.ok()?.ok()?;
+        let mut watch = HostWatch::default();
+        watch.replace(states, &BreakerPolicy::default(), now);
+        watch.refusal(host, now)
     }
 
     /// Renders a request without sending anything, as [`Executor::dry_run`] does,
@@ -168,7 +214,8 @@ impl Delivery {
         }
         let prepared = sent.prepared.clone()?;
         let supplied_key = key_supplied || request.idempotency_key.is_some();
-        let kept = keep(store, request, prepared, variables, context, sent, supplied_key).await;
+        let owned = (supplied_key, self.tenant.as_deref());
+        let kept = keep(store, request, prepared, variables, context, sent, owned).await;
         match kept {
             Ok(kept) => {
                 sent.note(kept.to_string());

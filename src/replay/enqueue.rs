@@ -19,7 +19,7 @@ pub type Enqueued = Result<i64, String>;
 impl Delivery {
     /// Queues `request` once for each set of variables, as `queue = true` would
     /// (whether the spec says so or not), all due at once, with `tenant` stored
-    /// with each record. A set that fails to render, whose URL the destination
+    /// with each record (without it, the spec's `tenant` rendered for each set). A set that fails to render, whose URL the destination
     /// policy refuses (an address written in the URL is checked now; a host name
     /// when the worker resolves it), or whose record would hold a credential, gets
     /// its reason and queues nothing; the others are saved in one committed
@@ -84,14 +84,11 @@ impl Delivery {
         }
         let saved = without_credentials(request, prepared, variables, context, sent.redactor())
             .map_err(|why| format!("cannot queue the request: {why}"))?;
-        Ok(NewRecord {
-            state: State::Pending,
-            saved,
-            attempts: 0,
-            last_error: None,
-            tenant: tenant.map(str::to_owned),
-            trace_context: sent.trace,
-        })
+        let tenant = match tenant {
+            Some(tenant) => Some(tenant.to_owned()),
+            None => request.render_tenant(variables, context)?.map(|tenant| sent.redactor().redact(&tenant)),
+        };
+        Ok(NewRecord { state: State::Pending, saved, attempts: 0, last_error: None, tenant, trace_context: sent.trace })
     }
 }
 

@@ -81,6 +81,7 @@ pub(crate) fn failure_text(outcome: &Outcome) -> String {
 /// else `failed`, with the outcome's failure. An error says why it was not saved.
 /// With a `supplied_key` (the caller's or the spec's, not a fresh one), a record
 /// that already has the key is the request's record: a retry saves no second one.
+/// The record's tenant is `tenant` (the host's override), else the spec's `tenant`.
 pub(crate) async fn keep(
     store: &Arc<dyn ReplayStore>,
     request: &CompiledRequest,
@@ -88,7 +89,7 @@ pub(crate) async fn keep(
     variables: &(dyn VariableSource + Sync),
     context: &Context,
     sent: &Sent,
-    supplied_key: bool,
+    (supplied_key, tenant): (bool, Option<&str>),
 ) -> Result<Kept, String> {
     let (redactor, outcome) = (sent.redactor(), &sent.outcome);
     let saved = without_credentials(request, prepared, variables, context, redactor)?;
@@ -110,7 +111,11 @@ pub(crate) async fn keep(
     } else {
         (State::Failed, sent.attempts.max(1), Some(redactor.redact(&failure_text(outcome))))
     };
-    let record = NewRecord { state, saved, attempts, last_error, tenant: None, trace_context: sent.trace };
+    let tenant = match tenant {
+        Some(tenant) => Some(tenant.to_owned()),
+        None => request.render_tenant(variables, context)?.map(|tenant| redactor.redact(&tenant)),
+    };
+    let record = NewRecord { state, saved, attempts, last_error, tenant, trace_context: sent.trace };
     let store = store.clone();
     let ids = tokio::task::spawn_blocking(move || store.insert(std::slice::from_ref(&record)))
         .await

@@ -19,6 +19,7 @@
 
 mod address;
 mod deliver;
+mod destinations;
 mod enqueue;
 mod keep;
 mod location;
@@ -34,6 +35,7 @@ mod worker;
 
 pub use address::without_password;
 pub use deliver::{Delivered, Delivery};
+pub use destinations::{Breaker, BreakerPolicy, HostReport, HostState, MAX_COOLDOWN, host_of};
 pub use enqueue::Enqueued;
 pub use keep::{Kept, worth_keeping};
 pub use location::StoreLocation;

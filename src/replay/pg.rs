@@ -20,6 +20,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
+use super::destinations::{Breaker, BreakerPolicy, HostReport, HostState, host_of};
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
     StoreError, Unreadable,
@@ -81,6 +82,26 @@ CREATE INDEX courier_requests_claim ON courier_requests (next_attempt_at, id) WH
 -- The enqueuer's W3C trace context (a traceparent value), so that the delivery's
 -- spans join its trace (issue #23: traces).
 ALTER TABLE courier_requests ADD COLUMN trace_context TEXT;
+"#,
+    r#"
+-- Issue #22 (fairness, breakers): each record's destination host (for records
+-- saved before, read from the URL: after the scheme, up to the path, without a
+-- user), an index that finds each tenant's hosts with pending records and their
+-- earliest due, and the hosts' state shared by every worker: circuit breaker
+-- and Retry-After pause.
+ALTER TABLE courier_requests ADD COLUMN host TEXT NOT NULL DEFAULT '';
+UPDATE courier_requests
+    SET host = lower(coalesce(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#]*)'), ''));
+CREATE INDEX courier_requests_fair ON courier_requests ((coalesce(tenant, '')), host, next_attempt_at, id)
+    WHERE state = 'pending';
+CREATE TABLE courier_hosts (
+    host TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    breaker TEXT NOT NULL DEFAULT 'closed' CHECK (breaker IN ('closed', 'open', 'half-open')),
+    cooldown_ms BIGINT NOT NULL DEFAULT 0,
+    probe_at BIGINT,
+    paused_until BIGINT
+);
 "#,
 ];
 
@@ -356,16 +377,16 @@ impl ReplayStore for PostgresStore {
             let statement = connection.statement("insert", || {
                 "INSERT INTO courier_requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                      read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
-                     created_at, updated_at, next_attempt_at, tenant, trace_context)
+                     created_at, updated_at, next_attempt_at, tenant, trace_context, host)
                  SELECT state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms,
                      idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, $15, $15, $15, tenant,
-                     trace_context
+                     trace_context, host
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[],
                      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
-                     $14::text[], $16::text[], $17::text[])
+                     $14::text[], $16::text[], $17::text[], $18::text[])
                      WITH ORDINALITY AS new (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                          read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts,
-                         last_error, tenant, trace_context, position)
+                         last_error, tenant, trace_context, host, position)
                  ORDER BY position
                  RETURNING id"
                     .to_owned()
@@ -396,6 +417,7 @@ impl ReplayStore for PostgresStore {
                     &now,
                     &c.tenants,
                     &c.trace_contexts,
+                    &c.hosts,
                 ],
             )?;
             // The identity is drawn in the order the rows are inserted (by position),
@@ -508,6 +530,73 @@ impl ReplayStore for PostgresStore {
         })
     }
 
+    /// In one transaction: the hosts' rows made if missing, locked in the order of
+    /// their names (two workers reporting at once wait for each other, never
+    /// deadlock), brought up to date by [`HostState::apply`], written back.
+    fn report_hosts(
+        &self,
+        reports: &[HostReport],
+        policy: &BreakerPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = reports.iter().map(|report| report.host.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        self.with(|connection| {
+            let mut transaction = connection.client.transaction()?;
+            transaction.execute(
+                "INSERT INTO courier_hosts (host) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (host) DO NOTHING",
+                &[&names],
+            )?;
+            let rows = transaction.query(
+                &format!("SELECT {HOST_COLUMNS} FROM courier_hosts WHERE host = ANY($1) ORDER BY host FOR UPDATE"),
+                &[&names],
+            )?;
+            let mut states: HashMap<String, HostState> = rows
+                .iter()
+                .map(|row| host_state(row).map(|state| (state.host.clone(), state)))
+                .collect::<Result<_, _>>()?;
+            for report in reports {
+                let state = states
+                    .entry(report.host.clone())
+                    .or_insert_with(|| HostState { host: report.host.clone(), ..HostState::default() });
+                state.apply(report, policy, now);
+            }
+            let states: Vec<&HostState> = states.values().collect();
+            let hosts: Vec<&str> = states.iter().map(|state| state.host.as_str()).collect();
+            let failures: Vec<i32> =
+                states.iter().map(|state| i32::try_from(state.failures).unwrap_or(i32::MAX)).collect();
+            let breakers: Vec<&str> = states.iter().map(|state| state.breaker.as_str()).collect();
+            let cooldowns: Vec<i64> =
+                states.iter().map(|state| i64::try_from(state.cooldown.as_millis()).unwrap_or(i64::MAX)).collect();
+            let probes: Vec<Option<i64>> =
+                states.iter().map(|state| state.probe_at.map(|at| at.timestamp_millis())).collect();
+            let pauses: Vec<Option<i64>> =
+                states.iter().map(|state| state.paused_until.map(|at| at.timestamp_millis())).collect();
+            transaction.execute(
+                "UPDATE courier_hosts AS h SET failures = u.failures, breaker = u.breaker, cooldown_ms = u.cooldown,
+                        probe_at = u.probe_at, paused_until = u.paused_until
+                 FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+                     AS u(host, failures, breaker, cooldown, probe_at, paused_until)
+                 WHERE h.host = u.host",
+                &[&hosts, &failures, &breakers, &cooldowns, &probes, &pauses],
+            )?;
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        self.with(|connection| {
+            let rows =
+                connection.client.query(&format!("SELECT {HOST_COLUMNS} FROM courier_hosts ORDER BY host"), &[])?;
+            rows.iter().map(host_state).collect()
+        })
+    }
+
     fn remove(&self, id: i64) -> Result<bool, StoreError> {
         self.with(|connection| Ok(connection.client.execute("DELETE FROM courier_requests WHERE id = $1", &[&id])? > 0))
     }
@@ -572,7 +661,7 @@ impl<'a> ClaimPlan<'a> {
     pub(super) fn of(claim: &Claim<'a>) -> ClaimPlan<'a> {
         let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
         let (name, filter, id) = match claim.selection {
-            Selection::Due => ("claim_due", "state = 'pending' AND next_attempt_at <= $1", None),
+            Selection::Due => ("claim_due", DUE, None),
             Selection::One(id) => ("claim_one", "id = $8", Some(id)),
         };
         ClaimPlan {
@@ -642,19 +731,21 @@ impl<'a> Settle<'a> {
     }
 }
 
+/// The filter of a worker's claim: pending records that are due. [`claim_sql`]
+/// given it takes them in the fair order (see [`fair_pick`]).
+const DUE: &str = "state = 'pending' AND next_attempt_at <= $1";
+
 /// The claim of records that pass `filter`: see [`PostgresStore::claim`] for its
 /// parameters. The backoff follows [`super::store::Backoff::after`]: the first
 /// wait doubled for each attempt before this one, at most the longest (and a
-/// century), less a random half.
+/// century), less a random half. The records come back in the order they were
+/// picked in: for [`DUE`], the fair order.
 pub(super) fn claim_sql(filter: &str) -> String {
     let returned: Vec<String> = COLUMNS.split(", ").map(|column| format!("r.{}", column.trim())).collect();
     let returned = returned.join(", ");
+    let pick = if filter == DUE { fair_pick() } else { plain_pick(filter) };
     format!(
-        "WITH due AS (
-            SELECT id, attempts, next_attempt_at FROM courier_requests
-            WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= $1)
-            ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
-        ), dead AS (
+        "WITH RECURSIVE {pick}, dead AS (
             UPDATE courier_requests AS r SET state = 'dead', updated_at = $1, lease_owner = NULL,
                 lease_expires_at = NULL,
                 last_error = 'its ' || due.attempts || ' attempts ran out (max ' || $5::int
@@ -669,10 +760,86 @@ pub(super) fn claim_sql(filter: &str) -> String {
                 SELECT LEAST($6::float8 * power(2, LEAST(due.attempts, 30)), $7::float8, 3155760000000::float8) AS ms
             ) AS wait
             WHERE r.id = due.id AND ($5::int IS NULL OR due.attempts < $5::int)
-            RETURNING {returned}, due.next_attempt_at AS due_at
+            RETURNING {returned}, due.position
         )
-        SELECT {COLUMNS} FROM claimed ORDER BY due_at, id"
+        SELECT {COLUMNS} FROM claimed ORDER BY position"
     )
+}
+
+/// `due`: the records that pass `filter`, the earliest due first, locked.
+fn plain_pick(filter: &str) -> String {
+    format!(
+        "due AS (
+            SELECT id, attempts, next_attempt_at,
+                row_number() OVER (ORDER BY next_attempt_at, id) AS position
+            FROM (
+                SELECT id, attempts, next_attempt_at FROM courier_requests
+                WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= $1)
+                ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+            ) AS locked
+        )"
+    )
+}
+
+/// `due` for a worker's claim, in the order of `destinations::fair_order` (tenants
+/// take turns, and a tenant's hosts): the (tenant, host) groups with pending
+/// records are found one at a time along the `courier_requests_fair` index (a
+/// loose index scan, at most 4096 groups), up to `$2` due records of each that no
+/// other claimer is taking (`FOR UPDATE SKIP LOCKED` per group: claimers at work
+/// together take different records, not the same first ones), ranked with window
+/// functions, and the first `$2` of them claimed (the others' locks end with the
+/// claim's short transaction). A host whose breaker is open or
+/// that is paused (`courier_hosts`) is left out; one whose breaker's cooldown has
+/// passed gives one record, its probe, and is marked half-open until this claim's
+/// lease lapses (`$4`) — by one claimer only: the row's lock decides who.
+fn fair_pick() -> String {
+    "groups (tenant, host) AS (
+            (SELECT coalesce(tenant, ''), host FROM courier_requests WHERE state = 'pending'
+             ORDER BY coalesce(tenant, ''), host LIMIT 1)
+            UNION ALL
+            SELECT later.tenant, later.host FROM groups AS g, LATERAL (
+                SELECT coalesce(n.tenant, '') AS tenant, n.host FROM courier_requests AS n
+                WHERE n.state = 'pending' AND (coalesce(n.tenant, ''), n.host) > (g.tenant, g.host)
+                ORDER BY coalesce(n.tenant, ''), n.host LIMIT 1
+            ) AS later
+        ), probing AS (
+            UPDATE courier_hosts SET breaker = 'half-open', probe_at = $4
+            WHERE breaker <> 'closed' AND coalesce(probe_at, 0) <= $1 AND coalesce(paused_until, 0) <= $1
+            RETURNING host
+        ), shut AS (
+            SELECT host FROM courier_hosts WHERE breaker <> 'closed' OR coalesce(paused_until, 0) > $1
+        ), candidates AS (
+            SELECT c.id, g.tenant, g.host, c.next_attempt_at,
+                row_number() OVER (PARTITION BY g.tenant, g.host ORDER BY c.next_attempt_at, c.id) AS host_turn,
+                min(c.next_attempt_at) OVER (PARTITION BY g.tenant, g.host) AS host_head,
+                min(c.next_attempt_at) OVER (PARTITION BY g.tenant) AS tenant_head,
+                g.host IN (SELECT host FROM probing) AS probe
+            FROM (SELECT tenant, host FROM groups LIMIT 4096) AS g
+            CROSS JOIN LATERAL (
+                SELECT id, next_attempt_at FROM courier_requests
+                WHERE state = 'pending' AND coalesce(tenant, '') = g.tenant AND host = g.host
+                    AND next_attempt_at <= $1 AND (lease_owner IS NULL OR lease_expires_at <= $1)
+                ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+            ) AS c
+            WHERE g.host NOT IN (SELECT host FROM shut) OR g.host IN (SELECT host FROM probing)
+        ), ranked AS (
+            SELECT id, tenant, tenant_head, probe, host,
+                row_number() OVER (PARTITION BY tenant ORDER BY host_turn, host_head, host) AS tenant_turn
+            FROM candidates
+        ), ordered AS (
+            SELECT id, row_number() OVER (ORDER BY tenant_turn, tenant_head, tenant) AS position,
+                row_number() OVER (PARTITION BY host, probe ORDER BY tenant_turn, tenant_head, tenant) AS nth
+            FROM ranked
+        ), due AS (
+            SELECT r.id, r.attempts, r.next_attempt_at, o.position
+            FROM courier_requests AS r JOIN ordered AS o ON o.id = r.id
+            WHERE r.state = 'pending' AND r.next_attempt_at <= $1
+                AND (r.lease_owner IS NULL OR r.lease_expires_at <= $1)
+                AND (o.nth = 1 OR r.host NOT IN (SELECT host FROM probing))
+            ORDER BY o.position LIMIT $2
+            FOR UPDATE OF r SKIP LOCKED
+        )"
+    .to_owned()
 }
 
 /// Records as columns, for an insert that unnests arrays.
@@ -692,6 +859,7 @@ struct Columns<'a> {
     last_errors: Vec<Option<&'a str>>,
     tenants: Vec<Option<&'a str>>,
     trace_contexts: Vec<Option<String>>,
+    hosts: Vec<String>,
 }
 
 impl<'a> Columns<'a> {
@@ -721,6 +889,7 @@ impl<'a> Columns<'a> {
             columns.last_errors.push(new.last_error.as_deref());
             columns.tenants.push(new.tenant.as_deref());
             columns.trace_contexts.push(new.trace_context.map(|trace| trace.header()));
+            columns.hosts.push(host_of(&request.url));
         }
         columns
     }
@@ -728,6 +897,27 @@ impl<'a> Columns<'a> {
 
 fn time(millis: i64) -> Result<DateTime<Utc>, String> {
     DateTime::from_timestamp_millis(millis).ok_or_else(|| format!("{millis} is not a time"))
+}
+
+/// The columns a [`HostState`] is read from, in the order [`host_state`] reads them.
+const HOST_COLUMNS: &str = "host, failures, breaker, cooldown_ms, probe_at, paused_until";
+
+/// Reads a host's state from a row of [`HOST_COLUMNS`].
+fn host_state(row: &Row) -> Result<HostState, Failed> {
+    let failures: i32 = row.try_get(1)?;
+    let breaker: String = row.try_get(2)?;
+    let cooldown: i64 = row.try_get(3)?;
+    let at = |index: usize| -> Result<Option<DateTime<Utc>>, Failed> {
+        row.try_get::<_, Option<i64>>(index)?.map(|at| time(at).map_err(Failed::Data)).transpose()
+    };
+    Ok(HostState {
+        host: row.try_get(0)?,
+        failures: u32::try_from(failures).unwrap_or(0),
+        breaker: Breaker::parse(&breaker),
+        cooldown: Duration::from_millis(u64::try_from(cooldown).unwrap_or(0)),
+        probe_at: at(4)?,
+        paused_until: at(5)?,
+    })
 }
 
 /// Reads a record from a row of [`COLUMNS`].

@@ -1,5 +1,6 @@
 //! The default store: one SQLite file, in WAL mode, with a versioned schema.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 
 use super::address::without_password;
+use super::destinations::{Breaker, BreakerPolicy, Candidate, Gate, HostReport, HostState, fair_order, host_of};
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved, Selection,
     State, StoreError, Unreadable,
@@ -61,12 +63,38 @@ CREATE INDEX requests_claim ON requests (next_attempt_at, id) WHERE state = 'pen
 -- spans join its trace (issue #23: traces).
 ALTER TABLE requests ADD COLUMN trace_context TEXT;
 "#,
+    r#"
+-- Issue #22 (fairness, breakers): each record's destination host (for records
+-- saved before, read from the URL: after the scheme, up to the path, without a
+-- user), an index that finds each tenant's hosts with pending records and their
+-- earliest due, and the hosts' shared state: circuit breaker and Retry-After pause.
+ALTER TABLE requests ADD COLUMN host TEXT NOT NULL DEFAULT '';
+UPDATE requests SET host = lower(
+    substr(authority, instr(authority, '@') + 1)
+) FROM (
+    SELECT id AS of, substr(rest, 1, instr(rest || '/', '/') - 1) AS authority
+    FROM (SELECT id, substr(url, instr(url, '://') + 3) AS rest FROM requests)
+) WHERE id = of;
+CREATE INDEX requests_fair ON requests (coalesce(tenant, ''), host, next_attempt_at, id) WHERE state = 'pending';
+CREATE TABLE hosts (
+    host TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    breaker TEXT NOT NULL DEFAULT 'closed' CHECK (breaker IN ('closed', 'open', 'half-open')),
+    cooldown_ms INTEGER NOT NULL DEFAULT 0,
+    probe_at INTEGER,
+    paused_until INTEGER
+) STRICT;
+"#,
 ];
 
 /// The columns a [`Record`] is read from, in the order [`record`] reads them.
 const COLUMNS: &str = "id, state, method, url, headers, body, timeout_ms, connect_timeout_ms, read_timeout_ms, \
     idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error, created_at, updated_at, \
     next_attempt_at, lease_owner, lease_expires_at, tenant, trace_context";
+
+/// The most (tenant, host) groups one claim looks at: a claim's cost is bounded
+/// whatever the number of tenants (the groups are taken in the index's order).
+const MAX_GROUPS: usize = 4096;
 
 /// A [`ReplayStore`] in one SQLite file. The file is opened (created, migrated) on
 /// first use, so that a store that is never needed leaves no file behind.
@@ -277,24 +305,15 @@ impl ReplayStore for SqliteStore {
     fn claim(&self, claim: &Claim<'_>) -> Result<Vec<Record>, StoreError> {
         self.with(|connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (filter, id) = match claim.selection {
-                Selection::Due => ("state = 'pending' AND next_attempt_at <= ?1", None),
-                Selection::One(id) => ("id = ?3", Some(id)),
-            };
-            let candidates: Vec<(i64, u32, i64)> = {
-                let sql = format!(
-                    "SELECT id, attempts, next_attempt_at FROM requests
-                     WHERE {filter} AND (lease_owner IS NULL OR lease_expires_at <= ?1)
-                     ORDER BY next_attempt_at, id LIMIT ?2"
-                );
-                let mut statement = transaction.prepare_cached(&sql)?;
-                let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-                let read = |row: &Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
-                let rows = match id {
-                    Some(id) => statement.query_map(params![millis(claim.now), limit, id], read)?,
-                    None => statement.query_map(params![millis(claim.now), limit], read)?,
-                };
-                rows.collect::<rusqlite::Result<_>>()?
+            let candidates = match claim.selection {
+                Selection::Due => due_fairly(&transaction, claim)?,
+                Selection::One(id) => transaction
+                    .prepare_cached(
+                        "SELECT id, attempts, next_attempt_at FROM requests
+                         WHERE id = ?2 AND (lease_owner IS NULL OR lease_expires_at <= ?1)",
+                    )?
+                    .query_map(params![millis(claim.now), id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<rusqlite::Result<Vec<(i64, u32, i64)>>>()?,
             };
             let mut records = Vec::with_capacity(candidates.len());
             for (id, attempts, next_attempt_at) in candidates {
@@ -365,6 +384,65 @@ impl ReplayStore for SqliteStore {
         self.with(|connection| Ok(connection.execute("DELETE FROM requests WHERE id = ?1", [id])? > 0))
     }
 
+    fn report_hosts(
+        &self,
+        reports: &[HostReport],
+        policy: &BreakerPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        self.with(|connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut states: HashMap<String, HostState> = HashMap::new();
+            for report in reports {
+                if !states.contains_key(&report.host) {
+                    let known = transaction
+                        .prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts WHERE host = ?1"))?
+                        .query_map([&report.host], host_state)?
+                        .next()
+                        .transpose()?;
+                    let state =
+                        known.unwrap_or_else(|| HostState { host: report.host.clone(), ..HostState::default() });
+                    states.insert(report.host.clone(), state);
+                }
+                states.get_mut(&report.host).expect("just read").apply(report, policy, now);
+            }
+            for state in states.values() {
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO hosts (host, failures, breaker, cooldown_ms, probe_at, paused_until)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (host) DO UPDATE SET failures = ?2, breaker = ?3, cooldown_ms = ?4,
+                             probe_at = ?5, paused_until = ?6",
+                    )?
+                    .execute(params![
+                        state.host,
+                        state.failures,
+                        state.breaker.as_str(),
+                        i64::try_from(state.cooldown.as_millis()).unwrap_or(i64::MAX),
+                        state.probe_at.map(millis),
+                        state.paused_until.map(millis),
+                    ])?;
+            }
+            transaction.commit()
+        })
+    }
+
+    /// No file yet: no hosts, and no file made for a question (a direct send asks).
+    fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        if !self.path.exists() {
+            return Ok(Vec::new());
+        }
+        self.with(|connection| {
+            connection
+                .prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts ORDER BY host"))?
+                .query_map([], host_state)?
+                .collect()
+        })
+    }
+
     fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         self.with(|connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -399,6 +477,95 @@ fn settle(connection: &Connection, id: i64, owner: &str, finish: &Finish, now: D
     Ok(())
 }
 
+/// The due records a worker's claim may take, in the fair order (see
+/// [`fair_order`]): up to `claim.limit` of each (tenant, host) group with due
+/// records, found one group at a time along the `requests_fair` index, at most
+/// [`MAX_GROUPS`] groups. A host whose breaker is open or that is paused is left
+/// out; one whose breaker's cooldown has passed gives one record, its probe, and
+/// its breaker is half-open until this claim's lease lapses.
+fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rusqlite::Result<Vec<(i64, u32, i64)>> {
+    let now = millis(claim.now);
+    let gates = host_gates(transaction, now)?;
+    let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+    let mut candidates = Vec::new();
+    let mut attempts: HashMap<i64, u32> = HashMap::new();
+    let mut after: Option<(String, String)> = None;
+    for _ in 0..MAX_GROUPS {
+        // Along the index: the first group, then the next after the last one.
+        let (tenant, host) = after.clone().unwrap_or_default();
+        let sql = if after.is_none() {
+            "SELECT coalesce(tenant, ''), host FROM requests
+             WHERE state = 'pending' AND (coalesce(tenant, ''), host) >= (?1, ?2)
+             ORDER BY coalesce(tenant, ''), host LIMIT 1"
+        } else {
+            "SELECT coalesce(tenant, ''), host FROM requests
+             WHERE state = 'pending' AND (coalesce(tenant, ''), host) > (?1, ?2)
+             ORDER BY coalesce(tenant, ''), host LIMIT 1"
+        };
+        let group: Option<(String, String)> = transaction
+            .prepare_cached(sql)?
+            .query_map(params![tenant, host], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .next()
+            .transpose()?;
+        let Some((tenant, host)) = group else { break };
+        after = Some((tenant.clone(), host.clone()));
+        let gate = gates.get(&host).copied().unwrap_or(Gate::Closed);
+        if matches!(gate, Gate::Shut) {
+            continue;
+        }
+        let mut due = transaction.prepare_cached(
+            "SELECT id, attempts, next_attempt_at FROM requests
+             WHERE state = 'pending' AND coalesce(tenant, '') = ?1 AND host = ?2 AND next_attempt_at <= ?3
+                 AND (lease_owner IS NULL OR lease_expires_at <= ?3)
+             ORDER BY next_attempt_at, id LIMIT ?4",
+        )?;
+        let rows = due.query_map(params![tenant, host, now, limit], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, u32>(1)?, row.get::<_, i64>(2)?))
+        })?;
+        for row in rows {
+            let (id, tries, due) = row?;
+            attempts.insert(id, tries);
+            candidates.push(Candidate { id, tenant: tenant.clone(), host: host.clone(), due });
+        }
+    }
+    let hosts: HashMap<i64, String> = candidates.iter().map(|c| (c.id, c.host.clone())).collect();
+    let dues: HashMap<i64, i64> = candidates.iter().map(|c| (c.id, c.due)).collect();
+    let mut probed: Vec<String> = Vec::new();
+    let mut taken = Vec::new();
+    for id in fair_order(candidates) {
+        if taken.len() >= claim.limit {
+            break;
+        }
+        let host = &hosts[&id];
+        if matches!(gates.get(host), Some(Gate::Probe)) {
+            if probed.contains(host) {
+                continue;
+            }
+            probed.push(host.clone());
+        }
+        taken.push((id, attempts[&id], dues[&id]));
+    }
+    for host in probed {
+        transaction
+            .prepare_cached("UPDATE hosts SET breaker = 'half-open', probe_at = ?1 WHERE host = ?2")?
+            .execute(params![millis(claim.until), host])?;
+    }
+    Ok(taken)
+}
+
+/// What a claim may take of each host that is not simply open for business.
+fn host_gates(connection: &Connection, now: i64) -> rusqlite::Result<HashMap<String, Gate>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT host, breaker, probe_at, paused_until FROM hosts WHERE breaker <> 'closed' OR paused_until > ?1",
+    )?;
+    let rows = statement.query_map([now], |row| {
+        let (host, breaker): (String, String) = (row.get(0)?, row.get(1)?);
+        let (probe_at, paused_until): (Option<i64>, Option<i64>) = (row.get(2)?, row.get(3)?);
+        Ok((host, Gate::of(&breaker, probe_at, paused_until, now)))
+    })?;
+    rows.collect()
+}
+
 fn insert(connection: &mut Connection, records: &[NewRecord]) -> rusqlite::Result<Vec<i64>> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut ids = Vec::with_capacity(records.len());
@@ -406,8 +573,8 @@ fn insert(connection: &mut Connection, records: &[NewRecord]) -> rusqlite::Resul
         let mut statement = transaction.prepare_cached(
             "INSERT INTO requests (state, method, url, headers, body, timeout_ms, connect_timeout_ms,
                  read_timeout_ms, idempotency_key, spec_name, spec_sha256, credentials, attempts, last_error,
-                 created_at, updated_at, next_attempt_at, tenant, trace_context)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16, ?17)",
+                 created_at, updated_at, next_attempt_at, tenant, trace_context, host)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16, ?17, ?18)",
         )?;
         let now = millis(Utc::now());
         for new in records {
@@ -437,6 +604,7 @@ fn insert(connection: &mut Connection, records: &[NewRecord]) -> rusqlite::Resul
                 now,
                 new.tenant,
                 new.trace_context.map(|trace| trace.header()),
+                host_of(&request.url),
             ])?;
             ids.push(transaction.last_insert_rowid());
         }
@@ -482,6 +650,25 @@ fn park(
 
 fn bad(index: usize, message: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, message.into())
+}
+
+/// The columns a [`HostState`] is read from, in the order [`host_state`] reads them.
+const HOST_COLUMNS: &str = "host, failures, breaker, cooldown_ms, probe_at, paused_until";
+
+/// Reads a host's state from a row of [`HOST_COLUMNS`].
+fn host_state(row: &Row<'_>) -> rusqlite::Result<HostState> {
+    let breaker: String = row.get(2)?;
+    let at = |index: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        row.get::<_, Option<i64>>(index)?.map(|at| time(index, at)).transpose()
+    };
+    Ok(HostState {
+        host: row.get(0)?,
+        failures: row.get(1)?,
+        breaker: Breaker::parse(&breaker),
+        cooldown: Duration::from_millis(u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0)),
+        probe_at: at(4)?,
+        paused_until: at(5)?,
+    })
 }
 
 /// Reads a record from a row of [`COLUMNS`].
@@ -626,6 +813,8 @@ mod tests {
         assert_eq!((records.len(), records[0].saved.idempotency_key.as_str()), (1, "k0"));
         assert_eq!((records[0].tenant.as_deref(), records[0].trace_context), (None, None));
         let connection = Connection::open(&path).unwrap();
+        let host: String = connection.query_row("SELECT host FROM requests", [], |row| row.get(0)).unwrap();
+        assert_eq!(host, "127.0.0.1:9", "the host of a record saved before is read from its URL");
         let plan: String = connection
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT id FROM requests WHERE state = 'pending' AND next_attempt_at <= 5
@@ -695,5 +884,69 @@ mod tests {
         // By hand, any record may be claimed.
         assert_eq!(claim(&store, "h", now, Selection::One(ids[0]))[0].state, State::Failed);
         assert!(store.remove(ids[0]).unwrap());
+    }
+
+    fn to(tenant: &str, url: &str, key: &str) -> NewRecord {
+        let mut record = NewRecord { tenant: (!tenant.is_empty()).then(|| tenant.to_owned()), ..pending(key) };
+        record.saved.request.url = url.to_owned();
+        record
+    }
+
+    #[test]
+    fn a_claim_rotates_between_tenants_and_a_tenants_hosts() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        // A floods slow.test, then one to other.test; B's two come after all of them.
+        let mut flood: Vec<NewRecord> = (0..50).map(|n| to("a", "http://slow.test/", &format!("a{n}"))).collect();
+        flood.push(to("a", "http://other.test/", "a-other"));
+        store.insert(&flood).unwrap();
+        store.insert(&[to("b", "http://fast.test/", "b0"), to("b", "http://fast.test/", "b1")]).unwrap();
+        let now = Utc::now() + TimeDelta::seconds(1);
+        let until = now + TimeDelta::seconds(10);
+        let claimed = store
+            .claim(&Claim {
+                owner: "w",
+                now,
+                until,
+                limit: 6,
+                selection: Selection::Due,
+                max_attempts: None,
+                backoff: None,
+            })
+            .unwrap();
+        let keys: Vec<&str> = claimed.iter().map(|record| record.saved.idempotency_key.as_str()).collect();
+        // Queued together, A's hosts tie and take turns by name; B waited less than A.
+        assert_eq!(keys, ["a-other", "b0", "a0", "b1", "a1", "a2"]);
+    }
+
+    #[test]
+    fn a_host_whose_breaker_is_open_gives_nothing_then_one_probe() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        let records: Vec<NewRecord> = (0..5).map(|n| to("", "http://dead.test/", &format!("d{n}"))).collect();
+        store.insert(&records).unwrap();
+        store.insert(&[to("", "http://live.test/", "l0")]).unwrap();
+        let now = Utc::now() + TimeDelta::seconds(1);
+        let probe = now + TimeDelta::seconds(30);
+        store
+            .with(|connection| {
+                connection.execute(
+                    "INSERT INTO hosts (host, failures, breaker, cooldown_ms, probe_at) VALUES ('dead.test', 5, 'open', 30000, ?1)",
+                    [millis(probe)],
+                )
+            })
+            .unwrap();
+        let keys = |claimed: Vec<Record>| -> Vec<String> {
+            claimed.into_iter().map(|record| record.saved.idempotency_key).collect()
+        };
+        assert_eq!(keys(claim(&store, "w", now, Selection::Due)), ["l0"]);
+        // The cooldown passed: one probe, and the breaker is half-open for another claimer.
+        let later = probe + TimeDelta::seconds(1);
+        let probed: Vec<String> =
+            keys(claim(&store, "w", later, Selection::Due)).into_iter().filter(|key| key.starts_with('d')).collect();
+        assert_eq!(probed, ["d0"]);
+        assert!(claim(&store, "v", later, Selection::Due).is_empty());
+        let breaker: String = store.with(|c| c.query_row("SELECT breaker FROM hosts", [], |row| row.get(0))).unwrap();
+        assert_eq!(breaker, "half-open");
     }
 }

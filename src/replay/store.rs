@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::destinations::{BreakerPolicy, HostReport, HostState};
 use crate::request::Prepared;
 use crate::request::trace::TraceParent;
 
@@ -341,6 +342,26 @@ pub trait ReplayStore: Send + Sync {
     /// Extends to `until` the leases of `ids` that `owner` still holds (a slow send
     /// in flight); the ids renewed.
     fn renew(&self, ids: &[i64], owner: &str, until: DateTime<Utc>) -> Result<Vec<i64>, StoreError>;
+
+    /// Writes how attempts at hosts went (in order), for their breakers and the
+    /// fleet's pauses (see [`HostState::apply`]), in one committed transaction.
+    /// The default keeps nothing: a store without host state has no breakers
+    /// shared between workers.
+    fn report_hosts(
+        &self,
+        reports: &[HostReport],
+        policy: &BreakerPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _ = (reports, policy, now);
+        Ok(())
+    }
+
+    /// Every host with state, by name: the breakers and pauses every worker of
+    /// the store honours. The default knows none.
+    fn hosts(&self) -> Result<Vec<HostState>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Blocks until records may have been queued, or `timeout` passes. The default
     /// just waits (polling); a store that can be told of inserts wakes earlier.

@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::destinations::{BreakerPolicy, HostReport, HostState, HostWatch, REFRESH, host_of};
 use super::keep::failure_text;
 use super::retry::retry_after;
 use super::store::{Backoff, Claim, Finish, Record, ReplayStore, Selection, State, StoreError};
@@ -127,6 +128,11 @@ pub struct WorkerOptions {
     /// that fails on the worker's very first call (a wrong address, a corrupted
     /// file) ends it at once.
     pub give_up_after: Option<Duration>,
+    /// When a host's breaker opens and how long it stays open (issue #22): shared
+    /// by every worker of a store that keeps host state.
+    pub breaker: BreakerPolicy,
+    /// The longest a `Retry-After` pauses a host for the whole fleet.
+    pub max_retry_after: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -141,6 +147,8 @@ impl Default for WorkerOptions {
             max_backoff: Duration::from_secs(15 * 60),
             poll: Duration::from_secs(1),
             give_up_after: None,
+            breaker: BreakerPolicy::default(),
+            max_retry_after: Duration::from_secs(30),
         }
     }
 }
@@ -353,6 +361,14 @@ impl Worker {
             if state.flushing.is_none() && !state.ended.is_empty() && state.flush_retry_at.is_none_or(|at| now >= at) {
                 state.flushing = Some(self.start_flush(&mut state));
             }
+            if !state.held.is_empty() {
+                self.release_held(&mut state).await;
+            }
+            if state.hosting.is_none()
+                && (!state.watch.reports.is_empty() || (!state.is_idle() && now >= state.hosts_at))
+            {
+                state.hosting = Some(self.start_hosts(&mut state));
+            }
             if state.is_idle() {
                 if until_empty || stopping.is_some() {
                     return Ok(state.report);
@@ -378,10 +394,12 @@ impl Worker {
                     let (record, (verdict, asked)) =
                         joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
                     let finish = self.finish_of(&record, &verdict, asked);
+                    self.note_host(&mut state, &record, &verdict, asked);
                     state.ended.push(Ended { record, verdict, finish });
                 }
                 claimed = finished(&mut state.claiming) => self.claimed(&mut state, claimed)?,
                 flushed = finished(&mut state.flushing) => self.flushed(&mut state, flushed)?,
+                hosted = finished(&mut state.hosting) => self.hosted(&mut state, hosted),
                 () = tokio::time::sleep_until(wake) => {}
             }
         }
@@ -407,6 +425,57 @@ impl Worker {
         }
     }
 
+    /// Puts back unsent, their attempt given back, the records held back because
+    /// their host is shut: the claims leave them be until it opens, and they spend
+    /// no attempt meanwhile.
+    async fn release_held(&self, state: &mut Drain) {
+        let ids: Vec<i64> = state.held.drain(..).map(|record| record.id).collect();
+        let owner = self.options.owner.clone();
+        if let Err(error) = blocking(&self.store, move |store| store.release(&ids, &owner, Utc::now())).await
+            && let Some(observer) = &self.store_observer
+        {
+            observer(&error, Duration::ZERO);
+        }
+    }
+
+    /// Tells the host watch how an attempt went: a failure (no answer, 5xx, 429)
+    /// counts toward the host's breaker, an answer closes it, and a `Retry-After`
+    /// on a failure pauses the host for the fleet (at most `max_retry_after`).
+    fn note_host(&self, state: &mut Drain, record: &Record, verdict: &Verdict, asked: Option<Duration>) {
+        let now = Utc::now();
+        let failed = matches!(verdict, Verdict::Failed { .. });
+        let pause_until = asked.filter(|_| failed).map(|asked| now + delta(asked.min(self.options.max_retry_after)));
+        let report = HostReport { host: host_of(&record.saved.request.url), failed, pause_until };
+        state.watch.note(report, &self.options.breaker, now);
+    }
+
+    /// Writes the host reports noted so far and reads every host's state back,
+    /// on a blocking thread.
+    fn start_hosts(&self, state: &mut Drain) -> Pending<Vec<HostState>> {
+        let reports = std::mem::take(&mut state.watch.reports);
+        let (store, policy) = (self.store.clone(), self.options.breaker);
+        let size = reports.len();
+        let handle = tokio::task::spawn_blocking(move || {
+            store.report_hosts(&reports, &policy, Utc::now())?;
+            store.hosts()
+        });
+        Pending { handle, started: tokio::time::Instant::now(), size }
+    }
+
+    /// Takes in the hosts' state; a store error is told to the store observer and
+    /// the next look waits for the next refresh.
+    fn hosted(&self, state: &mut Drain, hosted: Finished<Vec<HostState>>) {
+        state.hosts_at = tokio::time::Instant::now() + REFRESH;
+        match hosted.0 {
+            Ok(states) => state.watch.replace(states, &self.options.breaker, Utc::now()),
+            Err(error) => {
+                if let Some(observer) = &self.store_observer {
+                    observer(&error, REFRESH);
+                }
+            }
+        }
+    }
+
     /// Writes every attempt that ended, before a stop: what cannot be written now
     /// is left to the leases (its record is sent again, as at-least-once allows).
     async fn settle_all(&self, state: &mut Drain) {
@@ -425,13 +494,20 @@ impl Worker {
 
     /// Starts buffered records while there is room for more sends; a record whose
     /// lease could not be renewed in time is let go unsent (another worker takes it
-    /// when the lease lapses).
+    /// when the lease lapses), and one whose host is shut (breaker open, paused) is
+    /// held back, to be put back unsent.
     fn dispatch(&self, state: &mut Drain, now: tokio::time::Instant) {
+        let wall = Utc::now();
         while state.sending.len() < self.options.concurrency.max(1) {
             let Some(record) = state.buffer.pop_front() else { break };
             let Some(deadline) = state.leases.get(&record.id) else { continue };
             if now >= *deadline.borrow() {
                 state.leases.remove(&record.id);
+                continue;
+            }
+            if state.watch.shut(&host_of(&record.saved.request.url), wall) {
+                state.leases.remove(&record.id);
+                state.held.push(record);
                 continue;
             }
             let watched = deadline.subscribe();
@@ -710,6 +786,14 @@ struct Drain {
     outage: Outage,
     /// Whether a store call has succeeded yet: one failing before ends the worker.
     worked: bool,
+    /// The hosts' breakers and pauses, as this worker knows them.
+    watch: HostWatch,
+    /// The write of host reports and read of host state in progress, if any.
+    hosting: Option<Pending<Vec<HostState>>>,
+    /// When to read the hosts' state next.
+    hosts_at: tokio::time::Instant,
+    /// Records held back unsent because their host is shut, to be put back.
+    held: Vec<Record>,
 }
 
 impl Drain {
@@ -732,6 +816,10 @@ impl Drain {
             flush_retry_at: None,
             outage: Outage::default(),
             worked: false,
+            watch: HostWatch::default(),
+            hosting: None,
+            hosts_at: tokio::time::Instant::now(),
+            held: Vec::new(),
         }
     }
 
@@ -751,14 +839,23 @@ impl Drain {
             && self.ended.is_empty()
             && self.claiming.is_none()
             && self.flushing.is_none()
+            && self.hosting.is_none()
+            && self.held.is_empty()
+            && self.watch.reports.is_empty()
     }
 
     /// When the loop must look again if nothing else happens first.
     fn wake(&self, options: &WorkerOptions, now: tokio::time::Instant) -> tokio::time::Instant {
         let mut wake = self.renew_at.min(now + options.poll);
-        for at in [self.claim_retry_at, self.flush_retry_at, self.dry_since.map(|since| since + options.poll)]
-            .into_iter()
-            .flatten()
+        for at in [
+            self.claim_retry_at,
+            self.flush_retry_at,
+            self.dry_since.map(|since| since + options.poll),
+            // While a read is out, its end wakes the loop.
+            self.hosting.is_none().then_some(self.hosts_at),
+        ]
+        .into_iter()
+        .flatten()
         {
             wake = wake.min(at.max(now));
         }

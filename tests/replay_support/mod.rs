@@ -27,6 +27,8 @@ pub struct Seen {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    /// When it arrived (before the server's delay).
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -40,6 +42,8 @@ struct State {
     status: AtomicU16,
     delay_ms: AtomicU64,
     seen: Mutex<Vec<Seen>>,
+    /// A header every answer carries (`Retry-After`, say), if any.
+    header: Mutex<Option<(String, String)>>,
 }
 
 /// The server; it stops when dropped.
@@ -58,6 +62,11 @@ impl Server {
 
     /// A server on the given loopback port (0: any free one).
     pub fn start_on(port: u16) -> Server {
+        Server::start_at("127.0.0.1", port)
+    }
+
+    /// A server on a loopback address (`127.0.0.2`: another host) and port (0: any free one).
+    pub fn start_at(ip: &'static str, port: u16) -> Server {
         let state = Arc::new(State::default());
         state.status.store(200, Ordering::SeqCst);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -67,7 +76,7 @@ impl Server {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("the port is free");
+                let listener = tokio::net::TcpListener::bind((ip, port)).await.expect("the port is free");
                 ready_tx.send(listener.local_addr().expect("an address")).expect("the test waits");
                 loop {
                     tokio::select! {
@@ -96,6 +105,11 @@ impl Server {
     /// The status of every answer from now on.
     pub fn answer_with(&self, status: u16) {
         self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// A header every answer carries from now on (`None`: none).
+    pub fn answer_header(&self, header: Option<(&str, &str)>) {
+        *self.state.header.lock().unwrap() = header.map(|(name, value)| (name.to_owned(), value.to_owned()));
     }
 
     /// Waits this long before each answer (after recording the request).
@@ -143,14 +157,18 @@ async fn answer(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         Ok(body) => body.to_bytes().to_vec(),
         Err(_) => Vec::new(),
     };
-    state.seen.lock().unwrap().push(Seen { method, path, headers, body });
+    let at = std::time::Instant::now();
+    state.seen.lock().unwrap().push(Seen { method, path, headers, body, at });
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let status = state.status.load(Ordering::SeqCst);
-    let response = Response::builder()
-        .status(status)
+    let mut response = Response::builder().status(status);
+    if let Some((name, value)) = state.header.lock().unwrap().clone() {
+        response = response.header(name, value);
+    }
+    let response = response
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from_static(b"{\"ok\": true}")))
         .expect("a response");

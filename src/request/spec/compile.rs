@@ -17,7 +17,7 @@ use crate::request::mapping::Mapping;
 use crate::request::retry::RetryPolicy;
 use crate::request::source::SpecFormat;
 use crate::syntax::{LineIndex, Span};
-use crate::template::{HeaderTemplate, TemplateKind, UrlTemplate};
+use crate::template::{HeaderTemplate, Template, TemplateKind, UrlTemplate};
 
 use super::*;
 
@@ -46,6 +46,8 @@ pub struct CompiledRequest {
     pub(crate) sha256: Option<String>,
     /// The spec's `idempotency_key` template.
     pub(crate) idempotency_key: Option<HeaderTemplate>,
+    /// The spec's `tenant` template.
+    pub(crate) tenant: Option<Template>,
     /// Where its fields are written, to place an error found while rendering.
     pub(crate) origin: Option<Arc<Origin>>,
     /// `[retry]`, when the spec has one.
@@ -228,6 +230,9 @@ impl CompiledRequest {
             let compiled = HeaderTemplate::compile(engine, source);
             problems.template("idempotency_key", TemplateKind::Header, source, compiled)
         });
+        let tenant = spec.tenant.as_ref().and_then(|source| {
+            problems.template("tenant", TemplateKind::Text, source, Template::compile(engine, source))
+        });
         let body = super::super::body::compile(engine, &spec, base_dir, problems);
         // An unknown method says nothing about whether a body fits.
         if body.is_some() && method_known && !method.takes_body() {
@@ -305,8 +310,23 @@ impl CompiledRequest {
             sha256: None,
             origin: None,
             idempotency_key,
+            tenant,
             retry,
         })
+    }
+
+    /// The spec's `tenant`, rendered with `variables`: `None` without one, an
+    /// error (that names the field) when it does not render.
+    pub(crate) fn render_tenant(
+        &self,
+        variables: &(dyn crate::variables::VariableSource + Sync),
+        context: &crate::functions::Context,
+    ) -> Result<Option<String>, String> {
+        self.tenant
+            .as_ref()
+            .map(|template| template.render(variables, context))
+            .transpose()
+            .map_err(|error| format!("its tenant does not render: {error}"))
     }
 
     pub(super) fn hashed(mut self, text: &str) -> Self {

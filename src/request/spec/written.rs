@@ -71,6 +71,10 @@ pub struct RequestSpec {
     /// same replay record and the same request to a service that deduplicates.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Whose request it is (`${tenant_id}`), a text template: a queued or kept
+    /// record stores it, and the queue's claims take turns between tenants.
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// Sending again on failure: `[retry]` (`docs/spec.md`).
     #[serde(default)]
     pub retry: Option<RetrySpec>,

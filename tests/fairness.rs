@@ -1,0 +1,280 @@
+//! A fair fleet (issue #22), against real parts: `courier worker` processes,
+//! loopback services on several 127.0.0.x addresses (each its own host), the
+//! SQLite store and — with `COURIER_TEST_POSTGRES=1` — several workers sharing a
+//! throwaway PostgreSQL cluster. What is asserted is what the services saw (when
+//! each request arrived), not courier's own counters. Every wait is bounded.
+
+mod common;
+mod pg_support;
+mod replay_support;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use courier::replay::{NewRecord, PostgresStore, ReplayStore, SqliteStore};
+use pg_support::Cluster;
+use replay_support::{Server, courier, queued};
+
+/// Worker processes, killed when dropped (also when the test panics).
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `count` workers on `store`, each with these extra arguments, logging to the folder.
+fn workers(folder: &Path, store: &str, count: usize, extra: &[&str]) -> Workers {
+    Workers(
+        (0..count)
+            .map(|n| {
+                let log = std::fs::File::create(folder.join(format!("worker-{n}.log"))).unwrap();
+                courier(folder)
+                    .args(["worker", "--store", store, "--lease", "10s"])
+                    .args(extra)
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    )
+}
+
+/// Polls `done` every 20 ms for at most `limit`; whether it came true.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+fn open(store: &str) -> Box<dyn ReplayStore> {
+    if store.starts_with("postgres") {
+        Box::new(PostgresStore::open(store).unwrap())
+    } else {
+        Box::new(SqliteStore::open(store).unwrap())
+    }
+}
+
+/// `count` queued POSTs of `tenant` to `url`, keys `PREFIX-N`.
+fn records(tenant: &str, url: &str, prefix: &str, count: usize) -> Vec<NewRecord> {
+    (0..count).map(|n| NewRecord { tenant: Some(tenant.to_owned()), ..queued(url, format!("{prefix}-{n}")) }).collect()
+}
+
+/// Tenant "flood" queues 300 requests to a slow host (400 ms each); once the
+/// workers are busy with them, tenant "calm" queues 3 to a fast host. Taken in
+/// due order they would wait for the flood (300 × 0.4 s over the workers' sends:
+/// 10 s and more); taken in turns, they arrive within a couple of seconds.
+fn a_flood_to_a_slow_host_does_not_hold_back_another_tenant(store: &str, count: usize) {
+    let folder = tempfile::tempdir().unwrap();
+    let slow = Server::start_at("127.0.0.2", 0);
+    slow.delay(Duration::from_millis(400));
+    let fast = Server::start_at("127.0.0.3", 0);
+    let queue = open(store);
+    queue.insert(&records("flood", &slow.url("/flood"), "flood", 300)).unwrap();
+    let _workers = workers(folder.path(), store, count, &["--concurrency", "4", "--batch", "8"]);
+    assert!(wait_until(Duration::from_secs(20), || slow.seen().len() >= 4 * count), "the workers got busy");
+    let queued_at = Instant::now();
+    queue.insert(&records("calm", &fast.url("/calm"), "calm", 3)).unwrap();
+    assert!(wait_until(Duration::from_secs(20), || fast.seen().len() >= 3), "calm's requests arrived");
+    let last = fast.seen().iter().map(|seen| seen.at).max().unwrap();
+    let waited = last.duration_since(queued_at);
+    let flooded = slow.seen().len();
+    assert!(waited < Duration::from_secs(3), "calm's last request arrived {waited:?} after it was queued");
+    assert!(flooded < 200, "the flood was still going ({flooded} of 300 sent), so calm did not just wait it out");
+}
+
+#[test]
+fn a_tenants_flood_to_a_slow_host_does_not_hold_back_another_tenant_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_flood_to_a_slow_host_does_not_hold_back_another_tenant(store.to_str().unwrap(), 1);
+}
+
+#[test]
+fn a_tenants_flood_to_a_slow_host_does_not_hold_back_another_tenant_across_postgres_workers() {
+    let test = "a_tenants_flood_to_a_slow_host_does_not_hold_back_another_tenant_across_postgres_workers";
+    let Some(cluster) = Cluster::start(test) else { return };
+    a_flood_to_a_slow_host_does_not_hold_back_another_tenant(&cluster.url(), 3);
+}
+
+#[test]
+fn a_records_tenant_comes_from_the_specs_template_or_from_send_tenant() {
+    let folder = tempfile::tempdir().unwrap();
+    let spec = "method = \"POST\"\nurl = \"http://127.0.0.2:9/x\"\nqueue = true\ntenant = \"team-${customer}\"\n";
+    std::fs::write(folder.path().join("queued.toml"), spec).unwrap();
+    let store = folder.path().join("queue.db");
+    let store = store.to_str().unwrap();
+    for extra in [&[][..], &["--tenant", "chosen"][..]] {
+        let sent = courier(folder.path())
+            .args(["send", "queued.toml", "--var", "customer=acme", "--store", store])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(sent.status.success(), "{}", replay_support::stderr(&sent));
+    }
+    let tenants: Vec<serde_json::Value> =
+        replay_support::list(folder.path(), store).iter().map(|record| record["tenant"].clone()).collect();
+    assert_eq!(tenants, [serde_json::json!("team-acme"), serde_json::json!("chosen")]);
+}
+
+/// Every record of `store`, as JSON (`courier replay list --format json`).
+fn listed(folder: &Path, store: &str) -> Vec<serde_json::Value> {
+    replay_support::list(folder, store)
+}
+
+/// A host that answers 503 to everything: after the breaker's 3 failures it gets
+/// only probes (a cooldown of 1 s, doubling), however many records wait for it, and
+/// they wait without spending their attempts; once it answers again, all of them
+/// are delivered.
+fn a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers(store: &str, count: usize) {
+    const RECORDS: usize = 40;
+    let folder = tempfile::tempdir().unwrap();
+    let dead = Server::start_at("127.0.0.4", 0);
+    dead.answer_with(503);
+    open(store).insert(&records("t", &dead.url("/dead"), "dead", RECORDS)).unwrap();
+    let extra = ["--concurrency", "2", "--batch", "4", "--breaker-failures", "3", "--breaker-cooldown", "1s"];
+    let _workers = workers(folder.path(), store, count, &extra);
+    std::thread::sleep(Duration::from_secs(5));
+    let while_dead = dead.seen().len();
+    // Three failures open it, each worker may have had its sends in flight, and
+    // probes go after 1 s, 2 s (4 s is past the window): without a breaker 40
+    // records retried with a 1 s backoff would have made well over 60 requests.
+    let handful = 3 + 2 * count + 3 * count;
+    assert!(while_dead <= handful, "the dead host got {while_dead} requests in 5 s (at most {handful})");
+    let waiting = listed(folder.path(), store);
+    assert_eq!(waiting.len(), RECORDS, "every record waits");
+    let spent: u64 = waiting.iter().map(|record| record["attempts"].as_u64().unwrap()).sum();
+    assert!(spent <= handful as u64, "the waiting records spent {spent} attempts");
+    assert!(waiting.iter().all(|record| record["state"] == "pending"), "none went dead");
+    // `courier destinations` shows the breaker.
+    let shown = courier(folder.path()).args(["destinations", "--store", store, "--format", "json"]).output().unwrap();
+    assert!(shown.status.success(), "{}", replay_support::stderr(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let host = dead.address.to_string();
+    let hosts = shown["destinations"].as_array().unwrap();
+    let entry = hosts.iter().find(|entry| entry["host"] == host.as_str()).expect("the dead host is listed");
+    assert!(entry["breaker"] == "open" || entry["breaker"] == "half-open", "{entry}");
+    assert!(entry["failures"].as_u64().unwrap() >= 3 && entry["in_flight"].is_u64(), "{entry}");
+    let probe_at = entry["probe_at"].as_str().expect("an open breaker has a probe time");
+    assert!(chrono::DateTime::parse_from_rfc3339(probe_at).is_ok(), "{probe_at}");
+    assert!(entry["rate"].is_null() && entry["concurrency"].is_null(), "{entry}");
+    dead.answer_with(200);
+    assert!(
+        wait_until(Duration::from_secs(30), || listed(folder.path(), store).is_empty()),
+        "every record was delivered once the host recovered"
+    );
+    assert_eq!(dead.keys().len(), RECORDS);
+}
+
+#[test]
+fn a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers(store.to_str().unwrap(), 1);
+}
+
+#[test]
+fn a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers_across_postgres_workers() {
+    let test = "a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers_across_postgres_workers";
+    let Some(cluster) = Cluster::start(test) else { return };
+    a_dead_host_gets_a_handful_of_requests_then_everything_once_it_recovers(&cluster.url(), 2);
+}
+
+/// A host answers 429 with `Retry-After: 3` until the test sees its first
+/// request, then 200: from then on no worker sends it anything for 3 s (allowing
+/// half a second for sends already in flight and for the other workers to hear of
+/// the pause), then all of it is delivered.
+fn a_retry_after_pauses_the_host_for_every_worker(store: &str, count: usize) {
+    const RECORDS: usize = 20;
+    let folder = tempfile::tempdir().unwrap();
+    let host = Server::start_at("127.0.0.5", 0);
+    host.answer_with(429);
+    host.answer_header(Some(("retry-after", "3")));
+    open(store).insert(&records("t", &host.url("/busy"), "busy", RECORDS)).unwrap();
+    let _workers = workers(folder.path(), store, count, &["--concurrency", "2", "--batch", "4"]);
+    assert!(wait_until(Duration::from_secs(20), || !host.seen().is_empty()), "the host was reached");
+    host.answer_with(200);
+    host.answer_header(None);
+    let switched = Instant::now();
+    let first = host.seen()[0].at;
+    assert!(
+        wait_until(Duration::from_secs(30), || listed(folder.path(), store).is_empty()),
+        "everything was delivered after the pause"
+    );
+    let seen = host.seen();
+    let during: Vec<Duration> = seen
+        .iter()
+        .filter(|seen| seen.at > switched + Duration::from_millis(500) && seen.at < first + Duration::from_secs(3))
+        .map(|seen| seen.at.duration_since(first))
+        .collect();
+    assert!(during.is_empty(), "requests during the pause, this long after the 429: {during:?}");
+    let resumed = seen.iter().filter(|seen| seen.at >= first + Duration::from_secs(3)).count();
+    assert!(resumed > 0, "the host got requests again after the pause");
+}
+
+#[test]
+fn a_retry_after_pauses_the_host_for_the_worker_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_retry_after_pauses_the_host_for_every_worker(store.to_str().unwrap(), 1);
+}
+
+#[test]
+fn a_retry_after_pauses_the_host_for_every_postgres_worker() {
+    let Some(cluster) = Cluster::start("a_retry_after_pauses_the_host_for_every_postgres_worker") else { return };
+    a_retry_after_pauses_the_host_for_every_worker(&cluster.url(), 3);
+}
+
+#[test]
+fn a_library_host_without_a_store_gets_an_in_process_breaker() {
+    use courier::functions::Context;
+    use courier::replay::Delivery;
+    use courier::request::Cookies;
+    let server = Server::start_at("127.0.0.6", 0);
+    server.answer_with(503);
+    let request = common::compile(&format!("method = \"GET\"\nurl = \"{}\"\n", server.url("/x")));
+    let delivery = Delivery::new(common::executor());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let variables = courier::Variables::from_strings([("a", "b")]);
+    let outcomes: Vec<_> = (0..7)
+        .map(|_| runtime.block_on(delivery.execute(&request, &variables, &Context::default(), &mut Cookies::new())))
+        .collect();
+    assert_eq!(server.seen().len(), 5, "five failures open the breaker; nothing more is sent");
+    let last = &outcomes[6];
+    let error = last.error.as_deref().unwrap_or_default();
+    let expected = format!("the circuit breaker of {} is open", server.address);
+    assert!(error.contains(&expected) && error.contains("probes again at"), "{error}");
+    assert!(common::event_names(&last.outcome).contains(&"api_exception"), "{:?}", last.events);
+    assert_eq!(last.attempts, 0);
+}
+
+#[test]
+fn a_direct_send_honours_the_open_breaker_of_its_store() {
+    use courier::replay::{BreakerPolicy, HostReport};
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start_at("127.0.0.7", 0);
+    let store = folder.path().join("queue.db");
+    let host = server.address.to_string();
+    let reports: Vec<HostReport> =
+        (0..5).map(|_| HostReport { host: host.clone(), failed: true, pause_until: None }).collect();
+    SqliteStore::open(&store).unwrap().report_hosts(&reports, &BreakerPolicy::default(), chrono::Utc::now()).unwrap();
+    std::fs::write(folder.path().join("get.toml"), format!("method = \"GET\"\nurl = \"{}\"\n", server.url("/x")))
+        .unwrap();
+    let sent = courier(folder.path()).args(["send", "get.toml", "--store", store.to_str().unwrap()]).output().unwrap();
+    let outcome: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    let error = outcome["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("the circuit breaker of {host} is open")), "{outcome}");
+    assert!(outcome["events"].to_string().contains("api_exception"), "{outcome}");
+    assert!(server.seen().is_empty(), "nothing was sent");
+}
