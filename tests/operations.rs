@@ -137,10 +137,47 @@ fn the_page_counts_a_drain_exactly() {
     let page = scrape_until(&worker.address, |page| {
         sample(page, "courier_queue_due") == Some(0.0) && sample(page, "courier_queue_waiting") == Some(0.0)
     });
-    // No URL, path or body in any label.
-    assert!(!page.contains("/orders") && !page.contains("127.0.0.1"), "{page}");
+    // No URL, path or body in any label; a host name only in a breaker's.
+    assert!(!page.contains("/orders"), "{page}");
+    let named: Vec<&str> = page.lines().filter(|line| line.contains("127.0.0.1")).collect();
+    assert!(named.iter().all(|line| line.starts_with("courier_breaker_open{host=\"127.0.0.1:")), "{named:?}");
     assert_eq!(get(&worker.address, "/healthz").0, 200);
     assert_eq!(get(&worker.address, "/readyz").0, 200);
+    promtool_accepts(&page);
+}
+
+/// `courier_breaker_open{host}` follows each host's breaker: 1 for a dead host once
+/// its failures open it (and the dead service then sees nothing more), none or 0
+/// for a host that answers.
+#[test]
+fn the_page_shows_each_hosts_breaker() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db").to_string_lossy().into_owned();
+    let (good, dead) = (Server::start(), Server::start());
+    dead.answer_with(503);
+    let mut lines: Vec<String> =
+        (0..2).map(|n| format!(r#"{{"base": "{}", "id": "ok{n}"}}"#, good.url("/orders"))).collect();
+    lines.extend((0..6).map(|n| format!(r#"{{"base": "{}", "id": "down{n}"}}"#, dead.url("/orders"))));
+    enqueue(folder.path(), &store, &lines);
+    let host = |server: &Server| {
+        let url = server.url("/");
+        url.trim_start_matches("http://").trim_end_matches('/').to_owned()
+    };
+    let (good_series, dead_series) = (
+        format!("courier_breaker_open{{host=\"{}\"}}", host(&good)),
+        format!("courier_breaker_open{{host=\"{}\"}}", host(&dead)),
+    );
+    let worker = RunningWorker::start(folder.path(), &store, &["--breaker-failures", "2", "--breaker-cooldown", "60s"]);
+    // A host that never failed has no breaker state to show, or shows it closed.
+    let page = scrape_until(&worker.address, |page| {
+        sample(page, &dead_series) == Some(1.0) && sample(page, &good_series).is_none_or(|value| value == 0.0)
+    });
+    assert!(page.contains("# TYPE courier_breaker_open gauge"), "{page}");
+    assert_eq!(good.seen().len(), 2, "{}", worker.said());
+    // The breaker is open: for a while (the cooldown is a minute) the dead host gets nothing more.
+    let seen = dead.seen().len();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(dead.seen().len(), seen, "nothing is sent to a host whose breaker is open");
     promtool_accepts(&page);
 }
 

@@ -52,6 +52,15 @@ impl Breaker {
         }
     }
 
+    /// The value of `courier_breaker_open`: 1 open, 0.5 half-open, 0 closed.
+    pub fn gauge(self) -> f64 {
+        match self {
+            Breaker::Closed => 0.0,
+            Breaker::Open => 1.0,
+            Breaker::HalfOpen => 0.5,
+        }
+    }
+
     /// The state of a name; an unknown one reads as closed.
     pub fn parse(name: &str) -> Breaker {
         match name {

@@ -467,7 +467,10 @@ impl Worker {
     fn hosted(&self, state: &mut Drain, hosted: Finished<Vec<HostState>>) {
         state.hosts_at = tokio::time::Instant::now() + REFRESH;
         match hosted.0 {
-            Ok(states) => state.watch.replace(states, &self.options.breaker, Utc::now()),
+            Ok(states) => {
+                metrics::breakers(states.iter().map(|host| (host.host.as_str(), host.breaker.gauge())));
+                state.watch.replace(states, &self.options.breaker, Utc::now());
+            }
             Err(error) => {
                 if let Some(observer) = &self.store_observer {
                     observer(&error, REFRESH);

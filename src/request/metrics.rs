@@ -3,8 +3,9 @@
 //! own recorder gets them in its own exporter; `courier serve` and
 //! `courier worker --metrics` install a Prometheus one (`docs/operations.md`).
 //!
-//! Labels carry fixed words only (a status class, a delivery's fate), never a URL,
-//! a header or a value of a request.
+//! Labels carry fixed words (a status class, a delivery's fate) or a destination's
+//! host name (its breaker), never a URL, a path, a header or a value of a request;
+//! at most [`MAX_HOST_LABELS`] hosts are named, the rest share the label `other`.
 
 use std::time::Instant;
 
@@ -20,6 +21,15 @@ pub const DELIVERIES: &str = "courier_deliveries_total";
 pub const QUEUE_DUE: &str = "courier_queue_due";
 /// Queued records waiting for a later time.
 pub const QUEUE_WAITING: &str = "courier_queue_waiting";
+/// Each destination host's circuit breaker: 1 open, 0.5 half-open, 0 closed.
+pub const BREAKER_OPEN: &str = "courier_breaker_open";
+
+/// Hosts named in [`BREAKER_OPEN`]'s labels at most; the others are `other`, so
+/// that a tenant's many hosts cannot grow the page without end.
+pub const MAX_HOST_LABELS: usize = 100;
+
+/// The hosts named in labels so far, in this process.
+static LABELLED_HOSTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// The buckets of [`ATTEMPT_DURATION`], in seconds: from a loopback answer to the
 /// longest time limit a spec may set.
@@ -46,6 +56,10 @@ pub fn describe() {
     metrics::describe_gauge!(
         QUEUE_WAITING,
         "Queued records waiting for a later attempt (read from the store at most once a second)"
+    );
+    metrics::describe_gauge!(
+        BREAKER_OPEN,
+        "Each destination host's circuit breaker: 1 open, 0.5 half-open, 0 closed (at most 100 hosts, then other)"
     );
 }
 
@@ -137,9 +151,47 @@ pub fn queue(due: u64, waiting: u64) {
     metrics::gauge!(QUEUE_WAITING).set(waiting as f64);
 }
 
+/// Sets the breakers' gauges from each host's state (1 open, 0.5 half-open, 0
+/// closed). Past [`MAX_HOST_LABELS`] hosts, `other` shows the most open of the rest.
+pub fn breakers<'a>(states: impl IntoIterator<Item = (&'a str, f64)>) {
+    let mut labelled = LABELLED_HOSTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut other: Option<f64> = None;
+    for (host, value) in states {
+        let known = labelled.iter().any(|known| known == host);
+        if known || labelled.len() < MAX_HOST_LABELS {
+            if !known {
+                labelled.push(host.to_owned());
+            }
+            metrics::gauge!(BREAKER_OPEN, "host" => host.to_owned()).set(value);
+        } else {
+            other = Some(other.map_or(value, |most| most.max(value)));
+        }
+    }
+    if let Some(value) = other {
+        metrics::gauge!(BREAKER_OPEN, "host" => "other").set(value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "serve")]
+    #[test]
+    fn past_a_hundred_hosts_the_breakers_share_the_label_other() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let hosts: Vec<String> = (0..MAX_HOST_LABELS + 5).map(|n| format!("h{n}.example")).collect();
+        metrics::with_local_recorder(&recorder, || {
+            breakers(hosts.iter().enumerate().map(|(n, host)| (host.as_str(), if n == 102 { 1.0 } else { 0.0 })));
+        });
+        let page = handle.render();
+        let series: Vec<&str> = page.lines().filter(|line| line.starts_with(BREAKER_OPEN)).collect();
+        assert_eq!(series.len(), MAX_HOST_LABELS + 1, "{page}");
+        assert!(page.contains("courier_breaker_open{host=\"h0.example\"} 0"), "{page}");
+        assert!(!page.contains("h102.example"), "{page}");
+        assert!(page.contains("courier_breaker_open{host=\"other\"} 1"), "the most open of the rest: {page}");
+    }
 
     #[test]
     fn statuses_fall_into_their_class() {

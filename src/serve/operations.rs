@@ -66,9 +66,15 @@ async fn scrape(axum::extract::State(probe): axum::extract::State<Arc<Probe>>) -
         };
         if due {
             // A store that does not answer leaves the last figures.
-            let counts = tokio::task::spawn_blocking(move || store.queue_counts(chrono::Utc::now())).await;
-            if let Ok(Ok(counts)) = counts {
-                metrics::queue(counts.due, counts.waiting);
+            let read =
+                tokio::task::spawn_blocking(move || (store.queue_counts(chrono::Utc::now()), store.hosts())).await;
+            if let Ok((counts, hosts)) = read {
+                if let Ok(counts) = counts {
+                    metrics::queue(counts.due, counts.waiting);
+                }
+                if let Ok(hosts) = hosts {
+                    metrics::breakers(hosts.iter().map(|host| (host.host.as_str(), host.breaker.gauge())));
+                }
             }
         }
     }
