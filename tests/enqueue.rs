@@ -198,3 +198,42 @@ fn a_file_of_long_lines_is_queued_in_batches_of_bounded_size() {
     assert!(peak_kb > 0, "the peak was read");
     assert!(peak_kb < 110_000, "peak {peak_kb} kB: the batch held more than its byte limit");
 }
+
+/// A tenant rendered from a chat variable is a grouping key that the store indexes:
+/// one too long is refused by its line; a host longer than DNS allows is cut for
+/// the index. Neither fails the batch the other lines are inserted with (on
+/// PostgreSQL an index entry over about 2.7 KB would).
+#[test]
+fn a_tenant_too_long_is_refused_by_line_and_a_host_too_long_fails_no_batch_on_postgres() {
+    let Some(cluster) = Cluster::start("a_tenant_too_long_is_refused_by_line") else { return };
+    let folder = tempfile::tempdir().unwrap();
+    let spec = "method = \"POST\"\nurl = \"http://${host}/o\"\ntenant = \"${tenant}\"\n";
+    std::fs::write(folder.path().join("order.toml"), spec).unwrap();
+    // Letters that do not compress (PostgreSQL compresses a long index entry first).
+    let mut seed = 7u32;
+    let mut letter = || {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        char::from(b'a' + ((seed >> 16) % 26) as u8)
+    };
+    let labels: Vec<String> = (0..50).map(|_| (0..60).map(|_| letter()).collect()).collect();
+    let long_host = format!("{}.example", labels.join("."));
+    let lines = [
+        r#"{"host": "shop.example", "tenant": "acme"}"#.to_owned(),
+        format!(r#"{{"host": "shop.example", "tenant": "{}"}}"#, "t".repeat(3000)),
+        format!(r#"{{"host": "{long_host}", "tenant": "acme"}}"#),
+        format!(r#"{{"host": "shop.example", "tenant": "{}"}}"#, "t".repeat(courier::replay::MAX_TENANT_BYTES)),
+    ];
+    std::fs::write(folder.path().join("lines.jsonl"), lines.join("\n") + "\n").unwrap();
+    let output = courier(folder.path())
+        .args(["enqueue", "order.toml", "--store", &cluster.url(), "--vars-jsonl", "lines.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!((summary["queued"].as_u64(), summary["failed"].as_u64()), (Some(3), Some(1)), "{summary}");
+    assert_eq!(summary["errors"][0]["line"], 2, "{summary}");
+    let error = summary["errors"][0]["error"].as_str().unwrap();
+    assert!(error.contains("tenant is 3000 bytes") && !error.contains("ttttt"), "{error}");
+    let records = list(folder.path(), &cluster.url());
+    assert!(records.iter().any(|record| record["url"].as_str().unwrap().contains(&long_host)), "{records:?}");
+}

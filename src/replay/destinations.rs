@@ -13,13 +13,22 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+/// The longest host [`host_of`] gives, in bytes: DNS's longest name.
+pub const MAX_HOST_BYTES: usize = 253;
+
 /// The host a URL is sent to, as fairness, limits and breakers name it: the host
 /// in lower case, with `:PORT` when the URL names a port other than its scheme's
 /// default; empty for a URL that does not parse (such a record cannot be sent
-/// anyway).
+/// anyway); cut to [`MAX_HOST_BYTES`].
 pub fn host_of(url: &str) -> String {
     let Ok(url) = url::Url::parse(url) else { return String::new() };
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let mut host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    // A name is at most 253 bytes in DNS; a longer one cannot be sent to, but it
+    // is a key of the stores' indexes, which must not grow past their limits.
+    if host.len() > MAX_HOST_BYTES {
+        let cut = (0..=MAX_HOST_BYTES).rev().find(|at| host.is_char_boundary(*at)).unwrap_or(0);
+        host.truncate(cut);
+    }
     match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host,

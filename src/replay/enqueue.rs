@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::deliver::Delivery;
-use super::keep::without_credentials;
+use super::keep::{tenant_of, without_credentials};
 use super::store::{NewRecord, ReplayStore, State, StoreError};
 use crate::functions::Context;
 use crate::request::{CompiledRequest, Cookies, KeyChoice};
@@ -84,10 +84,7 @@ impl Delivery {
         }
         let saved = without_credentials(request, prepared, variables, context, sent.redactor())
             .map_err(|why| format!("cannot queue the request: {why}"))?;
-        let tenant = match tenant {
-            Some(tenant) => Some(tenant.to_owned()),
-            None => request.render_tenant(variables, context)?.map(|tenant| sent.redactor().redact(&tenant)),
-        };
+        let tenant = tenant_of(request, tenant, variables, context, sent.redactor())?;
         Ok(NewRecord { state: State::Pending, saved, attempts: 0, last_error: None, tenant, trace_context: sent.trace })
     }
 }

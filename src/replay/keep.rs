@@ -77,6 +77,33 @@ pub(crate) fn failure_text(outcome: &Outcome) -> String {
     }
 }
 
+/// The longest tenant a record takes, in bytes: a tenant is a grouping key, indexed
+/// (PostgreSQL refuses an index entry over about 2.7 KB, which would fail the whole
+/// batch it was inserted with), and rendered from chat variables that can be long.
+pub const MAX_TENANT_BYTES: usize = 256;
+
+/// A record's tenant: `tenant` (the host's override), else the spec's `tenant`
+/// rendered (and redacted); an error when it is longer than [`MAX_TENANT_BYTES`].
+pub(super) fn tenant_of(
+    request: &CompiledRequest,
+    tenant: Option<&str>,
+    variables: &(dyn VariableSource + Sync),
+    context: &Context,
+    redactor: &Redactor,
+) -> Result<Option<String>, String> {
+    let tenant = match tenant {
+        Some(tenant) => Some(tenant.to_owned()),
+        None => request.render_tenant(variables, context)?.map(|tenant| redactor.redact(&tenant)),
+    };
+    match tenant {
+        Some(tenant) if tenant.len() > MAX_TENANT_BYTES => Err(format!(
+            "its tenant is {} bytes long, more than the limit of {MAX_TENANT_BYTES}: a tenant names whose request it is (a customer's id), not its data",
+            tenant.len()
+        )),
+        tenant => Ok(tenant),
+    }
+}
+
 /// Saves a prepared request: `pending` when the spec is queued (nothing was sent),
 /// else `failed`, with the outcome's failure. An error says why it was not saved.
 /// With a `supplied_key` (the caller's or the spec's, not a fresh one), a record
@@ -111,10 +138,7 @@ pub(crate) async fn keep(
     } else {
         (State::Failed, sent.attempts.max(1), Some(redactor.redact(&failure_text(outcome))))
     };
-    let tenant = match tenant {
-        Some(tenant) => Some(tenant.to_owned()),
-        None => request.render_tenant(variables, context)?.map(|tenant| redactor.redact(&tenant)),
-    };
+    let tenant = tenant_of(request, tenant, variables, context, redactor)?;
     let record = NewRecord { state, saved, attempts, last_error, tenant, trace_context: sent.trace };
     let store = store.clone();
     let ids = tokio::task::spawn_blocking(move || store.insert(std::slice::from_ref(&record)))

@@ -37,7 +37,7 @@ pub use address::without_password;
 pub use deliver::{Delivered, Delivery};
 pub use destinations::{Breaker, BreakerPolicy, HostReport, HostState, MAX_COOLDOWN, host_of};
 pub use enqueue::Enqueued;
-pub use keep::{Kept, worth_keeping};
+pub use keep::{Kept, MAX_TENANT_BYTES, worth_keeping};
 pub use location::StoreLocation;
 #[cfg(feature = "postgres")]
 pub use pg::PostgresStore;
