@@ -21,6 +21,7 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
 use super::destinations::{Breaker, BreakerPolicy, HostReport, HostState, host_of};
+use super::limits::Limits;
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
     StoreError, Unreadable,
@@ -102,6 +103,10 @@ CREATE TABLE courier_hosts (
     probe_at BIGINT,
     paused_until BIGINT
 );
+"#,
+    r#"
+-- Issue #22 (limits): a claim counts each capped host's records leased now.
+CREATE INDEX courier_requests_leased ON courier_requests (host, lease_expires_at) WHERE lease_owner IS NOT NULL;
 "#,
 ];
 
@@ -497,6 +502,9 @@ impl ReplayStore for PostgresStore {
             let mut transaction = connection.client.transaction()?;
             // A lease lost to a crash could let two workers send at once: on disk first.
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
+            if plan.serialized() {
+                transaction.batch_execute(CLAIM_LOCK)?;
+            }
             let rows = transaction.query(&statement, &plan.params())?;
             // A row that does not read as a record is set aside (dead, with the reason),
             // and the others are sent.
@@ -641,6 +649,11 @@ impl ReplayStore for PostgresStore {
     }
 }
 
+/// The transaction-scoped advisory lock a claim with caps per host holds while it
+/// counts a host's records in flight and takes more (the claims of the fleet go
+/// one at a time: each is one short statement).
+pub(super) const CLAIM_LOCK: &str = "SELECT pg_advisory_xact_lock(7452092235318493222)";
+
 /// A claim's statement and its parameters, the same on either face of the store.
 pub(super) struct ClaimPlan<'a> {
     /// The prepared statement's name.
@@ -655,6 +668,39 @@ pub(super) struct ClaimPlan<'a> {
     first: Option<f64>,
     longest: Option<f64>,
     id: Option<i64>,
+    caps: Caps,
+}
+
+/// A due claim's caps on records in flight per host, as the arrays of
+/// [`fair_pick`]: `--per-host`, then each `[[destination]]` with a `concurrency`.
+#[derive(Default)]
+struct Caps {
+    per_host: Option<i32>,
+    names: Vec<String>,
+    suffixes: Vec<bool>,
+    ports: Vec<Option<i32>>,
+    caps: Vec<i32>,
+}
+
+impl Caps {
+    fn of(limits: Option<&Limits>) -> Caps {
+        let Some(limits) = limits else { return Caps::default() };
+        let mut caps =
+            Caps { per_host: limits.per_host.map(|cap| i32::try_from(cap).unwrap_or(i32::MAX)), ..Caps::default() };
+        for limit in &limits.destinations {
+            let Some(cap) = limit.concurrency else { continue };
+            caps.names.push(limit.host.name.clone());
+            caps.suffixes.push(limit.host.suffix);
+            caps.ports.push(limit.host.port.map(i32::from));
+            caps.caps.push(i32::try_from(cap).unwrap_or(i32::MAX));
+        }
+        caps
+    }
+
+    /// Whether any host is capped: the claim then takes the fleet's claim lock.
+    fn any(&self) -> bool {
+        self.per_host.is_some() || !self.caps.is_empty()
+    }
 }
 
 impl<'a> ClaimPlan<'a> {
@@ -675,15 +721,33 @@ impl<'a> ClaimPlan<'a> {
             first: claim.backoff.map(|backoff| millis(backoff.first)),
             longest: claim.backoff.map(|backoff| millis(backoff.max)),
             id,
+            caps: Caps::of(claim.limits),
         }
+    }
+
+    /// Whether the claim must hold [`CLAIM_LOCK`] while it counts and takes: with
+    /// caps per host, two claims counting at once would each see room for the
+    /// same records in flight.
+    pub(super) fn serialized(&self) -> bool {
+        self.id.is_none() && self.caps.any()
     }
 
     /// The parameters of [`claim_sql`], in order.
     pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         let mut params: Vec<&(dyn ToSql + Sync)> =
             vec![&self.now, &self.limit, &self.owner, &self.until, &self.max_attempts, &self.first, &self.longest];
-        if let Some(id) = &self.id {
-            params.push(id);
+        match &self.id {
+            Some(id) => params.push(id),
+            None => {
+                let caps = &self.caps;
+                params.extend([
+                    &caps.per_host as &(dyn ToSql + Sync),
+                    &caps.names,
+                    &caps.suffixes,
+                    &caps.ports,
+                    &caps.caps,
+                ]);
+            }
         }
         params
     }
@@ -792,6 +856,11 @@ fn plain_pick(filter: &str) -> String {
 /// that is paused (`courier_hosts`) is left out; one whose breaker's cooldown has
 /// passed gives one record, its probe, and is marked half-open until this claim's
 /// lease lapses (`$4`) — by one claimer only: the row's lock decides who.
+/// A capped host (`$8`, `--per-host`; `$9`–`$12`, the limits file's
+/// destinations with a `concurrency`: name, whether a suffix, port, cap; the
+/// smallest cap that matches wins) gives at most its cap less its records leased
+/// now — sent, or buffered by a worker — in its turns' order; the claim holds
+/// [`CLAIM_LOCK`] meanwhile, so that claims count one after another.
 fn fair_pick() -> String {
     "groups (tenant, host) AS (
             (SELECT coalesce(tenant, ''), host FROM courier_requests WHERE state = 'pending'
@@ -822,20 +891,38 @@ fn fair_pick() -> String {
                 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
             ) AS c
             WHERE g.host NOT IN (SELECT host FROM shut) OR g.host IN (SELECT host FROM probing)
+        ), room AS (
+            SELECT h.host, LEAST($8::int, (
+                    SELECT min(l.cap) FROM unnest($9::text[], $10::bool[], $11::int[], $12::int[])
+                        AS l(name, suffix, port, cap)
+                    WHERE CASE WHEN l.suffix THEN length(h.name) > length(l.name) AND right(h.name, length(l.name)) = l.name
+                            ELSE h.name = l.name END
+                        AND (l.port IS NULL OR h.port = l.port::text)
+                )) - (
+                    SELECT count(*) FROM courier_requests AS l
+                    WHERE l.host = h.host AND l.lease_owner IS NOT NULL AND l.lease_expires_at > $1
+                ) AS room
+            FROM (
+                SELECT DISTINCT host, regexp_replace(host, ':[0-9]+$', '') AS name,
+                    substring(host from ':([0-9]+)$') AS port
+                FROM candidates
+            ) AS h
         ), ranked AS (
             SELECT id, tenant, tenant_head, probe, host,
                 row_number() OVER (PARTITION BY tenant ORDER BY host_turn, host_head, host) AS tenant_turn
             FROM candidates
         ), ordered AS (
             SELECT id, row_number() OVER (ORDER BY tenant_turn, tenant_head, tenant) AS position,
-                row_number() OVER (PARTITION BY host, probe ORDER BY tenant_turn, tenant_head, tenant) AS nth
+                row_number() OVER (PARTITION BY host, probe ORDER BY tenant_turn, tenant_head, tenant) AS nth,
+                row_number() OVER (PARTITION BY host ORDER BY tenant_turn, tenant_head, tenant) AS host_nth, host
             FROM ranked
         ), due AS (
             SELECT r.id, r.attempts, r.next_attempt_at, o.position
-            FROM courier_requests AS r JOIN ordered AS o ON o.id = r.id
+            FROM courier_requests AS r JOIN ordered AS o ON o.id = r.id JOIN room ON room.host = o.host
             WHERE r.state = 'pending' AND r.next_attempt_at <= $1
                 AND (r.lease_owner IS NULL OR r.lease_expires_at <= $1)
                 AND (o.nth = 1 OR r.host NOT IN (SELECT host FROM probing))
+                AND (room.room IS NULL OR o.host_nth <= room.room)
             ORDER BY o.position LIMIT $2
             FOR UPDATE OF r SKIP LOCKED
         )"

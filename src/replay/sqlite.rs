@@ -85,6 +85,10 @@ CREATE TABLE hosts (
     paused_until INTEGER
 ) STRICT;
 "#,
+    r#"
+-- Issue #22 (limits): a claim counts each capped host's records leased now.
+CREATE INDEX requests_leased ON requests (host, lease_expires_at) WHERE lease_owner IS NOT NULL;
+"#,
 ];
 
 /// The columns a [`Record`] is read from, in the order [`record`] reads them.
@@ -532,16 +536,28 @@ fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rus
     let dues: HashMap<i64, i64> = candidates.iter().map(|c| (c.id, c.due)).collect();
     let mut probed: Vec<String> = Vec::new();
     let mut taken = Vec::new();
+    // What each capped host may still take: its cap less its records leased now.
+    let mut room: HashMap<String, Option<i64>> = HashMap::new();
     for id in fair_order(candidates) {
         if taken.len() >= claim.limit {
             break;
         }
         let host = &hosts[&id];
+        let left = match room.get_mut(host) {
+            Some(left) => left,
+            None => room.entry(host.clone()).or_insert(capped_room(transaction, claim, host, now)?),
+        };
+        if left.is_some_and(|left| left <= 0) {
+            continue;
+        }
         if matches!(gates.get(host), Some(Gate::Probe)) {
             if probed.contains(host) {
                 continue;
             }
             probed.push(host.clone());
+        }
+        if let Some(Some(left)) = room.get_mut(host) {
+            *left -= 1;
         }
         taken.push((id, attempts[&id], dues[&id]));
     }
@@ -551,6 +567,24 @@ fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rus
             .execute(params![millis(claim.until), host])?;
     }
     Ok(taken)
+}
+
+/// How many more records of `host` the claim may take: its cap under the claim's
+/// limits less its records leased now (sent, or buffered by a worker); `None`:
+/// no cap. The claim's transaction is `IMMEDIATE`, so claims count one after another.
+fn capped_room(
+    transaction: &rusqlite::Transaction<'_>,
+    claim: &Claim<'_>,
+    host: &str,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let Some(cap) = claim.limits.and_then(|limits| limits.concurrency(host)) else { return Ok(None) };
+    let leased: i64 = transaction
+        .prepare_cached(
+            "SELECT count(*) FROM requests WHERE host = ?1 AND lease_owner IS NOT NULL AND lease_expires_at > ?2",
+        )?
+        .query_row(params![host, now], |row| row.get(0))?;
+    Ok(Some(i64::from(cap) - leased))
 }
 
 /// What a claim may take of each host that is not simply open for business.
@@ -753,7 +787,9 @@ mod tests {
 
     fn claim(store: &SqliteStore, owner: &str, now: DateTime<Utc>, selection: Selection) -> Vec<Record> {
         let until = now + TimeDelta::seconds(10);
-        store.claim(&Claim { owner, now, until, limit: 10, selection, max_attempts: None, backoff: None }).unwrap()
+        store
+            .claim(&Claim { owner, now, until, limit: 10, selection, max_attempts: None, backoff: None, limits: None })
+            .unwrap()
     }
 
     #[test]
@@ -912,6 +948,7 @@ mod tests {
                 selection: Selection::Due,
                 max_attempts: None,
                 backoff: None,
+                limits: None,
             })
             .unwrap();
         let keys: Vec<&str> = claimed.iter().map(|record| record.saved.idempotency_key.as_str()).collect();
