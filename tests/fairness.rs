@@ -373,3 +373,31 @@ fn a_bad_limits_file_is_a_usage_error_naming_its_line_and_field() {
     let said = replay_support::stderr(&ran);
     assert!(said.contains("limits.toml: line 3: rate: "), "{said}");
 }
+
+#[test]
+fn destinations_shows_the_limits_files_rate_and_concurrency() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    let store = store.to_str().unwrap();
+    let file = "[[destination]]\nhost = \"*.example.org\"\nrate = \"600/min\"\nconcurrency = 4\n\n\
+                [[destination]]\nhost = \"api.example.org:8443\"\nrate = \"10/s\"\n";
+    std::fs::write(folder.path().join("limits.toml"), file).unwrap();
+    let queue = open(store);
+    queue.insert(&records("t", "https://api.example.org:8443/x", "api", 1)).unwrap();
+    queue.insert(&records("t", "https://other.net/x", "other", 1)).unwrap();
+    let shown = courier(folder.path())
+        .args(["destinations", "--store", store, "--format", "json", "--limits", "limits.toml"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", replay_support::stderr(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let entry = |host: &str| shown["destinations"].as_array().unwrap().iter().find(|e| e["host"] == host).cloned();
+    let api = entry("api.example.org:8443").expect("listed");
+    assert_eq!((api["rate"].as_str(), api["concurrency"].as_u64()), (Some("10/s"), Some(4)), "{api}");
+    let other = entry("other.net").expect("listed");
+    assert!(other["rate"].is_null() && other["concurrency"].is_null(), "{other}");
+    let table = courier(folder.path()).args(["destinations", "--store", store, "--limits", "limits.toml"]).output();
+    let table = String::from_utf8(table.unwrap().stdout).unwrap();
+    let line = table.lines().find(|line| line.starts_with("api.example.org:8443")).expect("a line for the host");
+    assert!(line.contains("10/s") && line.trim_end().ends_with('4'), "{table}");
+}
