@@ -401,3 +401,14 @@ fn destinations_shows_the_limits_files_rate_and_concurrency() {
     let line = table.lines().find(|line| line.starts_with("api.example.org:8443")).expect("a line for the host");
     assert!(line.contains("10/s") && line.trim_end().ends_with('4'), "{table}");
 }
+
+#[test]
+fn the_limits_file_in_the_docs_reads() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/replay.md")).unwrap();
+    let section = &page[page.find("**Destination limits.**").expect("the section")..];
+    let start = section.find("```toml\n").expect("an example") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let destinations = courier::replay::Limits::parse_file(example).unwrap();
+    assert_eq!(destinations.len(), 2);
+    assert_eq!(destinations[1].host.to_string(), "*.example.net:8443");
+}
