@@ -412,3 +412,52 @@ fn the_limits_file_in_the_docs_reads() {
     assert_eq!(destinations.len(), 2);
     assert_eq!(destinations[1].host.to_string(), "*.example.net:8443");
 }
+
+/// The most requests `server` saw in any sliding window of `window`.
+fn most_in_a_window(server: &Server, window: Duration) -> usize {
+    let mut times: Vec<Instant> = server.seen().iter().map(|seen| seen.at).collect();
+    times.sort();
+    (0..times.len())
+        .map(|i| times[i..].iter().take_while(|at| at.duration_since(times[i]) < window).count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// A limits file rates one host at 5/s: whatever the workers could send, it saw
+/// at most 5 requests in any sliding second (and every request in the end); a
+/// host not in the file, fed the same, saw more.
+fn a_limits_files_rate_holds_in_every_second(store: &str, count: usize) {
+    const RECORDS: usize = 15;
+    let folder = tempfile::tempdir().unwrap();
+    let rated = Server::start_at("127.0.0.12", 0);
+    let free = Server::start_at("127.0.0.13", 0);
+    std::fs::write(folder.path().join("limits.toml"), "[[destination]]\nhost = \"127.0.0.12\"\nrate = \"5/s\"\n")
+        .unwrap();
+    let queue = open(store);
+    queue.insert(&records("a", &rated.url("/r"), "rated", RECORDS)).unwrap();
+    queue.insert(&records("b", &free.url("/f"), "free", RECORDS)).unwrap();
+    let extra = ["--concurrency", "8", "--batch", "8", "--limits", "limits.toml"];
+    let _workers = workers(folder.path(), store, count, &extra);
+    assert!(
+        wait_until(Duration::from_secs(15), || listed(folder.path(), store).is_empty()),
+        "every request was delivered"
+    );
+    let most = most_in_a_window(&rated, Duration::from_secs(1));
+    assert!((1..=5).contains(&most), "the rated host saw {most} requests in one second (at most 5)");
+    let most_free = most_in_a_window(&free, Duration::from_secs(1));
+    assert!(most_free > 5, "the other host saw only {most_free} in its busiest second");
+}
+
+#[test]
+fn a_limits_files_rate_holds_in_every_second_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_limits_files_rate_holds_in_every_second(store.to_str().unwrap(), 2);
+}
+
+#[test]
+fn a_limits_files_rate_holds_in_every_second_across_postgres_workers() {
+    let test = "a_limits_files_rate_holds_in_every_second_across_postgres_workers";
+    let Some(cluster) = Cluster::start(test) else { return };
+    a_limits_files_rate_holds_in_every_second(&cluster.url(), 3);
+}

@@ -105,8 +105,11 @@ CREATE TABLE courier_hosts (
 );
 "#,
     r#"
--- Issue #22 (limits): a claim counts each capped host's records leased now.
+-- Issue #22 (limits): a claim counts each capped host's records leased now,
+-- and each rated host's sends in its window (a record's row moves to its settle).
 CREATE INDEX courier_requests_leased ON courier_requests (host, lease_expires_at) WHERE lease_owner IS NOT NULL;
+CREATE TABLE courier_host_starts (id BIGINT PRIMARY KEY, host TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX courier_host_starts_host ON courier_host_starts (host, at);
 "#,
 ];
 
@@ -303,7 +306,9 @@ pub(super) const PARK: &str = "UPDATE courier_requests SET state = 'dead', last_
 
 /// Settles a batch in one statement: the delivered (`$1`) deleted, the failed
 /// updated from arrays (`$2`–`$5`), only while `$7` still holds their lease.
-pub(super) const SETTLE: &str = "WITH delivered AS (DELETE FROM courier_requests WHERE id = ANY($1))
+pub(super) const SETTLE: &str = "WITH delivered AS (DELETE FROM courier_requests WHERE id = ANY($1)),
+    -- A rated host's send counts in its window until its settle (issue #22).
+    moved AS (UPDATE courier_host_starts SET at = $6 WHERE id = ANY($1) OR id = ANY($2))
     UPDATE courier_requests AS r SET state = u.state, last_error = u.error,
         next_attempt_at = u.next_attempt_at, updated_at = $6, lease_owner = NULL, lease_expires_at = NULL
     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS u(id, state, error, next_attempt_at)
@@ -671,15 +676,17 @@ pub(super) struct ClaimPlan<'a> {
     caps: Caps,
 }
 
-/// A due claim's caps on records in flight per host, as the arrays of
-/// [`fair_pick`]: `--per-host`, then each `[[destination]]` with a `concurrency`.
+/// A due claim's caps per host, as the arrays of [`fair_pick`]: `--per-host`,
+/// then each `[[destination]]` with a `concurrency` or a `rate`.
 #[derive(Default)]
 struct Caps {
     per_host: Option<i32>,
     names: Vec<String>,
     suffixes: Vec<bool>,
     ports: Vec<Option<i32>>,
-    caps: Vec<i32>,
+    caps: Vec<Option<i32>>,
+    rates: Vec<Option<i32>>,
+    windows: Vec<Option<i64>>,
 }
 
 impl Caps {
@@ -687,12 +694,14 @@ impl Caps {
         let Some(limits) = limits else { return Caps::default() };
         let mut caps =
             Caps { per_host: limits.per_host.map(|cap| i32::try_from(cap).unwrap_or(i32::MAX)), ..Caps::default() };
-        for limit in &limits.destinations {
-            let Some(cap) = limit.concurrency else { continue };
+        let small = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        for limit in limits.destinations.iter().filter(|limit| limit.concurrency.is_some() || limit.rate.is_some()) {
             caps.names.push(limit.host.name.clone());
             caps.suffixes.push(limit.host.suffix);
             caps.ports.push(limit.host.port.map(i32::from));
-            caps.caps.push(i32::try_from(cap).unwrap_or(i32::MAX));
+            caps.caps.push(limit.concurrency.map(small));
+            caps.rates.push(limit.rate.map(|rate| small(rate.count)));
+            caps.windows.push(limit.rate.map(|rate| i64::try_from(rate.per.as_millis()).unwrap_or(i64::MAX)));
         }
         caps
     }
@@ -746,6 +755,8 @@ impl<'a> ClaimPlan<'a> {
                     &caps.suffixes,
                     &caps.ports,
                     &caps.caps,
+                    &caps.rates,
+                    &caps.windows,
                 ]);
             }
         }
@@ -808,6 +819,21 @@ pub(super) fn claim_sql(filter: &str) -> String {
     let returned: Vec<String> = COLUMNS.split(", ").map(|column| format!("r.{}", column.trim())).collect();
     let returned = returned.join(", ");
     let pick = if filter == DUE { fair_pick() } else { plain_pick(filter) };
+    // A claim of due records notes the sends of rated hosts, and forgets those
+    // older than the longest window (a minute) whose records are not leased.
+    let starts = if filter == DUE {
+        ", started AS (
+            INSERT INTO courier_host_starts (id, host, at)
+            SELECT c.id, c.claimed_host, $1 FROM claimed AS c JOIN room ON room.host = c.claimed_host WHERE room.rated
+            ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, at = EXCLUDED.at
+        ), pruned AS (
+            DELETE FROM courier_host_starts AS s WHERE s.at < $1 - 60000 AND s.id NOT IN (SELECT id FROM due)
+                AND NOT EXISTS (SELECT 1 FROM courier_requests AS r
+                    WHERE r.id = s.id AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1)
+        )"
+    } else {
+        ""
+    };
     format!(
         "WITH RECURSIVE {pick}, dead AS (
             UPDATE courier_requests AS r SET state = 'dead', updated_at = $1, lease_owner = NULL,
@@ -824,8 +850,8 @@ pub(super) fn claim_sql(filter: &str) -> String {
                 SELECT LEAST($6::float8 * power(2, LEAST(due.attempts, 30)), $7::float8, 3155760000000::float8) AS ms
             ) AS wait
             WHERE r.id = due.id AND ($5::int IS NULL OR due.attempts < $5::int)
-            RETURNING {returned}, due.position
-        )
+            RETURNING {returned}, due.position, r.host AS claimed_host
+        ){starts}
         SELECT {COLUMNS} FROM claimed ORDER BY position"
     )
 }
@@ -891,22 +917,32 @@ fn fair_pick() -> String {
                 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
             ) AS c
             WHERE g.host NOT IN (SELECT host FROM shut) OR g.host IN (SELECT host FROM probing)
+        ), hosts AS (
+            SELECT DISTINCT host, regexp_replace(host, ':[0-9]+$', '') AS name,
+                substring(host from ':([0-9]+)$') AS port
+            FROM candidates
+        ), limits AS (
+            SELECT h.host, l.cap, l.rate, l.window_ms
+            FROM hosts AS h, unnest($9::text[], $10::bool[], $11::int[], $12::int[], $13::int[], $14::bigint[])
+                AS l(name, suffix, port, cap, rate, window_ms)
+            WHERE CASE WHEN l.suffix THEN length(h.name) > length(l.name) AND right(h.name, length(l.name)) = l.name
+                    ELSE h.name = l.name END
+                AND (l.port IS NULL OR h.port = l.port::text)
         ), room AS (
-            SELECT h.host, LEAST($8::int, (
-                    SELECT min(l.cap) FROM unnest($9::text[], $10::bool[], $11::int[], $12::int[])
-                        AS l(name, suffix, port, cap)
-                    WHERE CASE WHEN l.suffix THEN length(h.name) > length(l.name) AND right(h.name, length(l.name)) = l.name
-                            ELSE h.name = l.name END
-                        AND (l.port IS NULL OR h.port = l.port::text)
-                )) - (
-                    SELECT count(*) FROM courier_requests AS l
-                    WHERE l.host = h.host AND l.lease_owner IS NOT NULL AND l.lease_expires_at > $1
-                ) AS room
-            FROM (
-                SELECT DISTINCT host, regexp_replace(host, ':[0-9]+$', '') AS name,
-                    substring(host from ':([0-9]+)$') AS port
-                FROM candidates
-            ) AS h
+            SELECT h.host, LEAST(
+                LEAST($8::int, (SELECT min(l.cap) FROM limits AS l WHERE l.host = h.host)) - (
+                    SELECT count(*) FROM courier_requests AS r
+                    WHERE r.host = h.host AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1
+                ),
+                (SELECT min(l.rate - (
+                    SELECT count(*) FROM courier_host_starts AS s
+                    WHERE s.host = h.host AND (s.at > $1 - l.window_ms OR EXISTS (
+                        SELECT 1 FROM courier_requests AS r
+                        WHERE r.id = s.id AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1))
+                 )) FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL)
+            ) AS room,
+            EXISTS (SELECT 1 FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL) AS rated
+            FROM hosts AS h
         ), ranked AS (
             SELECT id, tenant, tenant_head, probe, host,
                 row_number() OVER (PARTITION BY tenant ORDER BY host_turn, host_head, host) AS tenant_turn

@@ -810,7 +810,7 @@ struct Drain {
     hosts_at: tokio::time::Instant,
     /// Records held back unsent because their host is shut, to be put back.
     held: Vec<Record>,
-    /// Whether no host is capped (no `per_host`, no `concurrency` in the limits):
+    /// Whether no host is capped (no `per_host`, no `concurrency` or `rate` in the limits):
     /// then a short claim means the queue is dry until records settle elsewhere.
     capless: bool,
 }
@@ -840,7 +840,7 @@ impl Drain {
             hosts_at: tokio::time::Instant::now(),
             held: Vec::new(),
             capless: options.limits.per_host.is_none()
-                && options.limits.destinations.iter().all(|limit| limit.concurrency.is_none()),
+                && options.limits.destinations.iter().all(|limit| limit.concurrency.is_none() && limit.rate.is_none()),
         }
     }
 
