@@ -134,6 +134,9 @@ impl fmt::Display for Rate {
 /// against every host of every claim.
 pub const MAX_DESTINATIONS: usize = 1000;
 
+/// The longest limits file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -188,7 +191,16 @@ impl Limits {
 
     /// The limits file at `path`, read whole; an error names the file, line and field.
     pub fn read_file(path: &std::path::Path) -> Result<Vec<DestinationLimit>, String> {
-        let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let mut text = String::new();
+        // Read at most one byte past the limit: enough to know the file is too long.
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(format!("{}: longer than {MAX_FILE_BYTES} bytes", path.display()));
+        }
         Limits::parse_file(&text).map_err(|why| format!("{}: {why}", path.display()))
     }
 
@@ -256,6 +268,19 @@ mod tests {
         assert_eq!(limits.concurrency("other.net"), Some(16));
         assert_eq!(limits.rate("api.example.org").unwrap().to_string(), "10/s");
         assert_eq!(limits.rate("other.net"), None);
+    }
+
+    #[test]
+    fn a_file_too_long_or_with_too_many_entries_is_refused() {
+        let entry = "[[destination]]\nhost = \"a.org\"\n";
+        assert_eq!(Limits::parse_file(&entry.repeat(MAX_DESTINATIONS)).unwrap().len(), MAX_DESTINATIONS);
+        let error = Limits::parse_file(&entry.repeat(MAX_DESTINATIONS + 1)).unwrap_err();
+        assert!(error.contains("at most 1000"), "{error}");
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("limits.toml");
+        std::fs::write(&path, "#".repeat(MAX_FILE_BYTES as usize + 1)).unwrap();
+        let error = Limits::read_file(&path).unwrap_err();
+        assert!(error.contains("longer than"), "{error}");
     }
 
     #[test]
