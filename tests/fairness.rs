@@ -278,3 +278,186 @@ fn a_direct_send_honours_the_open_breaker_of_its_store() {
     assert!(outcome["events"].to_string().contains("api_exception"), "{outcome}");
     assert!(server.seen().is_empty(), "nothing was sent");
 }
+
+/// 24 queued requests to a slow host (300 ms each) and `count` workers that could
+/// send 8 at once each: the most the host saw at once is `per_host`, whatever the
+/// number of workers; with a larger `per_host` more go at once (the twin shows
+/// the cap, not the workers, held them back).
+fn most_in_flight_at_one_host(store: &str, count: usize, per_host: &str) -> u64 {
+    const RECORDS: usize = 24;
+    let folder = tempfile::tempdir().unwrap();
+    let slow = Server::start_at("127.0.0.8", 0);
+    slow.delay(Duration::from_millis(300));
+    open(store).insert(&records("t", &slow.url("/slow"), "slow", RECORDS)).unwrap();
+    let extra = ["--concurrency", "8", "--batch", "8", "--per-host", per_host];
+    let _workers = workers(folder.path(), store, count, &extra);
+    assert!(
+        wait_until(Duration::from_secs(20), || slow.keys().len() >= RECORDS && listed(folder.path(), store).is_empty()),
+        "every request was delivered"
+    );
+    slow.most_in_flight()
+}
+
+#[test]
+fn per_host_caps_the_requests_in_flight_across_sqlite_workers() {
+    let folder = tempfile::tempdir().unwrap();
+    let capped = folder.path().join("capped.db");
+    let most = most_in_flight_at_one_host(capped.to_str().unwrap(), 2, "3");
+    assert!((1..=3).contains(&most), "the host had {most} requests in flight at once (at most 3)");
+    let wide = folder.path().join("wide.db");
+    let most = most_in_flight_at_one_host(wide.to_str().unwrap(), 2, "12");
+    assert!(most > 3, "with --per-host 12 the host had only {most} in flight at once");
+}
+
+#[test]
+fn per_host_caps_the_requests_in_flight_across_postgres_workers() {
+    let test = "per_host_caps_the_requests_in_flight_across_postgres_workers";
+    let Some(cluster) = Cluster::start(test) else { return };
+    let most = most_in_flight_at_one_host(&cluster.url(), 3, "3");
+    assert!((1..=3).contains(&most), "the host had {most} requests in flight at once (at most 3)");
+    let most = most_in_flight_at_one_host(&cluster.url(), 3, "12");
+    assert!(most > 3, "with --per-host 12 the host had only {most} in flight at once");
+}
+
+/// A limits file caps one host's concurrency at 2 (below `--per-host`); another
+/// host, not in the file, is held only by `--per-host`.
+fn a_limits_files_concurrency_caps_its_host(store: &str, count: usize) {
+    const RECORDS: usize = 16;
+    let folder = tempfile::tempdir().unwrap();
+    let limited = Server::start_at("127.0.0.9", 0);
+    let free = Server::start_at("127.0.0.10", 0);
+    for server in [&limited, &free] {
+        server.delay(Duration::from_millis(300));
+    }
+    let file = "# limits\n[[destination]]\nhost = \"127.0.0.9\"\nconcurrency = 2\n";
+    std::fs::write(folder.path().join("limits.toml"), file).unwrap();
+    let queue = open(store);
+    queue.insert(&records("a", &limited.url("/l"), "limited", RECORDS)).unwrap();
+    queue.insert(&records("b", &free.url("/f"), "free", RECORDS)).unwrap();
+    let extra = ["--concurrency", "8", "--batch", "8", "--per-host", "6", "--limits", "limits.toml"];
+    let _workers = workers(folder.path(), store, count, &extra);
+    assert!(
+        wait_until(Duration::from_secs(20), || listed(folder.path(), store).is_empty()),
+        "every request was delivered"
+    );
+    let (most_limited, most_free) = (limited.most_in_flight(), free.most_in_flight());
+    assert!((1..=2).contains(&most_limited), "the limited host had {most_limited} in flight at once (at most 2)");
+    assert!((3..=6).contains(&most_free), "the other host had {most_free} in flight at once (3 to 6)");
+}
+
+#[test]
+fn a_limits_files_concurrency_caps_its_host_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_limits_files_concurrency_caps_its_host(store.to_str().unwrap(), 2);
+}
+
+#[test]
+fn a_limits_files_concurrency_caps_its_host_across_postgres_workers() {
+    let test = "a_limits_files_concurrency_caps_its_host_across_postgres_workers";
+    let Some(cluster) = Cluster::start(test) else { return };
+    a_limits_files_concurrency_caps_its_host(&cluster.url(), 3);
+}
+
+#[test]
+fn a_bad_limits_file_is_a_usage_error_naming_its_line_and_field() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = "[[destination]]\nhost = \"api.example.org\"\nrate = \"fast\"\n";
+    std::fs::write(folder.path().join("limits.toml"), file).unwrap();
+    let store = folder.path().join("queue.db");
+    let ran = courier(folder.path())
+        .args(["worker", "--until-empty", "--store", store.to_str().unwrap(), "--limits", "limits.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(ran.status.code(), Some(2), "{}", replay_support::stderr(&ran));
+    let said = replay_support::stderr(&ran);
+    assert!(said.contains("limits.toml: line 3: rate: "), "{said}");
+}
+
+#[test]
+fn destinations_shows_the_limits_files_rate_and_concurrency() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    let store = store.to_str().unwrap();
+    let file = "[[destination]]\nhost = \"*.example.org\"\nrate = \"600/min\"\nconcurrency = 4\n\n\
+                [[destination]]\nhost = \"api.example.org:8443\"\nrate = \"10/s\"\n";
+    std::fs::write(folder.path().join("limits.toml"), file).unwrap();
+    let queue = open(store);
+    queue.insert(&records("t", "https://api.example.org:8443/x", "api", 1)).unwrap();
+    queue.insert(&records("t", "https://other.net/x", "other", 1)).unwrap();
+    let shown = courier(folder.path())
+        .args(["destinations", "--store", store, "--format", "json", "--limits", "limits.toml"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", replay_support::stderr(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let entry = |host: &str| shown["destinations"].as_array().unwrap().iter().find(|e| e["host"] == host).cloned();
+    let api = entry("api.example.org:8443").expect("listed");
+    assert_eq!((api["rate"].as_str(), api["concurrency"].as_u64()), (Some("10/s"), Some(4)), "{api}");
+    let other = entry("other.net").expect("listed");
+    assert!(other["rate"].is_null() && other["concurrency"].is_null(), "{other}");
+    let table = courier(folder.path()).args(["destinations", "--store", store, "--limits", "limits.toml"]).output();
+    let table = String::from_utf8(table.unwrap().stdout).unwrap();
+    let line = table.lines().find(|line| line.starts_with("api.example.org:8443")).expect("a line for the host");
+    assert!(line.contains("10/s") && line.trim_end().ends_with('4'), "{table}");
+}
+
+#[test]
+fn the_limits_file_in_the_docs_reads() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/replay.md")).unwrap();
+    let section = &page[page.find("**Destination limits.**").expect("the section")..];
+    let start = section.find("```toml\n").expect("an example") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let destinations = courier::replay::Limits::parse_file(example).unwrap();
+    assert_eq!(destinations.len(), 2);
+    assert_eq!(destinations[1].host.to_string(), "*.example.net:8443");
+}
+
+/// The most requests `server` saw in any sliding window of `window`.
+fn most_in_a_window(server: &Server, window: Duration) -> usize {
+    let mut times: Vec<Instant> = server.seen().iter().map(|seen| seen.at).collect();
+    times.sort();
+    (0..times.len())
+        .map(|i| times[i..].iter().take_while(|at| at.duration_since(times[i]) < window).count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// A limits file rates one host at 5/s: whatever the workers could send, it saw
+/// at most 5 requests in any sliding second (and every request in the end); a
+/// host not in the file, fed the same, saw more.
+fn a_limits_files_rate_holds_in_every_second(store: &str, count: usize) {
+    const RECORDS: usize = 15;
+    let folder = tempfile::tempdir().unwrap();
+    let rated = Server::start_at("127.0.0.12", 0);
+    let free = Server::start_at("127.0.0.13", 0);
+    std::fs::write(folder.path().join("limits.toml"), "[[destination]]\nhost = \"127.0.0.12\"\nrate = \"5/s\"\n")
+        .unwrap();
+    let queue = open(store);
+    queue.insert(&records("a", &rated.url("/r"), "rated", RECORDS)).unwrap();
+    queue.insert(&records("b", &free.url("/f"), "free", RECORDS)).unwrap();
+    let extra = ["--concurrency", "8", "--batch", "8", "--limits", "limits.toml"];
+    let _workers = workers(folder.path(), store, count, &extra);
+    assert!(
+        wait_until(Duration::from_secs(15), || listed(folder.path(), store).is_empty()),
+        "every request was delivered"
+    );
+    let most = most_in_a_window(&rated, Duration::from_secs(1));
+    assert!((1..=5).contains(&most), "the rated host saw {most} requests in one second (at most 5)");
+    let most_free = most_in_a_window(&free, Duration::from_secs(1));
+    assert!(most_free > 5, "the other host saw only {most_free} in its busiest second");
+}
+
+#[test]
+fn a_limits_files_rate_holds_in_every_second_on_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("queue.db");
+    a_limits_files_rate_holds_in_every_second(store.to_str().unwrap(), 2);
+}
+
+#[test]
+fn a_limits_files_rate_holds_in_every_second_across_postgres_workers() {
+    let test = "a_limits_files_rate_holds_in_every_second_across_postgres_workers";
+    let Some(cluster) = Cluster::start(test) else { return };
+    a_limits_files_rate_holds_in_every_second(&cluster.url(), 3);
+}

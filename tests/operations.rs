@@ -321,6 +321,8 @@ fn sigterm_finishes_the_sends_and_puts_the_rest_back(store: &str) {
     let mut worker = courier(folder.path())
         .args(["worker", "--store", store, "--allow", "127.0.0.1", "--concurrency", "2", "--batch", "20"])
         .args(["--lease", "10m", "--grace", "20s"])
+        // All 20 claimed at once: above the default cap of 16 in flight per host.
+        .args(["--per-host", "20"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

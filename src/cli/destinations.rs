@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
-use courier::replay::{HostState, State, host_of};
+use courier::replay::{HostState, Limits, State, host_of};
 
 use super::eval::print;
 use super::store::{existing_store, store_location};
@@ -22,6 +22,9 @@ pub(crate) struct DestinationsArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// The workers' limits file, whose `rate` and `concurrency` are shown for the hosts they apply to.
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
 }
 
 /// One host as listed.
@@ -33,12 +36,15 @@ struct Destination {
     breaker: &'static str,
     failures: u32,
     probe_at: Option<String>,
-    /// Limits are not kept by the store yet: always null.
+    /// The strictest `rate` of the `--limits` file's destinations it falls under.
     rate: Option<String>,
+    /// The smallest `concurrency` of those destinations.
     concurrency: Option<u64>,
 }
 
 pub(crate) fn destinations(args: DestinationsArgs) -> Result<(), Failure> {
+    // Only the file's own caps: `--per-host` is each worker's flag, not known here.
+    let limits = Limits { per_host: None, destinations: super::replay::limits_file(args.limits.as_deref())? };
     let store = existing_store(&store_location(args.store), true)?;
     let failed = |error: courier::replay::StoreError| Failure::error(format!("error: {error}\n"));
     let now = Utc::now();
@@ -66,8 +72,8 @@ pub(crate) fn destinations(args: DestinationsArgs) -> Result<(), Failure> {
             breaker: state.breaker.as_str(),
             failures: state.failures,
             probe_at: state.probe_at.filter(|_| state.breaker.as_str() != "closed").map(rfc3339),
-            rate: None,
-            concurrency: None,
+            rate: limits.rate(&state.host).map(|rate| rate.to_string()),
+            concurrency: limits.concurrency(&state.host).map(u64::from),
             host: state.host,
         })
         .collect();
@@ -92,15 +98,20 @@ fn table(listed: &[Destination]) -> String {
         return "no destinations\n".to_owned();
     }
     let width = listed.iter().map(|destination| destination.host.len()).max().unwrap_or(4).max(4);
-    let mut text = format!("{:width$}  {:>9}  {:9}  {:>8}  PROBE AT\n", "HOST", "IN FLIGHT", "BREAKER", "FAILURES");
+    let mut text = format!(
+        "{:width$}  {:>9}  {:9}  {:>8}  {:24}  {:>8}  CONCURRENCY\n",
+        "HOST", "IN FLIGHT", "BREAKER", "FAILURES", "PROBE AT", "RATE"
+    );
     for destination in listed {
         text.push_str(&format!(
-            "{:width$}  {:>9}  {:9}  {:>8}  {}\n",
+            "{:width$}  {:>9}  {:9}  {:>8}  {:24}  {:>8}  {}\n",
             destination.host,
             destination.in_flight,
             destination.breaker,
             destination.failures,
-            destination.probe_at.as_deref().unwrap_or("-")
+            destination.probe_at.as_deref().unwrap_or("-"),
+            destination.rate.as_deref().unwrap_or("-"),
+            destination.concurrency.map_or_else(|| "-".to_owned(), |cap| cap.to_string())
         ));
     }
     text

@@ -98,6 +98,15 @@ pub(crate) struct WorkerArgs {
     /// least --concurrency. A killed worker's held requests wait for their lease to lapse.
     #[arg(long, value_name = "N", default_value_t = 64)]
     batch: usize,
+    /// The most requests in flight to one destination host across every worker
+    /// sharing the store (a request counts from its claim, buffered ones too).
+    #[arg(long, value_name = "N", default_value_t = courier::replay::DEFAULT_PER_HOST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    per_host: u32,
+    /// A TOML file of per-destination limits, fleet-wide: `[[destination]]` with
+    /// `host`, `rate` ("10/s", "600/min") and `concurrency` (docs/replay.md).
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
     /// Consecutive failed attempts at a host (no answer, timeout, 5xx, 429) that open
     /// its circuit breaker: its records wait, spending no attempt, until a probe succeeds.
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -145,6 +154,13 @@ fn parse_cooldown(text: &str) -> Result<Duration, String> {
         return Err("a breaker's cooldown must be between 1s and 10m".to_owned());
     }
     Ok(cooldown)
+}
+
+/// The destinations of the limits file at `path` (none without one); a file
+/// that does not read is a usage error naming its line and field.
+pub(crate) fn limits_file(path: Option<&std::path::Path>) -> Result<Vec<courier::replay::DestinationLimit>, Failure> {
+    let Some(path) = path else { return Ok(Vec::new()) };
+    courier::replay::Limits::read_file(path).map_err(|why| Failure::usage(format!("--limits {why}")))
 }
 
 pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
@@ -217,6 +233,10 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         breaker: courier::replay::BreakerPolicy {
             failures: args.breaker_failures.max(1),
             cooldown: args.breaker_cooldown,
+        },
+        limits: courier::replay::Limits {
+            per_host: Some(args.per_host),
+            destinations: limits_file(args.limits.as_deref())?,
         },
         ..WorkerOptions::default()
     };

@@ -22,6 +22,7 @@ mod deliver;
 mod destinations;
 mod enqueue;
 mod keep;
+mod limits;
 mod location;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -38,6 +39,7 @@ pub use deliver::{Delivered, Delivery};
 pub use destinations::{Breaker, BreakerPolicy, HostReport, HostState, MAX_COOLDOWN, host_of};
 pub use enqueue::Enqueued;
 pub use keep::{Kept, MAX_TENANT_BYTES, worth_keeping};
+pub use limits::{DestinationLimit, HostPattern, Limits, Rate};
 pub use location::StoreLocation;
 #[cfg(feature = "postgres")]
 pub use pg::PostgresStore;
@@ -48,4 +50,7 @@ pub use store::{
     AsyncQueue, Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore,
     Saved, Selection, State, StoreError, StoreFuture, Unreadable,
 };
-pub use worker::{Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay, replay_with_lease};
+pub use worker::{
+    DEFAULT_PER_HOST, Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay,
+    replay_with_lease,
+};

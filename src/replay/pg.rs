@@ -21,6 +21,7 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::address::without_password;
 use super::destinations::{Breaker, BreakerPolicy, HostReport, HostState, host_of};
+use super::limits::Limits;
 use super::store::{
     Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
     StoreError, Unreadable,
@@ -102,6 +103,13 @@ CREATE TABLE courier_hosts (
     probe_at BIGINT,
     paused_until BIGINT
 );
+"#,
+    r#"
+-- Issue #22 (limits): a claim counts each capped host's records leased now,
+-- and each rated host's sends in its window (a record's row moves to its settle).
+CREATE INDEX courier_requests_leased ON courier_requests (host, lease_expires_at) WHERE lease_owner IS NOT NULL;
+CREATE TABLE courier_host_starts (id BIGINT PRIMARY KEY, host TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX courier_host_starts_host ON courier_host_starts (host, at);
 "#,
 ];
 
@@ -298,7 +306,9 @@ pub(super) const PARK: &str = "UPDATE courier_requests SET state = 'dead', last_
 
 /// Settles a batch in one statement: the delivered (`$1`) deleted, the failed
 /// updated from arrays (`$2`–`$5`), only while `$7` still holds their lease.
-pub(super) const SETTLE: &str = "WITH delivered AS (DELETE FROM courier_requests WHERE id = ANY($1))
+pub(super) const SETTLE: &str = "WITH delivered AS (DELETE FROM courier_requests WHERE id = ANY($1)),
+    -- A rated host's send counts in its window until its settle (issue #22).
+    moved AS (UPDATE courier_host_starts SET at = $6 WHERE id = ANY($1) OR id = ANY($2))
     UPDATE courier_requests AS r SET state = u.state, last_error = u.error,
         next_attempt_at = u.next_attempt_at, updated_at = $6, lease_owner = NULL, lease_expires_at = NULL
     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS u(id, state, error, next_attempt_at)
@@ -497,6 +507,9 @@ impl ReplayStore for PostgresStore {
             let mut transaction = connection.client.transaction()?;
             // A lease lost to a crash could let two workers send at once: on disk first.
             transaction.batch_execute("SET LOCAL synchronous_commit = on")?;
+            if plan.serialized() {
+                transaction.batch_execute(CLAIM_LOCK)?;
+            }
             let rows = transaction.query(&statement, &plan.params())?;
             // A row that does not read as a record is set aside (dead, with the reason),
             // and the others are sent.
@@ -641,6 +654,11 @@ impl ReplayStore for PostgresStore {
     }
 }
 
+/// The transaction-scoped advisory lock a claim with caps per host holds while it
+/// counts a host's records in flight and takes more (the claims of the fleet go
+/// one at a time: each is one short statement).
+pub(super) const CLAIM_LOCK: &str = "SELECT pg_advisory_xact_lock(7452092235318493222)";
+
 /// A claim's statement and its parameters, the same on either face of the store.
 pub(super) struct ClaimPlan<'a> {
     /// The prepared statement's name.
@@ -655,6 +673,43 @@ pub(super) struct ClaimPlan<'a> {
     first: Option<f64>,
     longest: Option<f64>,
     id: Option<i64>,
+    caps: Caps,
+}
+
+/// A due claim's caps per host, as the arrays of [`fair_pick`]: `--per-host`,
+/// then each `[[destination]]` with a `concurrency` or a `rate`.
+#[derive(Default)]
+struct Caps {
+    per_host: Option<i32>,
+    names: Vec<String>,
+    suffixes: Vec<bool>,
+    ports: Vec<Option<i32>>,
+    caps: Vec<Option<i32>>,
+    rates: Vec<Option<i32>>,
+    windows: Vec<Option<i64>>,
+}
+
+impl Caps {
+    fn of(limits: Option<&Limits>) -> Caps {
+        let Some(limits) = limits else { return Caps::default() };
+        let mut caps =
+            Caps { per_host: limits.per_host.map(|cap| i32::try_from(cap).unwrap_or(i32::MAX)), ..Caps::default() };
+        let small = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        for limit in limits.destinations.iter().filter(|limit| limit.concurrency.is_some() || limit.rate.is_some()) {
+            caps.names.push(limit.host.name.clone());
+            caps.suffixes.push(limit.host.suffix);
+            caps.ports.push(limit.host.port.map(i32::from));
+            caps.caps.push(limit.concurrency.map(small));
+            caps.rates.push(limit.rate.map(|rate| small(rate.count)));
+            caps.windows.push(limit.rate.map(|rate| i64::try_from(rate.per.as_millis()).unwrap_or(i64::MAX)));
+        }
+        caps
+    }
+
+    /// Whether any host is capped: the claim then takes the fleet's claim lock.
+    fn any(&self) -> bool {
+        self.per_host.is_some() || !self.caps.is_empty()
+    }
 }
 
 impl<'a> ClaimPlan<'a> {
@@ -675,15 +730,35 @@ impl<'a> ClaimPlan<'a> {
             first: claim.backoff.map(|backoff| millis(backoff.first)),
             longest: claim.backoff.map(|backoff| millis(backoff.max)),
             id,
+            caps: Caps::of(claim.limits),
         }
+    }
+
+    /// Whether the claim must hold [`CLAIM_LOCK`] while it counts and takes: with
+    /// caps per host, two claims counting at once would each see room for the
+    /// same records in flight.
+    pub(super) fn serialized(&self) -> bool {
+        self.id.is_none() && self.caps.any()
     }
 
     /// The parameters of [`claim_sql`], in order.
     pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         let mut params: Vec<&(dyn ToSql + Sync)> =
             vec![&self.now, &self.limit, &self.owner, &self.until, &self.max_attempts, &self.first, &self.longest];
-        if let Some(id) = &self.id {
-            params.push(id);
+        match &self.id {
+            Some(id) => params.push(id),
+            None => {
+                let caps = &self.caps;
+                params.extend([
+                    &caps.per_host as &(dyn ToSql + Sync),
+                    &caps.names,
+                    &caps.suffixes,
+                    &caps.ports,
+                    &caps.caps,
+                    &caps.rates,
+                    &caps.windows,
+                ]);
+            }
         }
         params
     }
@@ -744,6 +819,21 @@ pub(super) fn claim_sql(filter: &str) -> String {
     let returned: Vec<String> = COLUMNS.split(", ").map(|column| format!("r.{}", column.trim())).collect();
     let returned = returned.join(", ");
     let pick = if filter == DUE { fair_pick() } else { plain_pick(filter) };
+    // A claim of due records notes the sends of rated hosts, and forgets those
+    // older than the longest window (a minute) whose records are not leased.
+    let starts = if filter == DUE {
+        ", started AS (
+            INSERT INTO courier_host_starts (id, host, at)
+            SELECT c.id, c.claimed_host, $1 FROM claimed AS c JOIN room ON room.host = c.claimed_host WHERE room.rated
+            ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, at = EXCLUDED.at
+        ), pruned AS (
+            DELETE FROM courier_host_starts AS s WHERE s.at < $1 - 60000 AND s.id NOT IN (SELECT id FROM due)
+                AND NOT EXISTS (SELECT 1 FROM courier_requests AS r
+                    WHERE r.id = s.id AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1)
+        )"
+    } else {
+        ""
+    };
     format!(
         "WITH RECURSIVE {pick}, dead AS (
             UPDATE courier_requests AS r SET state = 'dead', updated_at = $1, lease_owner = NULL,
@@ -760,8 +850,8 @@ pub(super) fn claim_sql(filter: &str) -> String {
                 SELECT LEAST($6::float8 * power(2, LEAST(due.attempts, 30)), $7::float8, 3155760000000::float8) AS ms
             ) AS wait
             WHERE r.id = due.id AND ($5::int IS NULL OR due.attempts < $5::int)
-            RETURNING {returned}, due.position
-        )
+            RETURNING {returned}, due.position, r.host AS claimed_host
+        ){starts}
         SELECT {COLUMNS} FROM claimed ORDER BY position"
     )
 }
@@ -792,6 +882,11 @@ fn plain_pick(filter: &str) -> String {
 /// that is paused (`courier_hosts`) is left out; one whose breaker's cooldown has
 /// passed gives one record, its probe, and is marked half-open until this claim's
 /// lease lapses (`$4`) — by one claimer only: the row's lock decides who.
+/// A capped host (`$8`, `--per-host`; `$9`–`$12`, the limits file's
+/// destinations with a `concurrency`: name, whether a suffix, port, cap; the
+/// smallest cap that matches wins) gives at most its cap less its records leased
+/// now — sent, or buffered by a worker — in its turns' order; the claim holds
+/// [`CLAIM_LOCK`] meanwhile, so that claims count one after another.
 fn fair_pick() -> String {
     "groups (tenant, host) AS (
             (SELECT coalesce(tenant, ''), host FROM courier_requests WHERE state = 'pending'
@@ -822,20 +917,48 @@ fn fair_pick() -> String {
                 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
             ) AS c
             WHERE g.host NOT IN (SELECT host FROM shut) OR g.host IN (SELECT host FROM probing)
+        ), hosts AS (
+            SELECT DISTINCT host, regexp_replace(host, ':[0-9]+$', '') AS name,
+                substring(host from ':([0-9]+)$') AS port
+            FROM candidates
+        ), limits AS (
+            SELECT h.host, l.cap, l.rate, l.window_ms
+            FROM hosts AS h, unnest($9::text[], $10::bool[], $11::int[], $12::int[], $13::int[], $14::bigint[])
+                AS l(name, suffix, port, cap, rate, window_ms)
+            WHERE CASE WHEN l.suffix THEN length(h.name) > length(l.name) AND right(h.name, length(l.name)) = l.name
+                    ELSE h.name = l.name END
+                AND (l.port IS NULL OR h.port = l.port::text)
+        ), room AS (
+            SELECT h.host, LEAST(
+                LEAST($8::int, (SELECT min(l.cap) FROM limits AS l WHERE l.host = h.host)) - (
+                    SELECT count(*) FROM courier_requests AS r
+                    WHERE r.host = h.host AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1
+                ),
+                (SELECT min(l.rate - (
+                    SELECT count(*) FROM courier_host_starts AS s
+                    WHERE s.host = h.host AND (s.at > $1 - l.window_ms OR EXISTS (
+                        SELECT 1 FROM courier_requests AS r
+                        WHERE r.id = s.id AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1))
+                 )) FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL)
+            ) AS room,
+            EXISTS (SELECT 1 FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL) AS rated
+            FROM hosts AS h
         ), ranked AS (
             SELECT id, tenant, tenant_head, probe, host,
                 row_number() OVER (PARTITION BY tenant ORDER BY host_turn, host_head, host) AS tenant_turn
             FROM candidates
         ), ordered AS (
             SELECT id, row_number() OVER (ORDER BY tenant_turn, tenant_head, tenant) AS position,
-                row_number() OVER (PARTITION BY host, probe ORDER BY tenant_turn, tenant_head, tenant) AS nth
+                row_number() OVER (PARTITION BY host, probe ORDER BY tenant_turn, tenant_head, tenant) AS nth,
+                row_number() OVER (PARTITION BY host ORDER BY tenant_turn, tenant_head, tenant) AS host_nth, host
             FROM ranked
         ), due AS (
             SELECT r.id, r.attempts, r.next_attempt_at, o.position
-            FROM courier_requests AS r JOIN ordered AS o ON o.id = r.id
+            FROM courier_requests AS r JOIN ordered AS o ON o.id = r.id JOIN room ON room.host = o.host
             WHERE r.state = 'pending' AND r.next_attempt_at <= $1
                 AND (r.lease_owner IS NULL OR r.lease_expires_at <= $1)
                 AND (o.nth = 1 OR r.host NOT IN (SELECT host FROM probing))
+                AND (room.room IS NULL OR o.host_nth <= room.room)
             ORDER BY o.position LIMIT $2
             FOR UPDATE OF r SKIP LOCKED
         )"

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::pg::{ClaimPlan, Failed, PARK, PostgresStore, RENEW, SETTLE, Settle, claim_sql, record};
+use super::pg::{CLAIM_LOCK, ClaimPlan, Failed, PARK, PostgresStore, RENEW, SETTLE, Settle, claim_sql, record};
 use super::store::{AsyncQueue, Claim, Finish, Record, StoreError, StoreFuture};
 
 /// The async face's two connections, opened when first needed and again after
@@ -26,6 +26,10 @@ use super::store::{AsyncQueue, Claim, Finish, Record, StoreError, StoreFuture};
 pub(super) struct Lanes {
     claims: Lane,
     settles: Lane,
+    /// Claims with caps per host: a transaction each ([`super::pg::CLAIM_LOCK`]
+    /// first), so on a connection of their own, one at a time.
+    capped: Lane,
+    capped_turn: tokio::sync::Mutex<()>,
 }
 
 /// One connection of the async face, shared by the calls on it.
@@ -96,6 +100,25 @@ impl PostgresStore {
     }
 }
 
+/// Runs a claim's statement on `live` and reads its rows; a row that does not
+/// read as a record is parked (dead, with the reason).
+async fn claim_rows(live: &Live, plan: &ClaimPlan<'_>) -> Result<Vec<Record>, Failed> {
+    let statement = live.statement(plan.name, || claim_sql(plan.filter)).await?;
+    let rows = live.client.query(&statement, &plan.params()).await?;
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match record(row) {
+            Ok(record) => records.push(record),
+            Err(why) => {
+                let park = live.statement("park", || PARK.to_owned()).await?;
+                let id: i64 = row.get(0);
+                live.client.execute(&park, &[&super::store::unreadable(&why), &plan.now, &id]).await?;
+            }
+        }
+    }
+    Ok(records)
+}
+
 impl AsyncQueue for PostgresStore {
     /// The claim of [`super::pg`], committed on the durable lane. A row that does
     /// not read as a record is parked (dead, with the reason) by a statement of
@@ -104,23 +127,22 @@ impl AsyncQueue for PostgresStore {
     fn claim<'a>(&'a self, claim: Claim<'a>) -> StoreFuture<'a, Vec<Record>> {
         Box::pin(async move {
             let plan = ClaimPlan::of(&claim);
-            self.on_lane(&self.lanes.claims, true, async |live| {
-                let statement = live.statement(plan.name, || claim_sql(plan.filter)).await?;
-                let rows = live.client.query(&statement, &plan.params()).await?;
-                let mut records = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    match record(row) {
-                        Ok(record) => records.push(record),
-                        Err(why) => {
-                            let park = live.statement("park", || PARK.to_owned()).await?;
-                            let id: i64 = row.get(0);
-                            live.client.execute(&park, &[&super::store::unreadable(&why), &plan.now, &id]).await?;
-                        }
-                    }
-                }
-                Ok(records)
-            })
-            .await
+            if plan.serialized() {
+                let _turn = self.lanes.capped_turn.lock().await;
+                return self
+                    .on_lane(&self.lanes.capped, true, async |live| {
+                        let claimed = match live.client.batch_execute(&format!("BEGIN; {CLAIM_LOCK}")).await {
+                            Ok(()) => claim_rows(live, &plan).await,
+                            Err(error) => Err(error.into()),
+                        };
+                        // A failed transaction is rolled back, so that the lane's next claim starts clean.
+                        let end = if claimed.is_ok() { "COMMIT" } else { "ROLLBACK" };
+                        live.client.batch_execute(end).await?;
+                        claimed
+                    })
+                    .await;
+            }
+            self.on_lane(&self.lanes.claims, true, async |live| claim_rows(live, &plan).await).await
         })
     }
 

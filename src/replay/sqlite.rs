@@ -85,6 +85,13 @@ CREATE TABLE hosts (
     paused_until INTEGER
 ) STRICT;
 "#,
+    r#"
+-- Issue #22 (limits): a claim counts each capped host's records leased now,
+-- and each rated host's sends in its window (a record's row moves to its settle).
+CREATE INDEX requests_leased ON requests (host, lease_expires_at) WHERE lease_owner IS NOT NULL;
+CREATE TABLE host_starts (id INTEGER PRIMARY KEY, host TEXT NOT NULL, at INTEGER NOT NULL) STRICT;
+CREATE INDEX host_starts_host ON host_starts (host, at);
+"#,
 ];
 
 /// The columns a [`Record`] is read from, in the order [`record`] reads them.
@@ -464,6 +471,8 @@ impl ReplayStore for SqliteStore {
 
 /// Ends an attempt at record `id`, as [`ReplayStore::finish`] says.
 fn settle(connection: &Connection, id: i64, owner: &str, finish: &Finish, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    // A rated host's send counts in its window until its settle, however long it took.
+    connection.prepare_cached("UPDATE host_starts SET at = ?1 WHERE id = ?2")?.execute(params![millis(now), id])?;
     match finish {
         Finish::Delivered => connection.prepare_cached("DELETE FROM requests WHERE id = ?1")?.execute([id])?,
         Finish::Failed { state, error, next_attempt_at } => connection
@@ -532,16 +541,33 @@ fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rus
     let dues: HashMap<i64, i64> = candidates.iter().map(|c| (c.id, c.due)).collect();
     let mut probed: Vec<String> = Vec::new();
     let mut taken = Vec::new();
+    // What each capped host may still take: its cap less its records leased now.
+    let mut room: HashMap<String, Option<i64>> = HashMap::new();
     for id in fair_order(candidates) {
         if taken.len() >= claim.limit {
             break;
         }
         let host = &hosts[&id];
+        let left = match room.get_mut(host) {
+            Some(left) => left,
+            None => {
+                let capped = capped_room(transaction, claim, host, now)?;
+                let rated = rated_room(transaction, claim, host, now)?;
+                let left = [capped, rated].into_iter().flatten().min();
+                room.entry(host.clone()).or_insert(left)
+            }
+        };
+        if left.is_some_and(|left| left <= 0) {
+            continue;
+        }
         if matches!(gates.get(host), Some(Gate::Probe)) {
             if probed.contains(host) {
                 continue;
             }
             probed.push(host.clone());
+        }
+        if let Some(Some(left)) = room.get_mut(host) {
+            *left -= 1;
         }
         taken.push((id, attempts[&id], dues[&id]));
     }
@@ -550,7 +576,67 @@ fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rus
             .prepare_cached("UPDATE hosts SET breaker = 'half-open', probe_at = ?1 WHERE host = ?2")?
             .execute(params![millis(claim.until), host])?;
     }
+    for (id, _, _) in &taken {
+        let host = &hosts[id];
+        if claim.limits.and_then(|limits| limits.rate(host)).is_some() {
+            transaction
+                .prepare_cached("INSERT OR REPLACE INTO host_starts (id, host, at) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, host, now])?;
+        }
+    }
+    prune_starts(transaction, now)?;
     Ok(taken)
+}
+
+/// How many more records of `host` the claim may take: its cap under the claim's
+/// limits less its records leased now (sent, or buffered by a worker); `None`:
+/// no cap. The claim's transaction is `IMMEDIATE`, so claims count one after another.
+fn capped_room(
+    transaction: &rusqlite::Transaction<'_>,
+    claim: &Claim<'_>,
+    host: &str,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let Some(cap) = claim.limits.and_then(|limits| limits.concurrency(host)) else { return Ok(None) };
+    let leased: i64 = transaction
+        .prepare_cached(
+            "SELECT count(*) FROM requests WHERE host = ?1 AND lease_owner IS NOT NULL AND lease_expires_at > ?2",
+        )?
+        .query_row(params![host, now], |row| row.get(0))?;
+    Ok(Some(i64::from(cap) - leased))
+}
+
+/// How many more records of `host` the claim may start under its strictest
+/// `rate`: the rate less the sends counted in its window — those claimed or
+/// settled within it, and those still leased (a send is counted from its claim
+/// to its settle, so one that waited in a worker's buffer is not missed).
+fn rated_room(
+    transaction: &rusqlite::Transaction<'_>,
+    claim: &Claim<'_>,
+    host: &str,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let Some(rate) = claim.limits.and_then(|limits| limits.rate(host)) else { return Ok(None) };
+    let window = i64::try_from(rate.per.as_millis()).unwrap_or(i64::MAX);
+    let used: i64 = transaction
+        .prepare_cached(
+            "SELECT count(*) FROM host_starts AS s WHERE s.host = ?1 AND (s.at > ?2 - ?3 OR EXISTS (
+                 SELECT 1 FROM requests AS r WHERE r.id = s.id AND r.lease_owner IS NOT NULL AND r.lease_expires_at > ?2))",
+        )?
+        .query_row(params![host, now, window], |row| row.get(0))?;
+    Ok(Some(i64::from(rate.count) - used))
+}
+
+/// Forgets sends older than the longest window (a minute) whose records are not leased.
+fn prune_starts(transaction: &rusqlite::Transaction<'_>, now: i64) -> rusqlite::Result<()> {
+    transaction
+        .prepare_cached(
+            "DELETE FROM host_starts WHERE at < ?1 - 60000 AND NOT EXISTS (
+                 SELECT 1 FROM requests AS r WHERE r.id = host_starts.id AND r.lease_owner IS NOT NULL
+                     AND r.lease_expires_at > ?1)",
+        )?
+        .execute([now])?;
+    Ok(())
 }
 
 /// What a claim may take of each host that is not simply open for business.
@@ -753,7 +839,9 @@ mod tests {
 
     fn claim(store: &SqliteStore, owner: &str, now: DateTime<Utc>, selection: Selection) -> Vec<Record> {
         let until = now + TimeDelta::seconds(10);
-        store.claim(&Claim { owner, now, until, limit: 10, selection, max_attempts: None, backoff: None }).unwrap()
+        store
+            .claim(&Claim { owner, now, until, limit: 10, selection, max_attempts: None, backoff: None, limits: None })
+            .unwrap()
     }
 
     #[test]
@@ -912,6 +1000,7 @@ mod tests {
                 selection: Selection::Due,
                 max_attempts: None,
                 backoff: None,
+                limits: None,
             })
             .unwrap();
         let keys: Vec<&str> = claimed.iter().map(|record| record.saved.idempotency_key.as_str()).collect();

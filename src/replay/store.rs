@@ -197,6 +197,10 @@ pub struct Claim<'a> {
     /// top of its lease), so that a request that kills its worker waits like one
     /// that failed. `None`: its time is left as it is (replay by hand).
     pub backoff: Option<Backoff>,
+    /// The caps on records in flight per host that a worker's claim of due
+    /// records keeps to (issue #22): a claim takes at most a host's cap less its
+    /// records leased now. `None`: no cap (replay by hand).
+    pub limits: Option<&'a super::limits::Limits>,
 }
 
 impl Claim<'_> {

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use super::destinations::{BreakerPolicy, HostReport, HostState, HostWatch, REFRESH, host_of};
 use super::keep::failure_text;
+use super::limits::Limits;
 use super::retry::retry_after;
 use super::store::{Backoff, Claim, Finish, Record, ReplayStore, Selection, State, StoreError};
 use crate::eval::Engine;
@@ -133,6 +134,11 @@ pub struct WorkerOptions {
     pub breaker: BreakerPolicy,
     /// The longest a `Retry-After` pauses a host for the whole fleet.
     pub max_retry_after: Duration,
+    /// The caps on requests in flight per host, fleet-wide (issue #22):
+    /// `per_host` and a limits file's `concurrency` (default: none; the command
+    /// line's `--per-host` is [`DEFAULT_PER_HOST`]). A record counts from its claim
+    /// until it settles, so records buffered ahead of their sends count too.
+    pub limits: Limits,
 }
 
 impl Default for WorkerOptions {
@@ -149,9 +155,14 @@ impl Default for WorkerOptions {
             give_up_after: None,
             breaker: BreakerPolicy::default(),
             max_retry_after: Duration::from_secs(30),
+            limits: Limits::default(),
         }
     }
 }
+
+/// The most requests in flight to one host across a fleet: `courier worker`'s
+/// default `--per-host`.
+pub const DEFAULT_PER_HOST: u32 = 16;
 
 impl WorkerOptions {
     /// The wait after `attempts` failed attempts: `backoff · 2^(attempts-1)`, at most
@@ -597,6 +608,11 @@ impl Worker {
             Ok(()) => {
                 state.outage = Outage::default();
                 state.flush_retry_at = None;
+                if !batch.is_empty() && !state.capless {
+                    // Settled records free room under the caps per host: a claim
+                    // cut short by them may find more now.
+                    state.dry_since = None;
+                }
                 for ended in &batch {
                     state.leases.remove(&ended.record.id);
                     match &ended.finish {
@@ -797,6 +813,9 @@ struct Drain {
     hosts_at: tokio::time::Instant,
     /// Records held back unsent because their host is shut, to be put back.
     held: Vec<Record>,
+    /// Whether no host is capped (no `per_host`, no `concurrency` or `rate` in the limits):
+    /// then a short claim means the queue is dry until records settle elsewhere.
+    capless: bool,
 }
 
 impl Drain {
@@ -823,6 +842,8 @@ impl Drain {
             hosting: None,
             hosts_at: tokio::time::Instant::now(),
             held: Vec::new(),
+            capless: options.limits.per_host.is_none()
+                && options.limits.destinations.iter().all(|limit| limit.concurrency.is_none() && limit.rate.is_none()),
         }
     }
 
@@ -1092,6 +1113,7 @@ fn due_claim(options: &WorkerOptions, limit: usize) -> Claim<'_> {
         selection: Selection::Due,
         max_attempts: Some(options.max_attempts),
         backoff: Some(options.schedule()),
+        limits: Some(&options.limits),
     }
 }
 
@@ -1111,7 +1133,8 @@ async fn claim(
     };
     blocking(store, move |store| {
         let now = Utc::now();
-        store.claim(&Claim { owner: &owner, now, until: now + delta(lease), limit, selection, max_attempts, backoff })
+        let until = now + delta(lease);
+        store.claim(&Claim { owner: &owner, now, until, limit, selection, max_attempts, backoff, limits: None })
     })
     .await
 }

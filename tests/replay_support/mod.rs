@@ -44,6 +44,9 @@ struct State {
     seen: Mutex<Vec<Seen>>,
     /// A header every answer carries (`Retry-After`, say), if any.
     header: Mutex<Option<(String, String)>>,
+    /// Requests being answered now, and the most there were at once.
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
 }
 
 /// The server; it stops when dropped.
@@ -122,6 +125,11 @@ impl Server {
         self.state.seen.lock().unwrap().clone()
     }
 
+    /// The most requests this server was answering at once (from arrival to answer).
+    pub fn most_in_flight(&self) -> u64 {
+        self.state.most_in_flight.load(Ordering::SeqCst)
+    }
+
     /// How many requests carried each Idempotency-Key.
     pub fn keys(&self) -> HashMap<String, usize> {
         let mut keys = HashMap::new();
@@ -158,11 +166,14 @@ async fn answer(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         Err(_) => Vec::new(),
     };
     let at = std::time::Instant::now();
+    let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
     state.seen.lock().unwrap().push(Seen { method, path, headers, body, at });
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
     let status = state.status.load(Ordering::SeqCst);
     let mut response = Response::builder().status(status);
     if let Some((name, value)) = state.header.lock().unwrap().clone() {
