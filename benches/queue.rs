@@ -4,7 +4,9 @@
 //!
 //! - `courier enqueue` queues N lines of variables (records/s);
 //! - `courier worker --until-empty --concurrency C` drains them, C = 1, 4, 16
-//!   (deliveries/s, each run on a fresh database);
+//!   (deliveries/s, each run on a fresh database), with the fleet-wide cap per host
+//!   lifted (graphile-worker has none), then again with the default `--per-host 16`
+//!   to show what that cap costs on a single destination;
 //! - where `node` and `npm` are on the PATH, graphile-worker (npm, installed at run
 //!   time into `target/graphile-bench`) on the same cluster, one system after the
 //!   other: one `addJobs` call, then a runner with the batching of its performance
@@ -68,7 +70,8 @@ fn main() {
     for concurrency in CONCURRENCY {
         let url = cluster.database(&format!("courier_c{concurrency}"));
         courier_enqueue(folder.path(), &url, requests);
-        let delivered = courier_worker(folder.path(), &url, requests, concurrency);
+        // graphile-worker caps no destination: courier's fleet-wide cap is lifted to compare like with like.
+        let delivered = courier_worker(folder.path(), &url, requests, concurrency, Some(requests));
         let theirs = graphile.as_ref().ok().map(|folder| {
             let url = cluster.database(&format!("graphile_c{concurrency}"));
             run_graphile(folder, &url, &sink, requests, concurrency).1
@@ -77,6 +80,17 @@ fn main() {
             "| worker, concurrency {concurrency}, deliveries/s | {delivered:.0} | {} | {} | {} |",
             shown(theirs),
             ratio(delivered, theirs),
+            load()
+        );
+    }
+    // What the fairness issue's default cap costs on one destination: every record a
+    // worker holds (buffered too) counts against the host's 16.
+    for concurrency in CONCURRENCY {
+        let url = cluster.database(&format!("courier_capped_c{concurrency}"));
+        courier_enqueue(folder.path(), &url, requests);
+        let delivered = courier_worker(folder.path(), &url, requests, concurrency, None);
+        println!(
+            "| worker, concurrency {concurrency}, default `--per-host 16`, deliveries/s | {delivered:.0} | – | – | {} |",
             load()
         );
     }
@@ -127,12 +141,15 @@ fn courier_enqueue(folder: &Path, url: &str, requests: usize) -> f64 {
     requests as f64 / elapsed.as_secs_f64()
 }
 
-/// `courier worker --until-empty` on the database at `url`; deliveries/s.
-fn courier_worker(folder: &Path, url: &str, requests: usize, concurrency: usize) -> f64 {
+/// `courier worker --until-empty` on the database at `url`, with `--per-host`
+/// when given (else its default); deliveries/s.
+fn courier_worker(folder: &Path, url: &str, requests: usize, concurrency: usize, per_host: Option<usize>) -> f64 {
     let started = Instant::now();
+    let per_host: Vec<String> = per_host.map(|cap| vec!["--per-host".to_owned(), cap.to_string()]).unwrap_or_default();
     let output = Command::new(env!("CARGO_BIN_EXE_courier"))
         .current_dir(folder)
         .args(["worker", "--store", url, "--until-empty", "--concurrency", &concurrency.to_string()])
+        .args(per_host)
         .args(["--allow", "127.0.0.1"])
         .stderr(Stdio::null())
         .output()

@@ -3,6 +3,7 @@
 //! SQLite store and — with `COURIER_TEST_POSTGRES=1` — several workers sharing a
 //! throwaway PostgreSQL cluster. What is asserted is what the services saw (when
 //! each request arrived), not courier's own counters. Every wait is bounded.
+#![cfg(feature = "cli")]
 
 mod common;
 mod pg_support;
