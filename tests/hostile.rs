@@ -549,3 +549,43 @@ fn the_longest_list_variable_of_long_strings_stays_bounded_and_evaluates() {
     assert_eq!(length, Some((1, 9 * MIB)));
     assert!(peak < 100 * MIB, "peak {peak}");
 }
+
+/// A send with an `Idempotency-Key` of its own looks up the record that holds it
+/// through the store's index: with 40 queued records of 1 MiB in the store it
+/// allocates a few of them at most, where reading the store whole (as it once
+/// did, for every such send) took 40 MiB and grew with the store.
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_send_with_a_key_finds_its_record_without_reading_the_store_whole() {
+    use std::sync::Arc;
+
+    use courier::replay::{Delivery, ReplayStore, SqliteStore};
+    use courier::request::{CompiledRequest, Cookies, Executor};
+
+    let folder = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
+    let delivery = Delivery::new(Executor::new()).with_store(store.clone());
+    let spec = |key: &str| {
+        format!(
+            "method = \"POST\"\nurl = \"https://api.example.org/orders\"\nqueue = true\n{key}body = \"json\"\npayload = '{{\"note\": ${{note}}}}'\n"
+        )
+    };
+    let compile = |text: &str| CompiledRequest::from_toml(&Engine::new(), text, folder.path()).unwrap();
+    let (unkeyed, keyed) = (compile(&spec("")), compile(&spec("idempotency_key = \"${order}\"\n")));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let big = Variables::from_strings([("note", "x".repeat(MIB).as_str()), ("order", "o-1")]);
+    let send = |request: &CompiledRequest, variables: &Variables| {
+        runtime.block_on(delivery.execute(request, variables, &Context::default(), &mut Cookies::new()))
+    };
+    let first = send(&keyed, &big).replay.expect("queued");
+    for _ in 0..40 {
+        assert!(send(&unkeyed, &big).replay.is_some());
+    }
+    let small = Variables::from_strings([("note", "small"), ("order", "o-1")]);
+    let (again, peak) = bounded(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(delivery.execute(&keyed, &small, &Context::default(), &mut Cookies::new())).replay
+    });
+    assert_eq!(again.map(|kept| kept.id), Some(first.id), "the key's record is the one already queued");
+    assert!(peak < 4 * MIB, "peak {peak}");
+}

@@ -47,6 +47,11 @@ fn the_store_contract_holds_on_postgres() {
     store.each(&mut |record| each.push(record.unwrap())).unwrap();
     assert_eq!(each, records, "row by row, the same records");
     assert_eq!((records[0].state, records[0].attempts, records[0].lease.clone()), (State::Pending, 0, None));
+    // A key's record is found by the key (the first saved, when two hold it); an unknown key is absent.
+    let twin = store.insert(&[queued("http://127.0.0.1:9/y", "k1".to_owned())]).unwrap();
+    let keys = ["k1".to_owned(), "k9".to_owned()];
+    assert_eq!(store.keyed(&keys).unwrap(), HashMap::from([("k1".to_owned(), (ids[0], State::Pending))]));
+    assert!(store.remove(twin[0]).unwrap());
 
     let now = Utc::now();
     let other = PostgresStore::open(&url).unwrap();
@@ -184,7 +189,7 @@ fn processes_starting_at_once_migrate_the_schema_once() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let versions: Vec<i64> =
         client.query("SELECT version FROM courier_schema", &[]).unwrap().iter().map(|row| row.get(0)).collect();
-    assert_eq!(versions, [5]);
+    assert_eq!(versions, [6]);
     // A newer schema than this courier knows is refused.
     client.execute("UPDATE courier_schema SET version = 99", &[]).unwrap();
     let error = PostgresStore::open(&url).unwrap_err();
@@ -222,7 +227,7 @@ fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
     let records = store.list().unwrap();
     assert_eq!((records.len(), records[0].saved.idempotency_key.as_str(), records[0].tenant.clone()), (1, "k0", None));
     let version: i64 = client.query_one("SELECT version FROM courier_schema", &[]).unwrap().get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     // The host of a record saved before the fairness migration is read from its URL.
     let host: String =
         client.query_one("SELECT host FROM courier_requests WHERE idempotency_key = 'k0'", &[]).unwrap().get(0);
@@ -235,7 +240,13 @@ fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
         .collect();
     assert_eq!(
         indexes,
-        ["courier_requests_claim", "courier_requests_fair", "courier_requests_leased", "courier_requests_pkey"]
+        [
+            "courier_requests_claim",
+            "courier_requests_fair",
+            "courier_requests_key",
+            "courier_requests_leased",
+            "courier_requests_pkey"
+        ]
     );
     let trace_context =
         courier::request::trace::TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");

@@ -109,7 +109,8 @@ async fn deduplicated(
     records: Vec<NewRecord>,
     slots: &mut [Slot],
 ) -> Result<Vec<NewRecord>, StoreError> {
-    let known = known_keys(store).await?;
+    let keys: Vec<String> = records.iter().map(|record| record.saved.idempotency_key.clone()).collect();
+    let known = known_keys(store, keys).await?;
     let mut kept: Vec<NewRecord> = Vec::with_capacity(records.len());
     let mut taken: HashMap<String, usize> = HashMap::new();
     let mut records = records.into_iter();
@@ -117,7 +118,7 @@ async fn deduplicated(
         let Slot::Inserted(_) = slot else { continue };
         let record = records.next().expect("a record for each inserted slot");
         let key = &record.saved.idempotency_key;
-        *slot = if let Some(id) = known.get(key) {
+        *slot = if let Some((id, _)) = known.get(key) {
             Slot::Known(*id)
         } else if let Some(index) = taken.get(key) {
             Slot::Same(*index)
@@ -130,13 +131,15 @@ async fn deduplicated(
     Ok(kept)
 }
 
-/// The id of every record, by its `Idempotency-Key`.
-async fn known_keys(store: &Arc<dyn ReplayStore>) -> Result<HashMap<String, i64>, StoreError> {
+/// The records that already hold any of `keys`, by key (an index lookup).
+async fn known_keys(
+    store: &Arc<dyn ReplayStore>,
+    keys: Vec<String>,
+) -> Result<HashMap<String, (i64, State)>, StoreError> {
     let store = store.clone();
-    let records = tokio::task::spawn_blocking(move || store.list())
+    tokio::task::spawn_blocking(move || store.keyed(&keys))
         .await
-        .map_err(|error| StoreError(format!("the replay store failed: {error}")))??;
-    Ok(records.into_iter().map(|record| (record.saved.idempotency_key, record.id)).collect())
+        .map_err(|error| StoreError(format!("the replay store failed: {error}")))?
 }
 
 /// Saves `records` in one transaction; their ids, in order.

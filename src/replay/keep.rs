@@ -122,15 +122,12 @@ pub(crate) async fn keep(
     let saved = without_credentials(request, prepared, variables, context, redactor)?;
     if supplied_key {
         let (store, key) = (store.clone(), saved.idempotency_key.clone());
-        let existing = tokio::task::spawn_blocking(move || {
-            let records = store.list()?;
-            Ok::<_, super::store::StoreError>(records.into_iter().find(|record| record.saved.idempotency_key == key))
-        })
-        .await
-        .map_err(|error| format!("the replay store failed: {error}"))?
-        .map_err(|error| error.to_string())?;
-        if let Some(record) = existing {
-            return Ok(Kept { id: record.id, state: record.state });
+        let existing = tokio::task::spawn_blocking(move || store.keyed(std::slice::from_ref(&key)))
+            .await
+            .map_err(|error| format!("the replay store failed: {error}"))?
+            .map_err(|error| error.to_string())?;
+        if let Some(&(id, state)) = existing.values().next() {
+            return Ok(Kept { id, state });
         }
     }
     let (state, attempts, last_error) = if request.queue {

@@ -111,6 +111,11 @@ CREATE INDEX courier_requests_leased ON courier_requests (host, lease_expires_at
 CREATE TABLE courier_host_starts (id BIGINT PRIMARY KEY, host TEXT NOT NULL, at BIGINT NOT NULL);
 CREATE INDEX courier_host_starts_host ON courier_host_starts (host, at);
 "#,
+    r#"
+-- A send with a caller's Idempotency-Key, and `enqueue` of a spec with one, look
+-- up the record that holds it rather than reading every record.
+CREATE INDEX courier_requests_key ON courier_requests (idempotency_key, id);
+"#,
 ];
 
 /// The columns a [`Record`] is read from, in the order [`record`] reads them.
@@ -451,6 +456,23 @@ impl ReplayStore for PostgresStore {
                 .iter()
                 .map(|row| record(row).map_err(Failed::Data))
                 .collect()
+        })
+    }
+
+    fn keyed(&self, keys: &[String]) -> Result<HashMap<String, (i64, State)>, StoreError> {
+        self.with(|connection| {
+            let rows = connection.client.query(
+                "SELECT DISTINCT ON (idempotency_key) idempotency_key, id, state FROM courier_requests
+                 WHERE idempotency_key = ANY($1) ORDER BY idempotency_key, id",
+                &[&keys],
+            )?;
+            let mut found = HashMap::new();
+            for row in rows {
+                let (key, id, state): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+                let state = State::parse(&state).ok_or_else(|| Failed::Data(format!("unknown state {state:?}")))?;
+                found.insert(key, (id, state));
+            }
+            Ok(found)
         })
     }
 

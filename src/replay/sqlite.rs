@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
-use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::address::without_password;
 use super::destinations::{Breaker, BreakerPolicy, Candidate, Gate, HostReport, HostState, fair_order, host_of};
@@ -91,6 +91,11 @@ CREATE TABLE hosts (
 CREATE INDEX requests_leased ON requests (host, lease_expires_at) WHERE lease_owner IS NOT NULL;
 CREATE TABLE host_starts (id INTEGER PRIMARY KEY, host TEXT NOT NULL, at INTEGER NOT NULL) STRICT;
 CREATE INDEX host_starts_host ON host_starts (host, at);
+"#,
+    r#"
+-- A send with a caller's Idempotency-Key, and `enqueue` of a spec with one, look
+-- up the record that holds it rather than reading every record.
+CREATE INDEX requests_key ON requests (idempotency_key, id);
 "#,
 ];
 
@@ -265,6 +270,24 @@ impl ReplayStore for SqliteStore {
         self.with(|connection| {
             let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM requests ORDER BY id"))?;
             statement.query_map([], record)?.collect()
+        })
+    }
+
+    fn keyed(&self, keys: &[String]) -> Result<HashMap<String, (i64, State)>, StoreError> {
+        self.with(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT id, state FROM requests WHERE idempotency_key = ?1 ORDER BY id LIMIT 1")?;
+            let mut found = HashMap::new();
+            for key in keys {
+                let row = statement
+                    .query_row([key], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))
+                    .optional()?;
+                if let Some((id, state)) = row {
+                    let state = State::parse(&state).ok_or_else(|| bad(1, format!("unknown state {state:?}")))?;
+                    found.insert(key.clone(), (id, state));
+                }
+            }
+            Ok(found)
         })
     }
 
@@ -855,6 +878,18 @@ mod tests {
         assert_eq!(records[0].id, ids[0]);
         assert_eq!(records[0].saved, new.saved);
         assert_eq!((records[0].state, records[0].attempts, records[0].lease.clone()), (State::Pending, 0, None));
+    }
+
+    #[test]
+    fn a_key_finds_the_first_record_that_holds_it() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        let ids = store.insert(&[pending("k1"), pending("k2"), pending("k1")]).unwrap();
+        let keys = ["k1".to_owned(), "k2".to_owned(), "k9".to_owned()];
+        let found = store.keyed(&keys).unwrap();
+        let expected =
+            HashMap::from([("k1".to_owned(), (ids[0], State::Pending)), ("k2".to_owned(), (ids[1], State::Pending))]);
+        assert_eq!(found, expected);
     }
 
     #[test]

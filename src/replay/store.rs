@@ -1,5 +1,6 @@
 //! The store's contract: what a record holds, and the [`ReplayStore`] trait.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -281,6 +282,25 @@ pub trait ReplayStore: Send + Sync {
 
     /// Every record, by id.
     fn list(&self) -> Result<Vec<Record>, StoreError>;
+
+    /// The record that holds each of `keys` as its `Idempotency-Key` (the first
+    /// saved, when several do): its id and state, by key; a key no record holds is
+    /// absent. Read through an index, so that a send with a key costs the same
+    /// whatever the store holds. The default visits every record with
+    /// [`ReplayStore::each`] (one body at a time); the stores of this crate look
+    /// the keys up.
+    fn keyed(&self, keys: &[String]) -> Result<HashMap<String, (i64, State)>, StoreError> {
+        let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let mut found: HashMap<String, (i64, State)> = HashMap::new();
+        self.each(&mut |record| {
+            if let Ok(record) = record
+                && wanted.contains(record.saved.idempotency_key.as_str())
+            {
+                found.entry(record.saved.idempotency_key).or_insert((record.id, record.state));
+            }
+        })?;
+        Ok(found)
+    }
 
     /// Puts back records `owner` claimed but did not send (a worker told to stop):
     /// unleased, the attempt their claim counted given back, due at `now`, so that
