@@ -589,3 +589,37 @@ fn a_send_with_a_key_finds_its_record_without_reading_the_store_whole() {
     assert_eq!(again.map(|kept| kept.id), Some(first.id), "the key's record is the one already queued");
     assert!(peak < 4 * MIB, "peak {peak}");
 }
+
+/// `replay run` of every record sends them one at a time and holds one body at a
+/// time: with 40 records of 1 MiB it allocates a few MiB, where listing them
+/// whole first (as it once did) took 40 MiB and grew with the store.
+#[cfg(feature = "sqlite")]
+#[test]
+fn replaying_every_record_holds_one_body_at_a_time() {
+    use std::sync::Arc;
+
+    use courier::replay::{Delivery, ReplayStore, SpecFiles, SqliteStore, replay};
+    use courier::request::{CompiledRequest, Cookies, Executor};
+
+    let folder = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
+    // Queued to an address no policy lets through: each replay is refused at once, sending nothing.
+    let spec = "method = \"POST\"\nurl = \"http://169.254.169.254/orders\"\nqueue = true\nbody = \"json\"\npayload = '{\"note\": ${note}}'\n";
+    let request = CompiledRequest::from_toml(&Engine::new(), spec, folder.path()).unwrap();
+    let delivery = Delivery::new(Executor::new()).with_store(store.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let big = Variables::from_strings([("note", "x".repeat(MIB).as_str())]);
+    for _ in 0..40 {
+        let queued = runtime.block_on(delivery.execute(&request, &big, &Context::default(), &mut Cookies::new()));
+        assert!(queued.replay.is_some(), "{:?}", queued.error);
+    }
+    drop(runtime);
+    let (replayed, peak) = bounded(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let specs = SpecFiles::new(Engine::new());
+        runtime.block_on(replay(store, &Executor::new(), &specs, &Context::default(), None)).unwrap()
+    });
+    assert_eq!(replayed.len(), 40);
+    assert!(replayed.iter().all(|one| one.verdict.is_some()), "each was sent (and refused)");
+    assert!(peak < 8 * MIB, "peak {peak}");
+}

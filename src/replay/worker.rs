@@ -929,7 +929,26 @@ pub async fn replay_with_lease(
     ids: Option<Vec<i64>>,
     lease: Duration,
 ) -> Result<Vec<Replayed>, StoreError> {
-    let listed = blocking(&store, |store| store.list()).await?;
+    // What is kept of each record meanwhile: not its body (a store of large
+    // bodies would be held whole while the records are sent one by one).
+    let listed = blocking(&store, |store| {
+        let (mut listed, mut unreadable) = (Vec::new(), None);
+        store.each(&mut |record| match record {
+            Ok(record) => listed.push(Replayed {
+                id: record.id,
+                method: record.saved.request.method.as_str().to_owned(),
+                url: record.saved.request.url,
+                attempts: record.attempts,
+                verdict: None,
+            }),
+            Err(error) => unreadable = unreadable.take().or(Some(error)),
+        })?;
+        match unreadable {
+            Some(error) => Err(StoreError(format!("record {} cannot be read: {}", error.id, error.why))),
+            None => Ok(listed),
+        }
+    })
+    .await?;
     let ids = match ids {
         Some(ids) => {
             if let Some(missing) = ids.iter().find(|id| !listed.iter().any(|record| record.id == **id)) {
@@ -949,13 +968,7 @@ pub async fn replay_with_lease(
         let claimed = claim(&store, &options, 1, Selection::One(id)).await?;
         let Some(record) = claimed.into_iter().next() else {
             if let Some(record) = listed.iter().find(|record| record.id == id) {
-                replayed.push(Replayed {
-                    id,
-                    method: record.saved.request.method.as_str().to_owned(),
-                    url: record.saved.request.url.clone(),
-                    attempts: record.attempts,
-                    verdict: None,
-                });
+                replayed.push(record.clone());
             }
             continue;
         };
