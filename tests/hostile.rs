@@ -46,7 +46,22 @@ const MIB: usize = 1 << 20;
 /// Runs `case` on its own thread under the deadline; returns the peak bytes it
 /// allocated beyond what was allocated before it started.
 fn bounded<T: Send + 'static>(case: impl FnOnce() -> T + Send + 'static) -> (T, usize) {
+    bounded_after(|| (), |()| case())
+}
+
+/// [`bounded`] for a case that needs a large setup first: `setup` runs alone too
+/// (its allocations would count toward another case's peak), and only `case`'s
+/// peak is measured.
+fn bounded_after<S, T: Send + 'static>(
+    setup: impl FnOnce() -> S,
+    case: impl FnOnce(S) -> T + Send + 'static,
+) -> (T, usize)
+where
+    S: Send + 'static,
+{
     let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let prepared = setup();
+    let case = move || case(prepared);
     let before = CURRENT.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let (sender, receiver) = std::sync::mpsc::channel();
@@ -562,31 +577,35 @@ fn a_send_with_a_key_finds_its_record_without_reading_the_store_whole() {
     use courier::replay::{Delivery, ReplayStore, SqliteStore};
     use courier::request::{CompiledRequest, Cookies, Executor};
 
-    let folder = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
-    let delivery = Delivery::new(Executor::new()).with_store(store.clone());
-    let spec = |key: &str| {
-        format!(
-            "method = \"POST\"\nurl = \"https://api.example.org/orders\"\nqueue = true\n{key}body = \"json\"\npayload = '{{\"note\": ${{note}}}}'\n"
-        )
-    };
-    let compile = |text: &str| CompiledRequest::from_toml(&Engine::new(), text, folder.path()).unwrap();
-    let (unkeyed, keyed) = (compile(&spec("")), compile(&spec("idempotency_key = \"${order}\"\n")));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let big = Variables::from_strings([("note", "x".repeat(MIB).as_str()), ("order", "o-1")]);
-    let send = |request: &CompiledRequest, variables: &Variables| {
-        runtime.block_on(delivery.execute(request, variables, &Context::default(), &mut Cookies::new()))
-    };
-    let first = send(&keyed, &big).replay.expect("queued");
-    for _ in 0..40 {
-        assert!(send(&unkeyed, &big).replay.is_some());
-    }
-    let small = Variables::from_strings([("note", "small"), ("order", "o-1")]);
-    let (again, peak) = bounded(move || {
+    let setup = || {
+        let folder = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
+        let delivery = Delivery::new(Executor::new()).with_store(store.clone());
+        let spec = |key: &str| {
+            format!(
+                "method = \"POST\"\nurl = \"https://api.example.org/orders\"\nqueue = true\n{key}body = \"json\"\npayload = '{{\"note\": ${{note}}}}'\n"
+            )
+        };
+        let compile = |text: &str| CompiledRequest::from_toml(&Engine::new(), text, folder.path()).unwrap();
+        let (unkeyed, keyed) = (compile(&spec("")), compile(&spec("idempotency_key = \"${order}\"\n")));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(delivery.execute(&keyed, &small, &Context::default(), &mut Cookies::new())).replay
+        let big = Variables::from_strings([("note", "x".repeat(MIB).as_str()), ("order", "o-1")]);
+        let send = |request: &CompiledRequest, variables: &Variables| {
+            runtime.block_on(delivery.execute(request, variables, &Context::default(), &mut Cookies::new()))
+        };
+        let first = send(&keyed, &big).replay.expect("queued");
+        for _ in 0..40 {
+            assert!(send(&unkeyed, &big).replay.is_some());
+        }
+        (folder, delivery, keyed, first.id)
+    };
+    let ((again, first), peak) = bounded_after(setup, |(_folder, delivery, keyed, first)| {
+        let small = Variables::from_strings([("note", "small"), ("order", "o-1")]);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let again = runtime.block_on(delivery.execute(&keyed, &small, &Context::default(), &mut Cookies::new()));
+        (again.replay, first)
     });
-    assert_eq!(again.map(|kept| kept.id), Some(first.id), "the key's record is the one already queued");
+    assert_eq!(again.map(|kept| kept.id), Some(first), "the key's record is the one already queued");
     assert!(peak < 4 * MIB, "peak {peak}");
 }
 
@@ -601,20 +620,22 @@ fn replaying_every_record_holds_one_body_at_a_time() {
     use courier::replay::{Delivery, ReplayStore, SpecFiles, SqliteStore, replay};
     use courier::request::{CompiledRequest, Cookies, Executor};
 
-    let folder = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
-    // Queued to an address no policy lets through: each replay is refused at once, sending nothing.
-    let spec = "method = \"POST\"\nurl = \"http://169.254.169.254/orders\"\nqueue = true\nbody = \"json\"\npayload = '{\"note\": ${note}}'\n";
-    let request = CompiledRequest::from_toml(&Engine::new(), spec, folder.path()).unwrap();
-    let delivery = Delivery::new(Executor::new()).with_store(store.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let big = Variables::from_strings([("note", "x".repeat(MIB).as_str())]);
-    for _ in 0..40 {
-        let queued = runtime.block_on(delivery.execute(&request, &big, &Context::default(), &mut Cookies::new()));
-        assert!(queued.replay.is_some(), "{:?}", queued.error);
-    }
-    drop(runtime);
-    let (replayed, peak) = bounded(move || {
+    let setup = || {
+        let folder = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ReplayStore> = Arc::new(SqliteStore::new(folder.path().join("host.db")));
+        // Queued to an address no policy lets through: each replay is refused at once, sending nothing.
+        let spec = "method = \"POST\"\nurl = \"http://169.254.169.254/orders\"\nqueue = true\nbody = \"json\"\npayload = '{\"note\": ${note}}'\n";
+        let request = CompiledRequest::from_toml(&Engine::new(), spec, folder.path()).unwrap();
+        let delivery = Delivery::new(Executor::new()).with_store(store.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let big = Variables::from_strings([("note", "x".repeat(MIB).as_str())]);
+        for _ in 0..40 {
+            let queued = runtime.block_on(delivery.execute(&request, &big, &Context::default(), &mut Cookies::new()));
+            assert!(queued.replay.is_some(), "{:?}", queued.error);
+        }
+        (folder, store)
+    };
+    let (replayed, peak) = bounded_after(setup, |(_folder, store)| {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let specs = SpecFiles::new(Engine::new());
         runtime.block_on(replay(store, &Executor::new(), &specs, &Context::default(), None)).unwrap()

@@ -610,3 +610,42 @@ fn readable(store: &PostgresStore) -> Vec<courier::replay::Record> {
     store.each(&mut |record| records.extend(record.ok())).unwrap();
     records
 }
+
+/// The same share on PostgreSQL, in the claim's SQL: a capped host gives its
+/// claimer its cap less what others hold to send, eight times that to hold, and
+/// nothing to another claimer while the first holds more than the cap.
+#[test]
+fn a_capped_host_gives_its_claimer_a_share_to_send_on_postgres() {
+    let Some(cluster) = Cluster::start("a_capped_host_gives_its_claimer_a_share_to_send_on_postgres") else { return };
+    let store = PostgresStore::open(&cluster.url()).unwrap();
+    let records: Vec<_> = (0..40).map(|n| queued("http://capped.test/", format!("c{n}"))).collect();
+    store.insert(&records).unwrap();
+    let limits = courier::replay::Limits { per_host: Some(2), destinations: Vec::new() };
+    let now = Utc::now() + TimeDelta::seconds(1);
+    let take = |owner: &str, now: chrono::DateTime<Utc>| {
+        let until = now + TimeDelta::seconds(10);
+        let claim = Claim {
+            owner,
+            now,
+            until,
+            limit: 100,
+            selection: Selection::Due,
+            max_attempts: None,
+            backoff: None,
+            limits: Some(&limits),
+        };
+        store.claim(&claim).unwrap()
+    };
+    let shares = |records: &[courier::replay::Record]| -> Vec<Option<u32>> {
+        records.iter().map(|record| record.lease.as_ref().unwrap().sendable).collect()
+    };
+    let first = take("a", now);
+    assert_eq!(shares(&first), vec![Some(2); 16], "a may send 2 and holds eight times that");
+    assert!(take("b", now).is_empty(), "a holds more than the cap: b may send none");
+    assert!(take("a", now).is_empty(), "a holds all it may");
+    // a settles all but one: b's share is the cap less a's one.
+    let settled: Vec<(i64, Finish)> = first[1..].iter().map(|record| (record.id, Finish::Delivered)).collect();
+    store.finish_many("a", &settled, now).unwrap();
+    let second = take("b", now);
+    assert_eq!(shares(&second), vec![Some(1); 8]);
+}

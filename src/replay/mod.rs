@@ -47,8 +47,8 @@ pub use retry::{backoff, retry_after};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
-    AsyncQueue, Backoff, Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore,
-    Saved, Selection, State, StoreError, StoreFuture, Unreadable,
+    AsyncQueue, Backoff, Claim, Finish, HOLD_AHEAD, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record,
+    ReplayStore, Saved, Selection, State, StoreError, StoreFuture, Unreadable,
 };
 pub use worker::{
     DEFAULT_PER_HOST, Replayed, Report, SpecFiles, SpecSource, Verdict, Worker, WorkerOptions, replay,

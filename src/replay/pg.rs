@@ -23,8 +23,8 @@ use super::address::without_password;
 use super::destinations::{Breaker, BreakerPolicy, HostReport, HostState, host_of};
 use super::limits::Limits;
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection, State,
-    StoreError, Unreadable,
+    Claim, Finish, HOLD_AHEAD, KeptCredentials, Lease, NewRecord, QueueCounts, Record, ReplayStore, Saved, Selection,
+    State, StoreError, Unreadable,
 };
 use crate::request::trace::TraceParent;
 use crate::request::{Method, Prepared, Timeouts};
@@ -537,7 +537,7 @@ impl ReplayStore for PostgresStore {
             // and the others are sent.
             let mut records = Vec::with_capacity(rows.len());
             for row in &rows {
-                match record(row) {
+                match claimed_record(row) {
                     Ok(record) => records.push(record),
                     Err(why) => park(&mut transaction, row.get(0), &why, plan.now)?,
                 }
@@ -841,6 +841,12 @@ pub(super) fn claim_sql(filter: &str) -> String {
     let returned: Vec<String> = COLUMNS.split(", ").map(|column| format!("r.{}", column.trim())).collect();
     let returned = returned.join(", ");
     let pick = if filter == DUE { fair_pick() } else { plain_pick(filter) };
+    // The claimer's share of each capped host it took records of (`Lease::sendable`).
+    let sendable = if filter == DUE {
+        "(SELECT room.sendable FROM room WHERE room.host = claimed.claimed_host)"
+    } else {
+        "NULL::bigint"
+    };
     // A claim of due records notes the sends of rated hosts, and forgets those
     // older than the longest window (a minute) whose records are not leased.
     let starts = if filter == DUE {
@@ -874,7 +880,7 @@ pub(super) fn claim_sql(filter: &str) -> String {
             WHERE r.id = due.id AND ($5::int IS NULL OR due.attempts < $5::int)
             RETURNING {returned}, due.position, r.host AS claimed_host
         ){starts}
-        SELECT {COLUMNS} FROM claimed ORDER BY position"
+        SELECT {COLUMNS}, {sendable} FROM claimed ORDER BY position"
     )
 }
 
@@ -950,12 +956,16 @@ fn fair_pick() -> String {
             WHERE CASE WHEN l.suffix THEN length(h.name) > length(l.name) AND right(h.name, length(l.name)) = l.name
                     ELSE h.name = l.name END
                 AND (l.port IS NULL OR h.port = l.port::text)
+        ), held AS (
+            SELECT h.host, LEAST($8::int, (SELECT min(l.cap) FROM limits AS l WHERE l.host = h.host)) AS cap,
+                count(r.id) FILTER (WHERE r.lease_owner <> $3) AS others,
+                count(r.id) FILTER (WHERE r.lease_owner = $3) AS mine
+            FROM hosts AS h LEFT JOIN courier_requests AS r
+                ON r.host = h.host AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1
+            GROUP BY h.host
         ), room AS (
-            SELECT h.host, LEAST(
-                LEAST($8::int, (SELECT min(l.cap) FROM limits AS l WHERE l.host = h.host)) - (
-                    SELECT count(*) FROM courier_requests AS r
-                    WHERE r.host = h.host AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1
-                ),
+            SELECT h.host, GREATEST(held.cap - held.others, 0) AS sendable, LEAST(
+                GREATEST(held.cap - held.others, 0) * HOLD_AHEAD - held.mine,
                 (SELECT min(l.rate - (
                     SELECT count(*) FROM courier_host_starts AS s
                     WHERE s.host = h.host AND (s.at > $1 - l.window_ms OR EXISTS (
@@ -964,7 +974,7 @@ fn fair_pick() -> String {
                  )) FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL)
             ) AS room,
             EXISTS (SELECT 1 FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL) AS rated
-            FROM hosts AS h
+            FROM hosts AS h JOIN held ON held.host = h.host
         ), ranked AS (
             SELECT id, tenant, tenant_head, probe, host,
                 row_number() OVER (PARTITION BY tenant ORDER BY host_turn, host_head, host) AS tenant_turn
@@ -984,7 +994,7 @@ fn fair_pick() -> String {
             ORDER BY o.position LIMIT $2
             FOR UPDATE OF r SKIP LOCKED
         )"
-    .to_owned()
+    .replace("HOLD_AHEAD", &HOLD_AHEAD.to_string())
 }
 
 /// Records as columns, for an insert that unnests arrays.
@@ -1066,6 +1076,17 @@ fn host_state(row: &Row) -> Result<HostState, Failed> {
 }
 
 /// Reads a record from a row of [`COLUMNS`].
+/// A record a claim returned, with its claimer's share of its host (the column
+/// after [`COLUMNS`]).
+pub(super) fn claimed_record(row: &Row) -> Result<Record, String> {
+    let mut record = record(row)?;
+    let sendable: Option<i64> = row.try_get(COLUMNS.split(", ").count()).map_err(|error| error.to_string())?;
+    if let Some(lease) = &mut record.lease {
+        lease.sendable = sendable.map(|sendable| u32::try_from(sendable.max(0)).unwrap_or(u32::MAX));
+    }
+    Ok(record)
+}
+
 pub(super) fn record(row: &Row) -> Result<Record, String> {
     let read = |error: postgres::Error| error.to_string();
     let state: String = row.try_get(1).map_err(read)?;
@@ -1106,7 +1127,7 @@ pub(super) fn record(row: &Row) -> Result<Record, String> {
         updated_at: time(row.try_get(16).map_err(read)?)?,
         next_attempt_at: time(row.try_get(17).map_err(read)?)?,
         lease: match (lease_owner, lease_expires_at) {
-            (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at: time(expires_at)? }),
+            (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at: time(expires_at)?, sendable: None }),
             _ => None,
         },
         tenant: row.try_get(20).map_err(read)?,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::pg::{CLAIM_LOCK, ClaimPlan, Failed, PARK, PostgresStore, RENEW, SETTLE, Settle, claim_sql, record};
+use super::pg::{CLAIM_LOCK, ClaimPlan, Failed, PARK, PostgresStore, RENEW, SETTLE, Settle, claim_sql, claimed_record};
 use super::store::{AsyncQueue, Claim, Finish, Record, StoreError, StoreFuture};
 
 /// The async face's two connections, opened when first needed and again after
@@ -107,7 +107,7 @@ async fn claim_rows(live: &Live, plan: &ClaimPlan<'_>) -> Result<Vec<Record>, Fa
     let rows = live.client.query(&statement, &plan.params()).await?;
     let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
-        match record(row) {
+        match claimed_record(row) {
             Ok(record) => records.push(record),
             Err(why) => {
                 let park = live.statement("park", || PARK.to_owned()).await?;

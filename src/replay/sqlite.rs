@@ -12,8 +12,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use super::address::without_password;
 use super::destinations::{Breaker, BreakerPolicy, Candidate, Gate, HostReport, HostState, fair_order, host_of};
 use super::store::{
-    Claim, Finish, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved, Selection,
-    State, StoreError, Unreadable,
+    Claim, Finish, HOLD_AHEAD, KeptCredentials, Lease, NewRecord, Planned, QueueCounts, Record, ReplayStore, Saved,
+    Selection, State, StoreError, Unreadable,
 };
 use crate::request::trace::TraceParent;
 use crate::request::{Method, Prepared, Timeouts};
@@ -342,11 +342,13 @@ impl ReplayStore for SqliteStore {
                         "SELECT id, attempts, next_attempt_at FROM requests
                          WHERE id = ?2 AND (lease_owner IS NULL OR lease_expires_at <= ?1)",
                     )?
-                    .query_map(params![millis(claim.now), id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-                    .collect::<rusqlite::Result<Vec<(i64, u32, i64)>>>()?,
+                    .query_map(params![millis(claim.now), id], |row| {
+                        Ok(Due { id: row.get(0)?, attempts: row.get(1)?, next_attempt_at: row.get(2)?, sendable: None })
+                    })?
+                    .collect::<rusqlite::Result<Vec<Due>>>()?,
             };
             let mut records = Vec::with_capacity(candidates.len());
-            for (id, attempts, next_attempt_at) in candidates {
+            for Due { id, attempts, next_attempt_at, sendable } in candidates {
                 let due = match time(2, next_attempt_at) {
                     Ok(due) => due,
                     Err(error) => {
@@ -382,7 +384,12 @@ impl ReplayStore for SqliteStore {
                                 record,
                             );
                         match claimed {
-                            Ok(record) => records.push(record),
+                            Ok(mut record) => {
+                                if let Some(lease) = &mut record.lease {
+                                    lease.sendable = sendable;
+                                }
+                                records.push(record);
+                            }
                             Err(error) if is_unreadable(&error) => park(&transaction, id, &error, claim.now)?,
                             Err(error) => return Err(error),
                         }
@@ -515,7 +522,7 @@ fn settle(connection: &Connection, id: i64, owner: &str, finish: &Finish, now: D
 /// [`MAX_GROUPS`] groups. A host whose breaker is open or that is paused is left
 /// out; one whose breaker's cooldown has passed gives one record, its probe, and
 /// its breaker is half-open until this claim's lease lapses.
-fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rusqlite::Result<Vec<(i64, u32, i64)>> {
+fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rusqlite::Result<Vec<Due>> {
     let now = millis(claim.now);
     let gates = host_gates(transaction, now)?;
     let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
@@ -564,20 +571,21 @@ fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rus
     let dues: HashMap<i64, i64> = candidates.iter().map(|c| (c.id, c.due)).collect();
     let mut probed: Vec<String> = Vec::new();
     let mut taken = Vec::new();
-    // What each capped host may still take: its cap less its records leased now.
-    let mut room: HashMap<String, Option<i64>> = HashMap::new();
+    // What each capped or rated host may still give this claim, and the claimer's
+    // share of a capped host's requests on the wire.
+    let mut room: HashMap<String, (Option<i64>, Option<u32>)> = HashMap::new();
     for id in fair_order(candidates) {
         if taken.len() >= claim.limit {
             break;
         }
         let host = &hosts[&id];
-        let left = match room.get_mut(host) {
-            Some(left) => left,
+        let (left, sendable) = match room.get_mut(host) {
+            Some(entry) => entry,
             None => {
-                let capped = capped_room(transaction, claim, host, now)?;
+                let share = capped_share(transaction, claim, host, now)?;
                 let rated = rated_room(transaction, claim, host, now)?;
-                let left = [capped, rated].into_iter().flatten().min();
-                room.entry(host.clone()).or_insert(left)
+                let left = [share.map(|share| share.room), rated].into_iter().flatten().min();
+                room.entry(host.clone()).or_insert((left, share.map(|share| share.sendable)))
             }
         };
         if left.is_some_and(|left| left <= 0) {
@@ -589,17 +597,17 @@ fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rus
             }
             probed.push(host.clone());
         }
-        if let Some(Some(left)) = room.get_mut(host) {
+        if let Some(left) = left {
             *left -= 1;
         }
-        taken.push((id, attempts[&id], dues[&id]));
+        taken.push(Due { id, attempts: attempts[&id], next_attempt_at: dues[&id], sendable: *sendable });
     }
     for host in probed {
         transaction
             .prepare_cached("UPDATE hosts SET breaker = 'half-open', probe_at = ?1 WHERE host = ?2")?
             .execute(params![millis(claim.until), host])?;
     }
-    for (id, _, _) in &taken {
+    for Due { id, .. } in &taken {
         let host = &hosts[id];
         if claim.limits.and_then(|limits| limits.rate(host)).is_some() {
             transaction
@@ -611,22 +619,41 @@ fn due_fairly(transaction: &rusqlite::Transaction<'_>, claim: &Claim<'_>) -> rus
     Ok(taken)
 }
 
-/// How many more records of `host` the claim may take: its cap under the claim's
-/// limits less its records leased now (sent, or buffered by a worker); `None`:
-/// no cap. The claim's transaction is `IMMEDIATE`, so claims count one after another.
-fn capped_room(
+/// A due record a claim takes, and its claimer's share of its host (see [`Lease::sendable`]).
+struct Due {
+    id: i64,
+    attempts: u32,
+    next_attempt_at: i64,
+    sendable: Option<u32>,
+}
+
+/// A claimer's share of a capped host: how many of its records it may have on the
+/// wire (the cap less the records other holders lease) and how many more it may
+/// take now ([`HOLD_AHEAD`] times that, less what it holds).
+#[derive(Clone, Copy)]
+struct Share {
+    sendable: u32,
+    room: i64,
+}
+
+/// The claimer's [`Share`] of `host` under the claim's limits; `None`: no cap.
+/// The claim's transaction is `IMMEDIATE`, so claims count one after another.
+fn capped_share(
     transaction: &rusqlite::Transaction<'_>,
     claim: &Claim<'_>,
     host: &str,
     now: i64,
-) -> rusqlite::Result<Option<i64>> {
+) -> rusqlite::Result<Option<Share>> {
     let Some(cap) = claim.limits.and_then(|limits| limits.concurrency(host)) else { return Ok(None) };
-    let leased: i64 = transaction
+    let (others, mine): (i64, i64) = transaction
         .prepare_cached(
-            "SELECT count(*) FROM requests WHERE host = ?1 AND lease_owner IS NOT NULL AND lease_expires_at > ?2",
+            "SELECT coalesce(sum(lease_owner <> ?3), 0), coalesce(sum(lease_owner = ?3), 0) FROM requests
+             WHERE host = ?1 AND lease_owner IS NOT NULL AND lease_expires_at > ?2",
         )?
-        .query_row(params![host, now], |row| row.get(0))?;
-    Ok(Some(i64::from(cap) - leased))
+        .query_row(params![host, now, claim.owner], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let sendable = (i64::from(cap) - others).max(0);
+    let room = sendable * i64::from(HOLD_AHEAD) - mine;
+    Ok(Some(Share { sendable: u32::try_from(sendable).unwrap_or(u32::MAX), room }))
 }
 
 /// How many more records of `host` the claim may start under its strictest
@@ -819,7 +846,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
         updated_at: time(16, row.get(16)?)?,
         next_attempt_at: time(17, row.get(17)?)?,
         lease: match (lease_owner, lease_expires_at) {
-            (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at: time(19, expires_at)? }),
+            (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at: time(19, expires_at)?, sendable: None }),
             _ => None,
         },
         tenant: row.get(20)?,
@@ -831,6 +858,8 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
+
+    use crate::replay::Limits;
 
     use super::*;
 
@@ -1041,6 +1070,40 @@ mod tests {
         let keys: Vec<&str> = claimed.iter().map(|record| record.saved.idempotency_key.as_str()).collect();
         // Queued together, A's hosts tie and take turns by name; B waited less than A.
         assert_eq!(keys, ["a-other", "b0", "a0", "b1", "a1", "a2"]);
+    }
+
+    #[test]
+    fn a_capped_host_gives_its_claimer_a_share_to_send_and_holds_eight_times_it() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(folder.path().join("r.db")).unwrap();
+        let records: Vec<NewRecord> = (0..40).map(|n| to("", "http://capped.test/", &format!("c{n}"))).collect();
+        store.insert(&records).unwrap();
+        let limits = Limits { per_host: Some(2), destinations: Vec::new() };
+        let now = Utc::now() + TimeDelta::seconds(1);
+        let take = |owner: &str, now: DateTime<Utc>| {
+            let until = now + TimeDelta::seconds(10);
+            let claim = Claim {
+                owner,
+                now,
+                until,
+                limit: 100,
+                selection: Selection::Due,
+                max_attempts: None,
+                backoff: None,
+                limits: Some(&limits),
+            };
+            store.claim(&claim).unwrap()
+        };
+        let first = take("a", now);
+        assert_eq!(first.len(), 2 * HOLD_AHEAD as usize, "a holds eight times its share");
+        assert!(first.iter().all(|record| record.lease.as_ref().unwrap().sendable == Some(2)));
+        assert!(take("b", now).is_empty(), "a holds more than the cap: b may send none");
+        assert!(take("a", now).is_empty(), "a holds all it may");
+        // a's leases lapse (its process died): b's share is the whole cap.
+        let later = now + TimeDelta::seconds(11);
+        let second = take("b", later);
+        assert_eq!(second.len(), 16);
+        assert!(second.iter().all(|record| record.lease.as_ref().unwrap().sendable == Some(2)));
     }
 
     #[test]

@@ -100,7 +100,18 @@ pub struct Lease {
     pub owner: String,
     /// When the claim lapses, and another may take the record.
     pub expires_at: DateTime<Utc>,
+    /// For a record just claimed from a host capped in flight (`--per-host`, a
+    /// limits file's `concurrency`): how many of its host's records the claimer
+    /// may have on the wire at once until its next claim of that host — the cap
+    /// less the records every other holder leases. `None`: no cap, or a lease
+    /// read rather than claimed.
+    pub sendable: Option<u32>,
 }
+
+/// How many times its share of a capped host ([`Lease::sendable`]) a claimer may
+/// hold — on the wire, buffered ahead of its sends, or waiting for its settle —
+/// so that the wire stays busy while the next claim is on its way.
+pub const HOLD_AHEAD: u32 = 8;
 
 /// A record in the store.
 #[derive(Debug, Clone, PartialEq)]

@@ -367,7 +367,7 @@ impl Worker {
                 self.dispatch(&mut state, now);
             }
             if stopping.is_none() && state.claiming.is_none() && state.wants_claim(&self.options, now) {
-                state.claiming = Some(self.start_claim(state.target.saturating_sub(state.buffer.len())));
+                state.claiming = Some(self.start_claim(state.target.saturating_sub(state.ready())));
             }
             if state.flushing.is_none() && !state.ended.is_empty() && state.flush_retry_at.is_none_or(|at| now >= at) {
                 state.flushing = Some(self.start_flush(&mut state));
@@ -406,6 +406,11 @@ impl Worker {
                         joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
                     let finish = self.finish_of(&record, &verdict, asked);
                     self.note_host(&mut state, &record, &verdict, asked);
+                    if !state.shares.is_empty()
+                        && let Some(share) = state.shares.get_mut(&host_of(&record.saved.request.url))
+                    {
+                        share.on_wire = share.on_wire.saturating_sub(1);
+                    }
                     state.ended.push(Ended { record, verdict, finish });
                 }
                 claimed = finished(&mut state.claiming) => self.claimed(&mut state, claimed)?,
@@ -510,8 +515,12 @@ impl Worker {
     /// lease could not be renewed in time is let go unsent (another worker takes it
     /// when the lease lapses), and one whose host is shut (breaker open, paused) is
     /// held back, to be put back unsent.
+    ///
+    /// A record of a capped host whose share is all on the wire waits in the
+    /// buffer, in its place, while the records behind it go.
     fn dispatch(&self, state: &mut Drain, now: tokio::time::Instant) {
         let wall = Utc::now();
+        let mut waiting = Vec::new();
         while state.sending.len() < self.options.concurrency.max(1) {
             let Some(record) = state.buffer.pop_front() else { break };
             let Some(deadline) = state.leases.get(&record.id) else { continue };
@@ -519,13 +528,31 @@ impl Worker {
                 state.leases.remove(&record.id);
                 continue;
             }
-            if state.watch.shut(&host_of(&record.saved.request.url), wall) {
+            let host = host_of(&record.saved.request.url);
+            if state.watch.shut(&host, wall) {
                 state.leases.remove(&record.id);
                 state.held.push(record);
                 continue;
             }
+            if let Some(share) = state.shares.get_mut(&host) {
+                if share.on_wire >= share.sendable {
+                    waiting.push(record);
+                    continue;
+                }
+                share.on_wire += 1;
+            }
             let watched = deadline.subscribe();
             state.sending.spawn(self.send(record, watched));
+        }
+        // The records that wait for their host's share do not keep the claims from
+        // topping the buffer up with others (they are bounded by the shares).
+        state.waiting = waiting.len();
+        for record in waiting.into_iter().rev() {
+            state.buffer.push_front(record);
+        }
+        if state.buffer.is_empty() && state.sending.is_empty() {
+            // Nothing held: the next claim of a capped host brings its share anew.
+            state.shares.clear();
         }
     }
 
@@ -567,6 +594,10 @@ impl Worker {
                 state.claim_retry_at = None;
                 state.dry_since = (records.len() < asked).then(tokio::time::Instant::now);
                 for record in records {
+                    if let Some(sendable) = record.lease.as_ref().and_then(|lease| lease.sendable) {
+                        let host = host_of(&record.saved.request.url);
+                        state.shares.entry(host).or_default().sendable = sendable;
+                    }
                     let (deadline, _) = watch::channel(send_deadline(started, self.options.lease));
                     state.leases.insert(record.id, deadline);
                     state.buffer.push_back(record);
@@ -816,6 +847,19 @@ struct Drain {
     /// Whether no host is capped (no `per_host`, no `concurrency` or `rate` in the limits):
     /// then a short claim means the queue is dry until records settle elsewhere.
     capless: bool,
+    /// This worker's share of each capped host it holds records of (its requests
+    /// on the wire at most, [`Lease::sendable`] of its latest claim of the host),
+    /// and its requests on the wire to each.
+    shares: HashMap<String, Share>,
+    /// The records at the head of the buffer that wait for their host's share.
+    waiting: usize,
+}
+
+/// A worker's share of a capped host, and how much of it is in use.
+#[derive(Debug, Clone, Copy, Default)]
+struct Share {
+    sendable: u32,
+    on_wire: u32,
 }
 
 impl Drain {
@@ -844,15 +888,22 @@ impl Drain {
             held: Vec::new(),
             capless: options.limits.per_host.is_none()
                 && options.limits.destinations.iter().all(|limit| limit.concurrency.is_none() && limit.rate.is_none()),
+            shares: HashMap::new(),
+            waiting: 0,
         }
     }
 
     /// Whether to claim now: the buffer is half empty, the store is not known to
     /// be dry (or was found so a poll ago), and no store error is being waited out.
     fn wants_claim(&self, options: &WorkerOptions, now: tokio::time::Instant) -> bool {
-        self.buffer.len() <= self.target / 2
+        self.ready() <= self.target / 2
             && self.dry_since.is_none_or(|since| now >= since + options.poll)
             && self.claim_retry_at.is_none_or(|at| now >= at)
+    }
+
+    /// The buffered records that may go as soon as there is room for a send.
+    fn ready(&self) -> usize {
+        self.buffer.len().saturating_sub(self.waiting)
     }
 
     /// Nothing held and nothing going on, and the last claim found nothing more.
