@@ -373,6 +373,101 @@ fn a_bad_limits_file_is_a_usage_error_naming_its_line_and_field() {
     assert_eq!(ran.status.code(), Some(2), "{}", replay_support::stderr(&ran));
     let said = replay_support::stderr(&ran);
     assert!(said.contains("limits.toml: line 3: rate: "), "{said}");
+    // `send` and `serve` read the same file for direct sends, and refuse it alike.
+    std::fs::write(folder.path().join("get.toml"), "url = \"https://api.example.org/\"\n").unwrap();
+    for args in [&["send", "get.toml", "--limits", "limits.toml"][..], &["serve", "--limits", "limits.toml"]] {
+        let ran = courier(folder.path()).args(args).output().unwrap();
+        let said = replay_support::stderr(&ran);
+        assert_eq!(ran.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("limits.toml: line 3: rate: "), "{args:?}: {said}");
+    }
+}
+
+/// Six direct sends at once, through one `Delivery` with a limits file, to a
+/// service that answers in 300 ms.
+fn direct_sends_at_once(ip: &'static str, limits: &str) -> (Server, Vec<courier::replay::Delivered>) {
+    use courier::functions::Context;
+    use courier::replay::{Delivery, Limits};
+    use courier::request::Cookies;
+    let server = Server::start_at(ip, 0);
+    server.delay(Duration::from_millis(300));
+    let request = common::compile(&format!("method = \"GET\"\nurl = \"{}\"\n", server.url("/x")));
+    let limits = Limits { per_host: None, destinations: Limits::parse_file(limits).unwrap() };
+    let delivery = Delivery::new(common::executor()).with_limits(limits);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let outcomes = runtime.block_on(async {
+        let sends = (0..6).map(|_| {
+            let (delivery, request) = (delivery.clone(), request.clone());
+            tokio::spawn(async move {
+                let variables = courier::Variables::new();
+                delivery.execute(&request, &variables, &Context::default(), &mut Cookies::new()).await
+            })
+        });
+        let mut outcomes = Vec::new();
+        for send in sends.collect::<Vec<_>>() {
+            outcomes.push(send.await.unwrap());
+        }
+        outcomes
+    });
+    (server, outcomes)
+}
+
+#[test]
+fn direct_sends_keep_a_limits_files_concurrency_in_the_process() {
+    let (server, outcomes) =
+        direct_sends_at_once("127.0.0.21", "[[destination]]\nhost = \"127.0.0.21\"\nconcurrency = 2\n");
+    assert!(outcomes.iter().all(|outcome| outcome.status == Some(200)), "each waited its turn");
+    assert_eq!(server.most_in_flight(), 2, "two at once, never more");
+    // The twin: a limit for another host leaves this one alone.
+    let (server, _) = direct_sends_at_once("127.0.0.22", "[[destination]]\nhost = \"127.0.0.99\"\nconcurrency = 2\n");
+    assert!(server.most_in_flight() > 2, "unlimited, they go at once: {}", server.most_in_flight());
+}
+
+#[test]
+fn direct_sends_keep_a_limits_files_rate_in_every_second() {
+    let (server, outcomes) =
+        direct_sends_at_once("127.0.0.23", "[[destination]]\nhost = \"127.0.0.23\"\nrate = \"2/s\"\n");
+    assert!(outcomes.iter().all(|outcome| outcome.status == Some(200)));
+    let arrivals: Vec<Instant> = server.seen().iter().map(|seen| seen.at).collect();
+    for start in &arrivals {
+        let within = arrivals.iter().filter(|at| **at >= *start && **at < *start + Duration::from_secs(1)).count();
+        assert!(within <= 2, "{within} requests in one second from {start:?}");
+    }
+    let first = arrivals.iter().min().unwrap();
+    let last = arrivals.iter().max().unwrap();
+    assert!(*last - *first >= Duration::from_secs(2), "six at 2/s take at least two windows");
+}
+
+#[test]
+fn a_direct_send_that_finds_no_room_within_its_timeout_is_not_sent() {
+    use courier::functions::Context;
+    use courier::replay::{Delivery, Limits};
+    use courier::request::Cookies;
+    let server = Server::start_at("127.0.0.24", 0);
+    server.delay(Duration::from_secs(2));
+    let slow = common::compile(&format!("url = \"{}\"\ntimeout = \"5s\"\n", server.url("/slow")));
+    let quick = common::compile(&format!("url = \"{}\"\ntimeout = \"300ms\"\n", server.url("/quick")));
+    let file = "[[destination]]\nhost = \"127.0.0.24\"\nconcurrency = 1\n";
+    let limits = Limits { per_host: None, destinations: Limits::parse_file(file).unwrap() };
+    let delivery = Delivery::new(common::executor()).with_limits(limits);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (slow, quick) = runtime.block_on(async {
+        let first = delivery.clone();
+        let slow = tokio::spawn(async move {
+            first.execute(&slow, &courier::Variables::new(), &Context::default(), &mut Cookies::new()).await
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let quick =
+            delivery.execute(&quick, &courier::Variables::new(), &Context::default(), &mut Cookies::new()).await;
+        (slow.await.unwrap(), quick)
+    });
+    assert_eq!(slow.status, Some(200));
+    let error = quick.error.as_deref().unwrap_or_default();
+    assert!(error.contains("the destination limit of 127.0.0.24") && error.contains("concurrency = 1"), "{error}");
+    assert!(common::event_names(&quick.outcome).contains(&"api_http_timeout_exception"), "{:?}", quick.events);
+    assert_eq!(quick.attempts, 0);
+    let paths: Vec<String> = server.seen().into_iter().map(|seen| seen.path).collect();
+    assert_eq!(paths, ["/slow"], "the second was never sent");
 }
 
 #[test]

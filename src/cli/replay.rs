@@ -99,7 +99,7 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "N", default_value_t = 64)]
     batch: usize,
     /// The most requests in flight to one destination host across every worker
-    /// sharing the store (a request counts from its claim, buffered ones too).
+    /// sharing the store (each worker sends at most its share of it; docs/replay.md).
     #[arg(long, value_name = "N", default_value_t = courier::replay::DEFAULT_PER_HOST,
           value_parser = clap::value_parser!(u32).range(1..))]
     per_host: u32,

@@ -52,6 +52,10 @@ pub(crate) struct SendArgs {
     /// Whose request this is, stored with a queued or kept record over the spec's `tenant`.
     #[arg(long, value_name = "T")]
     tenant: Option<String>,
+    /// A TOML file of per-destination limits this send keeps (its retries wait for
+    /// a `rate`'s window): `[[destination]]` with `host`, `rate`, `concurrency`.
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
     #[command(flatten)]
     allow: AllowArgs,
     #[command(flatten)]
@@ -169,7 +173,11 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let options = ExecutorOptions { local_files: args.files.clone(), destinations, ..ExecutorOptions::default() };
     let delivery = Delivery::new(Executor::with_options(options))
         .with_store(store_at(&store_location(args.store))?)
-        .with_tenant(args.tenant);
+        .with_tenant(args.tenant)
+        .with_limits(courier::replay::Limits {
+            per_host: None,
+            destinations: super::replay::limits_file(args.limits.as_deref())?,
+        });
 
     if args.dry_run {
         let dry_run = delivery

@@ -12,7 +12,7 @@ use super::Failure;
 use super::allow::AllowArgs;
 use super::log::{Level, LogFormat};
 
-/// `courier serve [--listen ADDR] [--host NAME]... [--allow-send [--public]] [--files DIR] [--allow ENTRY]...`
+/// `courier serve [--listen ADDR] [--host NAME]... [--allow-send [--public]] [--files DIR] [--allow ENTRY]... [--limits FILE]`
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
     /// The address to listen on (port 0 picks a free one; the address is printed).
@@ -40,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// tenant's spec cannot turn one call into many requests to a service.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     max_attempts: u32,
+    /// A TOML file of per-destination limits that /v1/send keeps in this process:
+    /// `[[destination]]` with `host`, `rate` ("10/s") and `concurrency` (docs/replay.md).
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
     /// On SIGTERM or SIGINT, how long the requests in progress may take to finish.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
     grace: std::time::Duration,
@@ -68,7 +72,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         max_attempts: args.max_attempts,
         ..ExecutorOptions::default()
     };
-    let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor, hosts: args.hosts };
+    let limits =
+        courier::replay::Limits { per_host: None, destinations: super::replay::limits_file(args.limits.as_deref())? };
+    let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor, hosts: args.hosts, limits };
     let _traces = args.otlp.start()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

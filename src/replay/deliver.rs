@@ -10,8 +10,10 @@ use serde::Serialize;
 
 use super::destinations::{BreakerPolicy, HostReport, HostWatch, host_of};
 use super::keep::{Kept, keep, worth_keeping};
+use super::limits::Limits;
 use super::retry::{Next, may_resend, next};
 use super::store::ReplayStore;
+use super::throttle::Throttle;
 use crate::functions::Context;
 use crate::request::{
     Call, CompiledRequest, Cookies, DryRun, Executor, KeyChoice, Method, Outcome, RetryPolicy, Sent,
@@ -30,6 +32,8 @@ pub struct Delivery {
     tenant: Option<String>,
     /// Without a store, the hosts' circuit breakers, in this process (issue #22).
     breakers: Arc<Mutex<HostWatch>>,
+    /// The destination limits every attempt keeps, in this process.
+    throttle: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -64,7 +68,7 @@ impl Deref for Delivered {
 impl Delivery {
     /// Delivery through `executor`, with no replay store.
     pub fn new(executor: Executor) -> Self {
-        Delivery { executor, store: None, tenant: None, breakers: Arc::default() }
+        Delivery { executor, store: None, tenant: None, breakers: Arc::default(), throttle: Arc::default() }
     }
 
     /// The same delivery with a replay store: requests that fail for want of a
@@ -79,6 +83,16 @@ impl Delivery {
     /// whatever the spec's `tenant` says (`courier send --tenant`).
     pub fn with_tenant(self, tenant: Option<String>) -> Self {
         Delivery { tenant, ..self }
+    }
+
+    /// The same delivery keeping `limits`' destination limits (a limits file's
+    /// `concurrency` and `rate`; `per_host` is the worker's) for every attempt it
+    /// sends, across the tasks that share it: an attempt waits for room, within
+    /// its request's time limit; none in time and it is not sent, the outcome's
+    /// error names the limit, with event `api_http_timeout_exception`. The limits
+    /// hold in this process: the queue's workers keep them fleet-wide.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Delivery { throttle: Arc::new(Throttle::new(limits)), ..self }
     }
 
     /// The executor it sends through.
@@ -128,14 +142,18 @@ impl Delivery {
             sent.fail(refusal);
             return Delivered { outcome: sent.complete(cookies), replay: None, attempts: 0 };
         }
+        let mut throttled = None;
         if !request.is_queued() {
             // The host's cap on attempts holds whatever the spec asks for.
             let cap = self.executor.options().max_attempts.max(1);
             let policy =
                 request.retry().map(|policy| RetryPolicy { attempts: policy.attempts.min(cap), ..policy.clone() });
-            send_with_retries(&mut call, policy.as_ref()).await;
+            throttled = send_with_retries(&mut call, policy.as_ref(), &self.throttle, host.as_deref()).await;
         }
         let mut sent = call.finish();
+        if let Some(why) = throttled {
+            sent.time_out(why);
+        }
         if let Some(host) = host.filter(|_| self.store.is_none() && sent.attempts > 0) {
             let outcome = &sent.outcome;
             let failed = outcome.status.map_or(!outcome.refused, |status| status >= 500 || status == 429);
@@ -238,23 +256,43 @@ impl Delivery {
 /// wait that fits what is left of the request's time limit is waited — else it
 /// stops at once, with the last answer as the outcome. Every attempt is in the
 /// log (the exchange, and a note saying why another follows or not) and in the
-/// events.
-async fn send_with_retries(call: &mut Call<'_>, policy: Option<&RetryPolicy>) {
+/// events. Each attempt first waits for room under `throttle`'s limits of `host`;
+/// when none came in time the first attempt's refusal is returned (nothing was
+/// sent), and a later one's ends the retries with a note.
+async fn send_with_retries(
+    call: &mut Call<'_>,
+    policy: Option<&RetryPolicy>,
+    throttle: &Throttle,
+    host: Option<&str>,
+) -> Option<String> {
     let policy = policy.filter(|policy| policy.attempts > 1);
     let resendable = call.prepared().is_some_and(may_resend);
     loop {
-        let Some(attempt) = call.send().await else { return };
-        let Some(policy) = policy else { return };
+        let slot = match host {
+            Some(host) => match throttle.enter(host, call.deadline().into()).await {
+                Ok(slot) => slot,
+                Err(why) if call.attempts() == 0 => return Some(why),
+                Err(why) => {
+                    call.note(format!("not sent again: {why}"));
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let sent = call.send().await;
+        drop(slot);
+        let attempt = sent?;
+        let policy = policy?;
         match next(policy, &attempt, call.attempts(), call.deadline()) {
             Next::Retry { .. } if !resendable => {
                 call.note("not sent again: a POST or PATCH is retried only with an Idempotency-Key");
-                return;
+                return None;
             }
             Next::Stop(note) => {
                 if let Some(note) = note {
                     call.note(note);
                 }
-                return;
+                return None;
             }
             Next::Retry { wait, note } => {
                 call.note(note);

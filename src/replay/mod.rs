@@ -32,11 +32,12 @@ mod retry;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+mod throttle;
 mod worker;
 
 pub use address::without_password;
 pub use deliver::{Delivered, Delivery};
-pub use destinations::{Breaker, BreakerPolicy, HostReport, HostState, MAX_COOLDOWN, host_of};
+pub use destinations::{Breaker, BreakerPolicy, HostReport, HostState, MAX_COOLDOWN, MAX_HOST_BYTES, host_of};
 pub use enqueue::Enqueued;
 pub use keep::{Kept, MAX_TENANT_BYTES, worth_keeping};
 pub use limits::{DestinationLimit, HostPattern, Limits, Rate};

@@ -120,7 +120,7 @@ async fn claim_rows(live: &Live, plan: &ClaimPlan<'_>) -> Result<Vec<Record>, Fa
 }
 
 impl AsyncQueue for PostgresStore {
-    /// The claim of [`super::pg`], committed on the durable lane. A row that does
+    /// The claim of the blocking face ([`PostgresStore`]), committed on the durable lane. A row that does
     /// not read as a record is parked (dead, with the reason) by a statement of
     /// its own; should that fail, the row comes back when its lease lapses and
     /// is parked then.

@@ -57,6 +57,8 @@ pub struct ServeOptions {
     /// Names besides the listening address that a request's `Host` may give
     /// (`--host`): each as it is (port 80) and with the server's port.
     pub hosts: Vec<String>,
+    /// The destination limits `/v1/send` keeps across its requests (`--limits`).
+    pub limits: crate::replay::Limits,
 }
 
 /// What every handler shares: one engine, one executor (its connection pools and
@@ -66,6 +68,9 @@ pub(crate) struct State {
     /// The same engine in strict mode (`strict: true`), made once: switching mode copies the registry.
     pub(crate) strict_engine: Engine,
     pub(crate) executor: Executor,
+    /// `/v1/send`'s delivery layer, one for the process: its circuit breakers and
+    /// destination limits hold across requests.
+    pub(crate) delivery: crate::replay::Delivery,
     pub(crate) options: ServeOptions,
     pub(crate) bounds: Arc<bounds::Bounds>,
 }
@@ -84,7 +89,8 @@ pub fn router(mut options: ServeOptions, address: SocketAddr) -> Router {
     let guard = Arc::new(guard::Guard::new(address, &options.hosts));
     let bounds = Arc::new(bounds::Bounds::default());
     let executor = Executor::with_options(options.executor.clone());
-    let state = Arc::new(State { engine, strict_engine, executor, options, bounds: bounds.clone() });
+    let delivery = crate::replay::Delivery::new(executor.clone()).with_limits(options.limits.clone());
+    let state = Arc::new(State { engine, strict_engine, executor, delivery, options, bounds: bounds.clone() });
     Router::new()
         .route("/", get(page::index))
         .route("/page.css", get(page::stylesheet))

@@ -189,8 +189,8 @@ pub(crate) async fn send(shared: Shared, ApiJson(request): ApiJson<SpecRequest>)
     };
     compiled.debug |= request.debug;
     let mut cookies = Cookies::new();
-    // Through the delivery layer, so that a spec's [retry] applies; there is no store.
-    let delivery = crate::replay::Delivery::new(shared.executor.clone());
-    let outcome = delivery.execute(&compiled, &variables, &context, &mut cookies).await.outcome;
+    // Through the process's delivery layer, so that a spec's [retry], the hosts'
+    // breakers and the destination limits apply; there is no store.
+    let outcome = shared.delivery.execute(&compiled, &variables, &context, &mut cookies).await.outcome;
     Ok(Json(json!(outcome)).into_response())
 }

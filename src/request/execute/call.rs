@@ -331,6 +331,19 @@ impl Sent {
         fail(&mut self.outcome, Failure::exception(message), self.method, &without_query(&self.url));
     }
 
+    /// Marks a run that ran out of its time limit before it sent anything (it
+    /// waited for a destination limit): the outcome's error, with event
+    /// `api_http_timeout_exception`.
+    pub(crate) fn time_out(&mut self, message: impl Into<String>) {
+        let failure = Failure {
+            kind: crate::events::EventKind::Timeout,
+            message: message.into(),
+            refused: false,
+            connection: false,
+        };
+        fail(&mut self.outcome, failure, self.method, &without_query(&self.url));
+    }
+
     /// The run's redactor: every secret it resolved, in every form it knows.
     pub(crate) fn redactor(&self) -> &Redactor {
         &self.redactor
