@@ -75,8 +75,42 @@ struct Seen {
 struct TlsServer {
     address: SocketAddr,
     seen: Arc<Seen>,
-    /// Runs the server; dropping it stops the server.
-    _runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Accepts connections, each over TLS, and answers every request on them.
+async fn serve(listener: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>, seen: Arc<Seen>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (acceptor, seen) = (acceptor.clone(), seen.clone());
+        tokio::spawn(async move {
+            // A refused handshake ends here: the client sees the alert.
+            let Ok(tls) = acceptor.accept(stream).await else { return };
+            let presented = tls.get_ref().1.peer_certificates().is_some_and(|certs| !certs.is_empty());
+            let service = service_fn(move |request: Request<Incoming>| {
+                let seen = seen.clone();
+                async move {
+                    let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+                    seen.requests.lock().unwrap().push((target, presented));
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{\"ok\": true}"))))
+                }
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
+        });
+    }
 }
 
 impl TlsServer {
@@ -99,33 +133,24 @@ impl TlsServer {
         let chain = vec![CertificateDer::from_pem_slice(server.cert.as_bytes()).unwrap()];
         let key = PrivateKeyDer::from_pem_slice(server.key.as_bytes()).unwrap();
         let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
         let shared = seen.clone();
-        runtime.spawn(async move {
-            let acceptor = tokio_rustls::TlsAcceptor::from(config);
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let (acceptor, seen) = (acceptor.clone(), shared.clone());
-                tokio::spawn(async move {
-                    // A refused handshake ends here: the client sees the alert.
-                    let Ok(tls) = acceptor.accept(stream).await else { return };
-                    let presented = tls.get_ref().1.peer_certificates().is_some_and(|certs| !certs.is_empty());
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let seen = seen.clone();
-                        async move {
-                            let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
-                            seen.requests.lock().unwrap().push((target, presented));
-                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{\"ok\": true}"))))
-                        }
-                    });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
-                });
-            }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Its own runtime on its own thread, so that a test's runtime can drop it.
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                tokio::select! {
+                    _ = serve(listener, config, shared) => {}
+                    _ = stopped => {}
+                }
+            });
         });
-        TlsServer { address, seen, _runtime: runtime }
+        TlsServer { address, seen, stop: Some(stop), thread: Some(thread) }
     }
 
     fn url(&self) -> String {
@@ -354,4 +379,44 @@ fn check_places_tls_problems_and_fixes_a_misspelt_field() {
          client_key = '${secret(\"K\")}'\n",
     );
     assert_eq!(code, Some(0), "{text}");
+}
+
+/// Secrets from a map, as a host gives them.
+struct MapSecrets(std::collections::HashMap<String, String>);
+
+impl courier::functions::SecretResolver for MapSecrets {
+    fn resolve(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_executor_keeps_a_client_per_tls_setup_so_a_certificate_goes_only_with_its_spec() {
+    use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions};
+    use courier::{Context, Engine, Variables};
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    let engine = Engine::new();
+    let load = |text: String| CompiledRequest::from_text(&engine, &text, folder.path()).unwrap();
+    let without = load(format!("url = \"{}\"\n[tls]\nca = \"ca.pem\"\n", server.url()));
+    let with = load(format!("url = \"{}\"\n{MTLS}", server.url()));
+    let client = clients.leaf("tenant-7");
+    let secrets = [("CLIENT_CERT", client.cert.clone()), ("CLIENT_KEY", client.key.clone())];
+    let secrets = MapSecrets(secrets.into_iter().map(|(name, value)| (name.to_owned(), value)).collect());
+    let context = Context::default().with_secrets(Arc::new(secrets));
+    let options = ExecutorOptions { destinations: Destinations::allowing_private(), ..Default::default() };
+    let executor = Executor::with_options(options);
+    let variables = Variables::new();
+    let mut statuses = Vec::new();
+    // The same host and port, one executor: the certificate's client is never the other spec's.
+    for request in [&without, &with, &without, &with] {
+        let outcome = executor.execute(request, &variables, &context, &mut Cookies::new()).await;
+        assert_no_key(&client.key, "the outcome", serde_json::to_string(&outcome).unwrap().as_bytes());
+        assert_no_key(&client.key, "the outcome's Debug", format!("{outcome:?}").as_bytes());
+        statuses.push(outcome.status);
+    }
+    assert_eq!(statuses, [None, Some(200), None, Some(200)]);
+    assert_eq!(server.seen(), [("/orders".to_owned(), true), ("/orders".to_owned(), true)]);
 }

@@ -237,7 +237,11 @@ impl CompiledTls {
     pub(crate) fn describe(&self) -> Vec<(String, String)> {
         let mut shown = Vec::new();
         if let Some(written) = &self.ca_written {
-            shown.push(("ca".to_owned(), format!("{written} ({} certificates)", self.ca.len())));
+            let count = match self.ca.len() {
+                1 => "1 certificate".to_owned(),
+                count => format!("{count} certificates"),
+            };
+            shown.push(("ca".to_owned(), format!("{written} ({count})")));
         }
         shown.push(("ca_only".to_owned(), self.ca_only.to_string()));
         if self.client.is_some() {
