@@ -91,21 +91,31 @@ impl Drop for TlsServer {
 }
 
 /// Accepts connections, each over TLS, and answers every request on them.
-async fn serve(listener: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>, seen: Arc<Seen>) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    seen: Arc<Seen>,
+    redirect: Option<String>,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let (acceptor, seen) = (acceptor.clone(), seen.clone());
+        let (acceptor, seen, redirect) = (acceptor.clone(), seen.clone(), redirect.clone());
         tokio::spawn(async move {
             // A refused handshake ends here: the client sees the alert.
             let Ok(tls) = acceptor.accept(stream).await else { return };
             let presented = tls.get_ref().1.peer_certificates().is_some_and(|certs| !certs.is_empty());
             let service = service_fn(move |request: Request<Incoming>| {
-                let seen = seen.clone();
+                let (seen, redirect) = (seen.clone(), redirect.clone());
                 async move {
                     let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
                     seen.requests.lock().unwrap().push((target, presented));
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{\"ok\": true}"))))
+                    let mut response = Response::new(Full::new(Bytes::from_static(b"{\"ok\": true}")));
+                    if let Some(location) = redirect {
+                        *response.status_mut() = hyper::StatusCode::FOUND;
+                        response.headers_mut().insert("location", location.parse().unwrap());
+                    }
+                    Ok::<_, Infallible>(response)
                 }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
@@ -115,6 +125,12 @@ async fn serve(listener: tokio::net::TcpListener, config: Arc<rustls::ServerConf
 
 impl TlsServer {
     fn start(server: &Leaf, clients: Option<&TestCa>) -> TlsServer {
+        TlsServer::start_with(server, clients, false, None)
+    }
+
+    /// A server whose client certificate is `optional` (asked for, not required),
+    /// answering `302` to `redirect` when given.
+    fn start_with(server: &Leaf, clients: Option<&TestCa>, optional: bool, redirect: Option<String>) -> TlsServer {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -124,9 +140,9 @@ impl TlsServer {
             Some(ca) => {
                 let mut roots = rustls::RootCertStore::empty();
                 roots.add(ca.der()).unwrap();
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .unwrap();
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let verifier = if optional { verifier.allow_unauthenticated() } else { verifier };
+                let verifier = verifier.build().unwrap();
                 builder.with_client_cert_verifier(verifier)
             }
         };
@@ -145,7 +161,7 @@ impl TlsServer {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 tokio::select! {
-                    _ = serve(listener, config, shared) => {}
+                    _ = serve(listener, config, shared, redirect) => {}
                     _ = stopped => {}
                 }
             });
@@ -419,4 +435,25 @@ async fn one_executor_keeps_a_client_per_tls_setup_so_a_certificate_goes_only_wi
     }
     assert_eq!(statuses, [None, Some(200), None, Some(200)]);
     assert_eq!(server.seen(), [("/orders".to_owned(), true), ("/orders".to_owned(), true)]);
+}
+
+#[test]
+fn the_client_certificate_goes_to_the_requests_origin_and_not_to_another_a_redirect_leads_to() {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let leaf = ca.leaf("server");
+    // Both ask for a certificate without requiring one, and note whether it came.
+    let elsewhere = TlsServer::start_with(&leaf, Some(&clients), true, None);
+    let redirecting = TlsServer::start_with(&leaf, Some(&clients), true, Some(elsewhere.url()));
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    write(folder.path(), "redirected.toml", &format!("url = \"{}\"\n{MTLS}", redirecting.url()));
+    write(folder.path(), "direct.toml", &format!("url = \"{}\"\n{MTLS}", elsewhere.url()));
+    let client = clients.leaf("tenant-7");
+    let redirected = send(folder.path(), "redirected.toml", Some(&client), &[]);
+    assert_eq!(outcome(&redirected)["status"], 200, "{}", stdout(&redirected));
+    assert_eq!(redirecting.seen(), [("/orders".to_owned(), true)], "the request's own origin gets it");
+    assert_eq!(elsewhere.seen(), [("/orders".to_owned(), false)], "another origin does not");
+    let direct = send(folder.path(), "direct.toml", Some(&client), &[]);
+    assert_eq!(outcome(&direct)["status"], 200, "{}", stdout(&direct));
+    assert_eq!(elsewhere.seen().last(), Some(&("/orders".to_owned(), true)), "sent to it directly, it does");
 }
