@@ -367,6 +367,14 @@ fn a_key_secret_that_is_not_pem_fails_naming_the_field_and_never_the_value() {
     assert!(error.contains("tls.client_key") && error.contains("not a PEM private key"), "{error}");
     assert!(!stdout(&output).contains("not-a-key") && !stderr(&output).contains("not-a-key"), "{}", stdout(&output));
     assert!(server.seen().is_empty());
+    // A key that is PEM but not the certificate's: said so, the key not shown.
+    let other = clients.leaf("another");
+    let mismatched = Leaf { cert: client.cert.clone(), key: other.key.clone() };
+    let output = send(folder.path(), "mtls.toml", Some(&mismatched), &["--debug"]);
+    let error = outcome(&output)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("is tls.client_key the key of tls.client_cert?"), "{error}");
+    assert_no_key(&other.key, "the outcome", &output.stdout);
+    assert!(server.seen().is_empty());
     let fixed = send(folder.path(), "mtls.toml", Some(&client), &[]);
     assert_eq!(outcome(&fixed)["status"], 200, "{}", stdout(&fixed));
 }

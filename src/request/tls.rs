@@ -70,6 +70,11 @@ impl TlsSetup {
         self.identity.as_deref()
     }
 
+    /// Whether it presents a client certificate.
+    pub(crate) fn has_identity(&self) -> bool {
+        self.identity.is_some()
+    }
+
     /// The client key's PEM, as rendered.
     pub(crate) fn key_pem(&self) -> Option<&[u8]> {
         self.identity.as_deref().and_then(|pem| pem.get(self.key_at..))

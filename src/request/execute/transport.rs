@@ -146,6 +146,21 @@ impl<'a> ClientTls<'a> {
         Ok(())
     }
 
+    /// Why a client could not be built, with reqwest's and rustls's reasons (which
+    /// name what is wrong, never a key's bytes).
+    fn setup_failed(&self, error: &reqwest::Error) -> Failure {
+        let reasons = Failure::from_reqwest(error).message;
+        let message = if self.identity && self.setup.is_some_and(TlsSetup::has_identity) {
+            format!(
+                "cannot set up the HTTP client with the spec's client certificate (is tls.client_key the key of \
+                 tls.client_cert?): {reasons}; nothing was sent"
+            )
+        } else {
+            format!("cannot set up the HTTP client: {reasons}; nothing was sent")
+        };
+        Failure::exception(message)
+    }
+
     /// `builder` trusting what the setup says and presenting its client certificate.
     fn apply(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Failure> {
         let ca = self.setup.map(|setup| setup.ca.as_slice()).unwrap_or_default();
@@ -238,7 +253,7 @@ impl Executor {
             .no_proxy()
             .dns_resolver(Arc::new(resolver))
             .build()
-            .map_err(|error| Failure::exception(format!("cannot set up the HTTP client: {error}")))?;
+            .map_err(|error| tls.setup_failed(&error))?;
         if clients.len() < MAX_CLIENTS {
             clients.insert(key, client.clone());
         }
