@@ -372,7 +372,7 @@ fn a_key_secret_that_is_not_pem_fails_naming_the_field_and_never_the_value() {
     let mismatched = Leaf { cert: client.cert.clone(), key: other.key.clone() };
     let output = send(folder.path(), "mtls.toml", Some(&mismatched), &["--debug"]);
     let error = outcome(&output)["error"].as_str().unwrap().to_owned();
-    assert!(error.contains("is tls.client_key the key of tls.client_cert?"), "{error}");
+    assert!(error.contains("tls.client_key: is not the key of tls.client_cert"), "{error}");
     assert_no_key(&other.key, "the outcome", &output.stdout);
     assert!(server.seen().is_empty());
     let fixed = send(folder.path(), "mtls.toml", Some(&client), &[]);

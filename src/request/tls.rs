@@ -134,15 +134,14 @@ pub(crate) fn compile(
         }
         (Some(cert), Some(key)) => {
             // A literal (no template in it) is checked now; a rendered one when sent.
-            if is_literal(cert)
-                && let Err(message) = client_chain(cert.as_bytes())
-            {
-                problems.push("tls.client_cert", message);
-            }
-            if is_literal(key)
-                && let Err(message) = client_key(key.as_bytes())
-            {
-                problems.push("tls.client_key", message);
+            let checked = match (is_literal(cert), is_literal(key)) {
+                (true, true) => client_pair(cert.as_bytes(), key.as_bytes()),
+                (true, false) => client_chain(cert.as_bytes()).map_err(|message| ("tls.client_cert", message)),
+                (false, true) => client_key(key.as_bytes()).map(drop).map_err(|message| ("tls.client_key", message)),
+                (false, false) => Ok(()),
+            };
+            if let Err((field, message)) = checked {
+                problems.push(field, message);
             }
             let cert = template("tls.client_cert", cert, problems);
             let key = template("tls.client_key", key, problems);
@@ -205,11 +204,27 @@ fn client_chain(pem: &[u8]) -> Result<(), String> {
     certificates(pem).map(drop).map_err(|why| format!("the client certificate {why}"))
 }
 
-/// Checks a client key; the message names what is wrong, never the text.
-fn client_key(pem: &[u8]) -> Result<(), String> {
-    PrivateKeyDer::from_pem_slice(pem).map(drop).map_err(|_| {
+/// Reads a client key's PEM; the message names what is wrong, never the text.
+fn client_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|_| {
         "is not a PEM private key (-----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)".to_owned()
     })
+}
+
+/// Checks a client certificate and its key: each readable, the key one rustls
+/// signs with, and the key of the chain's first certificate. The error names the
+/// field and what is wrong (rustls's reasons quote no key material).
+fn client_pair(cert: &[u8], key: &[u8]) -> Result<(), (&'static str, String)> {
+    let chain = certificates(cert).map_err(|why| ("tls.client_cert", format!("the client certificate {why}")))?;
+    let key = client_key(key).map_err(|message| ("tls.client_key", message))?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    match rustls::sign::CertifiedKey::from_der(chain, key, &provider) {
+        Ok(_) => Ok(()),
+        Err(rustls::Error::InconsistentKeys(_)) => {
+            Err(("tls.client_key", "is not the key of tls.client_cert (their public keys differ)".to_owned()))
+        }
+        Err(error) => Err(("tls.client_key", format!("cannot be used with tls.client_cert: {error}"))),
+    }
 }
 
 impl CompiledTls {
@@ -225,8 +240,8 @@ impl CompiledTls {
                     client.cert.render(variables, context).map_err(|error| ("tls.client_cert".to_owned(), error))?;
                 let key =
                     client.key.render(variables, context).map_err(|error| ("tls.client_key".to_owned(), error))?;
-                client_chain(cert.as_bytes()).map_err(|why| ("tls.client_cert".to_owned(), invalid(why)))?;
-                client_key(key.as_bytes()).map_err(|why| ("tls.client_key".to_owned(), invalid(why)))?;
+                client_pair(cert.as_bytes(), key.as_bytes())
+                    .map_err(|(field, why)| (field.to_owned(), invalid(why)))?;
                 let mut pem = cert.into_bytes();
                 pem.push(b'\n');
                 key_at = pem.len();
@@ -281,5 +296,16 @@ mod tests {
         assert!(message.contains("not a PEM private key"), "{message}");
         assert!(!message.contains("bm90"), "{message}");
         assert!(client_chain(b"no certificate here").unwrap_err().contains("holds no PEM certificate"));
+    }
+
+    #[test]
+    fn a_pem_framed_key_that_is_no_key_is_refused_and_the_certificate_alone_passes() {
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIBoTCCAUegAwIBAgIUftMgjacSNsC1qeSAhULBciG32XMwCgYIKoZIzj0EAwIw\nHTEbMBkGA1UEAwwSRXhhbXBsZSBQcml2YXRlIENBMCAXDTI2MTIwNTAxMzUzN1oY\nDzIxMjYxMTExMDEzNTM3WjAdMRswGQYDVQQDDBJFeGFtcGxlIFByaXZhdGUgQ0Ew\nWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATMlUhP1lEL6AOD5iidf6TkXzt3HGI3\nDcDpbfeBSLLq+/Vktqaai8WLt9YF6AgQ5BMp9jFiQ4RaUarmDlNtaDuWo2MwYTAd\nBgNVHQ4EFgQUXfnkREwxM0OTZ7wcWuE3JHoc8BwwHwYDVR0jBBgwFoAUXfnkREwx\nM0OTZ7wcWuE3JHoc8BwwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYw\nCgYIKoZIzj0EAwIDSAAwRQIgHbiRKrYWIWElphGD8PYu0EqxE/UkVTbLjZ8+j3TA\nnsQCIQDUh6oIbs/jwxthPLrjiqCue8XPc+JlfgreZHv7iQy+XA==\n-----END CERTIFICATE-----\n";
+        assert!(client_chain(cert.as_bytes()).is_ok());
+        let garbage = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbCwgc2VjcmV0\n-----END PRIVATE KEY-----\n";
+        let (field, message) = client_pair(cert.as_bytes(), garbage.as_bytes()).unwrap_err();
+        assert_eq!(field, "tls.client_key");
+        assert!(message.contains("cannot be used"), "{message}");
+        assert!(!message.contains("bm90"), "{message}");
     }
 }
