@@ -4,7 +4,7 @@
 //! whether this machine has a system CA store at all.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -22,8 +22,8 @@ use crate::variables::VariableSource;
 /// certificate and key compiled as templates.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledTls {
-    /// The certificates of `ca`, DER.
-    pub(crate) ca: Vec<CertificateDer<'static>>,
+    /// The certificates of `ca`.
+    pub(crate) ca: Cas,
     /// Where `ca` came from, for a dry run: the file's name, or "PEM text".
     pub(crate) ca_written: Option<String>,
     /// Trust only `ca`, not the system's roots.
@@ -39,11 +39,35 @@ pub(crate) struct ClientIdentity {
     pub(crate) key: Template,
 }
 
+/// The CA certificates of a spec's `ca` (DER), shared by every send of the spec,
+/// and their digest (computed once: a bundle may be large).
+#[derive(Debug, Clone)]
+pub(crate) struct Cas {
+    pub(crate) certs: Arc<[CertificateDer<'static>]>,
+    digest: [u8; 32],
+}
+
+impl Cas {
+    fn new(certs: Vec<CertificateDer<'static>>) -> Self {
+        let mut digest = Sha256::new();
+        for cert in &certs {
+            digest.update((cert.len() as u64).to_be_bytes());
+            digest.update(cert.as_ref());
+        }
+        Cas { certs: Arc::from(certs), digest: digest.finalize().into() }
+    }
+
+    /// Whether there is none.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+}
+
 /// The TLS of one send: what it trusts and the identity it presents, rendered.
 #[derive(Clone)]
 pub(crate) struct TlsSetup {
-    /// The CA certificates trusted for it, DER.
-    pub(crate) ca: Vec<CertificateDer<'static>>,
+    /// The CA certificates trusted for it.
+    pub(crate) ca: Cas,
     /// Trust only `ca`.
     pub(crate) ca_only: bool,
     /// The client certificate chain and its key, PEM, one after the other (what
@@ -57,7 +81,7 @@ impl std::fmt::Debug for TlsSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The identity holds a private key: never shown.
         f.debug_struct("TlsSetup")
-            .field("ca", &self.ca.len())
+            .field("ca", &self.ca.certs.len())
             .field("ca_only", &self.ca_only)
             .field("identity", &self.identity.is_some())
             .finish()
@@ -85,10 +109,7 @@ impl TlsSetup {
     pub(crate) fn fingerprint(&self, with_identity: bool) -> [u8; 32] {
         let mut digest = Sha256::new();
         digest.update([u8::from(self.ca_only)]);
-        for cert in &self.ca {
-            digest.update((cert.len() as u64).to_be_bytes());
-            digest.update(cert.as_ref());
-        }
+        digest.update(self.ca.digest);
         if let Some(identity) = self.identity.as_ref().filter(|_| with_identity) {
             digest.update(b"identity");
             digest.update(identity);
@@ -109,11 +130,11 @@ pub(crate) fn compile(
 ) -> Option<CompiledTls> {
     let tls = spec.tls.as_ref()?;
     let (ca, ca_written) = match &tls.ca {
-        None => (Vec::new(), None),
+        None => (Cas::new(Vec::new()), None),
         Some(written) => {
             let (text, shown) = read_ca(written, base_dir).map_err(|message| problems.push("tls.ca", message)).ok()?;
             let certs = ca_certificates(text.as_bytes(), &shown).map_err(|message| problems.push("tls.ca", message));
-            (certs.ok()?, Some(shown))
+            (Cas::new(certs.ok()?), Some(shown))
         }
     };
     if tls.ca_only && ca.is_empty() {
@@ -257,7 +278,7 @@ impl CompiledTls {
     pub(crate) fn describe(&self) -> Vec<(String, String)> {
         let mut shown = Vec::new();
         if let Some(written) = &self.ca_written {
-            let count = match self.ca.len() {
+            let count = match self.ca.certs.len() {
                 1 => "1 certificate".to_owned(),
                 count => format!("{count} certificates"),
             };

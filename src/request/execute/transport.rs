@@ -163,7 +163,7 @@ impl<'a> ClientTls<'a> {
 
     /// `builder` trusting what the setup says and presenting its client certificate.
     fn apply(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Failure> {
-        let ca = self.setup.map(|setup| setup.ca.as_slice()).unwrap_or_default();
+        let ca = self.setup.map(|setup| &setup.ca.certs[..]).unwrap_or_default();
         let ca_only = self.setup.is_some_and(|setup| setup.ca_only);
         let certificates = ca
             .iter()
