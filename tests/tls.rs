@@ -403,6 +403,18 @@ fn check_places_tls_problems_and_fixes_a_misspelt_field() {
          client_key = '${secret(\"K\")}'\n",
     );
     assert_eq!(code, Some(0), "{text}");
+    // A certificate and key written literally are checked when the spec loads: a key
+    // that is not the certificate's is an error there (and a key in the text a warning).
+    let (mine, other) = (ca.leaf("mine"), ca.leaf("other"));
+    let literal = |key: &str| {
+        format!("url = \"https://x.org\"\n[tls]\nclient_cert = '''\n{}'''\nclient_key = '''\n{key}'''\n", mine.cert)
+    };
+    let (code, text) = check(&literal(&other.key));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("tls.client_key: is not the key of tls.client_cert"), "{text}");
+    let (code, text) = check(&literal(&mine.key));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("a private key written in the spec"), "{text}");
 }
 
 /// Secrets from a map, as a host gives them.
