@@ -20,6 +20,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use chrono::{TimeDelta, Utc};
 use courier::replay::{Claim, Finish, PostgresStore, ReplayStore, Selection, State};
 use pg_support::Cluster;
@@ -319,6 +320,55 @@ fn the_command_line_queues_lists_and_drains_a_postgres_store() {
     assert_eq!(stdout(&worked).trim(), r#"{"delivered":2,"retried":0,"dead":0}"#);
     assert_eq!(server.keys().len(), 2);
     assert!(list(folder.path(), &url).is_empty());
+}
+
+#[test]
+fn a_query_secret_never_reaches_a_postgres_store_and_the_worker_fills_it_in() {
+    let Some(cluster) = Cluster::start("a_query_secret_never_reaches_a_postgres_store_and_the_worker_fills_it_in")
+    else {
+        return;
+    };
+    const QUERY_KEY: &str = "pg-qk/9+Zx y&=s\u{e9}cret";
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let spec = format!("url = '{}?key=${{secret(\"QKEY\")}}'\nqueue = true\n", server.url("/orders"));
+    std::fs::write(folder.path().join("order.toml"), spec).unwrap();
+    let url = cluster.url();
+    let with_key = |args: &[&str]| courier(folder.path()).args(args).env("COURIER_SECRET_QKEY", QUERY_KEY).output();
+    let sent = with_key(&["send", "order.toml", "--store", &url]).unwrap();
+    assert!(stdout(&sent).contains("\"pending\""), "{}{}", stdout(&sent), stderr(&sent));
+    let records = list(folder.path(), &url);
+    assert!(records[0]["url"].as_str().unwrap().contains("key=%5Bredacted%5D"), "{records:?}");
+    // Checkpointed, so that the row is in the table's file as well as in the WAL.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.batch_execute("CHECKPOINT").unwrap();
+    let json = serde_json::Value::from(QUERY_KEY).to_string();
+    let forms = [
+        QUERY_KEY.to_owned(),
+        percent_encoding::utf8_percent_encode(QUERY_KEY, percent_encoding::NON_ALPHANUMERIC).to_string(),
+        url::form_urlencoded::byte_serialize(QUERY_KEY.as_bytes()).collect(),
+        json[1..json.len() - 1].to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(QUERY_KEY),
+    ];
+    let files = cluster.files();
+    assert!(
+        files.iter().any(|(_, bytes)| bytes.windows(11).any(|window| window == b"%5Bredacted")),
+        "the row is on disk"
+    );
+    for (path, bytes) in &files {
+        for form in &forms {
+            assert!(
+                !bytes.windows(form.len()).any(|window| window == form.as_bytes()),
+                "{form:?} in {}",
+                path.display()
+            );
+        }
+    }
+    let worked = with_key(&["worker", "--store", &url, "--until-empty", "--lease", "5s"]).unwrap();
+    assert_eq!(stdout(&worked).trim(), r#"{"delivered":1,"retried":0,"dead":0}"#, "{}", stderr(&worked));
+    let seen = server.seen();
+    let key = url::form_urlencoded::parse(seen[0].query.as_bytes()).find(|(name, _)| name == "key").map(|(_, v)| v);
+    assert_eq!(key.as_deref(), Some(QUERY_KEY));
 }
 
 #[test]

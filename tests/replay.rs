@@ -264,15 +264,16 @@ password = '${{secret("PW")}}'
         with_secrets(&["send", "queued.toml", "--var", "order=2", "--var", "shop_user=shop-7", "--store", STORE]);
     assert_eq!(outcome(&queued)["replay"]["state"], "pending", "{}", stdout(&queued));
 
-    // A secret in the URL cannot be kept: the queued request is refused, nothing sent.
+    // A secret in the URL outside its query cannot be kept: the queued request is refused, nothing sent.
     write_spec(
         folder.path(),
         "in-url.toml",
-        &format!("url = '{}?key=${{secret(\"KEY\")}}'\nqueue = true\n", server.url("/orders")),
+        &format!("url = '{}/${{secret(\"KEY\")}}'\nqueue = true\n", server.url("/orders")),
     );
     let refused = with_secrets(&["send", "in-url.toml", "--store", STORE]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(stdout(&refused).contains("its URL reads a secret; nothing was sent"), "{}", stdout(&refused));
+    let refusal = "its URL reads a secret outside its query; nothing was sent";
+    assert!(stdout(&refused).contains(refusal), "{}", stdout(&refused));
     assert!(!stdout(&refused).contains(API_KEY));
 
     use courier::replay::ReplayStore;
@@ -304,6 +305,80 @@ password = '${{secret("PW")}}'
         for secret in [PASSWORD, API_KEY, &basic] {
             assert!(!contains(&bytes, secret.as_bytes()), "{secret} is in {name}");
         }
+    }
+}
+
+/// Every form a secret could be stored in: as it is, percent-encoded (as a URL and
+/// as a form encodes it), JSON-escaped, Base64.
+fn secret_forms(secret: &str) -> Vec<String> {
+    let json = serde_json::Value::from(secret).to_string();
+    vec![
+        secret.to_owned(),
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string(),
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+        json[1..json.len() - 1].to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(secret),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+    ]
+}
+
+/// The value of the query parameter `name` in a query string.
+fn query_value(query: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+}
+
+#[test]
+fn a_secret_in_the_query_is_kept_as_a_reference_and_filled_in_as_it_is_when_sent() {
+    const QUERY_KEY: &str = "qk/9+Zx y&=s\u{e9}cret\"";
+    const ROTATED: &str = "rotated-qk-2";
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.answer_with(503);
+    let spec = |queue: bool| {
+        format!("url = '{}?key=${{secret(\"QKEY\")}}&shop=${{shop}}'\nqueue = {queue}\n", server.url("/orders"))
+    };
+    write_spec(folder.path(), "failing.toml", &spec(false));
+    write_spec(folder.path(), "queued.toml", &spec(true));
+    let with_key = |key: &str, args: &[&str]| {
+        replay_support::courier(folder.path()).args(args).env("COURIER_SECRET_QKEY", key).output().unwrap()
+    };
+    let failed = with_key(QUERY_KEY, &["send", "failing.toml", "--var", "shop=shop-7", "--store", STORE]);
+    assert_eq!(outcome(&failed)["replay"]["state"], "failed", "{}", stdout(&failed));
+    let queued = with_key(QUERY_KEY, &["send", "queued.toml", "--var", "shop=shop-7", "--store", STORE]);
+    assert_eq!(outcome(&queued)["replay"]["state"], "pending", "{}", stdout(&queued));
+    for output in [&failed, &queued] {
+        for form in secret_forms(QUERY_KEY) {
+            assert!(!stdout(output).contains(&form) && !stderr(output).contains(&form), "{form} in {}", stdout(output));
+        }
+    }
+
+    // The store keeps the URL with the key redacted, the rest as sent.
+    use courier::replay::ReplayStore;
+    let records = courier::replay::SqliteStore::open(folder.path().join(STORE)).unwrap().list().unwrap();
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        let url = url::Url::parse(&record.saved.request.url).unwrap();
+        assert_eq!(query_value(url.query().unwrap(), "key").as_deref(), Some("[redacted]"), "{url}");
+        assert_eq!(query_value(url.query().unwrap(), "shop").as_deref(), Some("shop-7"), "{url}");
+    }
+    for (name, bytes) in store_bytes(folder.path()) {
+        for form in secret_forms(QUERY_KEY) {
+            assert!(!contains(&bytes, form.as_bytes()), "{form:?} is in {name}");
+        }
+    }
+
+    // Sent again, the key is the secret as it is then: the worker's, then a rotated one.
+    server.answer_with(200);
+    let worked = with_key(QUERY_KEY, &["worker", "--store", STORE, "--until-empty"]);
+    assert_eq!(stdout(&worked).trim(), r#"{"delivered":1,"retried":0,"dead":0}"#, "{}", stderr(&worked));
+    let replayed = with_key(ROTATED, &["replay", "run", "--all", "--store", STORE]);
+    assert!(replayed.status.success(), "{}", stdout(&replayed));
+    let keys: Vec<Option<String>> = server.seen().iter().map(|seen| query_value(&seen.query, "key")).collect();
+    let sent = |key: &str| Some(key.to_owned());
+    assert_eq!(keys, [sent(QUERY_KEY), sent(QUERY_KEY), sent(ROTATED)], "the failed send, the worker's, the replay's");
+    assert!(server.seen().iter().all(|seen| query_value(&seen.query, "shop").as_deref() == Some("shop-7")));
+    for output in [&worked, &replayed] {
+        assert!(!stdout(output).contains(ROTATED) && !stdout(output).contains("qk%2F9"), "{}", stdout(output));
     }
 }
 

@@ -794,3 +794,43 @@ async fn slow_sends_do_not_hold_the_other_routes_turns() {
         assert!([200, 503].contains(&send.await.unwrap()));
     }
 }
+
+#[tokio::test]
+async fn dry_run_shows_the_tls_setup_with_the_key_redacted_and_a_ca_file_needs_files() {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client = rcgen::CertificateParams::new(vec!["tenant-7".to_owned()]).unwrap().self_signed(&client_key).unwrap();
+    let key_pem = client_key.serialize_pem();
+    let env = [("COURIER_SECRET_CLIENT_CERT", client.pem()), ("COURIER_SECRET_CLIENT_KEY", key_pem.clone())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let server = start_with_env(&[], Some("private"), &env);
+    let spec = format!(
+        "url = \"https://shop.example.org/orders\"\n[tls]\nca = '''\n{}'''\nca_only = true\n\
+         client_cert = '${{secret(\"CLIENT_CERT\")}}'\nclient_key = '${{secret(\"CLIENT_KEY\")}}'\n",
+        ca.pem()
+    );
+    let (status, answer) = post_json(&server, "/v1/dry-run", json!({ "spec": spec })).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["tls"]["ca"], json!("PEM text (1 certificate)"), "{answer}");
+    assert_eq!(answer["tls"]["ca_only"], json!("true"));
+    assert_eq!(answer["tls"]["client_key"], json!("[redacted]"));
+    let body_line = key_pem.lines().nth(1).unwrap();
+    assert!(!answer.to_string().contains(body_line), "{answer}");
+    // A key secret that is not PEM: the field is named, the value is not shown.
+    let bad = start_with_env(
+        &[],
+        Some("private"),
+        &[("COURIER_SECRET_CLIENT_CERT", "x"), ("COURIER_SECRET_CLIENT_KEY", "y-not-a-key")],
+    );
+    let (status, answer) = post_json(&bad, "/v1/dry-run", json!({ "spec": spec })).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.to_string().contains("tls.client_cert") && !answer.to_string().contains("y-not-a-key"), "{answer}");
+    // A ca naming a file reads the server's disk: refused without --files.
+    let file_spec = "url = \"https://shop.example.org/orders\"\n[tls]\nca = \"ca.pem\"\n";
+    let (status, answer) = post_json(&server, "/v1/dry-run", json!({ "spec": file_spec })).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("reads the server's disk"), "{answer}");
+}

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::store::{KeptCredentials, NewRecord, ReplayStore, Saved, State};
 use crate::functions::{Context, SecretResolver};
 use crate::request::log::{Redactor, is_credential_header};
-use crate::request::{CompiledRequest, IDEMPOTENCY_HEADER, Outcome, Prepared, Sent};
+use crate::request::{CompiledRequest, IDEMPOTENCY_HEADER, Outcome, Prepared, REDACTED, Sent, differs_only_in_query};
 use crate::value::Value;
 use crate::variables::VariableSource;
 
@@ -146,9 +146,11 @@ pub(crate) async fn keep(
 }
 
 /// The record of a prepared request. Left out: the session's cookies, and every
-/// credential — the spec's `[auth]` (never in `prepared`), `Authorization`, and any
-/// header whose template reads a secret — with what it takes to render them again.
-/// A request whose URL or body reads a secret cannot be kept.
+/// credential — the spec's `[auth]` (never in `prepared`), `Authorization`, any
+/// header whose template reads a secret, the value of a query parameter that
+/// reads one, the client certificate of `[tls]` — with what it takes to render
+/// them again. A request whose body, or URL outside its query, reads a secret
+/// cannot be kept.
 pub(super) fn without_credentials(
     request: &CompiledRequest,
     mut prepared: Prepared,
@@ -156,8 +158,9 @@ pub(super) fn without_credentials(
     context: &Context,
     redactor: &Redactor,
 ) -> Result<Saved, String> {
-    if reads_secret(context, |context| drop(request.url.render(variables, context))) {
-        return Err("its URL reads a secret".to_owned());
+    let url_reads_secret = reads_secret(context, |context| drop(request.url.render(variables, context)));
+    if url_reads_secret {
+        prepared.url = kept_url(request, &prepared.url, variables, context)?;
     }
     if let Some(body) = &request.body
         && reads_secret(context, |context| drop(body.render(variables, context, &request.base_dir)))
@@ -181,11 +184,18 @@ pub(super) fn without_credentials(
     prepared.headers.retain(|(name, _)| {
         !is_credential_header(name) && !credential_headers.iter().any(|header| header.eq_ignore_ascii_case(name))
     });
-    let credentials = if request.auth.is_some() || !credential_headers.is_empty() {
+    let from_spec = request.auth.is_some() || !credential_headers.is_empty() || request.tls.is_some();
+    let credentials = if from_spec || url_reads_secret {
         if request.name.is_none() {
-            return Err("it has credentials, and its spec has no name to find them again by".to_owned());
+            return Err("it has credentials or [tls], and its spec has no name to find them again by".to_owned());
         }
         let recorder = Recorder { inner: variables, read: Mutex::new(serde_json::Map::new()) };
+        if url_reads_secret {
+            request.url.render(&recorder, context).map_err(|error| format!("url: {error}"))?;
+        }
+        if let Some(tls) = &request.tls {
+            tls.render(&recorder, context).map_err(|(field, error)| format!("{field}: {error}"))?;
+        }
         for (name, written, template) in &request.headers {
             if credential_headers.iter().any(|header| header == name.as_str()) {
                 template.render(&recorder, context).map_err(|error| format!("headers.{written}: {error}"))?;
@@ -195,7 +205,7 @@ pub(super) fn without_credentials(
             auth.render(&recorder, context).map_err(|(field, error)| format!("{field}: {error}"))?;
         }
         let variables = recorder.read.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Some(KeptCredentials { headers: credential_headers, variables })
+        Some(KeptCredentials { headers: credential_headers, variables, url: url_reads_secret })
     } else {
         None
     };
@@ -221,6 +231,66 @@ pub(super) fn without_credentials(
         return Err("it would hold a secret's value".to_owned());
     }
     Ok(saved)
+}
+
+/// The URL a record keeps when its template reads a secret: as rendered, with
+/// each query parameter that depends on a secret redacted — those that change when
+/// every secret is given another value (all of them when that cannot be told). The
+/// URL is rendered again from the spec when the record is sent. A secret that
+/// changes the URL outside its query (its host, its path) cannot be kept.
+fn kept_url(
+    request: &CompiledRequest,
+    rendered: &str,
+    variables: &(dyn VariableSource + Sync),
+    context: &Context,
+) -> Result<String, String> {
+    let outside = || "its URL reads a secret outside its query".to_owned();
+    let altered = Arc::new(Altered { inner: context.secrets().cloned() });
+    let other = request.url.render(variables, &context.fork_with_secrets(altered));
+    let other_pairs: Option<Vec<(String, String)>> = match other {
+        Ok(other) if !differs_only_in_query(rendered, &other) => return Err(outside()),
+        Ok(other) => url::Url::parse(&other).ok().map(|url| url.query_pairs().into_owned().collect()),
+        Err(_) => None,
+    };
+    let mut url = url::Url::parse(rendered).map_err(|_| outside())?;
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let kept = pairs.into_iter().enumerate().map(|(at, (name, value))| {
+        let other = other_pairs.as_ref().and_then(|pairs| pairs.get(at));
+        match other {
+            Some((other_name, other_value)) if *other_name == name && *other_value == value => (name, value),
+            Some((other_name, _)) if *other_name == name => (name, REDACTED.to_owned()),
+            _ => (REDACTED.to_owned(), REDACTED.to_owned()),
+        }
+    });
+    let kept: Vec<(String, String)> = kept.collect();
+    url.query_pairs_mut().clear().extend_pairs(kept);
+    url.set_fragment(None);
+    Ok(url.into())
+}
+
+/// A secret resolver that gives every secret another value of the same shape:
+/// each letter and digit moved on by one, so that a part of the URL that depends
+/// on any part of a secret comes out different.
+struct Altered {
+    inner: Option<Arc<dyn SecretResolver>>,
+}
+
+impl SecretResolver for Altered {
+    fn resolve(&self, name: &str) -> Option<String> {
+        let value = self.inner.as_ref()?.resolve(name)?;
+        let moved = |c: char| match c {
+            'z' => 'a',
+            'Z' => 'A',
+            '9' => '0',
+            c if c.is_ascii_alphanumeric() => char::from(c as u8 + 1),
+            c => c,
+        };
+        Some(value.chars().map(moved).collect())
+    }
+
+    fn how_to_set(&self, name: &str) -> Option<String> {
+        self.inner.as_ref()?.how_to_set(name)
+    }
 }
 
 /// Whether `render` calls `secret()` (what it renders is thrown away).

@@ -880,6 +880,7 @@ mod tests {
                 credentials: Some(KeptCredentials {
                     headers: vec!["x-api-key".to_owned()],
                     variables: serde_json::json!({"user": "anna", "n": 3}).as_object().unwrap().clone(),
+                    url: false,
                 }),
             },
             attempts: 0,

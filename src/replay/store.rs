@@ -57,6 +57,10 @@ pub struct KeptCredentials {
     pub headers: Vec<String>,
     /// Variable name → value as JSON.
     pub variables: serde_json::Map<String, serde_json::Value>,
+    /// Whether the URL is rendered again from the spec when sent: its query reads
+    /// a secret, whose value the kept URL holds redacted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub url: bool,
 }
 
 /// A request as the store keeps it.

@@ -1158,7 +1158,7 @@ async fn attempt_once(executor: &Executor, specs: &dyn SpecSource, context: &Con
     }
     let variables: IndexMap<String, Value> =
         kept.variables.iter().map(|(name, value)| (name.clone(), from_json(value))).collect();
-    let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables };
+    let credentials = Credentials { request: &spec, headers: &kept.headers, variables: &variables, url: kept.url };
     judged(&executor.send_prepared(&saved.request, Some(credentials), context).await)
 }
 

@@ -256,7 +256,7 @@ fn compile_json(
 /// Refuses a payload file that a link leads out of `folder` (the spec's, or a
 /// server's `--files`): it is not read, so nothing of it is quoted. A file that
 /// does not exist is left for the read to report.
-fn stays_inside(folder: &Path, path: &Path) -> Result<(), String> {
+pub(crate) fn stays_inside(folder: &Path, path: &Path) -> Result<(), String> {
     let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
     let (Ok(folder), Ok(resolved)) = (folder.canonicalize(), path.canonicalize()) else {
         return Ok(());

@@ -49,7 +49,7 @@ pub fn looks_like_spec(text: &str) -> bool {
         SpecFormat::Toml => text.lines().map(str::trim_start).any(|line| {
             let key = line.split('=').next().unwrap_or_default().trim();
             (line.contains('=') && matches!(key, "url" | "method"))
-                || ["[headers]", "[body]", "[auth]", "[retry]", "[[mappings]]", "[[response_headers]]"]
+                || ["[headers]", "[body]", "[auth]", "[retry]", "[tls]", "[[mappings]]", "[[response_headers]]"]
                     .iter()
                     .any(|table| line.starts_with(table))
         }),
@@ -156,6 +156,12 @@ fn author_mistakes(source: &SpecSource, index: &LineIndex) -> Vec<Diagnostic> {
             warn(&format!("auth.{field}"), "literal-secret", message, fix);
         }
     }
+    let client_key = source.tree.get("tls").and_then(|tls| tls.get("client_key")).and_then(Value::as_str);
+    if client_key.is_some_and(|key| !key.trim().is_empty() && !key.contains("${")) {
+        let message = "a private key written in the spec: it travels and is stored with the spec's text".to_owned();
+        let fix = "write ${secret(\"CLIENT_KEY\")} and set COURIER_SECRET_CLIENT_KEY".to_owned();
+        warn("tls.client_key", "literal-secret", message, fix);
+    }
     let headers = source.tree.get("headers").and_then(Value::as_object);
     for (name, value) in headers.into_iter().flatten() {
         let Some(value) = value.as_str() else { continue };
@@ -213,6 +219,19 @@ mod tests {
         assert_eq!(found[2].1, "write \"product_price\"");
         let basic = "url = \"https://x.org\"\n[auth]\ntype = \"basic\"\nusername = \"anna\"\npassword = \"hunter2\"\n";
         assert_eq!(warnings(basic).iter().map(|(code, _)| *code).collect::<Vec<_>>(), ["literal-secret"]);
+    }
+
+    #[test]
+    fn a_tls_key_written_in_the_spec_gets_a_warning_and_one_from_a_secret_none() {
+        let literal = "url = \"https://x.org\"\n[tls]\nclient_cert = '${secret(\"CERT\")}'\n\
+                       client_key = \"-----BEGIN PRIVATE KEY-----\\nMC4CAQAwBQYDK2VwBCIEIHmq\\n-----END PRIVATE KEY-----\\n\"\n";
+        let found = check_spec(&Engine::new(), literal, ".".as_ref(), &CheckOptions::default());
+        let warning = found.iter().find(|finding| finding.diagnostic.code == "literal-secret").expect("a warning");
+        assert!(warning.diagnostic.message.starts_with("tls.client_key"), "{found:?}");
+        assert!(!format!("{found:?}").contains("MC4CAQ"), "{found:?}");
+        let from_secret =
+            "url = \"https://x.org\"\n[tls]\nclient_cert = '${secret(\"CERT\")}'\nclient_key = '${secret(\"KEY\")}'\n";
+        assert_eq!(warnings(from_secret), []);
     }
 
     #[test]

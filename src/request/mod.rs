@@ -41,12 +41,13 @@ mod redirect;
 pub mod retry;
 pub mod source;
 pub mod spec;
+mod tls;
 pub mod trace;
 
 pub use body::Body;
 pub use cookies::Cookies;
 pub use destination::{Destinations, Entry};
-pub(crate) use execute::{Attempt, Call, KeyChoice, Sent};
+pub(crate) use execute::{Attempt, Call, KeyChoice, Sent, differs_only_in_query};
 pub use execute::{
     Credentials, DryRun, Executor, ExecutorOptions, IDEMPOTENCY_HEADER, Outcome, Prepared, TRACE_HEADER,
     new_idempotency_key,

@@ -79,22 +79,24 @@ pub(crate) fn spec_folder(shared: &State, spec: &str) -> Result<PathBuf, ApiErro
             return Ok(PathBuf::new());
         }
         return Err(ApiError::unprocessable(
-            "payload_file reads the server's disk, which this server does not allow: write the payload \
-             inline (payload = '''...''') or start the server with --files DIR",
+            "payload_file (or a [tls] ca naming a file) reads the server's disk, which this server does not \
+             allow: write the payload inline (payload = '''...''') or the ca as PEM text, or start the server \
+             with --files DIR",
         ));
     };
     for file in named {
         let inside = Path::new(&file).components().all(|part| matches!(part, Component::Normal(_) | Component::CurDir));
         if !inside {
             return Err(ApiError::unprocessable(format!(
-                "payload_file {file:?} is outside the server's folder: name a relative path without ..",
+                "payload_file or ca {file:?} is outside the server's folder: name a relative path without ..",
             )));
         }
     }
     Ok(folder.clone())
 }
 
-/// Every `payload_file` value anywhere in the spec's tree (any non-string value as its JSON).
+/// Every `payload_file` value anywhere in the spec's tree (any non-string value as
+/// its JSON), and every `ca` that is not PEM text (a file's name).
 fn payload_files(tree: &Json_) -> Vec<String> {
     let mut found = Vec::new();
     let mut pending = vec![tree];
@@ -102,7 +104,12 @@ fn payload_files(tree: &Json_) -> Vec<String> {
         match node {
             Json_::Object(members) => {
                 for (key, value) in members {
-                    if key == "payload_file" {
+                    let names_file = match key.as_str() {
+                        "payload_file" => true,
+                        "ca" => value.as_str().is_none_or(|text| !text.trim_start().starts_with("-----BEGIN")),
+                        _ => false,
+                    };
+                    if names_file {
                         found.push(value.as_str().map_or_else(|| value.to_string(), str::to_owned));
                     }
                     pending.push(value);

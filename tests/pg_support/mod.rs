@@ -70,6 +70,23 @@ impl Cluster {
         Some(cluster)
     }
 
+    /// Every file of the cluster (its data, its WAL, its log), with its bytes.
+    pub fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.folder.path().to_owned()];
+        while let Some(folder) = pending.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    found.push((path, bytes));
+                }
+            }
+        }
+        found
+    }
+
     /// The address of its `postgres` database, as user `courier` (trust authentication).
     pub fn url(&self) -> String {
         format!("postgres://courier@127.0.0.1:{}/postgres", self.port)

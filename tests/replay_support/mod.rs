@@ -25,6 +25,8 @@ use hyper_util::rt::TokioIo;
 pub struct Seen {
     pub method: String,
     pub path: String,
+    /// The query, as sent (empty without one).
+    pub query: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
     /// When it arrived (before the server's delay).
@@ -156,6 +158,7 @@ impl Drop for Server {
 async fn answer(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
     let headers = request
         .headers()
         .iter()
@@ -168,7 +171,7 @@ async fn answer(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let at = std::time::Instant::now();
     let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.most_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
-    state.seen.lock().unwrap().push(Seen { method, path, headers, body, at });
+    state.seen.lock().unwrap().push(Seen { method, path, query, headers, body, at });
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;

@@ -116,7 +116,9 @@ impl Executor {
         let host = token_url.host_str().unwrap_or_default();
         redactor.bindings().check(host, request.carried()).map_err(Failure::refused)?;
         redactor.bindings().check_names(host, &redactor.carried(Carrier::TokenRequest)).map_err(Failure::refused)?;
-        let client = &self.client_for(&token_url, timeouts, port).await?;
+        // The spec's CAs apply to the token endpoint too; its client certificate does not.
+        let tls = super::transport::ClientTls::of(run, false);
+        let client = &self.client_for(&token_url, timeouts, port, tls).await?;
         let read_timeout = timeouts.read;
         let max_bytes = self.inner.options.max_response_bytes;
         let span = tracing::info_span!(

@@ -10,7 +10,7 @@ use super::super::redirect::{self, Hop};
 use super::super::spec::Timeouts;
 use super::Executor;
 use super::Failure;
-use super::transport::{Response, Run};
+use super::transport::{ClientTls, Response, Run};
 use crate::template::MAX_URL_BYTES;
 use tracing::Instrument;
 
@@ -26,9 +26,14 @@ impl Executor {
         run: &mut Run,
     ) -> Result<Response, Failure> {
         let mut followed = 0;
+        let mut origin = None;
         loop {
             let (parsed, port) = self.check_hop(&hop, redactor)?;
-            let client = self.client_for(&parsed, timeouts, port).await?;
+            // The client certificate goes to the request's own origin only, as its
+            // credentials do; the spec's CAs are trusted on every hop.
+            let first = origin.get_or_insert_with(|| parsed.origin());
+            let tls = ClientTls::of(run, *first == parsed.origin());
+            let client = self.client_for(&parsed, timeouts, port, tls).await?;
             let (method, url) = (hop.method.as_str(), hop.url.as_str());
             // The URL parsed for the check is the one sent: reqwest parses no string again.
             let span = hop_span(method, &parsed, port, followed);

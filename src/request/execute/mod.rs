@@ -36,6 +36,7 @@ use super::destination::Destinations;
 pub(crate) use super::exchange::Failure;
 use super::log::{Carrier, REDACTED, RecordingResolver, Redactor};
 use super::spec::{CompiledRequest, DEFAULT_REDIRECTS};
+use super::tls::TlsSetup;
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventSink, NoEvents};
 use crate::functions::Context;
@@ -54,7 +55,7 @@ pub const TRACE_HEADER: &str = "X-B3-TraceId";
 /// The header that carries a request's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-/// Distinct (connect, read, port) triples that get a pooled client of their own.
+/// Distinct (connect, read, port, TLS setup) keys that get a pooled client of their own.
 const MAX_CLIENTS: usize = 32;
 
 /// What an executor allows; the defaults suit a server that runs specs it did not write.
@@ -105,7 +106,7 @@ pub struct Executor {
 
 struct Inner {
     options: ExecutorOptions,
-    clients: Mutex<HashMap<(Duration, Duration, u16), reqwest::Client>>,
+    clients: Mutex<HashMap<transport::ClientKey, reqwest::Client>>,
     tokens: TokenCache,
     sink: Arc<dyn EventSink>,
     /// A client the host passed (see [`Executor::with_client`]), used instead of
@@ -133,6 +134,8 @@ struct Rendered {
     auth: Option<AuthPlan>,
     /// The spec's `idempotency_key`, rendered.
     idempotency_key: Option<String>,
+    /// The spec's `[tls]`, rendered.
+    tls: Option<TlsSetup>,
     /// A log note for each variable read but not set.
     unset: Vec<String>,
 }
@@ -331,6 +334,12 @@ impl Executor {
             headers,
             body: body.map(|body| redact(&String::from_utf8_lossy(&body.bytes))),
             notes: notes.iter().map(|note| redact(note)).collect(),
+            tls: request
+                .tls
+                .iter()
+                .flat_map(|tls| tls.describe())
+                .map(|(field, shown)| (field, redact(&shown)))
+                .collect(),
         })
     }
 
@@ -376,9 +385,10 @@ impl Executor {
             .map(|template| template.render(variables, context))
             .transpose()
             .map_err(|error| ("idempotency_key".to_owned(), error))?;
+        let tls = render_tls(request, variables, context, redactor)?;
         redactor.taint(mark, Carrier::Request);
         let auth = render_auth(request, variables, context, redactor)?;
-        Ok(Rendered { url, headers, body, auth, idempotency_key, unset: noting.notes() })
+        Ok(Rendered { url, headers, body, auth, idempotency_key, tls, unset: noting.notes() })
     }
 
     /// Sends a prepared request again — a replay, or a queued request's delivery — with
@@ -398,9 +408,12 @@ impl Executor {
         let (method, url) = (prepared.method, without_query(&prepared.url));
         let ready = match credentials {
             None => Ok((None, None)),
-            Some(credentials) => self
-                .render_credentials(prepared, credentials, context, &redactor)
-                .map(|(ready, auth)| (Some(ready), auth)),
+            Some(credentials) => {
+                self.render_credentials(prepared, credentials, context, &redactor).map(|(ready, auth, tls)| {
+                    run.tls = tls.map(Arc::new);
+                    (Some(ready), auth)
+                })
+            }
         };
         match ready {
             Err((field, error)) => {
@@ -441,18 +454,30 @@ impl Executor {
     }
 
     /// A prepared request with the headers named in `credentials` rendered from the
-    /// spec, and the spec's auth rendered, through a context whose secrets the
-    /// redactor learns.
+    /// spec (and its URL, when its query reads a secret), and the spec's auth and
+    /// `[tls]` rendered, through a context whose secrets the redactor learns.
     fn render_credentials(
         &self,
         prepared: &Prepared,
         credentials: Credentials<'_>,
         context: &Context,
         redactor: &Arc<Redactor>,
-    ) -> Result<(Prepared, Option<AuthPlan>), FieldError> {
+    ) -> Result<(Prepared, Option<AuthPlan>, Option<TlsSetup>), FieldError> {
         let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
         let context = &context.fork_with_secrets(Arc::new(resolver));
         let mut ready = prepared.clone();
+        let mark = redactor.resolved();
+        if credentials.url {
+            let url = credentials.request.url.render(credentials.variables, context);
+            let url = url.map_err(|error| ("url".to_owned(), error))?;
+            if !differs_only_in_query(&prepared.url, &url) {
+                let why = "it renders to another address than the one kept (outside its query)";
+                return Err(("url".to_owned(), render_error(why)));
+            }
+            ready.url = url;
+        }
+        let tls = render_tls(credentials.request, credentials.variables, context, redactor)?;
+        redactor.taint(mark, Carrier::Request);
         for (name, written, template) in &credentials.request.headers {
             if credentials.headers.iter().any(|wanted| name.as_str().eq_ignore_ascii_case(wanted)) {
                 let mark = redactor.resolved();
@@ -467,7 +492,7 @@ impl Executor {
             }
         }
         let auth = render_auth(credentials.request, credentials.variables, context, redactor)?;
-        Ok((ready, auth))
+        Ok((ready, auth, tls))
     }
 
     /// Gets the body's file and sets the body's headers and the idempotency key
@@ -489,6 +514,9 @@ impl Executor {
             Some(BodyPlan::Ready(body)) => Some(body),
             Some(BodyPlan::File(plan)) => Some(self.file_body(plan, request, redactor, run).await?),
         };
+        // Set after the body's file is fetched: that is another request, to another
+        // host, which the client certificate is not for.
+        run.tls = rendered.tls.map(Arc::new);
         add_body_headers(&mut headers, body.as_ref());
         if let Some(key) = key {
             let key = HeaderValue::from_str(key).map_err(|_| {
@@ -527,6 +555,29 @@ fn render_auth(
     redactor.taint(mark, carrier);
     learn_credentials(redactor, auth.as_ref());
     Ok(auth)
+}
+
+/// Whether two URLs are the same but for their query (and fragment): the same
+/// scheme, user, host, port and path. Unparsable ones are not.
+pub(crate) fn differs_only_in_query(kept: &str, rendered: &str) -> bool {
+    let (Ok(kept), Ok(rendered)) = (url::Url::parse(kept), url::Url::parse(rendered)) else { return false };
+    kept[..url::Position::AfterPath] == rendered[..url::Position::AfterPath]
+}
+
+/// Renders the spec's `[tls]`: its client key is learnt as a secret, whether it
+/// came from `secret()`, a transformation of one, or the spec's text.
+fn render_tls(
+    request: &CompiledRequest,
+    variables: &dyn VariableSource,
+    context: &Context,
+    redactor: &Redactor,
+) -> Result<Option<TlsSetup>, FieldError> {
+    let Some(tls) = &request.tls else { return Ok(None) };
+    let setup = tls.render(variables, context)?;
+    if let Some(key) = setup.key_pem() {
+        redactor.add(&String::from_utf8_lossy(key));
+    }
+    Ok(Some(setup))
 }
 
 /// Shortest rendered value of a header that called `secret()` which is redacted

@@ -80,6 +80,9 @@ pub struct Credentials<'a> {
     pub headers: &'a [String],
     /// The variables the credential templates read.
     pub variables: &'a (dyn VariableSource + Sync),
+    /// Whether the URL is rendered again from the spec: its query reads a secret,
+    /// which the saved URL holds redacted.
+    pub url: bool,
 }
 
 /// The request a dry run would send.
@@ -95,4 +98,9 @@ pub struct DryRun {
     pub body: Option<String>,
     /// What a real run would do besides (fetch a token, a file).
     pub notes: Vec<String>,
+    /// The spec's `[tls]`, when it has one: where its `ca` comes from (and how
+    /// many certificates), `ca_only`, whether a client certificate is presented;
+    /// the key is always redacted.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub tls: IndexMap<String, String>,
 }

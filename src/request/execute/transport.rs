@@ -1,5 +1,5 @@
-//! The transport: the pooled reqwest clients (one per connect and read limit and
-//! port, each with the destination-checking resolver), one HTTP exchange sent and
+//! The transport: the pooled reqwest clients (one per connect and read limit,
+//! port and TLS setup, each with the destination-checking resolver), one HTTP exchange sent and
 //! its whole answer read under the limits, how a failure is classified into an
 //! event, and the run's log of the exchanges in flight.
 
@@ -12,6 +12,7 @@ use super::super::destination;
 use super::super::exchange::{Failure, name_the_limit, read_body};
 use super::super::log::{Exchange, LogEntry};
 use super::super::spec::Timeouts;
+use super::super::tls::{TlsSetup, system_roots_present};
 use super::super::trace::Outgoing;
 use super::{Executor, MAX_CLIENTS};
 use crate::events::EventKind;
@@ -24,12 +25,14 @@ pub(super) struct Response {
 }
 
 /// The log of one run, the HTTP request in flight (which a timeout interrupts),
-/// and the trace its requests belong to.
+/// the trace its requests belong to, and the TLS its requests use.
 pub(super) struct Run {
     pub(super) debug: bool,
     pub(super) log: Vec<LogEntry>,
     pub(super) in_flight: Option<InFlight>,
     pub(super) trace: Outgoing,
+    /// The spec's `[tls]`, rendered: the CAs trusted and the client certificate.
+    pub(super) tls: Option<Arc<TlsSetup>>,
 }
 
 pub(super) struct InFlight {
@@ -43,7 +46,7 @@ pub(super) struct InFlight {
 impl Run {
     /// A run's start: an empty log, and its trace (see [`Outgoing::start`]).
     pub(super) fn new(debug: bool) -> Self {
-        Run { debug, log: Vec::new(), in_flight: None, trace: Outgoing::start() }
+        Run { debug, log: Vec::new(), in_flight: None, trace: Outgoing::start(), tls: None }
     }
 
     pub(super) fn start(&mut self, method: &str, url: &str, trace_id: &str, headers: &HeaderMap, body: Option<&[u8]>) {
@@ -106,6 +109,89 @@ pub(super) fn timed_out(total: Duration, run: &mut Run) -> Failure {
     Failure { kind: EventKind::Timeout, message, refused: false, connection: false }
 }
 
+/// The key of a pooled client: connect and read limits, port, and the digest of
+/// its TLS setup (see [`TlsSetup::fingerprint`]).
+pub(super) type ClientKey = (Duration, Duration, u16, Option<[u8; 32]>);
+
+/// The TLS of one client: `tls` (with its client certificate only when
+/// `identity`), or none (the system's roots).
+#[derive(Clone, Copy)]
+pub(super) struct ClientTls<'a> {
+    pub(super) setup: Option<&'a TlsSetup>,
+    pub(super) identity: bool,
+}
+
+impl<'a> ClientTls<'a> {
+    /// The setup of a run, with its client certificate when `identity`.
+    pub(super) fn of(run: &'a Run, identity: bool) -> Self {
+        ClientTls { setup: run.tls.as_deref(), identity }
+    }
+
+    fn key(&self) -> Option<[u8; 32]> {
+        self.setup.map(|setup| setup.fingerprint(self.identity))
+    }
+
+    /// An https URL with no CA to check its certificate against fails before it
+    /// is sent, saying why, rather than in the handshake.
+    fn check_trust(&self, url: &url::Url) -> Result<(), Failure> {
+        let spec_ca = self.setup.is_some_and(|setup| !setup.ca.is_empty());
+        if url.scheme() == "https" && !spec_ca && !system_roots_present() {
+            return Err(Failure::exception(format!(
+                "cannot check the certificate of {}: no CA certificate is trusted. This machine has no system CA store \
+                 (none found at SSL_CERT_FILE, SSL_CERT_DIR or the usual places) and the spec's [tls] gives no ca; \
+                 nothing was sent",
+                url.host_str().unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Why a client could not be built, with reqwest's and rustls's reasons (which
+    /// name what is wrong, never a key's bytes).
+    fn setup_failed(&self, error: &reqwest::Error) -> Failure {
+        let reasons = Failure::from_reqwest(error).message;
+        let message = if self.identity && self.setup.is_some_and(TlsSetup::has_identity) {
+            format!(
+                "cannot set up the HTTP client with the spec's client certificate (is tls.client_key the key of \
+                 tls.client_cert?): {reasons}; nothing was sent"
+            )
+        } else {
+            format!("cannot set up the HTTP client: {reasons}; nothing was sent")
+        };
+        Failure::exception(message)
+    }
+
+    /// `builder` trusting what the setup says and presenting its client certificate.
+    fn apply(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Failure> {
+        let ca = self.setup.map(|setup| &setup.ca.certs[..]).unwrap_or_default();
+        let ca_only = self.setup.is_some_and(|setup| setup.ca_only);
+        let certificates = ca
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| Failure::exception(format!("tls.ca: cannot be used: {error}")))?;
+        // Without a system store, rustls's platform verifier cannot be built: trust `ca` alone.
+        let builder = if ca_only || !system_roots_present() {
+            builder.tls_certs_only(certificates)
+        } else if certificates.is_empty() {
+            builder
+        } else {
+            builder.tls_certs_merge(certificates)
+        };
+        let identity = self.setup.and_then(TlsSetup::identity_pem).filter(|_| self.identity);
+        match identity {
+            None => Ok(builder),
+            Some(pem) => {
+                // Its error text is reqwest's, which never quotes the key.
+                let identity = reqwest::Identity::from_pem(pem).map_err(|error| {
+                    Failure::exception(format!("tls.client_cert and tls.client_key cannot be used together: {error}"))
+                })?;
+                Ok(builder.identity(identity))
+            }
+        }
+    }
+}
+
 impl Executor {
     /// The client to send `url` with: the host's (after resolving its name and
     /// checking every address, see [`Executor::with_client`]) or courier's own.
@@ -114,10 +200,18 @@ impl Executor {
         url: &url::Url,
         timeouts: &Timeouts,
         port: u16,
+        tls: ClientTls<'_>,
     ) -> Result<reqwest::Client, Failure> {
         let Some(client) = &self.inner.host_client else {
-            return self.client(timeouts, port);
+            tls.check_trust(url)?;
+            return self.client(timeouts, port, tls);
         };
+        if tls.setup.is_some() {
+            return Err(Failure::exception(
+                "the spec's [tls] needs courier's own HTTP client, and this executor sends through the host's \
+                 (Executor::with_client): give that client the CA and certificate instead; nothing was sent",
+            ));
+        }
         if let Some(url::Host::Domain(name)) = url.host() {
             let resolved = destination::system_lookup()(name.to_owned())
                 .await
@@ -128,14 +222,19 @@ impl Executor {
         Ok(client.clone())
     }
 
-    /// The pooled client for a request's connect and read limits and destination
-    /// port. Its resolver checks every address a name resolves to against the
+    /// The pooled client for a request's connect and read limits, destination
+    /// port and TLS. Its resolver checks every address a name resolves to against the
     /// destination policy (for that port), it follows no redirect (courier follows
     /// them, checking each hop) and uses no proxy (one would resolve names unchecked).
-    pub(super) fn client(&self, timeouts: &Timeouts, port: u16) -> Result<reqwest::Client, Failure> {
+    pub(super) fn client(
+        &self,
+        timeouts: &Timeouts,
+        port: u16,
+        tls: ClientTls<'_>,
+    ) -> Result<reqwest::Client, Failure> {
         // A saved record's limits were checked when its spec was; the host's cap holds anyway.
         let cap = self.inner.options.max_timeout;
-        let key = (timeouts.connect.min(cap), timeouts.read.min(cap), port);
+        let key: ClientKey = (timeouts.connect.min(cap), timeouts.read.min(cap), port, tls.key());
         let mut clients = self.inner.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
@@ -145,7 +244,8 @@ impl Executor {
             port,
             destination::system_lookup(),
         );
-        let client = reqwest::Client::builder()
+        let builder = tls.apply(reqwest::Client::builder())?;
+        let client = builder
             .connect_timeout(key.0)
             .read_timeout(key.1)
             .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
@@ -153,7 +253,7 @@ impl Executor {
             .no_proxy()
             .dns_resolver(Arc::new(resolver))
             .build()
-            .map_err(|error| Failure::exception(format!("cannot set up the HTTP client: {error}")))?;
+            .map_err(|error| tls.setup_failed(&error))?;
         if clients.len() < MAX_CLIENTS {
             clients.insert(key, client.clone());
         }

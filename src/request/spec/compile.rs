@@ -16,6 +16,7 @@ use crate::request::fields;
 use crate::request::mapping::Mapping;
 use crate::request::retry::RetryPolicy;
 use crate::request::source::SpecFormat;
+use crate::request::tls::CompiledTls;
 use crate::syntax::{LineIndex, Span};
 use crate::template::{HeaderTemplate, Template, TemplateKind, UrlTemplate};
 
@@ -52,6 +53,8 @@ pub struct CompiledRequest {
     pub(crate) origin: Option<Arc<Origin>>,
     /// `[retry]`, when the spec has one.
     pub(crate) retry: Option<RetryPolicy>,
+    /// `[tls]`, when the spec has one.
+    pub(crate) tls: Option<CompiledTls>,
 }
 
 /// Where a compiled spec's fields are written: the spec's text and file, each
@@ -239,6 +242,7 @@ impl CompiledRequest {
             problems.push("body", format!("a {} request has no body; use POST, PUT or PATCH", method.as_str()));
         }
         let auth = spec.auth.as_ref().and_then(|auth| super::super::auth::compile(engine, auth, problems));
+        let tls = super::super::tls::compile(engine, &spec, base_dir, problems);
         let mut mappings = Vec::new();
         for (position, mapping) in spec.mappings.iter().enumerate() {
             let field = format!("mappings[{position}]");
@@ -312,6 +316,7 @@ impl CompiledRequest {
             idempotency_key,
             tenant,
             retry,
+            tls,
         })
     }
 

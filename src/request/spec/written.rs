@@ -78,6 +78,30 @@ pub struct RequestSpec {
     /// Sending again on failure: `[retry]` (`docs/spec.md`).
     #[serde(default)]
     pub retry: Option<RetrySpec>,
+    /// The CAs trusted and the client certificate presented: `[tls]`.
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
+}
+
+/// `[tls]`: the CAs a request trusts and the client certificate it presents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// PEM text, or a file beside the spec holding it: CA certificates trusted for
+    /// this request besides the system's roots.
+    #[serde(default)]
+    pub ca: Option<String>,
+    /// Trust only `ca`, not the system's roots (default false).
+    #[serde(default)]
+    pub ca_only: bool,
+    /// The client certificate (PEM, its chain after it) for mutual TLS, a text
+    /// template, normally `${secret("NAME")}`.
+    #[serde(default)]
+    pub client_cert: Option<String>,
+    /// The client certificate's private key (PEM), a text template, normally
+    /// `${secret("NAME")}`: a secret, redacted everywhere.
+    #[serde(default)]
+    pub client_key: Option<String>,
 }
 
 /// The body's type.

@@ -403,6 +403,7 @@ $("dry-run").addEventListener("click", async () => {
     out.textContent = `${json.method} ${json.url}\n` +
       Object.entries(json.headers).map(([k, v]) => `${k}: ${v}`).join("\n") +
       (json.body != null ? "\n\n" + json.body : "") +
+      (json.tls ? "\n\n[tls]\n" + Object.entries(json.tls).map(([k, v]) => `${k}: ${v}`).join("\n") : "") +
       (json.notes.length ? "\n\n" + json.notes.join("\n") : "");
   } else if (json.diagnostics) {
     out.textContent = "Nothing would be sent: fix the problems above.";
