@@ -149,8 +149,11 @@ pub(crate) async fn keep(
 }
 
 /// The record of a prepared request. Left out: the session's cookies, and every
-/// credential — the spec's `[auth]` (never in `prepared`), `Authorization`, and any
-/// header whose template reads a secret — with what it takes to render them again.
+/// credential — the spec's `[auth]` and `[sign]` (never in `prepared`: the
+/// signature is made anew for each attempt), `Authorization`, and any header whose
+/// template reads a secret — with what it takes to render them again (the spec's
+/// name, and the variables its templates read: `secret("NAME")` is read by name
+/// when the record is sent, never stored).
 /// A request whose URL or body reads a secret cannot be kept.
 pub(super) fn without_credentials(
     request: &CompiledRequest,
@@ -184,7 +187,7 @@ pub(super) fn without_credentials(
     prepared.headers.retain(|(name, _)| {
         !is_credential_header(name) && !credential_headers.iter().any(|header| header.eq_ignore_ascii_case(name))
     });
-    let credentials = if request.auth.is_some() || !credential_headers.is_empty() {
+    let credentials = if request.auth.is_some() || request.sign.is_some() || !credential_headers.is_empty() {
         if request.name.is_none() {
             return Err("it has credentials, and its spec has no name to find them again by".to_owned());
         }
@@ -196,6 +199,9 @@ pub(super) fn without_credentials(
         }
         if let Some(auth) = &request.auth {
             auth.render(&recorder, context).map_err(|(field, error)| format!("{field}: {error}"))?;
+        }
+        if let Some(sign) = &request.sign {
+            sign.render(&recorder, context).map_err(|(field, error)| format!("{field}: {error}"))?;
         }
         let variables = recorder.read.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
         Some(KeptCredentials { headers: credential_headers, variables })
