@@ -139,7 +139,13 @@ fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
              {SECRET_PREFIX} and the key in Base64 (the secret is not shown)"
         ));
     };
-    let key = base64::engine::general_purpose::STANDARD
+    // Padded or not, as the reference libraries read it.
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let key = lenient
         .decode(encoded)
         .map_err(|_| "the signing secret's key after whsec_ is not Base64 (the secret is not shown)".to_owned())?;
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
@@ -190,5 +196,7 @@ mod tests {
             assert!(key.is_empty() || !message.contains(key), "{message}");
             assert!(message.contains("not shown"), "{message}");
         }
+        // Unpadded Base64 is read as the reference libraries read it.
+        assert_eq!(decode_secret("whsec_c2VjcmV0LWtleS1ieXRlcw").unwrap(), b"secret-key-bytes");
     }
 }
