@@ -112,7 +112,8 @@ async fn every_attempt_is_signed_anew_under_the_same_webhook_id() {
     assert_eq!((delivered.outcome.status, delivered.attempts), (Some(503), 2), "{:?}", delivered.outcome);
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
-    let timestamps: Vec<i64> = seen.iter().map(|sent| sent.header("webhook-timestamp").unwrap().parse().unwrap()).collect();
+    let timestamps: Vec<i64> =
+        seen.iter().map(|sent| sent.header("webhook-timestamp").unwrap().parse().unwrap()).collect();
     assert!(timestamps[1] > timestamps[0], "each attempt has its own time: {timestamps:?}");
     for sent in &seen {
         assert_eq!(sent.header("webhook-id"), Some("order-7"));

@@ -111,13 +111,15 @@ fn section<'a>(page: &'a str, from: &str) -> &'a str {
 #[test]
 fn every_field_the_loader_takes_is_in_the_reference() {
     use courier::request::spec::{AuthSpec, BodyTable, MappingSpec, ResponseHeaderSpec};
-    use courier::request::{RequestSpec, RetrySpec};
+    use courier::request::{PollSpec, RequestSpec, RetrySpec, SignSpec};
     let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/spec.md")).unwrap();
-    let tables: [(&str, Vec<String>, &str); 6] = [
+    let tables: [(&str, Vec<String>, &str); 8] = [
         ("## Fields", fields_of::<RequestSpec>(), "| `{}` |"),
         ("### `[body]`", fields_of::<BodyTable>(), "| `{}` |"),
         ("### `[auth]`", fields_of::<AuthSpec>(), "| `{}` |"),
         ("### `[retry]`", fields_of::<RetrySpec>(), "| `{}` |"),
+        ("### `[sign]`", fields_of::<SignSpec>(), "| `{}` |"),
+        ("### `[poll]`", fields_of::<PollSpec>(), "| `{}` |"),
         ("### `[[mappings]]`", fields_of::<MappingSpec>(), "| `mappings[].{}` |"),
         ("### `[[mappings]]`", fields_of::<ResponseHeaderSpec>(), "| `response_headers[].{}` |"),
     ];
