@@ -244,6 +244,15 @@ async fn the_official_standard_webhooks_library_verifies_what_courier_signs() {
 
 // ---- [poll]: a 202 job server -------------------------------------------------
 
+/// A request the job server saw.
+#[derive(Debug, Clone)]
+struct JobRequest {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    at: Instant,
+}
+
 /// A job server: a POST is answered 202 with `location`; each GET of the job is
 /// answered 202 `pending` times (with `retry_after`, when set), then 200.
 #[derive(Clone)]
@@ -252,8 +261,7 @@ struct Job {
     pending: usize,
     retry_after: Option<&'static str>,
     gets: Arc<AtomicUsize>,
-    /// Method, path, Authorization and when, of every request.
-    seen: Arc<Mutex<Vec<(String, String, Option<String>, Instant)>>>,
+    seen: Arc<Mutex<Vec<JobRequest>>>,
 }
 
 impl Job {
@@ -267,14 +275,16 @@ impl Job {
         }
     }
 
-    fn seen(&self) -> Vec<(String, String, Option<String>, Instant)> {
+    fn seen(&self) -> Vec<JobRequest> {
         self.seen.lock().unwrap().clone()
     }
 }
 
 async fn job_answer(State(job): State<Job>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).map(|value| value.to_str().unwrap().to_owned());
-    job.seen.lock().unwrap().push((method.to_string(), uri.path().to_owned(), authorization, Instant::now()));
+    let seen =
+        JobRequest { method: method.to_string(), path: uri.path().to_owned(), authorization, at: Instant::now() };
+    job.seen.lock().unwrap().push(seen);
     let mut answer = if method == Method::POST {
         let location = job.location.lock().unwrap().clone();
         (StatusCode::ACCEPTED, [(header::LOCATION, location)], "accepted").into_response()
@@ -335,13 +345,13 @@ async fn a_202_job_is_polled_at_its_location_until_done_and_the_mappings_read_th
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
     assert_eq!(outcome.variables.get("job_result").and_then(|value| value.as_text()), Some("done"));
     let seen = job.seen();
-    let requests: Vec<(&str, &str)> = seen.iter().map(|(method, path, ..)| (method.as_str(), path.as_str())).collect();
+    let requests: Vec<(&str, &str)> = seen.iter().map(|seen| (seen.method.as_str(), seen.path.as_str())).collect();
     assert_eq!(requests, [("POST", "/jobs"), ("GET", "/jobs/1"), ("GET", "/jobs/1"), ("GET", "/jobs/1")]);
     // The same origin: every poll carries the credentials.
-    assert!(seen.iter().all(|(.., authorization, _)| authorization.as_deref() == Some("Bearer t0ken-of-the-shop")));
+    assert!(seen.iter().all(|seen| seen.authorization.as_deref() == Some("Bearer t0ken-of-the-shop")));
     // The first poll waits the interval too, and so does each after it.
     for pair in seen.windows(2) {
-        assert!(pair[1].3 - pair[0].3 >= Duration::from_millis(190), "{:?}", pair[1].3 - pair[0].3);
+        assert!(pair[1].at - pair[0].at >= Duration::from_millis(190), "{:?}", pair[1].at - pair[0].at);
     }
     assert!(started.elapsed() < Duration::from_secs(5));
     let log = log_of(&outcome);
@@ -413,7 +423,7 @@ async fn a_location_the_policy_refuses_is_not_polled_and_an_allowed_one_gets_no_
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
     let polled = elsewhere.seen();
     assert_eq!(polled.len(), 1);
-    assert_eq!((polled[0].0.as_str(), polled[0].2.as_deref()), ("GET", None));
+    assert_eq!((polled[0].method.as_str(), polled[0].authorization.as_deref()), ("GET", None));
     assert!(log_of(&outcome).contains("(another origin: authorization not sent)"), "{}", log_of(&outcome));
 }
 

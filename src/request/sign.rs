@@ -1,6 +1,6 @@
 //! The spec's `[sign]` table: Standard Webhooks signing
 //! (<https://www.standardwebhooks.com>). What it says ([`SignSpec`]), what it
-//! compiles to (the secret's template), the rendered key ([`SignPlan`]: the
+//! compiles to (the secret's template), the rendered key (`SignPlan`: the
 //! `whsec_` secret decoded), and the three headers each attempt carries:
 //! `webhook-id` (the request's `Idempotency-Key`), `webhook-timestamp` (the
 //! attempt's time) and `webhook-signature` (`v1,` and the Base64 HMAC-SHA256 of
