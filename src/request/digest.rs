@@ -286,6 +286,32 @@ mod tests {
             let message = Challenge::find([value]).unwrap_err();
             assert!(message.contains(expected), "{expected}: {message}");
         }
+        // Hostile values end in an answer or an error, never a panic or a loop.
+        let pieces: [&[u8]; 12] = [
+            b"Digest",
+            b" ",
+            b",",
+            b"=",
+            b"\"",
+            b"\\",
+            b"nonce",
+            b"qop=auth",
+            b"\xff",
+            b"\xc3",
+            b"algorithm=",
+            b"-sess",
+        ];
+        let mut state = 7u64;
+        for _ in 0..2_000 {
+            let mut value = Vec::new();
+            for _ in 0..(state % 24) {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                value.extend_from_slice(pieces[(state >> 33) as usize % pieces.len()]);
+            }
+            if let Ok(challenge) = Challenge::find([value.as_slice()]) {
+                challenge.answer("u", "p", "GET", "/", "c");
+            }
+        }
         let long = format!("Digest nonce=\"{}\"", "n".repeat(MAX_CHALLENGE_BYTES));
         assert!(Challenge::find([long.as_bytes()]).unwrap_err().contains("more than"));
     }
