@@ -123,7 +123,7 @@ async fn every_attempt_is_signed_anew_under_the_same_webhook_id() {
 }
 
 #[test]
-fn a_kept_signed_request_holds_a_reference_and_is_signed_again_when_replayed() {
+fn a_kept_or_queued_signed_request_holds_a_reference_and_is_signed_again_when_sent() {
     let server = Server::start();
     server.answer_with(503);
     let folder = tempfile::tempdir().unwrap();
@@ -144,6 +144,15 @@ fn a_kept_signed_request_holds_a_reference_and_is_signed_again_when_replayed() {
         }
     }
     server.answer_with(200);
+    // Without the secret, the replay says which one is missing and sends nothing.
+    let without = replay_support::courier(folder.path())
+        .args(["replay", "run", "1", "--store", "store.db"])
+        .env_remove("COURIER_SECRET_SIGNING")
+        .output()
+        .unwrap();
+    let said = format!("{}{}", replay_support::stdout(&without), replay_support::stderr(&without));
+    assert!(!without.status.success() && said.contains("SIGNING"), "{said}");
+    assert_eq!(server.seen().len(), 1, "{said}");
     let replayed = courier(&["replay", "run", "1", "--store", "store.db"]);
     assert!(replayed.status.success(), "{}{}", replay_support::stdout(&replayed), replay_support::stderr(&replayed));
     assert_no_signing_secret(&replay_support::stdout(&replayed), "replay's output");
@@ -155,13 +164,19 @@ fn a_kept_signed_request_holds_a_reference_and_is_signed_again_when_replayed() {
     assert_eq!(replay.body, seen[0].body);
     let expected = expected_signature(id, replay.header("webhook-timestamp").unwrap(), &replay.body);
     assert_eq!(replay.header("webhook-signature"), Some(expected.as_str()));
-    // Without the secret, the replay says which one is missing and sends nothing.
-    let without = replay_support::courier(folder.path())
-        .args(["replay", "run", "1", "--store", "store.db"])
-        .env_remove("COURIER_SECRET_SIGNING")
-        .output()
-        .unwrap();
-    assert_eq!(server.seen().len(), 2, "{}", replay_support::stdout(&without));
+    // A queued signed request is signed by the worker when it delivers it, under its key.
+    std::fs::write(folder.path().join("queued.toml"), signed_spec(&server.url("/hooks"), "queue = true")).unwrap();
+    let queued = courier(&["send", "queued.toml", "--var", "order=8", "--store", "store.db"]);
+    assert!(replay_support::stdout(&queued).contains("pending"), "{}", replay_support::stdout(&queued));
+    assert_eq!(server.seen().len(), 2, "nothing is sent before the worker claims it");
+    let worked = courier(&["worker", "--store", "store.db", "--until-empty"]);
+    assert!(worked.status.success(), "{}", replay_support::stderr(&worked));
+    let delivered = server.seen().pop().unwrap();
+    assert_eq!(delivered.body, "{\"order\": \"8\", \"note\": \"Grüße, 8\"}".as_bytes());
+    let id = delivered.header("webhook-id").unwrap();
+    assert_eq!(delivered.header("idempotency-key"), Some(id));
+    let expected = expected_signature(id, delivered.header("webhook-timestamp").unwrap(), &delivered.body);
+    assert_eq!(delivered.header("webhook-signature"), Some(expected.as_str()));
 }
 
 #[test]
