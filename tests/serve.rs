@@ -177,6 +177,32 @@ async fn dry_run_shows_the_request_with_secrets_redacted() {
 }
 
 #[tokio::test]
+async fn dry_run_shows_signing_polling_and_digest_with_their_secrets_redacted() {
+    let signing = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let password = "digest pass-word 7";
+    let env = [("COURIER_SECRET_SIGNING", signing), ("COURIER_SECRET_DIGEST_PW", password)];
+    let server = start_with_env(&[], Some("private"), &env);
+    let spec = "method = \"POST\"\nurl = \"https://hooks.example.org/in\"\nbody = \"json\"\npayload = '{\"a\": 1}'\n\
+                [sign]\nscheme = \"standard-webhooks\"\nsecret = '${secret(\"SIGNING\")}'\n\
+                [poll]\ninterval = \"2s\"\nmax_polls = 5\n\
+                [auth]\ntype = \"digest\"\nusername = \"bot\"\npassword = '${secret(\"DIGEST_PW\")}'\n";
+    let (status, answer) = post_json(&server, "/v1/dry-run", json!({ "spec": spec })).await;
+    assert_eq!(status, 200, "{answer}");
+    let headers = &answer["headers"];
+    assert_eq!(headers["webhook-id"], headers["idempotency-key"], "{answer}");
+    assert!(headers["webhook-timestamp"].is_string(), "{answer}");
+    assert_eq!(headers["webhook-signature"], json!("[redacted]"), "{answer}");
+    let notes = answer["notes"].to_string();
+    for expected in ["signed with Standard Webhooks", "at most 5 times", "Digest auth"] {
+        assert!(notes.contains(expected), "{expected}: {answer}");
+    }
+    let shown = answer.to_string();
+    for secret in [signing, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", password] {
+        assert!(!shown.contains(secret), "{secret}: {answer}");
+    }
+}
+
+#[tokio::test]
 async fn a_spec_sent_to_the_api_never_reads_the_servers_disk() {
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), "{\"leaked\": \"from disk\"}").unwrap();

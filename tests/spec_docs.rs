@@ -111,14 +111,16 @@ fn section<'a>(page: &'a str, from: &str) -> &'a str {
 #[test]
 fn every_field_the_loader_takes_is_in_the_reference() {
     use courier::request::spec::{AuthSpec, BodyTable, MappingSpec, ResponseHeaderSpec, TlsSpec};
-    use courier::request::{RequestSpec, RetrySpec};
+    use courier::request::{PollSpec, RequestSpec, RetrySpec, SignSpec};
     let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/spec.md")).unwrap();
-    let tables: [(&str, Vec<String>, &str); 7] = [
+    let tables: [(&str, Vec<String>, &str); 9] = [
         ("## Fields", fields_of::<RequestSpec>(), "| `{}` |"),
         ("### `[body]`", fields_of::<BodyTable>(), "| `{}` |"),
         ("### `[auth]`", fields_of::<AuthSpec>(), "| `{}` |"),
         ("### `[retry]`", fields_of::<RetrySpec>(), "| `{}` |"),
         ("### `[tls]`", fields_of::<TlsSpec>(), "| `{}` |"),
+        ("### `[sign]`", fields_of::<SignSpec>(), "| `{}` |"),
+        ("### `[poll]`", fields_of::<PollSpec>(), "| `{}` |"),
         ("### `[[mappings]]`", fields_of::<MappingSpec>(), "| `mappings[].{}` |"),
         ("### `[[mappings]]`", fields_of::<ResponseHeaderSpec>(), "| `response_headers[].{}` |"),
     ];

@@ -146,11 +146,13 @@ pub(crate) async fn keep(
 }
 
 /// The record of a prepared request. Left out: the session's cookies, and every
-/// credential — the spec's `[auth]` (never in `prepared`), `Authorization`, any
-/// header whose template reads a secret, the value of a query parameter that
-/// reads one, the client certificate of `[tls]` — with what it takes to render
-/// them again. A request whose body, or URL outside its query, reads a secret
-/// cannot be kept.
+/// credential — the spec's `[auth]` and `[sign]` (never in `prepared`: the
+/// signature is made anew for each attempt), `Authorization`, any header whose
+/// template reads a secret, the value of a query parameter that reads one, the
+/// client certificate of `[tls]` — with what it takes to render them again (the
+/// spec's name, and the variables its templates read: `secret("NAME")` is read
+/// by name when the record is sent, never stored). A request whose body, or URL
+/// outside its query, reads a secret cannot be kept.
 pub(super) fn without_credentials(
     request: &CompiledRequest,
     mut prepared: Prepared,
@@ -184,7 +186,8 @@ pub(super) fn without_credentials(
     prepared.headers.retain(|(name, _)| {
         !is_credential_header(name) && !credential_headers.iter().any(|header| header.eq_ignore_ascii_case(name))
     });
-    let from_spec = request.auth.is_some() || !credential_headers.is_empty() || request.tls.is_some();
+    let from_spec =
+        request.auth.is_some() || request.sign.is_some() || !credential_headers.is_empty() || request.tls.is_some();
     let credentials = if from_spec || url_reads_secret {
         if request.name.is_none() {
             return Err("it has credentials or [tls], and its spec has no name to find them again by".to_owned());
@@ -203,6 +206,9 @@ pub(super) fn without_credentials(
         }
         if let Some(auth) = &request.auth {
             auth.render(&recorder, context).map_err(|(field, error)| format!("{field}: {error}"))?;
+        }
+        if let Some(sign) = &request.sign {
+            sign.render(&recorder, context).map_err(|(field, error)| format!("{field}: {error}"))?;
         }
         let variables = recorder.read.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
         Some(KeptCredentials { headers: credential_headers, variables, url: url_reads_secret })

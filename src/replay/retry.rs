@@ -56,17 +56,7 @@ pub fn backoff(policy: &RetryPolicy, attempts: u32) -> Duration {
     full / 2 + full.mul_f64(rand::random::<f64>() / 2.0)
 }
 
-/// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP date
-/// (RFC 9110 10.2.3; a date in the past is no wait). `None` when it is neither.
-pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
-        // More digits than a u64 holds is a very long wait all the same.
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
+pub use crate::request::retry::retry_after;
 
 /// What to do after attempt number `attempts` of a request under `policy`, with
 /// the request's time limit running out at `deadline`.

@@ -1,5 +1,6 @@
-//! Authorization: Basic, Bearer and OAuth2 compiled from `[auth]`, rendered into an
-//! `Authorization` header, and the OAuth2 token cache — one token fetch shared by
+//! Authorization: Basic, Bearer, Digest and OAuth2 compiled from `[auth]`, rendered
+//! into an `Authorization` header (Digest: the credentials that answer the
+//! service's challenge, see `super::digest`), and the OAuth2 token cache — one token fetch shared by
 //! every concurrent request with the same endpoint, client, scope and user, kept
 //! until shortly before it expires, and fetched again once when a service answers
 //! one of the spec's `expired_statuses` (401 by default).
@@ -29,6 +30,7 @@ const MAX_CACHED_TOKENS: usize = 1024;
 pub(crate) enum CompiledAuth {
     Basic { username: Template, password: Option<Template> },
     Bearer { token: Template },
+    Digest { username: Template, password: Template },
     OAuth2(Box<CompiledOAuth2>),
 }
 
@@ -56,6 +58,7 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
         AuthType::Basic => "basic",
         AuthType::Bearer => "bearer",
         AuthType::Oauth2 => "oauth2",
+        AuthType::Digest => "digest",
     };
     let present = [
         ("username", spec.username.is_some()),
@@ -71,7 +74,7 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
         ("expired_statuses", spec.expired_statuses.is_some()),
     ];
     let allowed: &[&str] = match kind {
-        AuthType::Basic => &["username", "password"],
+        AuthType::Basic | AuthType::Digest => &["username", "password"],
         AuthType::Bearer => &["token"],
         AuthType::Oauth2 => &[
             "username",
@@ -110,6 +113,11 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
             let username = template("username", &spec.username, true);
             let password = template("password", &spec.password, false);
             Some(CompiledAuth::Basic { username: username?, password })
+        }
+        AuthType::Digest => {
+            let username = template("username", &spec.username, true);
+            let password = template("password", &spec.password, true);
+            Some(CompiledAuth::Digest { username: username?, password: password? })
         }
         AuthType::Bearer => {
             let token = template("token", &spec.token, true);
@@ -181,11 +189,26 @@ pub(crate) fn compile(engine: &Engine, spec: &AuthSpec, problems: &mut Problems)
     }
 }
 
-/// Rendered auth: a header ready to send, or a token to get first.
+/// Rendered auth: a header ready to send, a token to get first, or the
+/// credentials that answer a Digest challenge.
 #[derive(Debug, Clone)]
 pub(crate) enum AuthPlan {
     Header(String),
     OAuth2(TokenRequest),
+    Digest(DigestCredentials),
+}
+
+/// The rendered credentials of Digest auth.
+#[derive(Clone)]
+pub(crate) struct DigestCredentials {
+    pub(crate) username: String,
+    pub(crate) password: String,
+}
+
+impl std::fmt::Debug for DigestCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestCredentials").field("username", &self.username).finish_non_exhaustive()
+    }
 }
 
 /// Everything an OAuth2 token request needs, rendered.
@@ -220,6 +243,10 @@ impl CompiledAuth {
                 Ok(AuthPlan::Header(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))))
             }
             CompiledAuth::Bearer { token } => Ok(AuthPlan::Header(format!("Bearer {}", text("token", token)?))),
+            CompiledAuth::Digest { username, password } => Ok(AuthPlan::Digest(DigestCredentials {
+                username: text("username", username)?,
+                password: text("password", password)?,
+            })),
             CompiledAuth::OAuth2(oauth) => Ok(AuthPlan::OAuth2(TokenRequest {
                 token_url: oauth
                     .token_url
@@ -242,10 +269,12 @@ impl CompiledAuth {
 impl AuthPlan {
     /// Every credential this auth sends, as [`super::log::Redactor::add_credential`]
     /// learns it: the `Authorization` value; for OAuth2 the client secret, the
-    /// password, and the client's Basic header to the token endpoint.
+    /// password, and the client's Basic header to the token endpoint; for Digest
+    /// the password.
     pub(crate) fn credentials(&self) -> Vec<String> {
         match self {
             AuthPlan::Header(value) => vec![value.clone()],
+            AuthPlan::Digest(credentials) => vec![credentials.password.clone()],
             AuthPlan::OAuth2(request) => {
                 let mut credentials: Vec<String> =
                     [&request.client_secret, &request.password].into_iter().flatten().cloned().collect();

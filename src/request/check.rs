@@ -49,9 +49,19 @@ pub fn looks_like_spec(text: &str) -> bool {
         SpecFormat::Toml => text.lines().map(str::trim_start).any(|line| {
             let key = line.split('=').next().unwrap_or_default().trim();
             (line.contains('=') && matches!(key, "url" | "method"))
-                || ["[headers]", "[body]", "[auth]", "[retry]", "[tls]", "[[mappings]]", "[[response_headers]]"]
-                    .iter()
-                    .any(|table| line.starts_with(table))
+                || [
+                    "[headers]",
+                    "[body]",
+                    "[auth]",
+                    "[retry]",
+                    "[sign]",
+                    "[tls]",
+                    "[poll]",
+                    "[[mappings]]",
+                    "[[response_headers]]",
+                ]
+                .iter()
+                .any(|table| line.starts_with(table))
         }),
     }
 }
@@ -162,6 +172,15 @@ fn author_mistakes(source: &SpecSource, index: &LineIndex) -> Vec<Diagnostic> {
         let fix = "write ${secret(\"CLIENT_KEY\")} and set COURIER_SECRET_CLIENT_KEY".to_owned();
         warn("tls.client_key", "literal-secret", message, fix);
     }
+    let signing = source.tree.get("sign").and_then(|sign| sign.get("secret")).and_then(Value::as_str);
+    if let Some(value) = signing
+        && !value.is_empty()
+        && !value.contains("${")
+    {
+        let message = "a signing secret written in the spec: it travels and is stored with the spec's text".to_owned();
+        let fix = "write ${secret(\"SIGNING_SECRET\")} and set COURIER_SECRET_SIGNING_SECRET".to_owned();
+        warn("sign.secret", "literal-secret", message, fix);
+    }
     let headers = source.tree.get("headers").and_then(Value::as_object);
     for (name, value) in headers.into_iter().flatten() {
         let Some(value) = value.as_str() else { continue };
@@ -232,6 +251,43 @@ mod tests {
         let from_secret =
             "url = \"https://x.org\"\n[tls]\nclient_cert = '${secret(\"CERT\")}'\nclient_key = '${secret(\"KEY\")}'\n";
         assert_eq!(warnings(from_secret), []);
+    }
+
+    #[test]
+    fn a_signing_secret_or_digest_password_written_in_the_spec_gets_a_warning() {
+        let sign = "method = \"POST\"\nurl = \"https://x.org\"\n[sign]\nscheme = \"standard-webhooks\"\n\
+                    secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+        let found = warnings(sign);
+        assert_eq!(found.iter().map(|(code, _)| *code).collect::<Vec<_>>(), ["literal-secret"], "{found:?}");
+        assert!(found[0].1.contains("COURIER_SECRET_SIGNING_SECRET"), "{found:?}");
+        let digest = "url = \"https://x.org\"\n[auth]\ntype = \"digest\"\nusername = \"u\"\npassword = \"pw\"\n";
+        assert_eq!(warnings(digest).iter().map(|(code, _)| *code).collect::<Vec<_>>(), ["literal-secret"]);
+        let referenced = sign.replace("\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"", "'${secret(\"SIGNING\")}'");
+        assert_eq!(warnings(&referenced), []);
+    }
+
+    #[test]
+    fn the_new_fields_are_placed_and_their_typos_fixed() {
+        let spec = "method = \"POST\"\nurl = \"https://x.org\"\n[sign]\nscheme = \"standard-webhook\"\n\
+                    secret = '${secret(\"S\")}'\n[poll]\nintervall = \"2s\"\nmax_polls = 0\n\
+                    [auth]\ntype = \"digets\"\n";
+        let typo = "method = \"POST\"\nurl = \"https://x.org\"\n[sign]\nscheme = \"standard-webhooks\"\n\
+                    secrte = '${secret(\"S\")}'\n";
+        let mut found = check_spec(&Engine::new(), spec, ".".as_ref(), &CheckOptions::default());
+        found.extend(check_spec(&Engine::new(), typo, ".".as_ref(), &CheckOptions::default()));
+        let seen: Vec<(u32, u32, String, Option<String>)> = found
+            .into_iter()
+            .map(|f| (f.diagnostic.span.line, f.diagnostic.span.column, f.diagnostic.message, f.diagnostic.suggestion))
+            .collect();
+        let has = |line: u32, column: u32, message: &str, fix: &str| {
+            seen.iter().any(|(l, c, m, s)| {
+                (*l, *c) == (line, column) && m.contains(message) && s.as_deref().unwrap_or_default().contains(fix)
+            })
+        };
+        assert!(has(4, 10, "unknown variant `standard-webhook`", "write \"standard-webhooks\""), "{seen:#?}");
+        assert!(has(5, 1, "unknown field `secrte`", "did you mean `secret`?"), "{seen:#?}");
+        assert!(has(7, 1, "unknown field `intervall`", "did you mean `interval`?"), "{seen:#?}");
+        assert!(has(10, 8, "unknown variant `digets`", "write \"digest\""), "{seen:#?}");
     }
 
     #[test]

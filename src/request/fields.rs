@@ -9,8 +9,15 @@ use super::spec::{Problems, RequestSpec};
 use crate::diagnostics::closest;
 
 /// The fields whose values are durations.
-const DURATIONS: [&str; 6] =
-    ["timeout", "connect_timeout", "read_timeout", "retry.backoff", "retry.max_backoff", "retry.max_retry_after"];
+const DURATIONS: [&str; 7] = [
+    "timeout",
+    "connect_timeout",
+    "read_timeout",
+    "retry.backoff",
+    "retry.max_backoff",
+    "retry.max_retry_after",
+    "poll.interval",
+];
 
 /// The most keys of a table searched for the one serde refused (each try copies
 /// the table, so a hostile table of many keys is reported as a whole).

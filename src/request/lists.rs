@@ -1,5 +1,5 @@
 //! The caps on a spec's lists: headers, cookies, form and multipart fields,
-//! mappings, response headers, expired and retried statuses. A spec is a tenant's text, and
+//! mappings, response headers, expired, retried and polled statuses. A spec is a tenant's text, and
 //! a list far past any real use costs compile time, memory and — for headers —
 //! more than the HTTP client can hold (25,000 headers overflowed its header map and
 //! panicked), so a longer list is a problem of the spec when it is loaded, which
@@ -22,6 +22,7 @@ pub(crate) fn fit(spec: &RequestSpec, problems: &mut Problems) -> bool {
     };
     let expired = spec.auth.as_ref().and_then(|auth| auth.expired_statuses.as_ref()).map_or(0, Vec::len);
     let retried = spec.retry.as_ref().and_then(|retry| retry.statuses.as_ref()).map_or(0, Vec::len);
+    let polled = spec.poll.as_ref().and_then(|poll| poll.statuses.as_ref()).map_or(0, Vec::len);
     let lists = [
         ("headers", spec.headers.len(), MAX_HEADERS),
         ("cookies", spec.cookies.len(), MAX_LIST_ENTRIES),
@@ -30,6 +31,7 @@ pub(crate) fn fit(spec: &RequestSpec, problems: &mut Problems) -> bool {
         ("response_headers", spec.response_headers.len(), MAX_HEADERS),
         ("auth.expired_statuses", expired, MAX_LIST_ENTRIES),
         ("retry.statuses", retried, MAX_LIST_ENTRIES),
+        ("poll.statuses", polled, MAX_LIST_ENTRIES),
     ];
     let mut fit = true;
     for (field, length, most) in lists {

@@ -1,5 +1,5 @@
 //! Following a redirect: the next hop's URL, method and body, and the headers that
-//! stay. courier follows redirects itself (reqwest's own following is off) so that
+//! stay; and the GET that polls a `202` job's `Location`, held to the same rules. courier follows redirects itself (reqwest's own following is off) so that
 //! every hop is checked against the destination policy before it is sent, https is
 //! never left for http, and credentials never follow a hop to another origin.
 
@@ -51,31 +51,7 @@ pub(crate) fn next_hop(
 ) -> Result<(Hop, Vec<String>), Refusal> {
     let from = Url::parse(&hop.url)
         .map_err(|error| Refusal::new(format!("to follow a redirect from {}: {error}", hop.url)))?;
-    // Capped like a rendered URL, and not quoted: it is what is too long to show.
-    if location.len() > MAX_URL_BYTES {
-        return Err(Refusal::new(format!(
-            "to follow the {status} redirect: its Location is {} bytes, more than the limit of {MAX_URL_BYTES}",
-            location.len()
-        )));
-    }
-    let written = String::from_utf8_lossy(location.as_bytes());
-    let to = from
-        .join(&written)
-        .map_err(|error| Refusal::new(format!("to follow the {status} redirect to {written:?}: {error}")))?;
-    if to.as_str().len() > MAX_URL_BYTES {
-        return Err(Refusal::new(format!(
-            "to follow the {status} redirect: it leads to a URL of {} bytes, more than the limit of {MAX_URL_BYTES}",
-            to.as_str().len()
-        )));
-    }
-    if !matches!(to.scheme(), "http" | "https") {
-        return Err(Refusal::new(format!("to follow the {status} redirect to {to}: only http and https are followed")));
-    }
-    if from.scheme() == "https" && to.scheme() == "http" {
-        return Err(Refusal::new(format!(
-            "to follow the {status} redirect from {from} to {to}: it would leave https for http"
-        )));
-    }
+    let to = target(&from, location, &format!("follow the {status} redirect"))?;
     let Hop { mut method, mut headers, mut body, .. } = hop;
     let becomes_get = status == 303 && method != reqwest::Method::HEAD
         || matches!(status, 301 | 302) && method == reqwest::Method::POST;
@@ -94,19 +70,77 @@ pub(crate) fn next_hop(
                 to.origin().ascii_serialization()
             )));
         }
-        let names: Vec<header::HeaderName> = headers.keys().cloned().collect();
-        for name in names {
-            let secret = headers
-                .get_all(&name)
-                .iter()
-                .any(|value| redactor.holds_secret(&String::from_utf8_lossy(value.as_bytes())));
-            if secret || redactor.is_secret_header(name.as_str()) || is_credential_header(name.as_str()) {
-                headers.remove(&name);
-                dropped.push(name.as_str().to_owned());
-            }
-        }
+        dropped = drop_credentials(&mut headers, redactor);
     }
     Ok((Hop { method, url: to.into(), headers, body }, dropped))
+}
+
+/// The GET that polls a job: `location` (the `Location` of a `status` answer to
+/// the request at `at`) resolved against `at`, with `request`'s headers but for
+/// its body's, and — when the job is at another origin than `request` — without
+/// its credentials (named in the list given back). Held to a redirect's rules:
+/// http or https only, https never left for http, a URL of bounded length.
+pub(crate) fn poll_hop(
+    request: &Hop,
+    at: &str,
+    status: u16,
+    location: &HeaderValue,
+    redactor: &Redactor,
+) -> Result<(Hop, Vec<String>), Refusal> {
+    let from = Url::parse(at).map_err(|error| Refusal::new(format!("to poll a job from {at}: {error}")))?;
+    let to = target(&from, location, &format!("poll the {status} job"))?;
+    let mut headers = request.headers.clone();
+    for name in &BODY_HEADERS {
+        headers.remove(name);
+    }
+    let first = Url::parse(&request.url).map_err(|error| Refusal::new(format!("{}: {error}", request.url)))?;
+    let dropped = if first.origin() == to.origin() { Vec::new() } else { drop_credentials(&mut headers, redactor) };
+    Ok((Hop { method: reqwest::Method::GET, url: to.into(), headers, body: None }, dropped))
+}
+
+/// The URL `location` leads to from `from`, refused when it is too long, not
+/// http(s), or leaves https for http. `what` names the step in the refusal.
+fn target(from: &Url, location: &HeaderValue, what: &str) -> Result<Url, Refusal> {
+    // Capped like a rendered URL, and not quoted: it is what is too long to show.
+    if location.len() > MAX_URL_BYTES {
+        return Err(Refusal::new(format!(
+            "to {what}: its Location is {} bytes, more than the limit of {MAX_URL_BYTES}",
+            location.len()
+        )));
+    }
+    let written = String::from_utf8_lossy(location.as_bytes());
+    let to = from.join(&written).map_err(|error| Refusal::new(format!("to {what} to {written:?}: {error}")))?;
+    if to.as_str().len() > MAX_URL_BYTES {
+        return Err(Refusal::new(format!(
+            "to {what}: it leads to a URL of {} bytes, more than the limit of {MAX_URL_BYTES}",
+            to.as_str().len()
+        )));
+    }
+    if !matches!(to.scheme(), "http" | "https") {
+        return Err(Refusal::new(format!("to {what} to {to}: only http and https are followed")));
+    }
+    if from.scheme() == "https" && to.scheme() == "http" {
+        return Err(Refusal::new(format!("to {what} from {from} to {to}: it would leave https for http")));
+    }
+    Ok(to)
+}
+
+/// Removes every credential from `headers` (`Authorization`, `Cookie`, every
+/// header whose template asked for a secret or that holds one); their names.
+fn drop_credentials(headers: &mut HeaderMap, redactor: &Redactor) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let names: Vec<header::HeaderName> = headers.keys().cloned().collect();
+    for name in names {
+        let secret = headers
+            .get_all(&name)
+            .iter()
+            .any(|value| redactor.holds_secret(&String::from_utf8_lossy(value.as_bytes())));
+        if secret || redactor.is_secret_header(name.as_str()) || is_credential_header(name.as_str()) {
+            headers.remove(&name);
+            dropped.push(name.as_str().to_owned());
+        }
+    }
+    dropped
 }
 
 #[cfg(test)]
@@ -176,6 +210,25 @@ mod tests {
         let elsewhere = HeaderValue::from_static("http://b.org/y");
         let refusal = next_hop(post(), 307, &elsewhere, &secrets()).unwrap_err();
         assert!(refusal.message().contains("body again to another origin"), "{}", refusal.message());
+    }
+
+    #[test]
+    fn a_poll_is_a_get_that_keeps_credentials_only_within_the_origin() {
+        let request = hop(reqwest::Method::POST, "https://a.org/jobs", Some(b"{}"));
+        let (same, dropped) =
+            poll_hop(&request, "https://a.org/jobs", 202, &HeaderValue::from_static("/jobs/7"), &secrets()).unwrap();
+        assert_eq!((same.method, same.url.as_str(), same.body), (reqwest::Method::GET, "https://a.org/jobs/7", None));
+        assert!(dropped.is_empty() && same.headers.contains_key(header::AUTHORIZATION));
+        assert!(!same.headers.contains_key(header::CONTENT_TYPE));
+        let elsewhere = HeaderValue::from_static("https://b.org/jobs/7");
+        let (other, dropped) = poll_hop(&request, "https://a.org/jobs", 202, &elsewhere, &secrets()).unwrap();
+        assert_eq!(dropped, ["authorization", "x-api-key"]);
+        assert!(other.headers.contains_key("x-shop"));
+        let refusal =
+            poll_hop(&request, "https://a.org/jobs", 202, &HeaderValue::from_static("http://a.org/7"), &secrets())
+                .unwrap_err();
+        assert!(refusal.message().contains("to poll the 202 job from"), "{}", refusal.message());
+        assert!(refusal.message().contains("leave https for http"), "{}", refusal.message());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! their defaults). Only the data lives here: deciding whether and when to send a
 //! request again is the delivery layer's (`crate::replay`), above the executor.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
@@ -76,6 +76,18 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(30),
         }
     }
+}
+
+/// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP date
+/// (RFC 9110 10.2.3; a date in the past is no wait). `None` when it is neither.
+pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        // More digits than a u64 holds is a very long wait all the same.
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Checks `[retry]`, recording each problem at its field.

@@ -1,18 +1,20 @@
 //! Authorization: the request sent with its `Authorization` header, the OAuth2
 //! token fetched (or taken from the cache) first, and fetched again once when the
-//! service rejects it.
+//! service rejects it; a Digest challenge answered; the `[sign]` headers made for
+//! each attempt; and a `202` job polled (`super::poll`) once the answer came.
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use super::super::auth::AuthPlan;
+use super::super::auth::{AuthPlan, DigestCredentials};
+use super::super::digest::{self, Challenge};
 use super::super::log::{Carrier, LogEntry, Redactor};
 use super::super::metrics::AttemptTimer;
 use super::super::redirect::Hop;
 use super::super::spec::Timeouts;
-use super::Executor;
 use super::Failure;
 use super::outcome::Prepared;
 use super::transport::{Response, Run};
+use super::{Executor, Following, Plans};
 use tracing::Instrument;
 
 impl Executor {
@@ -21,13 +23,13 @@ impl Executor {
     pub(super) async fn deliver(
         &self,
         prepared: &Prepared,
-        auth: Option<&AuthPlan>,
-        redirects: u32,
+        plans: &Plans,
+        following: Following<'_>,
         redactor: &Redactor,
         run: &mut Run,
     ) -> Result<Response, Failure> {
         let timer = AttemptTimer::start();
-        let result = self.deliver_unmeasured(prepared, auth, redirects, redactor, run).await;
+        let result = self.deliver_unmeasured(prepared, plans, following, redactor, run).await;
         match &result {
             Ok(response) => timer.answered(Some(response.status)),
             Err(failure) if failure.refused => timer.refused(),
@@ -36,16 +38,19 @@ impl Executor {
         result
     }
 
-    /// Gets the token, sends the request (again once, with a new token, when an
-    /// OAuth2-authorized request is answered one of its `expired_statuses`), reads the answer.
+    /// Gets the token, signs the request, sends it (again once, with a new token,
+    /// when an OAuth2-authorized request is answered one of its
+    /// `expired_statuses`; again once with the answer to a Digest challenge),
+    /// reads the answer, and polls a `202` job until it is done.
     async fn deliver_unmeasured(
         &self,
         prepared: &Prepared,
-        auth: Option<&AuthPlan>,
-        redirects: u32,
+        plans: &Plans,
+        following: Following<'_>,
         redactor: &Redactor,
         run: &mut Run,
     ) -> Result<Response, Failure> {
+        let (auth, redirects) = (plans.auth.as_ref(), following.redirects);
         let timeouts = &prepared.timeouts;
         // Every secret a template of the request called goes out with it, whatever
         // became of its value (upper-cased, reversed, hashed): checked by name before
@@ -67,7 +72,7 @@ impl Executor {
         }
         let mut used_token = None;
         match auth {
-            None => {}
+            None | Some(AuthPlan::Digest(_)) => {}
             Some(AuthPlan::Header(value)) => set_authorization(&mut headers, value)?,
             Some(AuthPlan::OAuth2(token_request)) => {
                 let token = self.token(token_request, None, timeouts, redactor, run).await?;
@@ -76,13 +81,24 @@ impl Executor {
                 used_token = Some(token);
             }
         }
+        if let Some(sign) = &plans.sign {
+            // Made for each attempt, over the body's bytes as they are sent.
+            let body = prepared.body.as_deref().unwrap_or_default();
+            sign.apply(&mut headers, body, chrono::Utc::now().timestamp())
+                .map_err(|message| Failure::exception(format!("{message}; nothing was sent")))?;
+        }
         let hop = |headers: HeaderMap| Hop {
             method: prepared.method.to_reqwest(),
             url: prepared.url.clone(),
             headers,
             body: prepared.body.clone(),
         };
-        let response = self.send_following(hop(headers.clone()), timeouts, redirects, redactor, run).await?;
+        let digest = match auth {
+            Some(AuthPlan::Digest(credentials)) => Some(credentials),
+            _ => None,
+        };
+        let mut response =
+            self.send_answering(hop(headers.clone()), digest, timeouts, redirects, redactor, run).await?;
         if token_expired(auth, response.status)
             && let (Some(AuthPlan::OAuth2(token_request)), Some(rejected)) = (auth, used_token)
         {
@@ -93,9 +109,49 @@ impl Executor {
             let token = self.token(token_request, Some(&rejected), timeouts, redactor, run).await?;
             redactor.add(&token);
             set_authorization(&mut headers, &format!("{} {token}", token_request.header_prefix))?;
-            return self.send_following(hop(headers), timeouts, redirects, redactor, run).await;
+            response = self.send_following(hop(headers.clone()), timeouts, redirects, redactor, run).await?;
         }
-        Ok(response)
+        match following.poll {
+            Some(policy) if policy.statuses.contains(&response.status) => {
+                let request = hop(headers);
+                self.poll(response, &request, digest, policy, following, timeouts, redactor, run).await
+            }
+            _ => Ok(response),
+        }
+    }
+
+    /// Sends `hop` (following redirects); with Digest `credentials`, a 401 with a
+    /// Digest challenge is answered and the hop sent once more. A challenge
+    /// courier cannot answer leaves the 401 as the answer, a note saying why.
+    pub(super) async fn send_answering(
+        &self,
+        mut hop: Hop,
+        credentials: Option<&DigestCredentials>,
+        timeouts: &Timeouts,
+        redirects: u32,
+        redactor: &Redactor,
+        run: &mut Run,
+    ) -> Result<Response, Failure> {
+        let response = self.send_following(hop.clone(), timeouts, redirects, redactor, run).await?;
+        let Some(credentials) = credentials.filter(|_| response.status == 401) else { return Ok(response) };
+        let challenges = response.headers.get_all(header::WWW_AUTHENTICATE);
+        let challenge = match Challenge::find(challenges.iter().map(HeaderValue::as_bytes)) {
+            Ok(challenge) => challenge,
+            Err(why) => {
+                run.log.push(LogEntry::note(format!("Digest auth: {why}; the 401 is the answer")));
+                return Ok(response);
+            }
+        };
+        let target = url::Url::parse(&hop.url).map(|url| match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        });
+        let target = target.map_err(|error| Failure::exception(format!("{} is not a URL: {error}", hop.url)))?;
+        let (username, password) = (&credentials.username, &credentials.password);
+        let answer = challenge.answer(username, password, hop.method.as_str(), &target, &digest::cnonce());
+        set_authorization(&mut hop.headers, &answer)?;
+        run.log.push(LogEntry::note("the service answered 401 with a Digest challenge: sending again with its answer"));
+        self.send_following(hop, timeouts, redirects, redactor, run).await
     }
 
     /// The OAuth2 token, from the cache or fetched once for all waiting requests.
@@ -172,6 +228,11 @@ fn token_expired(auth: Option<&AuthPlan>, status: u16) -> bool {
 /// Tells the redactor every credential the auth derives (a Basic header's Base64, an
 /// OAuth2 client's header), which no `secret()` call reveals by itself.
 pub(super) fn learn_credentials(redactor: &Redactor, auth: Option<&AuthPlan>) {
+    if let Some(AuthPlan::Digest(credentials)) = auth {
+        // A password, not an Authorization value: learnt whole, never split at a space.
+        redactor.add(&credentials.password);
+        return;
+    }
     for credential in auth.map(AuthPlan::credentials).unwrap_or_default() {
         redactor.add_credential(&credential);
     }

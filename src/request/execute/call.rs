@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use reqwest::header;
 
-use super::super::auth::AuthPlan;
 use super::super::cookies::Cookies;
 use super::super::log::{LogEntry, Redactor};
 use super::super::spec::CompiledRequest;
@@ -22,7 +21,7 @@ use super::Failure;
 use super::outcome::{Outcome, Prepared};
 use super::receive::{fail, receive, record_event, without_query};
 use super::transport::{Response, Run, timed_out};
-use super::{Executor, Rendered};
+use super::{Executor, Following, Plans, Rendered};
 use crate::events::EventKind;
 use crate::functions::Context;
 use crate::variables::VariableSource;
@@ -72,7 +71,7 @@ pub(crate) struct Call<'a> {
     total: Duration,
     deadline: Instant,
     url: String,
-    ready: Option<(Prepared, Option<AuthPlan>)>,
+    ready: Option<(Prepared, Plans)>,
     /// The latest attempt's result, and when it ended (its event's time).
     last: Option<(Result<Response, Failure>, DateTime<Utc>)>,
     attempts: u32,
@@ -168,11 +167,7 @@ impl Executor {
 }
 
 impl<'a> Call<'a> {
-    async fn prepare(
-        &mut self,
-        rendered: Rendered,
-        key: KeyChoice<'_>,
-    ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
+    async fn prepare(&mut self, rendered: Rendered, key: KeyChoice<'_>) -> Result<(Prepared, Plans), Failure> {
         let supplied = match key.supplied {
             Some(key) => Some(key.to_owned()),
             None => rendered.idempotency_key.clone(),
@@ -207,14 +202,15 @@ impl<'a> Call<'a> {
     /// total time limit. The attempt before it, if any, keeps only its event and
     /// log entry. `None` when there is nothing to send.
     pub(crate) async fn send(&mut self) -> Option<Attempt> {
-        let (prepared, auth) = self.ready.as_ref()?;
+        let (prepared, plans) = self.ready.as_ref()?;
         if let Some((previous, ended)) = self.last.take() {
             record_event(&mut self.outcome, previous, ended, self.request.method, &self.url);
         }
         self.attempts += 1;
         let span = attempt_span(&self.span, self.attempts);
-        let sending =
-            self.executor.deliver(prepared, auth.as_ref(), self.request.redirects, &self.redactor, &mut self.run);
+        let following =
+            Following { redirects: self.request.redirects, poll: self.request.poll(), deadline: self.deadline };
+        let sending = self.executor.deliver(prepared, plans, following, &self.redactor, &mut self.run);
         let result = match tokio::time::timeout_at(self.deadline.into(), sending).instrument(span.clone()).await {
             Ok(result) => result,
             Err(_) => Err(timed_out(self.total, &mut self.run)),

@@ -8,15 +8,17 @@
 //! This file is the facade (options, rendering, preparing, `execute`, `dry_run`,
 //! `send_prepared`); beside it: `call` (a run step by step, for the delivery
 //! layer), `transport` (the client pool and one exchange), `follow` (redirects),
-//! `authorize` (the `Authorization` header, the OAuth2 token), `files` (a file
-//! body's file), `receive` (the response into the outcome), `outcome` (the types
-//! handed back).
+//! `authorize` (the `Authorization` header, the OAuth2 token, the Digest answer,
+//! the `[sign]` headers), `poll` (a `202 Accepted` job's `Location` asked until it
+//! is done), `files` (a file body's file), `receive` (the response into the
+//! outcome), `outcome` (the types handed back).
 
 mod authorize;
 mod call;
 mod files;
 mod follow;
 mod outcome;
+mod poll;
 mod receive;
 mod transport;
 mod unset;
@@ -35,6 +37,8 @@ use super::cookies::{self, Cookies};
 use super::destination::Destinations;
 pub(crate) use super::exchange::Failure;
 use super::log::{Carrier, REDACTED, RecordingResolver, Redactor};
+use super::poll::PollPolicy;
+use super::sign::SignPlan;
 use super::spec::{CompiledRequest, DEFAULT_REDIRECTS};
 use super::tls::TlsSetup;
 use crate::error::{Error, ErrorKind};
@@ -132,12 +136,31 @@ struct Rendered {
     headers: HeaderMap,
     body: Option<BodyPlan>,
     auth: Option<AuthPlan>,
+    /// `[sign]`, its secret rendered.
+    sign: Option<SignPlan>,
     /// The spec's `idempotency_key`, rendered.
     idempotency_key: Option<String>,
     /// The spec's `[tls]`, rendered.
     tls: Option<TlsSetup>,
     /// A log note for each variable read but not set.
     unset: Vec<String>,
+}
+
+/// What a request is sent with besides its prepared form, rendered for each run
+/// and never kept: its auth and its signing key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Plans {
+    auth: Option<AuthPlan>,
+    sign: Option<SignPlan>,
+}
+
+/// How a request's answer is followed: redirects, a `202` job polled, all before
+/// the request's deadline.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Following<'a> {
+    redirects: u32,
+    poll: Option<&'a PollPolicy>,
+    deadline: Instant,
 }
 
 /// A fresh idempotency key: a random UUID (version 4).
@@ -311,7 +334,17 @@ impl Executor {
             Some(AuthPlan::Header(_)) => {
                 rendered.headers.insert(header::AUTHORIZATION, HeaderValue::from_static("[redacted]"));
             }
+            Some(AuthPlan::Digest(_)) => {
+                notes.push(
+                    "Digest auth: the request is sent without Authorization, and again with the answer to the \
+                     service's 401 challenge"
+                        .to_owned(),
+                );
+            }
             None => {}
+        }
+        if let Some(policy) = request.poll() {
+            notes.push(poll::describe(policy));
         }
         if let Ok(url) = url::Url::parse(&rendered.url)
             && let Err(refusal) = self.inner.options.destinations.check_url(&url)
@@ -321,6 +354,20 @@ impl Executor {
         add_body_headers(&mut rendered.headers, body.as_ref());
         if let Some(key) = rendered.idempotency_key.as_deref().and_then(|key| HeaderValue::from_str(key).ok()) {
             rendered.headers.insert(HeaderName::from_static("idempotency-key"), key);
+        }
+        if let Some(sign) = &rendered.sign {
+            // A real run makes a fresh key too when nothing gives one.
+            add_idempotency_key(&mut rendered.headers);
+            let bytes = body.as_ref().map(|body| body.bytes.as_slice()).unwrap_or_default();
+            sign.apply(&mut rendered.headers, bytes, chrono::Utc::now().timestamp()).map_err(|error| redact(&error))?;
+            rendered
+                .headers
+                .insert(HeaderName::from_static(super::sign::SIGNATURE_HEADER), HeaderValue::from_static(REDACTED));
+            notes.push(
+                "signed with Standard Webhooks: webhook-timestamp and webhook-signature are made again for each \
+                 attempt, over the body as sent"
+                    .to_owned(),
+            );
         }
         super::trace::TraceParent::fresh().insert_into(&mut rendered.headers);
         let mut headers = IndexMap::new();
@@ -388,7 +435,8 @@ impl Executor {
         let tls = render_tls(request, variables, context, redactor)?;
         redactor.taint(mark, Carrier::Request);
         let auth = render_auth(request, variables, context, redactor)?;
-        Ok(Rendered { url, headers, body, auth, idempotency_key, tls, unset: noting.notes() })
+        let sign = render_sign(request, variables, context, redactor)?;
+        Ok(Rendered { url, headers, body, auth, sign, idempotency_key, tls, unset: noting.notes() })
     }
 
     /// Sends a prepared request again — a replay, or a queued request's delivery — with
@@ -407,11 +455,11 @@ impl Executor {
         let mut run = span.in_scope(|| Run::new(false));
         let (method, url) = (prepared.method, without_query(&prepared.url));
         let ready = match credentials {
-            None => Ok((None, None)),
+            None => Ok((None, Plans::default())),
             Some(credentials) => {
-                self.render_credentials(prepared, credentials, context, &redactor).map(|(ready, auth, tls)| {
+                self.render_credentials(prepared, credentials, context, &redactor).map(|(ready, plans, tls)| {
                     run.tls = tls.map(Arc::new);
-                    (Some(ready), auth)
+                    (Some(ready), plans)
                 })
             }
         };
@@ -420,13 +468,18 @@ impl Executor {
                 let failure = Failure::exception(format!("{field}: {error}; nothing was sent"));
                 fail(&mut outcome, failure, method.as_str(), &url);
             }
-            Ok((ready, auth)) => {
+            Ok((ready, plans)) => {
                 let ready = ready.as_ref().unwrap_or(prepared);
                 let total = ready.timeouts.total.min(self.inner.options.max_timeout);
-                let redirects = credentials.map_or(DEFAULT_REDIRECTS, |credentials| credentials.request.redirects);
+                let deadline = Instant::now() + total;
+                let following = Following {
+                    redirects: credentials.map_or(DEFAULT_REDIRECTS, |credentials| credentials.request.redirects),
+                    poll: credentials.and_then(|credentials| credentials.request.poll()),
+                    deadline,
+                };
                 let attempt = call::attempt_span(&span, 1);
-                let sending = self.deliver(ready, auth.as_ref(), redirects, &redactor, &mut run);
-                let result = match tokio::time::timeout(total, sending).instrument(attempt.clone()).await {
+                let sending = self.deliver(ready, &plans, following, &redactor, &mut run);
+                let result = match tokio::time::timeout_at(deadline.into(), sending).instrument(attempt.clone()).await {
                     Ok(result) => result,
                     Err(_) => Err(timed_out(total, &mut run)),
                 };
@@ -462,7 +515,7 @@ impl Executor {
         credentials: Credentials<'_>,
         context: &Context,
         redactor: &Arc<Redactor>,
-    ) -> Result<(Prepared, Option<AuthPlan>, Option<TlsSetup>), FieldError> {
+    ) -> Result<(Prepared, Plans, Option<TlsSetup>), FieldError> {
         let resolver = RecordingResolver::new(context.secrets().cloned(), redactor.clone());
         let context = &context.fork_with_secrets(Arc::new(resolver));
         let mut ready = prepared.clone();
@@ -492,7 +545,8 @@ impl Executor {
             }
         }
         let auth = render_auth(credentials.request, credentials.variables, context, redactor)?;
-        Ok((ready, auth, tls))
+        let sign = render_sign(credentials.request, credentials.variables, context, redactor)?;
+        Ok((ready, Plans { auth, sign }, tls))
     }
 
     /// Gets the body's file and sets the body's headers and the idempotency key
@@ -507,7 +561,7 @@ impl Executor {
         key: Option<&str>,
         fresh_key: bool,
         run: &mut Run,
-    ) -> Result<(Prepared, Option<AuthPlan>), Failure> {
+    ) -> Result<(Prepared, Plans), Failure> {
         let mut headers = rendered.headers;
         let body = match rendered.body {
             None => None,
@@ -524,7 +578,8 @@ impl Executor {
             })?;
             headers.insert(HeaderName::from_static("idempotency-key"), key);
         }
-        if fresh_key {
+        // A signed request's key is its webhook-id: it always has one.
+        if fresh_key || rendered.sign.is_some() {
             add_idempotency_key(&mut headers);
         }
         let prepared = Prepared {
@@ -534,7 +589,7 @@ impl Executor {
             body: body.map(|body| body.bytes),
             timeouts: request.timeouts,
         };
-        Ok((prepared, rendered.auth))
+        Ok((prepared, Plans { auth: rendered.auth, sign: rendered.sign }))
     }
 }
 
@@ -578,6 +633,26 @@ fn render_tls(
         redactor.add(&String::from_utf8_lossy(key));
     }
     Ok(Some(setup))
+}
+
+/// Renders the spec's `[sign]` secret: it goes out with the request (as the
+/// signature it makes), and the redactor learns its key's Base64 besides the
+/// secret as written. The signature header counts as a credential on a redirect.
+fn render_sign(
+    request: &CompiledRequest,
+    variables: &dyn VariableSource,
+    context: &Context,
+    redactor: &Redactor,
+) -> Result<Option<SignPlan>, FieldError> {
+    let Some(sign) = &request.sign else { return Ok(None) };
+    let mark = redactor.resolved();
+    let plan = sign.render(variables, context)?;
+    redactor.taint(mark, Carrier::Request);
+    for credential in plan.credentials() {
+        redactor.add(&credential);
+    }
+    redactor.mark_secret_header(super::sign::SIGNATURE_HEADER);
+    Ok(Some(plan))
 }
 
 /// Shortest rendered value of a header that called `secret()` which is redacted

@@ -14,7 +14,9 @@ use crate::request::auth::CompiledAuth;
 use crate::request::body::CompiledBody;
 use crate::request::fields;
 use crate::request::mapping::Mapping;
+use crate::request::poll::PollPolicy;
 use crate::request::retry::RetryPolicy;
+use crate::request::sign::CompiledSign;
 use crate::request::source::SpecFormat;
 use crate::request::tls::CompiledTls;
 use crate::syntax::{LineIndex, Span};
@@ -55,6 +57,10 @@ pub struct CompiledRequest {
     pub(crate) retry: Option<RetryPolicy>,
     /// `[tls]`, when the spec has one.
     pub(crate) tls: Option<CompiledTls>,
+    /// `[sign]`, when the spec has one.
+    pub(crate) sign: Option<CompiledSign>,
+    /// `[poll]`, when the spec has one.
+    pub(crate) poll: Option<PollPolicy>,
 }
 
 /// Where a compiled spec's fields are written: the spec's text and file, each
@@ -282,6 +288,24 @@ impl CompiledRequest {
                 "a queued request is sent by the worker, whose own schedule retries it: [retry] does not apply",
             );
         }
+        let sign = spec.sign.as_ref().and_then(|sign| super::super::sign::compile(engine, sign, problems));
+        if spec.sign.is_some() {
+            for (name, _) in &spec.headers {
+                if SIGNING_HEADERS.iter().any(|signing| name.eq_ignore_ascii_case(signing)) {
+                    problems.push(
+                        format!("headers.{name}"),
+                        format!("{name} is set by [sign] on every attempt; a spec cannot set it too"),
+                    );
+                }
+            }
+        }
+        let poll = spec.poll.as_ref().map(|poll| super::super::poll::compile(poll, problems));
+        if spec.queue && spec.poll.is_some() {
+            problems.push(
+                "poll",
+                "a queued request is sent in the background: nobody waits for its job, so [poll] does not apply",
+            );
+        }
         let mut response_headers = Vec::new();
         for (position, mapping) in spec.response_headers.iter().enumerate() {
             let field = format!("response_headers[{position}]");
@@ -317,6 +341,8 @@ impl CompiledRequest {
             tenant,
             retry,
             tls,
+            sign,
+            poll,
         })
     }
 
@@ -407,7 +433,22 @@ impl CompiledRequest {
     pub fn retry(&self) -> Option<&RetryPolicy> {
         self.retry.as_ref()
     }
+
+    /// The spec's `[poll]`, when it has one.
+    pub fn poll(&self) -> Option<&PollPolicy> {
+        self.poll.as_ref()
+    }
+
+    /// Whether the spec signs its requests (`[sign]`): such a request always
+    /// carries an `Idempotency-Key`, its `webhook-id`.
+    pub fn is_signed(&self) -> bool {
+        self.sign.is_some()
+    }
 }
+
+/// The headers `[sign]` sets.
+const SIGNING_HEADERS: [&str; 3] =
+    [crate::request::sign::ID_HEADER, crate::request::sign::TIMESTAMP_HEADER, crate::request::sign::SIGNATURE_HEADER];
 
 fn check_target(target: &str) -> Result<(), String> {
     if target.trim().is_empty() {

@@ -210,3 +210,22 @@ fn specs_load_from_json_too() {
     .unwrap();
     assert_eq!(request.method(), Method::Post);
 }
+
+#[test]
+fn sign_poll_and_digest_fields_are_checked_at_their_places() {
+    let signed = "method = \"POST\"\nurl = \"https://x.org\"\n[headers]\nWebhook-Signature = \"v1,x\"\n\
+                  [sign]\nscheme = \"standard-webhooks\"\nsecret = '${secret(\"S\")}'\n";
+    let found = problems(signed);
+    assert!(has(&found, "headers.Webhook-Signature", "set by [sign] on every attempt"), "{found:?}");
+    assert_eq!(places(signed), [("headers.Webhook-Signature".to_owned(), 4, 21)]);
+    // The twin: without [sign], the header is the spec's own.
+    assert!(load("url = \"https://x.org\"\n[headers]\nWebhook-Signature = \"v1,x\"\n").is_ok());
+    let digest = "url = \"https://x.org\"\n[auth]\ntype = \"digest\"\nusername = \"u\"\ntoken = \"t\"\n";
+    let found = problems(digest);
+    assert!(has(&found, "auth.token", "does not apply to digest auth"), "{found:?}");
+    assert!(has(&found, "auth.password", "digest auth needs password"), "{found:?}");
+    let queued = "method = \"POST\"\nurl = \"https://x.org\"\nqueue = true\n[poll]\n";
+    assert!(has(&problems(queued), "poll", "a queued request"), "{:?}", problems(queued));
+    let request = load("url = \"https://x.org\"\n[sign]\nscheme = \"standard-webhooks\"\nsecret = \"${s}\"\n").unwrap();
+    assert!(request.is_signed());
+}

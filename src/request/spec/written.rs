@@ -9,7 +9,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
+use crate::request::poll::PollSpec;
 use crate::request::retry::RetrySpec;
+use crate::request::sign::SignSpec;
 
 /// A request spec as written: the serde form of a spec file.
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +80,12 @@ pub struct RequestSpec {
     /// Sending again on failure: `[retry]` (`docs/spec.md`).
     #[serde(default)]
     pub retry: Option<RetrySpec>,
+    /// Signing the request: `[sign]` (`docs/spec.md`).
+    #[serde(default)]
+    pub sign: Option<SignSpec>,
+    /// Polling a `202 Accepted` job's `Location` until it is done: `[poll]` (`docs/spec.md`).
+    #[serde(default)]
+    pub poll: Option<PollSpec>,
     /// The CAs trusted and the client certificate presented: `[tls]`.
     #[serde(default)]
     pub tls: Option<TlsSpec>,
@@ -202,6 +210,8 @@ pub enum AuthType {
     Bearer,
     /// A token from an OAuth2 token endpoint.
     Oauth2,
+    /// HTTP Digest (RFC 7616): the answer to the service's 401 challenge.
+    Digest,
 }
 
 /// The OAuth2 grant.
@@ -229,13 +239,13 @@ pub enum ClientAuth {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSpec {
-    /// basic, bearer or oauth2.
+    /// basic, bearer, oauth2 or digest.
     #[serde(rename = "type")]
     pub kind: AuthType,
-    /// basic, oauth2 password grant: the user's name (template).
+    /// basic, digest, oauth2 password grant: the user's name (template).
     #[serde(default)]
     pub username: Option<String>,
-    /// basic, oauth2 password grant: the password (template).
+    /// basic, digest, oauth2 password grant: the password (template).
     #[serde(default)]
     pub password: Option<String>,
     /// bearer: the token, without the prefix (template).
