@@ -37,6 +37,7 @@ pub mod lists;
 pub mod log;
 pub mod mapping;
 pub mod metrics;
+pub mod proxy;
 mod redirect;
 pub mod retry;
 pub mod source;
@@ -53,6 +54,7 @@ pub use execute::{
 };
 pub use log::{Exchange, LogEntry, REDACTED};
 pub use mapping::Variable;
+pub use proxy::EgressProxy;
 pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};
 pub use source::SpecFormat;
 pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, TemplateField, Timeouts};
