@@ -37,6 +37,12 @@ use crate::events::EventKind;
 /// The longest status line and headers the proxy may answer a `CONNECT` with.
 const MAX_PROXY_ANSWER: usize = 16 * 1024;
 
+/// Destinations whose last failure is kept before the older ones are forgotten.
+const MAX_FAILURES: usize = 1024;
+
+/// How long a failure is kept once there are [`MAX_FAILURES`].
+const FAILURE_KEPT: Duration = Duration::from_secs(60);
+
 /// The relay's threads: it only copies bytes and parses request heads.
 const RELAY_THREADS: usize = 2;
 
@@ -201,7 +207,11 @@ fn bare(host: &str) -> String {
 
 async fn accept(listener: TcpListener, state: Arc<State>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
         let state = state.clone();
         tokio::spawn(async move {
             let upstream: Upstream = Arc::new(tokio::sync::Mutex::new(None));
@@ -211,6 +221,8 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
             });
             // A failed connection closes: reqwest reports it, the executor asks why.
             let _ = hyper::server::conn::http1::Builder::new()
+                // The destination's answer goes back as it came: no Date of the relay's.
+                .auto_date_header(false)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
@@ -304,6 +316,10 @@ impl State {
         });
         result.map_err(|failure| {
             let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if failures.len() >= MAX_FAILURES {
+                // Read within moments of being written: the old ones are no one's.
+                failures.retain(|_, (at, _)| at.elapsed() < FAILURE_KEPT);
+            }
             failures.insert((host.to_owned(), port), (Instant::now(), failure));
             Closed("the tunnel was not opened")
         })
