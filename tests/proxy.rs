@@ -362,15 +362,10 @@ fn send_and_replay_through_the_proxy_and_its_password_appears_nowhere() {
     assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
     let listed = courier(&["replay", "--store", store, "list", "--format", "json"], &[]);
     let records: Json = serde_json::from_slice(&listed.stdout).unwrap();
-    let replayed = if records.as_array().is_some_and(|records| !records.is_empty()) {
-        let replayed = courier(&["replay", "--store", store, "run", "--all", "--proxy", &right_url], &[]);
-        assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed.stderr));
-        Some(replayed)
-    } else {
-        None
-    };
-    let expected = if replayed.is_some() { 2 } else { 1 };
-    assert_eq!(server.received().len(), expected);
+    assert_eq!(records.as_array().map(Vec::len), Some(1), "the refused send was kept: {records}");
+    let replayed = courier(&["replay", "--store", store, "run", "--all", "--proxy", &right_url], &[]);
+    assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed.stderr));
+    assert_eq!(server.received().len(), 2);
     for seen in proxy.seen() {
         assert_eq!(seen.line, format!("CONNECT 127.0.0.1:{port} HTTP/1.1"));
     }
@@ -381,13 +376,15 @@ fn send_and_replay_through_the_proxy_and_its_password_appears_nowhere() {
         ("sent stdout", text(&sent.stdout)),
         ("sent stderr", text(&sent.stderr)),
         ("list", text(&listed.stdout)),
+        ("replay stdout", text(&replayed.stdout)),
+        ("replay stderr", text(&replayed.stderr)),
     ];
-    if let Some(replayed) = &replayed {
-        outputs.push(("replay stdout", text(&replayed.stdout)));
-        outputs.push(("replay stderr", text(&replayed.stderr)));
-    }
-    if let Ok(bytes) = std::fs::read(store) {
-        outputs.push(("the replay store", text(&bytes)));
+    // The store with its journal files (a SQLite WAL holds recent writes).
+    for entry in std::fs::read_dir(folder.path()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with("replay.db") {
+            outputs.push(("the replay store", text(&std::fs::read(entry.path()).unwrap())));
+        }
     }
     for (what, text) in outputs {
         assert_no_password(what, &text);
@@ -505,4 +502,72 @@ fn through_tinyproxy() {
             assert!(!text(stream).contains("tinyPr0xyPass"));
         }
     }
+}
+
+/// `POST /v1/send` with `body` on `address`: the whole answer, status line first.
+fn post_send(address: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "POST /v1/send HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn the_worker_and_serve_send_through_the_proxy() {
+    let server = Server::start();
+    server.mount(Mock::given(any()).respond_with(ResponseTemplate::new(200)));
+    let port = port_of(&server.uri());
+    let proxy = TestProxy::start(Some(&format!("{USER}:{PASSWORD}")));
+    let proxy_url = proxy.url(Some(&credentials(PASSWORD)));
+    let folder = tempfile::tempdir().unwrap();
+    let spec =
+        write_spec(folder.path(), &format!("method = \"POST\"\nurl = \"http://localhost:{port}/order/${{n}}\"\n"));
+    let lines = folder.path().join("lines.jsonl");
+    std::fs::write(&lines, "{\"n\": \"1\"}\n{\"n\": \"2\"}\n").unwrap();
+    let store = folder.path().join("queue.db");
+    let (spec, lines, store) = (spec.to_str().unwrap(), lines.to_str().unwrap(), store.to_str().unwrap());
+    let queued = courier(&["enqueue", spec, "--store", store, "--vars-jsonl", lines], &[]);
+    assert_eq!(queued.status.code(), Some(0), "{}", text(&queued.stderr));
+    let worked = courier(&["worker", "--until-empty", "--store", store, "--proxy", &proxy_url], &[]);
+    assert_eq!(worked.status.code(), Some(0), "{}", text(&worked.stderr));
+    let mut paths: Vec<String> = server.received().iter().map(|request| request.url.path().to_owned()).collect();
+    paths.sort();
+    assert_eq!(paths, vec!["/order/1", "/order/2"]);
+    assert!(!proxy.seen().is_empty());
+    for seen in proxy.seen() {
+        assert_eq!(seen.line, format!("CONNECT 127.0.0.1:{port} HTTP/1.1"));
+    }
+    assert_no_password("the worker's stdout", &text(&worked.stdout));
+    assert_no_password("the worker's stderr", &text(&worked.stderr));
+
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_courier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--allow-send", "--allow", "127.0.0.1"])
+        .env("COURIER_PROXY", &proxy_url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(serve.stdout.take().unwrap()), &mut line).unwrap();
+    let address = line.split("http://").nth(1).and_then(|rest| rest.split('/').next()).unwrap().to_owned();
+    let before = proxy.seen().len();
+    let body = serde_json::json!({ "spec": format!("url = \"http://localhost:{port}/from-serve\"\n") }).to_string();
+    let answer = post_send(&address, &body);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(answer.contains("\"status\":200"), "{answer}");
+    assert_no_password("serve's answer", &answer);
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), before + 1);
+    assert_eq!(seen[before].line, format!("CONNECT 127.0.0.1:{port} HTTP/1.1"));
+    assert!(server.received().iter().any(|request| request.url.path() == "/from-serve"));
 }

@@ -37,7 +37,7 @@ pub mod lists;
 pub mod log;
 pub mod mapping;
 pub mod metrics;
-pub mod proxy;
+mod proxy;
 mod redirect;
 pub mod retry;
 pub mod source;

@@ -12,7 +12,7 @@
 //! out only inside the tunnel: in TLS (SNI) and the `Host` header. A refused
 //! destination never reaches the proxy. The relay answers only the executor's own
 //! clients (a random token of its own in `Proxy-Authorization`), and says why a
-//! connection failed through [`Relay::failure_since`], since reqwest's error cannot
+//! connection failed through `Relay::failure_since`, since reqwest's error cannot
 //! carry it.
 
 use std::collections::HashMap;
