@@ -571,3 +571,40 @@ fn the_worker_and_serve_send_through_the_proxy() {
     assert_eq!(seen[before].line, format!("CONNECT 127.0.0.1:{port} HTTP/1.1"));
     assert!(server.received().iter().any(|request| request.url.path() == "/from-serve"));
 }
+
+/// The OAuth2 token request goes through the proxy too, checked first: a token URL
+/// whose port is not allowed is refused with courier's refusal, the proxy untouched.
+#[test]
+fn the_token_request_is_checked_before_the_proxy() {
+    let server = Server::start();
+    server.mount(
+        Mock::given(path("/oauth/token")).respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"access_token": "t1", "token_type": "bearer", "expires_in": 3600})),
+        ),
+    );
+    server.mount(Mock::given(path("/api")).respond_with(ResponseTemplate::new(200)));
+    let port = port_of(&server.uri());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let proxy = TestProxy::start(None);
+    let only_the_server = Destinations::public_only().with(format!("127.0.0.1:{port}").parse().unwrap());
+    let executor = executor(only_the_server, &proxy.url(None));
+    let spec = |token_port: u16| {
+        format!(
+            "url = \"http://localhost:{port}/api\"\n[auth]\ntype = \"oauth2\"\n\
+             token_url = \"http://localhost:{token_port}/oauth/token\"\nclient_id = \"bot\"\n"
+        )
+    };
+    let outcome = run(&executor, &spec(closed));
+    assert_eq!(outcome.status, None);
+    let error = outcome.error.unwrap();
+    assert!(error.contains("getting an OAuth2 token: courier refused to connect to localhost port"), "{error}");
+    assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
+    // The twin: the token URL on the allowed port.
+    let outcome = run(&executor, &spec(port));
+    assert_eq!(outcome.status, Some(200), "{:?}", outcome.error);
+    let received = server.received();
+    assert_eq!(received.last().unwrap().headers.get("authorization").unwrap(), "Bearer t1");
+    assert!(proxy.lines().iter().all(|line| line == &format!("CONNECT 127.0.0.1:{port} HTTP/1.1")));
+    assert!(!proxy.lines().is_empty());
+}

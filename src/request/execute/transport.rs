@@ -225,7 +225,7 @@ impl Executor {
     }
 
     /// Why the egress proxy's relay failed the connection to `url` since `started`.
-    fn relay_failure(&self, url: &str, started: Instant) -> Option<Failure> {
+    pub(super) fn relay_failure(&self, url: &str, started: Instant) -> Option<Failure> {
         let relay = self.inner.relay.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()?;
         relay.failure_since(url, started)
     }
