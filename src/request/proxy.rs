@@ -99,7 +99,8 @@ impl FromStr for EgressProxy {
         let form = "the proxy is http://[user:password@]host:port";
         let url = url::Url::parse(text.trim()).map_err(|error| format!("not a URL ({error}); {form}"))?;
         if url.scheme() != "http" {
-            return Err(format!("the scheme is {:?}, not http; {form}", url.scheme()));
+            // Not the scheme itself: in `user:password@host` without one, it is the user.
+            return Err(format!("the scheme is not http; {form}"));
         }
         let host = url.host_str().filter(|host| !host.is_empty()).ok_or_else(|| format!("no host; {form}"))?;
         let port = url.port_or_known_default().ok_or_else(|| format!("no port; {form}"))?;
