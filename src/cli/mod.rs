@@ -12,6 +12,7 @@ mod import_curl;
 mod inputs;
 mod log;
 mod otlp;
+mod proxy;
 mod replay;
 mod secrets;
 mod send;

@@ -18,6 +18,7 @@ use super::Format;
 use super::allow::AllowArgs;
 use super::inputs::read_json;
 use super::log::{Level, LogFormat};
+use super::proxy::ProxyArgs;
 use super::secrets::CliSecrets;
 use super::serve::shutdown_signal;
 use super::store::{existing_store, store_at, store_location};
@@ -57,6 +58,8 @@ enum ReplayCommand {
         secrets: SecretsArg,
         #[command(flatten)]
         allow: AllowArgs,
+        #[command(flatten)]
+        proxy: ProxyArgs,
         #[command(flatten)]
         otlp: super::otlp::OtlpArgs,
     },
@@ -130,6 +133,8 @@ pub(crate) struct WorkerArgs {
     #[command(flatten)]
     allow: AllowArgs,
     #[command(flatten)]
+    proxy: ProxyArgs,
+    #[command(flatten)]
     otlp: super::otlp::OtlpArgs,
 }
 
@@ -190,10 +195,10 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
                 Err(Failure::error(format!("error: there is no record {id}\n")))
             }
         }
-        ReplayCommand::Run { id, lease, secrets, allow, otlp, .. } => {
+        ReplayCommand::Run { id, lease, secrets, allow, proxy, otlp, .. } => {
             let _traces = otlp.start()?;
             // Read first, so that a bad entry is reported whether or not there is work.
-            let executor = executor(&allow)?;
+            let executor = executor(&allow, &proxy)?;
             let store = existing_store(&location, false)?;
             let context = context(&secrets)?;
             let specs = SpecFiles::new(Engine::new());
@@ -241,7 +246,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         ..WorkerOptions::default()
     };
     // Read first, so that a bad entry is reported whether or not there is work.
-    let executor = executor(&args.allow)?;
+    let executor = executor(&args.allow, &args.proxy)?;
     let report = match &location {
         // Nothing was ever queued here: nothing to do, and no file is created.
         StoreLocation::File(path) if args.until_empty && !path.exists() => courier::replay::Report::default(),
@@ -316,9 +321,10 @@ fn serve_operations(
 }
 
 /// The executor that sends kept and queued requests, under the destination policy
-/// in force now (not the one when the request was kept).
-fn executor(allow: &AllowArgs) -> Result<Executor, Failure> {
-    Ok(Executor::with_options(ExecutorOptions { destinations: allow.destinations()?, ..ExecutorOptions::default() }))
+/// in force now (not the one when the request was kept), through the egress proxy if any.
+fn executor(allow: &AllowArgs, proxy: &ProxyArgs) -> Result<Executor, Failure> {
+    let (destinations, proxy) = (allow.destinations()?, proxy.proxy()?);
+    Ok(Executor::with_options(ExecutorOptions { destinations, proxy, ..ExecutorOptions::default() }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

@@ -59,6 +59,8 @@ pub(crate) struct SendArgs {
     #[command(flatten)]
     allow: AllowArgs,
     #[command(flatten)]
+    proxy: super::proxy::ProxyArgs,
+    #[command(flatten)]
     otlp: super::otlp::OtlpArgs,
 }
 
@@ -170,7 +172,9 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     };
     let context = args.inputs.context()?.with_secrets(Arc::new(CliSecrets { file: secrets }));
     let destinations = args.allow.destinations()?;
-    let options = ExecutorOptions { local_files: args.files.clone(), destinations, ..ExecutorOptions::default() };
+    let proxy = args.proxy.proxy()?;
+    let options =
+        ExecutorOptions { local_files: args.files.clone(), destinations, proxy, ..ExecutorOptions::default() };
     let delivery = Delivery::new(Executor::with_options(options))
         .with_store(store_at(&store_location(args.store))?)
         .with_tenant(args.tenant)

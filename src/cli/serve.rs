@@ -36,6 +36,8 @@ pub(crate) struct ServeArgs {
     /// The destinations /v1/send may reach besides public ones (as `courier send --allow`).
     #[command(flatten)]
     allow: AllowArgs,
+    #[command(flatten)]
+    proxy: super::proxy::ProxyArgs,
     /// The most attempts a spec's [retry] may make in one /v1/send (1 to 10): a
     /// tenant's spec cannot turn one call into many requests to a service.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
@@ -69,6 +71,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
     }
     let executor = ExecutorOptions {
         destinations: args.allow.destinations()?,
+        proxy: args.proxy.proxy()?,
         max_attempts: args.max_attempts,
         ..ExecutorOptions::default()
     };

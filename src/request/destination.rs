@@ -487,7 +487,7 @@ impl Destinations {
 
     /// The addresses of those `name` resolved to that may be connected to; a
     /// refusal when none may (naming the first refused).
-    fn allowed_addresses(
+    pub(crate) fn allowed_addresses(
         &self,
         name: &str,
         resolved: impl Iterator<Item = IpAddr>,

@@ -39,6 +39,7 @@ pub mod log;
 pub mod mapping;
 pub mod metrics;
 pub mod poll;
+mod proxy;
 mod redirect;
 pub mod retry;
 pub mod sign;
@@ -58,6 +59,7 @@ pub use execute::{
 pub use log::{Exchange, LogEntry, REDACTED};
 pub use mapping::Variable;
 pub use poll::{PollPolicy, PollSpec};
+pub use proxy::EgressProxy;
 pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};
 pub use sign::{SignScheme, SignSpec};
 pub use source::SpecFormat;

@@ -193,6 +193,7 @@ impl Executor {
                 let logged_form = request.form(true);
                 let headers = request.headers(&trace);
                 run.start("POST", &request.token_url, &trace.trace_hex(), &headers, Some(logged_form.as_bytes()));
+                let started = std::time::Instant::now();
                 match request.fetch(client, &trace, read_timeout, max_bytes).await {
                     Ok((answer, token)) => {
                         tracing::Span::current().record("http.response.status_code", answer.status);
@@ -207,6 +208,9 @@ impl Executor {
                             current.record("http.response.status_code", status);
                         }
                         current.record("otel.status_code", "error");
+                        // Through the egress proxy, the relay knows why no answer came.
+                        let relayed = status.is_none().then(|| self.relay_failure(&request.token_url, started));
+                        let failure = relayed.flatten().unwrap_or(failure);
                         let failure =
                             Failure { message: format!("getting an OAuth2 token: {}", failure.message), ..failure };
                         run.finish(Err(&failure));

@@ -86,6 +86,12 @@ pub struct ExecutorOptions {
     /// may ask for): a host serving many tenants lowers it so that one send cannot
     /// become many requests to a service.
     pub max_attempts: u32,
+    /// An egress proxy every request goes through (`--proxy`, `COURIER_PROXY`;
+    /// default none). courier checks the destination first, then asks the proxy
+    /// for `CONNECT <checked address>:<port>`: a refused destination never reaches
+    /// it, and the proxy cannot be steered elsewhere by DNS (`docs/security.md`).
+    /// Not used by a host's own client ([`Executor::with_client`]).
+    pub proxy: Option<super::proxy::EgressProxy>,
 }
 
 impl Default for ExecutorOptions {
@@ -97,6 +103,7 @@ impl Default for ExecutorOptions {
             max_timeout: Duration::from_secs(600),
             destinations: Destinations::public_only(),
             max_attempts: super::retry::MAX_ATTEMPTS,
+            proxy: None,
         }
     }
 }
@@ -116,6 +123,8 @@ struct Inner {
     /// A client the host passed (see [`Executor::with_client`]), used instead of
     /// courier's own pooled clients.
     host_client: Option<reqwest::Client>,
+    /// The egress proxy's relay, started with the first client when there is a proxy.
+    relay: Mutex<Option<Arc<super::proxy::Relay>>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -199,6 +208,7 @@ impl Executor {
                 tokens: TokenCache::default(),
                 sink: Arc::new(NoEvents),
                 host_client: None,
+                relay: Mutex::new(None),
             }),
         }
     }
@@ -213,6 +223,7 @@ impl Executor {
                 tokens: TokenCache::default(),
                 sink,
                 host_client: self.inner.host_client.clone(),
+                relay: Mutex::new(None),
             }),
         }
     }
@@ -239,6 +250,7 @@ impl Executor {
                 tokens: TokenCache::default(),
                 sink: self.inner.sink.clone(),
                 host_client: Some(client),
+                relay: Mutex::new(None),
             }),
         }
     }

@@ -11,6 +11,7 @@ use reqwest::header::HeaderMap;
 use super::super::destination;
 use super::super::exchange::{Failure, name_the_limit, read_body};
 use super::super::log::{Exchange, LogEntry};
+use super::super::proxy::Relay;
 use super::super::spec::Timeouts;
 use super::super::tls::{TlsSetup, system_roots_present};
 use super::super::trace::Outgoing;
@@ -225,7 +226,9 @@ impl Executor {
     /// The pooled client for a request's connect and read limits, destination
     /// port and TLS. Its resolver checks every address a name resolves to against the
     /// destination policy (for that port), it follows no redirect (courier follows
-    /// them, checking each hop) and uses no proxy (one would resolve names unchecked).
+    /// them, checking each hop) and uses no proxy of reqwest's (one would resolve
+    /// names unchecked): an egress proxy is reached through courier's relay, which
+    /// checks first (see [`super::super::proxy`]).
     pub(super) fn client(
         &self,
         timeouts: &Timeouts,
@@ -244,16 +247,15 @@ impl Executor {
             port,
             destination::system_lookup(),
         );
-        let builder = tls.apply(reqwest::Client::builder())?;
-        let client = builder
+        let builder = tls
+            .apply(reqwest::Client::builder())?
             .connect_timeout(key.0)
             .read_timeout(key.1)
             .user_agent(concat!("courier/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .dns_resolver(Arc::new(resolver))
-            .build()
-            .map_err(|error| tls.setup_failed(&error))?;
+            .dns_resolver(Arc::new(resolver));
+        let client = self.through_relay(builder)?.build().map_err(|error| tls.setup_failed(&error))?;
         if clients.len() < MAX_CLIENTS {
             clients.insert(key, client.clone());
         }
@@ -280,8 +282,12 @@ impl Executor {
             request = request.body(body);
         }
         let result = async {
-            let response =
-                request.send().await.map_err(|error| name_the_limit(Failure::from_reqwest(&error), read_timeout))?;
+            let started = Instant::now();
+            let response = request.send().await.map_err(|error| {
+                // Through the egress proxy, the relay knows why (reqwest's error cannot say).
+                let relayed = self.relay_failure(url, started);
+                relayed.unwrap_or_else(|| name_the_limit(Failure::from_reqwest(&error), read_timeout))
+            })?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = read_body(response, read_timeout, self.inner.options.max_response_bytes).await?;
@@ -290,5 +296,34 @@ impl Executor {
         .await;
         run.finish(result.as_ref());
         result
+    }
+
+    /// The client builder with the egress proxy's relay as its proxy, the relay
+    /// started on first use; the builder as it is without a proxy.
+    fn through_relay(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Failure> {
+        let Some(proxy) = &self.inner.options.proxy else { return Ok(builder) };
+        let mut relay = self.inner.relay.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let relay = match &*relay {
+            Some(relay) => relay.clone(),
+            None => {
+                let options = &self.inner.options;
+                let lookup = destination::system_lookup();
+                let started = Relay::start(proxy.clone(), options.destinations.clone(), lookup, options.max_timeout)
+                    .map_err(|error| {
+                        Failure::exception(format!("cannot start the relay to the proxy {proxy}: {error}"))
+                    })?;
+                relay.insert(Arc::new(started)).clone()
+            }
+        };
+        let relayed = relay
+            .reqwest_proxy()
+            .map_err(|error| Failure::exception(format!("cannot set up the relay to the proxy {proxy}: {error}")))?;
+        Ok(builder.proxy(relayed))
+    }
+
+    /// Why the egress proxy's relay failed the connection to `url` since `started`.
+    pub(super) fn relay_failure(&self, url: &str, started: Instant) -> Option<Failure> {
+        let relay = self.inner.relay.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()?;
+        relay.failure_since(url, started)
     }
 }
