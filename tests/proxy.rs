@@ -2,11 +2,14 @@
 //! real CONNECT proxy written here over tokio, which records every request line and
 //! `Proxy-Authorization` it gets: the proxy is asked for the checked address, never
 //! the name; a refused destination never reaches it; a proxy that refuses is no
-//! response; its password appears nowhere. With `COURIER_TEST_TINYPROXY=1`, the same
-//! through Debian's tinyproxy.
+//! response; its password appears nowhere. https goes through end to end to TLS
+//! servers of a test CA (`tests/tls_support`) that the spec trusts with `[tls] ca`,
+//! mutual TLS included, the client key appearing nowhere either. With
+//! `COURIER_TEST_TINYPROXY=1`, http and https through Debian's tinyproxy.
 #![cfg(feature = "cli")]
 
 mod common;
+mod tls_support;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,10 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{BlockingServer as Server, compile, write_spec};
+use common::{BlockingServer as Server, compile, context_with_secrets, write_spec};
 use courier::Context;
 use courier::request::{Cookies, Destinations, EgressProxy, Executor, ExecutorOptions, Outcome};
 use serde_json::Value as Json;
+use tls_support::{Leaf, Received, TestCa, TlsServer, assert_no_key};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{any, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -121,9 +125,14 @@ fn executor(destinations: Destinations, proxy: &str) -> Executor {
 }
 
 fn run(executor: &Executor, toml: &str) -> Outcome {
+    run_in(executor, toml, &Context::default())
+}
+
+/// Runs the spec with `context` (its secrets).
+fn run_in(executor: &Executor, toml: &str, context: &Context) -> Outcome {
     let request = compile(toml);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(executor.execute(&request, &courier::Variables::new(), &Context::default(), &mut Cookies::new()))
+    runtime.block_on(executor.execute(&request, &courier::Variables::new(), context, &mut Cookies::new()))
 }
 
 fn port_of(uri: &str) -> u16 {
@@ -187,9 +196,9 @@ fn hello_recorder() -> (u16, Arc<Mutex<Vec<u8>>>, std::thread::JoinHandle<()>) {
 }
 
 /// https is tunnelled to the checked address too, and the name goes out only
-/// inside the tunnel, in the TLS ClientHello (SNI). The server here is not trusted
-/// (no certificate can be added to courier's client yet), so the handshake fails
-/// after the ClientHello, which is what this test reads.
+/// inside the tunnel, in the TLS ClientHello (SNI), as the bytes that cross the
+/// tunnel show: the server here reads the ClientHello and closes. The complete
+/// https runs are below.
 #[test]
 fn https_is_tunnelled_to_the_checked_address_with_the_name_only_in_tls() {
     let (port, hello, thread) = hello_recorder();
@@ -202,6 +211,155 @@ fn https_is_tunnelled_to_the_checked_address_with_the_name_only_in_tls() {
     let hello = hello.lock().unwrap().clone();
     assert_eq!(hello.first(), Some(&0x16), "a TLS handshake record came through the tunnel");
     assert!(hello.windows(b"localhost".len()).any(|window| window == b"localhost"), "SNI names the host");
+}
+
+/// The `[tls]` lines of a spec for `server`: its CA as PEM text, then `more`.
+fn https_spec(server: &TlsServer, ca: &TestCa, more: &str) -> String {
+    format!("url = \"{}\"\ntimeout = \"10s\"\n[tls]\nca = '''\n{}'''\n{more}", server.url(), ca.pem())
+}
+
+/// The client certificate and key of a spec, from secrets.
+const CLIENT_IDENTITY: &str = "client_cert = '${secret(\"CLIENT_CERT\")}'\nclient_key = '${secret(\"CLIENT_KEY\")}'\n";
+
+/// What a TLS server on `port` receives for `/orders` from courier through the
+/// proxy: the name in SNI and `Host`.
+fn received_by_name(port: u16, presented: bool) -> Received {
+    Received {
+        target: "/orders".to_owned(),
+        presented,
+        sni: Some("localhost".to_owned()),
+        host: Some(format!("localhost:{port}")),
+    }
+}
+
+/// Every line the proxy got is the CONNECT to the checked address (and there is one).
+fn assert_only_connects_to(proxy: &TestProxy, port: u16) {
+    let lines = proxy.lines();
+    assert!(!lines.is_empty(), "the proxy was never asked");
+    for line in lines {
+        assert_eq!(line, format!("CONNECT 127.0.0.1:{port} HTTP/1.1"));
+    }
+}
+
+/// https through the proxy end to end: the spec's `[tls] ca` trusts the server's
+/// test CA; the proxy is asked for the checked address; the server gets the name
+/// in SNI and `Host`. The twin without `ca` fails the handshake through the same
+/// proxy, so the 200 is the spec's CA at work over the tunnel.
+#[test]
+fn https_through_the_proxy_completes_with_the_specs_ca() {
+    let ca = TestCa::new("server CA");
+    let server = TlsServer::start(&ca.leaf("server"), None);
+    let port = server.address.port();
+    let proxy = TestProxy::start(None);
+    let executor = executor(loopback_v4(), &proxy.url(None));
+
+    let untrusted = run(&executor, &format!("url = \"{}\"\ntimeout = \"10s\"\n", server.url()));
+    assert_eq!(untrusted.status, None);
+    let error = untrusted.error.unwrap();
+    assert!(error.contains("UnknownIssuer") || error.contains("no CA certificate is trusted"), "{error}");
+    assert!(server.received().is_empty());
+
+    for _ in 0..2 {
+        let outcome = run(&executor, &https_spec(&server, &ca, ""));
+        assert_eq!(outcome.status, Some(200), "{:?}", outcome.error);
+    }
+    assert_eq!(server.received(), vec![received_by_name(port, false); 2]);
+    assert_only_connects_to(&proxy, port);
+}
+
+/// Mutual TLS through the proxy: the certificate from secrets is presented to the
+/// server at the end of the tunnel (200). The twin without a client certificate is
+/// refused by the server's handshake and nothing reaches it.
+#[test]
+fn mutual_tls_through_the_proxy_is_answered_with_the_certificate_and_refused_without() {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
+    let port = server.address.port();
+    let proxy = TestProxy::start(Some(&format!("{USER}:{PASSWORD}")));
+    let executor = executor(loopback_v4(), &proxy.url(Some(&credentials(PASSWORD))));
+    let client = clients.leaf("tenant-7");
+    let context = context_with_secrets(&[("CLIENT_CERT", &client.cert), ("CLIENT_KEY", &client.key)]);
+
+    let without = run_in(&executor, &https_spec(&server, &ca, ""), &context);
+    assert_eq!(without.status, None);
+    let error = without.error.clone().unwrap();
+    assert!(error.contains("CertificateRequired"), "{error}");
+    assert!(server.received().is_empty(), "no request got past the handshake");
+
+    let with = run_in(&executor, &https_spec(&server, &ca, CLIENT_IDENTITY), &context);
+    assert_eq!(with.status, Some(200), "{:?}", with.error);
+    assert_eq!(server.received(), vec![received_by_name(port, true)]);
+    assert_only_connects_to(&proxy, port);
+    for seen in proxy.seen() {
+        assert_eq!(seen.authorization, Some(format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")))));
+    }
+    for outcome in [&without, &with] {
+        let shown = format!("{} {outcome:?}", serde_json::to_string(outcome).unwrap());
+        assert_no_key(&client.key, "the outcome", shown.as_bytes());
+        assert_no_password("the outcome", &shown);
+    }
+}
+
+/// `courier send --proxy` with a `[tls]` spec (its CA a file beside it, the client
+/// certificate and key from secrets), `--debug` and a store: a certificate the
+/// server does not accept is refused in the handshake and kept for replay; the
+/// twin with the right one is answered 200 through the proxy. Neither the proxy
+/// password nor either key is in any output or the store, in any form.
+#[test]
+fn send_with_mutual_tls_through_the_proxy_shows_neither_the_key_nor_the_password() {
+    let (ca, clients, strangers) = (TestCa::new("server CA"), TestCa::new("client CA"), TestCa::new("stranger CA"));
+    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
+    let port = server.address.port();
+    let proxy = TestProxy::start(Some(&format!("{USER}:{PASSWORD}")));
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("ca.pem"), ca.pem()).unwrap();
+    let spec =
+        write_spec(folder.path(), &format!("url = \"{}\"\n[tls]\nca = \"ca.pem\"\n{CLIENT_IDENTITY}", server.url()));
+    let store = folder.path().join("replay.db");
+    let (spec, store) = (spec.to_str().unwrap(), store.to_str().unwrap());
+    let proxy_url = proxy.url(Some(&credentials(PASSWORD)));
+    let send = |identity: &Leaf| {
+        let secrets =
+            [("COURIER_SECRET_CLIENT_CERT", identity.cert.as_str()), ("COURIER_SECRET_CLIENT_KEY", &identity.key)];
+        courier(&["send", spec, "--debug", "--store", store, "--proxy", &proxy_url], &secrets)
+    };
+
+    let stranger = strangers.leaf("stranger");
+    let refused = send(&stranger);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let outcome: Json = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(outcome["status"], Json::Null, "{outcome}");
+    assert_eq!(outcome["replay"]["state"], "failed", "{outcome}");
+    assert!(server.received().is_empty(), "no request got past the handshake");
+
+    let client = clients.leaf("tenant-7");
+    let sent = send(&client);
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    let outcome: Json = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(outcome["status"], 200, "{outcome}");
+    // --debug is in effect: the log holds the request's headers and the response's body.
+    assert!(outcome["log"][0]["request"]["headers"].is_object(), "{outcome}");
+    assert_eq!(server.received(), vec![received_by_name(port, true)]);
+    assert_only_connects_to(&proxy, port);
+
+    let mut outputs = vec![
+        ("refused stdout", refused.stdout.clone()),
+        ("refused stderr", refused.stderr.clone()),
+        ("sent stdout", sent.stdout.clone()),
+        ("sent stderr", sent.stderr.clone()),
+    ];
+    for entry in std::fs::read_dir(folder.path()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with("replay.db") {
+            outputs.push(("the replay store", std::fs::read(entry.path()).unwrap()));
+        }
+    }
+    assert!(outputs.iter().any(|(what, _)| *what == "the replay store"));
+    for (what, bytes) in &outputs {
+        assert_no_key(&stranger.key, what, bytes);
+        assert_no_key(&client.key, what, bytes);
+        assert_no_password(what, &String::from_utf8_lossy(bytes));
+    }
 }
 
 #[test]
@@ -447,49 +605,102 @@ fn http_proxy_variables_are_ignored_and_a_bad_proxy_is_told_without_its_password
     }
 }
 
+/// Whether the runs through tinyproxy were asked for; if not, says what is skipped.
+fn tinyproxy_wanted(what: &str) -> bool {
+    if std::env::var("COURIER_TEST_TINYPROXY").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("skipped: {what} through tinyproxy (set COURIER_TEST_TINYPROXY=1 with tinyproxy installed)");
+    false
+}
+
+/// tinyproxy's password in these tests.
+const TINYPROXY_PASSWORD: &str = "tinyPr0xyPass";
+
+/// Debian's tinyproxy on a free loopback port, with Basic credentials, tunnelling
+/// only to `connect_port`, logging into `folder`; stopped when dropped.
+struct Tinyproxy {
+    port: u16,
+    log: std::path::PathBuf,
+    process: std::process::Child,
+}
+
+impl Tinyproxy {
+    fn start(folder: &Path, connect_port: u16) -> Tinyproxy {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = folder.join("tinyproxy.log");
+        let config = folder.join("tinyproxy.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nMaxClients 10\n\
+                 Allow 127.0.0.1\nConnectPort {connect_port}\nBasicAuth {USER} {TINYPROXY_PASSWORD}\nPidFile \"{}\"\n",
+                log.display(),
+                folder.join("tinyproxy.pid").display(),
+            ),
+        )
+        .unwrap();
+        let binary = if Path::new("/usr/bin/tinyproxy").exists() { "/usr/bin/tinyproxy" } else { "tinyproxy" };
+        let process =
+            Command::new(binary).args(["-d", "-c", config.to_str().unwrap()]).spawn().expect("tinyproxy runs");
+        let tinyproxy = Tinyproxy { port, log, process };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "tinyproxy did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        tinyproxy
+    }
+
+    fn url(&self, password: &str) -> String {
+        format!("http://{USER}:{password}@127.0.0.1:{}", self.port)
+    }
+
+    /// Its log: the CONNECT lines it got.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its log shows the checked address for `port`, never the name.
+    fn assert_asked_for_the_address(&self, port: u16) {
+        let log = self.log();
+        assert!(log.contains(&format!("CONNECT 127.0.0.1:{port}")), "{log}");
+        assert!(!log.contains(&format!("localhost:{port}")), "tinyproxy was given the name: {log}");
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn assert_no_tinyproxy_password(outputs: &[&Output]) {
+    for output in outputs {
+        for stream in [&output.stdout, &output.stderr] {
+            assert!(!text(stream).contains(TINYPROXY_PASSWORD));
+        }
+    }
+}
+
 /// Through Debian's tinyproxy (`COURIER_TEST_TINYPROXY=1`; `.ci/run` installs it):
 /// a request with the proxy's credentials goes through, one without is refused
 /// (401 or 407), and tinyproxy's log shows the checked address, not the name.
 #[test]
 fn through_tinyproxy() {
-    if std::env::var("COURIER_TEST_TINYPROXY").as_deref() != Ok("1") {
-        eprintln!("skipped: the run through tinyproxy (set COURIER_TEST_TINYPROXY=1 with tinyproxy installed)");
+    if !tinyproxy_wanted("the run") {
         return;
     }
     let server = Server::start();
     server.mount(Mock::given(any()).respond_with(ResponseTemplate::new(200)));
     let port = port_of(&server.uri());
     let folder = tempfile::tempdir().unwrap();
-    let proxy_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let log = folder.path().join("tinyproxy.log");
-    let config = folder.path().join("tinyproxy.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "Port {proxy_port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nMaxClients 10\n\
-             Allow 127.0.0.1\nConnectPort {port}\nBasicAuth {USER} {}\nPidFile \"{}\"\n",
-            log.display(),
-            "tinyPr0xyPass",
-            folder.path().join("tinyproxy.pid").display(),
-        ),
-    )
-    .unwrap();
-    let binary = if Path::new("/usr/bin/tinyproxy").exists() { "/usr/bin/tinyproxy" } else { "tinyproxy" };
-    let mut tinyproxy =
-        Command::new(binary).args(["-d", "-c", config.to_str().unwrap()]).spawn().expect("tinyproxy runs");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", proxy_port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "tinyproxy did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let tinyproxy = Tinyproxy::start(folder.path(), port);
     let spec = write_spec(folder.path(), &format!("url = \"http://localhost:{port}/via-tinyproxy\"\n"));
     let spec = spec.to_str().unwrap();
-    let wrong = format!("http://{USER}:nope@127.0.0.1:{proxy_port}");
-    let refused = courier(&["send", spec, "--proxy", &wrong], &[]);
-    let right = format!("http://{USER}:tinyPr0xyPass@127.0.0.1:{proxy_port}");
-    let sent = courier(&["send", spec, "--proxy", &right], &[]);
-    let _ = tinyproxy.kill();
-    let _ = tinyproxy.wait();
+    let refused = courier(&["send", spec, "--proxy", &tinyproxy.url("nope")], &[]);
+    let sent = courier(&["send", spec, "--proxy", &tinyproxy.url(TINYPROXY_PASSWORD)], &[]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
     // tinyproxy answers a CONNECT with wrong credentials 401 (some versions 407).
     let message = text(&refused.stderr);
@@ -502,14 +713,44 @@ fn through_tinyproxy() {
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].url.path(), "/via-tinyproxy");
     assert_eq!(received[0].headers.get("host").unwrap(), &format!("localhost:{port}"));
-    let log = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(log.contains(&format!("127.0.0.1:{port}")), "{log}");
-    assert!(!log.contains(&format!("localhost:{port}")), "tinyproxy was given the name: {log}");
-    for output in [&refused, &sent] {
-        for stream in [&output.stdout, &output.stderr] {
-            assert!(!text(stream).contains("tinyPr0xyPass"));
-        }
+    tinyproxy.assert_asked_for_the_address(port);
+    assert_no_tinyproxy_password(&[&refused, &sent]);
+}
+
+/// https through tinyproxy (`COURIER_TEST_TINYPROXY=1`): the spec's `[tls] ca` (a
+/// file beside it) trusts the server's test CA, the server is answered 200 with the
+/// name in SNI and `Host`, and tinyproxy was asked for the checked address. The twin
+/// without `ca`, through the same tinyproxy, fails the handshake.
+#[test]
+fn https_through_tinyproxy() {
+    if !tinyproxy_wanted("the https run") {
+        return;
     }
+    let ca = TestCa::new("server CA");
+    let server = TlsServer::start(&ca.leaf("server"), None);
+    let port = server.address.port();
+    let folder = tempfile::tempdir().unwrap();
+    let tinyproxy = Tinyproxy::start(folder.path(), port);
+    std::fs::write(folder.path().join("ca.pem"), ca.pem()).unwrap();
+    let untrusted = folder.path().join("untrusted.toml");
+    std::fs::write(&untrusted, format!("url = \"{}\"\ntimeout = \"10s\"\n", server.url())).unwrap();
+    let trusted =
+        write_spec(folder.path(), &format!("url = \"{}\"\ntimeout = \"10s\"\n[tls]\nca = \"ca.pem\"\n", server.url()));
+    let proxy = tinyproxy.url(TINYPROXY_PASSWORD);
+
+    let failed = courier(&["send", untrusted.to_str().unwrap(), "--proxy", &proxy], &[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed.stderr));
+    let error = text(&failed.stderr);
+    assert!(error.contains("UnknownIssuer") || error.contains("no CA certificate is trusted"), "{error}");
+    assert!(server.received().is_empty());
+
+    let sent = courier(&["send", trusted.to_str().unwrap(), "--proxy", &proxy], &[]);
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    let outcome: Json = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(outcome["status"], 200, "{outcome}");
+    assert_eq!(server.received(), vec![received_by_name(port, false)]);
+    tinyproxy.assert_asked_for_the_address(port);
+    assert_no_tinyproxy_password(&[&failed, &sent]);
 }
 
 /// `POST /v1/send` with `body` on `address`: the whole answer, status line first.

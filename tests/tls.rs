@@ -1,182 +1,19 @@
 //! `[tls]` against real TLS servers on loopback, with certificates from test CAs
-//! made here (rcgen): a CA trusted besides or instead of the system's, a client
+//! made with rcgen (`tests/tls_support`): a CA trusted besides or instead of the system's, a client
 //! certificate for mutual TLS from secrets (never in any output or store), and
 //! courier on a machine with no system CA store at all. Every refused case has a
 //! twin that passes.
 #![cfg(feature = "cli")]
 
 mod replay_support;
+mod tls_support;
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Output;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use base64::Engine as _;
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use replay_support::{Server, stderr, stdout};
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
-
-/// A test certificate authority.
-struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A certificate and its private key, PEM.
-struct Leaf {
-    cert: String,
-    key: String,
-}
-
-impl TestCa {
-    fn new(name: &str) -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        TestCa { issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap() }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    fn der(&self) -> CertificateDer<'static> {
-        self.issuer.der().clone()
-    }
-
-    /// A certificate for `localhost` and 127.0.0.1 (a server's, or a client's).
-    fn leaf(&self, name: &str) -> Leaf {
-        let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf { cert: cert.pem(), key: key.serialize_pem() }
-    }
-}
-
-/// What a TLS server saw: each request's path and query, and whether its client
-/// presented a certificate.
-#[derive(Default)]
-struct Seen {
-    requests: Mutex<Vec<(String, bool)>>,
-}
-
-/// An HTTPS server on loopback answering `{"ok": true}`; with `clients`, it asks
-/// for a client certificate issued by that CA and refuses the handshake without one.
-struct TlsServer {
-    address: SocketAddr,
-    seen: Arc<Seen>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Accepts connections, each over TLS, and answers every request on them.
-async fn serve(
-    listener: tokio::net::TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    seen: Arc<Seen>,
-    redirect: Option<String>,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let (acceptor, seen, redirect) = (acceptor.clone(), seen.clone(), redirect.clone());
-        tokio::spawn(async move {
-            // A refused handshake ends here: the client sees the alert.
-            let Ok(tls) = acceptor.accept(stream).await else { return };
-            let presented = tls.get_ref().1.peer_certificates().is_some_and(|certs| !certs.is_empty());
-            let service = service_fn(move |request: Request<Incoming>| {
-                let (seen, redirect) = (seen.clone(), redirect.clone());
-                async move {
-                    let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
-                    seen.requests.lock().unwrap().push((target, presented));
-                    let mut response = Response::new(Full::new(Bytes::from_static(b"{\"ok\": true}")));
-                    if let Some(location) = redirect {
-                        *response.status_mut() = hyper::StatusCode::FOUND;
-                        response.headers_mut().insert("location", location.parse().unwrap());
-                    }
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
-        });
-    }
-}
-
-impl TlsServer {
-    fn start(server: &Leaf, clients: Option<&TestCa>) -> TlsServer {
-        TlsServer::start_with(server, clients, false, None)
-    }
-
-    /// A server whose client certificate is `optional` (asked for, not required),
-    /// answering `302` to `redirect` when given.
-    fn start_with(server: &Leaf, clients: Option<&TestCa>, optional: bool, redirect: Option<String>) -> TlsServer {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap();
-        let builder = match clients {
-            None => builder.with_no_client_auth(),
-            Some(ca) => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add(ca.der()).unwrap();
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-                let verifier = if optional { verifier.allow_unauthenticated() } else { verifier };
-                let verifier = verifier.build().unwrap();
-                builder.with_client_cert_verifier(verifier)
-            }
-        };
-        let chain = vec![CertificateDer::from_pem_slice(server.cert.as_bytes()).unwrap()];
-        let key = PrivateKeyDer::from_pem_slice(server.key.as_bytes()).unwrap();
-        let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let address = listener.local_addr().unwrap();
-        let seen = Arc::new(Seen::default());
-        let shared = seen.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        // Its own runtime on its own thread, so that a test's runtime can drop it.
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                tokio::select! {
-                    _ = serve(listener, config, shared, redirect) => {}
-                    _ = stopped => {}
-                }
-            });
-        });
-        TlsServer { address, seen, stop: Some(stop), thread: Some(thread) }
-    }
-
-    fn url(&self) -> String {
-        format!("https://localhost:{}/orders", self.address.port())
-    }
-
-    fn seen(&self) -> Vec<(String, bool)> {
-        self.seen.requests.lock().unwrap().clone()
-    }
-}
+use tls_support::{Leaf, TestCa, TlsServer, assert_no_key};
 
 fn write(folder: &Path, name: &str, text: &str) {
     std::fs::write(folder.join(name), text).unwrap();
@@ -296,28 +133,6 @@ fn without_a_system_ca_store_plain_http_and_a_spec_ca_work_and_other_https_fails
         assert_eq!(outcome(&trusted)["status"], 200, "{spec}: {}", stdout(&trusted));
     }
     assert_eq!(tls.seen().len(), 2);
-}
-
-/// Every form the key could leak in: as it is, its Base64 body lines, Base64,
-/// percent-encoded, JSON-escaped.
-fn key_forms(key: &str) -> Vec<String> {
-    let json = serde_json::Value::from(key).to_string();
-    let mut forms = vec![
-        key.to_owned(),
-        json[1..json.len() - 1].to_owned(),
-        base64::engine::general_purpose::STANDARD.encode(key),
-        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC).to_string(),
-    ];
-    // The key's own Base64 lines (its DER), which any dump of the key would show.
-    forms.extend(key.lines().filter(|line| !line.starts_with("-----") && line.len() > 16).map(str::to_owned));
-    forms
-}
-
-fn assert_no_key(key: &str, place: &str, bytes: &[u8]) {
-    for form in key_forms(key) {
-        let found = bytes.windows(form.len()).any(|window| window == form.as_bytes());
-        assert!(!found, "the key ({} bytes of it) is in {place}", form.len());
-    }
 }
 
 #[test]
