@@ -963,9 +963,13 @@ fn fair_pick() -> String {
             FROM hosts AS h LEFT JOIN courier_requests AS r
                 ON r.host = h.host AND r.lease_owner IS NOT NULL AND r.lease_expires_at > $1
             GROUP BY h.host
+        ), shares AS (
+            -- GREATEST skips a NULL: an uncapped host's share stays NULL by CASE.
+            SELECT host, mine, CASE WHEN cap IS NULL THEN NULL ELSE GREATEST(cap - others, 0) END AS sendable
+            FROM held
         ), room AS (
-            SELECT h.host, GREATEST(held.cap - held.others, 0) AS sendable, LEAST(
-                GREATEST(held.cap - held.others, 0) * HOLD_AHEAD - held.mine,
+            SELECT h.host, held.sendable, LEAST(
+                held.sendable * HOLD_AHEAD - held.mine,
                 (SELECT min(l.rate - (
                     SELECT count(*) FROM courier_host_starts AS s
                     WHERE s.host = h.host AND (s.at > $1 - l.window_ms OR EXISTS (
@@ -974,7 +978,7 @@ fn fair_pick() -> String {
                  )) FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL)
             ) AS room,
             EXISTS (SELECT 1 FROM limits AS l WHERE l.host = h.host AND l.rate IS NOT NULL) AS rated
-            FROM hosts AS h JOIN held ON held.host = h.host
+            FROM hosts AS h JOIN shares AS held ON held.host = h.host
         ), ranked AS (
             SELECT id, tenant, tenant_head, probe, host,
                 row_number() OVER (PARTITION BY tenant ORDER BY host_turn, host_head, host) AS tenant_turn
