@@ -95,7 +95,7 @@ async fn serve(
     listener: tokio::net::TcpListener,
     config: Arc<rustls::ServerConfig>,
     seen: Arc<Seen>,
-    redirect: Option<String>,
+    redirect: Option<(u16, String)>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     loop {
@@ -111,8 +111,8 @@ async fn serve(
                     let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
                     seen.requests.lock().unwrap().push((target, presented));
                     let mut response = Response::new(Full::new(Bytes::from_static(b"{\"ok\": true}")));
-                    if let Some(location) = redirect {
-                        *response.status_mut() = hyper::StatusCode::FOUND;
+                    if let Some((status, location)) = redirect {
+                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                         response.headers_mut().insert("location", location.parse().unwrap());
                     }
                     Ok::<_, Infallible>(response)
@@ -131,6 +131,13 @@ impl TlsServer {
     /// A server whose client certificate is `optional` (asked for, not required),
     /// answering `302` to `redirect` when given.
     fn start_with(server: &Leaf, clients: Option<&TestCa>, optional: bool, redirect: Option<String>) -> TlsServer {
+        TlsServer::answering(server, clients, optional, redirect.map(|location| (302, location)))
+    }
+
+    /// A server like [`TlsServer::start_with`] answering `status` with a
+    /// `Location` when given (a redirect, or a `202` job to poll).
+    fn answering(server: &Leaf, clients: Option<&TestCa>, optional: bool, answer: Option<(u16, String)>) -> TlsServer {
+        let redirect = answer;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -476,4 +483,32 @@ fn the_client_certificate_goes_to_the_requests_origin_and_not_to_another_a_redir
     let direct = send(folder.path(), "direct.toml", Some(&client), &[]);
     assert_eq!(outcome(&direct)["status"], 200, "{}", stdout(&direct));
     assert_eq!(elsewhere.seen().last(), Some(&("/orders".to_owned(), true)), "sent to it directly, it does");
+}
+
+/// A `202` job whose `Location` is at another origin is polled without the client
+/// certificate, as a redirect there is: it goes to the request's own origin only.
+#[test]
+fn a_polled_location_at_another_origin_gets_no_client_certificate() {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let leaf = ca.leaf("server");
+    let elsewhere = TlsServer::start_with(&leaf, Some(&clients), true, None);
+    let accepting = TlsServer::answering(&leaf, Some(&clients), true, Some((202, elsewhere.url())));
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    let poll = "[poll]\ninterval = \"10ms\"\n";
+    write(folder.path(), "job.toml", &format!("url = \"{}\"\n{poll}{MTLS}", accepting.url()));
+    let client = clients.leaf("tenant-7");
+    let polled = send(folder.path(), "job.toml", Some(&client), &[]);
+    assert_eq!(outcome(&polled)["status"], 200, "{}", stdout(&polled));
+    assert_eq!(accepting.seen(), [("/orders".to_owned(), true)], "the request's own origin gets it");
+    assert_eq!(elsewhere.seen(), [("/orders".to_owned(), false)], "the job's other origin does not");
+    // The twin: a job at the request's own origin is polled with it.
+    let own = TlsServer::answering(&leaf, Some(&clients), true, Some((202, "/orders?done=1".to_owned())));
+    write(folder.path(), "own.toml", &format!("url = \"{}\"\n{poll}max_polls = 2\n{MTLS}", own.url()));
+    let polled = send(folder.path(), "own.toml", Some(&client), &[]);
+    assert_eq!(outcome(&polled)["status"], serde_json::Value::Null, "{}", stdout(&polled));
+    assert_eq!(
+        own.seen(),
+        [("/orders".to_owned(), true), ("/orders?done=1".to_owned(), true), ("/orders?done=1".to_owned(), true)]
+    );
 }

@@ -34,6 +34,9 @@ pub(super) struct Run {
     pub(super) trace: Outgoing,
     /// The spec's `[tls]`, rendered: the CAs trusted and the client certificate.
     pub(super) tls: Option<Arc<TlsSetup>>,
+    /// The origin of the request's first hop, the only one its client certificate
+    /// goes to — whatever a redirect or a polled `Location` leads to later.
+    pub(super) origin: Option<url::Origin>,
 }
 
 pub(super) struct InFlight {
@@ -47,7 +50,7 @@ pub(super) struct InFlight {
 impl Run {
     /// A run's start: an empty log, and its trace (see [`Outgoing::start`]).
     pub(super) fn new(debug: bool) -> Self {
-        Run { debug, log: Vec::new(), in_flight: None, trace: Outgoing::start(), tls: None }
+        Run { debug, log: Vec::new(), in_flight: None, trace: Outgoing::start(), tls: None, origin: None }
     }
 
     pub(super) fn start(&mut self, method: &str, url: &str, trace_id: &str, headers: &HeaderMap, body: Option<&[u8]>) {
