@@ -392,6 +392,44 @@ async fn polls_that_run_out_are_a_timeout_naming_the_poll_count() {
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
 }
 
+/// A job kept pending for many polls: the first polls and the last are logged one
+/// by one (under `debug`, with their exchanges), those between in one note, so the
+/// log does not grow with every poll a hostile service asks for.
+#[tokio::test]
+async fn a_long_poll_logs_the_first_polls_and_the_last_and_counts_the_rest_in_one_note() {
+    let job = Job::new(40, None);
+    let address = serve_job("127.0.0.1", job.clone()).await;
+    let spec =
+        job_spec(address, "interval = \"1ms\"\nmax_polls = 50", "30s").replacen("method", "debug = true\nmethod", 1);
+    let outcome = run_with(&common::executor(), &spec).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    assert_eq!(job.seen().len(), 42, "the POST and 41 GETs");
+    let log = log_of(&outcome);
+    for kept in [
+        "poll 1 of at most 50",
+        "poll 10 of at most 50",
+        "polls 11 to 40: not logged one by one",
+        "poll 41 of at most 50",
+        "after 41 polls",
+    ] {
+        assert!(log.contains(kept), "{kept}: {log}");
+    }
+    for folded in ["poll 11 of at most 50", "poll 40 of at most 50"] {
+        assert!(!log.contains(folded), "{folded}: {log}");
+    }
+    let exchanges = outcome.log.iter().filter(|entry| entry.response.is_some()).count();
+    assert_eq!(exchanges, 12, "the first request, 10 polls and the last: {log}");
+    // The twin: a job done within the first polls has every poll logged.
+    let short = Job::new(3, None);
+    let address = serve_job("127.0.0.1", short).await;
+    let outcome = run_with(&common::executor(), &job_spec(address, "interval = \"1ms\"", "10s")).await;
+    let log = log_of(&outcome);
+    for poll in 1..=4 {
+        assert!(log.contains(&format!("poll {poll} of at most 30")), "{poll}: {log}");
+    }
+    assert!(!log.contains("not logged one by one"), "{log}");
+}
+
 #[tokio::test]
 async fn a_retry_after_past_the_timeout_ends_polling_at_once() {
     let job = Job::new(100, Some("30"));
