@@ -603,6 +603,55 @@ async fn a_wrong_digest_password_is_answered_401_and_never_shown() {
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
 }
 
+/// A Digest challenge that comes after a redirect is the last hop's: answered there
+/// (its method and URI), so a POST answered `303` is not sent again; and a
+/// challenge from another origin the redirect led to gets no answer at all.
+#[tokio::test]
+async fn a_digest_challenge_after_a_redirect_is_answered_at_its_hop_within_the_origin_only() {
+    let other = DigestServer { algorithm: "SHA-256", password: DIGEST_PASSWORD, authorizations: Arc::default() };
+    let elsewhere = serve_digest(other.clone()).await;
+    let server = DigestServer { algorithm: "SHA-256", password: DIGEST_PASSWORD, authorizations: Arc::default() };
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    let router = axum::Router::new()
+        .route(
+            "/orders",
+            axum::routing::post(move || async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                (StatusCode::SEE_OTHER, [(header::LOCATION, "/orders/5")]).into_response()
+            }),
+        )
+        .route(
+            "/away",
+            axum::routing::post(move || async move {
+                (StatusCode::SEE_OTHER, [(header::LOCATION, format!("http://{elsewhere}/orders/5"))]).into_response()
+            }),
+        )
+        .fallback(digest_answer)
+        .with_state(server.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let post = |url: String| {
+        let spec = format!("method = \"POST\"\nbody = \"json\"\npayload = '{{\"n\": 1}}'\n{}", digest_spec(&url));
+        let context = context_with_secrets(&[("DIGEST_PW", DIGEST_PASSWORD)]);
+        let variables = Variables::from_strings([("user", "anna")]);
+        async move { common::executor().execute(&compile(&spec), &variables, &context, &mut Cookies::new()).await }
+    };
+    let outcome = post(format!("http://{address}/orders")).await;
+    assert_eq!(outcome.status, Some(200), "{}", log_of(&outcome));
+    assert_eq!(posts.load(Ordering::SeqCst), 1, "the POST was not sent again");
+    let sent = server.authorizations.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "GET /orders/5, then with the answer: {sent:?}");
+    assert!(sent[1].as_deref().is_some_and(|value| value.contains("uri=\"/orders/5\"")), "{sent:?}");
+    assert_no_password(&outcome, DIGEST_PASSWORD);
+    // Another origin's challenge is not answered: nothing is sent again, anywhere.
+    let outcome = post(format!("http://{address}/away")).await;
+    assert_eq!(outcome.status, Some(401), "{}", log_of(&outcome));
+    assert!(log_of(&outcome).contains("another origin, which gets no answer"), "{}", log_of(&outcome));
+    assert_eq!(other.authorizations.lock().unwrap().clone(), [None], "one GET, without Authorization");
+}
+
 /// httpbin served by gunicorn from the venv, on a free loopback port; killed on drop.
 struct Httpbin {
     child: std::process::Child,

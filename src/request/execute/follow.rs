@@ -44,7 +44,10 @@ impl Executor {
                 Ok(response) => span.record("http.response.status_code", response.status),
                 Err(failure) => span.record("otel.status_code", "error").record("error.type", failure.kind.name()),
             };
-            let response = response?;
+            let mut response = response?;
+            if followed > 0 {
+                response.redirected = Some(Box::new(hop.clone()));
+            }
             let location = response.headers.get(header::LOCATION).filter(|_| redirect::is_redirect(response.status));
             let Some(location) = location else { return Ok(response) };
             if followed == redirects {

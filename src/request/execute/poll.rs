@@ -166,7 +166,7 @@ fn fold(log: &mut Vec<LogEntry>, start: usize, folded: &mut Option<usize>, poll:
 }
 
 /// Whether two URLs share an origin.
-fn same_origin(first: &str, second: &str) -> bool {
+pub(super) fn same_origin(first: &str, second: &str) -> bool {
     match (url::Url::parse(first), url::Url::parse(second)) {
         (Ok(first), Ok(second)) => first.origin() == second.origin(),
         _ => false,

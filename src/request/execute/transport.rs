@@ -12,6 +12,7 @@ use super::super::destination;
 use super::super::exchange::{Failure, name_the_limit, read_body};
 use super::super::log::{Exchange, LogEntry};
 use super::super::proxy::Relay;
+use super::super::redirect::Hop;
 use super::super::spec::Timeouts;
 use super::super::tls::{TlsSetup, system_roots_present};
 use super::super::trace::Outgoing;
@@ -23,6 +24,9 @@ pub(super) struct Response {
     pub(super) status: u16,
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
+    /// The hop that got this answer, when redirects led to it (a Digest challenge
+    /// is answered there, not at the first URL).
+    pub(super) redirected: Option<Box<Hop>>,
 }
 
 /// The log of one run, the HTTP request in flight (which a timeout interrupts),
@@ -294,7 +298,7 @@ impl Executor {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = read_body(response, read_timeout, self.inner.options.max_response_bytes).await?;
-            Ok(Response { status, headers, body })
+            Ok(Response { status, headers, body, redirected: None })
         }
         .await;
         run.finish(result.as_ref());
