@@ -512,3 +512,26 @@ fn a_polled_location_at_another_origin_gets_no_client_certificate() {
         [("/orders".to_owned(), true), ("/orders?done=1".to_owned(), true), ("/orders?done=1".to_owned(), true)]
     );
 }
+
+/// A body file fetched from the web before the request is another request, at
+/// another origin: the request's own origin is still its first hop's, which gets
+/// the client certificate.
+#[test]
+fn a_body_file_from_the_web_leaves_the_client_certificate_to_the_requests_origin() {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let leaf = ca.leaf("server");
+    let files = Server::start();
+    let service = TlsServer::start(&leaf, Some(&clients));
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    let spec = format!(
+        "method = \"POST\"\nurl = \"{}\"\n[body]\ntype = \"octet-stream\"\nfile = \"{}\"\n{MTLS}",
+        service.url(),
+        files.url("/report.bin")
+    );
+    write(folder.path(), "upload.toml", &spec);
+    let sent = send(folder.path(), "upload.toml", Some(&clients.leaf("tenant-7")), &[]);
+    assert_eq!(outcome(&sent)["status"], 200, "{}", stdout(&sent));
+    assert_eq!(files.seen().len(), 1, "the file was fetched");
+    assert_eq!(service.seen(), [("/orders".to_owned(), true)], "the request's origin gets the certificate");
+}
