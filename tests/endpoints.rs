@@ -392,6 +392,44 @@ async fn polls_that_run_out_are_a_timeout_naming_the_poll_count() {
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
 }
 
+/// A job kept pending for many polls: the first polls and the last are logged one
+/// by one (under `debug`, with their exchanges), those between in one note, so the
+/// log does not grow with every poll a hostile service asks for.
+#[tokio::test]
+async fn a_long_poll_logs_the_first_polls_and_the_last_and_counts_the_rest_in_one_note() {
+    let job = Job::new(40, None);
+    let address = serve_job("127.0.0.1", job.clone()).await;
+    let spec =
+        job_spec(address, "interval = \"1ms\"\nmax_polls = 50", "30s").replacen("method", "debug = true\nmethod", 1);
+    let outcome = run_with(&common::executor(), &spec).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    assert_eq!(job.seen().len(), 42, "the POST and 41 GETs");
+    let log = log_of(&outcome);
+    for kept in [
+        "poll 1 of at most 50",
+        "poll 10 of at most 50",
+        "polls 11 to 40: not logged one by one",
+        "poll 41 of at most 50",
+        "after 41 polls",
+    ] {
+        assert!(log.contains(kept), "{kept}: {log}");
+    }
+    for folded in ["poll 11 of at most 50", "poll 40 of at most 50"] {
+        assert!(!log.contains(folded), "{folded}: {log}");
+    }
+    let exchanges = outcome.log.iter().filter(|entry| entry.response.is_some()).count();
+    assert_eq!(exchanges, 12, "the first request, 10 polls and the last: {log}");
+    // The twin: a job done within the first polls has every poll logged.
+    let short = Job::new(3, None);
+    let address = serve_job("127.0.0.1", short).await;
+    let outcome = run_with(&common::executor(), &job_spec(address, "interval = \"1ms\"", "10s")).await;
+    let log = log_of(&outcome);
+    for poll in 1..=4 {
+        assert!(log.contains(&format!("poll {poll} of at most 30")), "{poll}: {log}");
+    }
+    assert!(!log.contains("not logged one by one"), "{log}");
+}
+
 #[tokio::test]
 async fn a_retry_after_past_the_timeout_ends_polling_at_once() {
     let job = Job::new(100, Some("30"));
@@ -563,6 +601,55 @@ async fn a_wrong_digest_password_is_answered_401_and_never_shown() {
     // The twin: the right one passes on the same server.
     let outcome = digest_run(&format!("http://{address}/reports"), "anna", DIGEST_PASSWORD).await;
     assert_eq!(outcome.status, Some(200), "{outcome:?}");
+}
+
+/// A Digest challenge that comes after a redirect is the last hop's: answered there
+/// (its method and URI), so a POST answered `303` is not sent again; and a
+/// challenge from another origin the redirect led to gets no answer at all.
+#[tokio::test]
+async fn a_digest_challenge_after_a_redirect_is_answered_at_its_hop_within_the_origin_only() {
+    let other = DigestServer { algorithm: "SHA-256", password: DIGEST_PASSWORD, authorizations: Arc::default() };
+    let elsewhere = serve_digest(other.clone()).await;
+    let server = DigestServer { algorithm: "SHA-256", password: DIGEST_PASSWORD, authorizations: Arc::default() };
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    let router = axum::Router::new()
+        .route(
+            "/orders",
+            axum::routing::post(move || async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                (StatusCode::SEE_OTHER, [(header::LOCATION, "/orders/5")]).into_response()
+            }),
+        )
+        .route(
+            "/away",
+            axum::routing::post(move || async move {
+                (StatusCode::SEE_OTHER, [(header::LOCATION, format!("http://{elsewhere}/orders/5"))]).into_response()
+            }),
+        )
+        .fallback(digest_answer)
+        .with_state(server.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let post = |url: String| {
+        let spec = format!("method = \"POST\"\nbody = \"json\"\npayload = '{{\"n\": 1}}'\n{}", digest_spec(&url));
+        let context = context_with_secrets(&[("DIGEST_PW", DIGEST_PASSWORD)]);
+        let variables = Variables::from_strings([("user", "anna")]);
+        async move { common::executor().execute(&compile(&spec), &variables, &context, &mut Cookies::new()).await }
+    };
+    let outcome = post(format!("http://{address}/orders")).await;
+    assert_eq!(outcome.status, Some(200), "{}", log_of(&outcome));
+    assert_eq!(posts.load(Ordering::SeqCst), 1, "the POST was not sent again");
+    let sent = server.authorizations.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "GET /orders/5, then with the answer: {sent:?}");
+    assert!(sent[1].as_deref().is_some_and(|value| value.contains("uri=\"/orders/5\"")), "{sent:?}");
+    assert_no_password(&outcome, DIGEST_PASSWORD);
+    // Another origin's challenge is not answered: nothing is sent again, anywhere.
+    let outcome = post(format!("http://{address}/away")).await;
+    assert_eq!(outcome.status, Some(401), "{}", log_of(&outcome));
+    assert!(log_of(&outcome).contains("another origin, which gets no answer"), "{}", log_of(&outcome));
+    assert_eq!(other.authorizations.lock().unwrap().clone(), [None], "one GET, without Authorization");
 }
 
 /// httpbin served by gunicorn from the venv, on a free loopback port; killed on drop.

@@ -857,3 +857,67 @@ fn the_token_request_is_checked_before_the_proxy() {
     assert!(proxy.lines().iter().all(|line| line == &format!("CONNECT 127.0.0.1:{port} HTTP/1.1")));
     assert!(!proxy.lines().is_empty());
 }
+
+/// A proxy that refuses every tunnel with a reason phrase echoing what it was
+/// sent: the `Proxy-Authorization` value, the credentials it decodes to, and the
+/// password alone.
+fn echoing_proxy(runtime: &tokio::runtime::Runtime) -> SocketAddr {
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read_u8().await {
+                    Ok(byte) => head.push(byte),
+                    Err(_) => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let given = head
+                .lines()
+                .find_map(|line| line.strip_prefix("Proxy-Authorization: "))
+                .unwrap_or("none")
+                .to_owned();
+            let decoded = given
+                .strip_prefix("Basic ")
+                .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded).ok())
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default();
+            let password = decoded.split_once(':').map(|(_, password)| password).unwrap_or_default();
+            let answer = format!(
+                "HTTP/1.1 407 denied {password} for {given} ({decoded})\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    address
+}
+
+/// A proxy that echoes its credentials in its reason phrase: the error keeps the
+/// phrase (the twin: its words are shown) but never the password, in any form,
+/// even where the phrase is shortened or its non-ASCII letters dropped.
+#[test]
+fn a_proxy_echoing_its_credentials_in_its_refusal_shows_no_password() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let address = echoing_proxy(&runtime);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let executor = executor(loopback_v4(), &format!("http://{}@{address}", credentials(PASSWORD)));
+    for scheme in ["http", "https"] {
+        let outcome = run(&executor, &format!("url = \"{scheme}://localhost:{port}/\"\n"));
+        assert_eq!(outcome.status, None);
+        let error = outcome.error.unwrap();
+        assert!(error.contains("refused to open a tunnel") && error.contains("407 denied"), "{error}");
+        assert_no_password("the refusal", &error);
+        assert!(!error.contains("w0rd"), "a part of the password is in the refusal: {error}");
+    }
+    // The twin: without credentials, the proxy's own words come through.
+    let open = Executor::with_options(ExecutorOptions {
+        destinations: loopback_v4(),
+        proxy: Some(format!("http://{address}").parse().unwrap()),
+        ..ExecutorOptions::default()
+    });
+    let outcome = run(&open, &format!("url = \"http://localhost:{port}/\"\n"));
+    let error = outcome.error.unwrap();
+    assert!(error.contains("407 denied  for none ()"), "{error}");
+}

@@ -292,3 +292,54 @@ fn the_client_certificate_goes_to_the_requests_origin_and_not_to_another_a_redir
     assert_eq!(outcome(&direct)["status"], 200, "{}", stdout(&direct));
     assert_eq!(elsewhere.seen().last(), Some(&("/orders".to_owned(), true)), "sent to it directly, it does");
 }
+
+/// A `202` job whose `Location` is at another origin is polled without the client
+/// certificate, as a redirect there is: it goes to the request's own origin only.
+#[test]
+fn a_polled_location_at_another_origin_gets_no_client_certificate() {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let leaf = ca.leaf("server");
+    let elsewhere = TlsServer::start_with(&leaf, Some(&clients), true, None);
+    let accepting = TlsServer::answering(&leaf, Some(&clients), true, Some((202, elsewhere.url())));
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    let poll = "[poll]\ninterval = \"10ms\"\n";
+    write(folder.path(), "job.toml", &format!("url = \"{}\"\n{poll}{MTLS}", accepting.url()));
+    let client = clients.leaf("tenant-7");
+    let polled = send(folder.path(), "job.toml", Some(&client), &[]);
+    assert_eq!(outcome(&polled)["status"], 200, "{}", stdout(&polled));
+    assert_eq!(accepting.seen(), [("/orders".to_owned(), true)], "the request's own origin gets it");
+    assert_eq!(elsewhere.seen(), [("/orders".to_owned(), false)], "the job's other origin does not");
+    // The twin: a job at the request's own origin is polled with it.
+    let own = TlsServer::answering(&leaf, Some(&clients), true, Some((202, "/orders?done=1".to_owned())));
+    write(folder.path(), "own.toml", &format!("url = \"{}\"\n{poll}max_polls = 2\n{MTLS}", own.url()));
+    let polled = send(folder.path(), "own.toml", Some(&client), &[]);
+    assert_eq!(outcome(&polled)["status"], serde_json::Value::Null, "{}", stdout(&polled));
+    assert_eq!(
+        own.seen(),
+        [("/orders".to_owned(), true), ("/orders?done=1".to_owned(), true), ("/orders?done=1".to_owned(), true)]
+    );
+}
+
+/// A body file fetched from the web before the request is another request, at
+/// another origin: the request's own origin is still its first hop's, which gets
+/// the client certificate.
+#[test]
+fn a_body_file_from_the_web_leaves_the_client_certificate_to_the_requests_origin() {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let leaf = ca.leaf("server");
+    let files = Server::start();
+    let service = TlsServer::start(&leaf, Some(&clients));
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    let spec = format!(
+        "method = \"POST\"\nurl = \"{}\"\n[body]\ntype = \"octet-stream\"\nfile = \"{}\"\n{MTLS}",
+        service.url(),
+        files.url("/report.bin")
+    );
+    write(folder.path(), "upload.toml", &spec);
+    let sent = send(folder.path(), "upload.toml", Some(&clients.leaf("tenant-7")), &[]);
+    assert_eq!(outcome(&sent)["status"], 200, "{}", stdout(&sent));
+    assert_eq!(files.seen().len(), 1, "the file was fetched");
+    assert_eq!(service.seen(), [("/orders".to_owned(), true)], "the request's origin gets the certificate");
+}

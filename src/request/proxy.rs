@@ -32,6 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::destination::{Destinations, Lookup};
 use super::exchange::Failure;
+use super::log::Redactor;
 use crate::events::EventKind;
 
 /// The longest status line and headers the proxy may answer a `CONNECT` with.
@@ -66,6 +67,15 @@ impl EgressProxy {
         let user = self.user.as_deref()?;
         let credentials = format!("{user}:{}", self.password.as_deref().unwrap_or_default());
         Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)))
+    }
+
+    /// `text` without the proxy's password, in any form a redactor knows (as
+    /// written, percent-encoded, in the Base64 of `Proxy-Authorization`).
+    fn redact(&self, text: &str) -> String {
+        let Some(authorization) = self.authorization() else { return text.to_owned() };
+        let redactor = Redactor::default();
+        redactor.add_credential(&authorization);
+        redactor.redact(text)
     }
 
     /// The proxy's host and port, as connected to.
@@ -316,12 +326,7 @@ impl State {
             })
         });
         result.map_err(|failure| {
-            let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if failures.len() >= MAX_FAILURES {
-                // Read within moments of being written: the old ones are no one's.
-                failures.retain(|_, (at, _)| at.elapsed() < FAILURE_KEPT);
-            }
-            failures.insert((host.to_owned(), port), (Instant::now(), failure));
+            record(&self.failures, (host.to_owned(), port), failure);
             Closed("the tunnel was not opened")
         })
     }
@@ -352,6 +357,8 @@ impl State {
         if (200..300).contains(&status) {
             return Ok(stream);
         }
+        // A proxy may echo what it was sent: its credentials go before anything else.
+        let reason = shown_reason(status, &proxy.redact(&reason));
         Err(Failure {
             kind: EventKind::Exception,
             message: format!(
@@ -378,8 +385,26 @@ impl State {
     }
 }
 
+/// Records the last failure for a destination, keeping at most [`MAX_FAILURES`]:
+/// those older than [`FAILURE_KEPT`] go first, then the oldest — a spec whose
+/// host is a chat variable can fail toward many names within a minute.
+fn record(failures: &Failures, destination: (String, u16), failure: Failure) {
+    let mut failures = failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if failures.len() >= MAX_FAILURES && !failures.contains_key(&destination) {
+        // Read within moments of being written: the old ones are no one's.
+        failures.retain(|_, (at, _)| at.elapsed() < FAILURE_KEPT);
+        if failures.len() >= MAX_FAILURES {
+            let oldest = failures.iter().min_by_key(|(_, (at, _))| *at).map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                failures.remove(&oldest);
+            }
+        }
+    }
+    failures.insert(destination, (Instant::now(), failure));
+}
+
 /// Reads the proxy's answer to `CONNECT` up to the blank line (and not a byte of
-/// the tunnel after it): its status and reason phrase (printable, shortened).
+/// the tunnel after it): its status and reason phrase, as it came (see [`shown_reason`]).
 async fn read_answer(stream: &mut TcpStream) -> std::io::Result<(u16, String)> {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -395,23 +420,46 @@ async fn read_answer(stream: &mut TcpStream) -> std::io::Result<(u16, String)> {
     let version = parts.next().unwrap_or_default();
     let status = parts.next().and_then(|status| status.parse::<u16>().ok()).filter(|_| version.starts_with("HTTP/"));
     let status = status.ok_or_else(|| std::io::Error::other("its answer is not HTTP"))?;
-    let reason: String = parts
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_graphic() || *c == ' ')
-        .take(MAX_REASON)
-        .collect();
-    let reason = match reason.trim() {
+    Ok((status, parts.next().unwrap_or_default().to_owned()))
+}
+
+/// A proxy's reason phrase as an error shows it: printable, shortened, the
+/// status's own phrase when it gave none. Given redacted: the proxy may echo what
+/// it was sent, and a filtered or cut secret is one no redaction recognises.
+fn shown_reason(status: u16, redacted: &str) -> String {
+    let reason: String = redacted.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(MAX_REASON).collect();
+    match reason.trim() {
         "" => StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason()).unwrap_or("").to_owned(),
         reason => reason.to_owned(),
-    };
-    Ok((status, reason))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Failures toward many names within a minute (a host from a chat variable)
+    /// keep the relay's memory bounded, and the newest is still the one read.
+    #[test]
+    fn failures_toward_many_destinations_stay_bounded() {
+        let failures = Failures::default();
+        for at in 0..MAX_FAILURES * 3 {
+            let failure = Failure::exception(format!("cannot resolve h{at}.example"));
+            record(&failures, (format!("h{at}.example"), 443), failure);
+        }
+        let failures = failures.lock().unwrap();
+        assert!(failures.len() <= MAX_FAILURES, "{} failures kept", failures.len());
+        let newest = format!("h{}.example", MAX_FAILURES * 3 - 1);
+        let kept = failures.get(&(newest.clone(), 443)).map(|(_, failure)| failure.message.as_str());
+        assert_eq!(kept, Some(format!("cannot resolve {newest}").as_str()));
+        // The twin: fewer than the limit are all kept.
+        drop(failures);
+        let few = Failures::default();
+        for at in 0..10 {
+            record(&few, (format!("h{at}.example"), 80), Failure::exception("refused"));
+        }
+        assert_eq!(few.lock().unwrap().len(), 10);
+    }
 
     #[test]
     fn proxies_parse_and_never_show_their_password() {

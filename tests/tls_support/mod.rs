@@ -100,7 +100,7 @@ async fn serve(
     listener: tokio::net::TcpListener,
     config: Arc<rustls::ServerConfig>,
     received: Arc<Mutex<Vec<Received>>>,
-    redirect: Option<String>,
+    redirect: Option<(u16, String)>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     loop {
@@ -119,8 +119,8 @@ async fn serve(
                     let host = request.headers().get("host").and_then(|host| host.to_str().ok()).map(str::to_owned);
                     received.lock().unwrap().push(Received { target, presented, sni, host });
                     let mut response = Response::new(Full::new(Bytes::from_static(b"{\"ok\": true}")));
-                    if let Some(location) = redirect {
-                        *response.status_mut() = hyper::StatusCode::FOUND;
+                    if let Some((status, location)) = redirect {
+                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                         response.headers_mut().insert("location", location.parse().unwrap());
                     }
                     Ok::<_, Infallible>(response)
@@ -141,6 +141,17 @@ impl TlsServer {
     /// A server whose client certificate is `optional` (asked for, not required),
     /// answering `302` to `redirect` when given.
     pub fn start_with(server: &Leaf, clients: Option<&TestCa>, optional: bool, redirect: Option<String>) -> TlsServer {
+        TlsServer::answering(server, clients, optional, redirect.map(|location| (302, location)))
+    }
+
+    /// A server like [`TlsServer::start_with`] answering `status` with a
+    /// `Location` when given (a redirect, or a `202` job to poll).
+    pub fn answering(
+        server: &Leaf,
+        clients: Option<&TestCa>,
+        optional: bool,
+        redirect: Option<(u16, String)>,
+    ) -> TlsServer {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()

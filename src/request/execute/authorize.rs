@@ -132,8 +132,21 @@ impl Executor {
         redactor: &Redactor,
         run: &mut Run,
     ) -> Result<Response, Failure> {
-        let response = self.send_following(hop.clone(), timeouts, redirects, redactor, run).await?;
+        let mut response = self.send_following(hop.clone(), timeouts, redirects, redactor, run).await?;
         let Some(credentials) = credentials.filter(|_| response.status == 401) else { return Ok(response) };
+        // A challenge after redirects is the last hop's: answered there (its method
+        // and URI; the first request is not sent again), and only within the
+        // request's origin, where the password's hash may go.
+        if let Some(challenged) = response.redirected.take() {
+            if !super::poll::same_origin(&hop.url, &challenged.url) {
+                run.log.push(LogEntry::note(
+                    "Digest auth: the 401 came after a redirect to another origin, which gets no answer; the 401 is \
+                     the answer",
+                ));
+                return Ok(response);
+            }
+            hop = *challenged;
+        }
         let challenges = response.headers.get_all(header::WWW_AUTHENTICATE);
         let challenge = match Challenge::find(challenges.iter().map(HeaderValue::as_bytes)) {
             Ok(challenge) => challenge,
@@ -197,8 +210,12 @@ impl Executor {
                 match request.fetch(client, &trace, read_timeout, max_bytes).await {
                     Ok((answer, token)) => {
                         tracing::Span::current().record("http.response.status_code", answer.status);
-                        let response =
-                            Response { status: answer.status, headers: answer.headers, body: answer.logged_body };
+                        let response = Response {
+                            status: answer.status,
+                            headers: answer.headers,
+                            body: answer.logged_body,
+                            redirected: None,
+                        };
                         run.finish(Ok(&response));
                         Ok(token)
                     }

@@ -26,13 +26,13 @@ impl Executor {
         run: &mut Run,
     ) -> Result<Response, Failure> {
         let mut followed = 0;
-        let mut origin = None;
         loop {
             let (parsed, port) = self.check_hop(&hop, redactor)?;
-            // The client certificate goes to the request's own origin only, as its
-            // credentials do; the spec's CAs are trusted on every hop.
-            let first = origin.get_or_insert_with(|| parsed.origin());
-            let tls = ClientTls::of(run, *first == parsed.origin());
+            // The client certificate goes to the request's own origin only (that of
+            // its first hop, not of a poll's), as its credentials do; the spec's CAs
+            // are trusted on every hop.
+            let own = run.origin.get_or_insert_with(|| parsed.origin()).clone() == parsed.origin();
+            let tls = ClientTls::of(run, own);
             let client = self.client_for(&parsed, timeouts, port, tls).await?;
             let (method, url) = (hop.method.as_str(), hop.url.as_str());
             // The URL parsed for the check is the one sent: reqwest parses no string again.
@@ -44,7 +44,10 @@ impl Executor {
                 Ok(response) => span.record("http.response.status_code", response.status),
                 Err(failure) => span.record("otel.status_code", "error").record("error.type", failure.kind.name()),
             };
-            let response = response?;
+            let mut response = response?;
+            if followed > 0 {
+                response.redirected = Some(Box::new(hop.clone()));
+            }
             let location = response.headers.get(header::LOCATION).filter(|_| redirect::is_redirect(response.status));
             let Some(location) = location else { return Ok(response) };
             if followed == redirects {

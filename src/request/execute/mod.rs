@@ -581,8 +581,10 @@ impl Executor {
             Some(BodyPlan::File(plan)) => Some(self.file_body(plan, request, redactor, run).await?),
         };
         // Set after the body's file is fetched: that is another request, to another
-        // host, which the client certificate is not for.
+        // host, which the client certificate is not for; the request's own origin is
+        // that of its first hop, not the file's.
         run.tls = rendered.tls.map(Arc::new);
+        run.origin = None;
         add_body_headers(&mut headers, body.as_ref());
         if let Some(key) = key {
             let key = HeaderValue::from_str(key).map_err(|_| {

@@ -30,6 +30,12 @@ pub(super) fn describe(policy: &PollPolicy) -> String {
     )
 }
 
+/// The polls logged one by one (their notes, requests and answers) besides the
+/// last: those between are folded into one note, so that a job a hostile service
+/// keeps pending for `max_polls` polls (with long `Location`s and large answers,
+/// under `debug`) cannot grow the log without bound.
+const POLLS_LOGGED: u32 = 10;
+
 /// A poll that ran out of polls or of time: the request's timeout event.
 fn gave_up(message: String) -> Failure {
     Failure { kind: EventKind::Timeout, message, refused: false, connection: false }
@@ -58,6 +64,8 @@ impl Executor {
         }
         let (mut response, mut at, mut location) = (first, request.url.clone(), None);
         let mut polls = 0;
+        // Where the last poll's log entries start, and the note the folded polls are counted in.
+        let (mut last_poll, mut folded) = (None, None);
         while policy.statuses.contains(&response.status) {
             let status = response.status;
             // A poll's answer that names no new Location is asked at the same one again.
@@ -104,6 +112,13 @@ impl Executor {
             if !dropped.is_empty() {
                 note.push_str(&format!(" (another origin: {} not sent)", dropped.join(", ")));
             }
+            // Another poll follows, so the one before it was not the last.
+            if polls > POLLS_LOGGED
+                && let Some(start) = last_poll
+            {
+                fold(&mut run.log, start, &mut folded, polls);
+            }
+            last_poll = Some(run.log.len());
             run.log.push(LogEntry::note(note));
             tokio::time::sleep(wait).await;
             polls += 1;
@@ -133,8 +148,25 @@ impl Executor {
     }
 }
 
+/// Takes the entries of poll `poll` (from `start` on) out of `log`, counting it in
+/// the note of the folded polls (added where the first of them stood).
+fn fold(log: &mut Vec<LogEntry>, start: usize, folded: &mut Option<usize>, poll: u32) {
+    log.truncate(start);
+    let message = format!(
+        "polls {} to {poll}: not logged one by one (the first {POLLS_LOGGED} polls and the last are)",
+        POLLS_LOGGED + 1
+    );
+    match folded.and_then(|at| log.get_mut(at)) {
+        Some(note) => note.message = message,
+        None => {
+            *folded = Some(log.len());
+            log.push(LogEntry::note(message));
+        }
+    }
+}
+
 /// Whether two URLs share an origin.
-fn same_origin(first: &str, second: &str) -> bool {
+pub(super) fn same_origin(first: &str, second: &str) -> bool {
     match (url::Url::parse(first), url::Url::parse(second)) {
         (Ok(first), Ok(second)) => first.origin() == second.origin(),
         _ => false,

@@ -12,6 +12,7 @@ use super::super::destination;
 use super::super::exchange::{Failure, name_the_limit, read_body};
 use super::super::log::{Exchange, LogEntry};
 use super::super::proxy::Relay;
+use super::super::redirect::Hop;
 use super::super::spec::Timeouts;
 use super::super::tls::{TlsSetup, system_roots_present};
 use super::super::trace::Outgoing;
@@ -23,6 +24,9 @@ pub(super) struct Response {
     pub(super) status: u16,
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
+    /// The hop that got this answer, when redirects led to it (a Digest challenge
+    /// is answered there, not at the first URL).
+    pub(super) redirected: Option<Box<Hop>>,
 }
 
 /// The log of one run, the HTTP request in flight (which a timeout interrupts),
@@ -34,6 +38,9 @@ pub(super) struct Run {
     pub(super) trace: Outgoing,
     /// The spec's `[tls]`, rendered: the CAs trusted and the client certificate.
     pub(super) tls: Option<Arc<TlsSetup>>,
+    /// The origin of the request's first hop, the only one its client certificate
+    /// goes to — whatever a redirect or a polled `Location` leads to later.
+    pub(super) origin: Option<url::Origin>,
 }
 
 pub(super) struct InFlight {
@@ -47,7 +54,7 @@ pub(super) struct InFlight {
 impl Run {
     /// A run's start: an empty log, and its trace (see [`Outgoing::start`]).
     pub(super) fn new(debug: bool) -> Self {
-        Run { debug, log: Vec::new(), in_flight: None, trace: Outgoing::start(), tls: None }
+        Run { debug, log: Vec::new(), in_flight: None, trace: Outgoing::start(), tls: None, origin: None }
     }
 
     pub(super) fn start(&mut self, method: &str, url: &str, trace_id: &str, headers: &HeaderMap, body: Option<&[u8]>) {
@@ -291,7 +298,7 @@ impl Executor {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = read_body(response, read_timeout, self.inner.options.max_response_bytes).await?;
-            Ok(Response { status, headers, body })
+            Ok(Response { status, headers, body, redirected: None })
         }
         .await;
         run.finish(result.as_ref());
