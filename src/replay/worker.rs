@@ -132,12 +132,14 @@ pub struct WorkerOptions {
     /// When a host's breaker opens and how long it stays open (issue #22): shared
     /// by every worker of a store that keeps host state.
     pub breaker: BreakerPolicy,
-    /// The longest a `Retry-After` pauses a host for the whole fleet.
+    /// The longest a `Retry-After` pauses a host for the whole fleet (a queued
+    /// spec has no `[retry]`, so no `max_retry_after` of its own).
     pub max_retry_after: Duration,
     /// The caps on requests in flight per host, fleet-wide (issue #22):
     /// `per_host` and a limits file's `concurrency` (default: none; the command
-    /// line's `--per-host` is [`DEFAULT_PER_HOST`]). A record counts from its claim
-    /// until it settles, so records buffered ahead of their sends count too.
+    /// line's `--per-host` is [`DEFAULT_PER_HOST`]). Each claim gives the worker
+    /// its share of a capped host ([`super::Lease::sendable`]), and it keeps at
+    /// most that many of the host's records on the wire.
     pub limits: Limits,
 }
 
