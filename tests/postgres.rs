@@ -241,13 +241,7 @@ fn a_database_of_the_first_schema_is_migrated_keeping_its_records() {
         .collect();
     assert_eq!(
         indexes,
-        [
-            "courier_requests_claim",
-            "courier_requests_fair",
-            "courier_requests_key",
-            "courier_requests_leased",
-            "courier_requests_pkey"
-        ]
+        ["courier_requests_fair", "courier_requests_key", "courier_requests_leased", "courier_requests_pkey"]
     );
     let trace_context =
         courier::request::trace::TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");

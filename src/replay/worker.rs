@@ -594,7 +594,11 @@ impl Worker {
                 state.worked = true;
                 state.outage = Outage::default();
                 state.claim_retry_at = None;
-                state.dry_since = (records.len() < asked).then(tokio::time::Instant::now);
+                // Short, the queue may be dry — unless records settled while this claim
+                // was on its way: counted before they settled, its caps left out room
+                // they have freed since (and `--until-empty` would stop with work left).
+                let settled_since = state.settled_at.is_some_and(|at| at >= started);
+                state.dry_since = (records.len() < asked && !settled_since).then(tokio::time::Instant::now);
                 for record in records {
                     if let Some(sendable) = record.lease.as_ref().and_then(|lease| lease.sendable) {
                         let host = host_of(&record.saved.request.url);
@@ -645,6 +649,7 @@ impl Worker {
                     // Settled records free room under the caps per host: a claim
                     // cut short by them may find more now.
                     state.dry_since = None;
+                    state.settled_at = Some(tokio::time::Instant::now());
                 }
                 for ended in &batch {
                     state.leases.remove(&ended.record.id);
@@ -855,6 +860,8 @@ struct Drain {
     shares: HashMap<String, Share>,
     /// The records at the head of the buffer that wait for their host's share.
     waiting: usize,
+    /// When a batch of settles last committed, under caps per host.
+    settled_at: Option<tokio::time::Instant>,
 }
 
 /// A worker's share of a capped host, and how much of it is in use.
@@ -892,6 +899,7 @@ impl Drain {
                 && options.limits.destinations.iter().all(|limit| limit.concurrency.is_none() && limit.rate.is_none()),
             shares: HashMap::new(),
             waiting: 0,
+            settled_at: None,
         }
     }
 
