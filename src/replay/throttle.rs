@@ -102,19 +102,17 @@ impl Throttle {
                     }
                 }
             };
+            // Still no room at the deadline (the loop looks once more after each wait).
+            if now >= deadline {
+                return Err(self.refusal(host, &blocked));
+            }
             let until = match blocked {
                 Blocked::InFlight(_) | Blocked::Rate(None) => deadline,
                 Blocked::Rate(Some(at)) => at.min(deadline),
             };
-            if until >= deadline && now >= deadline {
-                return Err(self.refusal(host, &blocked));
-            }
             tokio::select! {
                 () = &mut freed => {}
                 () = tokio::time::sleep_until(until) => {}
-            }
-            if Instant::now() >= deadline {
-                return Err(self.refusal(host, &blocked));
             }
         }
     }

@@ -407,12 +407,11 @@ impl Worker {
                     let (record, (verdict, asked)) =
                         joined.map_err(|error| StoreError(format!("a send failed: {error}")))?;
                     let finish = self.finish_of(&record, &verdict, asked);
-                    self.note_host(&mut state, &record, &verdict, asked);
-                    if !state.shares.is_empty()
-                        && let Some(share) = state.shares.get_mut(&host_of(&record.saved.request.url))
-                    {
+                    let host = host_of(&record.saved.request.url);
+                    if let Some(share) = state.shares.get_mut(&host) {
                         share.on_wire = share.on_wire.saturating_sub(1);
                     }
+                    self.note_host(&mut state, host, &verdict, asked);
                     state.ended.push(Ended { record, verdict, finish });
                 }
                 claimed = finished(&mut state.claiming) => self.claimed(&mut state, claimed)?,
@@ -459,11 +458,11 @@ impl Worker {
     /// Tells the host watch how an attempt went: a failure (no answer, 5xx, 429)
     /// counts toward the host's breaker, an answer closes it, and a `Retry-After`
     /// on a failure pauses the host for the fleet (at most `max_retry_after`).
-    fn note_host(&self, state: &mut Drain, record: &Record, verdict: &Verdict, asked: Option<Duration>) {
+    fn note_host(&self, state: &mut Drain, host: String, verdict: &Verdict, asked: Option<Duration>) {
         let now = Utc::now();
         let failed = matches!(verdict, Verdict::Failed { .. });
         let pause_until = asked.filter(|_| failed).map(|asked| now + delta(asked.min(self.options.max_retry_after)));
-        let report = HostReport { host: host_of(&record.saved.request.url), failed, pause_until };
+        let report = HostReport { host, failed, pause_until };
         state.watch.note(report, &self.options.breaker, now);
     }
 
