@@ -155,31 +155,22 @@ fn author_mistakes(source: &SpecSource, index: &LineIndex) -> Vec<Diagnostic> {
             }
         }
     }
-    for field in ["password", "token", "client_secret"] {
-        let Some(value) = source.tree.get("auth").and_then(|auth| auth.get(field)).and_then(Value::as_str) else {
-            continue;
-        };
-        if !value.is_empty() && !value.contains("${") {
-            let message = "a credential written in the spec: it travels and is stored with the spec's text".to_owned();
-            let name = field.to_ascii_uppercase();
+    // Secrets written into the spec's text, field by field: (table, field, what it
+    // is, the secret's name in the fix).
+    let literal_secrets = [
+        ("auth", "password", "a credential", "PASSWORD"),
+        ("auth", "token", "a credential", "TOKEN"),
+        ("auth", "client_secret", "a credential", "CLIENT_SECRET"),
+        ("tls", "client_key", "a private key", "CLIENT_KEY"),
+        ("sign", "secret", "a signing secret", "SIGNING_SECRET"),
+    ];
+    for (table, field, what, name) in literal_secrets {
+        let value = source.tree.get(table).and_then(|table| table.get(field)).and_then(Value::as_str);
+        if value.is_some_and(|value| !value.trim().is_empty() && !value.contains("${")) {
+            let message = format!("{what} written in the spec: it travels and is stored with the spec's text");
             let fix = format!("write ${{secret(\"{name}\")}} and set COURIER_SECRET_{name}");
-            warn(&format!("auth.{field}"), "literal-secret", message, fix);
+            warn(&format!("{table}.{field}"), "literal-secret", message, fix);
         }
-    }
-    let client_key = source.tree.get("tls").and_then(|tls| tls.get("client_key")).and_then(Value::as_str);
-    if client_key.is_some_and(|key| !key.trim().is_empty() && !key.contains("${")) {
-        let message = "a private key written in the spec: it travels and is stored with the spec's text".to_owned();
-        let fix = "write ${secret(\"CLIENT_KEY\")} and set COURIER_SECRET_CLIENT_KEY".to_owned();
-        warn("tls.client_key", "literal-secret", message, fix);
-    }
-    let signing = source.tree.get("sign").and_then(|sign| sign.get("secret")).and_then(Value::as_str);
-    if let Some(value) = signing
-        && !value.is_empty()
-        && !value.contains("${")
-    {
-        let message = "a signing secret written in the spec: it travels and is stored with the spec's text".to_owned();
-        let fix = "write ${secret(\"SIGNING_SECRET\")} and set COURIER_SECRET_SIGNING_SECRET".to_owned();
-        warn("sign.secret", "literal-secret", message, fix);
     }
     let headers = source.tree.get("headers").and_then(Value::as_object);
     for (name, value) in headers.into_iter().flatten() {
