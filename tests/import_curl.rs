@@ -264,10 +264,12 @@ fn the_imported_spec_keeps_limits_cookies_and_redirects_exactly() {
 
 #[test]
 fn unsupported_options_are_listed_with_status_1_and_the_rest_is_printed() {
-    let imported = courier(&["import", "curl", "curl -k --proxy http://p:3128 -H 'X-Kept: 1' https://x.org/p"], &[]);
+    let imported =
+        courier(&["import", "curl", "curl -k --proxy http://p:3128 -T f -H 'X-Kept: 1' https://x.org/p"], &[]);
     let (spec, notes) = (String::from_utf8_lossy(&imported.stdout), String::from_utf8_lossy(&imported.stderr));
     assert_eq!(imported.status.code(), Some(1), "{notes}");
-    assert!(notes.contains("not imported: -k") && notes.contains("not imported: --proxy http://p:3128"), "{notes}");
+    assert!(notes.contains("not imported: -k") && notes.contains("not imported: -T f"), "{notes}");
+    assert!(notes.contains("note: --proxy http://p:3128: the proxy is the operator's"), "{notes}");
     assert!(spec.contains("X-Kept = \"1\"") && spec.contains("url = \"https://x.org/p\""), "{spec}");
 }
 

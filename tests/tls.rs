@@ -343,3 +343,48 @@ fn a_body_file_from_the_web_leaves_the_client_certificate_to_the_requests_origin
     assert_eq!(files.seen().len(), 1, "the file was fetched");
     assert_eq!(service.seen(), [("/orders".to_owned(), true)], "the request's origin gets the certificate");
 }
+
+/// `courier import curl` maps curl's `--cacert`, `--cert` and `--key`: the CA is
+/// written into the spec, the certificate and key become secrets, and the spec
+/// then reaches a server that requires the client certificate, as curl does with
+/// the same files (when curl is installed).
+#[test]
+fn an_imported_curl_command_with_cacert_cert_and_key_sends_the_client_certificate() {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
+    let client = clients.leaf("tenant-7");
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    write(folder.path(), "client.pem", &client.cert);
+    write(folder.path(), "client.key", &client.key);
+    let command = format!("curl --cacert ca.pem --cert client.pem --key client.key {}", server.url());
+
+    let imported = replay_support::courier(folder.path()).args(["import", "curl", &command]).output().unwrap();
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    for secret in ["LOCALHOST_CLIENT_CERT", "LOCALHOST_CLIENT_KEY"] {
+        assert!(stderr(&imported).contains(&format!("COURIER_SECRET_{secret}")), "{}", stderr(&imported));
+    }
+    assert_no_key(&client.key, "the imported spec", stdout(&imported).as_bytes());
+    write(folder.path(), "imported.toml", &stdout(&imported));
+
+    let mut send = replay_support::courier(folder.path());
+    send.args(["send", "imported.toml"])
+        .env("COURIER_SECRET_LOCALHOST_CLIENT_CERT", &client.cert)
+        .env("COURIER_SECRET_LOCALHOST_CLIENT_KEY", &client.key);
+    let sent = send.output().unwrap();
+    assert_eq!(outcome(&sent)["status"], 200, "{}", stdout(&sent));
+    assert_eq!(server.seen(), [("/orders".to_owned(), true)]);
+
+    let curl = std::process::Command::new("curl")
+        .current_dir(folder.path())
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", "ca.pem"])
+        .args(["--cert", "client.pem", "--key", "client.key", &server.url()])
+        .output();
+    match curl {
+        Ok(curl) => {
+            assert_eq!(String::from_utf8_lossy(&curl.stdout), "200", "{}", stderr(&curl));
+            assert_eq!(server.seen(), [("/orders".to_owned(), true), ("/orders".to_owned(), true)]);
+        }
+        Err(_) => eprintln!("skipped: curl's side of the comparison (curl is not installed)"),
+    }
+}

@@ -131,6 +131,12 @@ struct Curl {
     max_time: Option<String>,
     connect_timeout: Option<String>,
     globoff: bool,
+    digest: bool,
+    /// `--cacert`: a CA file, read and written into the spec.
+    ca_file: Option<String>,
+    /// `--cert` and `--key`: files whose PEM goes to secrets.
+    client_cert: Option<String>,
+    client_key: Option<String>,
     unsupported: Vec<String>,
     notes: Vec<String>,
 }
@@ -160,6 +166,18 @@ enum Opt {
     UserAgent,
     Referer,
     GlobOff,
+    Digest,
+    CaCert,
+    Cert,
+    Key,
+    /// `--cert-type`, `--key-type`: PEM is what courier reads.
+    CertType,
+    /// The operator's proxy: an option of `courier send`, not of the spec.
+    Proxy,
+    ProxyUser,
+    /// A credential courier cannot use (`--pass`): listed, its value never shown.
+    Hidden,
+    Insecure,
     /// Changes only what curl prints or where: ignored (with a value when true).
     Output(bool),
     /// Cannot be reproduced (with a value when true).
@@ -190,13 +208,23 @@ fn long_option(name: &str) -> Opt {
         "user-agent" => Opt::UserAgent,
         "referer" => Opt::Referer,
         "globoff" => Opt::GlobOff,
+        "digest" => Opt::Digest,
+        "cacert" => Opt::CaCert,
+        "cert" => Opt::Cert,
+        "key" => Opt::Key,
+        "cert-type" | "key-type" => Opt::CertType,
+        "proxy" => Opt::Proxy,
+        "proxy-user" => Opt::ProxyUser,
+        "pass" | "proxy-pass" => Opt::Hidden,
+        "insecure" => Opt::Insecure,
+        "basic" => Opt::Output(false),
         "silent" | "show-error" | "verbose" | "include" | "fail" | "fail-with-body" | "no-buffer" | "progress-bar"
         | "no-progress-meter" | "remote-name" | "remote-header-name" | "http1.1" | "http2" | "create-dirs" => {
             Opt::Output(false)
         }
         "output" | "dump-header" | "write-out" | "stderr" | "trace" | "trace-ascii" | "cookie-jar" => Opt::Output(true),
-        "upload-file" | "proxy" | "cert" | "key" | "cacert" | "config" | "retry" | "resolve" | "connect-to"
-        | "interface" | "limit-rate" | "range" | "proxy-user" | "netrc-file" | "unix-socket" => Opt::Unsupported(true),
+        "upload-file" | "config" | "retry" | "resolve" | "connect-to" | "interface" | "limit-rate" | "range"
+        | "netrc-file" | "unix-socket" | "capath" | "noproxy" => Opt::Unsupported(true),
         _ => Opt::Unsupported(false),
     }
 }
@@ -218,7 +246,11 @@ fn short_option(letter: char) -> Opt {
         'g' => Opt::GlobOff,
         's' | 'S' | 'v' | 'i' | 'f' | 'N' | '#' | 'O' | 'J' => Opt::Output(false),
         'o' | 'D' | 'w' | 'c' => Opt::Output(true),
-        'T' | 'x' | 'E' | 'K' | 'r' | 'U' => Opt::Unsupported(true),
+        'E' => Opt::Cert,
+        'x' => Opt::Proxy,
+        'U' => Opt::ProxyUser,
+        'k' => Opt::Insecure,
+        'T' | 'K' | 'r' => Opt::Unsupported(true),
         _ => Opt::Unsupported(false),
     }
 }
@@ -231,6 +263,8 @@ fn takes_value(opt: Opt) -> bool {
             | Opt::Compressed
             | Opt::Location
             | Opt::GlobOff
+            | Opt::Digest
+            | Opt::Insecure
             | Opt::Output(false)
             | Opt::Unsupported(false)
     )
@@ -316,9 +350,46 @@ impl Curl {
             Opt::UserAgent => self.headers.push(("User-Agent".to_owned(), value)),
             Opt::Referer => self.headers.push(("Referer".to_owned(), value)),
             Opt::GlobOff => self.globoff = true,
+            Opt::Digest => self.digest = true,
+            Opt::CaCert => self.ca_file = Some(value),
+            Opt::Cert => self.cert(name, value),
+            Opt::Key => self.client_key = Some(value),
+            Opt::CertType if value.eq_ignore_ascii_case("PEM") => {}
+            Opt::CertType => self.unsupported.push(format!("{name} {value}: courier reads PEM certificates and keys")),
+            Opt::Proxy => self.proxy(name, &value),
+            Opt::ProxyUser => self.notes.push(format!(
+                "{name}: the proxy's user and password go in courier's --proxy http://user:password@host:port"
+            )),
+            Opt::Hidden => self.unsupported.push(format!("{name} [value not shown]: an encrypted key")),
+            Opt::Insecure => self.unsupported.push(format!(
+                "{name}: courier always checks certificates; trust a private CA with [tls] ca (curl's --cacert)"
+            )),
             Opt::Output(_) => {}
             Opt::Unsupported(true) => self.unsupported.push(format!("{name} {value}")),
             Opt::Unsupported(false) => self.unsupported.push(name.to_owned()),
+        }
+    }
+
+    /// `--cert FILE`; curl's `FILE:PASSWORD` is an encrypted key, which courier
+    /// does not read (and the password is shown nowhere).
+    fn cert(&mut self, name: &str, value: String) {
+        match value.split_once(':') {
+            Some((file, _)) => self.unsupported.push(format!(
+                "{name} {file}:[password not shown]: an encrypted key; courier reads an unencrypted PEM key"
+            )),
+            None => self.client_cert = Some(value),
+        }
+    }
+
+    /// `-x URL`: the egress proxy is the operator's setting (`courier send
+    /// --proxy`), not the spec's; the note shows it without its password.
+    fn proxy(&mut self, name: &str, value: &str) {
+        let given = if value.contains("://") { value.to_owned() } else { format!("http://{value}") };
+        match given.parse::<courier::request::EgressProxy>() {
+            Ok(proxy) => self.notes.push(format!(
+                "{name} {proxy}: the proxy is the operator's, not the spec's: give it to courier as --proxy (or COURIER_PROXY)"
+            )),
+            Err(error) => self.unsupported.push(format!("{name}: {error}")),
         }
     }
 
@@ -396,6 +467,7 @@ struct Spec {
     body: Vec<String>,
     body_fields: Vec<(String, String)>,
     auth: Vec<String>,
+    tls: Vec<String>,
 }
 
 impl Spec {
@@ -410,6 +482,7 @@ impl Spec {
         table("body", &self.body);
         table("body.fields", &pairs(&self.body_fields));
         table("auth", &self.auth);
+        table("tls", &self.tls);
         out
     }
 }
@@ -427,6 +500,28 @@ fn key(name: &str) -> String {
 /// A TOML string, quoted and escaped by the toml crate.
 fn string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
+}
+
+/// The largest CA file `--cacert` may name: a bundle of a few hundred certificates.
+const MAX_CA_FILE: u64 = 1024 * 1024;
+
+/// The text of a PEM file, read whole when it is small enough and is text.
+fn read_pem(path: &str) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot be read ({error})"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CA_FILE + 1).read_to_end(&mut bytes).map_err(|error| format!("cannot be read ({error})"))?;
+    if bytes.len() as u64 > MAX_CA_FILE {
+        return Err(format!("larger than {MAX_CA_FILE} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "not PEM text (courier reads PEM, not DER)".to_owned())
+}
+
+/// Text as a TOML string over several lines when it can be written literally
+/// (PEM can), else quoted and escaped on one.
+fn multiline(text: &str) -> String {
+    let literal = !text.contains("'''") && text.chars().all(|c| c == '\n' || c == '\t' || !c.is_control());
+    if literal { format!("'''\n{text}'''") } else { string(text) }
 }
 
 /// Literal text as a template: every `${` written `\${`, so nothing is evaluated.
@@ -474,6 +569,7 @@ impl Curl {
         self.limits(spec);
         self.auth(&url, spec);
         self.write_headers(&url, spec);
+        self.tls(&url, spec);
         if !self.get {
             self.body(spec);
         }
@@ -579,7 +675,8 @@ impl Curl {
             self.unsupported.push("-u without a password: curl would ask for it".to_owned());
             return;
         };
-        let mut auth = vec!["type = \"basic\"".to_owned()];
+        let kind = if self.digest { "digest" } else { "basic" };
+        let mut auth = vec![format!("type = {}", string(kind))];
         if password.is_empty() {
             // An API key given as the user name (Stripe's `-u sk_test_...:`) is the credential.
             let key = secret(&secret_name(url, "USERNAME"), "the user name (an API key)", &mut self.notes);
@@ -590,6 +687,33 @@ impl Curl {
             auth.push(format!("password = {}", string(&password)));
         }
         spec.auth = auth;
+    }
+
+    /// `--cacert` becomes `[tls] ca` with the file's certificates written in (a
+    /// CA is public, and a spec's `ca` file must lie beside it); `--cert` and
+    /// `--key` become secrets, since a key is one. curl reads the key from the
+    /// certificate's file when `--key` is not given, and so does the note.
+    fn tls(&mut self, url: &str, spec: &mut Spec) {
+        if let Some(file) = self.ca_file.take() {
+            match read_pem(&file) {
+                Ok(pem) => spec.tls.push(format!("ca = {}", multiline(&pem))),
+                Err(why) => self.unsupported.push(format!("--cacert {file}: {why}")),
+            }
+        }
+        let (cert, key) = (self.client_cert.take(), self.client_key.take());
+        let Some(cert) = cert else {
+            if let Some(key) = key {
+                self.unsupported.push(format!("--key {key} without --cert: a key needs its certificate"));
+            }
+            return;
+        };
+        let key = key.unwrap_or_else(|| cert.clone());
+        let what = format!("the client certificate (the PEM of {cert})");
+        let cert_secret = secret(&secret_name(url, "CLIENT_CERT"), &what, &mut self.notes);
+        let what = format!("the client key (the PEM of {key})");
+        let key_secret = secret(&secret_name(url, "CLIENT_KEY"), &what, &mut self.notes);
+        spec.tls.push(format!("client_cert = {}", string(&cert_secret)));
+        spec.tls.push(format!("client_key = {}", string(&key_secret)));
     }
 
     fn write_headers(&mut self, url: &str, spec: &mut Spec) {
@@ -844,5 +968,85 @@ mod tests {
             assert!(imported.unsupported.iter().any(|problem| problem.starts_with(listed)), "{listed}: {imported:?}");
         }
         assert!(imported.toml.contains("X-Kept = \"1\""), "{}", imported.toml);
+    }
+
+    /// A proxy's password, a key's passphrase and a `--cert FILE:PASSWORD` are
+    /// shown in no note, no listed option and not in the spec.
+    #[test]
+    fn credentials_of_options_courier_does_not_take_are_never_shown() {
+        let imported = import(
+            "curl -x http://ops:s3cret@proxy.internal:3128 -U ops:s3cret --cert c.pem:s3cret --pass s3cret \
+             --proxy-pass s3cret https://x.org",
+        );
+        let shown = format!("{}{:?}{:?}", imported.toml, imported.notes, imported.unsupported);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            imported.notes.iter().any(|note| note.contains("http://ops:[redacted]@proxy.internal:3128")),
+            "{imported:?}"
+        );
+        assert!(imported.unsupported.iter().any(|problem| problem.starts_with("--cert c.pem:")), "{imported:?}");
+        // The twin: a proxy without a password is a note only, and the spec is complete.
+        let plain = import("curl -x proxy.internal:3128 https://x.org");
+        assert!(plain.unsupported.is_empty(), "{plain:?}");
+        assert!(plain.notes.iter().any(|note| note.contains("--proxy")), "{plain:?}");
+        let socks = import("curl -x socks5://ops:s3cret@proxy:1080 https://x.org");
+        assert!(!format!("{socks:?}").contains("s3cret"), "{socks:?}");
+        assert!(
+            socks.unsupported.iter().any(|problem| problem.contains("http://[user:password@]host:port")),
+            "{socks:?}"
+        );
+    }
+
+    #[test]
+    fn cacert_is_written_into_the_spec_and_cert_and_key_become_secrets() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+        let ca_file = folder.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        let line =
+            format!("curl --cacert {} -E client.pem --key client.key https://api.example.org/v1", ca_file.display());
+        let imported = import(&line);
+        assert!(imported.unsupported.is_empty(), "{imported:?}");
+        assert!(imported.toml.contains(&format!("[tls]\nca = '''\n{}'''", ca.pem())), "{}", imported.toml);
+        assert!(
+            imported.toml.contains(r#"client_cert = '${secret("API_EXAMPLE_ORG_CLIENT_CERT")}'"#),
+            "{}",
+            imported.toml
+        );
+        assert!(
+            imported.toml.contains(r#"client_key = '${secret("API_EXAMPLE_ORG_CLIENT_KEY")}'"#),
+            "{}",
+            imported.toml
+        );
+        assert!(imported.notes.iter().any(|note| note.contains("the PEM of client.key")), "{imported:?}");
+        // curl reads the key from the certificate's file when --key is not given.
+        let one_file = import("curl --cert both.pem https://api.example.org");
+        assert!(one_file.notes.iter().filter(|note| note.contains("the PEM of both.pem")).count() == 2, "{one_file:?}");
+        // What cannot be used is listed: a missing CA file, a key alone, DER.
+        let missing = import("curl --cacert /nonexistent/ca.pem https://x.org");
+        assert!(
+            missing
+                .unsupported
+                .iter()
+                .any(|problem| problem.starts_with("--cacert /nonexistent/ca.pem: cannot be read")),
+            "{missing:?}"
+        );
+        let key_alone = import("curl --key client.key https://x.org");
+        assert!(
+            key_alone.unsupported.iter().any(|problem| problem.contains("a key needs its certificate")),
+            "{key_alone:?}"
+        );
+        let der = import("curl --cert-type DER --cert c.der https://x.org");
+        assert!(der.unsupported.iter().any(|problem| problem.contains("PEM")), "{der:?}");
+    }
+
+    #[test]
+    fn digest_keeps_its_scheme() {
+        let imported = import("curl --digest -u alice:wonder https://x.org/report");
+        assert!(imported.toml.contains("[auth]\ntype = \"digest\"\nusername = \"alice\""), "{}", imported.toml);
+        assert!(!imported.toml.contains("wonder"), "{}", imported.toml);
+        assert!(import("curl --basic -u alice:wonder https://x.org").toml.contains("type = \"basic\""));
     }
 }
