@@ -50,6 +50,26 @@ const RELAY_THREADS: usize = 2;
 /// The most of the proxy's reason phrase shown in an error.
 const MAX_REASON: usize = 100;
 
+/// What a local process may hold of the relay: it answers only the executor's
+/// clients, but anything on the machine can connect to it.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// How long a connection may take to send a request's head, and may sit idle
+    /// between requests. The executor's clients write the head at once; a
+    /// connection that says nothing is closed after this.
+    header_timeout: Duration,
+    /// Connections read from at once; more wait in the listen backlog. The
+    /// executor's own are bounded by its concurrency, and a tunnel, once open,
+    /// no longer counts.
+    connections: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds { header_timeout: Duration::from_secs(10), connections: 1024 }
+    }
+}
+
 /// An egress proxy, `http://[user:password@]host:port`. Its address is the
 /// operator's and is not subject to the destination policy; its password is shown
 /// nowhere (`Debug` and `Display` write `[redacted]`).
@@ -170,6 +190,16 @@ impl Relay {
         lookup: Lookup,
         limit: Duration,
     ) -> std::io::Result<Relay> {
+        Relay::start_bounded(proxy, policy, lookup, limit, Bounds::default())
+    }
+
+    fn start_bounded(
+        proxy: EgressProxy,
+        policy: Destinations,
+        lookup: Lookup,
+        limit: Duration,
+        bounds: Bounds,
+    ) -> std::io::Result<Relay> {
         let listener = std::net::TcpListener::bind((IpAddr::from([127, 0, 0, 1]), 0))?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -188,7 +218,7 @@ impl Relay {
             runtime.block_on(async move {
                 let Ok(listener) = TcpListener::from_std(listener) else { return };
                 tokio::select! {
-                    () = accept(listener, serving) => {}
+                    () = accept(listener, serving, bounds) => {}
                     _ = stopped => {}
                 }
             });
@@ -216,8 +246,10 @@ fn bare(host: &str) -> String {
     host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
 }
 
-async fn accept(listener: TcpListener, state: Arc<State>) {
+async fn accept(listener: TcpListener, state: Arc<State>, bounds: Bounds) {
+    let connections = Arc::new(tokio::sync::Semaphore::new(bounds.connections));
     loop {
+        let Ok(permit) = connections.clone().acquire_owned().await else { return };
         let Ok((stream, _)) = listener.accept().await else {
             // Out of file descriptors, say: wait rather than spin.
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -225,6 +257,7 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
         };
         let state = state.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let upstream: Upstream = Arc::new(tokio::sync::Mutex::new(None));
             let service = hyper::service::service_fn(move |request| {
                 let (state, upstream) = (state.clone(), upstream.clone());
@@ -234,6 +267,8 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
             let _ = hyper::server::conn::http1::Builder::new()
                 // The destination's answer goes back as it came: no Date of the relay's.
                 .auto_date_header(false)
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(bounds.header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
@@ -436,7 +471,57 @@ fn shown_reason(status: u16, redacted: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
     use super::*;
+
+    fn relay(bounds: Bounds) -> Relay {
+        let proxy: EgressProxy = "http://127.0.0.1:9".parse().unwrap();
+        let lookup = super::super::destination::system_lookup();
+        Relay::start_bounded(proxy, Destinations::default(), lookup, Duration::from_secs(5), bounds).unwrap()
+    }
+
+    /// Whether the relay closed `stream` within `wait` (it sends nothing first:
+    /// a connection it will not serve gets no answer).
+    fn closed_within(stream: &mut std::net::TcpStream, wait: Duration) -> bool {
+        stream.set_read_timeout(Some(wait)).unwrap();
+        let mut rest = Vec::new();
+        match stream.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    /// A local process that connects and says nothing is closed after the
+    /// header timeout (without it, the connection, a descriptor and a task, stayed
+    /// for ever); the watchdog is the read timeout.
+    #[test]
+    fn a_connection_that_sends_no_request_is_closed() {
+        let bounds = Bounds { header_timeout: Duration::from_millis(500), ..Bounds::default() };
+        let relay = relay(bounds);
+        let mut silent = std::net::TcpStream::connect(relay.address).unwrap();
+        assert!(closed_within(&mut silent, Duration::from_secs(20)), "a silent connection stayed open");
+    }
+
+    /// Past the cap, a connection waits unserved until one of those held closes.
+    #[test]
+    fn connections_past_the_cap_wait_for_one_to_close() {
+        let relay = relay(Bounds { header_timeout: Duration::from_secs(60), connections: 2 });
+        let mut held: Vec<_> = (0..2).map(|_| std::net::TcpStream::connect(relay.address).unwrap()).collect();
+        // Served: a request without the relay's token is closed at once.
+        let ask =
+            |stream: &mut std::net::TcpStream| stream.write_all(b"GET http://x.org/ HTTP/1.1\r\nHost: x.org\r\n\r\n");
+        let mut waiting = std::net::TcpStream::connect(relay.address).unwrap();
+        ask(&mut waiting).unwrap();
+        assert!(!closed_within(&mut waiting, Duration::from_millis(500)), "served past the cap");
+        held.pop();
+        assert!(closed_within(&mut waiting, Duration::from_secs(20)), "not served once a connection closed");
+        // The twin: under the cap, the same request is closed at once.
+        drop(held);
+        let mut served = std::net::TcpStream::connect(relay.address).unwrap();
+        ask(&mut served).unwrap();
+        assert!(closed_within(&mut served, Duration::from_secs(20)));
+    }
 
     /// Failures toward many names within a minute (a host from a chat variable)
     /// keep the relay's memory bounded, and the newest is still the one read.
