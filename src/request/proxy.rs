@@ -50,6 +50,9 @@ const RELAY_THREADS: usize = 2;
 /// The most of the proxy's reason phrase shown in an error.
 const MAX_REASON: usize = 100;
 
+/// The addresses of one name the proxy is asked for before the relay gives up.
+const MAX_ADDRESSES_TRIED: usize = 4;
+
 /// What a local process may hold of the relay: it answers only the executor's
 /// clients, but anything on the machine can connect to it.
 #[derive(Debug, Clone, Copy)]
@@ -366,26 +369,40 @@ impl State {
         })
     }
 
+    /// Tries the addresses `host` resolves to that the policy allows, in the
+    /// resolver's order, until the proxy reaches one: a proxy that answers it
+    /// could not reach an address (5xx) is asked for the next, as a direct
+    /// connection tries the next address. Any other refusal ends the tries.
     async fn try_open(&self, host: &str, port: u16) -> Result<TcpStream, Failure> {
-        let address = self.checked_address(host, port).await?;
+        let addresses = self.checked_addresses(host, port).await?;
+        let mut last = None;
+        for address in addresses.into_iter().take(MAX_ADDRESSES_TRIED) {
+            match self.connect_through(host, SocketAddr::new(address, port)).await {
+                Ok(stream) => return Ok(stream),
+                Err(Unopened { failure, try_next: true }) => last = Some(failure),
+                Err(Unopened { failure, try_next: false }) => return Err(failure),
+            }
+        }
+        Err(last.unwrap_or_else(|| Failure::exception(format!("{host} resolved to no address"))))
+    }
+
+    /// One `CONNECT` to `target` through the proxy.
+    async fn connect_through(&self, host: &str, target: SocketAddr) -> Result<TcpStream, Unopened> {
         let proxy = &self.proxy;
-        let mut stream = TcpStream::connect(proxy.address()).await.map_err(|error| Failure {
-            kind: EventKind::Exception,
-            message: format!("cannot connect to the proxy {proxy}: {error}"),
-            refused: false,
-            connection: true,
+        let failure =
+            |message: String| Failure { kind: EventKind::Exception, message, refused: false, connection: true };
+        let mut stream = TcpStream::connect(proxy.address()).await.map_err(|error| Unopened {
+            failure: failure(format!("cannot connect to the proxy {proxy}: {error}")),
+            try_next: false,
         })?;
-        let target = SocketAddr::new(address, port);
         let mut ask = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
         if let Some(authorization) = proxy.authorization() {
             ask.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
         }
         ask.push_str("\r\n");
-        let lost = |error: std::io::Error| Failure {
-            kind: EventKind::Exception,
-            message: format!("the proxy {proxy} failed while opening a tunnel to {target} ({host}): {error}"),
-            refused: false,
-            connection: true,
+        let lost = |error: std::io::Error| Unopened {
+            failure: failure(format!("the proxy {proxy} failed while opening a tunnel to {target} ({host}): {error}")),
+            try_next: false,
         };
         stream.write_all(ask.as_bytes()).await.map_err(lost)?;
         let (status, reason) = read_answer(&mut stream).await.map_err(lost)?;
@@ -394,30 +411,33 @@ impl State {
         }
         // A proxy may echo what it was sent: its credentials go before anything else.
         let reason = shown_reason(status, &proxy.redact(&reason));
-        Err(Failure {
-            kind: EventKind::Exception,
-            message: format!(
+        Err(Unopened {
+            failure: failure(format!(
                 "the proxy {proxy} refused to open a tunnel to {target} ({host}): {status} {reason}; nothing was sent"
-            ),
-            refused: false,
-            connection: true,
+            )),
+            try_next: (500..600).contains(&status),
         })
     }
 
-    /// The first address `host` resolves to that the policy allows on `port`
-    /// (an address written as the host is checked as it is).
-    async fn checked_address(&self, host: &str, port: u16) -> Result<IpAddr, Failure> {
+    /// The addresses `host` resolves to that the policy allows on `port` (an
+    /// address written as the host is checked as it is).
+    async fn checked_addresses(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, Failure> {
         let shown = |address: IpAddr| if address.is_ipv6() { format!("[{address}]") } else { address.to_string() };
         if let Ok(address) = host.parse::<IpAddr>() {
             self.policy.check_address(&shown(address), address, port).map_err(Failure::refused)?;
-            return Ok(address);
+            return Ok(vec![address]);
         }
         let resolved = (self.lookup)(host.to_owned())
             .await
             .map_err(|error| Failure::exception(format!("cannot resolve {host}: {error}")))?;
-        let allowed = self.policy.allowed_addresses(host, resolved.into_iter(), port).map_err(Failure::refused)?;
-        allowed.first().copied().ok_or_else(|| Failure::exception(format!("{host} resolved to no address")))
+        self.policy.allowed_addresses(host, resolved.into_iter(), port).map_err(Failure::refused)
     }
+}
+
+/// Why one address was not tunnelled to, and whether the next may be.
+struct Unopened {
+    failure: Failure,
+    try_next: bool,
 }
 
 /// Records the last failure for a destination, keeping at most [`MAX_FAILURES`]:
@@ -501,6 +521,50 @@ mod tests {
         let relay = relay(bounds);
         let mut silent = std::net::TcpStream::connect(relay.address).unwrap();
         assert!(closed_within(&mut silent, Duration::from_secs(20)), "a silent connection stayed open");
+    }
+
+    /// A CONNECT proxy on loopback that answers each request line with the
+    /// status `answer` gives its target, and records the lines.
+    fn connect_proxy(answer: fn(&str) -> u16) -> (EgressProxy, Arc<Mutex<Vec<String>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") && stream.read_exact(&mut byte).is_ok() {
+                    head.push(byte[0]);
+                }
+                let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+                let target = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                recorded.lock().unwrap().push(line);
+                let _ = write!(stream, "HTTP/1.1 {} Test\r\n\r\n", answer(&target));
+            }
+        });
+        (proxy, seen)
+    }
+
+    #[test]
+    fn a_name_is_tunnelled_to_its_next_address_when_the_proxy_cannot_reach_one() {
+        let two: Lookup =
+            Arc::new(|_| Box::pin(async { Ok(vec![IpAddr::from([127, 0, 0, 2]), IpAddr::from([127, 0, 0, 3])]) }));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let open = |proxy: EgressProxy| {
+            let limit = Duration::from_secs(5);
+            let relay =
+                Relay::start_bounded(proxy, Destinations::allowing_private(), two.clone(), limit, Bounds::default());
+            runtime.block_on(relay.unwrap().state.try_open("api.example", 443))
+        };
+        let (proxy, seen) = connect_proxy(|target| if target.starts_with("127.0.0.2:") { 502 } else { 200 });
+        assert!(open(proxy).is_ok());
+        assert_eq!(*seen.lock().unwrap(), ["CONNECT 127.0.0.2:443 HTTP/1.1", "CONNECT 127.0.0.3:443 HTTP/1.1"]);
+        // A proxy that refuses the request itself (407) is not asked for another address.
+        let (proxy, seen) = connect_proxy(|_| 407);
+        let refused = open(proxy).err().expect("a 407 opens nothing");
+        assert!(refused.message.contains("407"), "{}", refused.message);
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 
     /// Past the cap, a connection waits unserved until one of those held closes.
