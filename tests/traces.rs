@@ -388,3 +388,28 @@ fn a_protocol_other_than_http_protobuf_and_a_bad_collector_url_are_refused() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("--otlp"), "{}", stderr(&bad));
 }
+
+/// On a machine without a system CA store (simulated with an empty
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`), `--otlp` to an http collector starts and
+/// exports: the exporter's default client could not be built there, and courier
+/// stopped with a usage error before sending anything.
+#[test]
+fn without_a_system_ca_store_an_http_collector_still_gets_the_spans() {
+    let (server, receiver) = (Server::start(), Receiver::start());
+    let folder = tempfile::tempdir().unwrap();
+    let spec = folder.path().join("request.toml");
+    std::fs::write(&spec, format!("url = '{}'\n", server.url("/hook"))).unwrap();
+    let empty = folder.path().join("empty-store");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(folder.path().join("empty-store.pem"), "").unwrap();
+    let sent = clean_courier(folder.path())
+        .args(["send", spec.to_str().unwrap(), "--otlp", &receiver.url()])
+        .env("SSL_CERT_FILE", folder.path().join("empty-store.pem"))
+        .env("SSL_CERT_DIR", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    assert_eq!(server.seen().len(), 1);
+    let spans = receiver.wait_for(1);
+    assert!(names(&spans).contains(&"courier.send"), "{spans:?}");
+}

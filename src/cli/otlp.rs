@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
@@ -61,6 +61,7 @@ impl OtlpArgs {
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(endpoint)
             .with_timeout(EXPORT_TIMEOUT)
+            .with_http_client(export_client()?)
             .build()
             .map_err(|error| Failure::usage(format!("cannot set up the OTLP exporter: {error}")))?;
         let service = std::env::var("OTEL_SERVICE_NAME")
@@ -86,6 +87,23 @@ impl OtlpArgs {
             .map_err(|error| Failure::usage(format!("cannot install the trace exporter: {error}")))?;
         Ok(Traces { provider: Some(provider) })
     }
+}
+
+/// The exporter's HTTP client. The SDK's own is built with rustls's platform
+/// verifier, which cannot be built on a machine without a system CA store, and
+/// then `--otlp` failed even for an `http://` collector; this one trusts nothing
+/// there instead (an `https://` collector's export then fails, and says why).
+/// Built on a thread of its own: a blocking client may not be made, nor
+/// dropped, inside an async runtime.
+fn export_client() -> Result<reqwest::blocking::Client, Failure> {
+    let build = || {
+        let builder = reqwest::blocking::Client::builder().timeout(EXPORT_TIMEOUT);
+        let builder =
+            if courier::request::system_roots_present() { builder } else { builder.tls_certs_only(Vec::new()) };
+        builder.build()
+    };
+    let built = std::thread::spawn(build).join().map_err(|_| Failure::usage("cannot set up the OTLP exporter"))?;
+    built.map_err(|error| Failure::usage(format!("cannot set up the OTLP exporter's HTTP client: {error}")))
 }
 
 /// `OTEL_EXPORTER_OTLP_PROTOCOL` (or its `_TRACES_` form), when set, must be

@@ -64,3 +64,4 @@ pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};
 pub use sign::{SignScheme, SignSpec};
 pub use source::SpecFormat;
 pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, TemplateField, Timeouts};
+pub use tls::system_roots_present;

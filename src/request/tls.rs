@@ -301,7 +301,7 @@ fn invalid(why: String) -> Error {
 /// once): rustls's platform verifier cannot be built without one, so courier then
 /// trusts only a spec's `ca` (`docs/security.md`). `SSL_CERT_FILE` and
 /// `SSL_CERT_DIR` name the store when set, as they do for OpenSSL.
-pub(crate) fn system_roots_present() -> bool {
+pub fn system_roots_present() -> bool {
     static PRESENT: OnceLock<bool> = OnceLock::new();
     *PRESENT.get_or_init(|| !rustls_native_certs::load_native_certs().certs.is_empty())
 }
