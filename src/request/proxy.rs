@@ -562,7 +562,7 @@ mod tests {
         assert_eq!(*seen.lock().unwrap(), ["CONNECT 127.0.0.2:443 HTTP/1.1", "CONNECT 127.0.0.3:443 HTTP/1.1"]);
         // A proxy that refuses the request itself (407) is not asked for another address.
         let (proxy, seen) = connect_proxy(|_| 407);
-        let refused = open(proxy).err().expect("a 407 opens nothing");
+        let refused = open(proxy).expect_err("a 407 opens nothing");
         assert!(refused.message.contains("407"), "{}", refused.message);
         assert_eq!(seen.lock().unwrap().len(), 1);
     }
