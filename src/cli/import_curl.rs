@@ -175,14 +175,35 @@ enum Opt {
     /// The operator's proxy: an option of `courier send`, not of the spec.
     Proxy,
     ProxyUser,
-    /// A credential courier cannot use (`--pass`): listed, its value never shown.
-    Hidden,
+    /// An option courier does not take whose value may be a credential
+    /// (`--pass`, `--proxy-cert FILE:PASSWORD`, `--socks5 user:password@host`):
+    /// listed, its value never shown.
+    Withheld,
     Insecure,
     /// Changes only what curl prints or where: ignored (with a value when true).
     Output(bool),
     /// Cannot be reproduced (with a value when true).
     Unsupported(bool),
 }
+
+/// curl's other options that take a value (curl 7.88's `--help all`), which
+/// courier does not take. Their values are not shown: several carry credentials.
+#[rustfmt::skip]
+const WITHHELD: &[&str] = &[
+    "abstract-unix-socket", "alt-svc", "aws-sigv4", "ciphers", "continue-at", "create-file-mode", "crlfile",
+    "curves", "delegation", "dns-interface", "dns-ipv4-addr", "dns-ipv6-addr", "dns-servers", "doh-url", "egd-file",
+    "engine", "etag-compare", "etag-save", "expect100-timeout", "ftp-account", "ftp-alternative-to-user",
+    "ftp-method", "ftp-port", "ftp-ssl-ccc-mode", "happy-eyeballs-timeout-ms", "hostpubmd5", "hostpubsha256",
+    "hsts", "keepalive-time", "krb", "libcurl", "local-port", "login-options", "mail-auth", "mail-from",
+    "mail-rcpt", "max-filesize", "output-dir", "parallel-max", "pass", "pinnedpubkey", "proto", "proto-default",
+    "proto-redir", "proxy-cacert", "proxy-capath", "proxy-cert", "proxy-cert-type", "proxy-ciphers",
+    "proxy-crlfile", "proxy-header", "proxy-key", "proxy-key-type", "proxy-pass", "proxy-pinnedpubkey",
+    "proxy-service-name", "proxy-tls13-ciphers", "proxy-tlsauthtype", "proxy-tlspassword", "proxy-tlsuser",
+    "proxy1.0", "preproxy", "pubkey", "quote", "random-file", "rate", "request-target", "retry-delay", "retry-max-time",
+    "sasl-authzid", "service-name", "socks4", "socks4a", "socks5", "socks5-gssapi-service", "socks5-hostname",
+    "speed-limit", "speed-time", "telnet-option", "tftp-blksize", "time-cond", "tls-max", "tls13-ciphers",
+    "tlsauthtype", "tlspassword", "tlsuser", "url-query", "variable", "expand-url", "expand-data", "expand-header",
+];
 
 fn long_option(name: &str) -> Opt {
     match name {
@@ -215,7 +236,7 @@ fn long_option(name: &str) -> Opt {
         "cert-type" | "key-type" => Opt::CertType,
         "proxy" => Opt::Proxy,
         "proxy-user" => Opt::ProxyUser,
-        "pass" | "proxy-pass" => Opt::Hidden,
+        name if WITHHELD.contains(&name) => Opt::Withheld,
         "insecure" => Opt::Insecure,
         "basic" => Opt::Output(false),
         "silent" | "show-error" | "verbose" | "include" | "fail" | "fail-with-body" | "no-buffer" | "progress-bar"
@@ -251,6 +272,7 @@ fn short_option(letter: char) -> Opt {
         'U' => Opt::ProxyUser,
         'k' => Opt::Insecure,
         'T' | 'K' | 'r' => Opt::Unsupported(true),
+        'C' | 'P' | 'Q' | 't' | 'Y' | 'y' | 'z' => Opt::Withheld,
         _ => Opt::Unsupported(false),
     }
 }
@@ -353,6 +375,7 @@ impl Curl {
             Opt::Digest => self.digest = true,
             Opt::CaCert => self.ca_file = Some(value),
             Opt::Cert => self.cert(name, value),
+            Opt::Key if is_pkcs11(&value) => self.unsupported.push(format!("{name} pkcs11:[not shown]: a PKCS#11 key")),
             Opt::Key => self.client_key = Some(value),
             Opt::CertType if value.eq_ignore_ascii_case("PEM") => {}
             Opt::CertType => self.unsupported.push(format!("{name} {value}: courier reads PEM certificates and keys")),
@@ -360,7 +383,7 @@ impl Curl {
             Opt::ProxyUser => self.notes.push(format!(
                 "{name}: the proxy's user and password go in courier's --proxy http://user:password@host:port"
             )),
-            Opt::Hidden => self.unsupported.push(format!("{name} [value not shown]: an encrypted key")),
+            Opt::Withheld => self.unsupported.push(format!("{name} [value not shown]")),
             Opt::Insecure => self.unsupported.push(format!(
                 "{name}: courier always checks certificates; trust a private CA with [tls] ca (curl's --cacert)"
             )),
@@ -373,6 +396,10 @@ impl Curl {
     /// `--cert FILE`; curl's `FILE:PASSWORD` is an encrypted key, which courier
     /// does not read (and the password is shown nowhere).
     fn cert(&mut self, name: &str, value: String) {
+        if is_pkcs11(&value) {
+            self.unsupported.push(format!("{name} pkcs11:[not shown]: a PKCS#11 certificate"));
+            return;
+        }
         match value.split_once(':') {
             Some((file, _)) => self.unsupported.push(format!(
                 "{name} {file}:[password not shown]: an encrypted key; courier reads an unencrypted PEM key"
@@ -382,15 +409,21 @@ impl Curl {
     }
 
     /// `-x URL`: the egress proxy is the operator's setting (`courier send
-    /// --proxy`), not the spec's; the note shows it without its password.
+    /// --proxy`), not the spec's; the note shows it without its credentials (an
+    /// API key may be the user name).
     fn proxy(&mut self, name: &str, value: &str) {
         let given = if value.contains("://") { value.to_owned() } else { format!("http://{value}") };
-        match given.parse::<courier::request::EgressProxy>() {
-            Ok(proxy) => self.notes.push(format!(
-                "{name} {proxy}: the proxy is the operator's, not the spec's: give it to courier as --proxy (or COURIER_PROXY)"
-            )),
-            Err(error) => self.unsupported.push(format!("{name}: {error}")),
+        if let Err(error) = given.parse::<courier::request::EgressProxy>() {
+            self.unsupported.push(format!("{name}: {error}"));
+            return;
         }
+        let Ok(url) = url::Url::parse(&given) else { return };
+        let credentials = if url.username().is_empty() { "" } else { "[credentials not shown]@" };
+        let (host, port) = (url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or_default());
+        self.notes.push(format!(
+            "{name} http://{credentials}{host}:{port}: the proxy is the operator's, not the spec's: give it to \
+             courier as --proxy (or COURIER_PROXY)"
+        ));
     }
 
     /// `-H "Name: value"`; `-H "Name;"` is an empty header, `-H "Name:"` removes one.
@@ -505,16 +538,61 @@ fn string(text: &str) -> String {
 /// The largest CA file `--cacert` may name: a bundle of a few hundred certificates.
 const MAX_CA_FILE: u64 = 1024 * 1024;
 
-/// The text of a PEM file, read whole when it is small enough and is text.
-fn read_pem(path: &str) -> Result<String, String> {
+/// The certificates of a CA file, written again as PEM: only certificates
+/// leave the file. The command may come from someone else's documentation and
+/// name any file; one holding a private key (a cert-and-key bundle) or no
+/// certificate is refused without a byte of it shown.
+fn read_ca(path: &str) -> Result<String, String> {
+    use rustls_pki_types::pem::{self, SectionKind};
     use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|error| format!("cannot be read ({error})"))?;
+    let unreadable = |error: std::io::Error| format!("cannot be read ({error})");
+    // A FIFO or a terminal would hold the import until something wrote to it.
+    if !std::fs::metadata(path).map_err(unreadable)?.is_file() {
+        return Err("not a regular file".to_owned());
+    }
     let mut bytes = Vec::new();
-    file.take(MAX_CA_FILE + 1).read_to_end(&mut bytes).map_err(|error| format!("cannot be read ({error})"))?;
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    file.take(MAX_CA_FILE + 1).read_to_end(&mut bytes).map_err(unreadable)?;
     if bytes.len() as u64 > MAX_CA_FILE {
         return Err(format!("larger than {MAX_CA_FILE} bytes"));
     }
-    String::from_utf8(bytes).map_err(|_| "not PEM text (courier reads PEM, not DER)".to_owned())
+    let mut reader = bytes.as_slice();
+    let mut certificates = String::new();
+    loop {
+        match pem::from_buf(&mut reader) {
+            Ok(Some((SectionKind::Certificate, der))) => certificates.push_str(&certificate_pem(&der)),
+            Ok(Some(_)) => {
+                return Err(
+                    "holds PEM that is not a certificate (a private key?): give a file of CA certificates only \
+                            (nothing of it is shown)"
+                        .to_owned(),
+                );
+            }
+            Ok(None) => break,
+            Err(_) => return Err("not a PEM file of certificates (nothing of it is shown)".to_owned()),
+        }
+    }
+    if certificates.is_empty() {
+        return Err("holds no PEM certificate (courier reads PEM, not DER)".to_owned());
+    }
+    Ok(certificates)
+}
+
+/// A certificate's DER as PEM, 64 Base64 characters a line.
+fn certificate_pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem + "-----END CERTIFICATE-----\n"
+}
+
+/// Whether a `--cert` or `--key` value is a PKCS#11 URI (which may hold a PIN).
+fn is_pkcs11(value: &str) -> bool {
+    value.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("pkcs11:"))
 }
 
 /// Text as a TOML string over several lines when it can be written literally
@@ -695,7 +773,7 @@ impl Curl {
     /// certificate's file when `--key` is not given, and so does the note.
     fn tls(&mut self, url: &str, spec: &mut Spec) {
         if let Some(file) = self.ca_file.take() {
-            match read_pem(&file) {
+            match read_ca(&file) {
                 Ok(pem) => spec.tls.push(format!("ca = {}", multiline(&pem))),
                 Err(why) => self.unsupported.push(format!("--cacert {file}: {why}")),
             }
@@ -981,7 +1059,7 @@ mod tests {
         let shown = format!("{}{:?}{:?}", imported.toml, imported.notes, imported.unsupported);
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(
-            imported.notes.iter().any(|note| note.contains("http://ops:[redacted]@proxy.internal:3128")),
+            imported.notes.iter().any(|note| note.contains("http://[credentials not shown]@proxy.internal:3128")),
             "{imported:?}"
         );
         assert!(imported.unsupported.iter().any(|problem| problem.starts_with("--cert c.pem:")), "{imported:?}");
@@ -1040,6 +1118,68 @@ mod tests {
         );
         let der = import("curl --cert-type DER --cert c.der https://x.org");
         assert!(der.unsupported.iter().any(|problem| problem.contains("PEM")), "{der:?}");
+    }
+
+    /// The command may come from someone else's documentation: a `--cacert`
+    /// naming a key, a cert-and-key bundle or any text file shows nothing of it,
+    /// and a FIFO does not hold the import.
+    #[test]
+    fn cacert_lets_only_certificates_out_of_the_file_it_names() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = params.self_signed(&key).unwrap();
+        let key_body: String = key.serialize_pem().lines().nth(1).unwrap().to_owned();
+        let files = [
+            ("bundle.pem", format!("{}{}", ca.pem(), key.serialize_pem())),
+            ("key.pem", key.serialize_pem()),
+            ("creds", "AWS_SECRET_ACCESS_KEY=s3cret\n".to_owned()),
+        ];
+        for (name, text) in &files {
+            std::fs::write(folder.path().join(name), text).unwrap();
+            let imported = import(&format!("curl --cacert {} https://x.org", folder.path().join(name).display()));
+            let shown = format!("{imported:?}");
+            assert!(!shown.contains("s3cret") && !shown.contains(&key_body), "{name}: {shown}");
+            assert!(!imported.toml.contains("[tls]"), "{name}: {}", imported.toml);
+            assert!(imported.unsupported.iter().any(|problem| problem.contains("--cacert")), "{name}: {shown}");
+        }
+        // A bundle with comments before its certificates (curl's own cacert.pem) is read.
+        let commented = folder.path().join("cacert.pem");
+        std::fs::write(&commented, format!("##\n## Bundle of CA Root Certificates\n##\n\n{}", ca.pem())).unwrap();
+        let imported = import(&format!("curl --cacert {} https://x.org", commented.display()));
+        assert!(imported.unsupported.is_empty(), "{imported:?}");
+        assert!(imported.toml.contains(&ca.pem()) && !imported.toml.contains("Bundle"), "{}", imported.toml);
+        #[cfg(unix)]
+        {
+            let fifo = folder.path().join("fifo");
+            assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+            let imported = import(&format!("curl --cacert {} https://x.org", fifo.display()));
+            assert!(imported.unsupported.iter().any(|problem| problem.contains("not a regular file")), "{imported:?}");
+        }
+    }
+
+    /// curl's options that courier does not take, whose values may be
+    /// credentials, are listed without them (before, a value of an option
+    /// courier did not know became a second URL, printed in the spec).
+    #[test]
+    fn values_of_other_options_are_withheld() {
+        for option in [
+            "--proxy-cert c.pem:s3cret",
+            "--socks5 ops:s3cret@proxy:1080",
+            "--preproxy http://ops:s3cret@pre:1",
+            "--proxy1.0 ops:s3cret@p:3128",
+            "--tlspassword s3cret",
+            "--proxy-header 'Proxy-Authorization: Basic s3cret'",
+            "--key 'pkcs11:object=k;pin-value=s3cret' --cert c.pem",
+            "--cert 'pkcs11:object=k;pin-value=s3cret'",
+            "-x http://sk_live_s3cret:@proxy.example:8011",
+        ] {
+            let imported = import(&format!("curl {option} https://x.org/a"));
+            let shown = format!("{imported:?}");
+            assert!(!shown.contains("s3cret"), "{option}: {shown}");
+            assert!(imported.toml.contains("url = \"https://x.org/a\""), "{option}: {}", imported.toml);
+        }
     }
 
     #[test]
