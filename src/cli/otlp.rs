@@ -56,6 +56,7 @@ impl OtlpArgs {
         };
         check_protocol()?;
         let endpoint = traces_endpoint(&base)?;
+        let endpoint_shown = endpoint.clone();
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
@@ -63,7 +64,11 @@ impl OtlpArgs {
             .with_timeout(EXPORT_TIMEOUT)
             .with_http_client(export_client()?)
             .build()
-            .map_err(|error| Failure::usage(format!("cannot set up the OTLP exporter: {error}")))?;
+            // The exporter's error may quote the endpoint, whose user info may hold a token.
+            .map_err(|error| {
+                let error = error.to_string().replace(&endpoint_shown, "[the collector's URL]");
+                Failure::usage(format!("cannot set up the OTLP exporter: {error}"))
+            })?;
         let service = std::env::var("OTEL_SERVICE_NAME")
             .ok()
             .filter(|name| !name.trim().is_empty())
@@ -130,7 +135,9 @@ fn traces_endpoint(base: &str) -> Result<String, Failure> {
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(Failure::usage("--otlp: the collector's URL is http:// or https:// and names a host"));
     }
-    Ok(format!("{}/v1/traces", base.trim().trim_end_matches('/')))
+    // The url crate's form: a space percent-encoded, a host in Punycode, as the
+    // HTTP client takes it (given as typed, the exporter refused it quoting it whole).
+    Ok(format!("{}/v1/traces", parsed.as_str().trim_end_matches('/')))
 }
 
 #[cfg(test)]
@@ -146,5 +153,9 @@ mod tests {
         );
         assert!(traces_endpoint("127.0.0.1:4318").is_err());
         assert!(traces_endpoint("ftp://x.org").is_err());
+        assert_eq!(
+            traces_endpoint("http://user:tok3n@exämple.com:4318/a b").ok(),
+            Some("http://user:tok3n@xn--exmple-cua.com:4318/a%20b/v1/traces".to_owned())
+        );
     }
 }

@@ -167,6 +167,7 @@ type Failures = Mutex<HashMap<(String, u16), (Instant, Failure)>>;
 pub(crate) struct Relay {
     address: SocketAddr,
     token: String,
+    bounds: Bounds,
     state: Arc<State>,
     /// Dropped with the relay, which stops its runtime and every tunnel.
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -226,12 +227,20 @@ impl Relay {
                 }
             });
         })?;
-        Ok(Relay { address, token, state, _stop: stop })
+        Ok(Relay { address, token, bounds, state, _stop: stop })
     }
 
     /// The proxy a client of the executor is given: this relay.
     pub(crate) fn reqwest_proxy(&self) -> reqwest::Result<reqwest::Proxy> {
         Ok(reqwest::Proxy::all(format!("http://{}", self.address))?.basic_auth("courier", &self.token))
+    }
+
+    /// How long a client of the relay may keep a connection to it idle: half the
+    /// relay's header timeout, after which the relay closes it. A client that
+    /// reused a connection as the relay closed it would lose the request it
+    /// wrote (reqwest keeps idle connections 90 s by default).
+    pub(crate) fn client_idle(&self) -> Duration {
+        self.bounds.header_timeout / 2
     }
 
     /// Why the relay failed a connection to `url`'s host and port at or after
@@ -565,6 +574,75 @@ mod tests {
         let refused = open(proxy).expect_err("a 407 opens nothing");
         assert!(refused.message.contains("407"), "{}", refused.message);
         assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    /// A CONNECT proxy that opens every tunnel it is asked for.
+    async fn tunnelling_proxy() -> EgressProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        head.push(client.read_u8().await?);
+                    }
+                    let target = String::from_utf8_lossy(&head).split(' ').nth(1).unwrap_or_default().to_owned();
+                    let mut upstream = TcpStream::connect(target).await?;
+                    client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
+                    tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                });
+            }
+        });
+        proxy
+    }
+
+    /// An HTTP/1.1 server answering `ok`, keeping connections alive.
+    async fn destination() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let answer = hyper::service::service_fn(|_| async {
+                    Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(Bytes::from_static(
+                        b"ok",
+                    ))))
+                });
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), answer));
+            }
+        });
+        address
+    }
+
+    /// The relay closes a connection idle for its header timeout; a client that
+    /// kept it longer would, now and then, write a request on it as it closed and
+    /// lose it (about one in ten with requests spaced at the timeout). Clients
+    /// kept to `client_idle` never do.
+    #[test]
+    fn a_relayed_client_never_writes_on_a_connection_the_relay_is_closing() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (proxy, target) = (tunnelling_proxy().await, destination().await);
+            let bounds = Bounds { header_timeout: Duration::from_millis(100), ..Bounds::default() };
+            let lookup = super::super::destination::system_lookup();
+            let limit = Duration::from_secs(5);
+            let relay = Relay::start_bounded(proxy, Destinations::allowing_private(), lookup, limit, bounds).unwrap();
+            let client = reqwest::Client::builder()
+                .proxy(relay.reqwest_proxy().unwrap())
+                .pool_idle_timeout(relay.client_idle())
+                .build()
+                .unwrap();
+            let mut failed = Vec::new();
+            for turn in 0..100u64 {
+                let sent = client.post(format!("http://{target}/")).body("x").send().await;
+                if let Err(error) = sent.and_then(reqwest::Response::error_for_status) {
+                    failed.push(error.to_string());
+                }
+                // Idle for about the relay's header timeout: when it closes idle connections.
+                tokio::time::sleep(Duration::from_millis(98 + turn % 5)).await;
+            }
+            assert!(failed.is_empty(), "{} of 100 failed: {:?}", failed.len(), failed.first());
+        });
     }
 
     /// Past the cap, a connection waits unserved until one of those held closes.

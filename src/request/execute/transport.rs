@@ -325,7 +325,8 @@ impl Executor {
         let relayed = relay
             .reqwest_proxy()
             .map_err(|error| Failure::exception(format!("cannot set up the relay to the proxy {proxy}: {error}")))?;
-        Ok(builder.proxy(relayed))
+        // The relay closes idle connections; a pooled one must be dropped first.
+        Ok(builder.proxy(relayed).pool_idle_timeout(relay.client_idle()))
     }
 
     /// Why the egress proxy's relay failed the connection to `url` since `started`.
