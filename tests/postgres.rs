@@ -29,9 +29,7 @@ use replay_support::{Server, body_of, courier, kills_use_up_attempts, list, queu
 
 fn claim(store: &PostgresStore, owner: &str, now: chrono::DateTime<Utc>, limit: usize) -> Vec<i64> {
     let until = now + TimeDelta::seconds(10);
-    let claim =
-        Claim { owner, now, until, limit, selection: Selection::Due, max_attempts: None, backoff: None, limits: None };
-    store.claim(&claim).unwrap().iter().map(|record| record.id).collect()
+    store.claim(&Claim::due(owner, now, until, limit)).unwrap().iter().map(|record| record.id).collect()
 }
 
 #[test]
@@ -87,14 +85,9 @@ fn the_claim_plans_attempts_backoff_and_dead_letters_in_sql_as_claim_plan_says()
     let now = Utc::now() + TimeDelta::seconds(1);
     let backoff = Backoff { first: Duration::from_secs(10), max: Duration::from_secs(60) };
     let claim = Claim {
-        owner: "w",
-        now,
-        until: now + TimeDelta::seconds(30),
-        limit: 10,
-        selection: Selection::Due,
         max_attempts: Some(5),
         backoff: Some(backoff),
-        limits: None,
+        ..Claim::due("w", now, now + TimeDelta::seconds(30), 10)
     };
     let claimed = store.claim(&claim).unwrap();
     let claimed_ids: Vec<i64> = claimed.iter().map(|record| record.id).collect();
@@ -117,16 +110,7 @@ fn the_claim_plans_attempts_backoff_and_dead_letters_in_sql_as_claim_plan_says()
 /// The error `Claim::plan` gives a record whose attempts ran out.
 fn claim_plan_error(attempts: u32, max: u32) -> Option<String> {
     let now = Utc::now();
-    let claim = Claim {
-        owner: "w",
-        now,
-        until: now,
-        limit: 1,
-        selection: Selection::Due,
-        max_attempts: Some(max),
-        backoff: None,
-        limits: None,
-    };
+    let claim = Claim { max_attempts: Some(max), ..Claim::due("w", now, now, 1) };
     match claim.plan(attempts, now) {
         courier::replay::Planned::Exhausted { error } => Some(error),
         courier::replay::Planned::Send { .. } => None,
@@ -602,14 +586,8 @@ fn the_async_face_keeps_the_contract_and_reconnects_after_a_restart() {
     let queue = store.as_async().expect("the PostgreSQL store has an async face");
     let now = Utc::now();
     let due = |owner, now, limit| Claim {
-        owner,
-        now,
-        until: now + TimeDelta::seconds(10),
-        limit,
-        selection: Selection::Due,
         max_attempts: Some(5),
-        backoff: None,
-        limits: None,
+        ..Claim::due(owner, now, now + TimeDelta::seconds(10), limit)
     };
     let claimed = runtime.block_on(queue.claim(due("a", now, 10))).unwrap();
     assert_eq!(claimed.iter().map(|record| record.id).collect::<Vec<_>>(), vec![ids[1], ids[2]]);
@@ -667,17 +645,7 @@ fn a_capped_host_gives_its_claimer_a_share_to_send_on_postgres() {
     let limits = courier::replay::Limits { per_host: Some(2), destinations: Vec::new() };
     let now = Utc::now() + TimeDelta::seconds(1);
     let take = |owner: &str, now: chrono::DateTime<Utc>| {
-        let until = now + TimeDelta::seconds(10);
-        let claim = Claim {
-            owner,
-            now,
-            until,
-            limit: 100,
-            selection: Selection::Due,
-            max_attempts: None,
-            backoff: None,
-            limits: Some(&limits),
-        };
+        let claim = Claim { limits: Some(&limits), ..Claim::due(owner, now, now + TimeDelta::seconds(10), 100) };
         store.claim(&claim).unwrap()
     };
     let shares = |records: &[courier::replay::Record]| -> Vec<Option<u32>> {

@@ -892,9 +892,7 @@ mod tests {
 
     fn claim(store: &SqliteStore, owner: &str, now: DateTime<Utc>, selection: Selection) -> Vec<Record> {
         let until = now + TimeDelta::seconds(10);
-        store
-            .claim(&Claim { owner, now, until, limit: 10, selection, max_attempts: None, backoff: None, limits: None })
-            .unwrap()
+        store.claim(&Claim { selection, ..Claim::due(owner, now, until, 10) }).unwrap()
     }
 
     #[test]
@@ -1056,18 +1054,7 @@ mod tests {
         store.insert(&[to("b", "http://fast.test/", "b0"), to("b", "http://fast.test/", "b1")]).unwrap();
         let now = Utc::now() + TimeDelta::seconds(1);
         let until = now + TimeDelta::seconds(10);
-        let claimed = store
-            .claim(&Claim {
-                owner: "w",
-                now,
-                until,
-                limit: 6,
-                selection: Selection::Due,
-                max_attempts: None,
-                backoff: None,
-                limits: None,
-            })
-            .unwrap();
+        let claimed = store.claim(&Claim::due("w", now, until, 6)).unwrap();
         let keys: Vec<&str> = claimed.iter().map(|record| record.saved.idempotency_key.as_str()).collect();
         // Queued together, A's hosts tie and take turns by name; B waited less than A.
         assert_eq!(keys, ["a-other", "b0", "a0", "b1", "a1", "a2"]);
@@ -1082,17 +1069,7 @@ mod tests {
         let limits = Limits { per_host: Some(2), destinations: Vec::new() };
         let now = Utc::now() + TimeDelta::seconds(1);
         let take = |owner: &str, now: DateTime<Utc>| {
-            let until = now + TimeDelta::seconds(10);
-            let claim = Claim {
-                owner,
-                now,
-                until,
-                limit: 100,
-                selection: Selection::Due,
-                max_attempts: None,
-                backoff: None,
-                limits: Some(&limits),
-            };
+            let claim = Claim { limits: Some(&limits), ..Claim::due(owner, now, now + TimeDelta::seconds(10), 100) };
             store.claim(&claim).unwrap()
         };
         let first = take("a", now);

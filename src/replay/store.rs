@@ -219,7 +219,14 @@ pub struct Claim<'a> {
     pub limits: Option<&'a super::limits::Limits>,
 }
 
-impl Claim<'_> {
+impl<'a> Claim<'a> {
+    /// A claim of up to `limit` due records for `owner`, leased until `until`,
+    /// as a replay by hand makes it: no attempt limit, no backoff, no cap. A
+    /// worker sets those fields on top.
+    pub fn due(owner: &'a str, now: DateTime<Utc>, until: DateTime<Utc>, limit: usize) -> Self {
+        Claim { owner, now, until, limit, selection: Selection::Due, max_attempts: None, backoff: None, limits: None }
+    }
+
     /// What the claim does with a record that has had `attempts` attempts and is
     /// due at `next_attempt_at`. SQLite claims by this; PostgreSQL does the same in
     /// its claim's SQL (`tests/postgres.rs` checks the attempts, the backoff and the
