@@ -74,15 +74,18 @@ impl TestProxy {
     }
 }
 
-async fn tunnel(mut stream: tokio::net::TcpStream, seen: Arc<Mutex<Vec<Seen>>>, expected: Option<String>) {
+/// A request's head, read up to its blank line and not a byte further (the
+/// tunnel's bytes follow it); `None` when the connection ends first.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
-        match stream.read_u8().await {
-            Ok(byte) => head.push(byte),
-            Err(_) => return,
-        }
+        head.push(stream.read_u8().await.ok()?);
     }
-    let head = String::from_utf8_lossy(&head).into_owned();
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+async fn tunnel(mut stream: tokio::net::TcpStream, seen: Arc<Mutex<Vec<Seen>>>, expected: Option<String>) {
+    let Some(head) = read_head(&mut stream).await else { return };
     let line = head.lines().next().unwrap_or_default().to_owned();
     let authorization = head.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
@@ -866,14 +869,7 @@ fn echoing_proxy(runtime: &tokio::runtime::Runtime) -> SocketAddr {
     let address = listener.local_addr().unwrap();
     runtime.spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let mut head = Vec::new();
-            while !head.ends_with(b"\r\n\r\n") {
-                match stream.read_u8().await {
-                    Ok(byte) => head.push(byte),
-                    Err(_) => break,
-                }
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
+            let head = read_head(&mut stream).await.unwrap_or_default();
             let given = head
                 .lines()
                 .find_map(|line| line.strip_prefix("Proxy-Authorization: "))

@@ -532,24 +532,32 @@ mod tests {
         assert!(closed_within(&mut silent, Duration::from_secs(20)), "a silent connection stayed open");
     }
 
-    /// A CONNECT proxy on loopback that answers each request line with the
-    /// status `answer` gives its target, and records the lines.
-    fn connect_proxy(answer: fn(&str) -> u16) -> (EgressProxy, Arc<Mutex<Vec<String>>>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// A CONNECT proxy on loopback: records each request line, answers with the
+    /// status `answer` gives its target, and on a 200 opens the tunnel.
+    async fn connect_proxy(answer: fn(&str) -> u16) -> (EgressProxy, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let recorded = seen.clone();
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let mut head = Vec::new();
-                let mut byte = [0u8];
-                while !head.ends_with(b"\r\n\r\n") && stream.read_exact(&mut byte).is_ok() {
-                    head.push(byte[0]);
-                }
-                let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
-                let target = line.split(' ').nth(1).unwrap_or_default().to_owned();
-                recorded.lock().unwrap().push(line);
-                let _ = write!(stream, "HTTP/1.1 {} Test\r\n\r\n", answer(&target));
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let recorded = recorded.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        head.push(client.read_u8().await?);
+                    }
+                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+                    let target = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                    recorded.lock().unwrap().push(line);
+                    let status = answer(&target);
+                    client.write_all(format!("HTTP/1.1 {status} Test\r\n\r\n").as_bytes()).await?;
+                    if status == 200 {
+                        let mut upstream = TcpStream::connect(target).await?;
+                        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+                    }
+                    Ok::<_, std::io::Error>(())
+                });
             }
         });
         (proxy, seen)
@@ -566,35 +574,15 @@ mod tests {
                 Relay::start_bounded(proxy, Destinations::allowing_private(), two.clone(), limit, Bounds::default());
             runtime.block_on(relay.unwrap().state.try_open("api.example", 443))
         };
-        let (proxy, seen) = connect_proxy(|target| if target.starts_with("127.0.0.2:") { 502 } else { 200 });
+        let unreachable_first = |target: &str| if target.starts_with("127.0.0.2:") { 502 } else { 200 };
+        let (proxy, seen) = runtime.block_on(connect_proxy(unreachable_first));
         assert!(open(proxy).is_ok());
         assert_eq!(*seen.lock().unwrap(), ["CONNECT 127.0.0.2:443 HTTP/1.1", "CONNECT 127.0.0.3:443 HTTP/1.1"]);
         // A proxy that refuses the request itself (407) is not asked for another address.
-        let (proxy, seen) = connect_proxy(|_| 407);
+        let (proxy, seen) = runtime.block_on(connect_proxy(|_| 407));
         let refused = open(proxy).expect_err("a 407 opens nothing");
         assert!(refused.message.contains("407"), "{}", refused.message);
         assert_eq!(seen.lock().unwrap().len(), 1);
-    }
-
-    /// A CONNECT proxy that opens every tunnel it is asked for.
-    async fn tunnelling_proxy() -> EgressProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    while !head.ends_with(b"\r\n\r\n") {
-                        head.push(client.read_u8().await?);
-                    }
-                    let target = String::from_utf8_lossy(&head).split(' ').nth(1).unwrap_or_default().to_owned();
-                    let mut upstream = TcpStream::connect(target).await?;
-                    client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
-                    tokio::io::copy_bidirectional(&mut client, &mut upstream).await
-                });
-            }
-        });
-        proxy
     }
 
     /// An HTTP/1.1 server answering `ok`, keeping connections alive.
@@ -622,7 +610,7 @@ mod tests {
     fn a_relayed_client_never_writes_on_a_connection_the_relay_is_closing() {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async {
-            let (proxy, target) = (tunnelling_proxy().await, destination().await);
+            let ((proxy, _), target) = (connect_proxy(|_| 200).await, destination().await);
             let bounds = Bounds { header_timeout: Duration::from_millis(100), ..Bounds::default() };
             let lookup = super::super::destination::system_lookup();
             let limit = Duration::from_secs(5);
