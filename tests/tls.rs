@@ -33,15 +33,22 @@ fn send(folder: &Path, spec: &str, client: Option<&Leaf>, extra: &[&str]) -> Out
     command.output().unwrap()
 }
 
+/// A server of its own test CA that asks for a client certificate issued by the
+/// returned client CA, and a folder holding the server's CA as `ca.pem`.
+fn mtls_server() -> (TestCa, TlsServer, tempfile::TempDir) {
+    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
+    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), "ca.pem", &ca.pem());
+    (clients, server, folder)
+}
+
 const MTLS: &str = "[tls]\nca = \"ca.pem\"\nclient_cert = '${secret(\"CLIENT_CERT\")}'\n\
                     client_key = '${secret(\"CLIENT_KEY\")}'\n";
 
 #[test]
 fn a_server_that_asks_for_a_client_certificate_refuses_a_request_without_one_and_answers_one_with_it() {
-    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
-    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
-    let folder = tempfile::tempdir().unwrap();
-    write(folder.path(), "ca.pem", &ca.pem());
+    let (clients, server, folder) = mtls_server();
     write(folder.path(), "plain.toml", &format!("url = \"{}\"\n[tls]\nca = \"ca.pem\"\n", server.url()));
     write(folder.path(), "mtls.toml", &format!("url = \"{}\"\n{MTLS}", server.url()));
 
@@ -137,10 +144,8 @@ fn without_a_system_ca_store_plain_http_and_a_spec_ca_work_and_other_https_fails
 
 #[test]
 fn a_failed_mtls_request_is_kept_without_its_key_and_replayed_with_the_secret_as_it_is_then() {
-    let (ca, clients, strangers) = (TestCa::new("server CA"), TestCa::new("client CA"), TestCa::new("stranger CA"));
-    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
-    let folder = tempfile::tempdir().unwrap();
-    write(folder.path(), "ca.pem", &ca.pem());
+    let (clients, server, folder) = mtls_server();
+    let strangers = TestCa::new("stranger CA");
     write(folder.path(), "mtls.toml", &format!("url = \"{}\"\ndebug = true\n{MTLS}", server.url()));
     // First with a certificate the server does not accept: the handshake fails, the request is kept.
     let stranger = strangers.leaf("stranger");
@@ -170,10 +175,7 @@ fn a_failed_mtls_request_is_kept_without_its_key_and_replayed_with_the_secret_as
 
 #[test]
 fn a_key_secret_that_is_not_pem_fails_naming_the_field_and_never_the_value() {
-    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
-    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
-    let folder = tempfile::tempdir().unwrap();
-    write(folder.path(), "ca.pem", &ca.pem());
+    let (clients, server, folder) = mtls_server();
     write(folder.path(), "mtls.toml", &format!("url = \"{}\"\n{MTLS}", server.url()));
     let client = clients.leaf("tenant-7");
     let broken = Leaf { cert: client.cert.clone(), key: "not-a-key-but-a-secret-all-the-same".to_owned() };
@@ -245,10 +247,7 @@ impl courier::functions::SecretResolver for MapSecrets {
 async fn one_executor_keeps_a_client_per_tls_setup_so_a_certificate_goes_only_with_its_spec() {
     use courier::request::{CompiledRequest, Cookies, Destinations, Executor, ExecutorOptions};
     use courier::{Context, Engine, Variables};
-    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
-    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
-    let folder = tempfile::tempdir().unwrap();
-    write(folder.path(), "ca.pem", &ca.pem());
+    let (clients, server, folder) = mtls_server();
     let engine = Engine::new();
     let load = |text: String| CompiledRequest::from_text(&engine, &text, folder.path()).unwrap();
     let without = load(format!("url = \"{}\"\n[tls]\nca = \"ca.pem\"\n", server.url()));
@@ -350,11 +349,8 @@ fn a_body_file_from_the_web_leaves_the_client_certificate_to_the_requests_origin
 /// the same files (when curl is installed).
 #[test]
 fn an_imported_curl_command_with_cacert_cert_and_key_sends_the_client_certificate() {
-    let (ca, clients) = (TestCa::new("server CA"), TestCa::new("client CA"));
-    let server = TlsServer::start(&ca.leaf("server"), Some(&clients));
+    let (clients, server, folder) = mtls_server();
     let client = clients.leaf("tenant-7");
-    let folder = tempfile::tempdir().unwrap();
-    write(folder.path(), "ca.pem", &ca.pem());
     write(folder.path(), "client.pem", &client.cert);
     write(folder.path(), "client.key", &client.key);
     let command = format!("curl --cacert ca.pem --cert client.pem --key client.key {}", server.url());
