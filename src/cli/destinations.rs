@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
-use courier::replay::{HostState, Limits, State, host_of};
+use courier::replay::{HostState, State, host_of};
 
 use super::eval::print;
 use super::store::{existing_store, store_location};
@@ -44,7 +44,7 @@ struct Destination {
 
 pub(crate) fn destinations(args: DestinationsArgs) -> Result<(), Failure> {
     // Only the file's own caps: `--per-host` is each worker's flag, not known here.
-    let limits = Limits { per_host: None, destinations: super::replay::limits_file(args.limits.as_deref())? };
+    let limits = super::replay::limits_file(args.limits.as_deref())?;
     let store = existing_store(&store_location(args.store), true)?;
     let failed = |error: courier::replay::StoreError| Failure::error(format!("error: {error}\n"));
     let now = Utc::now();

@@ -161,11 +161,14 @@ fn parse_cooldown(text: &str) -> Result<Duration, String> {
     Ok(cooldown)
 }
 
-/// The destinations of the limits file at `path` (none without one); a file
-/// that does not read is a usage error naming its line and field.
-pub(crate) fn limits_file(path: Option<&std::path::Path>) -> Result<Vec<courier::replay::DestinationLimit>, Failure> {
-    let Some(path) = path else { return Ok(Vec::new()) };
-    courier::replay::Limits::read_file(path).map_err(|why| Failure::usage(format!("--limits {why}")))
+/// The destination limits of the file at `path` (none without one), with no
+/// `per_host`, which is the worker's flag; a file that does not read is a usage
+/// error naming its line and field.
+pub(crate) fn limits_file(path: Option<&std::path::Path>) -> Result<courier::replay::Limits, Failure> {
+    let Some(path) = path else { return Ok(courier::replay::Limits::default()) };
+    let destinations =
+        courier::replay::Limits::read_file(path).map_err(|why| Failure::usage(format!("--limits {why}")))?;
+    Ok(courier::replay::Limits { per_host: None, destinations })
 }
 
 pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
@@ -239,10 +242,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), Failure> {
             failures: args.breaker_failures.max(1),
             cooldown: args.breaker_cooldown,
         },
-        limits: courier::replay::Limits {
-            per_host: Some(args.per_host),
-            destinations: limits_file(args.limits.as_deref())?,
-        },
+        limits: courier::replay::Limits { per_host: Some(args.per_host), ..limits_file(args.limits.as_deref())? },
         ..WorkerOptions::default()
     };
     // Read first, so that a bad entry is reported whether or not there is work.

@@ -178,10 +178,7 @@ pub(crate) fn send(args: SendArgs) -> Result<(), Failure> {
     let delivery = Delivery::new(Executor::with_options(options))
         .with_store(store_at(&store_location(args.store))?)
         .with_tenant(args.tenant)
-        .with_limits(courier::replay::Limits {
-            per_host: None,
-            destinations: super::replay::limits_file(args.limits.as_deref())?,
-        });
+        .with_limits(super::replay::limits_file(args.limits.as_deref())?);
 
     if args.dry_run {
         let dry_run = delivery

@@ -75,8 +75,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         max_attempts: args.max_attempts,
         ..ExecutorOptions::default()
     };
-    let limits =
-        courier::replay::Limits { per_host: None, destinations: super::replay::limits_file(args.limits.as_deref())? };
+    let limits = super::replay::limits_file(args.limits.as_deref())?;
     let options = ServeOptions { allow_send: args.allow_send, files: args.files, executor, hosts: args.hosts, limits };
     let _traces = args.otlp.start()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1084,18 +1084,18 @@ fn host_state(row: &Row) -> Result<HostState, Failed> {
     })
 }
 
-/// Reads a record from a row of [`COLUMNS`].
 /// A record a claim returned, with its claimer's share of its host (the column
-/// after [`COLUMNS`]).
+/// after [`COLUMNS`], the row's last).
 pub(super) fn claimed_record(row: &Row) -> Result<Record, String> {
     let mut record = record(row)?;
-    let sendable: Option<i64> = row.try_get(COLUMNS.split(", ").count()).map_err(|error| error.to_string())?;
+    let sendable: Option<i64> = row.try_get(row.len() - 1).map_err(|error| error.to_string())?;
     if let Some(lease) = &mut record.lease {
         lease.sendable = sendable.map(|sendable| u32::try_from(sendable.max(0)).unwrap_or(u32::MAX));
     }
     Ok(record)
 }
 
+/// Reads a record from a row of [`COLUMNS`].
 pub(super) fn record(row: &Row) -> Result<Record, String> {
     let read = |error: postgres::Error| error.to_string();
     let state: String = row.try_get(1).map_err(read)?;

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::limits::Limits;
+use super::limits::{Limits, Rate};
 
 /// Hosts kept before the idle ones are swept out.
 const MAX_HOSTS: usize = 4096;
@@ -48,7 +48,7 @@ enum Blocked {
     InFlight(u32),
     /// The host's `rate` is used up: until the oldest request that ended leaves
     /// the window (`None`: all are in flight, until one ends).
-    Rate(Option<Instant>),
+    Rate(Rate, Option<Instant>),
 }
 
 impl Throttle {
@@ -75,7 +75,7 @@ impl Throttle {
             let now = Instant::now();
             let blocked = {
                 let mut hosts = self.hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if hosts.len() >= MAX_HOSTS {
+                if hosts.len() >= MAX_HOSTS && !hosts.contains_key(host) {
                     // Many hosts under a `*.suffix`: forget those idle for a longest window.
                     hosts.retain(|_, using| {
                         using.in_flight > 0 || using.ended.back().is_some_and(|last| now < *last + LONGEST_WINDOW)
@@ -94,7 +94,7 @@ impl Throttle {
                 match (cap, rate) {
                     (Some(cap), _) if using.in_flight >= cap => Blocked::InFlight(cap),
                     (_, Some(rate)) if started >= rate.count as usize => {
-                        Blocked::Rate(using.ended.front().map(|end| *end + rate.per))
+                        Blocked::Rate(rate, using.ended.front().map(|end| *end + rate.per))
                     }
                     _ => {
                         using.in_flight += 1;
@@ -104,28 +104,17 @@ impl Throttle {
             };
             // Still no room at the deadline (the loop looks once more after each wait).
             if now >= deadline {
-                return Err(self.refusal(host, &blocked));
+                return Err(refusal(host, &blocked));
             }
             let until = match blocked {
-                Blocked::InFlight(_) | Blocked::Rate(None) => deadline,
-                Blocked::Rate(Some(at)) => at.min(deadline),
+                Blocked::InFlight(_) | Blocked::Rate(_, None) => deadline,
+                Blocked::Rate(_, Some(at)) => at.min(deadline),
             };
             tokio::select! {
                 () = &mut freed => {}
                 () = tokio::time::sleep_until(until) => {}
             }
         }
-    }
-
-    fn refusal(&self, host: &str, blocked: &Blocked) -> String {
-        let limit = match blocked {
-            Blocked::InFlight(cap) => format!("concurrency = {cap}: that many requests were in flight"),
-            Blocked::Rate(_) => match self.limits.rate(host) {
-                Some(rate) => format!("rate = \"{rate}\": the window was full"),
-                None => "its rate".to_owned(),
-            },
-        };
-        format!("the destination limit of {host} ({limit}) left no room within the request's timeout; nothing was sent")
     }
 
     /// Gives a slot back: one fewer in flight (a rated host notes when it ended),
@@ -146,6 +135,15 @@ impl Throttle {
         drop(hosts);
         self.freed.notify_waiters();
     }
+}
+
+/// Why a send to `host` was refused: the limit that left no room in time.
+fn refusal(host: &str, blocked: &Blocked) -> String {
+    let limit = match blocked {
+        Blocked::InFlight(cap) => format!("concurrency = {cap}: that many requests were in flight"),
+        Blocked::Rate(rate, _) => format!("rate = \"{rate}\": the window was full"),
+    };
+    format!("the destination limit of {host} ({limit}) left no room within the request's timeout; nothing was sent")
 }
 
 impl Drop for Slot<'_> {

@@ -64,4 +64,5 @@ pub use retry::{DEFAULT_RETRY_STATUSES, RetryPolicy, RetrySpec};
 pub use sign::{SignScheme, SignSpec};
 pub use source::SpecFormat;
 pub use spec::{CompiledRequest, Method, Problem, RequestSpec, SpecError, TemplateField, Timeouts};
+pub(crate) use tls::ca_is_pem;
 pub use tls::system_roots_present;

@@ -176,9 +176,14 @@ fn is_literal(source: &str) -> bool {
     !source.contains("${")
 }
 
+/// Whether a spec's `ca` is PEM written in it, not the name of a file beside it.
+pub(crate) fn ca_is_pem(written: &str) -> bool {
+    written.trim_start().starts_with("-----BEGIN")
+}
+
 /// The text of `ca` and how to name it: PEM written in the spec, or a file beside it.
 fn read_ca(written: &str, base_dir: &Path) -> Result<(String, String), String> {
-    if written.trim_start().starts_with("-----BEGIN") {
+    if ca_is_pem(written) {
         return Ok((written.to_owned(), "PEM text".to_owned()));
     }
     let file = Path::new(written);

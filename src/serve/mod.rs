@@ -61,13 +61,12 @@ pub struct ServeOptions {
     pub limits: crate::replay::Limits,
 }
 
-/// What every handler shares: one engine, one executor (its connection pools and
-/// token cache), the operator's options.
+/// What every handler shares: one engine, one delivery layer (its executor's
+/// connection pools and token cache), the operator's options.
 pub(crate) struct State {
     pub(crate) engine: Engine,
     /// The same engine in strict mode (`strict: true`), made once: switching mode copies the registry.
     pub(crate) strict_engine: Engine,
-    pub(crate) executor: Executor,
     /// `/v1/send`'s delivery layer, one for the process: its circuit breakers and
     /// destination limits hold across requests.
     pub(crate) delivery: crate::replay::Delivery,
@@ -89,8 +88,8 @@ pub fn router(mut options: ServeOptions, address: SocketAddr) -> Router {
     let guard = Arc::new(guard::Guard::new(address, &options.hosts));
     let bounds = Arc::new(bounds::Bounds::default());
     let executor = Executor::with_options(options.executor.clone());
-    let delivery = crate::replay::Delivery::new(executor.clone()).with_limits(options.limits.clone());
-    let state = Arc::new(State { engine, strict_engine, executor, delivery, options, bounds: bounds.clone() });
+    let delivery = crate::replay::Delivery::new(executor).with_limits(options.limits.clone());
+    let state = Arc::new(State { engine, strict_engine, delivery, options, bounds: bounds.clone() });
     Router::new()
         .route("/", get(page::index))
         .route("/page.css", get(page::stylesheet))

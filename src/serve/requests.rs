@@ -106,7 +106,7 @@ fn payload_files(tree: &Json_) -> Vec<String> {
                 for (key, value) in members {
                     let names_file = match key.as_str() {
                         "payload_file" => true,
-                        "ca" => value.as_str().is_none_or(|text| !text.trim_start().starts_with("-----BEGIN")),
+                        "ca" => value.as_str().is_none_or(|text| !crate::request::ca_is_pem(text)),
                         _ => false,
                     };
                     if names_file {
@@ -173,7 +173,8 @@ fn dry_run_now(shared: &State, request: SpecRequest) -> Result<Response, ApiErro
         Err(answer) => return Ok(answer),
     };
     let dry_run = shared
-        .executor
+        .delivery
+        .executor()
         .dry_run(&compiled, &variables, &context, &Cookies::new())
         .map_err(|message| ApiError::unprocessable(format!("{message}; nothing was sent")))?;
     Ok(Json(serde_json::to_value(&dry_run).unwrap_or_default()).into_response())
