@@ -425,7 +425,7 @@ impl Worker {
     /// Puts back the records held but not started: unleased, their attempt given
     /// back, due now. A store that cannot be reached leaves them to their leases.
     async fn release(&self, state: &mut Drain) {
-        let records: Vec<Record> = state.buffer.drain(..).collect();
+        let records: Vec<Record> = state.buffer.drain(..).map(|(_, record)| record).collect();
         let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
         for id in &ids {
             state.leases.remove(id);
@@ -523,13 +523,12 @@ impl Worker {
         let wall = Utc::now();
         let mut waiting = Vec::new();
         while state.sending.len() < self.options.concurrency.max(1) {
-            let Some(record) = state.buffer.pop_front() else { break };
+            let Some((host, record)) = state.buffer.pop_front() else { break };
             let Some(deadline) = state.leases.get(&record.id) else { continue };
             if now >= *deadline.borrow() {
                 state.leases.remove(&record.id);
                 continue;
             }
-            let host = host_of(&record.saved.request.url);
             if state.watch.shut(&host, wall) {
                 state.leases.remove(&record.id);
                 state.held.push(record);
@@ -537,7 +536,7 @@ impl Worker {
             }
             if let Some(share) = state.shares.get_mut(&host) {
                 if share.on_wire >= share.sendable {
-                    waiting.push(record);
+                    waiting.push((host, record));
                     continue;
                 }
                 share.on_wire += 1;
@@ -548,8 +547,8 @@ impl Worker {
         // The records that wait for their host's share do not keep the claims from
         // topping the buffer up with others (they are bounded by the shares).
         state.waiting = waiting.len();
-        for record in waiting.into_iter().rev() {
-            state.buffer.push_front(record);
+        for waiting in waiting.into_iter().rev() {
+            state.buffer.push_front(waiting);
         }
         if state.buffer.is_empty() && state.sending.is_empty() {
             // Nothing held: the next claim of a capped host brings its share anew.
@@ -599,13 +598,13 @@ impl Worker {
                 let settled_since = state.settled_at.is_some_and(|at| at >= started);
                 state.dry_since = (records.len() < asked && !settled_since).then(tokio::time::Instant::now);
                 for record in records {
+                    let host = host_of(&record.saved.request.url);
                     if let Some(sendable) = record.lease.as_ref().and_then(|lease| lease.sendable) {
-                        let host = host_of(&record.saved.request.url);
-                        state.shares.entry(host).or_default().sendable = sendable;
+                        state.shares.entry(host.clone()).or_default().sendable = sendable;
                     }
                     let (deadline, _) = watch::channel(send_deadline(started, self.options.lease));
                     state.leases.insert(record.id, deadline);
-                    state.buffer.push_back(record);
+                    state.buffer.push_back((host, record));
                 }
                 Ok(())
             }
@@ -817,8 +816,10 @@ async fn finished<T>(pending: &mut Option<Pending<T>>) -> Finished<T> {
 /// What the worker's loop holds.
 struct Drain {
     report: Report,
-    /// Claimed records not sent yet, the earliest due first.
-    buffer: VecDeque<Record>,
+    /// Claimed records not sent yet, the earliest due first, each with its host
+    /// (read once: a record waiting for its host's share is looked at again on
+    /// every pass).
+    buffer: VecDeque<(String, Record)>,
     /// The sends in flight.
     sending: JoinSet<(Record, Attempted)>,
     /// Attempts that ended, for the next batch.
