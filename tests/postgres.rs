@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{TimeDelta, Utc};
-use courier::replay::{Claim, Finish, PostgresStore, ReplayStore, Selection, State};
+use courier::replay::{Claim, Finish, PostgresStore, ReplayStore, State};
 use pg_support::Cluster;
 use rand::Rng;
 use replay_support::{Server, body_of, courier, kills_use_up_attempts, list, queued, stderr, stdout};
