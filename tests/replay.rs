@@ -534,10 +534,15 @@ fn a_read_only_store_can_be_listed() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
     let root = std::process::Command::new("id").arg("-u").output().unwrap().stdout.trim_ascii() == b"0";
-    // Root may write anything: the command runs as nobody then.
+    // Root may write anything: the command runs as nobody then, from a copy of
+    // the binary nobody can reach (the clone may lie in a folder only root may enter).
+    let reachable = tempfile::tempdir().unwrap();
     let mut command = if root {
+        std::fs::set_permissions(reachable.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let courier = reachable.path().join("courier");
+        std::fs::copy(env!("CARGO_BIN_EXE_courier"), &courier).unwrap();
         let mut command = std::process::Command::new("runuser");
-        command.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_courier")]);
+        command.args(["-u", "nobody", "--"]).arg(&courier);
         command
     } else {
         std::process::Command::new(env!("CARGO_BIN_EXE_courier"))
